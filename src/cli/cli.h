@@ -1,0 +1,40 @@
+/* cli.h - the command table and what every command gets from main(). */
+#ifndef RV_CLI_H
+#define RV_CLI_H
+
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+struct rv_config;
+
+struct rv_cli {
+	const char *config_path; /* -c FILE, or NULL for the default search */
+	enum rv_log_level log_level;
+	enum rv_log_format log_format;
+	bool log_level_set;      /* given on the command line: overrides the config */
+	bool log_format_set;
+};
+
+/* A command returns 0 or a negative RV_E* code with rv_error() set; main()
+ * prints the message as one line and exits with rv_exit_code(). */
+struct rv_command {
+	const char *name;
+	const char *summary;
+	int (*run)(struct rv_cli *cli, int argc, char **argv);
+};
+
+int rv_cmd_store(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_config(struct rv_cli *cli, int argc, char **argv);
+
+/* Load the config (-c, ./revenant.yml, /etc/revenant/revenant.yml); with
+ * `required` false a missing default file gives the built-in defaults.
+ * Applies the config's log settings unless overridden on the command line. */
+int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out) RV_WARN_UNUSED;
+
+/* True when argv has -h/--help before "--"; commands print their usage. */
+bool rv_cli_wants_help(int argc, char **argv);
+
+#endif
