@@ -34,6 +34,11 @@ int rv_cmd_config(struct rv_cli *cli, int argc, char **argv);
  * Applies the config's log settings unless overridden on the command line. */
 int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out) RV_WARN_UNUSED;
 
+/* Open the store at `url` with the tunables and credentials settings of the
+ * config (when one is found; built-in defaults otherwise). */
+struct rv_store;
+int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out) RV_WARN_UNUSED;
+
 /* True when argv has -h/--help before "--"; commands print their usage. */
 bool rv_cli_wants_help(int argc, char **argv);
 

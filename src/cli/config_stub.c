@@ -8,3 +8,12 @@ int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out
 	*out = NULL;
 	return 0;
 }
+
+#include "store/store.h"
+
+/* Placeholder until src/core/config.c lands: built-in defaults. */
+int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)
+{
+	(void)cli;
+	return rv_store_open(out, url, NULL);
+}

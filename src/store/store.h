@@ -24,6 +24,7 @@
 
 struct rv_store;
 struct rv_creds_provider;
+struct rv_creds_config;
 
 /* What a backend can do; conditional puts are only attempted where true. */
 struct rv_store_caps {
@@ -61,7 +62,9 @@ struct rv_store_opts {
 	long retry_base_ms;         /* default 100 */
 	long retry_cap_ms;          /* default 10000 */
 	bool fsync;                 /* file: default true (set by rv_store_opts_default) */
-	struct rv_creds_provider *creds; /* s3: borrowed; NULL = default chain */
+	struct rv_creds_provider *creds; /* s3: borrowed; NULL = the backend makes
+					    its own from creds_config */
+	const struct rv_creds_config *creds_config; /* s3: copied at open; NULL = chain defaults */
 	const char *region;         /* s3: overrides the URL / environment */
 };
 void rv_store_opts_default(struct rv_store_opts *o);
