@@ -28,6 +28,7 @@ struct rv_command {
 int rv_cmd_store(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_config(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_ghost(struct rv_cli *cli, int argc, char **argv);
 
 /* Load the config (-c, ./revenant.yml, /etc/revenant/revenant.yml); with
  * `required` false a missing default file gives the built-in defaults.

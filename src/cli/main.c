@@ -12,6 +12,7 @@ static const struct rv_command commands[] = {
 	{"store", "list, get, put and remove objects in a replica store", rv_cmd_store},
 	{"bucket", "create and prepare an S3 bucket (bucket init)", rv_cmd_bucket},
 	{"config", "check a configuration file and print it with secrets hidden", rv_cmd_config},
+	{"ghost", "talk to a Ghost site: check it, purge posts (Admin API)", rv_cmd_ghost},
 	{NULL, NULL, NULL},
 };
 
