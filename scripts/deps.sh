@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what revenant needs to build, test and run its demo on Debian 12.
+# Idempotent and quick when everything is already there.  Needs root (or
+# sudo) for apt-get; npm packages go into the repo's tests/node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: compiler, CMake, the libraries revenant links.
+pkgs=(build-essential cmake pkg-config git curl ca-certificates
+      libcurl4-openssl-dev libxml2-dev libyaml-dev libjansson-dev libssl-dev
+      libzstd-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev clang-format
+      # Tests: the real second S3 client, botocore (independent SigV4 check),
+      # Python for the small fakes of AWS endpoints, GNU time for RSS.
+      awscli python3 python3-botocore time
+      # Ghost's native modules (sqlite3, re2) build from source.
+      g++ make python3-setuptools
+      # Benchmarks compare against these.
+      rclone hyperfine)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "deps: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node.js >= 18 runs s3rver and Ghost 5 (Ghost needs ^18.12.1 || ^20.11.1 || ^22.13.1).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "deps: installing nodejs and npm from Debian"
+	DEBIAN_FRONTEND=noninteractive ${sudo:-} apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# npm packages for the tests (s3rver), pinned by tests/package-lock.json.
+if [ -f tests/package-lock.json ] && [ ! -f tests/node_modules/.package-lock.json ]; then
+	echo "deps: npm ci in tests/"
+	(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi

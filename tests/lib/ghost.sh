@@ -1,0 +1,217 @@
+# ghost.sh - run real Ghost 5.130.4 instances for tests and benchmarks.
+#
+# Source it (bash): `. "$RV_SRCDIR/tests/lib/ghost.sh"`.  See tests/lib/README.md
+# for the functions, the variables they read and set, and an example.
+#
+# Every function returns non-zero (and prints "ghost.sh: ..." to stderr) on
+# failure; callers usually run under `set -e` or check `|| exit 1`.
+
+# Version pinned: Ghost 6 needs Node 22, this project's machines have Node 20.
+RV_GHOST_VERSION=${RV_GHOST_VERSION:-5.130.4}
+RV_GHOST_HOME=${RV_GHOST_HOME:-$HOME/.cache/revenant/ghost-$RV_GHOST_VERSION}
+# Per-instance folders live under RV_GHOST_WORK (a fresh temp dir by default).
+RV_GHOST_WORK=${RV_GHOST_WORK:-}
+RV_GHOST_START_TIMEOUT=${RV_GHOST_START_TIMEOUT:-60}
+# Credentials of the staff user ghost_setup_admin creates (throw-away sites only).
+RV_GHOST_EMAIL=${RV_GHOST_EMAIL:-revenant@example.com}
+RV_GHOST_PASSWORD=${RV_GHOST_PASSWORD:-Revenant-test-Pa55word}
+
+# NAME -> pid / port / dir of the running instances of this shell.
+declare -gA RV_GHOST_PIDS=()
+declare -gA RV_GHOST_PORTS=()
+declare -gA RV_GHOST_DIRS=()
+RV_GHOST_OWN_WORK=
+
+_ghost_err() { echo "ghost.sh: $*" >&2; }
+
+# ghost_install: install Ghost once into $RV_GHOST_HOME (package/ under it).
+# A marker file written last makes a complete install a no-op; anything else
+# found there is a partial install and is redone from scratch.
+ghost_install() {
+	local home=$RV_GHOST_HOME marker=$RV_GHOST_HOME/.installed
+	if [[ -f $marker && -f $home/package/index.js && -d $home/package/node_modules ]]; then
+		return 0
+	fi
+	local tool
+	for tool in node npm python3 make g++ tar; do
+		command -v "$tool" >/dev/null || {
+			_ghost_err "ghost_install needs '$tool' (Debian: nodejs npm python3 make g++ tar)"
+			return 1
+		}
+	done
+	[[ -f /usr/include/node/node.h ]] || {
+		_ghost_err "ghost_install needs Node's headers in /usr/include/node (Debian: libnode-dev)"
+		return 1
+	}
+	local start=$SECONDS
+	echo "ghost.sh: installing Ghost $RV_GHOST_VERSION into $home (about 4 minutes)" >&2
+	rm -rf "$home" && mkdir -p "$home" || return 1
+	(
+		set -e
+		cd "$home"
+		npm pack --silent "ghost@$RV_GHOST_VERSION" >pack.log 2>&1
+		tar xzf "ghost-$RV_GHOST_VERSION.tgz"
+		rm -f "ghost-$RV_GHOST_VERSION.tgz"
+		# The devDependencies include a GitHub tarball, unreachable here.
+		node -e '
+			const fs = require("fs"), f = "package/package.json";
+			const p = JSON.parse(fs.readFileSync(f, "utf8"));
+			delete p.devDependencies;
+			fs.writeFileSync(f, JSON.stringify(p, null, 2));'
+		cd package
+		# Native modules (sqlite3, re2, ...) build against Debian's Node headers.
+		npm_config_nodedir=/usr npm install --omit=dev --legacy-peer-deps --no-audit \
+			--no-fund >../install.log 2>&1
+	) || {
+		_ghost_err "Ghost install failed; last lines of $home/install.log:"
+		tail -n 30 "$home/install.log" "$home/pack.log" 2>/dev/null >&2
+		return 1
+	}
+	date -u +%Y-%m-%dT%H:%M:%SZ >"$marker"
+	echo "ghost.sh: Ghost $RV_GHOST_VERSION installed in $((SECONDS - start)) s" >&2
+}
+
+_ghost_work() {
+	if [[ -z $RV_GHOST_WORK ]]; then
+		RV_GHOST_WORK=$(mktemp -d "${TMPDIR:-/tmp}/rv-ghost.XXXXXX") || return 1
+		RV_GHOST_OWN_WORK=1
+	fi
+	mkdir -p "$RV_GHOST_WORK"
+}
+
+# ghost_free_port: print a TCP port on 127.0.0.1 that nothing listens on.
+ghost_free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# ghost_url NAME: the instance's base URL (no trailing slash).
+ghost_url() { echo "http://127.0.0.1:${RV_GHOST_PORTS[$1]}"; }
+# ghost_dir NAME: the instance's folder (content/, config, ghost.log, admin.key).
+ghost_dir() { echo "${RV_GHOST_DIRS[$1]}"; }
+ghost_pid() { echo "${RV_GHOST_PIDS[$1]}"; }
+
+# ghost_start NAME PORT [sqlite]: start an instance in the background and wait
+# until its Admin API answers.  Reuses NAME's folder (and so its database) if
+# it was started before in this work dir: a restart keeps the data.
+ghost_start() {
+	local name=$1 port=$2 db=${3:-sqlite}
+	if [[ -z $name || -z $port ]]; then
+		_ghost_err "usage: ghost_start NAME PORT [sqlite]"
+		return 1
+	fi
+	if [[ $db != sqlite ]]; then
+		_ghost_err "ghost_start: database '$db' is not supported yet (only sqlite)"
+		return 1
+	fi
+	if [[ -n ${RV_GHOST_PIDS[$name]:-} ]] && kill -0 "${RV_GHOST_PIDS[$name]}" 2>/dev/null; then
+		_ghost_err "ghost_start: instance '$name' is already running"
+		return 1
+	fi
+	[[ -f $RV_GHOST_HOME/.installed ]] || {
+		_ghost_err "Ghost is not installed in $RV_GHOST_HOME: run ghost_install first"
+		return 1
+	}
+	_ghost_work || return 1
+	local dir=$RV_GHOST_WORK/$name pkg=$RV_GHOST_HOME/package
+	mkdir -p "$dir"
+	if [[ ! -d $dir/content ]]; then
+		cp -r "$pkg/content" "$dir/content" || return 1
+		mkdir -p "$dir/content/data" "$dir/content/logs"
+	fi
+	# Ghost reads config.<env>.json from its working directory (the install),
+	# which several instances share; so each instance gets its own settings
+	# through nconf's environment overrides instead of a file in package/.
+	cat >"$dir/config.development.json" <<EOF
+{
+  "url": "http://127.0.0.1:$port",
+  "server": {"host": "127.0.0.1", "port": $port},
+  "database": {
+    "client": "sqlite3",
+    "connection": {"filename": "$dir/content/data/ghost.db"},
+    "useNullAsDefault": true,
+    "debug": false
+  },
+  "paths": {"contentPath": "$dir/content"},
+  "logging": {"transports": ["stdout"], "level": "info"},
+  "privacy": {"useUpdateCheck": false, "useGravatar": false},
+  "security": {"staffDeviceVerification": false},
+  "mail": {"transport": "Direct"},
+  "spam": {"user_login": {"freeRetries": 10000}, "global_block": {"freeRetries": 10000}}
+}
+EOF
+	RV_GHOST_PORTS[$name]=$port
+	RV_GHOST_DIRS[$name]=$dir
+	echo "=== start $(date -u +%H:%M:%S)" >>"$dir/ghost.log"
+	(
+		cd "$pkg" || exit 1
+		# Each instance has its own config file; nconf's "env" store reads
+		# any key from the environment (double underscore = nesting), but a
+		# whole file is simpler: GHOST's config loader honours none of those
+		# for a path, so we point the loader at the instance's folder.
+		exec env NODE_ENV=development GHOST_CONFIG_DIR="$dir" \
+			node "$RV_SRCDIR_GHOST_LIB/ghost-run.js" "$dir/config.development.json"
+	) >>"$dir/ghost.log" 2>&1 &
+	RV_GHOST_PIDS[$name]=$!
+	echo "${RV_GHOST_PIDS[$name]}" >"$dir/ghost.pid"
+	local url=http://127.0.0.1:$port deadline=$((SECONDS + RV_GHOST_START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "${RV_GHOST_PIDS[$name]}" 2>/dev/null; then
+			_ghost_err "Ghost '$name' exited while starting; last lines of $dir/ghost.log:"
+			tail -n 40 "$dir/ghost.log" >&2
+			unset 'RV_GHOST_PIDS[$name]'
+			return 1
+		fi
+		if curl -fsS -o /dev/null --max-time 2 -H 'Accept-Version: v5.0' \
+			"$url/ghost/api/admin/site/" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.3
+	done
+	_ghost_err "Ghost '$name' did not answer on $url within ${RV_GHOST_START_TIMEOUT}s; last lines of $dir/ghost.log:"
+	tail -n 40 "$dir/ghost.log" >&2
+	ghost_kill "$name"
+	return 1
+}
+
+# ghost_stop NAME: SIGTERM, then SIGKILL after 10 s.
+ghost_stop() {
+	local name=$1 pid=${RV_GHOST_PIDS[$1]:-} i
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset 'RV_GHOST_PIDS[$name]'
+	return 0
+}
+
+# ghost_kill NAME: SIGKILL at once (a crash).
+ghost_kill() {
+	local name=$1 pid=${RV_GHOST_PIDS[$1]:-}
+	[[ -n $pid ]] || return 0
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset 'RV_GHOST_PIDS[$name]'
+	return 0
+}
+
+# ghost_cleanup_all: stop every instance of this shell and remove the work
+# dir if ghost.sh created it (set RV_GHOST_KEEP=1 to keep it for a post-mortem).
+ghost_cleanup_all() {
+	local name
+	for name in "${!RV_GHOST_PIDS[@]}"; do
+		ghost_stop "$name"
+	done
+	if [[ -n $RV_GHOST_OWN_WORK && -n $RV_GHOST_WORK && -z ${RV_GHOST_KEEP:-} ]]; then
+		rm -rf "$RV_GHOST_WORK"
+		RV_GHOST_WORK=
+		RV_GHOST_OWN_WORK=
+	fi
+	return 0
+}
