@@ -19,8 +19,8 @@ int rv_creds_parse_iso8601(const char *s, int64_t *ms_out) RV_WARN_UNUSED;
 /* The JSON both the container endpoint and IMDS answer with:
  * {AccessKeyId, SecretAccessKey, Token, Expiration[, Code, Message]}.
  * `what` names the endpoint in messages. */
-int rv_creds_from_json(struct rv_aws_creds *out, const char *body, size_t len,
-		       const char *source, const char *what) RV_WARN_UNUSED;
+int rv_creds_from_json(struct rv_aws_creds *out, const char *body, size_t len, const char *source,
+		       const char *what) RV_WARN_UNUSED;
 
 /* EKS Pod Identity / ECS: AWS_CONTAINER_CREDENTIALS_{RELATIVE,FULL}_URI. */
 int rv_creds_container(struct rv_aws_creds *out) RV_WARN_UNUSED;

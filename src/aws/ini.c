@@ -44,7 +44,7 @@ static const char *inline_comment(const char *b, const char *e)
 
 static void add_section(struct rv_ini *ini, const char *b, const char *e)
 {
-	struct rv_buf name = RV_BUF_INIT(RV_INI_MAX_LINE);
+	char *name = rv_malloc((size_t)(e - b) + 1), *w = name;
 	int in_space = 0;
 
 	/* "[profile   dev]" and "[profile dev]" name the same profile. */
@@ -53,14 +53,14 @@ static void add_section(struct rv_ini *ini, const char *b, const char *e)
 			in_space = 1;
 			continue;
 		}
-		if (in_space && name.len && rv_buf_add(&name, " ", 1))
-			abort(); /* bounded by the line cap */
+		if (in_space && w > name)
+			*w++ = ' ';
 		in_space = 0;
-		if (rv_buf_add(&name, p, 1))
-			abort();
+		*w++ = *p;
 	}
+	*w = '\0';
 	ini->sections = rv_realloc(ini->sections, (ini->nsections + 1) * sizeof(char *));
-	ini->sections[ini->nsections++] = rv_buf_detach(&name, NULL);
+	ini->sections[ini->nsections++] = name;
 }
 
 static void add_entry(struct rv_ini *ini, const char *kb, const char *ke, const char *vb,
@@ -78,8 +78,8 @@ static void add_entry(struct rv_ini *ini, const char *kb, const char *ke, const 
 	en->value = rv_strndup(vb, (size_t)(ve - vb));
 }
 
-static int parse_line(struct rv_ini *ini, const char *b, const char *e, int *in_sub,
-		      size_t lineno, const char *what)
+static int parse_line(struct rv_ini *ini, const char *b, const char *e, int *in_sub, size_t lineno,
+		      const char *what)
 {
 	const char *eq;
 	int indented = b < e && is_space(*b);
@@ -147,8 +147,7 @@ int rv_ini_parse(struct rv_ini **out, const char *text, size_t len, const char *
 	*out = NULL;
 	if (len > RV_INI_MAX_FILE) {
 		rv_ini_free(ini);
-		return rv_error(RV_ECORRUPT, "'%s' is larger than %u bytes", what,
-				RV_INI_MAX_FILE);
+		return rv_error(RV_ECORRUPT, "'%s' is larger than %u bytes", what, RV_INI_MAX_FILE);
 	}
 	if (memchr(text, '\0', len)) {
 		rv_ini_free(ini);

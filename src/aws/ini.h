@@ -13,15 +13,15 @@
 
 #include "core/err.h"
 
-#define RV_INI_MAX_LINE 16384     /* session tokens run to a few KiB */
+#define RV_INI_MAX_LINE 16384 /* session tokens run to a few KiB */
 #define RV_INI_MAX_FILE (1u << 20)
 
 struct rv_ini;
 
 /* Parse `len` bytes of `text`; `what` names the file in error messages.
  * RV_ECORRUPT (with the line number) on a malformed or over-long line. */
-int rv_ini_parse(struct rv_ini **out, const char *text, size_t len, const char *what)
-	RV_WARN_UNUSED;
+int rv_ini_parse(struct rv_ini **out, const char *text, size_t len,
+		 const char *what) RV_WARN_UNUSED;
 /* Read and parse a file; RV_ENOTFOUND when it does not exist. */
 int rv_ini_load(struct rv_ini **out, const char *path) RV_WARN_UNUSED;
 void rv_ini_free(struct rv_ini *ini);

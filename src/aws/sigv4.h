@@ -44,14 +44,33 @@ struct rv_sigv4_params {
 	bool s3;              /* S3 rules: no path normalisation or double-encoding,
 				 always sign x-amz-content-sha256 */
 	bool normalize_path;  /* non-S3: RFC 3986 remove_dot_segments */
+	/* Non-S3: also send and sign x-amz-content-sha256 (s3 implies it). */
+	bool sign_content_sha256;
+	/* Send X-Amz-Security-Token but leave it out of the signature, for the
+	 * few services that want the token added after signing. */
+	bool omit_session_token;
 };
+
+/* Rules, beyond the published algorithm:
+ * - Host must be among req->headers; Authorization, X-Amz-Date,
+ *   X-Amz-Security-Token and x-amz-content-sha256 must not be (the signer
+ *   adds them).  User-Agent, Expect and X-Amzn-Trace-Id are sent unsigned,
+ *   as botocore does, because clients and proxies rewrite them.
+ * - Non-S3 paths are URI-encoded once more (after normalisation when
+ *   asked); S3 paths are signed exactly as given.
+ * - Query names and values are percent-decoded, then AWS-encoded, so both
+ *   raw and already-encoded queries sign correctly.
+ * - Header values lose leading/trailing blanks and runs of blanks become one
+ *   space; values with CR, LF or other control characters are refused.
+ * - Lengths are capped (path/query/header value 16 KiB, 128 headers);
+ *   RV_EUSAGE past them.  Messages never include the secret or token. */
 
 /* Output; all strings owned (rv_sigv4_out_release). */
 struct rv_sigv4_out {
 	char *authorization;    /* value of the Authorization header */
 	char *amz_date;         /* value of X-Amz-Date: 20150830T123600Z */
 	char *content_sha256;   /* value of x-amz-content-sha256 (s3) or NULL */
-	char *canonical_request;
+	char *canonical_request; /* holds the session token: never log it */
 	char *string_to_sign;
 	char signature[65];
 };

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#define STS_ATTEMPTS 4
-#define STS_MAX_ANSWER (256u << 10)
-#define STS_MAX_TOKEN (64u << 10)
+#define STS_ATTEMPTS	4
+#define STS_MAX_ANSWER	(256u << 10)
+#define STS_MAX_TOKEN	(64u << 10)
 #define STS_MAX_MESSAGE 300
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
@@ -52,9 +52,10 @@ static char *text_of(xmlNode *n)
 static int is_retryable_code(const char *code)
 {
 	static const char *const codes[] = {
-		"Throttling",         "ThrottlingException", "RequestLimitExceeded",
-		"IDPCommunicationError", "ServiceUnavailable", "InternalFailure",
-		"RequestThrottled",   NULL,
+	    "Throttling",	    "ThrottlingException",
+	    "RequestLimitExceeded", "IDPCommunicationError",
+	    "ServiceUnavailable",   "InternalFailure",
+	    "RequestThrottled",	    NULL,
 	};
 	for (int i = 0; codes[i]; i++)
 		if (code && !strcmp(code, codes[i]))
@@ -146,11 +147,12 @@ int rv_sts_parse_answer(long status, const char *body, size_t len, const char *r
 		goto done;
 	}
 	if (!root || strcmp((const char *)root->name, "AssumeRoleWithWebIdentityResponse")) {
-		rc = rv_error(RV_ECORRUPT,
-			      "sts AssumeRoleWithWebIdentity for role '%s': HTTP 200 but the answer "
-			      "is not an AssumeRoleWithWebIdentityResponse document — check "
-			      "AWS_ENDPOINT_URL_STS",
-			      role_arn);
+		rc =
+		    rv_error(RV_ECORRUPT,
+			     "sts AssumeRoleWithWebIdentity for role '%s': HTTP 200 but the answer "
+			     "is not an AssumeRoleWithWebIdentityResponse document — check "
+			     "AWS_ENDPOINT_URL_STS",
+			     role_arn);
 		goto done;
 	}
 	c = child(child(root, "AssumeRoleWithWebIdentityResult"), "Credentials");
@@ -197,7 +199,7 @@ static int form_add(struct rv_buf *b, const char *name, const char *value)
 	return rc;
 }
 
-static char *sts_endpoint(const struct rv_sts_web_identity *req)
+char *rv_sts_endpoint(const struct rv_sts_web_identity *req)
 {
 	const char *e = req->endpoint;
 	const char *region = req->region && *req->region ? req->region : "us-east-1";
@@ -246,9 +248,9 @@ int rv_sts_assume_role_with_web_identity(const struct rv_sts_web_identity *req,
 					 struct rv_aws_creds *out)
 {
 	static const char *const headers[] = {
-		"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-		"Accept: text/xml",
-		NULL,
+	    "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+	    "Accept: text/xml",
+	    NULL,
 	};
 	struct rv_buf form = RV_BUF_INIT(STS_MAX_TOKEN * 4);
 	char *token = NULL, *url = NULL, *session = NULL;
@@ -259,8 +261,8 @@ int rv_sts_assume_role_with_web_identity(const struct rv_sts_web_identity *req,
 	if (rc)
 		return rc;
 	session = req->session_name && *req->session_name
-			  ? rv_strdup(req->session_name)
-			  : rv_asprintf("revenant-%lld", (long long)(rv_now_ms() / 1000));
+		      ? rv_strdup(req->session_name)
+		      : rv_asprintf("revenant-%lld", (long long)(rv_now_ms() / 1000));
 	rc = form_add(&form, "Action", "AssumeRoleWithWebIdentity");
 	rc = rc ? rc : form_add(&form, "Version", "2011-06-15");
 	rc = rc ? rc : form_add(&form, "RoleArn", req->role_arn);
@@ -271,17 +273,17 @@ int rv_sts_assume_role_with_web_identity(const struct rv_sts_web_identity *req,
 			      req->role_arn);
 		goto out;
 	}
-	url = sts_endpoint(req);
+	url = rv_sts_endpoint(req);
 	for (int attempt = 1; attempt <= STS_ATTEMPTS; attempt++) {
 		struct rv_http_req hr = {
-			.method = "POST",
-			.url = url,
-			.headers = headers,
-			.body = form.data,
-			.body_len = form.len,
-			.connect_timeout_ms = 3000,
-			.timeout_ms = 15000,
-			.max_response = STS_MAX_ANSWER,
+		    .method = "POST",
+		    .url = url,
+		    .headers = headers,
+		    .body = form.data,
+		    .body_len = form.len,
+		    .connect_timeout_ms = 3000,
+		    .timeout_ms = 15000,
+		    .max_response = STS_MAX_ANSWER,
 		};
 		struct rv_http_resp resp;
 

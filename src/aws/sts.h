@@ -7,10 +7,10 @@
 
 struct rv_sts_web_identity {
 	const char *role_arn;
-	const char *token_file;   /* re-read on every call: Kubernetes rotates it */
+	const char *token_file;	  /* re-read on every call: Kubernetes rotates it */
 	const char *session_name; /* NULL: "revenant-<unix time>" */
-	const char *region;       /* NULL: us-east-1 */
-	const char *endpoint;     /* NULL: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or
+	const char *region;	  /* NULL: us-east-1 */
+	const char *endpoint;	  /* NULL: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or
 				     https://sts.<region>.amazonaws.com/ */
 };
 
@@ -20,6 +20,9 @@ struct rv_sts_web_identity {
  * the role ARN, never the token. */
 int rv_sts_assume_role_with_web_identity(const struct rv_sts_web_identity *req,
 					 struct rv_aws_creds *out) RV_WARN_UNUSED;
+
+/* The URL the request goes to (exposed for tests); free() it. */
+char *rv_sts_endpoint(const struct rv_sts_web_identity *req);
 
 /* Interpret one STS answer (exposed for tests).  *retry is set when the
  * failure is worth another attempt (throttling, 5xx). */

@@ -71,6 +71,31 @@ bool rv_log_is_secret_field(const char *name)
 	return false;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 /* Append `s` quoted for logfmt (only when needed) or JSON (always). */
 static int add_value(struct rv_buf *b, const char *s)
 {
@@ -79,7 +104,8 @@ static int add_value(struct rv_buf *b, const char *s)
 	int rc = 0;
 
 	for (const char *p = s; *p && !quote; p++)
-		if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20)
+		if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20 ||
+		    (unsigned char)*p >= 0x7f)
 			quote = true;
 	if (!quote)
 		return rv_buf_addstr(b, s);
@@ -93,8 +119,21 @@ static int add_value(struct rv_buf *b, const char *s)
 			rc = rv_buf_addstr(b, "\\t");
 		else if (*p < 0x20 || *p == 0x7f)
 			rc = rv_buf_addf(b, "\\u%04x", *p);
-		else
+		else if (*p < 0x80)
 			rc = rv_buf_add(b, p, 1);
+		else {
+			/* File names are bytes, not UTF-8: keep a line valid JSON by
+			 * writing each byte of a malformed sequence as U+FFFD. */
+			size_t n = utf8_len(p);
+			if (n) {
+				rc = rv_buf_add(b, p, n);
+				p += n - 1;
+			} else {
+				rc = rv_buf_addstr(b, json ? "\\ufffd" : "\\x");
+				if (!rc && !json)
+					rc = rv_buf_addf(b, "%02x", *p);
+			}
+		}
 	}
 	return rc ? rc : rv_buf_add(b, "\"", 1);
 }

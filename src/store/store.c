@@ -100,7 +100,7 @@ static int parse_s3_query(struct rv_store_url *u, char *q, const char *url)
 
 	for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(kv, '=');
-		char *v = eq ? eq + 1 : (char *)"";
+		char *v = eq ? eq + 1 : kv + strlen(kv); /* writable: pct_decode */
 		if (eq)
 			*eq = '\0';
 		if (pct_decode(v))
@@ -158,11 +158,17 @@ static int parse_s3(struct rv_store_url *u, const char *rest, const char *url)
 		goto out;
 	}
 	u->bucket = rv_strdup(copy);
-	prefix = slash ? slash + 1 : (char *)"";
+	prefix = slash ? slash + 1 : copy + strlen(copy); /* writable: pct_decode */
 	while (*prefix == '/')
 		prefix++;
 	if (pct_decode(prefix)) {
 		rc = rv_error(RV_EUSAGE, "bad %%-escape in the prefix of store URL '%s'", url);
+		goto out;
+	}
+	/* Checked after decoding: "%2F" must not smuggle in a leading '/'. */
+	if (*prefix == '/') {
+		rc = rv_error(RV_EUSAGE, "the prefix of store URL '%s' must not start with '/'",
+			      url);
 		goto out;
 	}
 	if (*prefix && !rv_str_endswith(prefix, "/"))

@@ -99,6 +99,13 @@ const struct rv_store_caps *rv_store_caps(const struct rv_store *s);
 /* The URL the store was opened with (no secrets in it). */
 const char *rv_store_describe(const struct rv_store *s);
 
+/* Detect what the server can do and update rv_store_caps(): S3 puts a
+ * random key under ".revenant/probe/" with If-None-Match twice and with a
+ * wrong If-Match (a 412 means the header is honoured), reads ?versioning and
+ * deletes the key; it needs put and delete permission.  Until it runs an S3
+ * store reports no conditional puts and no versioning.  A no-op for file. */
+int rv_store_probe(struct rv_store *s) RV_WARN_UNUSED;
+
 /* Put `size` bytes read from `fd` (from its current offset for pipes; a
  * regular file is read with pread from offset 0 when `size` is UINT64_MAX
  * meaning "to the end").  Never leaves a partial object under `key`. */

@@ -121,9 +121,11 @@ ghost_start() {
 		cp -r "$pkg/content" "$dir/content" || return 1
 		mkdir -p "$dir/content/data" "$dir/content/logs"
 	fi
-	# Ghost reads config.<env>.json from its working directory (the install),
-	# which several instances share; so each instance gets its own settings
-	# through nconf's environment overrides instead of a file in package/.
+	# Ghost reads config.<env>.json from its working directory, so each
+	# instance runs in its own folder with the shared install's index.js; a
+	# `current` link to the install (as Ghost-CLI lays it out) is how Ghost
+	# finds its own package.json from there.
+	ln -sfn "$pkg" "$dir/current" || return 1
 	cat >"$dir/config.development.json" <<EOF
 {
   "url": "http://127.0.0.1:$port",
@@ -146,13 +148,8 @@ EOF
 	RV_GHOST_DIRS[$name]=$dir
 	echo "=== start $(date -u +%H:%M:%S)" >>"$dir/ghost.log"
 	(
-		cd "$pkg" || exit 1
-		# Each instance has its own config file; nconf's "env" store reads
-		# any key from the environment (double underscore = nesting), but a
-		# whole file is simpler: GHOST's config loader honours none of those
-		# for a path, so we point the loader at the instance's folder.
-		exec env NODE_ENV=development GHOST_CONFIG_DIR="$dir" \
-			node "$RV_SRCDIR_GHOST_LIB/ghost-run.js" "$dir/config.development.json"
+		cd "$dir" || exit 1
+		exec env NODE_ENV=development node "$pkg/index.js"
 	) >>"$dir/ghost.log" 2>&1 &
 	RV_GHOST_PIDS[$name]=$!
 	echo "${RV_GHOST_PIDS[$name]}" >"$dir/ghost.pid"
@@ -214,4 +211,63 @@ ghost_cleanup_all() {
 		RV_GHOST_OWN_WORK=
 	fi
 	return 0
+}
+
+# ghost_setup_admin NAME: create the owner user (first run only), log in and
+# create a custom integration; write its Admin API key (id:secret) to
+# <instance dir>/admin.key (mode 0600) and print that path.  Idempotent: an
+# existing key file is reused.
+ghost_setup_admin() {
+	local name=$1 url dir jar keyfile out
+	url=$(ghost_url "$name")
+	dir=$(ghost_dir "$name")
+	[[ -n $dir && -n ${RV_GHOST_PORTS[$name]:-} ]] || {
+		_ghost_err "ghost_setup_admin: no instance '$name' (ghost_start it first)"
+		return 1
+	}
+	keyfile=$dir/admin.key jar=$dir/cookies.txt
+	if [[ -s $keyfile ]]; then
+		echo "$keyfile"
+		return 0
+	fi
+	local -a common=(-sS --max-time 30 -H "Origin: $url" -H 'Accept-Version: v5.0'
+		-H 'Content-Type: application/json' -c "$jar" -b "$jar")
+	# Setup answers 403 once an owner exists (a restarted instance): fine.
+	out=$(curl "${common[@]}" -o /dev/null -w '%{http_code}' -X POST \
+		"$url/ghost/api/admin/authentication/setup/" \
+		-d "{\"setup\":[{\"name\":\"Revenant Test\",\"email\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\",\"blogTitle\":\"revenant $name\"}]}")
+	if [[ $out != 201 && $out != 200 && $out != 403 ]]; then
+		_ghost_err "ghost_setup_admin: setup of '$name' answered HTTP $out"
+		return 1
+	fi
+	out=$(curl "${common[@]}" -o /dev/null -w '%{http_code}' -X POST \
+		"$url/ghost/api/admin/session/" \
+		-d "{\"username\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\"}")
+	[[ $out == 201 || $out == 200 ]] || {
+		_ghost_err "ghost_setup_admin: login to '$name' answered HTTP $out"
+		return 1
+	}
+	out=$(curl "${common[@]}" -f -X POST "$url/ghost/api/admin/integrations/" \
+		-d '{"integrations":[{"name":"revenant"}]}') || {
+		_ghost_err "ghost_setup_admin: creating an integration on '$name' failed"
+		return 1
+	}
+	(
+		umask 077
+		/usr/bin/python3 -c 'import json, sys
+keys = json.load(sys.stdin)["integrations"][0]["api_keys"]
+print([k["secret"] for k in keys if k["type"] == "admin"][0])' <<<"$out" >"$keyfile"
+	) || {
+		_ghost_err "ghost_setup_admin: no admin key in the integration of '$name'"
+		rm -f "$keyfile"
+		return 1
+	}
+	chmod 600 "$keyfile"
+	echo "$keyfile"
+}
+
+# ghost_api ARGS...: the stdlib-only Python helper (tests/lib/ghost_api.py):
+# seed, create, count, list, delete-all, upload-image.  See its --help.
+ghost_api() {
+	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/ghost_api.py" "$@"
 }

@@ -1,0 +1,9 @@
+# The fuzz targets: one line each.  A target NAME is fuzz/NAME.c defining
+# LLVMFuzzerTestOneInput, with its seed corpus in fuzz/corpus/NAME/.
+# Both fuzz/CMakeLists.txt (libFuzzer, clang) and fuzz/replay.cmake (corpus
+# replay as CTest tests, any compiler) read this list.
+set(RV_FUZZ_TARGETS
+  fuzz_store_url
+  fuzz_sigv4
+  fuzz_config
+)

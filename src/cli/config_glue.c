@@ -1,0 +1,97 @@
+/* config_glue.c - what every command gets from the configuration: finding
+ * and loading the file, applying its log settings, and opening the store
+ * with its tunables and credentials. */
+#include "aws/creds.h"
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const default_paths[] = {"revenant.yml", "/etc/revenant/revenant.yml", NULL};
+
+static void apply_log(struct rv_cli *cli, const struct rv_config *cfg)
+{
+	if (!cli->log_level_set)
+		cli->log_level = (enum rv_log_level)cfg->log.level;
+	if (!cli->log_format_set)
+		cli->log_format = (enum rv_log_format)cfg->log.format;
+	rv_log_setup(cli->log_level, cli->log_format);
+}
+
+int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out)
+{
+	const char *path = cli->config_path;
+	int rc;
+
+	*out = NULL;
+	if (!path) {
+		for (int i = 0; default_paths[i] && !path; i++) {
+			/* Present but unreadable is an error below, not a reason
+			 * to fall back to the next file. */
+			if (access(default_paths[i], F_OK) == 0 || errno != ENOENT)
+				path = default_paths[i];
+		}
+	}
+	if (!path) {
+		if (required)
+			return rv_error(RV_EUSAGE, "no configuration: give -c FILE, or create "
+						   "./revenant.yml or /etc/revenant/revenant.yml");
+		rc = rv_config_defaults(out);
+	} else {
+		rc = rv_config_load(out, path);
+		if (rc == RV_ENOTFOUND)
+			rc = RV_EUSAGE; /* the message already names the file */
+	}
+	if (rc)
+		return rc;
+	apply_log(cli, *out);
+	return 0;
+}
+
+int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)
+{
+	struct rv_config *cfg;
+	struct rv_store_opts o;
+	struct rv_creds_config cc;
+	int rc;
+
+	*out = NULL;
+	if ((rc = rv_cli_load_config(cli, false, &cfg)))
+		return rc;
+	if (!url)
+		url = cfg->store.url;
+	if (!url) {
+		rc = rv_error(RV_EUSAGE, "no store URL: give one, or set store.url in %s",
+			      cfg->source);
+		rv_config_free(cfg);
+		return rc;
+	}
+	rv_store_opts_default(&o);
+	o.part_size = cfg->store.s3.part_size;
+	o.multipart_threshold = cfg->store.s3.multipart_threshold;
+	o.parts_in_flight = (unsigned)cfg->store.s3.parts_in_flight;
+	o.connect_timeout_ms = (long)cfg->store.s3.connect_timeout_ms;
+	o.request_timeout_ms = (long)cfg->store.s3.request_timeout_ms;
+	o.deadline_ms = (long)cfg->store.s3.deadline_ms;
+	o.max_attempts = (unsigned)cfg->store.s3.max_attempts;
+	o.fsync = cfg->store.fsync;
+	o.region = cfg->store.s3.region;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.profile = cfg->store.credentials.profile;
+	cc.region = cfg->store.s3.region;
+	cc.access_key_id = cfg->store.credentials.access_key_id;
+	cc.secret_access_key = cfg->store.credentials.secret_access_key;
+	cc.session_token = cfg->store.credentials.session_token;
+	o.creds_config = &cc;
+
+	/* The backends copy what they keep of `o` and `cc` at open (store.h),
+	 * so the config can go as soon as the store is open. */
+	rc = rv_store_open(out, url, &o);
+	rv_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,412 @@
+/* lease.c - primary lease and generation metadata (see lease.h). */
+#include "switch/lease.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LEASE_FORMAT "revenant-lease"
+#define META_FORMAT  "revenant-generation"
+/* Conditional puts that keep losing mean another writer is in a loop too. */
+#define ACQUIRE_ROUNDS 5
+
+void rv_lease_release(struct rv_lease *l)
+{
+	if (!l)
+		return;
+	free(l->site);
+	free(l->holder);
+	memset(l, 0, sizeof(*l));
+}
+
+void rv_gen_meta_release(struct rv_gen_meta *m)
+{
+	if (!m)
+		return;
+	free(m->site);
+	free(m->parent);
+	free(m->database);
+	memset(m, 0, sizeof(*m));
+}
+
+void rv_lease_holder_id(char *out, size_t n)
+{
+	char host[256];
+	uint32_t r;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)rv_mono_ms();
+	snprintf(out, n, "%s:%ld:%08" PRIx32, host, (long)getpid(), r);
+}
+
+static bool site_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void iso_time(char out[32], int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[24];
+
+	if (!gmtime_r(&t, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(base, sizeof(base), "1970-01-01T00:00:00");
+	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static int dump(json_t *o, struct rv_buf *out)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int rc;
+
+	json_decref(o);
+	if (!s)
+		return rv_error(RV_EFAIL, "cannot encode json");
+	rc = rv_buf_addstr(out, s);
+	if (!rc)
+		rc = rv_buf_add(out, "\n", 1);
+	free(s);
+	return rc;
+}
+
+static json_t *header(const char *format)
+{
+	char ver[16];
+
+	snprintf(ver, sizeof(ver), "%d.%d", RV_FORMAT_MAJOR, RV_FORMAT_MINOR);
+	return json_pack("{s:s, s:s}", "format", format, "version", ver);
+}
+
+int rv_lease_encode(const struct rv_lease *l, struct rv_buf *out)
+{
+	json_t *o = header(LEASE_FORMAT);
+	char since[32];
+
+	iso_time(since, l->since_ms);
+	json_object_set_new(o, "epoch", json_integer((json_int_t)l->epoch));
+	json_object_set_new(o, "site", json_string(l->site));
+	json_object_set_new(o, "generation", json_string(l->gen));
+	json_object_set_new(o, "since", json_string(since));
+	json_object_set_new(o, "since_ms", json_integer(l->since_ms));
+	json_object_set_new(o, "holder", json_string(l->holder));
+	return dump(o, out);
+}
+
+/* Parse, check "format" and the major version; the caller reads fields. */
+static int load(json_t **out, const char *name, const char *format, const char *json, size_t len)
+{
+	json_error_t err;
+	json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+	const char *f, *v;
+	char *end;
+	unsigned long major;
+
+	*out = NULL;
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		return rv_error(RV_ECORRUPT,
+				"'%s' is not a json object (%s) — the stored copy is "
+				"damaged or not revenant's",
+				name, o ? "wrong type" : err.text);
+	}
+	f = json_string_value(json_object_get(o, "format"));
+	v = json_string_value(json_object_get(o, "version"));
+	if (!f || strcmp(f, format) || !v) {
+		json_decref(o);
+		return rv_error(RV_ECORRUPT, "'%s' is not a %s document (format/version missing)",
+				name, format);
+	}
+	errno = 0;
+	major = strtoul(v, &end, 10);
+	if (errno || end == v || *end != '.') {
+		json_decref(o);
+		return rv_error(RV_ECORRUPT, "'%s' has a malformed version '%s'", name, v);
+	}
+	if (major != RV_FORMAT_MAJOR) {
+		json_decref(o);
+		return rv_error(RV_ENOTSUP,
+				"'%s' is in store format %s; this revenant reads format %d.x — "
+				"use a revenant that knows it",
+				name, v, RV_FORMAT_MAJOR);
+	}
+	*out = o;
+	return 0;
+}
+
+int rv_lease_decode(struct rv_lease *out, const char *json, size_t len)
+{
+	json_t *o, *epoch, *since;
+	const char *site, *gen, *holder;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = load(&o, RV_LEASE_KEY, LEASE_FORMAT, json, len)))
+		return rc;
+	epoch = json_object_get(o, "epoch");
+	since = json_object_get(o, "since_ms");
+	site = json_string_value(json_object_get(o, "site"));
+	gen = json_string_value(json_object_get(o, "generation"));
+	holder = json_string_value(json_object_get(o, "holder"));
+	if (!json_is_integer(epoch) || json_integer_value(epoch) < 1 || !json_is_integer(since) ||
+	    !site || !site_ok(site) || !gen || strlen(gen) != RV_GEN_ID_LEN - 1 ||
+	    rv_gen_id_check(gen) || !holder || !*holder) {
+		json_decref(o);
+		return rv_error(RV_ECORRUPT,
+				"'" RV_LEASE_KEY
+				"' lacks a valid epoch, site, generation, since_ms "
+				"or holder — the stored copy is damaged; inspect it with "
+				"`revenant store get " RV_LEASE_KEY "`");
+	}
+	out->epoch = (uint64_t)json_integer_value(epoch);
+	out->since_ms = json_integer_value(since);
+	out->site = rv_strdup(site);
+	out->holder = rv_strdup(holder);
+	memcpy(out->gen, gen, RV_GEN_ID_LEN);
+	json_decref(o);
+	return 0;
+}
+
+int rv_lease_read(struct rv_store *s, struct rv_lease *out)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	struct rv_obj_info info = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_get_buf(s, RV_LEASE_KEY, &b, &info);
+	if (!rc)
+		rc = rv_lease_decode(out, b.data ? b.data : "", b.len);
+	if (!rc)
+		memcpy(out->etag, info.etag, sizeof(out->etag));
+	rv_obj_info_release(&info);
+	rv_buf_release(&b);
+	return rc;
+}
+
+/* The weak path: write, wait, re-read; we won if the stored lease is ours. */
+static int weak_put(struct rv_store *s, const struct rv_lease_opts *o, const struct rv_lease *l,
+		    const struct rv_buf *b)
+{
+	struct rv_put_opts po = {.cond = RV_PUT_ALWAYS, .content_type = "application/json"};
+	struct rv_lease back;
+	int rc;
+
+	if ((rc = rv_store_put_buf(s, RV_LEASE_KEY, b->data, b->len, &po)))
+		return rc;
+	rv_sleep_ms(o->settle_ms ? o->settle_ms : 500);
+	if ((rc = rv_lease_read(s, &back)))
+		return rc;
+	if (back.epoch != l->epoch || strcmp(back.holder, l->holder)) {
+		rc = rv_error(RV_EPRECOND,
+			      "lost the race for the lease: '%s' of site '%s' wrote epoch %" PRIu64
+			      " at the same time",
+			      back.holder, back.site, back.epoch);
+	}
+	rv_lease_release(&back);
+	return rc;
+}
+
+int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct rv_lease *out)
+{
+	const struct rv_store_caps *caps = rv_store_caps(s);
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!o->site || !site_ok(o->site))
+		return rv_error(RV_EUSAGE,
+				"site name '%s' must be 1-63 letters, digits, '.', '_' or '-'",
+				o->site ? o->site : "");
+	if (!o->holder || !*o->holder)
+		return rv_error(RV_EUSAGE, "lease holder id is empty");
+	if ((rc = rv_gen_id_check(o->gen)))
+		return rc;
+	for (int round = 0; round < ACQUIRE_ROUNDS; round++) {
+		struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+		struct rv_put_opts po = {.content_type = "application/json"};
+		struct rv_lease cur, next = {0};
+		bool absent;
+
+		rc = rv_lease_read(s, &cur);
+		if (rc && rc != RV_ENOTFOUND)
+			return rc;
+		absent = rc == RV_ENOTFOUND;
+		if (!absent && strcmp(cur.site, o->site) && !o->take_over) {
+			rc = rv_error(RV_EFENCED,
+				      "site '%s' holds the primary lease (epoch %" PRIu64
+				      ", holder %s); this is site '%s' — promote this site to take "
+				      "over, or point it at its own store",
+				      cur.site, cur.epoch, cur.holder, o->site);
+			rv_lease_release(&cur);
+			return rc;
+		}
+		next.epoch = absent ? 1 : cur.epoch + 1;
+		next.site = rv_strdup(o->site);
+		next.holder = rv_strdup(o->holder);
+		memcpy(next.gen, o->gen, RV_GEN_ID_LEN);
+		next.since_ms = rv_now_ms();
+		rc = rv_lease_encode(&next, &b);
+		if (!rc && o->weak) {
+			rc = weak_put(s, o, &next, &b);
+		} else if (!rc && absent) {
+			if (!caps->put_if_absent)
+				rc = weak_put(s, o, &next, &b);
+			else {
+				po.cond = RV_PUT_IF_ABSENT;
+				rc = rv_store_put_buf(s, RV_LEASE_KEY, b.data, b.len, &po);
+			}
+		} else if (!rc) {
+			if (!caps->put_if_match)
+				rc = weak_put(s, o, &next, &b);
+			else {
+				po.cond = RV_PUT_IF_MATCH;
+				po.if_match = cur.etag;
+				rc = rv_store_put_buf(s, RV_LEASE_KEY, b.data, b.len, &po);
+			}
+		}
+		rv_buf_release(&b);
+		rv_lease_release(&cur);
+		if (!rc) {
+			rc = rv_lease_read(s, out);
+			if (!rc && (out->epoch != next.epoch || strcmp(out->holder, next.holder)))
+				rc = rv_error(RV_EPRECOND,
+					      "the lease changed right after it was taken");
+			if (!rc)
+				rv_log(RV_LOG_INFO, "lease taken", "site", out->site, "generation",
+				       out->gen, "holder", out->holder, NULL);
+			rv_lease_release(&next);
+			if (rc)
+				rv_lease_release(out);
+			return rc;
+		}
+		rv_lease_release(&next);
+		if (rc != RV_EPRECOND)
+			return rc;
+		rv_sleep_ms(50 + 50 * round);
+	}
+	return rc;
+}
+
+int rv_lease_check(struct rv_store *s, const struct rv_lease *mine)
+{
+	struct rv_lease cur;
+	int rc = rv_lease_read(s, &cur);
+
+	if (rc == RV_ENOTFOUND)
+		return rv_error(RV_EFENCED,
+				"the lease object '" RV_LEASE_KEY "' is gone — stopped writing; "
+				"find out who removed it before restarting");
+	if (rc == RV_ECORRUPT || rc == RV_ENOTSUP) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", rv_errmsg());
+		return rv_error(RV_EFENCED, "stopped writing: %s", why);
+	}
+	if (rc)
+		return rc; /* unreachable store: the caller retries, it does not write */
+	if (cur.epoch != mine->epoch || strcmp(cur.holder, mine->holder)) {
+		rc = rv_error(RV_EFENCED,
+			      "fenced: site '%s' holds the lease at epoch %" PRIu64
+			      " (holder %s, generation %s); this writer had epoch %" PRIu64
+			      " — stopped writing",
+			      cur.site, cur.epoch, cur.holder, cur.gen, mine->epoch);
+	}
+	rv_lease_release(&cur);
+	return rc;
+}
+
+char *rv_gen_meta_key(const char *gen)
+{
+	return rv_asprintf("generations/%s/meta.json", gen);
+}
+
+int rv_gen_meta_write(struct rv_store *s, const struct rv_gen_meta *m)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	struct rv_put_opts po = {.content_type = "application/json"};
+	json_t *o;
+	char created[32], *key;
+	int rc;
+
+	if ((rc = rv_gen_id_check(m->gen)))
+		return rc;
+	o = header(META_FORMAT);
+	iso_time(created, m->created_ms);
+	json_object_set_new(o, "generation", json_string(m->gen));
+	json_object_set_new(o, "site", json_string(m->site ? m->site : ""));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)m->epoch));
+	json_object_set_new(o, "created", json_string(created));
+	json_object_set_new(o, "created_ms", json_integer(m->created_ms));
+	json_object_set_new(o, "parent", m->parent ? json_string(m->parent) : json_null());
+	json_object_set_new(o, "database", json_string(m->database ? m->database : "none"));
+	json_object_set_new(o, "revenant", json_string(RV_VERSION));
+	if ((rc = dump(o, &b)))
+		goto out;
+	/* A generation ID is fresh: an existing meta means a clash, not ours. */
+	po.cond = rv_store_caps(s)->put_if_absent ? RV_PUT_IF_ABSENT : RV_PUT_ALWAYS;
+	key = rv_gen_meta_key(m->gen);
+	rc = rv_store_put_buf(s, key, b.data, b.len, &po);
+	free(key);
+out:
+	rv_buf_release(&b);
+	return rc;
+}
+
+int rv_gen_meta_read(struct rv_store *s, const char *gen, struct rv_gen_meta *out)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	char *key = rv_gen_meta_key(gen);
+	json_t *o = NULL, *epoch, *cms;
+	const char *g, *site, *parent, *db;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_get_buf(s, key, &b, NULL);
+	if (!rc)
+		rc = load(&o, key, META_FORMAT, b.data ? b.data : "", b.len);
+	if (rc)
+		goto out;
+	g = json_string_value(json_object_get(o, "generation"));
+	site = json_string_value(json_object_get(o, "site"));
+	parent = json_string_value(json_object_get(o, "parent"));
+	db = json_string_value(json_object_get(o, "database"));
+	epoch = json_object_get(o, "epoch");
+	cms = json_object_get(o, "created_ms");
+	if (!g || strcmp(g, gen) || !site || !json_is_integer(epoch) || !json_is_integer(cms) ||
+	    (parent && rv_gen_id_check(parent))) {
+		rc = rv_error(RV_ECORRUPT,
+			      "'%s' lacks a valid generation, site, epoch or created_ms", key);
+		goto out;
+	}
+	memcpy(out->gen, g, RV_GEN_ID_LEN);
+	out->site = rv_strdup(site);
+	out->epoch = (uint64_t)json_integer_value(epoch);
+	out->created_ms = json_integer_value(cms);
+	out->parent = parent ? rv_strdup(parent) : NULL;
+	out->database = rv_strdup(db ? db : "none");
+out:
+	json_decref(o);
+	free(key);
+	rv_buf_release(&b);
+	return rc;
+}

@@ -1,0 +1,84 @@
+/* lease.h - the primary lease (lease.json) and generation metadata
+ * (generations/<gen>/meta.json), store format v1 (docs/FORMAT.md).
+ *
+ * The lease says which site may write and under which generation.  Writers
+ * take it at start, then call rv_lease_check() before every commit and stop
+ * writing on RV_EFENCED.  Where the store has conditional puts the lease is
+ * created with RV_PUT_IF_ABSENT and bumped with RV_PUT_IF_MATCH; where it
+ * has not (s3rver, old S3-compatible servers) it is written, then re-read
+ * after `settle_ms` to see who won — weaker: two writers can both believe
+ * they won until the loser's next check, which is why every writer writes
+ * only under its own generation and readers follow the lease's generation. */
+#ifndef RV_SWITCH_LEASE_H
+#define RV_SWITCH_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "content/format.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+struct rv_store;
+
+#define RV_LEASE_KEY "lease.json"
+/* Leases and metas are tiny; anything bigger is not ours. */
+#define RV_LEASE_MAX (64u << 10)
+
+struct rv_lease {
+	uint64_t epoch;
+	char *site;
+	char gen[RV_GEN_ID_LEN];
+	int64_t since_ms;
+	char *holder;
+	char etag[80]; /* of the stored object, for RV_PUT_IF_MATCH */
+};
+void rv_lease_release(struct rv_lease *l);
+
+struct rv_lease_opts {
+	const char *site;   /* [A-Za-z0-9._-]{1,63} */
+	const char *holder; /* rv_lease_holder_id() */
+	const char *gen;    /* the generation this writer starts */
+	bool take_over;	    /* promotion: take the lease from another site */
+	bool weak;	    /* behave as if the store had no conditional puts */
+	unsigned settle_ms; /* weak: wait before the verifying re-read; 0 = 500 */
+};
+
+/* "<hostname>:<pid>:<8 hex random>" into `out`. */
+void rv_lease_holder_id(char *out, size_t n);
+
+int rv_lease_encode(const struct rv_lease *l, struct rv_buf *out) RV_WARN_UNUSED;
+/* RV_ECORRUPT naming lease.json for anything malformed; RV_ENOTSUP for a
+ * newer major format. */
+int rv_lease_decode(struct rv_lease *out, const char *json, size_t len) RV_WARN_UNUSED;
+
+/* RV_ENOTFOUND when there is no lease yet. */
+int rv_lease_read(struct rv_store *s, struct rv_lease *out) RV_WARN_UNUSED;
+
+/* Take the lease: create it at epoch 1 when absent; bump the epoch when
+ * this site holds it (a restarted or second writer of the same site fences
+ * the previous one); RV_EFENCED when another site holds it, unless
+ * take_over.  RV_EPRECOND when it keeps losing races. */
+int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o,
+		     struct rv_lease *out) RV_WARN_UNUSED;
+
+/* 0 while the stored lease is still `mine` (epoch and holder);
+ * RV_EFENCED with a message naming the new holder otherwise, also when the
+ * lease object is gone or unreadable as a lease. */
+int rv_lease_check(struct rv_store *s, const struct rv_lease *mine) RV_WARN_UNUSED;
+
+/* generations/<gen>/meta.json: written once when a generation starts. */
+struct rv_gen_meta {
+	char gen[RV_GEN_ID_LEN];
+	char *site;
+	uint64_t epoch;
+	int64_t created_ms;
+	char *parent;	/* the generation this one continues, or NULL */
+	char *database; /* "sqlite", "mysql" or "none" */
+};
+void rv_gen_meta_release(struct rv_gen_meta *m);
+char *rv_gen_meta_key(const char *gen);
+int rv_gen_meta_write(struct rv_store *s, const struct rv_gen_meta *m) RV_WARN_UNUSED;
+int rv_gen_meta_read(struct rv_store *s, const char *gen, struct rv_gen_meta *out) RV_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""faultproxy.py - an HTTP/1.1 proxy between a client and an S3 server that
+injects faults into the first N requests, for retry tests.
+
+    faultproxy.py --upstream 127.0.0.1:PORT --mode slowdown --count 3 \
+                  --port-file F [--stats-file S] [--stall-seconds 30]
+
+Modes (applied to the first --count requests; -1 = every request):
+  slowdown  read the request, answer 503 with an S3 <Error><Code>SlowDown</Code>
+  reset     read the request head, then reset the connection (RST)
+  stall     read the request head, then send nothing for --stall-seconds
+  none      forward everything
+Requests after the first N are forwarded unchanged.  One request per
+connection (the proxy answers with Connection: close).  The listening port
+is written to --port-file once it listens; after every request the stats
+file gets "requests=R faults=F".  Standard library only.
+"""
+import argparse
+import socket
+import struct
+import sys
+import threading
+import time
+
+SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<Error><Code>SlowDown</Code><Message>Please reduce your request rate.'
+            b'</Message><RequestId>faultproxy</RequestId></Error>')
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.faults = 0
+
+    def next_is_fault(self):
+        with self.lock:
+            self.requests += 1
+            n = self.args.count
+            fault = self.args.mode != "none" and (n < 0 or self.faults < n)
+            if fault:
+                self.faults += 1
+            return fault
+
+    def write_stats(self):
+        if not self.args.stats_file:
+            return
+        with self.lock:
+            line = "requests=%d faults=%d\n" % (self.requests, self.faults)
+        tmp = self.args.stats_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(line)
+        import os
+        os.replace(tmp, self.args.stats_file)
+
+
+def read_head(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None, b""
+        data += chunk
+        if len(data) > 1 << 20:
+            return None, b""
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+def content_length(head):
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
+def read_body(conn, have, length):
+    body = have
+    while len(body) < length:
+        chunk = conn.recv(min(1 << 20, length - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def force_close(head):
+    lines = [l for l in head.split(b"\r\n")
+             if not l.lower().startswith(b"connection:")]
+    lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def reset(conn):
+    # SO_LINGER with a zero timeout turns close() into a TCP RST.
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def handle(conn, st):
+    try:
+        head, rest = read_head(conn)
+        if head is None:
+            conn.close()
+            return
+        fault = st.next_is_fault()
+        mode = st.args.mode if fault else "none"
+        if mode == "reset":
+            st.write_stats()
+            reset(conn)
+            return
+        if mode == "stall":
+            st.write_stats()
+            time.sleep(st.args.stall_seconds)
+            conn.close()
+            return
+        body = read_body(conn, rest, content_length(head))
+        if mode == "slowdown":
+            conn.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(SLOWDOWN)
+                         + SLOWDOWN)
+            st.write_stats()
+            conn.close()
+            return
+        host, port = st.args.upstream.rsplit(":", 1)
+        up = socket.create_connection((host, int(port)))
+        up.sendall(force_close(head) + body)
+        first = True
+        while True:
+            chunk = up.recv(1 << 20)
+            if not chunk:
+                break
+            if first:
+                # Tell the client too that this connection ends here.
+                h, sep, b = chunk.partition(b"\r\n\r\n")
+                if sep:
+                    chunk = force_close(h) + b
+                first = False
+            conn.sendall(chunk)
+        up.close()
+        st.write_stats()
+        conn.close()
+    except OSError:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--mode", choices=["slowdown", "reset", "stall", "none"], required=True)
+    ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--stats-file")
+    ap.add_argument("--stall-seconds", type=float, default=30.0)
+    args = ap.parse_args()
+    st = State(args)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write("%d\n" % srv.getsockname()[1])
+    import os
+    os.replace(args.port_file + ".tmp", args.port_file)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn, st), daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
