@@ -13,7 +13,7 @@ struct rv_cli {
 	const char *config_path; /* -c FILE, or NULL for the default search */
 	enum rv_log_level log_level;
 	enum rv_log_format log_format;
-	bool log_level_set;      /* given on the command line: overrides the config */
+	bool log_level_set; /* given on the command line: overrides the config */
 	bool log_format_set;
 };
 
@@ -38,7 +38,14 @@ int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out
 /* Open the store at `url` with the tunables and credentials settings of the
  * config (when one is found; built-in defaults otherwise). */
 struct rv_store;
+struct rv_store_opts;
+struct rv_creds_config;
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out) RV_WARN_UNUSED;
+
+/* The config's store tunables and credentials settings as store options;
+ * `o` and `cc` borrow strings from `cfg`, and `o->creds_config` points at cc. */
+void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
+		       struct rv_creds_config *cc);
 
 /* True when argv has -h/--help before "--"; commands print their usage. */
 bool rv_cli_wants_help(int argc, char **argv);

@@ -81,24 +81,14 @@ static int init_s3(struct rv_cli *cli, const struct rv_store_url *u, const char 
 	const char *where;
 	int rc;
 
-	/* The same tunables and credentials settings as rv_cli_open_store
-	 * (config_glue.c), which opens a store, not a bucket. */
 	rc = rv_cli_load_config(cli, false, &cfg);
 	if (rc)
 		return rc;
-	rv_store_opts_default(&opts);
-	opts.connect_timeout_ms = (long)cfg->store.s3.connect_timeout_ms;
-	opts.request_timeout_ms = (long)cfg->store.s3.request_timeout_ms;
-	opts.deadline_ms = (long)cfg->store.s3.deadline_ms;
-	opts.max_attempts = (unsigned)cfg->store.s3.max_attempts;
-	opts.region = region ? region : cfg->store.s3.region;
-	memset(&cc, 0, sizeof(cc));
-	cc.profile = cfg->store.credentials.profile;
-	cc.region = opts.region;
-	cc.access_key_id = cfg->store.credentials.access_key_id;
-	cc.secret_access_key = cfg->store.credentials.secret_access_key;
-	cc.session_token = cfg->store.credentials.session_token;
-	opts.creds_config = &cc;
+	rv_cli_store_opts(cfg, &opts, &cc);
+	if (region) {
+		opts.region = region;
+		cc.region = region;
+	}
 	rc = rv_s3_bucket_init(u, &opts, &res);
 	where = opts.region ? opts.region : u->region;
 	if (rc) {

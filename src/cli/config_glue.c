@@ -52,6 +52,29 @@ int rv_cli_load_config(struct rv_cli *cli, bool required, struct rv_config **out
 	return 0;
 }
 
+void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
+		       struct rv_creds_config *cc)
+{
+	rv_store_opts_default(o);
+	o->part_size = cfg->store.s3.part_size;
+	o->multipart_threshold = cfg->store.s3.multipart_threshold;
+	o->parts_in_flight = (unsigned)cfg->store.s3.parts_in_flight;
+	o->connect_timeout_ms = (long)cfg->store.s3.connect_timeout_ms;
+	o->request_timeout_ms = (long)cfg->store.s3.request_timeout_ms;
+	o->deadline_ms = (long)cfg->store.s3.deadline_ms;
+	o->max_attempts = (unsigned)cfg->store.s3.max_attempts;
+	o->fsync = cfg->store.fsync;
+	o->region = cfg->store.s3.region;
+
+	memset(cc, 0, sizeof(*cc));
+	cc->profile = cfg->store.credentials.profile;
+	cc->region = cfg->store.s3.region;
+	cc->access_key_id = cfg->store.credentials.access_key_id;
+	cc->secret_access_key = cfg->store.credentials.secret_access_key;
+	cc->session_token = cfg->store.credentials.session_token;
+	o->creds_config = cc;
+}
+
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)
 {
 	struct rv_config *cfg;
@@ -70,24 +93,7 @@ int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out
 		rv_config_free(cfg);
 		return rc;
 	}
-	rv_store_opts_default(&o);
-	o.part_size = cfg->store.s3.part_size;
-	o.multipart_threshold = cfg->store.s3.multipart_threshold;
-	o.parts_in_flight = (unsigned)cfg->store.s3.parts_in_flight;
-	o.connect_timeout_ms = (long)cfg->store.s3.connect_timeout_ms;
-	o.request_timeout_ms = (long)cfg->store.s3.request_timeout_ms;
-	o.deadline_ms = (long)cfg->store.s3.deadline_ms;
-	o.max_attempts = (unsigned)cfg->store.s3.max_attempts;
-	o.fsync = cfg->store.fsync;
-	o.region = cfg->store.s3.region;
-
-	memset(&cc, 0, sizeof(cc));
-	cc.profile = cfg->store.credentials.profile;
-	cc.region = cfg->store.s3.region;
-	cc.access_key_id = cfg->store.credentials.access_key_id;
-	cc.secret_access_key = cfg->store.credentials.secret_access_key;
-	cc.session_token = cfg->store.credentials.session_token;
-	o.creds_config = &cc;
+	rv_cli_store_opts(cfg, &o, &cc);
 
 	/* The backends copy what they keep of `o` and `cc` at open (store.h),
 	 * so the config can go as soon as the store is open. */

@@ -139,16 +139,21 @@ static int load(json_t **out, const char *name, const char *format, const char *
 	}
 	errno = 0;
 	major = strtoul(v, &end, 10);
+	/* `v` lives in `o`: the message is made before `o` goes. */
 	if (errno || end == v || *end != '.') {
+		int rc = rv_error(RV_ECORRUPT, "'%s' has a malformed version '%s'", name, v);
+
 		json_decref(o);
-		return rv_error(RV_ECORRUPT, "'%s' has a malformed version '%s'", name, v);
+		return rc;
 	}
 	if (major != RV_FORMAT_MAJOR) {
+		int rc = rv_error(RV_ENOTSUP,
+				  "'%s' is in store format %s; this revenant reads format %d.x — "
+				  "use a revenant that knows it",
+				  name, v, RV_FORMAT_MAJOR);
+
 		json_decref(o);
-		return rv_error(RV_ENOTSUP,
-				"'%s' is in store format %s; this revenant reads format %d.x — "
-				"use a revenant that knows it",
-				name, v, RV_FORMAT_MAJOR);
+		return rc;
 	}
 	*out = o;
 	return 0;
