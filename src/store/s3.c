@@ -1167,10 +1167,8 @@ static int multipart_put(struct rv_store *s, const char *key, struct src *in,
 	nparts = m.next - 1;
 	if (!rc)
 		rc = complete_upload(s, &m, nparts, po);
-	if (rc) {
-		abort_upload(s, key, upload_id);
-		rv_error(rc, "%s", rv_errmsg());
-	}
+	if (rc)
+		abort_upload(s, key, upload_id); /* keeps the message of rc */
 	for (unsigned i = 0; i < m.etags_alloc; i++)
 		free(m.etags[i]);
 	free(m.etags);

@@ -179,7 +179,9 @@ static int parse_s3(struct rv_store_url *u, const char *rest, const char *url)
 		rc = rv_error(RV_EUSAGE, "empty path segment in the prefix of store URL '%s'", url);
 		goto out;
 	}
-	if (u->endpoint && !strchr(url, '?'))
+	/* S3-compatible servers at a custom endpoint rarely have wildcard DNS
+	 * for virtual-hosted buckets: path-style unless the URL says otherwise. */
+	if (u->endpoint && !strstr(url, "path_style="))
 		u->path_style = true;
 out:
 	free(copy);

@@ -16,6 +16,7 @@ is written to --port-file once it listens; after every request the stats
 file gets "requests=R faults=F".  Standard library only.
 """
 import argparse
+import os
 import socket
 import struct
 import sys
@@ -46,13 +47,12 @@ class State:
     def write_stats(self):
         if not self.args.stats_file:
             return
+        # Under the lock: handler threads would otherwise race on the file.
         with self.lock:
-            line = "requests=%d faults=%d\n" % (self.requests, self.faults)
-        tmp = self.args.stats_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(line)
-        import os
-        os.replace(tmp, self.args.stats_file)
+            tmp = self.args.stats_file + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("requests=%d faults=%d\n" % (self.requests, self.faults))
+            os.replace(tmp, self.args.stats_file)
 
 
 def read_head(conn):
@@ -106,13 +106,14 @@ def handle(conn, st):
             conn.close()
             return
         fault = st.next_is_fault()
+        # Counted before answering, so a client that has its answer
+        # always sees itself in the stats.
+        st.write_stats()
         mode = st.args.mode if fault else "none"
         if mode == "reset":
-            st.write_stats()
             reset(conn)
             return
         if mode == "stall":
-            st.write_stats()
             time.sleep(st.args.stall_seconds)
             conn.close()
             return
@@ -121,7 +122,6 @@ def handle(conn, st):
             conn.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(SLOWDOWN)
                          + SLOWDOWN)
-            st.write_stats()
             conn.close()
             return
         host, port = st.args.upstream.rsplit(":", 1)
@@ -140,7 +140,6 @@ def handle(conn, st):
                 first = False
             conn.sendall(chunk)
         up.close()
-        st.write_stats()
         conn.close()
     except OSError:
         try:
@@ -165,7 +164,6 @@ def main():
     srv.listen(64)
     with open(args.port_file + ".tmp", "w") as f:
         f.write("%d\n" % srv.getsockname()[1])
-    import os
     os.replace(args.port_file + ".tmp", args.port_file)
     while True:
         conn, _ = srv.accept()

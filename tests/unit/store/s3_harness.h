@@ -20,13 +20,16 @@
 #include "core/util.h"
 #include "store/store.h"
 
+/* Each test uses only some of these helpers. */
+#define H_UNUSED __attribute__((unused))
+
 struct s3srv {
 	int port;
 	pid_t pid;
 	char dir[256];
 };
 
-static const char *h_testdir(void)
+H_UNUSED static const char *h_testdir(void)
 {
 	const char *d = getenv("RV_TESTDIR");
 
@@ -38,7 +41,7 @@ static const char *h_testdir(void)
 }
 
 /* Start s3rver (reusing dir/port when given, to restart a killed one). */
-static int s3srv_start(struct s3srv *s, const char *dir, int port)
+H_UNUSED static int s3srv_start(struct s3srv *s, const char *dir, int port)
 {
 	char cmd[1024], line[512], portstr[16] = "";
 	FILE *f;
@@ -70,7 +73,7 @@ static int s3srv_start(struct s3srv *s, const char *dir, int port)
 	return s->port > 0 && s->pid > 0 ? 0 : -1;
 }
 
-static void s3srv_kill(struct s3srv *s, int sig)
+H_UNUSED static void s3srv_kill(struct s3srv *s, int sig)
 {
 	if (s->pid > 0) {
 		kill(s->pid, sig);
@@ -81,7 +84,7 @@ static void s3srv_kill(struct s3srv *s, int sig)
 	}
 }
 
-static void s3srv_cleanup(struct s3srv *s)
+H_UNUSED static void s3srv_cleanup(struct s3srv *s)
 {
 	char cmd[512];
 
@@ -95,7 +98,7 @@ static void s3srv_cleanup(struct s3srv *s)
 }
 
 /* Run a shell snippet with the harness loaded and S3RVER_URL set. */
-static int s3srv_sh(const struct s3srv *s, const char *snippet)
+H_UNUSED static int s3srv_sh(const struct s3srv *s, const char *snippet)
 {
 	char *cmd = NULL;
 	size_t n = strlen(snippet) + 512;
@@ -109,7 +112,7 @@ static int s3srv_sh(const struct s3srv *s, const char *snippet)
 	return rc;
 }
 
-static int s3srv_mkbucket(const struct s3srv *s, const char *bucket)
+H_UNUSED static int s3srv_mkbucket(const struct s3srv *s, const char *bucket)
 {
 	char snip[256];
 
@@ -119,7 +122,7 @@ static int s3srv_mkbucket(const struct s3srv *s, const char *bucket)
 
 /* Lines of the server's log containing `needle` (each request is one
  * "METHOD /path?query STATUS" line): proof of what was really sent. */
-static int s3srv_log_count(const struct s3srv *s, const char *needle)
+H_UNUSED static int s3srv_log_count(const struct s3srv *s, const char *needle)
 {
 	char path[300], line[4096];
 	FILE *f;
@@ -135,12 +138,12 @@ static int s3srv_log_count(const struct s3srv *s, const char *needle)
 	return n;
 }
 
-static struct rv_creds_config h_creds = {
+H_UNUSED static struct rv_creds_config h_creds = {
     .access_key_id = "S3RVER",
     .secret_access_key = "S3RVER",
 };
 
-static void h_opts(struct rv_store_opts *o)
+H_UNUSED static void h_opts(struct rv_store_opts *o)
 {
 	rv_store_opts_default(o);
 	o->creds_config = &h_creds;
@@ -149,7 +152,7 @@ static void h_opts(struct rv_store_opts *o)
 	o->request_timeout_ms = 30000;
 }
 
-static char *h_url(int port, const char *bucket, const char *prefix)
+H_UNUSED static char *h_url(int port, const char *bucket, const char *prefix)
 {
 	static char buf[512];
 
@@ -159,8 +162,8 @@ static char *h_url(int port, const char *bucket, const char *prefix)
 }
 
 /* A temp file of `size` pseudo-random bytes; its SHA-256 in hex. */
-static int h_randfile(char *path, size_t pathlen, uint64_t size, uint64_t seed,
-		      char hex[RV_SHA256_HEX])
+H_UNUSED static int h_randfile(char *path, size_t pathlen, uint64_t size, uint64_t seed,
+			       char hex[RV_SHA256_HEX])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char buf[65536], md[32];
@@ -192,7 +195,7 @@ static int h_randfile(char *path, size_t pathlen, uint64_t size, uint64_t seed,
 	return fd;
 }
 
-static void h_sha_path(const char *path, char hex[RV_SHA256_HEX])
+H_UNUSED static void h_sha_path(const char *path, char hex[RV_SHA256_HEX])
 {
 	unsigned char md[32];
 	int fd = open(path, O_RDONLY);
@@ -213,7 +216,8 @@ struct fproxy {
 	char statsfile[64];
 };
 
-static int fproxy_start(struct fproxy *p, int upstream, const char *mode, int count, double stall)
+H_UNUSED static int fproxy_start(struct fproxy *p, int upstream, const char *mode, int count,
+				 double stall)
 {
 	char up[32], cnt[16], st[32], script[512];
 
@@ -227,6 +231,11 @@ static int fproxy_start(struct fproxy *p, int upstream, const char *mode, int co
 	snprintf(script, sizeof(script), "%s/fakes/faultproxy.py", h_testdir());
 	p->pid = fork();
 	if (p->pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
 		execlp("python3", "python3", script, "--upstream", up, "--mode", mode, "--count",
 		       cnt, "--port-file", p->portfile, "--stats-file", p->statsfile,
 		       "--stall-seconds", st, (char *)NULL);
@@ -248,7 +257,7 @@ static int fproxy_start(struct fproxy *p, int upstream, const char *mode, int co
 }
 
 /* Faults injected so far (from the stats file). */
-static int fproxy_faults(const struct fproxy *p, int *requests)
+H_UNUSED static int fproxy_faults(const struct fproxy *p, int *requests)
 {
 	char line[128];
 	FILE *f = fopen(p->statsfile, "r");
@@ -268,7 +277,7 @@ static int fproxy_faults(const struct fproxy *p, int *requests)
 	return faults;
 }
 
-static void fproxy_stop(struct fproxy *p)
+H_UNUSED static void fproxy_stop(struct fproxy *p)
 {
 	if (p->pid > 0) {
 		kill(p->pid, SIGTERM);

@@ -16,6 +16,8 @@
 #define BUCKET "rv-faults"
 
 static struct s3srv srv;
+/* The running proxy, stopped by teardown when an assertion jumps out. */
+static struct fproxy proxy;
 
 static int setup(void **state)
 {
@@ -32,7 +34,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	fproxy_stop(&proxy);
 	s3srv_cleanup(&srv);
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	fproxy_stop(&proxy);
 	return 0;
 }
 
@@ -62,28 +72,28 @@ static void check_direct(const char *key, const void *data, size_t len)
 
 static void test_slowdown_then_ok(void **state)
 {
-	struct fproxy p;
+	struct fproxy *pp = &proxy;
 	struct rv_store_opts o;
 	struct rv_store *s;
 	int faults, reqs;
 
 	(void)state;
-	assert_int_equal(fproxy_start(&p, srv.port, "slowdown", 3, 0), 0);
+	assert_int_equal(fproxy_start(pp, srv.port, "slowdown", 3, 0), 0);
 	h_opts(&o);
 	o.retry_base_ms = 20;
-	s = open_at(p.port, &o);
+	s = open_at(pp->port, &o);
 	assert_int_equal(rv_store_put_buf(s, "slow", "after three 503s", 16, NULL), 0);
-	faults = fproxy_faults(&p, &reqs);
+	faults = fproxy_faults(pp, &reqs);
 	assert_int_equal(faults, 3);
 	assert_int_equal(reqs, 4);
 	rv_store_free(s);
-	fproxy_stop(&p);
+	fproxy_stop(pp);
 	check_direct("slow", "after three 503s", 16);
 }
 
 static void test_resets_multipart(void **state)
 {
-	struct fproxy p;
+	struct fproxy *pp = &proxy;
 	struct rv_store_opts o;
 	struct rv_store *s;
 	size_t len = (11u << 20) + 11;
@@ -94,64 +104,64 @@ static void test_resets_multipart(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (char)(i * 31 + (i >> 12));
 	/* Resets hit CreateMultipartUpload and the first parts. */
-	assert_int_equal(fproxy_start(&p, srv.port, "reset", 4, 0), 0);
+	assert_int_equal(fproxy_start(pp, srv.port, "reset", 4, 0), 0);
 	h_opts(&o);
 	o.part_size = 5u << 20;
 	o.multipart_threshold = 5u << 20;
 	o.retry_base_ms = 20;
-	s = open_at(p.port, &o);
+	s = open_at(pp->port, &o);
 	assert_int_equal(rv_store_put_buf(s, "reset/mp", data, len, NULL), 0);
-	faults = fproxy_faults(&p, &reqs);
+	faults = fproxy_faults(pp, &reqs);
 	assert_int_equal(faults, 4);
 	assert_true(reqs >= 4 + 5); /* create, 3 parts, complete */
 	rv_store_free(s);
-	fproxy_stop(&p);
+	fproxy_stop(pp);
 	check_direct("reset/mp", data, len);
 	free(data);
 }
 
 static void test_stall_then_ok(void **state)
 {
-	struct fproxy p;
+	struct fproxy *pp = &proxy;
 	struct rv_store_opts o;
 	struct rv_store *s;
 	int64_t t0;
 	int faults, reqs;
 
 	(void)state;
-	assert_int_equal(fproxy_start(&p, srv.port, "stall", 1, 30), 0);
+	assert_int_equal(fproxy_start(pp, srv.port, "stall", 1, 30), 0);
 	h_opts(&o);
-	o.request_timeout_ms = 1500;
+	o.request_timeout_ms = 2000;
 	o.retry_base_ms = 20;
-	s = open_at(p.port, &o);
+	s = open_at(pp->port, &o);
 	t0 = rv_mono_ms();
 	assert_int_equal(rv_store_put_buf(s, "stalled", "x", 1, NULL), 0);
 	/* One attempt timed out (not the 30 s stall), the next went through. */
-	assert_true(rv_mono_ms() - t0 >= 1400);
+	assert_true(rv_mono_ms() - t0 >= 1800);
 	assert_true(rv_mono_ms() - t0 < 10000);
-	faults = fproxy_faults(&p, &reqs);
+	faults = fproxy_faults(pp, &reqs);
 	assert_int_equal(faults, 1);
 	assert_int_equal(reqs, 2);
 	rv_store_free(s);
-	fproxy_stop(&p);
+	fproxy_stop(pp);
 	check_direct("stalled", "x", 1);
 }
 
 static void test_deadline(void **state)
 {
-	struct fproxy p;
+	struct fproxy *pp = &proxy;
 	struct rv_store_opts o;
 	struct rv_store *s;
 	int64_t t0, took;
 
 	(void)state;
-	assert_int_equal(fproxy_start(&p, srv.port, "slowdown", -1, 0), 0);
+	assert_int_equal(fproxy_start(pp, srv.port, "slowdown", -1, 0), 0);
 	h_opts(&o);
 	o.deadline_ms = 2000;
 	o.max_attempts = 1000;
 	o.retry_base_ms = 50;
 	o.retry_cap_ms = 400;
-	s = open_at(p.port, &o);
+	s = open_at(pp->port, &o);
 	t0 = rv_mono_ms();
 	assert_int_equal(rv_store_put_buf(s, "never", "x", 1, NULL), RV_ENET);
 	took = rv_mono_ms() - t0;
@@ -161,7 +171,7 @@ static void test_deadline(void **state)
 	assert_non_null(strstr(rv_errmsg(), "kept failing"));
 	fprintf(stderr, "deadline: gave up after %lld ms: %s\n", (long long)took, rv_errmsg());
 	rv_store_free(s);
-	fproxy_stop(&p);
+	fproxy_stop(pp);
 }
 
 struct killer {
@@ -236,11 +246,11 @@ static void test_server_killed_mid_multipart(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_slowdown_then_ok),
-	    cmocka_unit_test(test_resets_multipart),
-	    cmocka_unit_test(test_stall_then_ok),
-	    cmocka_unit_test(test_deadline),
-	    cmocka_unit_test(test_server_killed_mid_multipart),
+	    cmocka_unit_test_teardown(test_slowdown_then_ok, test_teardown),
+	    cmocka_unit_test_teardown(test_resets_multipart, test_teardown),
+	    cmocka_unit_test_teardown(test_stall_then_ok, test_teardown),
+	    cmocka_unit_test_teardown(test_deadline, test_teardown),
+	    cmocka_unit_test_teardown(test_server_killed_mid_multipart, test_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

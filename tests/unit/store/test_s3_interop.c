@@ -59,8 +59,8 @@ static void aws_reads(struct rv_store *s, const char *key, uint64_t size, int ex
 	close(fd);
 	assert_int_equal(s3srv_log_count(&srv, "partNumber=") - parts, expect_parts);
 	snprintf(dst, sizeof(dst), "%s.aws", src);
-	snprintf(cmd, sizeof(cmd), "s3rver_aws s3 cp --only-show-errors \"s3://%s/site/%s\" %s", BUCKET,
-		 key, dst);
+	snprintf(cmd, sizeof(cmd), "s3rver_aws s3 cp --only-show-errors \"s3://%s/site/%s\" %s",
+		 BUCKET, key, dst);
 	assert_int_equal(s3srv_sh(&srv, cmd), 0);
 	h_sha_path(dst, have);
 	assert_string_equal(have, want);
@@ -89,8 +89,8 @@ static void revenant_reads(struct rv_store *s, const char *key, uint64_t size, b
 	assert_true(fd >= 0);
 	close(fd);
 	/* awscli's default multipart threshold and chunk size are 8 MiB. */
-	snprintf(cmd, sizeof(cmd), "s3rver_aws s3 cp --only-show-errors %s \"s3://%s/site/%s\"", src,
-		 BUCKET, key);
+	snprintf(cmd, sizeof(cmd), "s3rver_aws s3 cp --only-show-errors %s \"s3://%s/site/%s\"",
+		 src, BUCKET, key);
 	assert_int_equal(s3srv_sh(&srv, cmd), 0);
 	if (multipart)
 		assert_true(s3srv_log_count(&srv, "partNumber=") - parts >= 2);
