@@ -241,7 +241,6 @@ static void ghost_error_text(const struct rv_buf *body, char *out, size_t outlen
 	const char *ecode = json_string_value(json_object_get(e, "code"));
 
 	snprintf(code, codelen, "%s", ecode ? ecode : "");
-
 	if (!msg)
 		snprintf(out, outlen, "no Ghost error message");
 	else if (ctx && *ctx)
@@ -249,6 +248,10 @@ static void ghost_error_text(const struct rv_buf *body, char *out, size_t outlen
 	else
 		snprintf(out, outlen, "%s%s%s", type ? type : "", type ? ": " : "", msg);
 	json_decref(j);
+	/* The server's words go into a one-line error message. */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 }
 
 static int map_status(struct rv_ghost_client *c, const char *method, const char *path, bool auth,

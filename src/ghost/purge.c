@@ -56,8 +56,13 @@ static bool valid_id(const char *id)
 static char *dup_field(json_t *item, const char *name)
 {
 	const char *s = json_string_value(json_object_get(item, name));
+	char *d = rv_strdup(s ? s : "");
 
-	return rv_strdup(s ? s : "");
+	/* Listed one object a line, tab-separated: keep titles on one line. */
+	for (char *p = d; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return d;
 }
 
 static int on_item(void *ud, json_t *item)

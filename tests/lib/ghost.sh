@@ -40,9 +40,14 @@ ghost_install() {
 		}
 	done
 	[[ -f /usr/include/node/node.h ]] || {
-		_ghost_err "ghost_install needs Node's headers in /usr/include/node (Debian: libnode-dev)"
+		_ghost_err "ghost_install needs Node's headers in /usr/include/node (NodeSource nodejs has them; Debian's nodejs needs libnode-dev)"
 		return 1
 	}
+	# Only ever wipe what looks like our own (partial) install.
+	if [[ -d $home && -n $(ls -A "$home") && ! -e $home/pack.log && ! -d $home/package ]]; then
+		_ghost_err "$home is not empty and not a ghost.sh install: set RV_GHOST_HOME elsewhere"
+		return 1
+	fi
 	local start=$SECONDS
 	echo "ghost.sh: installing Ghost $RV_GHOST_VERSION into $home (about 4 minutes)" >&2
 	rm -rf "$home" && mkdir -p "$home" || return 1
@@ -114,6 +119,12 @@ ghost_start() {
 		_ghost_err "Ghost is not installed in $RV_GHOST_HOME: run ghost_install first"
 		return 1
 	}
+	# Otherwise the readiness probe below would find whatever already
+	# answers there and take it for this instance.
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		_ghost_err "ghost_start: port $port on 127.0.0.1 is already in use"
+		return 1
+	fi
 	_ghost_work || return 1
 	local dir=$RV_GHOST_WORK/$name pkg=$RV_GHOST_HOME/package
 	mkdir -p "$dir"
@@ -177,13 +188,14 @@ EOF
 ghost_stop() {
 	local name=$1 pid=${RV_GHOST_PIDS[$1]:-} i
 	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null
+	# `|| true` throughout: these run from EXIT traps of `set -e` scripts.
+	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	unset 'RV_GHOST_PIDS[$name]'
 	return 0
 }
@@ -192,8 +204,8 @@ ghost_stop() {
 ghost_kill() {
 	local name=$1 pid=${RV_GHOST_PIDS[$1]:-}
 	[[ -n $pid ]] || return 0
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	unset 'RV_GHOST_PIDS[$name]'
 	return 0
 }
@@ -235,14 +247,14 @@ ghost_setup_admin() {
 	# Setup answers 403 once an owner exists (a restarted instance): fine.
 	out=$(curl "${common[@]}" -o /dev/null -w '%{http_code}' -X POST \
 		"$url/ghost/api/admin/authentication/setup/" \
-		-d "{\"setup\":[{\"name\":\"Revenant Test\",\"email\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\",\"blogTitle\":\"revenant $name\"}]}")
+		-d "{\"setup\":[{\"name\":\"Revenant Test\",\"email\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\",\"blogTitle\":\"revenant $name\"}]}") || true
 	if [[ $out != 201 && $out != 200 && $out != 403 ]]; then
 		_ghost_err "ghost_setup_admin: setup of '$name' answered HTTP $out"
 		return 1
 	fi
 	out=$(curl "${common[@]}" -o /dev/null -w '%{http_code}' -X POST \
 		"$url/ghost/api/admin/session/" \
-		-d "{\"username\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\"}")
+		-d "{\"username\":\"$RV_GHOST_EMAIL\",\"password\":\"$RV_GHOST_PASSWORD\"}") || true
 	[[ $out == 201 || $out == 200 ]] || {
 		_ghost_err "ghost_setup_admin: login to '$name' answered HTTP $out"
 		return 1
