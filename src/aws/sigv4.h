@@ -27,8 +27,8 @@ struct rv_header {
 
 struct rv_sigv4_req {
 	const char *method;
-	const char *path;  /* as on the wire (already URI-encoded for S3) */
-	const char *query; /* raw query string without '?', or NULL */
+	const char *path;		 /* as on the wire (already URI-encoded for S3) */
+	const char *query;		 /* raw query string without '?', or NULL */
 	const struct rv_header *headers; /* must include Host */
 	size_t nheaders;
 	/* Hex SHA-256 of the payload, or "UNSIGNED-PAYLOAD"; NULL = hash body. */
@@ -40,10 +40,10 @@ struct rv_sigv4_req {
 struct rv_sigv4_params {
 	const char *region;
 	const char *service;
-	time_t when;          /* request time (UTC seconds) */
-	bool s3;              /* S3 rules: no path normalisation or double-encoding,
-				 always sign x-amz-content-sha256 */
-	bool normalize_path;  /* non-S3: RFC 3986 remove_dot_segments */
+	time_t when;	     /* request time (UTC seconds) */
+	bool s3;	     /* S3 rules: no path normalisation or double-encoding,
+				always sign x-amz-content-sha256 */
+	bool normalize_path; /* non-S3: RFC 3986 remove_dot_segments */
 	/* Non-S3: also send and sign x-amz-content-sha256 (s3 implies it). */
 	bool sign_content_sha256;
 	/* Send X-Amz-Security-Token but leave it out of the signature, for the
@@ -67,9 +67,9 @@ struct rv_sigv4_params {
 
 /* Output; all strings owned (rv_sigv4_out_release). */
 struct rv_sigv4_out {
-	char *authorization;    /* value of the Authorization header */
-	char *amz_date;         /* value of X-Amz-Date: 20150830T123600Z */
-	char *content_sha256;   /* value of x-amz-content-sha256 (s3) or NULL */
+	char *authorization;	 /* value of the Authorization header */
+	char *amz_date;		 /* value of X-Amz-Date: 20150830T123600Z */
+	char *content_sha256;	 /* value of x-amz-content-sha256 (s3) or NULL */
 	char *canonical_request; /* holds the session token: never log it */
 	char *string_to_sign;
 	char signature[65];

@@ -12,13 +12,16 @@
 #include "core/err.h"
 
 struct rv_buf {
-	char *data;   /* NULL until the first add */
+	char *data; /* NULL until the first add */
 	size_t len;
 	size_t alloc;
-	size_t max;   /* hard cap on len */
+	size_t max; /* hard cap on len */
 };
 
-#define RV_BUF_INIT(maxlen) {NULL, 0, 0, (maxlen)}
+#define RV_BUF_INIT(maxlen)                                                                        \
+	{                                                                                          \
+		NULL, 0, 0, (maxlen)                                                               \
+	}
 
 void rv_buf_init(struct rv_buf *b, size_t max);
 int rv_buf_add(struct rv_buf *b, const void *p, size_t n) RV_WARN_UNUSED;

@@ -11,21 +11,21 @@
 #include <stdarg.h>
 
 #define RV_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define RV_WARN_UNUSED __attribute__((warn_unused_result))
-#define RV_NORETURN __attribute__((noreturn))
+#define RV_WARN_UNUSED	__attribute__((warn_unused_result))
+#define RV_NORETURN	__attribute__((noreturn))
 
 enum rv_result {
 	RV_OK = 0,
-	RV_EFAIL = -1,      /* anything without a more specific code */
-	RV_EUSAGE = -2,     /* bad arguments or configuration */
-	RV_ENET = -3,       /* server unreachable, connection failed, timed out */
-	RV_EAUTH = -4,      /* credentials missing/rejected, permission denied */
-	RV_ENOTFOUND = -5,  /* object, bucket, file or key does not exist */
-	RV_EPRECOND = -6,   /* a conditional write lost (object exists / etag changed) */
-	RV_ECORRUPT = -7,   /* checksum mismatch, malformed object or answer */
-	RV_EFENCED = -8,    /* another site holds a newer lease epoch */
-	RV_ENOTSUP = -9,    /* the backend or server cannot do this */
-	RV_EINTR = -10,     /* interrupted by shutdown */
+	RV_EFAIL = -1,	   /* anything without a more specific code */
+	RV_EUSAGE = -2,	   /* bad arguments or configuration */
+	RV_ENET = -3,	   /* server unreachable, connection failed, timed out */
+	RV_EAUTH = -4,	   /* credentials missing/rejected, permission denied */
+	RV_ENOTFOUND = -5, /* object, bucket, file or key does not exist */
+	RV_EPRECOND = -6,  /* a conditional write lost (object exists / etag changed) */
+	RV_ECORRUPT = -7,  /* checksum mismatch, malformed object or answer */
+	RV_EFENCED = -8,   /* another site holds a newer lease epoch */
+	RV_ENOTSUP = -9,   /* the backend or server cannot do this */
+	RV_EINTR = -10,	   /* interrupted by shutdown */
 };
 
 /* Documented process exit codes (docs/OPERATIONS.md, `revenant --help`). */

@@ -113,8 +113,7 @@ void rv_http_resp_release(struct rv_http_resp *resp)
 	rv_buf_release(&resp->headers);
 }
 
-int rv_http_resp_header(const struct rv_http_resp *resp, const char *name, char *out,
-			size_t outlen)
+int rv_http_resp_header(const struct rv_http_resp *resp, const char *name, char *out, size_t outlen)
 {
 	const char *p = rv_buf_str(&resp->headers);
 	size_t nl = strlen(name);

@@ -11,14 +11,14 @@
 #include "core/err.h"
 
 struct rv_http_req {
-	const char *method;            /* "GET", "POST", "PUT", "DELETE", ... */
+	const char *method; /* "GET", "POST", "PUT", "DELETE", ... */
 	const char *url;
-	const char *const *headers;    /* "Name: value" strings, NULL-terminated; may be NULL */
+	const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
 	const void *body;
 	size_t body_len;
-	long connect_timeout_ms;       /* 0 = 5000 */
-	long timeout_ms;               /* whole request, 0 = 30000 */
-	size_t max_response;           /* body cap, 0 = 16 MiB */
+	long connect_timeout_ms; /* 0 = 5000 */
+	long timeout_ms;	 /* whole request, 0 = 30000 */
+	size_t max_response;	 /* body cap, 0 = 16 MiB */
 };
 
 struct rv_http_resp {

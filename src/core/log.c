@@ -39,7 +39,8 @@ int rv_log_parse_level(const char *s, enum rv_log_level *out)
 		*out = RV_LOG_WARN;
 		return 0;
 	}
-	return rv_error(RV_EUSAGE, "unknown log level '%s' (use debug, info, warn, error or off)", s);
+	return rv_error(RV_EUSAGE, "unknown log level '%s' (use debug, info, warn, error or off)",
+			s);
 }
 
 int rv_log_parse_format(const char *s, enum rv_log_format *out)
@@ -62,7 +63,7 @@ bool rv_log_enabled(enum rv_log_level level)
 
 bool rv_log_is_secret_field(const char *name)
 {
-	static const char *const words[] = {"secret", "token",      "password", "passwd",
+	static const char *const words[] = {"secret",	 "token",	  "password",	"passwd",
 					    "signature", "authorization", "credential", NULL};
 
 	for (int i = 0; words[i]; i++)

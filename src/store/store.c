@@ -104,7 +104,8 @@ static int parse_s3_query(struct rv_store_url *u, char *q, const char *url)
 		if (eq)
 			*eq = '\0';
 		if (pct_decode(v))
-			return rv_error(RV_EUSAGE, "bad %%-escape in '%s' of store URL '%s'", kv, url);
+			return rv_error(RV_EUSAGE, "bad %%-escape in '%s' of store URL '%s'", kv,
+					url);
 		if (!strcmp(kv, "region")) {
 			if (!*v)
 				return rv_error(RV_EUSAGE, "empty region in store URL '%s'", url);
@@ -112,9 +113,11 @@ static int parse_s3_query(struct rv_store_url *u, char *q, const char *url)
 			u->region = rv_strdup(v);
 		} else if (!strcmp(kv, "endpoint")) {
 			if (!rv_str_startswith(v, "http://") && !rv_str_startswith(v, "https://"))
-				return rv_error(RV_EUSAGE,
-						"endpoint '%s' in store URL must start with http:// "
-						"or https://", v);
+				return rv_error(
+				    RV_EUSAGE,
+				    "endpoint '%s' in store URL must start with http:// "
+				    "or https://",
+				    v);
 			free(u->endpoint);
 			u->endpoint = rv_strdup(v);
 			/* A trailing '/' would double up in request paths. */
@@ -122,14 +125,15 @@ static int parse_s3_query(struct rv_store_url *u, char *q, const char *url)
 				u->endpoint[strlen(u->endpoint) - 1] = '\0';
 		} else if (!strcmp(kv, "path_style")) {
 			if (parse_bool(v, &u->path_style))
-				return rv_error(RV_EUSAGE,
-						"path_style in store URL must be true or false, not '%s'",
-						v);
+				return rv_error(
+				    RV_EUSAGE,
+				    "path_style in store URL must be true or false, not '%s'", v);
 		} else {
-			return rv_error(RV_EUSAGE,
-					"unknown option '%s' in store URL '%s' (known: region, endpoint, "
-					"path_style)",
-					kv, url);
+			return rv_error(
+			    RV_EUSAGE,
+			    "unknown option '%s' in store URL '%s' (known: region, endpoint, "
+			    "path_style)",
+			    kv, url);
 		}
 	}
 	return 0;
@@ -195,8 +199,8 @@ static int parse_file(struct rv_store_url *u, const char *rest, const char *url)
 
 	/* file:///abs/path: after "file://" comes an empty host and the path. */
 	if (rest[0] != '/')
-		return rv_error(RV_EUSAGE,
-				"store URL '%s' must be file:///absolute/path (three slashes)", url);
+		return rv_error(
+		    RV_EUSAGE, "store URL '%s' must be file:///absolute/path (three slashes)", url);
 	if (strchr(rest, '?') || strchr(rest, '#'))
 		return rv_error(RV_EUSAGE, "file store URL '%s' takes no options", url);
 	p = rv_strdup(rest);
@@ -221,7 +225,8 @@ int rv_store_url_parse(struct rv_store_url *out, const char *url)
 
 	memset(out, 0, sizeof(*out));
 	if (!url || !*url)
-		return rv_error(RV_EUSAGE, "empty store URL (use file:///path or s3://bucket/prefix)");
+		return rv_error(RV_EUSAGE,
+				"empty store URL (use file:///path or s3://bucket/prefix)");
 	if (rv_str_startswith(url, "file://")) {
 		out->kind = RV_STORE_FILE;
 		rc = parse_file(out, url + 7, url);
@@ -231,9 +236,9 @@ int rv_store_url_parse(struct rv_store_url *out, const char *url)
 	} else if (url[0] == '/') {
 		return rv_error(RV_EUSAGE, "store URL '%s' needs a scheme: file://%s", url, url);
 	} else {
-		return rv_error(RV_EUSAGE,
-				"unsupported store URL '%s' (use file:///path or s3://bucket/prefix)",
-				url);
+		return rv_error(
+		    RV_EUSAGE,
+		    "unsupported store URL '%s' (use file:///path or s3://bucket/prefix)", url);
 	}
 	if (rc)
 		rv_store_url_release(out);
@@ -255,10 +260,12 @@ int rv_store_key_check(const char *key)
 		if (*p == '/' || !*p) {
 			size_t len = (size_t)(p - seg);
 			if (len == 0 && *p)
-				return rv_error(RV_EUSAGE, "object key '%s' has an empty segment", key);
-			if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-				return rv_error(RV_EUSAGE, "object key '%s' has a '.' or '..' segment",
+				return rv_error(RV_EUSAGE, "object key '%s' has an empty segment",
 						key);
+			if ((len == 1 && seg[0] == '.') ||
+			    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+				return rv_error(RV_EUSAGE,
+						"object key '%s' has a '.' or '..' segment", key);
 			if (!*p)
 				break;
 			seg = p + 1;

@@ -31,17 +31,17 @@ struct rv_store_caps {
 	bool put_if_absent; /* put with RV_PUT_IF_ABSENT is atomic */
 	bool put_if_match;  /* put with RV_PUT_IF_MATCH is atomic */
 	bool versioning;    /* the bucket keeps old versions (S3 only) */
-	bool multipart;     /* large puts are split into parts */
+	bool multipart;	    /* large puts are split into parts */
 };
 
 /* Parsed store URL. */
 enum rv_store_kind { RV_STORE_FILE, RV_STORE_S3 };
 struct rv_store_url {
 	enum rv_store_kind kind;
-	char *path;     /* file: absolute folder, no trailing '/' */
-	char *bucket;   /* s3 */
-	char *prefix;   /* s3: "" or "a/b/" (always ends with '/' when set) */
-	char *region;   /* s3: NULL when not given */
+	char *path;	/* file: absolute folder, no trailing '/' */
+	char *bucket;	/* s3 */
+	char *prefix;	/* s3: "" or "a/b/" (always ends with '/' when set) */
+	char *region;	/* s3: NULL when not given */
 	char *endpoint; /* s3: "http://127.0.0.1:9000" or NULL for AWS */
 	bool path_style;
 };
@@ -52,36 +52,36 @@ int rv_store_key_check(const char *key) RV_WARN_UNUSED;
 
 /* Tunables; zero means "the default" for every field. */
 struct rv_store_opts {
-	uint64_t part_size;         /* multipart part size, default 8 MiB (min 5 MiB on AWS) */
-	uint64_t multipart_threshold; /* default = part_size */
-	unsigned parts_in_flight;   /* default 4 */
-	long connect_timeout_ms;    /* default 5000 */
-	long request_timeout_ms;    /* one attempt, default 60000 (+ per-MiB allowance) */
-	long deadline_ms;           /* one operation including retries, default 300000 */
-	unsigned max_attempts;      /* default 8 */
-	long retry_base_ms;         /* default 100 */
-	long retry_cap_ms;          /* default 10000 */
-	bool fsync;                 /* file: default true (set by rv_store_opts_default) */
+	uint64_t part_size;		 /* multipart part size, default 8 MiB (min 5 MiB on AWS) */
+	uint64_t multipart_threshold;	 /* default = part_size */
+	unsigned parts_in_flight;	 /* default 4 */
+	long connect_timeout_ms;	 /* default 5000 */
+	long request_timeout_ms;	 /* one attempt, default 60000 (+ per-MiB allowance) */
+	long deadline_ms;		 /* one operation including retries, default 300000 */
+	unsigned max_attempts;		 /* default 8 */
+	long retry_base_ms;		 /* default 100 */
+	long retry_cap_ms;		 /* default 10000 */
+	bool fsync;			 /* file: default true (set by rv_store_opts_default) */
 	struct rv_creds_provider *creds; /* s3: borrowed; NULL = the backend makes
 					    its own from creds_config */
 	const struct rv_creds_config *creds_config; /* s3: copied at open; NULL = chain defaults */
-	const char *region;         /* s3: overrides the URL / environment */
+	const char *region;			    /* s3: overrides the URL / environment */
 };
 void rv_store_opts_default(struct rv_store_opts *o);
 
 enum rv_put_cond { RV_PUT_ALWAYS, RV_PUT_IF_ABSENT, RV_PUT_IF_MATCH };
 struct rv_put_opts {
 	enum rv_put_cond cond;
-	const char *if_match;      /* etag for RV_PUT_IF_MATCH */
-	const char *content_type;  /* default application/octet-stream */
-	char etag_out[80];         /* filled on success when not NULL-terminated-empty */
+	const char *if_match;	  /* etag for RV_PUT_IF_MATCH */
+	const char *content_type; /* default application/octet-stream */
+	char etag_out[80];	  /* filled on success when not NULL-terminated-empty */
 };
 
 struct rv_obj_info {
-	char *key;      /* relative key; owned (free with rv_obj_info_release) */
+	char *key; /* relative key; owned (free with rv_obj_info_release) */
 	uint64_t size;
 	int64_t mtime_ms;
-	char etag[80];  /* opaque, usable with RV_PUT_IF_MATCH */
+	char etag[80]; /* opaque, usable with RV_PUT_IF_MATCH */
 };
 void rv_obj_info_release(struct rv_obj_info *i);
 
@@ -92,8 +92,8 @@ struct rv_list_page {
 };
 void rv_list_page_release(struct rv_list_page *p);
 
-int rv_store_open(struct rv_store **out, const char *url, const struct rv_store_opts *opts)
-	RV_WARN_UNUSED;
+int rv_store_open(struct rv_store **out, const char *url,
+		  const struct rv_store_opts *opts) RV_WARN_UNUSED;
 void rv_store_free(struct rv_store *s);
 const struct rv_store_caps *rv_store_caps(const struct rv_store *s);
 /* The URL the store was opened with (no secrets in it). */
@@ -126,8 +126,8 @@ int rv_store_list_page(struct rv_store *s, const char *prefix, const char *token
 		       struct rv_list_page *out) RV_WARN_UNUSED;
 /* Every key under `prefix`; `cb` returning non-zero stops with that value. */
 typedef int (*rv_store_list_cb)(const struct rv_obj_info *info, void *ud);
-int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb, void *ud)
-	RV_WARN_UNUSED;
+int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb,
+		  void *ud) RV_WARN_UNUSED;
 /* Delete; deleting a missing key is not an error. */
 int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
 
@@ -136,9 +136,11 @@ struct rv_store_ops {
 	const char *name;
 	int (*put_fd)(struct rv_store *, const char *, int, uint64_t, struct rv_put_opts *);
 	int (*put_buf)(struct rv_store *, const char *, const void *, size_t, struct rv_put_opts *);
-	int (*get_fd)(struct rv_store *, const char *, int, uint64_t, uint64_t, struct rv_obj_info *);
+	int (*get_fd)(struct rv_store *, const char *, int, uint64_t, uint64_t,
+		      struct rv_obj_info *);
 	int (*head)(struct rv_store *, const char *, struct rv_obj_info *);
-	int (*list_page)(struct rv_store *, const char *, const char *, unsigned, struct rv_list_page *);
+	int (*list_page)(struct rv_store *, const char *, const char *, unsigned,
+			 struct rv_list_page *);
 	int (*del)(struct rv_store *, const char *);
 	void (*free)(struct rv_store *);
 };

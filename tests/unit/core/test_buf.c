@@ -59,15 +59,16 @@ static void test_hex(void **state)
 	assert_int_not_equal(rv_unhex(back, 3, "00abf"), 0);
 	assert_int_not_equal(rv_unhex(back, 3, "00abfg"), 0);
 	rv_sha256_hex(sha, "", 0);
-	assert_string_equal(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(sha,
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cap_enforced),
-		cmocka_unit_test(test_sizes_and_durations),
-		cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_cap_enforced),
+	    cmocka_unit_test(test_sizes_and_durations),
+	    cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

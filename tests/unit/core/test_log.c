@@ -158,7 +158,10 @@ static void test_invalid_utf8(void **state)
 	json_decref(o);
 
 	rv_log_setup(RV_LOG_INFO, RV_LOG_LOGFMT);
-	rv_log(RV_LOG_INFO, "skipped", "path", "a\xff" "b", NULL);
+	rv_log(RV_LOG_INFO, "skipped", "path",
+	       "a\xff"
+	       "b",
+	       NULL);
 	assert_string_equal(after_ts(drain()), "level=info msg=skipped path=\"a\\xffb\"\n");
 }
 
