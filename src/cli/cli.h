@@ -29,6 +29,8 @@ int rv_cmd_store(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_config(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_ghost(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_status(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv);
 

@@ -9,11 +9,15 @@
 #include <stdio.h>
 
 static const struct rv_command commands[] = {
-	{"store", "list, get, put and remove objects in a replica store", rv_cmd_store},
-	{"bucket", "create and prepare an S3 bucket (bucket init)", rv_cmd_bucket},
-	{"config", "check a configuration file and print it with secrets hidden", rv_cmd_config},
-	{"ghost", "talk to a Ghost site: check it, purge posts (Admin API)", rv_cmd_ghost},
-	{NULL, NULL, NULL},
+    {"store", "list, get, put and remove objects in a replica store", rv_cmd_store},
+    {"bucket", "create and prepare an S3 bucket (bucket init)", rv_cmd_bucket},
+    {"config", "check a configuration file and print it with secrets hidden", rv_cmd_config},
+    {"ghost", "talk to a Ghost site: check it, purge posts (Admin API)", rv_cmd_ghost},
+    {"replicate", "ship the content folder to the store continuously", rv_cmd_replicate},
+    {"status", "what the store holds: lease, generations, latest commit", rv_cmd_status},
+    {"restore", "rebuild the content folder from the store (latest or --at TIME)", rv_cmd_restore},
+    {"standby", "follow the store and keep a content folder up to date", rv_cmd_standby},
+    {NULL, NULL, NULL},
 };
 
 static void usage(FILE *f)
@@ -26,31 +30,32 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (const struct rv_command *c = commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\n"
-		   "global options:\n"
-		   "  -c, --config FILE     configuration (default ./revenant.yml, then\n"
-		   "                        /etc/revenant/revenant.yml)\n"
-		   "      --log-level L     debug, info, warn, error (default info)\n"
-		   "      --log-format F    logfmt or json (default logfmt)\n"
-		   "  -h, --help            this help; `revenant <command> --help` for one command\n"
-		   "  -V, --version         print the version\n"
-		   "\n"
-		   "exit codes:\n"
-		   "  0 success            1 failure             2 bad usage or configuration\n"
-		   "  3 network/unreachable 4 auth or permission  5 not found\n"
-		   "  6 conflict (conditional write lost)         7 corrupt data\n"
-		   "  8 fenced (another site is primary)          130 interrupted\n");
+	fprintf(f,
+		"\n"
+		"global options:\n"
+		"  -c, --config FILE     configuration (default ./revenant.yml, then\n"
+		"                        /etc/revenant/revenant.yml)\n"
+		"      --log-level L     debug, info, warn, error (default info)\n"
+		"      --log-format F    logfmt or json (default logfmt)\n"
+		"  -h, --help            this help; `revenant <command> --help` for one command\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"exit codes:\n"
+		"  0 success            1 failure             2 bad usage or configuration\n"
+		"  3 network/unreachable 4 auth or permission  5 not found\n"
+		"  6 conflict (conditional write lost)         7 corrupt data\n"
+		"  8 fenced (another site is primary)          130 interrupted\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"log-format", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"log-format", required_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct rv_cli cli = {NULL, RV_LOG_INFO, RV_LOG_LOGFMT, false, false};
 	int c, rc;

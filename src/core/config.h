@@ -30,8 +30,9 @@
 #define RV_CONFIG_DEFAULT_NAME "(built-in defaults)"
 
 struct rv_config {
-	char *source; /* the file it came from, or RV_CONFIG_DEFAULT_NAME */
-	char *site;   /* this site's name; default: the short hostname */
+	char *source;		  /* the file it came from, or RV_CONFIG_DEFAULT_NAME */
+	char *site;		  /* this site's name; default: the short hostname */
+	int64_t sync_interval_ms; /* commit interval of replicate */
 	struct {
 		char *url;  /* NULL when not configured */
 		bool fsync; /* file backend */
@@ -59,8 +60,16 @@ struct rv_config {
 		int format; /* enum rv_log_format */
 	} log;
 	struct {
-		char *listen; /* host:port */
+		char *listen; /* host:port; NULL when turned off */
 	} metrics;
+	struct {
+		char *path;		      /* the content folder; NULL when not configured */
+		char **exclude;		      /* NULL-terminated globs (content.h) */
+		char **include;		      /* NULL-terminated; NULL or empty: none */
+		int64_t manifest_every;	      /* commits between full manifests */
+		int64_t manifest_interval_ms; /* and at least this often */
+		int64_t upload_workers;
+	} content;
 };
 
 /* Read and validate `path`.  RV_ENOTFOUND when it does not exist; RV_EUSAGE

@@ -391,6 +391,7 @@ static void test_show_format(void **state)
 	static const char want[] = "# revenant configuration from x.yml\n"
 				   "# (defaults filled in, secrets redacted)\n"
 				   "site: \"dc\"\n"
+				   "sync_interval: 1s\n"
 				   "store:\n"
 				   "  url: \"file:///srv/a$$b\"\n"
 				   "  fsync: true\n"
@@ -412,7 +413,15 @@ static void test_show_format(void **state)
 				   "  level: info\n"
 				   "  format: logfmt\n"
 				   "metrics:\n"
-				   "  listen: \"127.0.0.1:9187\"\n";
+				   "  listen: \"127.0.0.1:9187\"\n"
+				   "content:\n"
+				   "  path: null\n"
+				   "  exclude: [\"logs/\", \"images/size/\", \"data/*.db\", "
+				   "\"data/*.db-wal\", \"data/*.db-shm\", \"data/*.db-journal\"]\n"
+				   "  include: []\n"
+				   "  manifest_every: 256\n"
+				   "  manifest_interval: 10m\n"
+				   "  upload_workers: 8\n";
 	struct rv_config *c;
 	char *out;
 

@@ -1,0 +1,180 @@
+/* cmd_replicate.c - `revenant replicate`: ship the content folder to the
+ * store until stopped (content/replicate.h does the work).
+ *
+ * Signals: SIGTERM and SIGINT are blocked in every thread and taken by one
+ * signal thread (sigtimedwait), so no work happens in a handler.  The first
+ * asks the loop to finish its uploads and commit; if that has not happened
+ * within the grace period (or a second signal comes), the process-wide
+ * shutdown flag makes stuck store operations give up. */
+#include "cli/cli.h"
+#include "content/content.h"
+#include "content/replicate.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/retry.h"
+#include "core/util.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define STOP_GRACE_MS 10000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: revenant [-c FILE] replicate\n"
+		"\n"
+		"Ship the content folder (content.path) to the store (store.url) and keep\n"
+		"following it: takes the primary lease, starts a generation, reconciles the\n"
+		"folder with the last recorded state, then commits what changes every\n"
+		"sync_interval.  Serves /metrics and /healthz on metrics.listen.\n"
+		"SIGTERM or SIGINT: finish the uploads in flight, commit, exit 0 (within 10 s).\n"
+		"\n"
+		"exit codes: 0 stopped cleanly, 2 bad configuration, 3 store unreachable at\n"
+		"start, 4 permission (store or content folder), 5 content folder or store\n"
+		"folder missing, 8 fenced (another writer took the lease), 130 stopped before\n"
+		"everything was committed (the next start reconciles it).\n");
+}
+
+struct sigctx {
+	sigset_t set;
+	struct rv_replicate *r;
+	_Atomic bool done;
+};
+
+static void *signal_thread(void *arg)
+{
+	struct sigctx *s = arg;
+	struct timespec tick = {0, 100 * 1000 * 1000};
+	int64_t hard_at = 0;
+
+	while (!atomic_load(&s->done)) {
+		int sig = sigtimedwait(&s->set, NULL, &tick);
+
+		if (sig > 0) {
+			if (!hard_at) {
+				rv_log(RV_LOG_INFO, "signal received, stopping", "signal",
+				       sig == SIGTERM ? "TERM" : "INT", NULL);
+				rv_replicate_stop(s->r);
+				hard_at = rv_mono_ms() + STOP_GRACE_MS + 1000;
+			} else {
+				rv_shutdown_request();
+			}
+		}
+		if (hard_at && rv_mono_ms() >= hard_at)
+			rv_shutdown_request();
+	}
+	return NULL;
+}
+
+int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct rv_config *cfg = NULL;
+	struct rv_store *st = NULL;
+	struct rv_metrics *m = NULL;
+	struct rv_metrics_server *srv = NULL;
+	struct rv_replicate *r = NULL;
+	struct rv_content_opts co;
+	struct rv_replicate_opts ro = {0};
+	struct sigctx sc;
+	pthread_t sig_thread;
+	bool sig_started = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return rv_error(RV_EUSAGE, "unknown option (see revenant replicate --help)");
+	}
+	if (optind != argc)
+		return rv_error(RV_EUSAGE, "replicate takes no arguments (see revenant replicate "
+					   "--help)");
+	if ((rc = rv_cli_load_config(cli, true, &cfg)))
+		return rc;
+	if (!cfg->content.path) {
+		rc = rv_error(RV_EUSAGE, "%s: content.path is not set: name Ghost's content folder",
+			      cfg->source);
+		goto out;
+	}
+	if (!cfg->store.url) {
+		rc = rv_error(RV_EUSAGE, "%s: store.url is not set: name the replica store",
+			      cfg->source);
+		goto out;
+	}
+	rv_content_opts_default(&co);
+	co.root = cfg->content.path;
+	co.exclude = (const char *const *)cfg->content.exclude;
+	co.include = (const char *const *)cfg->content.include;
+
+	/* Before any thread exists, so that every thread inherits the mask. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGINT);
+	if ((errno = pthread_sigmask(SIG_BLOCK, &sc.set, NULL))) {
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot block signals");
+		goto out;
+	}
+
+	rv_metrics_new(&m);
+	ro.content = &co;
+	ro.site = cfg->site;
+	ro.sync_interval_ms = cfg->sync_interval_ms;
+	ro.manifest_every = (unsigned)cfg->content.manifest_every;
+	ro.manifest_interval_ms = cfg->content.manifest_interval_ms;
+	ro.workers = (unsigned)cfg->content.upload_workers;
+	ro.metrics = m;
+	ro.stop_grace_ms = STOP_GRACE_MS;
+	/* The folder is checked before the store is touched: a wrong path
+	 * is the most common mistake and needs no network to report. */
+	if ((rc = rv_replicate_check_folder(&co)))
+		goto out;
+	if ((rc = rv_cli_open_store(cli, cfg->store.url, &st)))
+		goto out;
+	if ((rc = rv_store_probe(st)))
+		goto out;
+	ro.store = st;
+	if ((rc = rv_replicate_new(&r, &ro)))
+		goto out;
+	if (cfg->metrics.listen &&
+	    (rc = rv_metrics_serve(&srv, cfg->metrics.listen, m, rv_replicate_health, r)))
+		goto out;
+	sc.r = r;
+	atomic_init(&sc.done, false);
+	if ((errno = pthread_create(&sig_thread, NULL, signal_thread, &sc))) {
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot start the signal thread");
+		goto out;
+	}
+	sig_started = true;
+	rv_log(RV_LOG_DEBUG, "replicating content", "folder", co.root, "store",
+	       rv_store_describe(st), "site", cfg->site, "metrics",
+	       cfg->metrics.listen ? cfg->metrics.listen : "off", NULL);
+	rc = rv_replicate_run(r);
+	if (!rc)
+		rv_log(RV_LOG_INFO, "replicate stopped cleanly", NULL);
+out:
+	if (sig_started) {
+		atomic_store(&sc.done, true);
+		pthread_join(sig_thread, NULL);
+	}
+	rv_metrics_server_free(srv);
+	rv_replicate_free(r);
+	rv_metrics_free(m);
+	rv_store_free(st);
+	rv_config_free(cfg);
+	return rc;
+}

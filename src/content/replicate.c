@@ -1,0 +1,1042 @@
+/* replicate.c - the replicate loop: events and reconcile in, records out,
+ * one log object per commit, a manifest now and then (see replicate.h). */
+#include "content/replicate.h"
+#include "content/replicate_int.h"
+#include "content/replicate_state.h"
+#include "content/scan.h"
+#include "content/watch.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/retry.h"
+#include "core/util.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "switch/lease.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Uncommitted records before the loop stops taking new events (they wait
+ * in the watcher's queue, whose overflow means a reconcile later). */
+#define OPEN_MAX 20000
+/* Overlay entries before a manifest is written early (memory bound). */
+#define CHANGES_MAX 50000
+/* Encoded log objects: a full open batch is a few MiB. */
+#define LOG_MAX (256u << 20)
+/* Paths remembered as already reported unreadable. */
+#define UNREADABLE_MAX 4096
+/* Steps of reconcile or watcher events per loop turn. */
+#define TURN_STEPS	   256
+#define COMMIT_BACKOFF_MAX 10000
+/* After a stop request, events are still taken this long (the watcher's
+ * debounce is 50 ms). */
+#define STOP_TAKE_MS 150
+
+struct inflight {
+	char *path;
+	bool again;	/* asked for again while in flight: read it once more */
+	bool cancelled; /* deleted meanwhile: its result is stale */
+};
+
+struct batch {
+	struct rv_centry *rec;
+	size_t n, cap;
+};
+
+struct metrics_set {
+	struct rv_metric *last_sync, *files, *bytes, *depth, *epoch, *commits, *uploaded, *blobs,
+	    *reconciles;
+};
+
+struct rv_replicate {
+	struct rv_replicate_opts o;
+	int wake_fd;
+	int root_fd;
+	_Atomic bool stop;
+	_Atomic int64_t last_ok_mono; /* 0: never */
+	_Atomic int health_reason;    /* enum reason */
+	int64_t health_max_ms;
+
+	/* the loop's own */
+	char holder[128];
+	char gen[RV_GEN_ID_LEN];
+	struct rv_lease lease;
+	bool have_lease;
+	uint64_t seq;
+	int base_fd;
+	struct rv_cchanges ch;
+	unsigned since_manifest;
+	int64_t manifest_mono;
+	bool manifest_due;
+
+	struct batch open;
+	struct {
+		bool active;
+		uint64_t seq;
+		int64_t ms;
+		char *key;
+		struct rv_buf data;
+		struct batch b;
+	} sealed;
+	int64_t next_commit, commit_backoff, next_idle_check;
+
+	struct inflight *inf;
+	size_t ninf, capinf, max_inflight;
+	struct rpool pool;
+	bool pool_started;
+
+	struct rv_watch *w;
+	pthread_t wthread;
+	bool wthread_started;
+
+	struct {
+		bool need, active;
+		int fd;
+		struct rv_cobj_reader *r;
+		const struct rv_centry *re;
+		struct rv_scan *scan;
+		const struct rv_centry *se;
+		uint64_t queued, deleted;
+	} rec;
+
+	char **unr;
+	size_t nunr;
+	struct metrics_set m;
+};
+
+enum reason { H_STARTING, H_OK, H_STORE, H_FENCED, H_STOPPED };
+
+static const char *const reason_text[] = {
+    "starting: taking the lease and reconciling",
+    "ok",
+    "the store is failing: commits are retried",
+    "fenced: another writer holds the lease",
+    "stopped",
+};
+
+/* ---- small helpers ---- */
+
+static void batch_add(struct batch *b, const struct rv_centry *e)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 64;
+		b->rec = rv_realloc(b->rec, b->cap * sizeof(*b->rec));
+	}
+	rv_centry_copy(&b->rec[b->n++], e);
+}
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		rv_centry_release(&b->rec[i]);
+	free(b->rec);
+	memset(b, 0, sizeof(*b));
+}
+
+static void sealed_clear(struct rv_replicate *r)
+{
+	free(r->sealed.key);
+	rv_buf_release(&r->sealed.data);
+	batch_clear(&r->sealed.b);
+	r->sealed.key = NULL;
+	r->sealed.active = false;
+}
+
+static bool path_under(const char *p, const char *top)
+{
+	size_t n = strlen(top);
+
+	return !strncmp(p, top, n) && (p[n] == '/' || p[n] == '\0');
+}
+
+static void set_ok(struct rv_replicate *r)
+{
+	atomic_store(&r->last_ok_mono, rv_mono_ms());
+	atomic_store(&r->health_reason, H_OK);
+	if (r->o.metrics)
+		rv_metric_set(r->m.last_sync, (double)rv_now_ms() / 1000.0);
+}
+
+static void count_error(struct rv_replicate *r, const char *kind)
+{
+	rv_metrics_error(r->o.metrics, kind);
+}
+
+static void update_depth(struct rv_replicate *r)
+{
+	struct rv_watch_stats ws = {0};
+
+	if (!r->o.metrics)
+		return;
+	if (r->w)
+		rv_watch_get_stats(r->w, &ws);
+	rv_metric_set(r->m.depth, (double)ws.depth + (double)r->ninf + (double)r->open.n +
+				      (double)r->sealed.b.n);
+}
+
+static void metrics_setup(struct rv_replicate *r)
+{
+	struct rv_metrics *m = r->o.metrics;
+	char labels[64];
+
+	if (!m)
+		return;
+	snprintf(labels, sizeof(labels), "version=\"%s\"", RV_VERSION);
+	rv_metric_set(
+	    rv_metrics_gauge(m, "revenant_build_info", "Build of revenant (always 1).", labels), 1);
+	r->m.last_sync = rv_metrics_gauge(m, "revenant_content_last_sync_timestamp_seconds",
+					  "Unix time of the last successful commit or idle lease "
+					  "check of the content replication.",
+					  NULL);
+	r->m.files = rv_metrics_counter(m, "revenant_content_files_shipped_total",
+					"File records committed to the store.", NULL);
+	r->m.bytes = rv_metrics_counter(m, "revenant_content_bytes_shipped_total",
+					"Bytes of the files committed to the store.", NULL);
+	r->m.depth = rv_metrics_gauge(m, "revenant_content_queue_depth",
+				      "Changes seen but not committed yet (events queued, files "
+				      "being read or uploaded, records waiting for a commit).",
+				      NULL);
+	r->m.epoch = rv_metrics_gauge(m, "revenant_lease_epoch",
+				      "Epoch of the lease this writer "
+				      "holds.",
+				      NULL);
+	r->m.commits = rv_metrics_counter(m, "revenant_content_commits_total",
+					  "Content log objects committed.", NULL);
+	r->m.uploaded = rv_metrics_counter(m, "revenant_content_upload_bytes_total",
+					   "Bytes of new blobs uploaded (blobs already in the "
+					   "store are skipped).",
+					   NULL);
+	r->m.blobs = rv_metrics_counter(m, "revenant_content_blobs_uploaded_total",
+					"New blobs uploaded.", NULL);
+	r->m.reconciles = rv_metrics_counter(m, "revenant_content_reconciles_total",
+					     "Walks of the folder against the recorded state "
+					     "(start-up and event overflows).",
+					     NULL);
+	for (const char *const *k =
+		 (const char *const[]){"store", "upload", "unreadable", "overflow", "fenced", NULL};
+	     *k; k++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\"", *k);
+		(void)rv_metrics_counter(m, "revenant_errors_total", "Errors by kind.", labels);
+	}
+}
+
+/* ---- in-flight paths: one read per path at a time ---- */
+
+static struct inflight *inf_find(struct rv_replicate *r, const char *path)
+{
+	for (size_t i = 0; i < r->ninf; i++)
+		if (!strcmp(r->inf[i].path, path))
+			return &r->inf[i];
+	return NULL;
+}
+
+static void inf_remove(struct rv_replicate *r, struct inflight *x)
+{
+	free(x->path);
+	*x = r->inf[--r->ninf];
+}
+
+static void dispatch(struct rv_replicate *r, const char *path)
+{
+	struct inflight *x = inf_find(r, path);
+
+	if (x) {
+		x->again = true;
+		return;
+	}
+	if (r->ninf == r->capinf) {
+		r->capinf = r->capinf ? 2 * r->capinf : 64;
+		r->inf = rv_realloc(r->inf, r->capinf * sizeof(*r->inf));
+	}
+	r->inf[r->ninf++] = (struct inflight){rv_strdup(path), false, false};
+	rv_rpool_submit(&r->pool, path);
+}
+
+static void record(struct rv_replicate *r, const struct rv_centry *e)
+{
+	batch_add(&r->open, e);
+}
+
+static void record_delete(struct rv_replicate *r, const char *path)
+{
+	struct rv_centry e = {.type = RV_CE_DEL, .path = path};
+
+	for (size_t i = 0; i < r->ninf; i++) {
+		if (path_under(r->inf[i].path, path)) {
+			r->inf[i].cancelled = true;
+			r->inf[i].again = false;
+		}
+	}
+	record(r, &e);
+}
+
+static bool unreadable_seen(struct rv_replicate *r, const char *path)
+{
+	for (size_t i = 0; i < r->nunr; i++)
+		if (!strcmp(r->unr[i], path))
+			return true;
+	if (r->nunr < UNREADABLE_MAX) {
+		r->unr = rv_realloc(r->unr, (r->nunr + 1) * sizeof(*r->unr));
+		r->unr[r->nunr++] = rv_strdup(path);
+	}
+	return false;
+}
+
+static void unreadable_forget(struct rv_replicate *r, const char *path)
+{
+	for (size_t i = 0; i < r->nunr; i++) {
+		if (!strcmp(r->unr[i], path)) {
+			free(r->unr[i]);
+			r->unr[i] = r->unr[--r->nunr];
+			return;
+		}
+	}
+}
+
+static void handle_results(struct rv_replicate *r)
+{
+	struct rjob *j = rv_rpool_take_done(&r->pool);
+	uint64_t junk;
+
+	if (read(r->wake_fd, &junk, sizeof(junk)) == -1) {
+		/* EAGAIN: nothing signalled, the list may still hold jobs */
+	}
+	while (j) {
+		struct rjob *next = j->next;
+		struct inflight *x = inf_find(r, j->path);
+		bool again = x && x->again;
+
+		if (x && !x->cancelled) {
+			switch (j->res) {
+			case RJ_RECORD:
+				record(r, &j->e);
+				if (r->nunr)
+					unreadable_forget(r, j->path);
+				if (j->uploaded && r->o.metrics) {
+					rv_metric_add(r->m.uploaded, (double)j->uploaded);
+					rv_metric_add(r->m.blobs, 1);
+				}
+				break;
+			case RJ_CHANGED:
+				again = true; /* still being written: read it again */
+				break;
+			case RJ_UNREADABLE:
+				count_error(r, "unreadable");
+				if (!unreadable_seen(r, j->path))
+					rv_log(RV_LOG_WARN, "content file unreadable, not shipped",
+					       "path", j->path, "error", strerror(j->err), NULL);
+				break;
+			case RJ_GONE:
+			case RJ_ABORTED:
+				break;
+			}
+		}
+		if (x) {
+			if (again && j->res != RJ_ABORTED && !atomic_load(&r->stop)) {
+				x->again = false;
+				x->cancelled = false;
+				rv_rpool_submit(&r->pool, j->path);
+			} else {
+				inf_remove(r, x);
+			}
+		}
+		rv_rjob_free(j);
+		j = next;
+	}
+}
+
+/* ---- commits ---- */
+
+static int seal(struct rv_replicate *r)
+{
+	struct rv_cobj_hdr h = {.kind = RV_COBJ_LOG};
+	struct rv_cobj_writer *w = NULL;
+	int rc;
+
+	r->sealed.seq = r->seq + 1;
+	r->sealed.ms = rv_now_ms();
+	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
+	h.from = h.to = r->sealed.seq;
+	h.time_ms = r->sealed.ms;
+	rv_buf_init(&r->sealed.data, LOG_MAX);
+	rc = rv_cobj_writer_new(&w, &h, true, rv_cobj_sink_buf, &r->sealed.data);
+	for (size_t i = 0; !rc && i < r->open.n; i++)
+		rc = rv_cobj_writer_add(w, &r->open.rec[i]);
+	if (!rc)
+		rc = rv_cobj_writer_finish(w);
+	rv_cobj_writer_free(w);
+	if (rc) {
+		rv_buf_release(&r->sealed.data);
+		return rc;
+	}
+	/* Frozen from here: a retry sends the same bytes under the same key,
+	 * so a put that succeeded without us hearing it is harmless. */
+	r->sealed.key = rv_content_log_key(r->gen, r->sealed.seq, r->sealed.ms);
+	r->sealed.b = r->open;
+	memset(&r->open, 0, sizeof(r->open));
+	r->sealed.active = true;
+	return 0;
+}
+
+/* RV_EFENCED is final; anything else is retried by the caller. */
+static int put_sealed(struct rv_replicate *r)
+{
+	struct rv_put_opts po = {.content_type = "application/zstd"};
+	int rc = rv_lease_check(r->o.store, &r->lease);
+
+	if (rc)
+		return rc;
+	po.cond = rv_store_caps(r->o.store)->put_if_absent ? RV_PUT_IF_ABSENT : RV_PUT_ALWAYS;
+	rc = rv_store_put_buf(r->o.store, r->sealed.key, r->sealed.data.data, r->sealed.data.len,
+			      &po);
+	return rc == RV_EPRECOND ? 0 : rc;
+}
+
+static void committed(struct rv_replicate *r)
+{
+	uint64_t files = 0, bytes = 0;
+
+	for (size_t i = 0; i < r->sealed.b.n; i++) {
+		const struct rv_centry *e = &r->sealed.b.rec[i];
+
+		rv_cchanges_apply(&r->ch, e);
+		if (e->type == RV_CE_FILE) {
+			files++;
+			bytes += e->size;
+		}
+	}
+	r->seq = r->sealed.seq;
+	rv_log(RV_LOG_DEBUG, "content committed", "key", r->sealed.key, NULL);
+	if (r->o.metrics) {
+		rv_metric_add(r->m.commits, 1);
+		rv_metric_add(r->m.files, (double)files);
+		rv_metric_add(r->m.bytes, (double)bytes);
+	}
+	sealed_clear(r);
+	r->since_manifest++;
+	if (r->since_manifest >= r->o.manifest_every || r->ch.n >= CHANGES_MAX ||
+	    rv_mono_ms() - r->manifest_mono >= r->o.manifest_interval_ms)
+		r->manifest_due = true;
+	set_ok(r);
+}
+
+static int write_manifest(struct rv_replicate *r)
+{
+	struct rv_cobj_hdr h = {.kind = RV_COBJ_MANIFEST};
+	struct rv_put_opts po = {.content_type = "application/zstd"};
+	uint64_t files = 0, bytes = 0, entries = 0;
+	char *key, nfiles[24], nbytes[24];
+	int fd, rc;
+
+	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
+	h.from = h.to = r->seq;
+	h.time_ms = rv_now_ms();
+	if ((rc = rv_cstate_write_manifest(r->base_fd, &r->ch, &h, &fd, &files, &bytes, &entries)))
+		return rc;
+	if ((rc = rv_lease_check(r->o.store, &r->lease))) {
+		close(fd);
+		return rc;
+	}
+	key = rv_content_manifest_key(r->gen, r->seq, h.time_ms);
+	po.cond = rv_store_caps(r->o.store)->put_if_absent ? RV_PUT_IF_ABSENT : RV_PUT_ALWAYS;
+	rc = rv_store_put_fd(r->o.store, key, fd, UINT64_MAX, &po);
+	if (rc == RV_EPRECOND)
+		rc = 0;
+	if (rc) {
+		free(key);
+		close(fd);
+		return rc;
+	}
+	snprintf(nfiles, sizeof(nfiles), "%" PRIu64, files);
+	snprintf(nbytes, sizeof(nbytes), "%" PRIu64, bytes);
+	rv_log(RV_LOG_INFO, "content manifest written", "key", key, "files", nfiles, "bytes",
+	       nbytes, NULL);
+	free(key);
+	if (r->base_fd >= 0)
+		close(r->base_fd);
+	r->base_fd = fd;
+	rv_cchanges_clear(&r->ch);
+	r->since_manifest = 0;
+	r->manifest_mono = rv_mono_ms();
+	r->manifest_due = false;
+	return 0;
+}
+
+static void commit_failed(struct rv_replicate *r, const char *what)
+{
+	count_error(r, "store");
+	atomic_store(&r->health_reason, H_STORE);
+	rv_log(RV_LOG_WARN, what, "error", rv_errmsg(), NULL);
+	r->commit_backoff = r->commit_backoff ? r->commit_backoff * 2 : r->o.sync_interval_ms;
+	if (r->commit_backoff > COMMIT_BACKOFF_MAX)
+		r->commit_backoff = COMMIT_BACKOFF_MAX;
+	r->next_commit = rv_mono_ms() + r->commit_backoff;
+}
+
+/* Commit what is pending; a store failure leaves it pending (0 returned,
+ * retried later); RV_EFENCED stops everything. */
+static int commit(struct rv_replicate *r)
+{
+	int rc;
+
+	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+	for (int round = 0; round < 4; round++) {
+		if (!r->sealed.active) {
+			if (!r->open.n)
+				break;
+			if ((rc = seal(r)))
+				return rc;
+		}
+		rc = put_sealed(r);
+		if (rc == RV_EFENCED)
+			return rc;
+		if (rc) {
+			commit_failed(r, "content commit failed, will retry");
+			return 0;
+		}
+		r->commit_backoff = 0;
+		committed(r);
+	}
+	if (r->manifest_due && !r->sealed.active) {
+		rc = write_manifest(r);
+		if (rc == RV_EFENCED)
+			return rc;
+		if (rc)
+			commit_failed(r, "content manifest failed, will retry");
+	}
+	return 0;
+}
+
+static int idle_check(struct rv_replicate *r)
+{
+	int rc = rv_lease_check(r->o.store, &r->lease);
+
+	if (rc == RV_EFENCED)
+		return rc;
+	if (rc) {
+		commit_failed(r, "lease check failed, will retry");
+		return 0;
+	}
+	set_ok(r);
+	return 0;
+}
+
+/* ---- reconcile ---- */
+
+static void rec_close(struct rv_replicate *r)
+{
+	rv_cobj_reader_free(r->rec.r);
+	rv_scan_free(r->rec.scan);
+	if (r->rec.fd >= 0)
+		close(r->rec.fd);
+	r->rec.r = NULL;
+	r->rec.scan = NULL;
+	r->rec.fd = -1;
+	r->rec.active = false;
+}
+
+static int rec_start(struct rv_replicate *r)
+{
+	int rc;
+
+	r->rec.fd = -1;
+	if (r->ch.n == 0 && r->base_fd >= 0) {
+		/* An own open file description: the base's offset is shared
+		 * with manifest writing. */
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", r->base_fd);
+		r->rec.fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (r->rec.fd == -1)
+			return rv_error_errno(RV_EFAIL, errno, "cannot reopen the base manifest");
+	} else {
+		struct rv_cobj_hdr h = {.kind = RV_COBJ_MANIFEST};
+
+		memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
+		h.from = h.to = r->seq;
+		h.time_ms = rv_now_ms();
+		if ((rc = rv_cstate_write_manifest(r->base_fd, &r->ch, &h, &r->rec.fd, NULL, NULL,
+						   NULL)))
+			return rc;
+	}
+	rc = rv_cobj_reader_new(&r->rec.r, "the recorded state", rv_cobj_source_fd, &r->rec.fd);
+	if (!rc)
+		rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
+	if (!rc)
+		rc = rv_scan_open(&r->rec.scan, r->o.content);
+	if (!rc)
+		rc = rv_scan_next(r->rec.scan, &r->rec.se);
+	if (rc) {
+		rec_close(r);
+		return rc;
+	}
+	r->rec.active = true;
+	r->rec.need = false;
+	r->rec.queued = r->rec.deleted = 0;
+	if (r->o.metrics)
+		rv_metric_add(r->m.reconciles, 1);
+	rv_log(RV_LOG_INFO, "content reconcile started", NULL);
+	return 0;
+}
+
+static bool differs(const struct rv_centry *a, const struct rv_centry *b)
+{
+	if (a->type != b->type)
+		return true;
+	switch (a->type) {
+	case RV_CE_FILE:
+		return a->size != b->size || a->mtime_ns != b->mtime_ns || a->mode != b->mode;
+	case RV_CE_DIR:
+		/* A folder's mtime moves with every change inside it. */
+		return a->mode != b->mode;
+	case RV_CE_LINK:
+		return strcmp(a->target, b->target) != 0;
+	default:
+		return true;
+	}
+}
+
+/* One step of the merge of the recorded state with a walk of the folder. */
+static int rec_step(struct rv_replicate *r)
+{
+	const struct rv_centry *re = r->rec.re, *se = r->rec.se;
+	int cmp, rc = 0;
+
+	if (!re && !se) {
+		char q[24], d[24];
+
+		snprintf(q, sizeof(q), "%" PRIu64, r->rec.queued);
+		snprintf(d, sizeof(d), "%" PRIu64, r->rec.deleted);
+		rv_log(RV_LOG_INFO, "content reconcile walked the folder", "to_read", q, "deleted",
+		       d, NULL);
+		rec_close(r);
+		return 0;
+	}
+	cmp = !re ? 1 : !se ? -1 : rv_content_path_cmp(re->path, se->path);
+	if (cmp < 0) {
+		struct stat st;
+		char *gone = rv_strdup(re->path);
+
+		/* The walk read this folder a while ago: trust it only if the
+		 * path is still absent now. */
+		if (fstatat(r->root_fd, gone, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			dispatch(r, gone);
+			r->rec.queued++;
+			rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
+		} else {
+			record_delete(r, gone);
+			r->rec.deleted++;
+			do
+				rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
+			while (!rc && r->rec.re && path_under(r->rec.re->path, gone));
+		}
+		free(gone);
+		return rc;
+	}
+	if (cmp > 0) {
+		dispatch(r, se->path);
+		r->rec.queued++;
+		return rv_scan_next(r->rec.scan, &r->rec.se);
+	}
+	if (re->type != se->type && re->type == RV_CE_DIR) {
+		/* The recorded folder is a file or link now: its subtree goes. */
+		record_delete(r, re->path);
+		r->rec.deleted++;
+		dispatch(r, se->path);
+		r->rec.queued++;
+		{
+			char *top = rv_strdup(re->path);
+			do
+				rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
+			while (!rc && r->rec.re && path_under(r->rec.re->path, top));
+			free(top);
+		}
+		return rc ? rc : rv_scan_next(r->rec.scan, &r->rec.se);
+	}
+	if (differs(re, se)) {
+		dispatch(r, se->path);
+		r->rec.queued++;
+	}
+	rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
+	return rc ? rc : rv_scan_next(r->rec.scan, &r->rec.se);
+}
+
+/* ---- start-up ---- */
+
+static int open_folder(const char *root, int *fd_out)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*fd_out = -1;
+	if (fd == -1) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return rv_error(RV_ENOTFOUND,
+					"content folder '%s' does not exist — check content.path",
+					root);
+		if (e == EACCES || e == EPERM)
+			return rv_error(RV_EAUTH,
+					"cannot read content folder '%s': %s — run as a user that "
+					"can read it",
+					root, strerror(e));
+		if (e == ENOTDIR)
+			return rv_error(RV_EUSAGE, "content folder '%s' is not a folder", root);
+		return rv_error_errno(RV_EFAIL, e, "cannot open content folder '%s'", root);
+	}
+	if (faccessat(fd, ".", R_OK | X_OK, 0) == -1) {
+		int e = errno;
+
+		close(fd);
+		return rv_error(RV_EAUTH,
+				"cannot read content folder '%s': %s — run as a user that can "
+				"read it",
+				root, strerror(e));
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int rv_replicate_check_folder(const struct rv_content_opts *o)
+{
+	int fd, rc;
+
+	if ((rc = rv_content_opts_check(o)))
+		return rc;
+	if ((rc = open_folder(o->root, &fd)))
+		return rc;
+	close(fd);
+	return 0;
+}
+
+int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *o)
+{
+	struct rv_replicate *r;
+	int rc, fd;
+
+	*out = NULL;
+	if (!o->store || !o->content || !o->content->root || !o->site)
+		return rv_error(RV_EUSAGE, "replicate needs a store, a site and a content folder");
+	if ((rc = rv_content_opts_check(o->content)))
+		return rc;
+	if ((rc = open_folder(o->content->root, &fd)))
+		return rc;
+	r = rv_calloc(1, sizeof(*r));
+	r->o = *o;
+	if (r->o.sync_interval_ms <= 0)
+		r->o.sync_interval_ms = 1000;
+	if (!r->o.manifest_every)
+		r->o.manifest_every = 256;
+	if (r->o.manifest_interval_ms <= 0)
+		r->o.manifest_interval_ms = 600000;
+	if (!r->o.workers)
+		r->o.workers = 8;
+	if (r->o.stop_grace_ms <= 0)
+		r->o.stop_grace_ms = 10000;
+	r->root_fd = fd;
+	r->base_fd = -1;
+	r->rec.fd = -1;
+	r->max_inflight = 8 * r->o.workers + 64;
+	{
+		int64_t idle = r->o.sync_interval_ms > 5000 ? r->o.sync_interval_ms : 5000;
+		r->health_max_ms = 3 * idle;
+	}
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wake_fd == -1) {
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot create an eventfd");
+		close(fd);
+		free(r);
+		return rc;
+	}
+	atomic_init(&r->stop, false);
+	atomic_init(&r->last_ok_mono, 0);
+	atomic_init(&r->health_reason, H_STARTING);
+	metrics_setup(r);
+	*out = r;
+	return 0;
+}
+
+/* Take the lease and start a generation that continues the last state of
+ * this site: its first manifest (sequence 0) is that state. */
+static int start_generation(struct rv_replicate *r)
+{
+	struct rv_lease_opts lo = {0};
+	struct rv_lease prev = {0};
+	struct rv_gen_meta meta = {0};
+	struct rv_cstate cs;
+	char parent[RV_GEN_ID_LEN] = "";
+	int rc;
+
+	rc = rv_lease_read(r->o.store, &prev);
+	if (!rc) {
+		if (!strcmp(prev.site, r->o.site))
+			memcpy(parent, prev.gen, RV_GEN_ID_LEN);
+		rv_lease_release(&prev);
+	} else if (rc != RV_ENOTFOUND) {
+		return rc;
+	}
+	rv_lease_holder_id(r->holder, sizeof(r->holder));
+	rv_gen_id_new(r->gen);
+	lo.site = r->o.site;
+	lo.holder = r->holder;
+	lo.gen = r->gen;
+	if ((rc = rv_lease_acquire(r->o.store, &lo, &r->lease)))
+		return rc;
+	r->have_lease = true;
+	if (r->o.metrics)
+		rv_metric_set(r->m.epoch, (double)r->lease.epoch);
+	memcpy(meta.gen, r->gen, RV_GEN_ID_LEN);
+	meta.site = (char *)r->o.site;
+	meta.epoch = r->lease.epoch;
+	meta.created_ms = rv_now_ms();
+	meta.parent = parent[0] ? parent : NULL;
+	meta.database = (char *)"none";
+	if ((rc = rv_gen_meta_write(r->o.store, &meta)))
+		return rc;
+
+	rv_cstate_init(&cs);
+	if (parent[0] && (rc = rv_cstate_load(r->o.store, parent, 64, &cs)))
+		return rc;
+	r->base_fd = cs.base_fd;
+	cs.base_fd = -1;
+	r->ch = cs.changes;
+	memset(&cs.changes, 0, sizeof(cs.changes));
+	rv_cstate_release(&cs);
+	r->seq = 0;
+	r->manifest_mono = rv_mono_ms();
+	if ((rc = write_manifest(r)))
+		return rc;
+	{
+		char epoch[24];
+
+		snprintf(epoch, sizeof(epoch), "%" PRIu64, r->lease.epoch);
+		rv_log(RV_LOG_INFO, "content generation started", "generation", r->gen, "parent",
+		       parent[0] ? parent : "none", "epoch", epoch, "folder", r->o.content->root,
+		       "store", rv_store_describe(r->o.store), NULL);
+	}
+	set_ok(r);
+	return 0;
+}
+
+static void *watch_thread(void *arg)
+{
+	struct rv_replicate *r = arg;
+
+	if (rv_watch_run(r->w)) {
+		rv_log(RV_LOG_ERROR, "content watcher stopped", "error", rv_errmsg(), NULL);
+		rv_replicate_stop(r);
+	}
+	return NULL;
+}
+
+/* ---- the loop ---- */
+
+static bool may_take_more(const struct rv_replicate *r)
+{
+	return r->ninf < r->max_inflight && r->open.n < OPEN_MAX;
+}
+
+static void take_events(struct rv_replicate *r)
+{
+	for (int i = 0; i < TURN_STEPS && may_take_more(r) && !r->rec.need; i++) {
+		struct rv_watch_event ev;
+
+		if (rv_watch_pop(r->w, &ev, 0) || ev.kind == RV_WATCH_NONE)
+			return;
+		switch (ev.kind) {
+		case RV_WATCH_PUT:
+		case RV_WATCH_DIR:
+			dispatch(r, ev.path);
+			break;
+		case RV_WATCH_DELETE:
+			record_delete(r, ev.path);
+			break;
+		case RV_WATCH_OVERFLOW:
+			count_error(r, "overflow");
+			if (r->rec.active)
+				rec_close(r);
+			r->rec.need = true;
+			break;
+		default:
+			break;
+		}
+		rv_watch_event_release(&ev);
+	}
+}
+
+static int loop(struct rv_replicate *r)
+{
+	int64_t stop_at = 0, stop_began = 0;
+	bool hard = false;
+	int rc = 0;
+
+	r->rec.need = true;
+	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+	for (;;) {
+		struct pollfd pf = {r->wake_fd, POLLIN, 0};
+		int64_t now;
+		bool stopping = atomic_load(&r->stop);
+
+		if (stopping && !stop_at) {
+			stop_began = rv_mono_ms();
+			stop_at = stop_began + r->o.stop_grace_ms;
+			rv_log(RV_LOG_INFO, "stopping: finishing uploads and committing", NULL);
+			if (r->rec.active)
+				rec_close(r);
+		}
+		handle_results(r);
+		if (!stopping) {
+			/* Reconcile compares with the committed state, so it starts
+			 * once nothing is pending. */
+			if (r->rec.need && !r->rec.active && !r->ninf && !r->open.n &&
+			    !r->sealed.active && (rc = rec_start(r)))
+				return rc;
+			for (int i = 0; i < TURN_STEPS && r->rec.active && may_take_more(r); i++)
+				if ((rc = rec_step(r)))
+					return rc;
+		}
+		now = rv_mono_ms();
+		/* Files closed just before the stop are still in the debounce
+		 * window: take them into the final commit too. */
+		if (!stopping || now < stop_began + STOP_TAKE_MS)
+			take_events(r);
+		if (stopping && !r->ninf && now >= stop_began + STOP_TAKE_MS) {
+			/* Final commit: retried until the grace period ends. */
+			while (r->open.n || r->sealed.active) {
+				if ((rc = commit(r)))
+					return rc;
+				if (!r->open.n && !r->sealed.active)
+					break;
+				if (rv_mono_ms() >= stop_at || rv_shutdown_requested())
+					return rv_error(RV_EINTR,
+							"stopped with %zu changes not committed "
+							"(the store kept failing); the next start "
+							"reconciles them",
+							r->open.n + r->sealed.b.n);
+				rv_sleep_ms(200);
+			}
+			atomic_store(&r->health_reason, H_STOPPED);
+			return 0;
+		}
+		if (stopping && now >= stop_at && !hard) {
+			rv_shutdown_request(); /* abort uploads stuck on the store */
+			hard = true;
+		}
+		if (now >= r->next_commit && (r->open.n || r->sealed.active || r->manifest_due)) {
+			if ((rc = commit(r)))
+				return rc;
+			r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+		} else if (now >= r->next_idle_check && !r->open.n && !r->sealed.active) {
+			if ((rc = idle_check(r)))
+				return rc;
+			r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+		}
+		update_depth(r);
+		if (r->rec.active && may_take_more(r))
+			continue;
+		if (poll(&pf, 1, 10) == -1 && errno != EINTR)
+			return rv_error_errno(RV_EFAIL, errno, "poll failed");
+	}
+}
+
+int rv_replicate_run(struct rv_replicate *r)
+{
+	int rc, e;
+
+	if ((rc = start_generation(r)))
+		goto out;
+	/* The watcher starts before the walk, so nothing slips between. */
+	if ((rc = rv_watch_open(&r->w, r->o.content)))
+		goto out;
+	e = pthread_create(&r->wthread, NULL, watch_thread, r);
+	if (e) {
+		rc = rv_error_errno(RV_EFAIL, e, "cannot start the content watcher");
+		goto out;
+	}
+	r->wthread_started = true;
+	if ((rc = rv_rpool_start(&r->pool, r->o.workers, r->o.store, r->root_fd, r->o.metrics,
+				 r->wake_fd)))
+		goto out;
+	r->pool_started = true;
+	rc = loop(r);
+out:
+	if (rc == RV_EFENCED) {
+		atomic_store(&r->health_reason, H_FENCED);
+		count_error(r, "fenced");
+	}
+	if (r->w)
+		rv_watch_stop(r->w);
+	if (r->wthread_started)
+		pthread_join(r->wthread, NULL);
+	r->wthread_started = false;
+	if (r->pool_started) {
+		if (rc)
+			rv_shutdown_request(); /* nothing will commit what they read */
+		rv_rpool_stop(&r->pool);
+		r->pool_started = false;
+	}
+	return rc;
+}
+
+void rv_replicate_stop(struct rv_replicate *r)
+{
+	uint64_t one = 1;
+
+	atomic_store(&r->stop, true);
+	if (write(r->wake_fd, &one, sizeof(one)) == -1) {
+		/* the flag is set; the loop polls at least every 10 ms */
+	}
+}
+
+int rv_replicate_health(void *arg, char *why, size_t n)
+{
+	struct rv_replicate *r = arg;
+	int reason = atomic_load(&r->health_reason);
+	int64_t last = atomic_load(&r->last_ok_mono);
+	int64_t age = last ? rv_mono_ms() - last : -1;
+
+	if (reason == H_OK && age >= 0 && age <= r->health_max_ms)
+		return 0;
+	if (reason == H_OK || (reason == H_STORE && age >= 0))
+		snprintf(why, n,
+			 "no successful commit for %" PRId64 " ms (limit %" PRId64 " ms): %s", age,
+			 r->health_max_ms, reason_text[H_STORE]);
+	else
+		snprintf(why, n, "%s", reason_text[reason]);
+	return -1;
+}
+
+void rv_replicate_free(struct rv_replicate *r)
+{
+	if (!r)
+		return;
+	rec_close(r);
+	rv_watch_free(r->w);
+	batch_clear(&r->open);
+	sealed_clear(r);
+	for (size_t i = 0; i < r->ninf; i++)
+		free(r->inf[i].path);
+	free(r->inf);
+	for (size_t i = 0; i < r->nunr; i++)
+		free(r->unr[i]);
+	free(r->unr);
+	rv_cchanges_clear(&r->ch);
+	if (r->base_fd >= 0)
+		close(r->base_fd);
+	if (r->have_lease)
+		rv_lease_release(&r->lease);
+	close(r->wake_fd);
+	close(r->root_fd);
+	free(r);
+}

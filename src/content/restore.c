@@ -1,0 +1,1171 @@
+/* restore.c - find a point in the store and rebuild the content folder
+ * there (see restore.h). */
+#include "content/restore.h"
+#include "content/content.h"
+#include "content/scan.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "store/store.h"
+#include "switch/lease.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_JOBS	 8
+#define QUEUE_CAP	 256
+#define MAX_PARENT_HOPS	 32
+#define PRINTED_FAILURES 20
+
+/* ---- time ---------------------------------------------------------------- */
+
+static const char *digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return s + n;
+}
+
+int rv_restore_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac_ms = 0;
+	const char *p = s;
+	int64_t t;
+
+	if (*s && strspn(s, "0123456789") == strcspn(s, ".")) {
+		uint64_t whole, f = 0;
+		const char *dot = strchr(s, '.');
+		char *w = rv_strndup(s, dot ? (size_t)(dot - s) : strlen(s));
+		int bad = rv_parse_u64(w, &whole) || whole > (uint64_t)INT64_MAX / 1000;
+
+		free(w);
+		if (!bad && dot) {
+			size_t n = strlen(dot + 1);
+			bad = !n || strspn(dot + 1, "0123456789") != n;
+			for (size_t i = 0; !bad && i < 3; i++)
+				f = f * 10 + (i < n ? (uint64_t)(dot[1 + i] - '0') : 0);
+		}
+		if (bad)
+			goto bad;
+		*ms = (int64_t)(whole * 1000 + f);
+		return 0;
+	}
+	if (!(p = digits(p, 4, &y)) || *p++ != '-' || !(p = digits(p, 2, &mo)) || *p++ != '-' ||
+	    !(p = digits(p, 2, &d)) || (*p != 'T' && *p != 't' && *p != ' ') ||
+	    !(p = digits(p + 1, 2, &h)) || *p++ != ':' || !(p = digits(p, 2, &mi)) || *p++ != ':' ||
+	    !(p = digits(p, 2, &sec)))
+		goto bad;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				frac_ms = frac_ms * 10 + (*p - '0');
+		if (!n)
+			goto bad;
+		for (; n < 3; n++)
+			frac_ms *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+		if (!(p = digits(p + 1, 2, &oh)) || *p++ != ':' || !(p = digits(p, 2, &om)) ||
+		    oh > 23 || om > 59)
+			goto bad;
+		oh *= sign;
+		om *= sign;
+	} else {
+		goto bad;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		goto bad;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm) - (int64_t)oh * 3600 - (int64_t)om * 60;
+	*ms = t * 1000 + frac_ms;
+	return 0;
+bad:
+	return rv_error(RV_EUSAGE,
+			"'%s' is not a time: give RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds",
+			s);
+}
+
+void rv_restore_format_time(char out[32], int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, 32, "%" PRId64 "ms", ms);
+		return;
+	}
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(((ms % 1000) + 1000) % 1000));
+}
+
+/* ---- finding a point ------------------------------------------------------ */
+
+void rv_restore_point_release(struct rv_restore_point *p)
+{
+	if (!p)
+		return;
+	free(p->manifest.key);
+	for (size_t i = 0; i < p->nlogs; i++)
+		free(p->logs[i].key);
+	free(p->logs);
+	memset(p, 0, sizeof(*p));
+}
+
+struct keyvec {
+	char **v;
+	size_t n, cap;
+};
+
+static int collect_key(const struct rv_obj_info *info, void *ud)
+{
+	struct keyvec *kv = ud;
+
+	if (kv->n == kv->cap) {
+		kv->cap = kv->cap ? kv->cap * 2 : 64;
+		kv->v = rv_realloc(kv->v, kv->cap * sizeof(*kv->v));
+	}
+	kv->v[kv->n++] = rv_strdup(info->key);
+	return 0;
+}
+
+static void keyvec_release(struct keyvec *kv)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		free(kv->v[i]);
+	free(kv->v);
+	memset(kv, 0, sizeof(*kv));
+}
+
+/* The newest manifest of `gen` cut at or before `at_ms`. */
+static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
+			 struct rv_restore_obj *out)
+{
+	struct keyvec kv = {0};
+	char *prefix = rv_content_manifest_prefix(gen);
+	int rc = rv_store_list(s, prefix, collect_key, &kv);
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; !rc && i < kv.n; i++) {
+		uint64_t seq;
+		int64_t ms;
+
+		if (rv_str_endswith(kv.v[i], "/"))
+			continue; /* a folder marker made by another S3 tool */
+		if ((rc = rv_content_key_parse(kv.v[i], &seq, &ms)))
+			break;
+		if (ms <= at_ms && (!out->key || seq > out->seq)) {
+			free(out->key);
+			out->key = rv_strdup(kv.v[i]);
+			out->seq = seq;
+			out->time_ms = ms;
+			memcpy(out->gen, gen, RV_GEN_ID_LEN);
+		}
+	}
+	if (rc) {
+		free(out->key);
+		out->key = NULL;
+	}
+	keyvec_release(&kv);
+	free(prefix);
+	return rc;
+}
+
+int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
+			 struct rv_restore_obj **logs, size_t *nlogs)
+{
+	uint64_t want = from;
+	size_t cap = *nlogs;
+	int rc = 0;
+
+	for (;;) {
+		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
+		char *prefix =
+		    rv_asprintf("generations/%s/content/log/%014" PRIx64, gen, want >> 8);
+		struct keyvec kv = {0};
+		bool stop = false;
+
+		rc = rv_store_list(s, prefix, collect_key, &kv);
+		free(prefix);
+		if (!rc && !kv.n)
+			stop = true;
+		for (size_t i = 0; !rc && !stop && i < kv.n; i++) {
+			uint64_t seq;
+			int64_t ms;
+
+			if ((rc = rv_content_key_parse(kv.v[i], &seq, &ms)))
+				break;
+			if (seq < want)
+				continue; /* before `from`, or a duplicate */
+			if (seq != want || ms > at_ms) {
+				stop = true; /* a gap ends the log; so does the time */
+				break;
+			}
+			if (*nlogs == cap) {
+				cap = cap ? cap * 2 : 64;
+				*logs = rv_realloc(*logs, cap * sizeof(**logs));
+			}
+			(*logs)[*nlogs] = (struct rv_restore_obj){rv_strdup(kv.v[i]), {0}, seq, ms};
+			memcpy((*logs)[*nlogs].gen, gen, RV_GEN_ID_LEN);
+			(*nlogs)++;
+			want++;
+		}
+		keyvec_release(&kv);
+		/* Not at the next block boundary: the next sequence is missing. */
+		if (rc || stop || (want & 0xff))
+			break;
+	}
+	return rc;
+}
+
+static int find_in(struct rv_store *s, const char *gen, int64_t at_ms, int hops,
+		   struct rv_restore_point *out)
+{
+	uint64_t from = 1;
+	int rc;
+
+	memcpy(out->gen, gen, RV_GEN_ID_LEN);
+	if ((rc = find_manifest(s, gen, at_ms, &out->manifest)))
+		return rc;
+	if (out->manifest.key) {
+		from = out->manifest.seq + 1;
+		out->seq = out->manifest.seq;
+		out->time_ms = out->manifest.time_ms;
+	} else {
+		struct rv_gen_meta meta;
+
+		rc = rv_gen_meta_read(s, gen, &meta);
+		if (rc == RV_ENOTFOUND) {
+			rv_error_clear();
+			memset(&meta, 0, sizeof(meta));
+			rc = 0;
+		} else if (rc) {
+			return rc;
+		}
+		if (meta.parent && hops < MAX_PARENT_HOPS) {
+			struct rv_restore_point base = {0};
+			int64_t until = at_ms < meta.created_ms ? at_ms : meta.created_ms;
+
+			/* The parent's state when this generation started is
+			 * what its first commits build on. */
+			rc = find_in(s, meta.parent, until, hops + 1, &base);
+			if (rc == RV_ENOTFOUND) {
+				rv_error_clear();
+				rc = 0;
+			} else if (!rc) {
+				out->manifest = base.manifest;
+				out->logs = base.logs;
+				out->nlogs = base.nlogs;
+				out->time_ms = base.time_ms;
+			}
+		}
+		rv_gen_meta_release(&meta);
+		if (rc)
+			return rc;
+	}
+	if ((rc = rv_restore_list_logs(s, gen, from, at_ms, &out->logs, &out->nlogs)))
+		return rc;
+	if (out->nlogs && !strcmp(out->logs[out->nlogs - 1].gen, gen)) {
+		out->seq = out->logs[out->nlogs - 1].seq;
+		out->time_ms = out->logs[out->nlogs - 1].time_ms;
+	}
+	if (!out->manifest.key && !out->nlogs) {
+		char when[32];
+
+		if (at_ms == RV_RESTORE_LATEST)
+			return rv_error(RV_ENOTFOUND,
+					"generation %s has no content commits yet — is replicate "
+					"running?",
+					gen);
+		rv_restore_format_time(when, at_ms);
+		return rv_error(RV_ENOTFOUND,
+				"nothing was committed at or before %s in generation %s — give a "
+				"later --at",
+				when, gen);
+	}
+	return 0;
+}
+
+int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
+		    struct rv_restore_point *out)
+{
+	struct rv_lease lease;
+	char g[RV_GEN_ID_LEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (gen) {
+		if (rv_gen_id_check(gen))
+			return RV_EUSAGE;
+		memcpy(g, gen, RV_GEN_ID_LEN);
+	} else {
+		rc = rv_lease_read(s, &lease);
+		if (rc == RV_ENOTFOUND)
+			return rv_error(
+			    RV_ENOTFOUND,
+			    "no %s in %s: nothing has been replicated there yet (or give "
+			    "--generation)",
+			    RV_LEASE_KEY, rv_store_describe(s));
+		if (rc)
+			return rc;
+		memcpy(g, lease.gen, RV_GEN_ID_LEN);
+		rv_lease_release(&lease);
+	}
+	rc = find_in(s, g, at_ms, 0, out);
+	if (rc)
+		rv_restore_point_release(out);
+	return rc;
+}
+
+/* ---- fetching and verifying objects ---------------------------------------- */
+
+typedef int (*entry_fn)(void *ud, const struct rv_centry *e);
+
+/* Download `o` into an unlinked temporary file in the staging folder and
+ * read it through, checking it and that its header matches its name;
+ * `fn` sees every record.  `*fd_out` is the file, at offset 0. */
+static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *o,
+		     enum rv_cobj_kind kind, entry_fn fn, void *ud, int *fd_out)
+{
+	char *tmp = rv_asprintf("%s/%s/o.XXXXXX", rv_apply_root(a), RV_APPLY_STAGING);
+	struct rv_cobj_reader *r = NULL;
+	const struct rv_cobj_hdr *h;
+	const struct rv_centry *e;
+	int fd, rc;
+
+	*fd_out = -1;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd == -1) {
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot create a file in the staging folder");
+		free(tmp);
+		return rc;
+	}
+	unlink(tmp);
+	free(tmp);
+	rc = rv_store_get_fd(s, o->key, fd, 0, 0, NULL);
+	if (rc == RV_ENOTFOUND)
+		rc = rv_error(RV_ENOTFOUND,
+			      "content object '%s' vanished from the store during the restore — "
+			      "run it again",
+			      o->key);
+	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "seek");
+	if (!rc)
+		rc = rv_cobj_reader_new(&r, o->key, rv_cobj_source_fd, &fd);
+	if (!rc) {
+		h = rv_cobj_reader_hdr(r);
+		if (h->kind != kind || strcmp(h->gen, o->gen) || h->from != o->seq ||
+		    h->to != o->seq || h->time_ms != o->time_ms)
+			rc = rv_error(
+			    RV_ECORRUPT,
+			    "content object '%s' is corrupt: its header (gen=%s from=%" PRIu64
+			    " to=%" PRIu64 " time=%" PRId64
+			    ") does not match its name — the stored copy is damaged",
+			    o->key, h->gen, h->from, h->to, h->time_ms);
+	}
+	while (!rc) {
+		if ((rc = rv_cobj_reader_next(r, &e)) || !e)
+			break;
+		if (fn)
+			rc = fn(ud, e);
+	}
+	rv_cobj_reader_free(r);
+	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "seek");
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* ---- the overlay: logs applied on top of a manifest ------------------------- */
+
+/* Open-addressing map from a path to a pointer. */
+struct smap {
+	char **k;
+	void **v;
+	size_t cap, n;
+};
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void **smap_find(struct smap *m, const char *s, size_t n, bool insert);
+
+static void smap_grow(struct smap *m)
+{
+	struct smap old = *m;
+
+	m->cap = old.cap ? old.cap * 2 : 256;
+	m->k = rv_calloc(m->cap, sizeof(*m->k));
+	m->v = rv_calloc(m->cap, sizeof(*m->v));
+	m->n = 0;
+	for (size_t i = 0; i < old.cap; i++) {
+		if (!old.k[i])
+			continue;
+		size_t j = fnv1a(old.k[i], strlen(old.k[i])) & (m->cap - 1);
+		while (m->k[j])
+			j = (j + 1) & (m->cap - 1);
+		m->k[j] = old.k[i];
+		m->v[j] = old.v[i];
+		m->n++;
+	}
+	free(old.k);
+	free(old.v);
+}
+
+static void **smap_find(struct smap *m, const char *s, size_t n, bool insert)
+{
+	size_t i;
+
+	if (insert && (m->n + 1) * 10 > m->cap * 7)
+		smap_grow(m);
+	if (!m->cap)
+		return NULL;
+	for (i = fnv1a(s, n) & (m->cap - 1); m->k[i]; i = (i + 1) & (m->cap - 1))
+		if (!strncmp(m->k[i], s, n) && !m->k[i][n])
+			return &m->v[i];
+	if (!insert)
+		return NULL;
+	m->k[i] = rv_strndup(s, n);
+	m->v[i] = NULL;
+	m->n++;
+	return &m->v[i];
+}
+
+struct ov_ent {
+	struct rv_centry e; /* path and target point at owned copies */
+	char *path, *target;
+	uint64_t clock;
+};
+
+/* Every log record gets a tick; a `del` leaves a tombstone with its tick
+ * that hides the path and everything under it from entries older than it
+ * (the manifest is tick 0).  A file or link also leaves one: what was
+ * under the path (a folder before) is gone. */
+struct overlay {
+	struct smap ents;  /* path -> struct ov_ent * */
+	struct smap tombs; /* path -> tick */
+	uint64_t clock;
+	struct ov_ent **sorted;
+	size_t nsorted;
+};
+
+static void ov_release(struct overlay *ov)
+{
+	for (size_t i = 0; i < ov->ents.cap; i++) {
+		struct ov_ent *x = ov->ents.v[i];
+		free(ov->ents.k[i]);
+		if (x) {
+			free(x->path);
+			free(x->target);
+			free(x);
+		}
+	}
+	for (size_t i = 0; i < ov->tombs.cap; i++)
+		free(ov->tombs.k[i]);
+	free(ov->ents.k);
+	free(ov->ents.v);
+	free(ov->tombs.k);
+	free(ov->tombs.v);
+	free(ov->sorted);
+	memset(ov, 0, sizeof(*ov));
+}
+
+static void ov_tomb(struct overlay *ov, const char *path)
+{
+	void **slot = smap_find(&ov->tombs, path, strlen(path), true);
+
+	*slot = (void *)(uintptr_t)++ov->clock;
+}
+
+static int ov_add(void *ud, const struct rv_centry *e)
+{
+	struct overlay *ov = ud;
+	struct ov_ent *x;
+	void **slot;
+
+	if (e->type == RV_CE_DEL) {
+		ov_tomb(ov, e->path);
+		return 0;
+	}
+	if (e->type != RV_CE_DIR)
+		ov_tomb(ov, e->path);
+	slot = smap_find(&ov->ents, e->path, strlen(e->path), true);
+	x = *slot;
+	if (!x) {
+		x = rv_calloc(1, sizeof(*x));
+		x->path = rv_strdup(e->path);
+		*slot = x;
+	}
+	free(x->target);
+	x->target = e->target ? rv_strdup(e->target) : NULL;
+	x->e = *e;
+	x->e.path = x->path;
+	x->e.target = x->target;
+	x->clock = ++ov->clock;
+	return 0;
+}
+
+static bool ov_dead(struct overlay *ov, const char *path, uint64_t clock)
+{
+	for (size_t i = 0;; i++) {
+		if (path[i] == '/' || !path[i]) {
+			void **t = smap_find(&ov->tombs, path, i, false);
+			if (t && (uint64_t)(uintptr_t)*t > clock)
+				return true;
+		}
+		if (!path[i])
+			return false;
+	}
+}
+
+static int ov_cmp(const void *a, const void *b)
+{
+	const struct ov_ent *x = *(struct ov_ent *const *)a, *y = *(struct ov_ent *const *)b;
+
+	return rv_content_path_cmp(x->path, y->path);
+}
+
+static void ov_sort(struct overlay *ov)
+{
+	ov->sorted = rv_calloc(ov->ents.n + 1, sizeof(*ov->sorted));
+	ov->nsorted = 0;
+	for (size_t i = 0; i < ov->ents.cap; i++)
+		if (ov->ents.v[i])
+			ov->sorted[ov->nsorted++] = ov->ents.v[i];
+	qsort(ov->sorted, ov->nsorted, sizeof(*ov->sorted), ov_cmp);
+}
+
+/* ---- the target set: the manifest merged with the overlay, in order -------- */
+
+struct titer {
+	struct overlay *ov;
+	struct rv_cobj_reader *mr; /* NULL: no manifest */
+	int fd;
+	const struct rv_centry *m; /* current manifest entry, NULL at its end */
+	bool m_taken;		   /* handed out: advance before the next look */
+	size_t i;
+};
+
+static int titer_open(struct titer *it, struct overlay *ov, int mfd, const char *mkey)
+{
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	it->ov = ov;
+	it->fd = mfd;
+	if (mfd == -1)
+		return 0;
+	if (lseek(mfd, 0, SEEK_SET) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "seek");
+	if ((rc = rv_cobj_reader_new(&it->mr, mkey, rv_cobj_source_fd, &it->fd)))
+		return rc;
+	return rv_cobj_reader_next(it->mr, &it->m);
+}
+
+static void titer_close(struct titer *it)
+{
+	rv_cobj_reader_free(it->mr);
+	it->mr = NULL;
+}
+
+static int titer_next(struct titer *it, const struct rv_centry **out)
+{
+	int rc;
+
+	*out = NULL;
+	for (;;) {
+		struct ov_ent *o = it->i < it->ov->nsorted ? it->ov->sorted[it->i] : NULL;
+		int c;
+
+		if (it->m_taken) {
+			it->m_taken = false;
+			if ((rc = rv_cobj_reader_next(it->mr, &it->m)))
+				return rc;
+		}
+		if (!it->m && !o)
+			return 0;
+		c = !it->m ? 1 : !o ? -1 : rv_content_path_cmp(it->m->path, o->path);
+		if (c < 0) {
+			it->m_taken = true;
+			if (ov_dead(it->ov, it->m->path, 0))
+				continue;
+			*out = it->m;
+			return 0;
+		}
+		if (c == 0)
+			it->m_taken = true; /* the log's version replaces it */
+		it->i++;
+		if (ov_dead(it->ov, o->path, o->clock))
+			continue;
+		*out = &o->e;
+		return 0;
+	}
+}
+
+/* ---- the worker pool --------------------------------------------------------- */
+
+struct pjob {
+	struct rv_centry e;
+	char *path;
+	bool stage_only, keep; /* keep: the caller owns the job and reads the result */
+	char *staged;
+	enum rv_apply_result res;
+	uint64_t bytes;
+	int rc;
+};
+
+struct pool {
+	struct rv_apply *a;
+	pthread_t *t;
+	unsigned n;
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, idle;
+	struct pjob *q[QUEUE_CAP];
+	size_t head, count, busy;
+	bool closed;
+	/* under mu */
+	struct rv_restore_stats st;
+	int first_rc;
+	char *first_msg;
+};
+
+static void pjob_free(struct pjob *j)
+{
+	if (!j)
+		return;
+	free(j->path);
+	free(j->staged);
+	free(j);
+}
+
+static struct pjob *pjob_new(const struct rv_centry *e, bool stage_only, bool keep)
+{
+	struct pjob *j = rv_calloc(1, sizeof(*j));
+
+	j->e = *e;
+	j->path = rv_strdup(e->path);
+	j->e.path = j->path;
+	j->e.target = NULL;
+	j->stage_only = stage_only;
+	j->keep = keep;
+	return j;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		struct pjob *j;
+
+		pthread_mutex_lock(&p->mu);
+		while (!p->count && !p->closed)
+			pthread_cond_wait(&p->not_empty, &p->mu);
+		if (!p->count) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		j = p->q[p->head];
+		p->head = (p->head + 1) % QUEUE_CAP;
+		p->count--;
+		p->busy++;
+		pthread_cond_signal(&p->not_full);
+		pthread_mutex_unlock(&p->mu);
+
+		if (j->stage_only)
+			j->rc = rv_apply_stage(p->a, &j->e, false, &j->staged, &j->res, &j->bytes);
+		else
+			j->rc = rv_apply_file(p->a, &j->e, &j->res, &j->bytes);
+
+		pthread_mutex_lock(&p->mu);
+		if (j->rc) {
+			p->st.failed++;
+			if (!p->first_rc) {
+				p->first_rc = j->rc;
+				p->first_msg = rv_strdup(rv_errmsg());
+			}
+			if (p->st.failed <= PRINTED_FAILURES)
+				rv_log(RV_LOG_ERROR, "file not restored", "path", j->path, "error",
+				       rv_errmsg(), NULL);
+		} else if (j->res == RV_APPLY_SAME) {
+			p->st.same++;
+		} else if (j->res == RV_APPLY_FIXED) {
+			p->st.fixed++;
+		} else {
+			p->st.downloaded++;
+			p->st.bytes_downloaded += j->bytes;
+		}
+		p->busy--;
+		if (!p->count && !p->busy)
+			pthread_cond_broadcast(&p->idle);
+		pthread_mutex_unlock(&p->mu);
+		if (!j->keep)
+			pjob_free(j);
+	}
+}
+
+static void pool_start(struct pool *p, struct rv_apply *a, unsigned n)
+{
+	memset(p, 0, sizeof(*p));
+	p->a = a;
+	p->n = n ? n : DEFAULT_JOBS;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->not_empty, NULL);
+	pthread_cond_init(&p->not_full, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->t = rv_calloc(p->n, sizeof(*p->t));
+	for (unsigned i = 0; i < p->n; i++) {
+		int err = pthread_create(&p->t[i], NULL, pool_worker, p);
+		if (err) {
+			fprintf(stderr, "revenant: cannot start a worker thread: %s\n",
+				strerror(err));
+			abort();
+		}
+	}
+}
+
+static void pool_push(struct pool *p, struct pjob *j)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->count == QUEUE_CAP)
+		pthread_cond_wait(&p->not_full, &p->mu);
+	p->q[(p->head + p->count) % QUEUE_CAP] = j;
+	p->count++;
+	pthread_cond_signal(&p->not_empty);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_wait_idle(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->count || p->busy)
+		pthread_cond_wait(&p->idle, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_snapshot(struct pool *p, struct rv_restore_stats *st)
+{
+	pthread_mutex_lock(&p->mu);
+	*st = p->st;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_stop(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->closed = true;
+	pthread_cond_broadcast(&p->not_empty);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->n; i++)
+		pthread_join(p->t[i], NULL);
+	free(p->t);
+	free(p->first_msg);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->not_empty);
+	pthread_cond_destroy(&p->not_full);
+	pthread_cond_destroy(&p->idle);
+}
+
+/* ---- progress ----------------------------------------------------------------- */
+
+struct progress {
+	struct pool *pool;
+	const struct rv_restore_opts *o;
+	const struct rv_restore_stats *base; /* totals and what the main thread counts */
+	pthread_t t;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, running;
+	int64_t t0;
+};
+
+static void progress_fill(struct progress *pr, struct rv_restore_stats *st)
+{
+	struct rv_restore_stats w;
+
+	pool_snapshot(pr->pool, &w);
+	/* Only what the main thread set before this thread started. */
+	memset(st, 0, sizeof(*st));
+	st->files = pr->base->files;
+	st->bytes = pr->base->bytes;
+	st->extra = pr->base->extra;
+	st->removed = pr->base->removed;
+	st->downloaded = w.downloaded;
+	st->bytes_downloaded = w.bytes_downloaded;
+	st->same = w.same;
+	st->fixed = w.fixed;
+	st->failed = w.failed;
+	st->seconds = (double)(rv_mono_ms() - pr->t0) / 1000.0;
+}
+
+static void *progress_thread(void *arg)
+{
+	struct progress *pr = arg;
+	struct rv_restore_stats st;
+
+	pthread_mutex_lock(&pr->mu);
+	while (!pr->stop) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += pr->o->progress_ms / 1000;
+		dl.tv_nsec += (long)(pr->o->progress_ms % 1000) * 1000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&pr->cv, &pr->mu, &dl);
+		if (pr->stop)
+			break;
+		pthread_mutex_unlock(&pr->mu);
+		progress_fill(pr, &st);
+		pr->o->progress(pr->o->progress_ud, &st, false);
+		pthread_mutex_lock(&pr->mu);
+	}
+	pthread_mutex_unlock(&pr->mu);
+	return NULL;
+}
+
+static void progress_start(struct progress *pr, struct pool *pool, const struct rv_restore_opts *o,
+			   const struct rv_restore_stats *base, int64_t t0)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->pool = pool;
+	pr->o = o;
+	pr->base = base;
+	pr->t0 = t0;
+	if (!o->progress)
+		return;
+	pthread_mutex_init(&pr->mu, NULL);
+	pthread_cond_init(&pr->cv, NULL);
+	if (pthread_create(&pr->t, NULL, progress_thread, pr) == 0)
+		pr->running = true;
+}
+
+static void progress_end(struct progress *pr)
+{
+	if (!pr->running)
+		return;
+	pthread_mutex_lock(&pr->mu);
+	pr->stop = true;
+	pthread_cond_signal(&pr->cv);
+	pthread_mutex_unlock(&pr->mu);
+	pthread_join(pr->t, NULL);
+	pthread_mutex_destroy(&pr->mu);
+	pthread_cond_destroy(&pr->cv);
+	pr->running = false;
+}
+
+/* ---- rebuilding the folder ------------------------------------------------------- */
+
+static bool stopping(const struct rv_restore_opts *o)
+{
+	return o->stop && o->stop(o->stop_ud);
+}
+
+static bool is_staging(const char *path)
+{
+	size_t n = strlen(RV_APPLY_STAGING);
+
+	return !strncmp(path, RV_APPLY_STAGING, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return n && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* First pass: totals for the progress, and what is in the folder but not
+ * in the target (merged with a sorted walk of the folder). */
+static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const char *mkey,
+		      const struct rv_restore_opts *o, struct rv_restore_stats *st)
+{
+	static const char *const none[] = {NULL};
+	struct rv_content_opts co;
+	const struct rv_centry *t = NULL, *l = NULL;
+	struct rv_scan *scan = NULL;
+	struct titer it;
+	char *gone = NULL; /* an extra folder: what is under it is skipped */
+	int rc;
+
+	rv_content_opts_default(&co);
+	co.root = rv_apply_root(a);
+	co.exclude = none;
+	if ((rc = titer_open(&it, ov, mfd, mkey)) || (rc = titer_next(&it, &t)) ||
+	    (rc = rv_scan_open(&scan, &co)) || (rc = rv_scan_next(scan, &l)))
+		goto out;
+	while (t || l) {
+		int c = !l ? 1 : !t ? -1 : rv_content_path_cmp(l->path, t->path);
+
+		if (stopping(o)) {
+			rc = rv_error(RV_EINTR, "restore interrupted");
+			goto out;
+		}
+		if (c >= 0) {
+			if (t->type == RV_CE_FILE) {
+				st->files++;
+				st->bytes += t->size;
+			}
+			if ((rc = titer_next(&it, &t)))
+				goto out;
+			if (c > 0)
+				continue;
+		}
+		/* l is extra (c < 0) or matched (c == 0) */
+		if (c < 0 && !is_staging(l->path) && !(gone && under(l->path, gone))) {
+			if (o->delete_extra) {
+				if ((rc = rv_apply_remove(a, l->path)))
+					goto out;
+				st->removed++;
+			} else {
+				st->extra++;
+			}
+			if (l->type == RV_CE_DIR) {
+				free(gone);
+				gone = rv_strdup(l->path);
+			}
+		}
+		if ((rc = rv_scan_next(scan, &l)))
+			goto out;
+	}
+out:
+	free(gone);
+	rv_scan_free(scan);
+	titer_close(&it);
+	return rc;
+}
+
+struct dirrec {
+	char *path;
+	uint32_t mode;
+	int64_t mtime_ns;
+};
+
+int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct rv_restore_point *p,
+			   const struct rv_restore_opts *o, struct rv_restore_stats *st)
+{
+	struct overlay ov = {0};
+	struct rv_restore_stats base = {0};
+	struct dirrec *dirs = NULL;
+	size_t ndirs = 0, capdirs = 0;
+	const struct rv_centry *e;
+	struct progress pr;
+	struct pool pool;
+	struct titer it = {0};
+	int64_t t0 = rv_mono_ms();
+	int mfd = -1, rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	/* Every object is read and checked before the folder changes. */
+	if (p->manifest.key &&
+	    (rc = fetch_obj(s, a, &p->manifest, RV_COBJ_MANIFEST, NULL, NULL, &mfd)))
+		return rc;
+	for (size_t i = 0; !rc && i < p->nlogs; i++) {
+		int lfd;
+
+		if (stopping(o))
+			rc = rv_error(RV_EINTR, "restore interrupted");
+		else if (!(rc = fetch_obj(s, a, &p->logs[i], RV_COBJ_LOG, ov_add, &ov, &lfd)))
+			close(lfd);
+	}
+	if (!rc) {
+		ov_sort(&ov);
+		rc = pass_count(a, &ov, mfd, p->manifest.key, o, &base);
+	}
+	if (rc)
+		goto out_early;
+
+	pool_start(&pool, a, o->jobs);
+	progress_start(&pr, &pool, o, &base, t0);
+	rc = titer_open(&it, &ov, mfd, p->manifest.key);
+	while (!rc && !(rc = titer_next(&it, &e)) && e) {
+		enum rv_apply_result res;
+
+		if (stopping(o)) {
+			rc = rv_error(RV_EINTR, "restore interrupted");
+			break;
+		}
+		switch (e->type) {
+		case RV_CE_DIR:
+			if ((rc = rv_apply_dir(a, e, false)))
+				break;
+			if (ndirs == capdirs) {
+				capdirs = capdirs ? capdirs * 2 : 64;
+				dirs = rv_realloc(dirs, capdirs * sizeof(*dirs));
+			}
+			dirs[ndirs++] = (struct dirrec){rv_strdup(e->path), e->mode, e->mtime_ns};
+			base.dirs++;
+			break;
+		case RV_CE_LINK:
+			if ((rc = rv_apply_link(a, e, &res)))
+				break;
+			if (res == RV_APPLY_SKIP)
+				base.links_skipped++;
+			else
+				base.links++;
+			break;
+		case RV_CE_FILE:
+			pool_push(&pool, pjob_new(e, false, false));
+			break;
+		case RV_CE_DEL:
+			break; /* never in a target set */
+		}
+	}
+	titer_close(&it);
+	pool_wait_idle(&pool);
+	progress_end(&pr);
+	pool_snapshot(&pool, st);
+	st->files = base.files;
+	st->bytes = base.bytes;
+	st->dirs = base.dirs;
+	st->links = base.links;
+	st->links_skipped = base.links_skipped;
+	st->extra = base.extra;
+	st->removed = base.removed;
+	if (!rc && pool.first_rc)
+		rc = rv_error(pool.first_rc,
+			      "%" PRIu64 " of %" PRIu64 " files not restored; first: %s",
+			      st->failed, st->files, pool.first_msg);
+	pool_stop(&pool);
+	/* Folders last, deepest first: writing inside changes their mtime. */
+	for (size_t i = ndirs; i-- > 0;) {
+		if (!rc)
+			rc = rv_apply_dir_finish(a, dirs[i].path, dirs[i].mode, dirs[i].mtime_ns);
+		free(dirs[i].path);
+	}
+	free(dirs);
+	if (!rc && !o->fsync_each) {
+		int fd = open(rv_apply_root(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd == -1 || syncfs(fd) == -1)
+			rc = rv_error_errno(RV_EFAIL, errno, "sync folder '%s'", rv_apply_root(a));
+		if (fd != -1)
+			close(fd);
+	}
+	st->seconds = (double)(rv_mono_ms() - t0) / 1000.0;
+	if (o->progress)
+		o->progress(o->progress_ud, st, true);
+out_early:
+	if (mfd != -1)
+		close(mfd);
+	ov_release(&ov);
+	return rc;
+}
+
+/* ---- one log object (standby) --------------------------------------------------- */
+
+struct logrecs {
+	struct pjob **v;
+	size_t n, cap;
+};
+
+static int collect_rec(void *ud, const struct rv_centry *e)
+{
+	struct logrecs *lr = ud;
+	struct pjob *j;
+
+	if (lr->n == lr->cap) {
+		lr->cap = lr->cap ? lr->cap * 2 : 64;
+		lr->v = rv_realloc(lr->v, lr->cap * sizeof(*lr->v));
+	}
+	j = pjob_new(e, true, true);
+	if (e->target) {
+		free(j->staged);
+		j->staged = rv_strdup(e->target); /* links: the target, not a file */
+	}
+	lr->v[lr->n++] = j;
+	return 0;
+}
+
+int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *log,
+			 const struct rv_restore_opts *o, uint64_t *files, uint64_t *bytes)
+{
+	struct logrecs lr = {0};
+	struct pool pool;
+	size_t nfiles = 0;
+	int fd, rc;
+
+	*files = *bytes = 0;
+	if ((rc = fetch_obj(s, a, log, RV_COBJ_LOG, collect_rec, &lr, &fd)))
+		goto out;
+	close(fd);
+	for (size_t i = 0; i < lr.n; i++)
+		nfiles += lr.v[i]->e.type == RV_CE_FILE;
+	if (nfiles) {
+		pool_start(&pool, a, o->jobs);
+		for (size_t i = 0; i < lr.n; i++)
+			if (lr.v[i]->e.type == RV_CE_FILE)
+				pool_push(&pool, lr.v[i]);
+		pool_wait_idle(&pool);
+		*files = pool.st.downloaded;
+		*bytes = pool.st.bytes_downloaded;
+		if (pool.first_rc)
+			rc = rv_error(pool.first_rc, "%s: %s", log->key, pool.first_msg);
+		pool_stop(&pool);
+	}
+	/* In order, as they happened: each file is renamed into place. */
+	for (size_t i = 0; !rc && i < lr.n; i++) {
+		struct pjob *j = lr.v[i];
+		enum rv_apply_result res;
+
+		switch (j->e.type) {
+		case RV_CE_FILE:
+			if (j->staged) {
+				rc = rv_apply_place(a, j->staged, j->path);
+				free(j->staged);
+				j->staged = NULL;
+			}
+			break;
+		case RV_CE_DIR:
+			rc = rv_apply_dir(a, &j->e, true);
+			break;
+		case RV_CE_LINK:
+			j->e.target = j->staged;
+			rc = rv_apply_link(a, &j->e, &res);
+			break;
+		case RV_CE_DEL:
+			rc = rv_apply_remove(a, j->path);
+			break;
+		}
+	}
+out:
+	for (size_t i = 0; i < lr.n; i++) {
+		if (lr.v[i]->e.type == RV_CE_FILE)
+			rv_apply_unstage(a, lr.v[i]->staged);
+		pjob_free(lr.v[i]);
+	}
+	free(lr.v);
+	return rc;
+}

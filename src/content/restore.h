@@ -1,0 +1,134 @@
+/* restore.h - bring the content folder back from a store (store format v1,
+ * docs/FORMAT.md): find a point, rebuild the folder as it was there
+ * (`revenant restore`), and follow the store from there on (`revenant
+ * standby`).
+ *
+ * A point is a manifest plus the log objects after it.  Every object is
+ * downloaded and verified before anything in the folder changes; the
+ * target file set is the manifest merged with the logs (a log `del`
+ * removes its path and everything under it), streamed in manifest order
+ * so memory grows with the logs, not with the folder.
+ *
+ * What restore does to the folder: every path of the target set ends up
+ * exactly as recorded (content, mode, mtime; a file, folder or symlink in
+ * the way is replaced).  Paths that are not in the target set are left
+ * alone and counted, unless `delete_extra` (--delete), which removes them.
+ * Symlinks pointing outside the folder are skipped with a warning unless
+ * `allow_outside_links`.  Files already right (same size and mtime, or
+ * same SHA-256) are not downloaded again, so a killed restore resumes. */
+#ifndef RV_CONTENT_RESTORE_H
+#define RV_CONTENT_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "content/apply.h"
+#include "content/format.h"
+#include "core/err.h"
+
+struct rv_store;
+
+/* "Now": restore the latest commit. */
+#define RV_RESTORE_LATEST INT64_MAX
+
+/* One listed content object. */
+struct rv_restore_obj {
+	char *key; /* NULL: none */
+	char gen[RV_GEN_ID_LEN];
+	uint64_t seq;
+	int64_t time_ms;
+};
+
+struct rv_restore_point {
+	char gen[RV_GEN_ID_LEN];	/* the generation followed */
+	uint64_t seq;			/* its last sequence in the point (0: none yet) */
+	int64_t time_ms;		/* commit time of the newest object used, 0 if none */
+	struct rv_restore_obj manifest; /* key NULL: start from an empty folder */
+	struct rv_restore_obj *logs;	/* in order; may span parent generations */
+	size_t nlogs;
+};
+void rv_restore_point_release(struct rv_restore_point *p);
+
+/* Find the latest point (at_ms RV_RESTORE_LATEST) or the last commit at or
+ * before `at_ms`, in generation `gen` (NULL: the lease's).  Few LISTs:
+ * one of the manifests, then one per 256 log objects after the newest
+ * usable manifest; parent generations are followed when `gen` has no
+ * manifest at or before the time.  RV_ENOTFOUND when there is nothing. */
+int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
+		    struct rv_restore_point *out) RV_WARN_UNUSED;
+
+/* Log objects of `gen` from sequence `from` on, up to `at_ms`, appended to
+ * `*logs`: stops at the first missing sequence. */
+int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
+			 struct rv_restore_obj **logs, size_t *nlogs) RV_WARN_UNUSED;
+
+/* "2026-01-02T03:04:05Z", with fractions and +hh:mm offsets, or Unix
+ * seconds ("1767323045", "1767323045.5") -> Unix ms.  RV_EUSAGE. */
+int rv_restore_parse_time(const char *s, int64_t *ms) RV_WARN_UNUSED;
+/* RFC 3339 UTC with milliseconds. */
+void rv_restore_format_time(char out[32], int64_t ms);
+
+struct rv_restore_stats {
+	uint64_t files, bytes; /* in the target set */
+	uint64_t downloaded, bytes_downloaded;
+	uint64_t same;	/* files already right */
+	uint64_t fixed; /* files whose mode or mtime were fixed */
+	uint64_t dirs, links, links_skipped;
+	uint64_t extra;	  /* local paths not in the target, kept */
+	uint64_t removed; /* local paths not in the target, removed */
+	uint64_t failed;  /* files that could not be restored */
+	double seconds;
+};
+
+/* Progress callback: called from a helper thread about every
+ * `progress_ms`, and once with `final` true. */
+typedef void (*rv_restore_progress_fn)(void *ud, const struct rv_restore_stats *st, bool final);
+
+struct rv_restore_opts {
+	unsigned jobs;	   /* parallel downloads, default 8 */
+	bool delete_extra; /* remove what is not in the target set */
+	bool allow_outside_links;
+	bool fsync_each; /* fsync every file (standby); else one syncfs at the end */
+	rv_restore_progress_fn progress;
+	void *progress_ud;
+	unsigned progress_ms;
+	/* Polled between entries; returning true stops with RV_EINTR. */
+	bool (*stop)(void *ud);
+	void *stop_ud;
+};
+
+/* Rebuild `a`'s folder at point `p` (found with rv_restore_find). */
+int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct rv_restore_point *p,
+			   const struct rv_restore_opts *o,
+			   struct rv_restore_stats *st) RV_WARN_UNUSED;
+
+/* Apply one log object (already listed) to `a`'s folder: every file is
+ * fetched and verified first (in parallel), then the records are applied in
+ * order, each file renamed into place atomically.  `*files`/`*bytes` get
+ * what was downloaded. */
+int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *log,
+			 const struct rv_restore_opts *o, uint64_t *files,
+			 uint64_t *bytes) RV_WARN_UNUSED;
+
+/* --- standby ------------------------------------------------------------ */
+
+struct rv_standby_opts {
+	struct rv_restore_opts restore;
+	unsigned interval_ms; /* between polls, default 1000 */
+	unsigned lag_log_ms;  /* how often the lag is logged, default 30000 */
+	/* Sleep up to `ms`; true when the standby must stop (SIGTERM). */
+	bool (*wait)(void *ud, unsigned ms);
+	void *wait_ud;
+	/* Called after every poll with what is applied (for metrics). */
+	void (*applied)(void *ud, const char *gen, uint64_t seq, int64_t commit_ms,
+			double lag_seconds);
+	void *applied_ud;
+};
+
+/* Initial restore (with delete), then follow the lease's generation until
+ * `wait` says stop; returns 0 then.  Store errors while following are
+ * logged and retried at the next poll. */
+int rv_standby_run(struct rv_store *s, const char *dir,
+		   const struct rv_standby_opts *o) RV_WARN_UNUSED;
+
+#endif
