@@ -15,7 +15,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # Ghost's native modules (sqlite3, re2) build from source.
       g++ make python3-setuptools
       # Benchmarks compare against these.
-      rclone hyperfine)
+      # lsyncd + rsync: bench/content_bench.sh.
+      rclone hyperfine lsyncd rsync)
 
 missing=()
 for p in "${pkgs[@]}"; do

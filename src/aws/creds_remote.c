@@ -18,65 +18,6 @@
 #define REMOTE_MAX_ANSWER (64u << 10)
 #define REMOTE_MAX_TOKEN  (16u << 10)
 
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int rv_creds_parse_iso8601(const char *s, int64_t *ms_out)
-{
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, off = 0;
-	const char *p;
-	time_t t;
-
-	if (!s || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
-		return RV_ECORRUPT;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return RV_ECORRUPT;
-	p = s + 19;
-	if (*p == '.') {
-		/* Sub-second digits do not matter for a refresh decision. */
-		p++;
-		if (*p < '0' || *p > '9')
-			return RV_ECORRUPT;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if ((*p == 'Z' || *p == 'z') && !p[1]) {
-		off = 0;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int oh, om;
-		if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return RV_ECORRUPT;
-		off = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
-	} else {
-		return RV_ECORRUPT;
-	}
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return RV_ECORRUPT;
-	*ms_out = ((int64_t)t - off) * 1000;
-	return 0;
-}
-
 static const char *jstr(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -116,7 +57,7 @@ int rv_creds_from_json(struct rv_aws_creds *out, const char *body, size_t len, c
 		rc = rv_error(RV_ECORRUPT, "%s answer lacks AccessKeyId or SecretAccessKey", what);
 		goto out;
 	}
-	if (exp && rv_creds_parse_iso8601(exp, &out->expires_ms)) {
+	if (exp && rv_parse_iso8601_ms(exp, &out->expires_ms)) {
 		rc =
 		    rv_error(RV_ECORRUPT, "%s answer has an Expiration that is not ISO 8601", what);
 		goto out;

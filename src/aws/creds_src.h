@@ -12,10 +12,6 @@
 
 #include "aws/creds.h"
 
-/* "2026-11-26T09:00:00Z" (optional fraction, "Z" or "+hh:mm") -> Unix ms.
- * RV_ECORRUPT without a message on anything else. */
-int rv_creds_parse_iso8601(const char *s, int64_t *ms_out) RV_WARN_UNUSED;
-
 /* The JSON both the container endpoint and IMDS answer with:
  * {AccessKeyId, SecretAccessKey, Token, Expiration[, Code, Message]}.
  * `what` names the endpoint in messages. */

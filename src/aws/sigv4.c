@@ -55,17 +55,6 @@ int rv_aws_uri_encode(struct rv_buf *out, const char *s, size_t n, bool keep_sla
 	return rc;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Query parts are decoded and re-encoded so that "%e1%88%b4", "%E1%88%B4"
  * and raw UTF-8 all give the one canonical form AWS computes.  A '%' not
  * followed by two hex digits is a literal '%'.  '+' is kept literal: AWS
@@ -76,8 +65,8 @@ static int query_part_encode(struct rv_buf *out, const char *s, size_t n)
 
 	for (size_t i = 0; i < n && !rc; i++) {
 		char c = s[i];
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (c == '%' && i + 2 < n && rv_hexval(s[i + 1]) >= 0 && rv_hexval(s[i + 2]) >= 0) {
+			c = (char)(rv_hexval(s[i + 1]) * 16 + rv_hexval(s[i + 2]));
 			i += 2;
 		}
 		rc = rv_aws_uri_encode(out, &c, 1, false);

@@ -163,7 +163,7 @@ int rv_sts_parse_answer(long status, const char *body, size_t len, const char *r
 		char *exp = text_of(child(c, "Expiration"));
 		if (!out->access_key_id || !*out->access_key_id || !out->secret_access_key ||
 		    !*out->secret_access_key || !out->session_token || !exp ||
-		    rv_creds_parse_iso8601(exp, &out->expires_ms)) {
+		    rv_parse_iso8601_ms(exp, &out->expires_ms)) {
 			rc = rv_error(RV_ECORRUPT,
 				      "sts AssumeRoleWithWebIdentity for role '%s': answer lacks "
 				      "AccessKeyId, SecretAccessKey, SessionToken or a valid "

@@ -54,4 +54,14 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 /* True when argv has -h/--help before "--"; commands print their usage. */
 bool rv_cli_wants_help(int argc, char **argv);
 
+/* -j N for the commands that download in parallel: 1 to RV_CLI_MAX_JOBS. */
+#define RV_CLI_MAX_JOBS 256
+int rv_cli_parse_jobs(const char *arg, unsigned *out) RV_WARN_UNUSED;
+/* The usage error for getopt's '?' in `revenant <cmd>` (`arg` is
+ * argv[optind - 1]). */
+int rv_cli_bad_option(const char *cmd, const char *arg);
+/* The checks `restore` and `standby` share after their options: --to DIR
+ * was given and at most one URL (`nargs` operands) follows. */
+int rv_cli_need_to_and_url(const char *cmd, const char *to, int nargs) RV_WARN_UNUSED;
+
 #endif

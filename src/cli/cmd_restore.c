@@ -13,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_JOBS 256
-
 static const char restore_usage[] =
     "usage: revenant restore --to DIR [--at TIME] [--generation G] [--content-only]\n"
     "                        [-j N] [--delete] [--allow-outside-links] [URL]\n"
@@ -157,14 +155,10 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_CONTENT:
 			break; /* the content folder is all restore does so far */
-		case 'j': {
-			uint64_t v;
-			if (rv_parse_u64(optarg, &v) || v < 1 || v > MAX_JOBS)
-				return rv_error(RV_EUSAGE, "-j wants 1 to %d, not '%s'", MAX_JOBS,
-						optarg);
-			ro.jobs = (unsigned)v;
+		case 'j':
+			if ((rc = rv_cli_parse_jobs(optarg, &ro.jobs)))
+				return rc;
 			break;
-		}
 		case OPT_DELETE:
 			ro.delete_extra = true;
 			break;
@@ -183,18 +177,11 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			break;
 		}
 		default:
-			return rv_error(
-			    RV_EUSAGE,
-			    "unknown option or missing value '%s' (see revenant restore "
-			    "--help)",
-			    argv[optind - 1]);
+			return rv_cli_bad_option("restore", argv[optind - 1]);
 		}
 	}
-	if (!to)
-		return rv_error(RV_EUSAGE, "restore needs --to DIR (see revenant restore --help)");
-	if (argc - optind > 1)
-		return rv_error(RV_EUSAGE, "restore takes at most one URL (see revenant restore "
-					   "--help)");
+	if ((rc = rv_cli_need_to_and_url("restore", to, argc - optind)))
+		return rc;
 	ui.tty = isatty(2);
 	if (ui.tty)
 		ro.progress_ms = 200;

@@ -17,8 +17,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define MAX_JOBS 256
-
 static const char standby_usage[] =
     "usage: revenant standby --to DIR [--interval DUR] [-j N] [--allow-outside-links] [URL]\n"
     "\n"
@@ -159,14 +157,10 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 			so.interval_ms = (unsigned)ms;
 			break;
 		}
-		case 'j': {
-			uint64_t v;
-			if (rv_parse_u64(optarg, &v) || v < 1 || v > MAX_JOBS)
-				return rv_error(RV_EUSAGE, "-j wants 1 to %d, not '%s'", MAX_JOBS,
-						optarg);
-			so.restore.jobs = (unsigned)v;
+		case 'j':
+			if ((rc = rv_cli_parse_jobs(optarg, &so.restore.jobs)))
+				return rc;
 			break;
-		}
 		case OPT_LINKS:
 			so.restore.allow_outside_links = true;
 			break;
@@ -174,18 +168,11 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 			listen = optarg;
 			break;
 		default:
-			return rv_error(
-			    RV_EUSAGE,
-			    "unknown option or missing value '%s' (see revenant standby "
-			    "--help)",
-			    argv[optind - 1]);
+			return rv_cli_bad_option("standby", argv[optind - 1]);
 		}
 	}
-	if (!to)
-		return rv_error(RV_EUSAGE, "standby needs --to DIR (see revenant standby --help)");
-	if (argc - optind > 1)
-		return rv_error(RV_EUSAGE, "standby takes at most one URL (see revenant standby "
-					   "--help)");
+	if ((rc = rv_cli_need_to_and_url("standby", to, argc - optind)))
+		return rc;
 	/* Blocked before any thread exists, so every thread inherits it. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

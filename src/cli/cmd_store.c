@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define DEFAULT_JOBS 16
-#define MAX_JOBS     256
 
 static const char store_usage[] =
     "usage: revenant store <command> URL [args]\n"
@@ -91,11 +90,9 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct sopts *
 			o->recursive = true;
 			break;
 		case 'j': {
-			uint64_t v;
-			if (rv_parse_u64(optarg, &v) || v < 1 || v > MAX_JOBS)
-				return rv_error(RV_EUSAGE, "-j wants 1 to %d, not '%s'", MAX_JOBS,
-						optarg);
-			o->jobs = (unsigned)v;
+			int rc = rv_cli_parse_jobs(optarg, &o->jobs);
+			if (rc)
+				return rc;
 			break;
 		}
 		case 'l':

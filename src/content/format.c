@@ -1,6 +1,7 @@
 /* format.c - content objects of store format v1 (docs/FORMAT.md). */
 #include "content/format.h"
 #include "core/mem.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -194,17 +195,6 @@ int rv_content_escape(struct rv_buf *out, const char *s)
 	return rc;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int rv_content_unescape(struct rv_buf *out, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -213,8 +203,8 @@ int rv_content_unescape(struct rv_buf *out, const char *s, size_t n)
 		if (c == '%') {
 			int hi, lo;
 
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = rv_hexval(s[i + 1])) < 0 ||
+			    (lo = rv_hexval(s[i + 2])) < 0)
 				return rv_error(RV_ECORRUPT, "bad %%-escape in a recorded name");
 			c = (unsigned char)(hi << 4 | lo);
 			if (!c)

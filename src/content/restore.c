@@ -26,24 +26,8 @@
 
 /* ---- time ---------------------------------------------------------------- */
 
-static const char *digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return NULL;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return s + n;
-}
-
 int rv_restore_parse_time(const char *s, int64_t *ms)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac_ms = 0;
-	const char *p = s;
-	int64_t t;
-
 	if (*s && strspn(s, "0123456789") == strcspn(s, ".")) {
 		uint64_t whole, f = 0;
 		const char *dot = strchr(s, '.');
@@ -62,44 +46,20 @@ int rv_restore_parse_time(const char *s, int64_t *ms)
 		*ms = (int64_t)(whole * 1000 + f);
 		return 0;
 	}
-	if (!(p = digits(p, 4, &y)) || *p++ != '-' || !(p = digits(p, 2, &mo)) || *p++ != '-' ||
-	    !(p = digits(p, 2, &d)) || (*p != 'T' && *p != 't' && *p != ' ') ||
-	    !(p = digits(p + 1, 2, &h)) || *p++ != ':' || !(p = digits(p, 2, &mi)) || *p++ != ':' ||
-	    !(p = digits(p, 2, &sec)))
-		goto bad;
-	if (*p == '.') {
-		int n = 0;
-		for (p++; *p >= '0' && *p <= '9'; p++, n++)
-			if (n < 3)
-				frac_ms = frac_ms * 10 + (*p - '0');
-		if (!n)
-			goto bad;
-		for (; n < 3; n++)
-			frac_ms *= 10;
+	/* People type a space between date and time (RFC 3339 section 5.6
+	 * allows it); the shared parser takes only 'T'. */
+	if (strlen(s) > 10 && s[10] == ' ') {
+		char *t = rv_strdup(s);
+		int rc;
+
+		t[10] = 'T';
+		rc = rv_parse_iso8601_ms(t, ms);
+		free(t);
+		if (!rc)
+			return 0;
+	} else if (!rv_parse_iso8601_ms(s, ms)) {
+		return 0;
 	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		if (!(p = digits(p + 1, 2, &oh)) || *p++ != ':' || !(p = digits(p, 2, &om)) ||
-		    oh > 23 || om > 59)
-			goto bad;
-		oh *= sign;
-		om *= sign;
-	} else {
-		goto bad;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		goto bad;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm) - (int64_t)oh * 3600 - (int64_t)om * 60;
-	*ms = t * 1000 + frac_ms;
-	return 0;
 bad:
 	return rv_error(RV_EUSAGE,
 			"'%s' is not a time: give RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds",

@@ -20,7 +20,7 @@ void rv_hex(char *out, const void *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int rv_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -38,7 +38,7 @@ int rv_unhex(void *out, size_t n, const char *in)
 	if (strlen(in) != 2 * n)
 		return RV_EUSAGE;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = rv_hexval(in[2 * i]), lo = rv_hexval(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return RV_EUSAGE;
 		p[i] = (unsigned char)(hi << 4 | lo);
@@ -226,6 +226,64 @@ int rv_parse_duration_ms(const char *s, int64_t *out)
 		}
 	}
 	return RV_EUSAGE;
+}
+
+/* Reads exactly `n` decimal digits; NULL if any is not a digit. */
+static const char *fixed_digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return s + n;
+}
+
+int rv_parse_iso8601_ms(const char *s, int64_t *out)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac_ms = 0;
+	const char *p = s;
+
+	if (!p || !(p = fixed_digits(p, 4, &y)) || *p++ != '-' || !(p = fixed_digits(p, 2, &mo)) ||
+	    *p++ != '-' || !(p = fixed_digits(p, 2, &d)) || (*p != 'T' && *p != 't') ||
+	    !(p = fixed_digits(p + 1, 2, &h)) || *p++ != ':' || !(p = fixed_digits(p, 2, &mi)) ||
+	    *p++ != ':' || !(p = fixed_digits(p, 2, &sec)))
+		return RV_ECORRUPT;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				frac_ms = frac_ms * 10 + (*p - '0');
+		if (!n)
+			return RV_ECORRUPT;
+		for (; n < 3; n++)
+			frac_ms *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+		if (!(p = fixed_digits(p + 1, 2, &oh)) || *p++ != ':' ||
+		    !(p = fixed_digits(p, 2, &om)) || oh > 23 || om > 59)
+			return RV_ECORRUPT;
+		oh *= sign;
+		om *= sign;
+	} else {
+		return RV_ECORRUPT;
+	}
+	/* 60 seconds is a leap second; timegm folds it into the next minute. */
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return RV_ECORRUPT;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = ((int64_t)timegm(&tm) - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000 + frac_ms;
+	return 0;
 }
 
 int rv_read_file(const char *path, size_t max, char **out, size_t *len_out)

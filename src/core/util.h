@@ -14,6 +14,8 @@
 
 /* Lower-case hex of `n` bytes into `out` (2n+1 bytes). */
 void rv_hex(char *out, const void *in, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int rv_hexval(char c);
 /* Decode exactly `n` bytes of hex; RV_EUSAGE if `in` is not 2n hex digits. */
 int rv_unhex(void *out, size_t n, const char *in) RV_WARN_UNUSED;
 
@@ -35,6 +37,10 @@ int rv_parse_i64(const char *s, int64_t *out);
 int rv_parse_size(const char *s, uint64_t *out);
 /* "30s", "500ms", "2m", "72h", "1d", "10" (seconds) -> milliseconds. */
 int rv_parse_duration_ms(const char *s, int64_t *out);
+/* RFC 3339 date-time -> Unix milliseconds: "2026-01-02T03:04:05Z",
+ * "...05.678Z", "...05+01:00"; 'T' and 'Z' in either case, fraction cut to
+ * milliseconds.  RV_ECORRUPT (no message) on anything else, NULL included. */
+int rv_parse_iso8601_ms(const char *s, int64_t *out) RV_WARN_UNUSED;
 
 /* Read a whole small file into a fresh NUL-terminated string, at most
  * `max` bytes (secrets, tokens, config); RV_ENOTFOUND if it does not exist. */

@@ -289,7 +289,7 @@ int rv_ghost_call(struct rv_ghost_client *c, struct rv_ghost_conn *conn, bool au
 {
 	struct rv_buf resp = RV_BUF_INIT(MAX_ANSWER);
 	char token[RV_GHOST_JWT_MAX];
-	char authz[RV_GHOST_JWT_MAX + 16];
+	char authz[RV_GHOST_JWT_MAX + sizeof("Authorization: Ghost ")];
 	const char *headers[6];
 	struct rv_retry_policy policy = {0};
 	struct rv_retry retry;

@@ -65,8 +65,6 @@ char *rv_s3_create_bucket_body(const char *region); /* NULL for us-east-1 */
 char *rv_s3_complete_body(char *const *etags, unsigned nparts);
 char *rv_s3_versioning_body(bool enabled);
 
-/* "2009-10-12T17:50:30.000Z" -> Unix ms; RV_ECORRUPT if malformed. */
-int rv_s3_parse_iso8601(const char *s, int64_t *out_ms);
 /* "Wed, 12 Oct 2009 17:50:00 GMT" -> Unix ms. */
 int rv_s3_parse_http_date(const char *s, int64_t *out_ms);
 

@@ -281,7 +281,7 @@ static int add_item(struct rv_list_page *out, size_t *alloc, const xmlNode *n, c
 	if (child_text(n, "Size", tmp, sizeof(tmp)) && rv_parse_u64(tmp, &it->size))
 		return rv_error(RV_ECORRUPT, "s3 list: bad <Size> '%s'", tmp);
 	if (child_text(n, "LastModified", tmp, sizeof(tmp)) &&
-	    rv_s3_parse_iso8601(tmp, &it->mtime_ms))
+	    rv_parse_iso8601_ms(tmp, &it->mtime_ms))
 		return rv_error(RV_ECORRUPT, "s3 list: bad <LastModified> '%s'", tmp);
 	child_text(n, "ETag", it->etag, sizeof(it->etag));
 	return 0;
@@ -464,37 +464,6 @@ static int digits(const char *s, int n, int *out)
 		v = v * 10 + (s[i] - '0');
 	}
 	*out = v;
-	return 0;
-}
-
-int rv_s3_parse_iso8601(const char *s, int64_t *out_ms)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, ms = 0;
-	const char *p;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || s[10] != 'T' || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
-		return RV_ECORRUPT;
-	p = s + 19;
-	if (*p == '.') {
-		int scale = 100;
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			ms += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (strcmp(p, "Z") && strcmp(p, "+00:00"))
-		return RV_ECORRUPT;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out_ms = (int64_t)timegm(&tm) * 1000 + ms;
 	return 0;
 }
 

@@ -20,6 +20,7 @@ RV_GHOST_PASSWORD=${RV_GHOST_PASSWORD:-Revenant-test-Pa55word}
 declare -gA RV_GHOST_PIDS=()
 declare -gA RV_GHOST_PORTS=()
 declare -gA RV_GHOST_DIRS=()
+declare -gA RV_GHOST_CONTENTS=()
 RV_GHOST_OWN_WORK=
 
 _ghost_err() { echo "ghost.sh: $*" >&2; }
@@ -97,15 +98,28 @@ ghost_url() { echo "http://127.0.0.1:${RV_GHOST_PORTS[$1]}"; }
 # ghost_dir NAME: the instance's folder (content/, config, ghost.log, admin.key).
 ghost_dir() { echo "${RV_GHOST_DIRS[$1]}"; }
 ghost_pid() { echo "${RV_GHOST_PIDS[$1]}"; }
+# ghost_content NAME: the instance's content folder (Ghost's paths.contentPath).
+ghost_content() { echo "${RV_GHOST_CONTENTS[$1]}"; }
 
-# ghost_start NAME PORT [sqlite]: start an instance in the background and wait
-# until its Admin API answers.  Reuses NAME's folder (and so its database) if
-# it was started before in this work dir: a restart keeps the data.
+# ghost_start NAME PORT [sqlite [CONTENT_DIR]]: start an instance in the
+# background and wait until its Admin API answers.  Reuses NAME's folder (and
+# so its database) if it was started before in this work dir: a restart keeps
+# the data.  With CONTENT_DIR (an existing folder, e.g. a restored one) Ghost
+# uses it as its content path as it is (not copied, never removed), and keeps
+# its SQLite database in NAME/data/ghost.db, outside CONTENT_DIR, so the
+# instance starts on a fresh database of its own whatever CONTENT_DIR/data holds.
 ghost_start() {
-	local name=$1 port=$2 db=${3:-sqlite}
+	local name=$1 port=$2 db=${3:-sqlite} content=${4:-}
 	if [[ -z $name || -z $port ]]; then
-		_ghost_err "usage: ghost_start NAME PORT [sqlite]"
+		_ghost_err "usage: ghost_start NAME PORT [sqlite [CONTENT_DIR]]"
 		return 1
+	fi
+	if [[ -n $content ]]; then
+		[[ -d $content ]] || {
+			_ghost_err "ghost_start: content folder '$content' does not exist"
+			return 1
+		}
+		content=$(cd "$content" && pwd -P) || return 1
 	fi
 	if [[ $db != sqlite ]]; then
 		_ghost_err "ghost_start: database '$db' is not supported yet (only sqlite)"
@@ -128,9 +142,16 @@ ghost_start() {
 	_ghost_work || return 1
 	local dir=$RV_GHOST_WORK/$name pkg=$RV_GHOST_HOME/package
 	mkdir -p "$dir"
-	if [[ ! -d $dir/content ]]; then
-		cp -r "$pkg/content" "$dir/content" || return 1
-		mkdir -p "$dir/content/data" "$dir/content/logs"
+	local dbfile=$dir/content/data/ghost.db
+	if [[ -n $content ]]; then
+		dbfile=$dir/data/ghost.db
+		mkdir -p "$dir/data" || return 1
+	else
+		content=$dir/content
+		if [[ ! -d $content ]]; then
+			cp -r "$pkg/content" "$content" || return 1
+			mkdir -p "$content/data" "$content/logs"
+		fi
 	fi
 	# Ghost reads config.<env>.json from its working directory, so each
 	# instance runs in its own folder with the shared install's index.js; a
@@ -143,11 +164,11 @@ ghost_start() {
   "server": {"host": "127.0.0.1", "port": $port},
   "database": {
     "client": "sqlite3",
-    "connection": {"filename": "$dir/content/data/ghost.db"},
+    "connection": {"filename": "$dbfile"},
     "useNullAsDefault": true,
     "debug": false
   },
-  "paths": {"contentPath": "$dir/content"},
+  "paths": {"contentPath": "$content"},
   "logging": {"transports": ["stdout"], "level": "info"},
   "privacy": {"useUpdateCheck": false, "useGravatar": false},
   "security": {"staffDeviceVerification": false},
@@ -157,6 +178,7 @@ ghost_start() {
 EOF
 	RV_GHOST_PORTS[$name]=$port
 	RV_GHOST_DIRS[$name]=$dir
+	RV_GHOST_CONTENTS[$name]=$content
 	echo "=== start $(date -u +%H:%M:%S)" >>"$dir/ghost.log"
 	(
 		cd "$dir" || exit 1

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "aws/creds.h"
 #include "aws/creds_src.h"
 #include "aws/ini.h"
@@ -20,29 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *const aws_vars[] = {
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_DISABLED",
-    NULL,
-};
 
 static char tmpdir[256];
 
@@ -61,24 +40,16 @@ static void write_file(const char *name, const char *text)
 static int setup(void **state)
 {
 	(void)state;
-	for (int i = 0; aws_vars[i]; i++)
-		unsetenv(aws_vars[i]);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rv-creds-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (rv_test_aws_sandbox(tmpdir, sizeof(tmpdir), "/tmp/rv-creds-XXXXXX"))
 		return -1;
-	setenv("HOME", tmpdir, 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	rv_error_clear();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return rv_test_rm_rf(tmpdir) ? -1 : 0;
 }
 
 /* ---- INI ---------------------------------------------------------------- */
@@ -149,33 +120,6 @@ static void test_ini_errors(void **state)
 	rv_ini_free(ini);
 	free(big);
 	assert_int_equal(rv_ini_load(&ini, "/nonexistent/rv/credentials"), RV_ENOTFOUND);
-}
-
-/* ---- ISO 8601 -------------------------------------------------------------- */
-
-static void test_iso8601(void **state)
-{
-	int64_t ms;
-
-	(void)state;
-	assert_int_equal(rv_creds_parse_iso8601("1970-01-01T00:00:00Z", &ms), 0);
-	assert_int_equal(ms, 0);
-	assert_int_equal(rv_creds_parse_iso8601("2026-11-26T09:00:00Z", &ms), 0);
-	assert_int_equal(ms, 1795683600000LL);
-	assert_int_equal(rv_creds_parse_iso8601("2026-11-26T09:00:00.123Z", &ms), 0);
-	assert_int_equal(ms, 1795683600000LL);
-	assert_int_equal(rv_creds_parse_iso8601("2026-11-26T10:30:00+01:30", &ms), 0);
-	assert_int_equal(ms, 1795683600000LL);
-	assert_int_equal(rv_creds_parse_iso8601("2024-02-29T23:59:59Z", &ms), 0);
-	assert_int_equal(ms, 1709251199000LL);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-11-26 09:00:00Z", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-11-26T09:00:00", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-13-26T09:00:00Z", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-11-26T24:00:00Z", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-11-26T09:00:00Zjunk", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("2026-11-26T09:00:00.Z", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601("", &ms), 0);
-	assert_int_not_equal(rv_creds_parse_iso8601(NULL, &ms), 0);
 }
 
 /* ---- answer parsers ------------------------------------------------------ */
@@ -306,18 +250,6 @@ static void test_container_uri_rule(void **state)
 
 /* ---- precedence -------------------------------------------------------- */
 
-static int get_from(const struct rv_creds_config *cfg, struct rv_aws_creds *c)
-{
-	struct rv_creds_provider *p;
-	int rc = rv_creds_provider_new(&p, cfg);
-
-	if (rc)
-		return rc;
-	rc = rv_creds_get(p, c);
-	rv_creds_provider_free(p);
-	return rc;
-}
-
 static void test_precedence(void **state)
 {
 	struct rv_creds_config stat = {.access_key_id = "AKIDSTATIC",
@@ -327,7 +259,7 @@ static void test_precedence(void **state)
 
 	(void)state;
 	/* nothing anywhere: one line naming every source */
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "no AWS credentials found"));
 	assert_non_null(strstr(rv_errmsg(), "AWS_ROLE_ARN"));
 	assert_non_null(strstr(rv_errmsg(), "AWS_CONTAINER_CREDENTIALS"));
@@ -345,14 +277,14 @@ static void test_precedence(void **state)
 				  "[profile sso]\nsso_session=x\n"
 				  "[profile assume]\nrole_arn=arn:aws:iam::1:role/x\n"
 				  "source_profile=default\n");
-	assert_int_equal(get_from(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDFILE");
 	assert_string_equal(c.source, "shared-file");
 	assert_int_equal(c.expires_ms, 0);
 	rv_aws_creds_release(&c);
 
 	setenv("AWS_PROFILE", "other", 1);
-	assert_int_equal(get_from(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDOTHER");
 	assert_string_equal(c.session_token, "TOTHER");
 	rv_aws_creds_release(&c);
@@ -360,17 +292,17 @@ static void test_precedence(void **state)
 	/* cfg->profile beats AWS_PROFILE; config-file profiles need "profile " */
 	{
 		struct rv_creds_config pc = {.profile = "cfgonly"};
-		assert_int_equal(get_from(&pc, &c), 0);
+		assert_int_equal(rv_test_creds_get(&pc, &c), 0);
 		assert_string_equal(c.access_key_id, "AKIDCFG");
 		assert_null(c.session_token);
 		rv_aws_creds_release(&c);
 		pc.profile = "missing";
-		assert_int_equal(get_from(&pc, &c), RV_EAUTH);
+		assert_int_equal(rv_test_creds_get(&pc, &c), RV_EAUTH);
 		assert_non_null(strstr(rv_errmsg(), "profile 'missing' not found"));
 		pc.profile = "sso";
-		assert_int_equal(get_from(&pc, &c), RV_ENOTSUP);
+		assert_int_equal(rv_test_creds_get(&pc, &c), RV_ENOTSUP);
 		pc.profile = "assume";
-		assert_int_equal(get_from(&pc, &c), RV_ENOTSUP);
+		assert_int_equal(rv_test_creds_get(&pc, &c), RV_ENOTSUP);
 		assert_non_null(strstr(rv_errmsg(), "role_arn without web_identity_token_file"));
 	}
 
@@ -378,14 +310,14 @@ static void test_precedence(void **state)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "SENV", 1);
 	setenv("AWS_SESSION_TOKEN", "TENV", 1);
-	assert_int_equal(get_from(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDENV");
 	assert_string_equal(c.session_token, "TENV");
 	assert_string_equal(c.source, "environment");
 	rv_aws_creds_release(&c);
 
 	/* static config beats the environment */
-	assert_int_equal(get_from(&stat, &c), 0);
+	assert_int_equal(rv_test_creds_get(&stat, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDSTATIC");
 	assert_null(c.session_token);
 	assert_string_equal(c.source, "static");
@@ -393,7 +325,7 @@ static void test_precedence(void **state)
 
 	/* half-set environment is an error, not a silent fall-through */
 	unsetenv("AWS_SECRET_ACCESS_KEY");
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "AWS_SECRET_ACCESS_KEY is not"));
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SESSION_TOKEN");
@@ -402,12 +334,12 @@ static void test_precedence(void **state)
 	write_file("alt-creds", "[other]\naws_access_key_id=AKIDALT\naws_secret_access_key=S\n");
 	snprintf(path, sizeof(path), "%s/alt-creds", tmpdir);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-	assert_int_equal(get_from(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDALT");
 	rv_aws_creds_release(&c);
 	/* a malformed file stops the chain with its line number */
 	write_file("alt-creds", "[other\n");
-	assert_int_equal(get_from(NULL, &c), RV_ECORRUPT);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_ECORRUPT);
 	assert_non_null(strstr(rv_errmsg(), "line 1"));
 
 	/* shared files beat web identity: with a usable profile the (unreachable) STS
@@ -415,23 +347,23 @@ static void test_precedence(void **state)
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials", 1);
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/x", 1);
 	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
-	assert_int_equal(get_from(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "AKIDOTHER");
 	rv_aws_creds_release(&c);
 	unsetenv("AWS_PROFILE");
 	snprintf(path, sizeof(path), "%s/.aws/credentials", tmpdir);
 	assert_int_equal(unlink(path), 0);
 	/* now web identity is next, and a missing token file is a clear error */
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "arn:aws:iam::1:role/x"));
 	assert_non_null(strstr(rv_errmsg(), "AWS_WEB_IDENTITY_TOKEN_FILE"));
 
 	/* web identity beats the container endpoint */
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://evil.example.com/x", 1);
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	unsetenv("AWS_ROLE_ARN");
 	/* the container URI rule is enforced before any request */
-	assert_int_equal(get_from(NULL, &c), RV_EUSAGE);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EUSAGE);
 	assert_non_null(strstr(rv_errmsg(), "not allowed"));
 }
 
@@ -456,13 +388,13 @@ static void test_no_secret_in_messages_or_logs(void **state)
 	write_file("c1", "[default]\naws_secret_access_key = SUPERSECRET1\n");
 	snprintf(logpath, sizeof(logpath), "%s/c1", tmpdir);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", logpath, 1);
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "aws_secret_access_key but no aws_access_key_id"));
 	assert_null(strstr(rv_errmsg(), "SUPERSECRET1"));
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 
 	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRET2", 1);
-	assert_int_equal(get_from(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_null(strstr(rv_errmsg(), "SUPERSECRET2"));
 
 	/* a success logs the source and expiry only */
@@ -502,7 +434,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ini_profiles),
 	    cmocka_unit_test(test_ini_errors),
-	    cmocka_unit_test(test_iso8601),
 	    cmocka_unit_test(test_sts_parse),
 	    cmocka_unit_test(test_json_parse),
 	    cmocka_unit_test(test_sts_endpoint),

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "aws/creds.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -29,29 +31,6 @@
 #define ROLE_ARN "arn:aws:iam::123456789012:role/revenant"
 #define TOKEN1	 "eyJhbGciOiJSUzI1NiJ9.first-token.sig"
 #define TOKEN2	 "eyJhbGciOiJSUzI1NiJ9.second-token.sig"
-
-static const char *const aws_vars[] = {
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_DISABLED",
-    NULL,
-};
 
 struct fake {
 	pid_t pid;
@@ -181,13 +160,8 @@ static long fake_count(struct fake *f, const char *field)
 static int setup(void **state)
 {
 	(void)state;
-	for (int i = 0; aws_vars[i]; i++)
-		unsetenv(aws_vars[i]);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rv-credsfake-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (rv_test_aws_sandbox(tmpdir, sizeof(tmpdir), "/tmp/rv-credsfake-XXXXXX"))
 		return -1;
-	setenv("HOME", tmpdir, 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	snprintf(tokfile, sizeof(tokfile), "%s/token", tmpdir);
 	rv_log_setup(RV_LOG_WARN, RV_LOG_LOGFMT);
 	rv_log_set_fd(2);
@@ -196,25 +170,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
 	fake_stop_all();
 	rv_log_set_fd(2);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int get_once(const struct rv_creds_config *cfg, struct rv_aws_creds *c)
-{
-	struct rv_creds_provider *p;
-	int rc = rv_creds_provider_new(&p, cfg);
-
-	if (rc)
-		return rc;
-	rc = rv_creds_get(p, c);
-	rv_creds_provider_free(p);
-	return rc;
+	return rv_test_rm_rf(tmpdir) ? -1 : 0;
 }
 
 /* ---- web identity ------------------------------------------------------- */
@@ -267,7 +226,7 @@ static void test_sts_success_and_rotation(void **state)
 	unsetenv("AWS_ENDPOINT_URL_STS");
 	setenv("AWS_ENDPOINT_URL", f->url, 1);
 	setenv("AWS_ROLE_SESSION_NAME", "my session/1", 1);
-	assert_int_equal(get_once(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.access_key_id, "ASIAFAKESTS0003");
 	rv_aws_creds_release(&c);
 	assert_int_equal(fake_count(f, "rejected"), 0);
@@ -291,7 +250,7 @@ static void test_sts_from_profile(void **state)
 	setenv("AWS_CONFIG_FILE", conf, 1);
 	setenv("AWS_PROFILE", "irsa", 1);
 	setenv("AWS_ENDPOINT_URL_STS", f->url, 1);
-	assert_int_equal(get_once(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.source, "web-identity");
 	assert_string_equal(c.access_key_id, "ASIAFAKESTS0001");
 	rv_aws_creds_release(&c);
@@ -323,7 +282,7 @@ static void test_sts_errors(void **state)
 		long before = fake_count(f, "requests");
 		snprintf(what, sizeof(what), "mode/%s", cases[i].mode);
 		fake_ctl(f, what);
-		assert_int_equal(get_once(NULL, &c), cases[i].rc);
+		assert_int_equal(rv_test_creds_get(NULL, &c), cases[i].rc);
 		if (!strstr(rv_errmsg(), cases[i].needle) || !strstr(rv_errmsg(), ROLE_ARN))
 			fail_msg("mode %s: message '%s' lacks '%s' or the role", cases[i].mode,
 				 rv_errmsg(), cases[i].needle);
@@ -335,7 +294,7 @@ static void test_sts_errors(void **state)
 
 	/* an STS that does not answer at all */
 	fake_stop_all();
-	assert_int_equal(get_once(NULL, &c), RV_ENET);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_ENET);
 	assert_non_null(strstr(rv_errmsg(), ROLE_ARN));
 }
 
@@ -375,34 +334,34 @@ static void test_container(void **state)
 	/* the token from the environment instead of a file */
 	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-token-2", 1);
-	assert_int_equal(get_once(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	rv_aws_creds_release(&c);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong-token", 1);
-	assert_int_equal(get_once(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "HTTP 401"));
 	assert_null(strstr(rv_errmsg(), "wrong-token"));
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "bad\r\nX-Injected: 1", 1);
-	assert_int_equal(get_once(NULL, &c), RV_EUSAGE);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EUSAGE);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-token-2", 1);
 
 	fake_ctl(f, "mode/unauthorized");
-	assert_int_equal(get_once(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	{
 		long before = fake_count(f, "requests");
 		fake_ctl(f, "mode/500");
-		assert_int_equal(get_once(NULL, &c), RV_ENET);
+		assert_int_equal(rv_test_creds_get(NULL, &c), RV_ENET);
 		assert_non_null(strstr(rv_errmsg(), "HTTP 500"));
 		assert_int_equal(fake_count(f, "requests") - before, 3);
 	}
 	fake_ctl(f, "mode/malformed");
-	assert_int_equal(get_once(NULL, &c), RV_ECORRUPT);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_ECORRUPT);
 	assert_non_null(strstr(rv_errmsg(), "malformed JSON"));
 
 	/* a wrong path is the endpoint's 404 */
 	fake_ctl(f, "mode/ok");
 	snprintf(uri, sizeof(uri), "%s/v2/other", f->url);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
-	assert_int_equal(get_once(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "HTTP 404"));
 }
 
@@ -431,7 +390,7 @@ static void test_imds(void **state)
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 	snprintf(url, sizeof(url), "%s/", f->url); /* a trailing slash is tolerated */
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, 1);
-	assert_int_equal(get_once(NULL, &c), 0);
+	assert_int_equal(rv_test_creds_get(NULL, &c), 0);
 	assert_string_equal(c.source, "imds");
 	assert_string_equal(c.access_key_id, "ASIAFAKEIMDS0001");
 	assert_string_equal(c.session_token, "FAKETOKEN0001");
@@ -451,7 +410,7 @@ static void test_imds(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(what, sizeof(what), "mode/%s", cases[i].mode);
 		fake_ctl(f, what);
-		assert_int_equal(get_once(NULL, &c), cases[i].rc);
+		assert_int_equal(rv_test_creds_get(NULL, &c), cases[i].rc);
 		if (!strstr(rv_errmsg(), cases[i].needle))
 			fail_msg("mode %s: message '%s' lacks '%s'", cases[i].mode, rv_errmsg(),
 				 cases[i].needle);
@@ -462,7 +421,7 @@ static void test_imds(void **state)
 	{
 		long before = fake_count(f, "requests");
 		setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-		assert_int_equal(get_once(NULL, &c), RV_EAUTH);
+		assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 		assert_non_null(strstr(rv_errmsg(), "no AWS credentials found"));
 		assert_int_equal(fake_count(f, "requests"), before);
 		unsetenv("AWS_EC2_METADATA_DISABLED");
@@ -471,7 +430,7 @@ static void test_imds(void **state)
 	/* nothing listening: not on EC2, the chain ends quickly with its summary */
 	fake_stop_all();
 	t0 = rv_mono_ms();
-	assert_int_equal(get_once(NULL, &c), RV_EAUTH);
+	assert_int_equal(rv_test_creds_get(NULL, &c), RV_EAUTH);
 	assert_non_null(strstr(rv_errmsg(), "no AWS credentials found"));
 	assert_true(rv_mono_ms() - t0 < 2000);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "content/apply.h"
 #include "content/format.h"
 #include "content/restore.h"
@@ -20,7 +22,6 @@
 #include "switch/lease.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,30 +36,16 @@ struct fx {
 	char gen[RV_GEN_ID_LEN];
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = rv_calloc(1, sizeof(*fx));
-	struct rv_store_opts o;
-	char *url;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/rv-test-restore.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	fx->storedir = rv_asprintf("%s/store", fx->dir);
 	fx->out = rv_asprintf("%s/out", fx->dir);
 	assert_int_equal(mkdir(fx->storedir, 0755), 0);
-	rv_store_opts_default(&o);
-	o.fsync = false;
-	url = rv_asprintf("file://%s", fx->storedir);
-	assert_int_equal(rv_store_open(&fx->s, url, &o), 0);
-	free(url);
+	assert_int_equal(rv_test_open_file_store(fx->storedir, &fx->s), 0);
 	snprintf(fx->gen, sizeof(fx->gen), "0000000000001000-00000001");
 	*state = fx;
 	return 0;
@@ -69,7 +56,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	rv_store_free(fx->s);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv_test_rm_rf(fx->dir);
 	free(fx->storedir);
 	free(fx->out);
 	free(fx);

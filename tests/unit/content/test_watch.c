@@ -5,13 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "content/content.h"
 #include "content/watch.h"
 #include "core/mem.h"
 #include "core/util.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +27,6 @@ struct fx {
 	char **ev; /* "P:path", "D:path" (dir), "X:path" (delete), "O:" */
 	size_t nev, aev;
 };
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 static char *at(struct fx *fx, const char *rel)
 {
@@ -94,8 +87,8 @@ static int teardown(void **state)
 	for (size_t i = 0; i < fx->nev; i++)
 		free(fx->ev[i]);
 	free(fx->ev);
-	nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(fx->outside, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv_test_rm_rf(fx->root);
+	rv_test_rm_rf(fx->outside);
 	free(fx);
 	return 0;
 }

@@ -5,13 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "core/mem.h"
 #include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,26 +27,15 @@ struct fx {
 	struct rv_store *s;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = rv_calloc(1, sizeof(*fx));
-	struct rv_store_opts o;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/rv-test-file-XXXXXX");
 	if (!mkdtemp(fx->dir))
 		return -1;
 	fx->url = rv_asprintf("file://%s", fx->dir);
-	rv_store_opts_default(&o);
-	o.fsync = false; /* durability is the crash test's job; keep this fast */
-	if (rv_store_open(&fx->s, fx->url, &o))
+	if (rv_test_open_file_store(fx->dir, &fx->s))
 		return -1;
 	*state = fx;
 	return 0;
@@ -56,7 +46,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	rv_store_free(fx->s);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv_test_rm_rf(fx->dir);
 	free(fx->url);
 	free(fx);
 	return 0;

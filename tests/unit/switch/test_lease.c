@@ -6,12 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include "content/format.h"
 #include "core/mem.h"
 #include "store/store.h"
 #include "switch/lease.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,30 +24,14 @@ struct fx {
 	struct rv_store *s;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = rv_calloc(1, sizeof(*fx));
-	struct rv_store_opts o;
-	char *url;
-	int rc;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/rv-test-lease-XXXXXX");
 	if (!mkdtemp(fx->dir))
 		return -1;
-	url = rv_asprintf("file://%s", fx->dir);
-	rv_store_opts_default(&o);
-	o.fsync = false;
-	rc = rv_store_open(&fx->s, url, &o);
-	free(url);
-	if (rc)
+	if (rv_test_open_file_store(fx->dir, &fx->s))
 		return -1;
 	*state = fx;
 	return 0;
@@ -57,7 +42,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	rv_store_free(fx->s);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv_test_rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }

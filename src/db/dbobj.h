@@ -1,0 +1,63 @@
+/* dbobj.h - database objects of store format v1 (docs/FORMAT.md, "Database
+ * objects"): one zstd frame (content checksum on) holding a text header
+ * line, a binary body of a length the header states, and an end line
+ * "end <count> <sha256 of every byte before it>\n".  Written and read as
+ * streams; nothing is held whole. */
+#ifndef RV_DB_DBOBJ_H
+#define RV_DB_DBOBJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "content/format.h"
+#include "core/err.h"
+
+enum rv_dbobj_kind { RV_DBOBJ_LOG, RV_DBOBJ_SNAPSHOT };
+
+struct rv_dbobj_hdr {
+	enum rv_dbobj_kind kind;
+	unsigned major, minor;
+	char gen[RV_GEN_ID_LEN];
+	uint64_t from, to; /* log: frames [from, to); snapshot: from == to == position */
+	int64_t time_ms;
+	uint32_t page_size;
+	uint64_t count; /* log: frames; snapshot: pages */
+};
+
+/* Bytes of body the header announces. */
+uint64_t rv_dbobj_body_size(const struct rv_dbobj_hdr *h);
+
+/* Keys: generations/<gen>/db/log/<16 hex from>-<16 hex to>-<16 hex ms>.wal.zst
+ * and generations/<gen>/db/snapshot/<16 hex pos>-<16 hex ms>.db.zst. */
+char *rv_dbobj_log_key(const char *gen, uint64_t from, uint64_t to, int64_t ms);
+char *rv_dbobj_snapshot_key(const char *gen, uint64_t pos, int64_t ms);
+char *rv_dbobj_log_prefix(const char *gen);
+char *rv_dbobj_snapshot_prefix(const char *gen);
+/* RV_ECORRUPT unless the key's last segment has the shape above; `to` is
+ * set equal to `from` for a snapshot. */
+int rv_dbobj_key_parse(const char *key, enum rv_dbobj_kind kind, uint64_t *from, uint64_t *to,
+		       int64_t *ms) RV_WARN_UNUSED;
+
+struct rv_dbobj_writer;
+/* Writes compressed bytes to `fd` (from its current offset). */
+int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr *h,
+			int fd) RV_WARN_UNUSED;
+int rv_dbobj_writer_add(struct rv_dbobj_writer *w, const void *p, size_t n) RV_WARN_UNUSED;
+/* RV_EFAIL unless exactly the announced body was added. */
+int rv_dbobj_writer_finish(struct rv_dbobj_writer *w) RV_WARN_UNUSED;
+void rv_dbobj_writer_free(struct rv_dbobj_writer *w);
+
+struct rv_dbobj_reader;
+/* Reads the compressed object from `fd` (current offset) and parses the
+ * header; `name` goes into error messages. */
+int rv_dbobj_reader_new(struct rv_dbobj_reader **out, int fd, const char *name) RV_WARN_UNUSED;
+const struct rv_dbobj_hdr *rv_dbobj_reader_hdr(const struct rv_dbobj_reader *r);
+/* Exactly `n` body bytes; RV_ECORRUPT when the body is shorter. */
+int rv_dbobj_reader_read(struct rv_dbobj_reader *r, void *p, size_t n) RV_WARN_UNUSED;
+/* After the whole body: the end line, its count and SHA-256, the zstd
+ * checksum and that nothing follows.  Only then is the body trusted. */
+int rv_dbobj_reader_finish(struct rv_dbobj_reader *r) RV_WARN_UNUSED;
+void rv_dbobj_reader_free(struct rv_dbobj_reader *r);
+
+#endif

@@ -1,0 +1,590 @@
+/* sqlite.c - the SQLite shipper: WAL control, log segments, snapshots
+ * (see sqlite.h for the protocol and why it loses no frame). */
+#include "db/sqlite.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "db/dbobj.h"
+#include "db/wal.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where we stand in the WAL. */
+struct follow {
+	bool have_hdr; /* hdr/cur describe a WAL incarnation we follow */
+	struct rv_wal_hdr hdr;
+	struct rv_wal_cursor cur;
+};
+
+struct rv_sqlite {
+	sqlite3 *w; /* checkpoints */
+	sqlite3 *r; /* the long read transaction */
+	sqlite3 *c; /* takes the write lock while frames are copied */
+	char *db_path, *wal_path, *tmpdir;
+	char gen[RV_GEN_ID_LEN];
+	uint64_t checkpoint_bytes;
+	dev_t dev;
+	ino_t ino;
+
+	struct follow f;  /* committed only once the frames read are spooled */
+	uint64_t pos;	  /* frames uploaded */
+	uint64_t spooled; /* frames copied (uploaded or pending) */
+	bool broken;
+	char reason[200];
+
+	int pend_fd; /* a finished segment not yet uploaded, or -1 */
+	uint64_t pend_from, pend_to;
+	int64_t pend_ms;
+	unsigned char *frame; /* one WAL frame */
+};
+
+static int db_err(sqlite3 *db, const char *what, const char *path)
+{
+	int code = sqlite3_errcode(db);
+
+	/* Busy is transient (the application held the write lock longer than
+	 * busy_timeout): the caller retries at the next interval. */
+	return rv_error(RV_EFAIL, "sqlite %s on '%s' failed: %s%s", what, path, sqlite3_errmsg(db),
+			code == SQLITE_BUSY || code == SQLITE_LOCKED ? " (will retry)" : "");
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *path)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(db, sql, path);
+	return 0;
+}
+
+static int open_conn(sqlite3 **out, const char *path, int busy_ms)
+{
+	int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = rv_error(RV_EFAIL, "cannot open sqlite database '%s': %s", path,
+			      *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
+		sqlite3_close(*out);
+		*out = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*out, busy_ms);
+	/* Our connections must never checkpoint on their own: only after a ship. */
+	return exec(*out, "PRAGMA wal_autocheckpoint=0", path);
+}
+
+/* Start the read transaction; it must read a page to really hold a snapshot. */
+static int read_begin(struct rv_sqlite *s)
+{
+	int rc = exec(s->r, "BEGIN", s->db_path);
+
+	if (!rc)
+		rc = exec(s->r, "SELECT count(*) FROM sqlite_master", s->db_path);
+	return rc;
+}
+
+static int read_end(struct rv_sqlite *s)
+{
+	return sqlite3_get_autocommit(s->r) ? 0 : exec(s->r, "COMMIT", s->db_path);
+}
+
+static int mark_broken(struct rv_sqlite *s, const char *reason)
+{
+	s->broken = true;
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	rv_log(RV_LOG_WARN, "sqlite: new generation needed", "db", s->db_path, "reason", reason,
+	       NULL);
+	return rv_error(RV_EPRECOND,
+			"sqlite replication of '%s' cannot continue its WAL chain: %s "
+			"— a new generation (with a snapshot) is needed",
+			s->db_path, reason);
+}
+
+static int spool_open(struct rv_sqlite *s, int *fd)
+{
+	*fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd == -1)
+		return rv_error_errno(RV_EFAIL, errno, "create a temporary file in '%s'",
+				      s->tmpdir);
+	return 0;
+}
+
+/* Read the WAL header; `*present` false when there is no complete header yet. */
+static int wal_header(struct rv_sqlite *s, int fd, struct rv_wal_hdr *h, bool *present)
+{
+	unsigned char b[RV_WAL_HDR_SIZE];
+	ssize_t n = pread(fd, b, sizeof(b), 0);
+
+	if (n == -1)
+		return rv_error_errno(RV_EFAIL, errno, "read '%s'", s->wal_path);
+	*present = n == (ssize_t)sizeof(b);
+	if (!*present)
+		return 0;
+	return rv_wal_hdr_parse(h, b, s->wal_path);
+}
+
+static int wal_open(struct rv_sqlite *s, int *fd)
+{
+	*fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+	if (*fd == -1 && errno != ENOENT)
+		return rv_error_errno(RV_EFAIL, errno, "open '%s'", s->wal_path);
+	return 0;
+}
+
+/* Follow the WAL from `f` to its last commit frame and append the new
+ * frames, raw, to `raw_fd` (-1: only move).  `f` is the caller's copy;
+ * `*nframes` gets the frames appended, `*wal_bytes` the WAL's valid length. */
+static int follow_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t *nframes,
+		      uint64_t *wal_bytes)
+{
+	int fd, rc = 0;
+	struct rv_wal_hdr h;
+	struct rv_wal_cursor end;
+	bool present;
+	char why[160];
+	size_t fsz;
+
+	*nframes = 0;
+	*wal_bytes = 0;
+	rc = wal_open(s, &fd);
+	if (rc)
+		return rc;
+	if (fd == -1) {
+		if (f->have_hdr && f->cur.frame > 0)
+			return mark_broken(s, "the WAL file disappeared");
+		return 0;
+	}
+	rc = wal_header(s, fd, &h, &present);
+	if (rc || !present)
+		goto out;
+	if (!f->have_hdr) {
+		/* The first WAL we see: follow it from its start. */
+		f->hdr = h;
+		f->cur = (struct rv_wal_cursor){0, {h.ck1, h.ck2}};
+		f->have_hdr = true;
+	} else if (h.salt1 != f->hdr.salt1 || h.salt2 != f->hdr.salt2) {
+		/* A restart.  Our read transaction lets SQLite rewind the WAL only
+		 * once, and only when every frame in it was already shipped; the
+		 * checkpoint sequence counts rewinds, so more than one is a hole. */
+		if (h.ckpt_seq != f->hdr.ckpt_seq + 1 || h.salt1 != f->hdr.salt1 + 1) {
+			snprintf(
+			    why, sizeof(why),
+			    "the WAL was restarted behind our back (checkpoint sequence %" PRIu32
+			    " -> %" PRIu32 ")",
+			    f->hdr.ckpt_seq, h.ckpt_seq);
+			rc = mark_broken(s, why);
+			goto out;
+		}
+		f->hdr = h;
+		f->cur = (struct rv_wal_cursor){0, {h.ck1, h.ck2}};
+	} else if (h.page_size != f->hdr.page_size) {
+		rc = mark_broken(s, "the WAL page size changed");
+		goto out;
+	}
+	rc = rv_wal_scan(fd, &f->hdr, &f->cur, s->frame, &end, s->wal_path);
+	if (rc)
+		goto out;
+	*wal_bytes = rv_wal_frame_off(&f->hdr, end.frame);
+	fsz = RV_WAL_FRAME_HDR_SIZE + f->hdr.page_size;
+	for (uint32_t i = f->cur.frame; raw_fd != -1 && i < end.frame; i++) {
+		ssize_t n = pread(fd, s->frame, fsz, (off_t)rv_wal_frame_off(&f->hdr, i));
+
+		if (n != (ssize_t)fsz) {
+			rc = rv_error_errno(RV_EFAIL, n == -1 ? errno : EIO, "read '%s'",
+					    s->wal_path);
+			goto out;
+		}
+		if (rv_write_all(raw_fd, s->frame, fsz) != 0) {
+			rc = rv_error_errno(RV_EFAIL, errno, "write a spool in '%s'", s->tmpdir);
+			goto out;
+		}
+	}
+	*nframes = end.frame - f->cur.frame;
+	f->cur = end;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Compress the raw frames in `raw_fd` into the pending segment. */
+static int seal_segment(struct rv_sqlite *s, const struct follow *f, int raw_fd, uint64_t nframes)
+{
+	struct rv_dbobj_writer *w = NULL;
+	struct rv_dbobj_hdr oh = {.kind = RV_DBOBJ_LOG,
+				  .from = s->spooled,
+				  .to = s->spooled + nframes,
+				  .time_ms = rv_now_ms(),
+				  .page_size = f->hdr.page_size,
+				  .count = nframes};
+	size_t fsz = RV_WAL_FRAME_HDR_SIZE + f->hdr.page_size;
+	int fd, rc;
+
+	memcpy(oh.gen, s->gen, RV_GEN_ID_LEN);
+	rc = spool_open(s, &fd);
+	if (rc)
+		return rc;
+	rc = rv_dbobj_writer_new(&w, &oh, fd);
+	for (uint64_t i = 0; !rc && i < nframes; i++) {
+		ssize_t n = pread(raw_fd, s->frame, fsz, (off_t)(i * fsz));
+
+		if (n != (ssize_t)fsz)
+			rc = rv_error_errno(RV_EFAIL, n == -1 ? errno : EIO, "read a spool in '%s'",
+					    s->tmpdir);
+		else
+			rc = rv_dbobj_writer_add(w, s->frame, fsz);
+	}
+	if (!rc)
+		rc = rv_dbobj_writer_finish(w);
+	rv_dbobj_writer_free(w);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	s->pend_fd = fd;
+	s->pend_from = oh.from;
+	s->pend_to = oh.to;
+	s->pend_ms = oh.time_ms;
+	return 0;
+}
+
+static int check_file(struct rv_sqlite *s)
+{
+	struct stat st;
+
+	if (stat(s->db_path, &st) == -1) {
+		if (errno == ENOENT)
+			return mark_broken(s, "the database file was removed");
+		return rv_error_errno(RV_EFAIL, errno, "stat '%s'", s->db_path);
+	}
+	if (st.st_dev != s->dev || st.st_ino != s->ino)
+		return mark_broken(s, "the database file was replaced (inode changed)");
+	return 0;
+}
+
+static int checkpoint(struct rv_sqlite *s, bool *done)
+{
+	int nlog = 0, nck = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nck);
+
+	/* BUSY only means another reader held some frames back. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		return db_err(s->w, "wal_checkpoint(PASSIVE)", s->db_path);
+	*done = rc == SQLITE_OK;
+	return 0;
+}
+
+/* Copy the new committed frames of the WAL to `raw_fd` (-1 at open: only
+ * find the end) and move the read transaction to their end.  The bulk is
+ * copied and checkpointed without any lock (the read transaction keeps it
+ * safe); only the tail, the move of the read transaction and a checkpoint
+ * of that tail run under the write lock, so the application waits as
+ * little as possible. */
+static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t *nframes,
+		    bool *ckpt)
+{
+	uint64_t n1 = 0, n2 = 0, wal_bytes = 0;
+	int rc;
+
+	*nframes = 0;
+	*ckpt = false;
+	/* Unlocked, a checkpoint can copy frames up to where the read
+	 * transaction began (the previous ship's end): usually the bulk. */
+	rc = follow_wal(s, f, raw_fd, &n1, &wal_bytes);
+	if (!rc && wal_bytes >= s->checkpoint_bytes)
+		rc = checkpoint(s, ckpt);
+	if (rc)
+		return rc;
+	rc = exec(s->c, "BEGIN IMMEDIATE", s->db_path);
+	if (rc)
+		return rc;
+	rc = follow_wal(s, f, raw_fd, &n2, &wal_bytes);
+	if (!rc)
+		rc = read_end(s);
+	if (!rc) {
+		/* Checkpointing here, with the WAL fully copied and nobody able
+		 * to write, lets the read transaction start past the whole WAL,
+		 * which in turn lets the next writer rewind it: the WAL stays
+		 * small. */
+		if (wal_bytes >= s->checkpoint_bytes)
+			rc = checkpoint(s, ckpt);
+		/* Without the read transaction nothing stops a foreign checkpoint
+		 * from rewinding the WAL past frames we have not seen: the chain
+		 * is over. */
+		if (read_begin(s))
+			rc = mark_broken(s, "lost the read transaction that holds the WAL");
+	}
+	if (exec(s->c, "ROLLBACK", s->db_path) && !rc)
+		rc = RV_EFAIL;
+	*nframes = n1 + n2;
+	return rc;
+}
+
+static int upload_pending(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_ship *res)
+{
+	char *key = rv_dbobj_log_key(s->gen, s->pend_from, s->pend_to, s->pend_ms);
+	int rc = rv_store_put_fd(st, key, s->pend_fd, UINT64_MAX, NULL);
+
+	if (!rc) {
+		if (res) {
+			res->from = s->pend_from;
+			res->to = s->pend_to;
+			res->time_ms = s->pend_ms;
+			snprintf(res->key, sizeof(res->key), "%s", key);
+		}
+		s->pos = s->pend_to;
+		close(s->pend_fd);
+		s->pend_fd = -1;
+	}
+	free(key);
+	return rc;
+}
+
+int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_ship *res)
+{
+	struct follow f;
+	uint64_t n = 0;
+	int raw, rc;
+
+	memset(res, 0, sizeof(*res));
+	res->from = res->to = s->pos;
+	if (s->pend_fd != -1) {
+		rc = upload_pending(s, st, res);
+		if (rc)
+			return rc;
+	}
+	if (s->broken)
+		goto broken;
+	rc = check_file(s);
+	if (rc)
+		goto broken;
+	rc = spool_open(s, &raw);
+	if (rc)
+		return rc;
+	f = s->f;
+	rc = sync_wal(s, &f, raw, &n, &res->checkpointed);
+	if (!rc && n && seal_segment(s, &f, raw, n)) {
+		/* The read transaction has moved past these frames, so they may
+		 * be gone from the WAL by the next call. */
+		char why[200];
+
+		snprintf(why, sizeof(why), "could not spool WAL frames: %s", rv_errmsg());
+		rc = mark_broken(s, why);
+	}
+	close(raw);
+	if (s->broken)
+		goto broken;
+	if (rc)
+		return rc;
+	/* The frames are in the pending segment: from here on a failed upload
+	 * is retried with the same bytes, so the cursor can move. */
+	s->f = f;
+	s->spooled += n;
+	if (n == 0)
+		return 0;
+	return upload_pending(s, st, res);
+broken:
+	res->new_generation = true;
+	snprintf(res->reason, sizeof(res->reason), "%s", s->reason);
+	return rv_error(RV_EPRECOND, "sqlite replication of '%s' needs a new generation: %s",
+			s->db_path, s->reason);
+}
+
+uint64_t rv_sqlite_pos(const struct rv_sqlite *s)
+{
+	return s->pos;
+}
+
+int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_out)
+{
+	struct rv_sqlite_ship sh;
+	char *tmp = NULL, *key = NULL;
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc, tfd = -1, sfd = -1;
+	struct rv_dbobj_writer *w = NULL;
+	struct rv_dbobj_hdr oh = {.kind = RV_DBOBJ_SNAPSHOT};
+	struct stat stt;
+
+	rc = rv_sqlite_ship(s, st, &sh);
+	if (rc)
+		return rc;
+	/* The read transaction now sits exactly at the shipped position. */
+	tmp = rv_asprintf("%s/.revenant-snapshot-%d-%" PRIx64 ".db", s->tmpdir, (int)getpid(),
+			  (uint64_t)rv_mono_ms());
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		rc = db_err(dst, "open", tmp);
+		goto out;
+	}
+	rc = exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", tmp);
+	if (rc)
+		goto out;
+	b = sqlite3_backup_init(dst, "main", s->r, "main");
+	if (!b) {
+		rc = db_err(dst, "backup", tmp);
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		rc = rv_error(RV_EFAIL, "sqlite backup of '%s' to '%s' failed: %s", s->db_path, tmp,
+			      sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_close(dst);
+	dst = NULL;
+	tfd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (tfd == -1 || fstat(tfd, &stt) == -1) {
+		rc = rv_error_errno(RV_EFAIL, errno, "open '%s'", tmp);
+		goto out;
+	}
+	unlink(tmp);
+	memcpy(oh.gen, s->gen, RV_GEN_ID_LEN);
+	oh.from = oh.to = s->pos;
+	oh.time_ms = rv_now_ms();
+	oh.page_size = s->f.hdr.page_size;
+	if (!s->f.have_hdr) {
+		sqlite3_stmt *q = NULL;
+
+		if (sqlite3_prepare_v2(s->r, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			oh.page_size = (uint32_t)sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (oh.page_size == 0 || stt.st_size % oh.page_size) {
+		rc = rv_error(RV_EFAIL, "snapshot copy '%s' is not whole pages", tmp);
+		goto out;
+	}
+	oh.count = (uint64_t)stt.st_size / oh.page_size;
+	rc = spool_open(s, &sfd);
+	if (!rc)
+		rc = rv_dbobj_writer_new(&w, &oh, sfd);
+	while (!rc) {
+		ssize_t n = read(tfd, s->frame, oh.page_size);
+
+		if (n == 0)
+			break;
+		if (n != (ssize_t)oh.page_size)
+			rc = rv_error_errno(RV_EFAIL, n == -1 ? errno : EIO, "read '%s'", tmp);
+		else
+			rc = rv_dbobj_writer_add(w, s->frame, (size_t)n);
+	}
+	if (!rc)
+		rc = rv_dbobj_writer_finish(w);
+	if (rc)
+		goto out;
+	key = rv_dbobj_snapshot_key(s->gen, oh.from, oh.time_ms);
+	rc = rv_store_put_fd(st, key, sfd, UINT64_MAX, NULL);
+	if (!rc) {
+		*pos_out = oh.from;
+		rv_log(RV_LOG_INFO, "sqlite: snapshot written", "key", key, NULL);
+	}
+out:
+	rv_dbobj_writer_free(w);
+	if (dst)
+		sqlite3_close(dst);
+	if (tfd != -1)
+		close(tfd);
+	if (sfd != -1)
+		close(sfd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(key);
+	return rc;
+}
+
+int rv_sqlite_open(struct rv_sqlite **out, const struct rv_sqlite_opts *o)
+{
+	struct rv_sqlite *s = rv_calloc(1, sizeof(*s));
+	int busy = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
+	struct stat st;
+	uint64_t n;
+	bool ck;
+	int rc;
+
+	*out = NULL;
+	s->pend_fd = -1;
+	s->db_path = rv_strdup(o->db_path);
+	s->wal_path = rv_asprintf("%s-wal", o->db_path);
+	if (o->tmpdir) {
+		s->tmpdir = rv_strdup(o->tmpdir);
+	} else {
+		char *d = rv_strdup(o->db_path);
+
+		s->tmpdir = rv_strdup(dirname(d));
+		free(d);
+	}
+	memcpy(s->gen, o->gen, RV_GEN_ID_LEN);
+	s->checkpoint_bytes = o->checkpoint_bytes ? o->checkpoint_bytes : (4u << 20);
+	s->frame = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	rc = rv_gen_id_check(o->gen);
+	if (!rc && stat(o->db_path, &st) == -1)
+		rc = rv_error_errno(errno == ENOENT ? RV_ENOTFOUND : RV_EFAIL, errno,
+				    "sqlite database '%s'", o->db_path);
+	if (rc)
+		goto fail;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	rc = open_conn(&s->w, o->db_path, busy);
+	if (!rc) {
+		sqlite3_stmt *q = NULL;
+		const unsigned char *mode = NULL;
+
+		/* WAL is recorded in the database header, so it outlives us and every
+		 * other connection (Ghost's) uses it from its next transaction on. */
+		if (sqlite3_prepare_v2(s->w, "PRAGMA journal_mode=WAL", -1, &q, NULL) ==
+			SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			mode = sqlite3_column_text(q, 0);
+		if (!mode || strcmp((const char *)mode, "wal") != 0)
+			rc = rv_error(
+			    RV_EPRECOND,
+			    "cannot switch sqlite database '%s' to WAL mode (%s) — another "
+			    "process holds it inside a transaction or in exclusive mode; "
+			    "retry, or stop it once",
+			    o->db_path, mode ? (const char *)mode : sqlite3_errmsg(s->w));
+		sqlite3_finalize(q);
+	}
+	if (!rc)
+		rc = open_conn(&s->r, o->db_path, busy);
+	if (!rc)
+		rc = open_conn(&s->c, o->db_path, busy);
+	/* Position 0: the current end of the WAL, with the read transaction
+	 * pinned there. */
+	if (!rc)
+		rc = sync_wal(s, &s->f, -1, &n, &ck);
+	if (rc)
+		goto fail;
+	rv_log(RV_LOG_INFO, "sqlite: replicating", "db", s->db_path, "generation", s->gen, NULL);
+	*out = s;
+	return 0;
+fail:
+	rv_sqlite_free(s);
+	return rc;
+}
+
+void rv_sqlite_free(struct rv_sqlite *s)
+{
+	if (!s)
+		return;
+	if (s->r && !sqlite3_get_autocommit(s->r))
+		sqlite3_exec(s->r, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(s->c);
+	sqlite3_close(s->r);
+	sqlite3_close(s->w);
+	if (s->pend_fd != -1)
+		close(s->pend_fd);
+	free(s->db_path);
+	free(s->wal_path);
+	free(s->tmpdir);
+	free(s->frame);
+	free(s);
+}

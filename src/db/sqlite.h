@@ -1,0 +1,107 @@
+/* sqlite.h - SQLite replication, library core: the shipper (WAL frames →
+ * log segments, snapshots) and the restore (snapshot + segments → a
+ * database file).  Store layout: docs/FORMAT.md, "Database objects".
+ *
+ * Positions.  A database position inside a generation counts WAL frames
+ * shipped since the generation's start (position 0 = the database as it
+ * was when rv_sqlite_open() ran).  A log segment holds frames [from, to)
+ * and always ends on a commit frame; a snapshot is the whole database at a
+ * position.  Positions keep counting across WAL restarts.
+ *
+ * How no frame is checkpointed away before it is shipped: revenant's own
+ * connections never checkpoint automatically (wal_autocheckpoint=0), and a
+ * separate connection always holds a read transaction that was started,
+ * under the write lock, at the end of what has been shipped.  SQLite can
+ * only restart (rewind) the WAL when no reader uses it, so while that read
+ * transaction lives, frames are at most copied into the database file
+ * (harmless), never discarded unshipped.  Each ship takes the write lock
+ * briefly (BEGIN IMMEDIATE on a third connection), copies the new frames to
+ * a local compressed spool, moves the read transaction forward, runs a
+ * PASSIVE checkpoint when the WAL has grown, releases the lock, then
+ * uploads the spool.  The application waits for that lock like for any
+ * writer (its busy_timeout applies), except that SQLite returns SQLITE_BUSY
+ * at once to a deferred transaction that already read and now wants to
+ * write; the lock is therefore held only for the frames committed since
+ * the unlocked copy moments before.  Anything that still breaks the chain (the database
+ * file replaced, the WAL rewound more than once or its salts changed
+ * without a restart) is reported as "new generation needed". */
+#ifndef RV_DB_SQLITE_H
+#define RV_DB_SQLITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "content/format.h"
+#include "core/err.h"
+
+struct rv_store;
+
+struct rv_sqlite_opts {
+	const char *db_path;
+	const char *gen;	   /* the generation objects are written under */
+	const char *tmpdir;	   /* spools and snapshot copies; NULL = the db's folder */
+	int busy_timeout_ms;	   /* waiting for the write lock; 0 = 5000 */
+	uint64_t checkpoint_bytes; /* PASSIVE checkpoint once the WAL is larger; 0 = 4 MiB */
+};
+
+struct rv_sqlite;
+
+/* Open `db_path` (it must exist), switch it to WAL (persistent: it is
+ * recorded in the database header), take control of checkpoints and fix
+ * position 0 at the current state.  Switching needs a moment when no other
+ * connection is inside a transaction; RV_EPRECOND says so otherwise. */
+int rv_sqlite_open(struct rv_sqlite **out, const struct rv_sqlite_opts *o) RV_WARN_UNUSED;
+void rv_sqlite_free(struct rv_sqlite *s);
+
+struct rv_sqlite_ship {
+	uint64_t from, to; /* the segment written ([from, to)); equal when nothing new */
+	int64_t time_ms;
+	char key[160];	     /* the segment's key, "" when nothing was written */
+	bool checkpointed;   /* a PASSIVE checkpoint ran */
+	bool new_generation; /* the chain cannot be continued: start a new one */
+	char reason[200];    /* why, when new_generation */
+};
+
+/* Ship the WAL frames committed since the last call as one segment.
+ * RV_EPRECOND with `res->new_generation` set when the chain is broken (the
+ * caller starts a new generation: rv_sqlite_free + rv_sqlite_open with a new
+ * gen + rv_sqlite_snapshot).  A store failure keeps the spooled segment;
+ * the next call uploads the same bytes first. */
+int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st,
+		   struct rv_sqlite_ship *res) RV_WARN_UNUSED;
+
+/* Ship, then write a snapshot of the database at the shipped position
+ * (sqlite3_backup from the read transaction into a temporary file, then
+ * compressed as a stream).  `*pos_out` gets its position. */
+int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_out) RV_WARN_UNUSED;
+
+/* Frames shipped (uploaded) so far in this generation. */
+uint64_t rv_sqlite_pos(const struct rv_sqlite *s);
+
+/* ---- restore ---- */
+
+#define RV_SQLITE_POS_LATEST UINT64_MAX
+
+struct rv_sqlite_restore_opts {
+	const char *gen;
+	uint64_t pos;	    /* exact position (a segment boundary), or RV_SQLITE_POS_LATEST */
+	int64_t at_ms;	    /* > 0: the latest point whose commit time is <= at_ms */
+	const char *out;    /* the database file to create; must not exist */
+	const char *tmpdir; /* downloads; NULL = out's folder */
+};
+
+struct rv_sqlite_restore_result {
+	uint64_t pos;
+	int64_t time_ms;
+	unsigned segments;
+};
+
+/* Snapshot + segments in order, each verified (zstd checksum, end-line
+ * SHA-256, frame layout) into a temporary file that is renamed to `out`
+ * only after PRAGMA integrity_check says ok.  A missing segment is
+ * RV_ECORRUPT (never a silently older state); no snapshot at or before the
+ * target is RV_ENOTFOUND. */
+int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,
+		      struct rv_sqlite_restore_result *res) RV_WARN_UNUSED;
+
+#endif
