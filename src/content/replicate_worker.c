@@ -73,9 +73,22 @@ static int upload_once(struct rv_store *st, const char *key, const struct rv_buf
 {
 	struct rv_obj_info info = {0};
 	struct rv_put_opts po = {0};
-	int rc = rv_store_head(st, key, &info);
+	int rc;
 
 	*sent = 0;
+	/* A small blob (read into memory, at most 1 MiB: almost every Ghost
+	 * image) is put without asking first.  The name is the hash of the bytes,
+	 * so rewriting an existing blob changes nothing (and repairs a damaged
+	 * one), and one PUT costs the server less than a HEAD plus a PUT: it
+	 * halves the requests of an initial sync. */
+	if (mem) {
+		po.cond = RV_PUT_ALWAYS;
+		rc = rv_store_put_buf(st, key, mem->data ? mem->data : "", mem->len, &po);
+		if (!rc)
+			*sent = size;
+		return rc;
+	}
+	rc = rv_store_head(st, key, &info);
 	if (!rc && info.size == size) {
 		rv_obj_info_release(&info);
 		return 0; /* content-addressed: the same name is the same bytes */
@@ -85,10 +98,7 @@ static int upload_once(struct rv_store *st, const char *key, const struct rv_buf
 		return rc;
 	/* A blob of the wrong size under this name is damage: replace it. */
 	po.cond = !rc || !rv_store_caps(st)->put_if_absent ? RV_PUT_ALWAYS : RV_PUT_IF_ABSENT;
-	if (mem)
-		rc = rv_store_put_buf(st, key, mem->data ? mem->data : "", mem->len, &po);
-	else
-		rc = rv_store_put_fd(st, key, tmp_fd, size, &po);
+	rc = rv_store_put_fd(st, key, tmp_fd, size, &po);
 	if (rc == RV_EPRECOND)
 		return 0; /* another writer put the same bytes first */
 	if (!rc)
