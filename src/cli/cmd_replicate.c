@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define STOP_GRACE_MS 10000
@@ -32,10 +33,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: revenant [-c FILE] replicate\n"
 		"\n"
-		"Ship the content folder (content.path) to the store (store.url) and keep\n"
-		"following it: takes the primary lease, starts a generation, reconciles the\n"
-		"folder with the last recorded state, then commits what changes every\n"
-		"sync_interval.  Serves /metrics and /healthz on metrics.listen.\n"
+		"Ship the content folder (content.path) and, when database.sqlite is set,\n"
+		"Ghost's SQLite database to the store (store.url), and keep following both:\n"
+		"takes the primary lease, starts a generation (a database snapshot first),\n"
+		"reconciles the folder with the last recorded state, then every sync_interval\n"
+		"ships the new WAL frames and the changed files and commits one recovery point\n"
+		"naming both.  The database is switched to WAL mode (it stays so) and only\n"
+		"revenant checkpoints it from then on.  A new generation starts when the WAL\n"
+		"chain cannot be continued (logged).  Serves /metrics and /healthz on\n"
+		"metrics.listen.\n"
 		"SIGTERM or SIGINT: finish the uploads in flight, commit, exit 0 (within 10 s).\n"
 		"\n"
 		"exit codes: 0 stopped cleanly, 2 bad configuration, 3 store unreachable at\n"
@@ -139,10 +145,30 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	ro.workers = (unsigned)cfg->content.upload_workers;
 	ro.metrics = m;
 	ro.stop_grace_ms = STOP_GRACE_MS;
+	ro.sqlite_path = cfg->database.sqlite;
+	ro.snapshot_interval_ms = cfg->database.snapshot_interval_ms;
+	ro.busy_timeout_ms = (int)cfg->database.busy_timeout_ms;
 	/* The folder is checked before the store is touched: a wrong path
 	 * is the most common mistake and needs no network to report. */
 	if ((rc = rv_replicate_check_folder(&co)))
 		goto out;
+	if (cfg->database.sqlite) {
+		struct stat sb;
+
+		if (stat(cfg->database.sqlite, &sb) == -1) {
+			rc = rv_error_errno(
+			    errno == ENOENT ? RV_ENOTFOUND : RV_EAUTH, errno,
+			    "%s: database.sqlite '%s' cannot be used — name Ghost's "
+			    "SQLite file (database.connection.filename in its config)",
+			    cfg->source, cfg->database.sqlite);
+			goto out;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			rc = rv_error(RV_EUSAGE, "%s: database.sqlite '%s' is not a regular file",
+				      cfg->source, cfg->database.sqlite);
+			goto out;
+		}
+	}
 	if ((rc = rv_cli_open_store(cli, cfg->store.url, &st)))
 		goto out;
 	if ((rc = rv_store_probe(st)))

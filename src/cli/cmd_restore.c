@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "db/sqlite.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -14,21 +15,27 @@
 #include <unistd.h>
 
 static const char restore_usage[] =
-    "usage: revenant restore --to DIR [--at TIME] [--generation G] [--content-only]\n"
+    "usage: revenant restore --to DIR --db FILE [--at TIME] [--generation G]\n"
     "                        [-j N] [--delete] [--allow-outside-links] [URL]\n"
+    "       revenant restore --to DIR --content-only [...]\n"
+    "       revenant restore --db FILE --db-only [...]\n"
     "\n"
-    "Rebuild the content folder in DIR as it was at the latest commit in the store\n"
-    "(URL, default store.url of the configuration), or at TIME.  Every file is\n"
-    "checked against its SHA-256 before it is renamed into place; modes and mtimes\n"
-    "are restored.  Files already right are skipped, so an interrupted restore is\n"
-    "resumed by running it again.  This version restores the content folder only\n"
-    "(the database comes with the database work); --content-only says so explicitly.\n"
+    "Rebuild a Ghost site from the store (URL, default store.url of the\n"
+    "configuration) as it was at one recovery point: the latest, or the last one at\n"
+    "or before TIME.  The content folder goes to DIR and the SQLite database to FILE,\n"
+    "both at the same point.  Every file is checked against its SHA-256 before it is\n"
+    "renamed into place; modes and mtimes are restored; files already right are\n"
+    "skipped, so an interrupted restore is resumed by running it again.  The database\n"
+    "is rebuilt from a snapshot and the WAL segments after it, every object verified,\n"
+    "into a temporary file renamed to FILE only after PRAGMA integrity_check says ok.\n"
     "\n"
-    "  --to DIR               the folder to restore into (created if missing)\n"
-    "  --at TIME              the last commit at or before TIME: RFC 3339\n"
+    "  --to DIR               the content folder to restore into (created if missing)\n"
+    "  --db FILE              the database file to create (it must not exist)\n"
+    "  --at TIME              the last point at or before TIME: RFC 3339\n"
     "                         (2026-01-02T03:04:05Z) or Unix seconds\n"
     "  --generation G         restore from generation G instead of the lease's\n"
-    "  --content-only         only the content folder (the only half so far)\n"
+    "  --content-only         only the content folder\n"
+    "  --db-only              only the database (no --to)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
     "  --delete               remove what is in DIR but not in the store's folder;\n"
     "                         without it such paths are kept and counted\n"
@@ -36,9 +43,11 @@ static const char restore_usage[] =
     "  --progress-every DUR   progress line interval when stderr is not a\n"
     "                         terminal (default 10s; a bar on a terminal)\n"
     "\n"
-    "Exit codes: 0 restored, 2 bad usage, 3 store unreachable, 4 permission,\n"
-    "5 nothing to restore or a blob missing, 7 a corrupt object or blob (the\n"
-    "message names the file; no wrong file is left in place).\n";
+    "Exit codes: 0 restored, 2 bad usage (or a database in the store and neither\n"
+    "--db nor --content-only), 3 store unreachable, 4 permission, 5 nothing to\n"
+    "restore or a blob missing, 6 FILE exists, 7 a corrupt object, blob or segment,\n"
+    "or a gap in the database log (the message names it; no wrong file is left in\n"
+    "place).\n";
 
 enum {
 	OPT_TO = 'T',
@@ -48,6 +57,8 @@ enum {
 	OPT_DELETE = 'D',
 	OPT_LINKS = 'L',
 	OPT_PROGRESS = 'P',
+	OPT_DB = 'B',
+	OPT_DB_ONLY = 'O',
 };
 
 struct progress_ui {
@@ -107,6 +118,23 @@ static void show_progress(void *ud, const struct rv_restore_stats *st, bool fina
 	}
 }
 
+static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
+		      const char *when)
+{
+	struct rv_sqlite_restore_opts o = {.gen = gen, .pos = pos, .out = file};
+	struct rv_sqlite_restore_result res;
+	int64_t t0 = rv_mono_ms();
+	int rc = rv_sqlite_restore(s, &o, &res);
+
+	if (rc)
+		return rc;
+	printf("restored database %s: generation %s, position %" PRIu64
+	       " (%u segments after the snapshot), point %s, %.2f s\n",
+	       file, gen, res.pos, res.segments, when, (double)(rv_mono_ms() - t0) / 1000.0);
+	fflush(stdout);
+	return 0;
+}
+
 int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -114,6 +142,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {"at", required_argument, NULL, OPT_AT},
 	    {"generation", required_argument, NULL, OPT_GEN},
 	    {"content-only", no_argument, NULL, OPT_CONTENT},
+	    {"db", required_argument, NULL, OPT_DB},
+	    {"db-only", no_argument, NULL, OPT_DB_ONLY},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"delete", no_argument, NULL, OPT_DELETE},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
@@ -128,7 +158,10 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	struct rv_restore_stats st;
 	struct rv_store *s = NULL;
 	struct rv_apply *a = NULL;
-	const char *to = NULL, *gen = NULL;
+	const char *to = NULL, *gen = NULL, *db = NULL;
+	bool content_only = false, db_only = false, has_db = false;
+	uint64_t db_pos = 0;
+	char db_gen[RV_GEN_ID_LEN];
 	int64_t at = RV_RESTORE_LATEST;
 	char when[32], b1[32], b2[32];
 	int c, rc;
@@ -154,7 +187,14 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			gen = optarg;
 			break;
 		case OPT_CONTENT:
-			break; /* the content folder is all restore does so far */
+			content_only = true;
+			break;
+		case OPT_DB:
+			db = optarg;
+			break;
+		case OPT_DB_ONLY:
+			db_only = true;
+			break;
 		case 'j':
 			if ((rc = rv_cli_parse_jobs(optarg, &ro.jobs)))
 				return rc;
@@ -180,7 +220,21 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			return rv_cli_bad_option("restore", argv[optind - 1]);
 		}
 	}
-	if ((rc = rv_cli_need_to_and_url("restore", to, argc - optind)))
+	if (content_only && (db_only || db))
+		return rv_error(RV_EUSAGE, "--content-only does not go with --db or --db-only");
+	if (db_only && !db)
+		return rv_error(RV_EUSAGE,
+				"--db-only needs --db FILE (see revenant restore --help)");
+	if (db_only && to)
+		return rv_error(RV_EUSAGE, "--db-only restores no folder: drop --to");
+	if (db && access(db, F_OK) == 0)
+		return rv_error(RV_EPRECOND,
+				"--db '%s' exists; restore writes a new file — move it away or "
+				"name another",
+				db);
+	if (db_only && argc - optind > 1)
+		return rv_error(RV_EUSAGE, "restore takes at most one URL");
+	if (!db_only && (rc = rv_cli_need_to_and_url("restore", to, argc - optind)))
 		return rc;
 	ui.tty = isatty(2);
 	if (ui.tty)
@@ -193,6 +247,26 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	if ((rc = rv_restore_find(s, gen, at, &p)))
 		goto out;
 	rv_restore_format_time(when, p.time_ms);
+	if (!content_only && (rc = rv_restore_point_db(s, &p, &has_db, &db_pos, db_gen)))
+		goto out_point;
+	if (!content_only && !has_db && db) {
+		rc = rv_error(RV_ENOTFOUND,
+			      "the point at %s (generation %s, seq %" PRIu64
+			      ") has no database: replicate ran without database.sqlite — use "
+			      "--content-only",
+			      when, p.gen, p.seq);
+		goto out_point;
+	}
+	if (has_db && !db) {
+		rc = rv_error(RV_EUSAGE,
+			      "the store holds a database at this point: give --db FILE (where "
+			      "Ghost's SQLite file goes) or --content-only");
+		goto out_point;
+	}
+	if (db_only) {
+		rc = restore_db(s, db_gen, db_pos, db, when);
+		goto out_point;
+	}
 	{
 		char seq[24], logs[24];
 
@@ -204,6 +278,10 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	}
 	if (!(rc = rv_apply_open(&a, s, to, &ao)))
 		rc = rv_restore_apply_point(s, a, &p, &ro, &st);
+	/* The folder first: a database whose uploads are missing is worse
+	 * than no database, and the file appears only when both are done. */
+	if (!rc && db)
+		rc = restore_db(s, db_gen, db_pos, db, when);
 	if (!rc) {
 		human(b1, sizeof(b1), st.bytes);
 		human(b2, sizeof(b2), st.bytes_downloaded);
@@ -227,6 +305,7 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 		fflush(stdout);
 	}
 	rv_apply_free(a);
+out_point:
 	rv_restore_point_release(&p);
 out:
 	rv_store_free(s);

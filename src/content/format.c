@@ -368,6 +368,8 @@ int rv_cobj_writer_new(struct rv_cobj_writer **out, const struct rv_cobj_hdr *h,
 			 "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64 " time=%" PRId64,
 			 RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen, h->from,
 			 h->to, h->time_ms);
+	if (!rc && h->has_db)
+		rc = rv_buf_addf(&w->line, " db=%" PRIu64, h->db_pos);
 	if (!rc)
 		rc = w_line(w);
 	if (rc) {
@@ -753,6 +755,10 @@ static int parse_header(struct rv_cobj_reader *r)
 			if ((rc = parse_i64(r, eq, &r->hdr.time_ms)))
 				return rc;
 			have[3] = true;
+		} else if (!strcmp(f[i], "db")) {
+			if ((rc = parse_u64(r, eq, &r->hdr.db_pos)))
+				return rc;
+			r->hdr.has_db = true;
 		} /* unknown keys: a later minor version's additions */
 	}
 	if (!have[0] || !have[1] || !have[2] || !have[3])

@@ -19,7 +19,7 @@
 #include "core/util.h"
 
 #define RV_FORMAT_MAJOR 1
-#define RV_FORMAT_MINOR 0
+#define RV_FORMAT_MINOR 1
 
 /* "<16 hex ms since epoch>-<8 hex random>" + NUL: sorts by creation time. */
 #define RV_GEN_ID_LEN 26
@@ -64,6 +64,12 @@ struct rv_cobj_hdr {
 	char gen[RV_GEN_ID_LEN];
 	uint64_t from, to; /* log: the commit's sequence (from == to); manifest: state at `to` */
 	int64_t time_ms;   /* commit (log) or cut (manifest) time, Unix ms */
+	/* Format 1.1: the recovery point.  The database position (frames,
+	 * docs/FORMAT.md "Database objects") of the same generation that goes
+	 * with this content state; every segment up to it was in the store
+	 * before this object was written. */
+	bool has_db;
+	uint64_t db_pos;
 };
 
 enum rv_centry_type { RV_CE_FILE, RV_CE_DIR, RV_CE_LINK, RV_CE_DEL };

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "core/retry.h"
 #include "core/util.h"
+#include "db/sqlite.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "switch/lease.h"
@@ -56,6 +57,7 @@ struct batch {
 struct metrics_set {
 	struct rv_metric *last_sync, *files, *bytes, *depth, *epoch, *commits, *uploaded, *blobs,
 	    *reconciles;
+	struct rv_metric *db_pos, *db_segments, *db_bytes, *db_snapshots, *db_newgen;
 };
 
 struct rv_replicate {
@@ -79,10 +81,18 @@ struct rv_replicate {
 	int64_t manifest_mono;
 	bool manifest_due;
 
+	/* the database half (db NULL: none) */
+	struct rv_sqlite *db;
+	uint64_t db_point; /* the position the last committed point names */
+	int64_t db_snap_mono;
+	bool db_newgen; /* the chain broke: start a new generation */
+	char db_reason[200];
+
 	struct batch open;
 	struct {
 		bool active;
 		uint64_t seq;
+		uint64_t db_pos;
 		int64_t ms;
 		char *key;
 		struct rv_buf data;
@@ -222,6 +232,20 @@ static void metrics_setup(struct rv_replicate *r)
 					     "Walks of the folder against the recorded state "
 					     "(start-up and event overflows).",
 					     NULL);
+	if (r->o.sqlite_path) {
+		r->m.db_pos =
+		    rv_metrics_gauge(m, "revenant_db_position_frames",
+				     "WAL frames shipped in the current generation.", NULL);
+		r->m.db_segments = rv_metrics_counter(m, "revenant_db_segments_total",
+						      "Database log segments written.", NULL);
+		r->m.db_bytes = rv_metrics_counter(m, "revenant_db_bytes_total",
+						   "WAL bytes (frames) shipped.", NULL);
+		r->m.db_snapshots = rv_metrics_counter(m, "revenant_db_snapshots_total",
+						       "Database snapshots written.", NULL);
+		r->m.db_newgen = rv_metrics_counter(
+		    m, "revenant_db_new_generations_total",
+		    "Generations started because the WAL chain could not be continued.", NULL);
+	}
 	for (const char *const *k =
 		 (const char *const[]){"store", "upload", "unreadable", "overflow", "fenced", NULL};
 	     *k; k++) {
@@ -368,6 +392,10 @@ static int seal(struct rv_replicate *r)
 	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
 	h.from = h.to = r->sealed.seq;
 	h.time_ms = r->sealed.ms;
+	if (r->db) {
+		h.has_db = true;
+		h.db_pos = r->sealed.db_pos = rv_sqlite_pos(r->db);
+	}
 	rv_buf_init(&r->sealed.data, LOG_MAX);
 	rc = rv_cobj_writer_new(&w, &h, true, rv_cobj_sink_buf, &r->sealed.data);
 	for (size_t i = 0; !rc && i < r->open.n; i++)
@@ -416,6 +444,9 @@ static void committed(struct rv_replicate *r)
 		}
 	}
 	r->seq = r->sealed.seq;
+	if (r->db)
+		r->db_point = r->sealed.db_pos;
+	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
 	rv_log(RV_LOG_DEBUG, "content committed", "key", r->sealed.key, NULL);
 	if (r->o.metrics) {
 		rv_metric_add(r->m.commits, 1);
@@ -441,6 +472,12 @@ static int write_manifest(struct rv_replicate *r)
 	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
 	h.from = h.to = r->seq;
 	h.time_ms = rv_now_ms();
+	/* Only a position a committed point already named: the manifest is
+	 * the state after log `seq`. */
+	if (r->db) {
+		h.has_db = true;
+		h.db_pos = r->db_point;
+	}
 	if ((rc = rv_cstate_write_manifest(r->base_fd, &r->ch, &h, &fd, &files, &bytes, &entries)))
 		return rc;
 	if ((rc = rv_lease_check(r->o.store, &r->lease))) {
@@ -483,6 +520,61 @@ static void commit_failed(struct rv_replicate *r, const char *what)
 	r->next_commit = rv_mono_ms() + r->commit_backoff;
 }
 
+static void db_counted(struct rv_replicate *r, const struct rv_sqlite_ship *sh)
+{
+	if (!r->o.metrics)
+		return;
+	rv_metric_set(r->m.db_pos, (double)rv_sqlite_pos(r->db));
+	if (sh && sh->to > sh->from) {
+		rv_metric_add(r->m.db_segments, 1);
+		rv_metric_add(r->m.db_bytes, (double)sh->bytes);
+	}
+}
+
+/* Ship the frames committed since the last tick (a segment in the store
+ * before any point names it).  A broken chain is not an error here: the
+ * loop starts a new generation once the pending commit is out. */
+static int db_ship(struct rv_replicate *r)
+{
+	struct rv_sqlite_ship sh;
+	int rc = rv_sqlite_ship(r->db, r->o.store, &sh);
+
+	if (rc == RV_EPRECOND && sh.new_generation) {
+		if (!r->db_newgen) {
+			snprintf(r->db_reason, sizeof(r->db_reason), "%s", sh.reason);
+			r->db_newgen = true;
+		}
+		return 0;
+	}
+	if (rc)
+		return rc;
+	db_counted(r, &sh);
+	return 0;
+}
+
+static int db_snapshot(struct rv_replicate *r)
+{
+	uint64_t pos;
+	char spos[24];
+	int rc = rv_sqlite_snapshot(r->db, r->o.store, &pos);
+
+	if (rc)
+		return rc;
+	r->db_snap_mono = rv_mono_ms();
+	snprintf(spos, sizeof(spos), "%" PRIu64, pos);
+	rv_log(RV_LOG_INFO, "database snapshot written", "generation", r->gen, "position", spos,
+	       NULL);
+	if (r->o.metrics)
+		rv_metric_add(r->m.db_snapshots, 1);
+	db_counted(r, NULL);
+	return 0;
+}
+
+static bool db_moved(const struct rv_replicate *r)
+{
+	return r->db && !r->db_newgen && rv_sqlite_pos(r->db) != r->db_point;
+}
+
 /* Commit what is pending; a store failure leaves it pending (0 returned,
  * retried later); RV_EFENCED stops everything. */
 static int commit(struct rv_replicate *r)
@@ -490,9 +582,13 @@ static int commit(struct rv_replicate *r)
 	int rc;
 
 	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+	if (r->db && !r->db_newgen && (rc = db_ship(r))) {
+		commit_failed(r, "database ship failed, will retry");
+		return 0;
+	}
 	for (int round = 0; round < 4; round++) {
 		if (!r->sealed.active) {
-			if (!r->open.n)
+			if (!r->open.n && !db_moved(r))
 				break;
 			if ((rc = seal(r)))
 				return rc;
@@ -513,6 +609,16 @@ static int commit(struct rv_replicate *r)
 			return rc;
 		if (rc)
 			commit_failed(r, "content manifest failed, will retry");
+	}
+	if (r->db && !r->db_newgen && !r->sealed.active &&
+	    rv_mono_ms() - r->db_snap_mono >= r->o.snapshot_interval_ms) {
+		rc = db_snapshot(r);
+		if (rc == RV_EPRECOND) {
+			snprintf(r->db_reason, sizeof(r->db_reason), "%s", rv_errmsg());
+			r->db_newgen = true;
+		} else if (rc) {
+			commit_failed(r, "database snapshot failed, will retry");
+		}
 	}
 	return 0;
 }
@@ -743,6 +849,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 		r->o.workers = 8;
 	if (r->o.stop_grace_ms <= 0)
 		r->o.stop_grace_ms = 10000;
+	if (r->o.snapshot_interval_ms <= 0)
+		r->o.snapshot_interval_ms = 6 * 3600 * 1000;
 	r->root_fd = fd;
 	r->base_fd = -1;
 	r->rec.fd = -1;
@@ -763,6 +871,30 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 	atomic_init(&r->health_reason, H_STARTING);
 	metrics_setup(r);
 	*out = r;
+	return 0;
+}
+
+/* The database half of a new generation: position 0 is the database as
+ * it is now, and a snapshot there is the generation's base.  The first
+ * manifest (written next) names it. */
+static int db_start(struct rv_replicate *r)
+{
+	struct rv_sqlite_opts so = {
+	    .db_path = r->o.sqlite_path, .gen = r->gen, .busy_timeout_ms = r->o.busy_timeout_ms};
+	int rc;
+
+	rv_sqlite_free(r->db);
+	r->db = NULL;
+	r->db_newgen = false;
+	r->db_point = 0;
+	if ((rc = rv_sqlite_open(&r->db, &so)))
+		return rc;
+	if ((rc = db_snapshot(r))) {
+		rv_sqlite_free(r->db);
+		r->db = NULL;
+		return rc;
+	}
+	r->db_point = rv_sqlite_pos(r->db);
 	return 0;
 }
 
@@ -800,8 +932,10 @@ static int start_generation(struct rv_replicate *r)
 	meta.epoch = r->lease.epoch;
 	meta.created_ms = rv_now_ms();
 	meta.parent = parent[0] ? parent : NULL;
-	meta.database = (char *)"none";
+	meta.database = (char *)(r->o.sqlite_path ? "sqlite" : "none");
 	if ((rc = rv_gen_meta_write(r->o.store, &meta)))
+		return rc;
+	if (r->o.sqlite_path && (rc = db_start(r)))
 		return rc;
 
 	rv_cstate_init(&cs);
@@ -840,6 +974,40 @@ static void *watch_thread(void *arg)
 }
 
 /* ---- the loop ---- */
+
+/* The WAL chain broke (a checkpoint by another process rewound frames we
+ * had not shipped, the database file was replaced, ...): what was
+ * committed stays a valid history; a new generation (the lease taken
+ * again by this site, epoch + 1) starts from a fresh snapshot and carries
+ * the content state forward.  Called with nothing sealed. */
+static int restart_generation(struct rv_replicate *r)
+{
+	char old[RV_GEN_ID_LEN];
+	int rc;
+
+	memcpy(old, r->gen, RV_GEN_ID_LEN);
+	rv_log(RV_LOG_WARN, "database chain broken, starting a new generation", "generation", old,
+	       "reason", r->db_reason, NULL);
+	if (r->o.metrics)
+		rv_metric_add(r->m.db_newgen, 1);
+	rv_sqlite_free(r->db);
+	r->db = NULL;
+	if (r->base_fd >= 0)
+		close(r->base_fd);
+	r->base_fd = -1;
+	rv_cchanges_clear(&r->ch);
+	if (r->have_lease)
+		rv_lease_release(&r->lease);
+	r->have_lease = false;
+	r->since_manifest = 0;
+	r->manifest_due = false;
+	/* The lease is still ours (same site): taking it again moves the
+	 * epoch on, and the new generation's parent is the one just left. */
+	rc = start_generation(r);
+	if (rc && rc != RV_EFENCED)
+		rv_log(RV_LOG_ERROR, "cannot start a new generation", "error", rv_errmsg(), NULL);
+	return rc;
+}
 
 static bool may_take_more(const struct rv_replicate *r)
 {
@@ -912,6 +1080,9 @@ static int loop(struct rv_replicate *r)
 		if (!stopping || now < stop_began + STOP_TAKE_MS)
 			take_events(r);
 		if (stopping && !r->ninf && now >= stop_began + STOP_TAKE_MS) {
+			/* The database's last frames become a point too. */
+			if (r->db && !r->db_newgen && (rc = commit(r)))
+				return rc;
 			/* Final commit: retried until the grace period ends. */
 			while (r->open.n || r->sealed.active) {
 				if ((rc = commit(r)))
@@ -933,10 +1104,13 @@ static int loop(struct rv_replicate *r)
 			rv_shutdown_request(); /* abort uploads stuck on the store */
 			hard = true;
 		}
-		if (now >= r->next_commit && (r->open.n || r->sealed.active || r->manifest_due)) {
+		if (now >= r->next_commit &&
+		    (r->open.n || r->sealed.active || r->manifest_due || r->db)) {
 			if ((rc = commit(r)))
 				return rc;
-			r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+			if (r->db_newgen && !r->sealed.active && !r->rec.active && !stopping &&
+			    (rc = restart_generation(r)))
+				return rc;
 		} else if (now >= r->next_idle_check && !r->open.n && !r->sealed.active) {
 			if ((rc = idle_check(r)))
 				return rc;
@@ -1036,6 +1210,7 @@ void rv_replicate_free(struct rv_replicate *r)
 		close(r->base_fd);
 	if (r->have_lease)
 		rv_lease_release(&r->lease);
+	rv_sqlite_free(r->db);
 	close(r->wake_fd);
 	close(r->root_fd);
 	free(r);

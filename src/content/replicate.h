@@ -35,6 +35,13 @@ struct rv_replicate_opts {
 	unsigned workers;	      /* default 8 */
 	struct rv_metrics *metrics;   /* borrowed; NULL: none */
 	int64_t stop_grace_ms;	      /* finishing after a stop request; default 10 s */
+	/* The database half (NULL: content only).  Every tick ships the
+	 * WAL frames committed since the last one, then commits a content
+	 * log whose header names the database position: one recovery point
+	 * per commit (docs/FORMAT.md, "Recovery points"). */
+	const char *sqlite_path;
+	int64_t snapshot_interval_ms; /* default 6 h */
+	int busy_timeout_ms;	      /* default 5 s */
 };
 
 struct rv_replicate;

@@ -1129,3 +1129,42 @@ out:
 	free(lr.v);
 	return rc;
 }
+
+/* A point's newest object, read whole to find its database position: a
+ * log is a few MiB at most, a manifest of 100,000 files a few MiB. */
+#define LOG_OBJ_MAX (256u << 20)
+
+int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bool *has_db,
+			uint64_t *db_pos, char gen[RV_GEN_ID_LEN])
+{
+	const struct rv_restore_obj *o = p->nlogs ? &p->logs[p->nlogs - 1] : &p->manifest;
+	struct rv_buf b = RV_BUF_INIT(LOG_OBJ_MAX);
+	struct rv_cobj_reader *r = NULL;
+	struct rv_cobj_mem m;
+	const struct rv_centry *e;
+	int rc;
+
+	*has_db = false;
+	*db_pos = 0;
+	gen[0] = '\0';
+	if (!o->key)
+		return 0;
+	if ((rc = rv_store_get_buf(s, o->key, &b, NULL)))
+		goto out;
+	m = (struct rv_cobj_mem){b.data, b.len, 0};
+	if ((rc = rv_cobj_reader_new(&r, o->key, rv_cobj_source_mem, &m)))
+		goto out;
+	*has_db = rv_cobj_reader_hdr(r)->has_db;
+	*db_pos = rv_cobj_reader_hdr(r)->db_pos;
+	memcpy(gen, rv_cobj_reader_hdr(r)->gen, RV_GEN_ID_LEN);
+	/* Read to the end line: the header is trusted only then. */
+	do
+		rc = rv_cobj_reader_next(r, &e);
+	while (!rc && e);
+out:
+	if (rc)
+		*has_db = false;
+	rv_cobj_reader_free(r);
+	rv_buf_release(&b);
+	return rc;
+}

@@ -57,6 +57,14 @@ void rv_restore_point_release(struct rv_restore_point *p);
 int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
 		    struct rv_restore_point *out) RV_WARN_UNUSED;
 
+/* The database half of point `p` (format 1.1 recovery points): the header
+ * `db=` of the newest object the point uses, and that object's generation
+ * (where the database objects are).  `*has_db` false when the point names
+ * no database (content-only replication, or format 1.0).  The object is
+ * read whole and verified. */
+int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bool *has_db,
+			uint64_t *db_pos, char gen[RV_GEN_ID_LEN]) RV_WARN_UNUSED;
+
 /* Log objects of `gen` from sequence `from` on, up to `at_ms`, appended to
  * `*logs`: stops at the first missing sequence. */
 int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,

@@ -70,6 +70,13 @@ struct rv_config {
 		int64_t manifest_interval_ms; /* and at least this often */
 		int64_t upload_workers;
 	} content;
+	struct {
+		char *sqlite;		      /* Ghost's SQLite file; NULL: no database */
+		int64_t snapshot_interval_ms; /* a fresh snapshot at least this often */
+		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */
+	} database;
+	/* Recovery points younger than this stay restorable (`revenant prune`). */
+	int64_t retention_ms;
 };
 
 /* Read and validate `path`.  RV_ENOTFOUND when it does not exist; RV_EUSAGE

@@ -301,6 +301,10 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 		rc = checkpoint(s, ckpt);
 	if (rc)
 		return rc;
+	/* Nothing committed since the last ship: no need to make the
+	 * application wait for the lock (once the read transaction exists). */
+	if (raw_fd != -1 && n1 == 0)
+		return 0;
 	rc = exec(s->c, "BEGIN IMMEDIATE", s->db_path);
 	if (rc)
 		return rc;
@@ -336,6 +340,8 @@ static int upload_pending(struct rv_sqlite *s, struct rv_store *st, struct rv_sq
 			res->from = s->pend_from;
 			res->to = s->pend_to;
 			res->time_ms = s->pend_ms;
+			res->bytes = (s->pend_to - s->pend_from) *
+				     (RV_WAL_FRAME_HDR_SIZE + (uint64_t)s->f.hdr.page_size);
 			snprintf(res->key, sizeof(res->key), "%s", key);
 		}
 		s->pos = s->pend_to;

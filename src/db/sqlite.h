@@ -57,6 +57,7 @@ struct rv_sqlite_ship {
 	uint64_t from, to; /* the segment written ([from, to)); equal when nothing new */
 	int64_t time_ms;
 	char key[160];	     /* the segment's key, "" when nothing was written */
+	uint64_t bytes;	     /* the segment's frames (uncompressed WAL bytes) */
 	bool checkpointed;   /* a PASSIVE checkpoint ran */
 	bool new_generation; /* the chain cannot be continued: start a new one */
 	char reason[200];    /* why, when new_generation */
@@ -103,5 +104,36 @@ struct rv_sqlite_restore_result {
  * target is RV_ENOTFOUND. */
 int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,
 		      struct rv_sqlite_restore_result *res) RV_WARN_UNUSED;
+
+/* ---- applying segments in place (standby) ---- */
+
+/* Log segments downloaded and verified, ready to be applied to a database
+ * file that sits at their first position. */
+struct rv_sqlite_segs;
+
+/* Download the segments of `gen` that lead from position `from` to `to`
+ * (both segment boundaries; from < to), at most `max` of them (0: 64),
+ * into unlinked temporary files in `tmpdir`, each read through and
+ * verified (zstd checksum, end line, header against name, frames, page
+ * size).  Nothing local changes.  One LIST covers the positions between.
+ * A missing segment is RV_ECORRUPT; `to` not being a boundary is
+ * RV_ENOTFOUND. */
+int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const char *gen,
+			 uint64_t from, uint64_t to, unsigned max,
+			 const char *tmpdir) RV_WARN_UNUSED;
+/* The position after the last fetched segment (`to` when all fitted under
+ * `max`) and that segment's time. */
+uint64_t rv_sqlite_segs_end(const struct rv_sqlite_segs *g);
+int64_t rv_sqlite_segs_time(const struct rv_sqlite_segs *g);
+/* Write the fetched segments onto `fd`, an open database file at their
+ * first position: each page at (pgno - 1) * page_size, the file cut to
+ * every commit frame's size.  Its page size (from the file's header) must
+ * match.  Does not fsync.  A failure may leave the file half-written. */
+int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd) RV_WARN_UNUSED;
+void rv_sqlite_segs_free(struct rv_sqlite_segs *g);
+
+/* PRAGMA integrity_check on the database file `path`: RV_ECORRUPT unless
+ * it answers ok. */
+int rv_sqlite_check(const char *path) RV_WARN_UNUSED;
 
 #endif

@@ -210,7 +210,7 @@ static void test_log_round_trip(void **state)
 	(void)state;
 	write_log(&plain, false);
 	write_log(&z, true);
-	assert_true(rv_str_startswith(plain.data, "revenant 1.0 content-log gen="));
+	assert_true(rv_str_startswith(plain.data, "revenant 1.1 content-log gen="));
 	assert_memory_equal(z.data, "\x28\xb5\x2f\xfd", 4);
 	/* No raw newline inside a record: one line per record + header + end. */
 	{
@@ -224,6 +224,41 @@ static void test_log_round_trip(void **state)
 	check_log(&z);
 	rv_buf_release(&plain);
 	rv_buf_release(&z);
+}
+
+/* Format 1.1's recovery point: written only when set, read back exactly;
+ * a 1.0 object (no db=) reads as "no database position". */
+static void test_header_db_pos(void **state)
+{
+	struct rv_buf b = RV_BUF_INIT(1 << 16);
+	struct rv_cobj_hdr h = hdr(RV_COBJ_LOG);
+	struct rv_cobj_writer *w;
+	struct rv_cobj_reader *r;
+	struct rv_cobj_mem m;
+
+	(void)state;
+	h.has_db = true;
+	h.db_pos = 18446744073709551614u;
+	assert_int_equal(rv_cobj_writer_new(&w, &h, false, rv_cobj_sink_buf, &b), 0);
+	assert_int_equal(rv_cobj_writer_finish(w), 0);
+	rv_cobj_writer_free(w);
+	assert_non_null(strstr(b.data, " db=18446744073709551614\n"));
+	m = (struct rv_cobj_mem){b.data, b.len, 0};
+	assert_int_equal(rv_cobj_reader_new(&r, "log", rv_cobj_source_mem, &m), 0);
+	assert_true(rv_cobj_reader_hdr(r)->has_db);
+	assert_true(rv_cobj_reader_hdr(r)->db_pos == 18446744073709551614u);
+	rv_cobj_reader_free(r);
+	rv_buf_reset(&b);
+	h.has_db = false;
+	assert_int_equal(rv_cobj_writer_new(&w, &h, false, rv_cobj_sink_buf, &b), 0);
+	assert_int_equal(rv_cobj_writer_finish(w), 0);
+	rv_cobj_writer_free(w);
+	assert_null(strstr(b.data, "db="));
+	m = (struct rv_cobj_mem){b.data, b.len, 0};
+	assert_int_equal(rv_cobj_reader_new(&r, "log", rv_cobj_source_mem, &m), 0);
+	assert_false(rv_cobj_reader_hdr(r)->has_db);
+	rv_cobj_reader_free(r);
+	rv_buf_release(&b);
 }
 
 static void test_writer_rejects(void **state)
@@ -472,9 +507,13 @@ static void test_manifest_100k_streaming(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escape_round_trip),	    cmocka_unit_test(test_paths_and_keys),
-	    cmocka_unit_test(test_log_round_trip),	    cmocka_unit_test(test_writer_rejects),
-	    cmocka_unit_test(test_corruption_detected),	    cmocka_unit_test(test_compatibility),
+	    cmocka_unit_test(test_escape_round_trip),
+	    cmocka_unit_test(test_paths_and_keys),
+	    cmocka_unit_test(test_log_round_trip),
+	    cmocka_unit_test(test_header_db_pos),
+	    cmocka_unit_test(test_writer_rejects),
+	    cmocka_unit_test(test_corruption_detected),
+	    cmocka_unit_test(test_compatibility),
 	    cmocka_unit_test(test_manifest_100k_streaming),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -421,7 +421,12 @@ static void test_show_format(void **state)
 				   "  include: []\n"
 				   "  manifest_every: 256\n"
 				   "  manifest_interval: 10m\n"
-				   "  upload_workers: 8\n";
+				   "  upload_workers: 8\n"
+				   "database:\n"
+				   "  sqlite: null\n"
+				   "  snapshot_interval: 6h\n"
+				   "  busy_timeout: 5s\n"
+				   "retention: 3d\n";
 	struct rv_config *c;
 	char *out;
 
