@@ -263,8 +263,24 @@ static int check_file(struct rv_sqlite *s)
 			return mark_broken(s, "the database file was removed");
 		return rv_error_errno(RV_EFAIL, errno, "stat '%s'", s->db_path);
 	}
-	if (st.st_dev != s->dev || st.st_ino != s->ino)
+	if (st.st_dev != s->dev || st.st_ino != s->ino) {
+		/* Our connections keep the old file's WAL alive, and SQLite
+		 * leaves the WAL of a moved database in place when they close:
+		 * the new file would pick up the old file's frames.  A TRUNCATE
+		 * checkpoint empties the WAL SQLite has open (the old one; a WAL
+		 * someone moved in with the new file is another inode). */
+		int nlog = 0, nck = 0;
+
+		if (read_end(s) ||
+		    sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog,
+					      &nck) != SQLITE_OK)
+			rv_log(RV_LOG_WARN,
+			       "sqlite: could not empty the replaced database's WAL (another "
+			       "process still uses the old file): stop Ghost before replacing "
+			       "its database",
+			       "db", s->db_path, "error", sqlite3_errmsg(s->w), NULL);
 		return mark_broken(s, "the database file was replaced (inode changed)");
+	}
 	return 0;
 }
 
