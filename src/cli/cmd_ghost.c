@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/config.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "ghost/client.h"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 		"  --url URL         the site's URL as configured in Ghost\n"
 		"  --key-file F      file holding the Admin API key id:secret ('-' = stdin)\n"
 		"  --key-env VAR     environment variable holding the key\n"
+		"  (without --url/--key-*: ghost.url and ghost.admin_key or ghost.admin_key_file\n"
+		"  of the configuration)\n"
 		"                    (the key is never taken from the command line: ps shows it)\n"
 		"  --filter NQL      Ghost filter, e.g. 'tag:old' or 'status:draft'\n"
 		"  --dry-run         list what matches, delete nothing\n"
@@ -51,6 +54,7 @@ struct ghost_args {
 	const char *url;
 	const char *key_file;
 	const char *key_env;
+	const struct rv_config *cfg; /* ghost.url and ghost.admin_key as defaults */
 	const char *filter;
 	bool dry_run, yes, include_pages;
 	unsigned jobs;
@@ -72,7 +76,10 @@ static int parse_args(int argc, char **argv, bool purge, struct ghost_args *a)
 	uint64_t v;
 	int c;
 
+	const struct rv_config *cfg = a->cfg;
+
 	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
 	a->jobs = 4;
 	optind = 0;
 	opterr = 0;
@@ -120,13 +127,17 @@ static int parse_args(int argc, char **argv, bool purge, struct ghost_args *a)
 				"unexpected argument '%s' (the key goes in --key-file "
 				"or --key-env)",
 				argv[optind]);
+	if (!a->url && a->cfg)
+		a->url = a->cfg->ghost.url;
 	if (!a->url)
-		return rv_error(RV_EUSAGE, "--url is required (the site's URL)");
+		return rv_error(RV_EUSAGE, "--url is required (the site's URL; or ghost.url in the "
+					   "configuration)");
 	if (a->key_file && a->key_env)
 		return rv_error(RV_EUSAGE, "give --key-file or --key-env, not both");
-	if (purge && !a->key_file && !a->key_env)
-		return rv_error(RV_EUSAGE, "purge-posts needs the Admin API key: --key-file F "
-					   "or --key-env VAR");
+	if (purge && !a->key_file && !a->key_env && !(a->cfg && a->cfg->ghost.admin_key))
+		return rv_error(RV_EUSAGE, "purge-posts needs the Admin API key: --key-file F, "
+					   "--key-env VAR, or ghost.admin_key(_file) in the "
+					   "configuration");
 	if (a->filter && !*a->filter)
 		return rv_error(RV_EUSAGE, "--filter is empty: leave it out to purge every post");
 	return 0;
@@ -165,6 +176,10 @@ static int load_key(const struct ghost_args *a, struct rv_ghost_key *key)
 	size_t len = 0;
 	int rc;
 
+	if (!a->key_env && !a->key_file) {
+		snprintf(source, sizeof(source), "%s: ghost.admin_key", a->cfg->source);
+		return rv_ghost_key_parse(key, a->cfg->ghost.admin_key, source);
+	}
 	if (a->key_env) {
 		const char *v = getenv(a->key_env);
 		if (!v || !*v)
@@ -202,7 +217,7 @@ static int open_client(const struct ghost_args *a, bool need_key, struct rv_ghos
 	bool have_key = false;
 	int rc;
 
-	if (a->key_file || a->key_env) {
+	if (a->key_file || a->key_env || (a->cfg && a->cfg->ghost.admin_key)) {
 		rc = load_key(a, &key);
 		if (rc) {
 			rv_ghost_key_clear(&key);
@@ -253,7 +268,7 @@ static void check_fail(int *first, int rc, char *msg, size_t msglen)
 	}
 }
 
-static int cmd_check(int argc, char **argv)
+static int cmd_check(const struct rv_config *cfg, int argc, char **argv)
 {
 	struct ghost_args a;
 	struct rv_ghost_client *c = NULL;
@@ -262,6 +277,8 @@ static int cmd_check(int argc, char **argv)
 	int first = 0, rc;
 	int64_t t0;
 
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
 	rc = parse_args(argc, argv, false, &a);
 	if (!rc)
 		rc = open_client(&a, false, &c);
@@ -315,8 +332,8 @@ static int cmd_check(int argc, char **argv)
 			check_fail(&first, RV_EFAIL, first_msg, sizeof(first_msg));
 		}
 	}
-	if (!a.key_file && !a.key_env) {
-		printf("key: skipped (no --key-file or --key-env)\n");
+	if (!a.key_file && !a.key_env && !(cfg && cfg->ghost.admin_key)) {
+		printf("key: skipped (no --key-file, --key-env or ghost.admin_key)\n");
 		goto out;
 	}
 	/* Browsing posts needs a valid staff or integration token, unlike /site/. */
@@ -353,7 +370,7 @@ static bool confirm(size_t n, const char *what, const char *url)
 	return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
 }
 
-static int cmd_purge(int argc, char **argv)
+static int cmd_purge(const struct rv_config *cfg, int argc, char **argv)
 {
 	static const char *const posts_only[] = {"posts", NULL};
 	static const char *const posts_pages[] = {"posts", "pages", NULL};
@@ -366,6 +383,8 @@ static int cmd_purge(int argc, char **argv)
 	const char *what;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
 	rc = parse_args(argc, argv, true, &a);
 	if (!rc)
 		rc = open_client(&a, true, &c);
@@ -432,7 +451,6 @@ out:
 
 int rv_cmd_ghost(struct rv_cli *cli, int argc, char **argv)
 {
-	(void)cli;
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -444,9 +462,17 @@ int rv_cmd_ghost(struct rv_cli *cli, int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "check"))
-		return cmd_check(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "purge-posts"))
-		return cmd_purge(argc - 1, argv + 1);
-	return rv_error(RV_EUSAGE, "unknown ghost subcommand '%s' (check, purge-posts)", argv[1]);
+	if (strcmp(argv[1], "check") && strcmp(argv[1], "purge-posts"))
+		return rv_error(RV_EUSAGE, "unknown ghost subcommand '%s' (check, purge-posts)",
+				argv[1]);
+	{
+		struct rv_config *cfg = NULL;
+		int rc = rv_cli_load_config(cli, false, &cfg);
+
+		if (!rc)
+			rc = !strcmp(argv[1], "check") ? cmd_check(cfg, argc - 1, argv + 1)
+						       : cmd_purge(cfg, argc - 1, argv + 1);
+		rv_config_free(cfg);
+		return rc;
+	}
 }

@@ -174,6 +174,8 @@ static const struct entry table[] = {
      .def = "8",
      .min = 1,
      .max = 64},
+    {.name = "ghost.url", .type = CT_STRING, .off = OFF(ghost.url)},
+    {.name = "ghost.admin_key", .type = CT_STRING, .flags = F_SECRET, .off = OFF(ghost.admin_key)},
     {.name = "database.sqlite", .type = CT_PATH, .off = OFF(database.sqlite)},
     {.name = "database.snapshot_interval",
      .type = CT_DURATION,

@@ -71,6 +71,10 @@ struct rv_config {
 		int64_t upload_workers;
 	} content;
 	struct {
+		char *url;	 /* the site's URL as Ghost has it; NULL: not set */
+		char *admin_key; /* secret: "id:secret" of an Admin API key */
+	} ghost;
+	struct {
 		char *sqlite;		      /* Ghost's SQLite file; NULL: no database */
 		int64_t snapshot_interval_ms; /* a fresh snapshot at least this often */
 		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */

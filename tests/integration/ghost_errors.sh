@@ -43,6 +43,20 @@ cat "$W/out"
 grep -q '^key: ok' "$W/out" || fail "key not reported ok"
 grep -q '^version: ok (Ghost 5.130)' "$W/out" || fail "version line"
 
+step "url and key from the configuration (ghost.url, ghost.admin_key_file)"
+printf 'ghost:\n  url: "%s"\n  admin_key_file: "%s"\nmetrics: {listen: off}\n' "$url" "$key" >"$W/ghost.yml"
+"$R" -c "$W/ghost.yml" ghost check >"$W/out" 2>&1 || fail "check from config: $(cat "$W/out")"
+grep -q '^key: ok' "$W/out" || fail "key from config not reported ok"
+"$R" -c "$W/ghost.yml" config show >"$W/show" 2>&1 || fail "config show: $(cat "$W/show")"
+grep -qF "$(cut -d: -f2 "$key")" "$W/show" && fail "config show printed the admin key secret"
+echo "not-a-key" >"$W/malformed-cfg.key"
+printf 'ghost:\n  url: "%s"\n  admin_key_file: "%s"\nmetrics: {listen: off}\n' "$url" "$W/malformed-cfg.key" >"$W/ghost-bad.yml"
+expect 2 "^error: malformed Admin API key in $W/ghost-bad.yml: ghost.admin_key" \
+	"$R" -c "$W/ghost-bad.yml" ghost purge-posts --yes
+# Flags win over the configuration.
+expect 2 "^error: malformed Admin API key in key file '$W/malformed-cfg.key'" \
+	"$R" -c "$W/ghost.yml" ghost purge-posts --key-file "$W/malformed-cfg.key" --yes
+
 step "wrong key: a valid-looking key Ghost does not know -> exit 4"
 echo "0123456789abcdef01234567:$(printf 'ab%.0s' {1..32})" >"$W/unknown.key"
 expect 4 "^error: the Admin API key was rejected: check that the key is an Admin API key of an active integration on $url" \
