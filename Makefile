@@ -1,6 +1,8 @@
 # Thin wrapper around CMake so that the README's commands stay short.
 #   make          build revenant (build/revenant)
-#   make demo     install what is needed, build, and run the demo
+#   make demo     install what is needed (Ghost too), build, and run the DR
+#                 drill (scripts/demo.sh: a real Ghost killed mid-write, brought
+#                 back from the store; prints RPO and RTO; non-zero on failure)
 #   make test     install what is needed, then lint, build and run every test,
 #                 normally and under ASan+UBSan
 BUILD      ?= build

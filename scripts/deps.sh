@@ -33,7 +33,7 @@ fi
 # Node.js >= 18 runs s3rver and Ghost 5 (Ghost needs ^18.12.1 || ^20.11.1 || ^22.13.1).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "deps: installing nodejs and npm from Debian"
-	DEBIAN_FRONTEND=noninteractive ${sudo:-} apt-get install -y -qq nodejs npm >/dev/null
+	DEBIAN_FRONTEND=noninteractive ${sudo:-} apt-get install -y -qq nodejs npm libnode-dev >/dev/null
 fi
 
 # npm packages for the tests (s3rver), pinned by tests/package-lock.json.

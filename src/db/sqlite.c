@@ -26,9 +26,12 @@ struct follow {
 };
 
 struct rv_sqlite {
-	sqlite3 *w; /* checkpoints */
-	sqlite3 *r; /* the long read transaction */
-	sqlite3 *c; /* takes the write lock while frames are copied */
+	sqlite3 *w;	 /* checkpoints */
+	sqlite3 *r;	 /* the long read transaction */
+	sqlite3 *r2;	 /* the next one, while frames are copied (leapfrog) */
+	bool exact;	 /* `r` began exactly at the shipped end (snapshots need it) */
+	bool want_exact; /* the next ship must end with `exact` */
+	sqlite3 *c;	 /* takes the write lock while frames are copied */
 	char *db_path, *wal_path, *tmpdir;
 	char gen[RV_GEN_ID_LEN];
 	uint64_t checkpoint_bytes;
@@ -80,19 +83,31 @@ static int open_conn(sqlite3 **out, const char *path, int busy_ms)
 	return exec(*out, "PRAGMA wal_autocheckpoint=0", path);
 }
 
-/* Start the read transaction; it must read a page to really hold a snapshot. */
-static int read_begin(struct rv_sqlite *s)
+/* Start a read transaction; it must read a page to really hold a snapshot. */
+static int read_begin_on(struct rv_sqlite *s, sqlite3 *c)
 {
-	int rc = exec(s->r, "BEGIN", s->db_path);
+	int rc = exec(c, "BEGIN", s->db_path);
 
 	if (!rc)
-		rc = exec(s->r, "SELECT count(*) FROM sqlite_master", s->db_path);
+		rc = exec(c, "SELECT count(*) FROM sqlite_master", s->db_path);
+	if (rc && !sqlite3_get_autocommit(c))
+		sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+static int read_end_on(struct rv_sqlite *s, sqlite3 *c)
+{
+	return sqlite3_get_autocommit(c) ? 0 : exec(c, "COMMIT", s->db_path);
+}
+
+static int read_begin(struct rv_sqlite *s)
+{
+	return read_begin_on(s, s->r);
 }
 
 static int read_end(struct rv_sqlite *s)
 {
-	return sqlite3_get_autocommit(s->r) ? 0 : exec(s->r, "COMMIT", s->db_path);
+	return read_end_on(s, s->r);
 }
 
 static int mark_broken(struct rv_sqlite *s, const char *reason)
@@ -271,9 +286,8 @@ static int check_file(struct rv_sqlite *s)
 		 * someone moved in with the new file is another inode). */
 		int nlog = 0, nck = 0;
 
-		if (read_end(s) ||
-		    sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog,
-					      &nck) != SQLITE_OK)
+		if (read_end(s) || sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+							     &nlog, &nck) != SQLITE_OK)
 			rv_log(RV_LOG_WARN,
 			       "sqlite: could not empty the replaced database's WAL (another "
 			       "process still uses the old file): stop Ghost before replacing "
@@ -302,8 +316,38 @@ static int checkpoint(struct rv_sqlite *s, bool *done)
  * safe); only the tail, the move of the read transaction and a checkpoint
  * of that tail run under the write lock, so the application waits as
  * little as possible. */
+/* The lock-free step (see sqlite.h, "leapfrog"): a second read transaction
+ * begins, then every frame committed by now is copied, which includes all
+ * the new transaction can see; only then does the old one end.  At every
+ * moment one of ours exists whose view holds nothing unshipped, so SQLite
+ * can neither rewind the WAL past unshipped frames nor (for a reader of the
+ * database file alone) copy newer frames into it.  The new transaction's
+ * view may end before the copied end, so `exact` is false until a locked
+ * step. */
+static int leapfrog(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t *nframes,
+		    uint64_t *wal_bytes)
+{
+	sqlite3 *t;
+	int rc = read_begin_on(s, s->r2);
+
+	*nframes = 0;
+	if (!rc)
+		rc = follow_wal(s, f, raw_fd, nframes, wal_bytes);
+	if (rc) {
+		read_end_on(s, s->r2);
+		return rc;
+	}
+	if (read_end(s))
+		sqlite3_exec(s->r, "ROLLBACK", NULL, NULL, NULL);
+	t = s->r;
+	s->r = s->r2;
+	s->r2 = t;
+	s->exact = false;
+	return 0;
+}
+
 static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t *nframes,
-		    bool *ckpt)
+		    bool *ckpt, bool exact)
 {
 	uint64_t n1 = 0, n2 = 0, wal_bytes = 0;
 	int rc;
@@ -317,10 +361,21 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 		rc = checkpoint(s, ckpt);
 	if (rc)
 		return rc;
-	/* Nothing committed since the last ship: no need to make the
-	 * application wait for the lock (once the read transaction exists). */
-	if (raw_fd != -1 && n1 == 0)
+	/* Nothing committed since the last ship: nothing to move. */
+	if (raw_fd != -1 && n1 == 0 && (!exact || s->exact))
 		return 0;
+	/* The application never waits for us here.  The write lock is kept
+	 * for what needs a read transaction exactly at the shipped end (a
+	 * snapshot, the start) and for letting a busy WAL rewind: a
+	 * transaction that read and then wants to write gets SQLITE_BUSY at
+	 * once (no busy handler) if we hold the lock at that moment. */
+	if (raw_fd != -1 && !exact && wal_bytes < 4 * s->checkpoint_bytes) {
+		rc = leapfrog(s, f, raw_fd, &n2, &wal_bytes);
+		*nframes = n1 + n2;
+		if (!rc && wal_bytes >= s->checkpoint_bytes)
+			rc = checkpoint(s, ckpt);
+		return rc;
+	}
 	rc = exec(s->c, "BEGIN IMMEDIATE", s->db_path);
 	if (rc)
 		return rc;
@@ -339,6 +394,8 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 		 * is over. */
 		if (read_begin(s))
 			rc = mark_broken(s, "lost the read transaction that holds the WAL");
+		else
+			s->exact = true;
 	}
 	if (exec(s->c, "ROLLBACK", s->db_path) && !rc)
 		rc = RV_EFAIL;
@@ -390,7 +447,7 @@ int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_sh
 	if (rc)
 		return rc;
 	f = s->f;
-	rc = sync_wal(s, &f, raw, &n, &res->checkpointed);
+	rc = sync_wal(s, &f, raw, &n, &res->checkpointed, s->want_exact);
 	if (!rc && n && seal_segment(s, &f, raw, n)) {
 		/* The read transaction has moved past these frames, so they may
 		 * be gone from the WAL by the next call. */
@@ -434,9 +491,16 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 	struct rv_dbobj_hdr oh = {.kind = RV_DBOBJ_SNAPSHOT};
 	struct stat stt;
 
+	s->want_exact = true;
 	rc = rv_sqlite_ship(s, st, &sh);
+	s->want_exact = false;
 	if (rc)
 		return rc;
+	if (!s->exact)
+		return rv_error(RV_EFAIL,
+				"sqlite snapshot of '%s': the read transaction is not at "
+				"the shipped end (retried at the next tick)",
+				s->db_path);
 	/* The read transaction now sits exactly at the shipped position. */
 	tmp = rv_asprintf("%s/.revenant-snapshot-%d-%" PRIx64 ".db", s->tmpdir, (int)getpid(),
 			  (uint64_t)rv_mono_ms());
@@ -578,11 +642,13 @@ int rv_sqlite_open(struct rv_sqlite **out, const struct rv_sqlite_opts *o)
 	if (!rc)
 		rc = open_conn(&s->r, o->db_path, busy);
 	if (!rc)
+		rc = open_conn(&s->r2, o->db_path, busy);
+	if (!rc)
 		rc = open_conn(&s->c, o->db_path, busy);
 	/* Position 0: the current end of the WAL, with the read transaction
 	 * pinned there. */
 	if (!rc)
-		rc = sync_wal(s, &s->f, -1, &n, &ck);
+		rc = sync_wal(s, &s->f, -1, &n, &ck, true);
 	if (rc)
 		goto fail;
 	rv_log(RV_LOG_INFO, "sqlite: replicating", "db", s->db_path, "generation", s->gen, NULL);
@@ -600,7 +666,10 @@ void rv_sqlite_free(struct rv_sqlite *s)
 	if (s->r && !sqlite3_get_autocommit(s->r))
 		sqlite3_exec(s->r, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(s->c);
+	if (s->r2 && !sqlite3_get_autocommit(s->r2))
+		sqlite3_exec(s->r2, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(s->r);
+	sqlite3_close(s->r2);
 	sqlite3_close(s->w);
 	if (s->pend_fd != -1)
 		close(s->pend_fd);

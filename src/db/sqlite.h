@@ -9,21 +9,26 @@
  * position.  Positions keep counting across WAL restarts.
  *
  * How no frame is checkpointed away before it is shipped: revenant's own
- * connections never checkpoint automatically (wal_autocheckpoint=0), and a
- * separate connection always holds a read transaction that was started,
- * under the write lock, at the end of what has been shipped.  SQLite can
- * only restart (rewind) the WAL when no reader uses it, so while that read
- * transaction lives, frames are at most copied into the database file
- * (harmless), never discarded unshipped.  Each ship takes the write lock
- * briefly (BEGIN IMMEDIATE on a third connection), copies the new frames to
- * a local compressed spool, moves the read transaction forward, runs a
- * PASSIVE checkpoint when the WAL has grown, releases the lock, then
- * uploads the spool.  The application waits for that lock like for any
- * writer (its busy_timeout applies), except that SQLite returns SQLITE_BUSY
- * at once to a deferred transaction that already read and now wants to
- * write; the lock is therefore held only for the frames committed since
- * the unlocked copy moments before.  Anything that still breaks the chain (the database
- * file replaced, the WAL rewound more than once or its salts changed
+ * connections never checkpoint automatically (wal_autocheckpoint=0), and one
+ * of its connections always holds a read transaction whose view contains
+ * nothing unshipped.  SQLite rewinds (restarts) the WAL only when every frame
+ * was copied into the database and no reader uses the WAL; a reader that
+ * began on a fully copied WAL reads the database file alone, and while it
+ * lives no newer frame may be copied into that file.  So while such a read
+ * transaction lives, SQLite can at most rewind over frames that existed when
+ * it began — all shipped — never discard unshipped ones.  Each ship copies
+ * the new committed frames to a local compressed spool without any lock,
+ * then "leapfrogs": a second read transaction begins, everything committed
+ * by then is copied (a superset of what it sees), and only then does the old
+ * one end.  Ghost never waits for revenant on this path.  The write lock
+ * (BEGIN IMMEDIATE on a third connection) is taken only where a read
+ * transaction must sit exactly at the shipped end — at open and for a
+ * snapshot — and when the WAL has grown past 4 × checkpoint_bytes under
+ * continuous writes, to checkpoint it completely so that the next writer
+ * can rewind it.  Held, it makes a transaction that already read and now
+ * wants to write fail at once with SQLITE_BUSY (SQLite calls no busy
+ * handler for that upgrade), which is why it is kept this rare.
+ * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once or its salts changed
  * without a restart) is reported as "new generation needed". */
 #ifndef RV_DB_SQLITE_H
 #define RV_DB_SQLITE_H

@@ -21,6 +21,7 @@ declare -gA RV_GHOST_PIDS=()
 declare -gA RV_GHOST_PORTS=()
 declare -gA RV_GHOST_DIRS=()
 declare -gA RV_GHOST_CONTENTS=()
+declare -gA RV_GHOST_DBS=()
 RV_GHOST_OWN_WORK=
 
 _ghost_err() { echo "ghost.sh: $*" >&2; }
@@ -100,19 +101,30 @@ ghost_dir() { echo "${RV_GHOST_DIRS[$1]}"; }
 ghost_pid() { echo "${RV_GHOST_PIDS[$1]}"; }
 # ghost_content NAME: the instance's content folder (Ghost's paths.contentPath).
 ghost_content() { echo "${RV_GHOST_CONTENTS[$1]}"; }
+# ghost_db NAME: the instance's SQLite database file.
+ghost_db() { echo "${RV_GHOST_DBS[$1]}"; }
 
-# ghost_start NAME PORT [sqlite [CONTENT_DIR]]: start an instance in the
-# background and wait until its Admin API answers.  Reuses NAME's folder (and
-# so its database) if it was started before in this work dir: a restart keeps
-# the data.  With CONTENT_DIR (an existing folder, e.g. a restored one) Ghost
-# uses it as its content path as it is (not copied, never removed), and keeps
-# its SQLite database in NAME/data/ghost.db, outside CONTENT_DIR, so the
-# instance starts on a fresh database of its own whatever CONTENT_DIR/data holds.
+# ghost_start NAME PORT [sqlite [CONTENT_DIR [DB_FILE]]]: start an instance in
+# the background and wait until its Admin API answers.  Reuses NAME's folder
+# (and so its database) if it was started before in this work dir: a restart
+# keeps the data.  With CONTENT_DIR (an existing folder, e.g. a restored one)
+# Ghost uses it as its content path as it is (not copied, never removed), and
+# keeps its SQLite database in NAME/data/ghost.db, outside CONTENT_DIR, so the
+# instance starts on a fresh database of its own whatever CONTENT_DIR/data
+# holds.  With DB_FILE (e.g. a restored database; CONTENT_DIR may be "" for
+# the default folder) Ghost uses that SQLite file as it is, never removed.
 ghost_start() {
-	local name=$1 port=$2 db=${3:-sqlite} content=${4:-}
+	local name=$1 port=$2 db=${3:-sqlite} content=${4:-} dbfile_arg=${5:-}
 	if [[ -z $name || -z $port ]]; then
-		_ghost_err "usage: ghost_start NAME PORT [sqlite [CONTENT_DIR]]"
+		_ghost_err "usage: ghost_start NAME PORT [sqlite [CONTENT_DIR [DB_FILE]]]"
 		return 1
+	fi
+	if [[ -n $dbfile_arg ]]; then
+		[[ -f $dbfile_arg ]] || {
+			_ghost_err "ghost_start: database file '$dbfile_arg' does not exist"
+			return 1
+		}
+		dbfile_arg=$(cd "$(dirname "$dbfile_arg")" && pwd -P)/$(basename "$dbfile_arg") || return 1
 	fi
 	if [[ -n $content ]]; then
 		[[ -d $content ]] || {
@@ -153,6 +165,9 @@ ghost_start() {
 			mkdir -p "$content/data" "$content/logs"
 		fi
 	fi
+	if [[ -n $dbfile_arg ]]; then
+		dbfile=$dbfile_arg
+	fi
 	# Ghost reads config.<env>.json from its working directory, so each
 	# instance runs in its own folder with the shared install's index.js; a
 	# `current` link to the install (as Ghost-CLI lays it out) is how Ghost
@@ -179,6 +194,7 @@ EOF
 	RV_GHOST_PORTS[$name]=$port
 	RV_GHOST_DIRS[$name]=$dir
 	RV_GHOST_CONTENTS[$name]=$content
+	RV_GHOST_DBS[$name]=$dbfile
 	echo "=== start $(date -u +%H:%M:%S)" >>"$dir/ghost.log"
 	(
 		cd "$dir" || exit 1
