@@ -1,5 +1,6 @@
-/* cmd_standby.c - `revenant standby`, content half: keep a folder equal to
- * the store's latest point until SIGTERM. */
+/* cmd_standby.c - `revenant standby`: keep a folder, and optionally a
+ * SQLite file, at the store's latest recovery point until SIGTERM, or
+ * catch up once and hand both over (--promote-once). */
 #include "cli/cli.h"
 #include "content/restore.h"
 #include "core/config.h"
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,18 +20,36 @@
 #include <unistd.h>
 
 static const char standby_usage[] =
-    "usage: revenant standby --to DIR [--interval DUR] [-j N] [--allow-outside-links] [URL]\n"
+    "usage: revenant standby --to DIR [--db FILE] [--promote-once] [--interval DUR] [-j N]\n"
+    "                        [--allow-outside-links] [URL]\n"
     "\n"
     "Follow the store (URL, default store.url of the configuration) and keep DIR\n"
-    "equal to its content folder: first a full restore of the latest point (paths\n"
-    "that are not in the store are removed), then every new commit of the lease's\n"
-    "generation is applied as it appears, each file verified and renamed into\n"
-    "place atomically.  A new generation in the lease is followed.  The lag (how\n"
-    "far behind the store the folder may be) is logged every 30 s.  Store errors\n"
-    "are logged and retried; SIGTERM or SIGINT stop it cleanly (exit 0).\n"
-    "This version follows the content folder only.\n"
+    "equal to its content folder and, with --db, FILE equal to its SQLite database,\n"
+    "both at the same recovery point: first a full restore of the latest point\n"
+    "(paths that are not in the store are removed), then every new commit of the\n"
+    "lease's generation is applied as it appears: the database is moved to the\n"
+    "commit's position (WAL segments written in place, each verified first), then\n"
+    "the commit's files are applied, each verified and renamed into place\n"
+    "atomically.  A new generation in the lease is followed; a commit missing in\n"
+    "the middle of a generation means a full restore from the next manifest.  The\n"
+    "lag (how far behind the store the folder may be) is logged every 30 s.  Store\n"
+    "errors are logged and retried; SIGTERM or SIGINT stop it cleanly (exit 0).\n"
+    "\n"
+    "The standby owns FILE while it runs: Ghost (or anything else) must not have it\n"
+    "open.  FILE-wal, FILE-shm and FILE-journal left by an earlier Ghost run are\n"
+    "removed (logged).  FILE.revenant-standby records the generation, the position\n"
+    "and whether FILE is consistent; a standby killed while writing FILE, a missing\n"
+    "state or a FILE changed by someone else means a full restore of the database at\n"
+    "the next start (snapshot + segments into a temporary file renamed over FILE).\n"
     "\n"
     "  --to DIR               the standby's content folder (created if missing)\n"
+    "  --db FILE              also keep this SQLite database (replicate must ship it:\n"
+    "                         database.sqlite on the primary)\n"
+    "  --promote-once         catch up once to the latest point (from a previous\n"
+    "                         standby's state or from nothing), run PRAGMA\n"
+    "                         integrity_check on FILE, remove the state file, print\n"
+    "                         one line (generation, seq, db position, commit time) and\n"
+    "                         exit: DIR and FILE are then ready for Ghost\n"
     "  --interval DUR         how often to look for new commits (default 1s)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
     "  --allow-outside-links  also restore symlinks pointing outside DIR\n"
@@ -42,9 +62,18 @@ static const char standby_usage[] =
     "revenant_standby_applied_seq, revenant_standby_last_commit_timestamp_seconds.\n"
     "/healthz is 200 once the first restore is done and the lag is under 60 s.\n"
     "\n"
-    "Exit codes: 0 stopped by a signal, 2 bad usage, 4 permission (not retried).\n";
+    "Exit codes: 0 stopped by a signal (or promoted), 2 bad usage, 4 permission (not\n"
+    "retried).  --promote-once: 3 store unreachable, 5 nothing to promote, 7 an\n"
+    "object or the promoted database is corrupt, 1 anything else.\n";
 
-enum { OPT_TO = 'T', OPT_INTERVAL = 'I', OPT_LINKS = 'L', OPT_METRICS = 'M' };
+enum {
+	OPT_TO = 'T',
+	OPT_INTERVAL = 'I',
+	OPT_LINKS = 'L',
+	OPT_METRICS = 'M',
+	OPT_DB = 'D',
+	OPT_PROMOTE = 'P',
+};
 
 /* Past this, /healthz says the standby is behind. */
 #define HEALTHY_LAG_S 60.0
@@ -114,10 +143,33 @@ static bool wait_signal(void *ud, unsigned ms)
 	return sg->stopped;
 }
 
+static int promote_once(struct rv_store *s, const char *to, const struct rv_standby_opts *so)
+{
+	struct rv_standby_point p;
+	char when[32];
+	int rc = rv_standby_promote(s, to, so, &p);
+
+	if (rc)
+		return rc;
+	rv_restore_format_time(when, p.commit_ms);
+	if (p.has_db)
+		printf("promoted generation=%s seq=%" PRIu64 " db_generation=%s db_pos=%" PRIu64
+		       " commit=%s dir=%s db=%s\n",
+		       p.gen, p.seq, p.db_gen, p.db_pos, when, to, so->db_path);
+	else
+		printf("promoted generation=%s seq=%" PRIu64 " commit=%s dir=%s\n", p.gen, p.seq,
+		       when, to);
+	if (fflush(stdout) == EOF)
+		return rv_error_errno(RV_EFAIL, errno, "write to standard output");
+	return 0;
+}
+
 int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"to", required_argument, NULL, OPT_TO},
+	    {"db", required_argument, NULL, OPT_DB},
+	    {"promote-once", no_argument, NULL, OPT_PROMOTE},
 	    {"interval", required_argument, NULL, OPT_INTERVAL},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
@@ -133,6 +185,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct rv_metrics_server *srv = NULL;
 	struct gauges g;
 	const char *to = NULL, *listen = NULL;
+	bool promote = false;
 	sigset_t set;
 	int c, rc;
 
@@ -146,6 +199,12 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 		switch (c) {
 		case OPT_TO:
 			to = optarg;
+			break;
+		case OPT_DB:
+			so.db_path = optarg;
+			break;
+		case OPT_PROMOTE:
+			promote = true;
 			break;
 		case OPT_INTERVAL: {
 			int64_t ms;
@@ -197,8 +256,8 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	rc = rv_cli_load_config(cli, false, &cfg);
 	if (!rc && !listen)
 		listen = cfg->metrics.listen;
-	if (listen && !strcmp(listen, "off"))
-		listen = NULL;
+	if ((listen && !strcmp(listen, "off")) || promote)
+		listen = NULL; /* a one-shot run has nothing to serve */
 	if (!rc && listen && !(rc = rv_metrics_serve(&srv, listen, m, health, &g))) {
 		char port[16];
 		snprintf(port, sizeof(port), "%u", rv_metrics_server_port(srv));
@@ -206,7 +265,9 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	}
 	if (!rc)
 		rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s);
-	if (!rc)
+	if (!rc && promote)
+		rc = promote_once(s, to, &so);
+	else if (!rc)
 		rc = rv_standby_run(s, to, &so);
 	rv_metrics_server_free(srv);
 	rv_store_free(s);

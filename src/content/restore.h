@@ -122,6 +122,11 @@ int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv
 
 struct rv_standby_opts {
 	struct rv_restore_opts restore;
+	/* Also keep this SQLite file at every point followed (NULL: content
+	 * only).  The standby owns it: no other process may have it open.
+	 * Its state (generation, position, whether the file is consistent)
+	 * is kept in `<db_path>.revenant-standby`. */
+	const char *db_path;
 	unsigned interval_ms; /* between polls, default 1000 */
 	unsigned lag_log_ms;  /* how often the lag is logged, default 30000 */
 	/* Sleep up to `ms`; true when the standby must stop (SIGTERM). */
@@ -135,8 +140,28 @@ struct rv_standby_opts {
 
 /* Initial restore (with delete), then follow the lease's generation until
  * `wait` says stop; returns 0 then.  Store errors while following are
- * logged and retried at the next poll. */
+ * logged and retried at the next poll.  With `db_path`, every content log
+ * applied is preceded by moving the database to the log's `db=` position
+ * (segments applied in place), so folder and database stay at one
+ * recovery point; a missing or unclean state, a new generation or
+ * anything unexpected means a full restore of the database instead. */
 int rv_standby_run(struct rv_store *s, const char *dir,
 		   const struct rv_standby_opts *o) RV_WARN_UNUSED;
+
+struct rv_standby_point {
+	char gen[RV_GEN_ID_LEN];
+	uint64_t seq;
+	int64_t commit_ms;
+	bool has_db;
+	char db_gen[RV_GEN_ID_LEN];
+	uint64_t db_pos;
+};
+
+/* Catch up once to the latest point (from a previous standby's state or
+ * from nothing), run PRAGMA integrity_check on `db_path`, remove the state
+ * file and return where it stands: the folder and database are then ready
+ * for Ghost.  Errors are returned, not retried. */
+int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_standby_opts *o,
+		       struct rv_standby_point *out) RV_WARN_UNUSED;
 
 #endif

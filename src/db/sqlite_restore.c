@@ -1,8 +1,8 @@
 /* sqlite_restore.c - rebuild a database file from a snapshot and log
- * segments (see sqlite.h).  Frames are applied the way a checkpoint would:
- * each page written at (pgno - 1) * page_size, the file cut to the commit
- * frame's size; every segment ends on a commit, so each applied segment
- * leaves a consistent database. */
+ * segments, or move one forward in place (see sqlite.h).  Frames are
+ * applied the way a checkpoint would: each page written at (pgno - 1) *
+ * page_size, the file cut to the commit frame's size; every segment ends on
+ * a commit, so each applied segment leaves a consistent database. */
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
@@ -91,8 +91,9 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Apply one downloaded object to `out`; `*page_size` is fixed by the
- * snapshot and checked for every segment. */
+/* Apply one downloaded object to `out`, or only read it through and
+ * verify it when `out` is -1.  `*page_size` is fixed by the snapshot (or,
+ * when 0, by the first segment) and checked for every segment. */
 static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_kind kind, int out,
 		 uint32_t *page_size, unsigned char *buf)
 {
@@ -114,18 +115,21 @@ static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_k
 		*page_size = h->page_size;
 		for (uint64_t i = 0; !rc && i < h->count; i++) {
 			rc = rv_dbobj_reader_read(r, buf, h->page_size);
-			if (!rc && pwrite_all(out, buf, h->page_size, i * h->page_size) == -1)
+			if (!rc && out != -1 &&
+			    pwrite_all(out, buf, h->page_size, i * h->page_size) == -1)
 				rc = rv_error_errno(RV_EFAIL, errno, "write restored database");
 		}
-		if (!rc && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
+		if (!rc && out != -1 && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
 			rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
 	} else {
 		struct rv_wal_frame f = {0};
 
+		if (!*page_size)
+			*page_size = h->page_size;
 		if (h->page_size != *page_size) {
 			rc = rv_error(RV_ECORRUPT,
 				      "log segment '%s' has page size %" PRIu32
-				      ", the snapshot %" PRIu32,
+				      ", the database %" PRIu32,
 				      k->key, h->page_size, *page_size);
 			goto out;
 		}
@@ -139,6 +143,8 @@ static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_k
 					      "log segment '%s' has a frame for page 0", k->key);
 				break;
 			}
+			if (out == -1)
+				continue;
 			if (pwrite_all(out, buf + RV_WAL_FRAME_HDR_SIZE, h->page_size,
 				       (uint64_t)(f.pgno - 1) * h->page_size) == -1)
 				rc = rv_error_errno(RV_EFAIL, errno, "write restored database");
@@ -157,7 +163,7 @@ out:
 	return rc;
 }
 
-static int integrity(const char *path)
+int rv_sqlite_check(const char *path)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
@@ -165,11 +171,11 @@ static int integrity(const char *path)
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK) {
-		rc = rv_error(RV_ECORRUPT, "cannot open restored database '%s': %s", path,
+		rc = rv_error(RV_ECORRUPT, "cannot open database '%s' to check it: %s", path,
 			      sqlite3_errmsg(db));
 	} else if (sqlite3_step(q) != SQLITE_ROW ||
 		   strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0) {
-		rc = rv_error(RV_ECORRUPT, "restored database '%s' fails integrity_check: %s", path,
+		rc = rv_error(RV_ECORRUPT, "database '%s' fails integrity_check: %s", path,
 			      sqlite3_column_text(q, 0) ? (const char *)sqlite3_column_text(q, 0)
 							: sqlite3_errmsg(db));
 	}
@@ -227,11 +233,14 @@ static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, s
 		at = k->to;
 		(*nlogs)++;
 	}
+	/* Positions come from recovery points, which are written only after
+	 * their segments: falling short is a loss in the store. */
 	if (!latest && o->at_ms <= 0 && at != o->pos)
-		return rv_error(RV_ENOTFOUND,
-				"no database point at position %" PRIu64 " in generation %s (the "
-				"chain reaches %" PRIu64 ")",
-				o->pos, o->gen, at);
+		return rv_error(RV_ECORRUPT,
+				"the database log of generation %s reaches position %" PRIu64
+				" but the recovery point names %" PRIu64
+				" — the store lost a segment; restore an earlier point with --at",
+				o->gen, at, o->pos);
 	return 0;
 }
 
@@ -294,7 +303,7 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 		rc = rv_error_errno(RV_EFAIL, errno, "fsync '%s'", tmp);
 	close(out);
 	if (!rc)
-		rc = integrity(tmp);
+		rc = rv_sqlite_check(tmp);
 	if (!rc && rename(tmp, o->out) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "rename '%s' to '%s'", tmp, o->out);
 	if (rc)
@@ -308,6 +317,178 @@ out:
 	free(lp);
 	free(tmp);
 	free(tmpdir);
+	free(buf);
+	return rc;
+}
+
+/* ---- applying segments in place ---------------------------------------- */
+
+#define SEGS_MAX_DEFAULT 64
+
+struct rv_sqlite_segs {
+	char gen[RV_GEN_ID_LEN];
+	struct keylist logs; /* the chain, in order */
+	int *fd;	     /* downloaded copies, at offset 0 after fetching */
+	size_t nfd;
+	uint64_t end;
+	int64_t time_ms;
+};
+
+void rv_sqlite_segs_free(struct rv_sqlite_segs *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nfd; i++)
+		if (g->fd[i] != -1)
+			close(g->fd[i]);
+	free(g->fd);
+	keylist_release(&g->logs);
+	free(g);
+}
+
+uint64_t rv_sqlite_segs_end(const struct rv_sqlite_segs *g)
+{
+	return g->end;
+}
+
+int64_t rv_sqlite_segs_time(const struct rv_sqlite_segs *g)
+{
+	return g->time_ms;
+}
+
+/* Every segment starting in [from, to) has a name whose <from> digits
+ * share the leading hex digits of `from` and `to - 1`: listing that prefix
+ * finds them without walking the whole generation. */
+static char *segs_prefix(const char *gen, uint64_t from, uint64_t to)
+{
+	char a[17], b[17];
+	char *lp = rv_dbobj_log_prefix(gen), *p;
+	size_t n = 0;
+
+	snprintf(a, sizeof(a), "%016" PRIx64, from);
+	snprintf(b, sizeof(b), "%016" PRIx64, to - 1);
+	while (n < 16 && a[n] == b[n])
+		n++;
+	p = rv_asprintf("%s%.*s", lp, (int)n, a);
+	free(lp);
+	return p;
+}
+
+int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const char *gen,
+			 uint64_t from, uint64_t to, unsigned max, const char *tmpdir)
+{
+	struct rv_sqlite_segs *g;
+	struct keylist all = {.kind = RV_DBOBJ_LOG};
+	unsigned char *buf = NULL;
+	uint32_t page_size = 0;
+	uint64_t at = from;
+	char *prefix;
+	int rc;
+
+	*out = NULL;
+	if ((rc = rv_gen_id_check(gen)))
+		return rc;
+	if (to <= from)
+		return rv_error(RV_EUSAGE,
+				"no database segments to fetch from %" PRIu64 " to %" PRIu64, from,
+				to);
+	if (!max)
+		max = SEGS_MAX_DEFAULT;
+	g = rv_calloc(1, sizeof(*g));
+	memcpy(g->gen, gen, RV_GEN_ID_LEN);
+	g->logs.kind = RV_DBOBJ_LOG;
+	prefix = segs_prefix(gen, from, to);
+	rc = rv_store_list(st, prefix, collect, &all);
+	free(prefix);
+	/* The chain: byte order is position order; a retried upload may list
+	 * the same <from> twice, the first one is taken. */
+	for (size_t i = 0; !rc && i < all.n && at < to && g->logs.n < max; i++) {
+		struct dbkey *k = &all.v[i];
+
+		if (k->from < at)
+			continue;
+		if (k->from > at)
+			break;
+		if (k->to > to) {
+			rc = rv_error(RV_ENOTFOUND,
+				      "no database point at position %" PRIu64
+				      " in generation %s: segment '%s' crosses it",
+				      to, gen, k->key);
+			break;
+		}
+		if (g->logs.n == g->logs.cap) {
+			g->logs.cap = g->logs.cap ? g->logs.cap * 2 : 16;
+			g->logs.v = rv_realloc(g->logs.v, g->logs.cap * sizeof(*g->logs.v));
+		}
+		g->logs.v[g->logs.n++] = *k;
+		k->key = NULL; /* moved */
+		at = k->to;
+	}
+	keylist_release(&all);
+	if (!rc && at < to && g->logs.n < max)
+		rc = rv_error(RV_ECORRUPT,
+			      "database log of generation %s has no segment starting at position "
+			      "%" PRIu64 " although a recovery point names %" PRIu64
+			      " — the store lost a segment",
+			      gen, at, to);
+	if (rc)
+		goto out;
+	g->fd = rv_malloc(g->logs.n * sizeof(*g->fd));
+	buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	for (size_t i = 0; !rc && i < g->logs.n; i++) {
+		const struct dbkey *k = &g->logs.v[i];
+
+		if ((rc = download(st, k->key, tmpdir, &g->fd[i])))
+			break;
+		g->nfd++;
+		rc = apply(g->fd[i], k, gen, RV_DBOBJ_LOG, -1, &page_size, buf);
+		if (!rc && lseek(g->fd[i], 0, SEEK_SET) == -1)
+			rc = rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", k->key);
+		g->end = k->to;
+		g->time_ms = k->ms;
+	}
+out:
+	free(buf);
+	if (rc) {
+		rv_sqlite_segs_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+/* The page size recorded in a database file's header. */
+static int file_page_size(int fd, uint32_t *ps)
+{
+	unsigned char h[100];
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+
+	if (n == -1)
+		return rv_error_errno(RV_EFAIL, errno, "read the database header");
+	if (n < (ssize_t)sizeof(h) || memcmp(h, "SQLite format 3", 16) != 0)
+		return rv_error(RV_ECORRUPT, "the database file has no SQLite header");
+	*ps = (uint32_t)h[16] << 8 | h[17];
+	if (*ps == 1)
+		*ps = 65536;
+	return 0;
+}
+
+int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
+{
+	unsigned char *buf;
+	uint32_t page_size;
+	int rc = file_page_size(fd, &page_size);
+
+	if (rc)
+		return rc;
+	buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	for (size_t i = 0; !rc && i < g->nfd; i++) {
+		if (lseek(g->fd[i], 0, SEEK_SET) == -1)
+			rc = rv_error_errno(RV_EFAIL, errno, "seek");
+		else
+			rc = apply(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, fd, &page_size,
+				   buf);
+	}
 	free(buf);
 	return rc;
 }

@@ -127,7 +127,8 @@ seg=$(ls "$W"/store/generations/*/db/log/*.zst | tail -1)
 mv "$seg" "$W/seg.bak"
 rc=0
 "$REVENANT" --log-level warn restore --db-only --db "$W/r6.db" "file://$W/store" >"$W/out" 2>"$W/err" || rc=$?
-((rc != 0)) || fail "restore without the last segment succeeded"
+((rc == 7)) || fail "restore without the last segment exited $rc (wanted 7): $(cat "$W/err")"
+grep -q "the store lost a segment" "$W/err" || fail "no 'lost a segment' line: $(cat "$W/err")"
 [[ ! -e $W/r6.db ]] || fail "a database was left behind"
 mv "$W/seg.bak" "$seg"
 
