@@ -17,6 +17,7 @@ static const struct rv_command commands[] = {
     {"status", "what the store holds: lease, generations, latest commit", rv_cmd_status},
     {"restore", "rebuild the content folder from the store (latest or --at TIME)", rv_cmd_restore},
     {"standby", "follow the store and keep a content folder up to date", rv_cmd_standby},
+    {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {NULL, NULL, NULL},
 };
 

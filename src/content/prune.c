@@ -1,0 +1,716 @@
+/* prune.c - retention: plan from LIST results, delete generations and old
+ * objects, then mark and sweep the blobs (see prune.h for the rules). */
+#include "content/prune.h"
+
+#include "content/format.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "db/dbobj.h"
+#include "store/store.h"
+#include "switch/lease.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GEN_PREFIX  "generations/"
+#define BLOB_PREFIX "blobs/sha256/"
+
+enum okind { K_OTHER, K_META, K_CLOG, K_CMAN, K_DLOG, K_DSNAP };
+
+struct pobj {
+	char *key;
+	uint64_t size;
+	enum okind kind;
+	uint64_t a, b; /* content: seq (a); db log: from, to; db snapshot: pos (a) */
+	int64_t ms;
+	bool del;
+};
+
+struct pgen {
+	char id[RV_GEN_ID_LEN];
+	struct pobj *o;
+	size_t n, cap;
+	bool keep, has_meta, has_point;
+	int64_t min_ms, max_ms; /* of its recovery points */
+	int64_t cut;		/* its cutoff: C, or earlier when a child needs its state */
+	bool meta_read;
+	char parent[RV_GEN_ID_LEN]; /* "" when none */
+	int64_t created_ms;
+};
+
+/* Byte strings (keys, SHA-256 digests): open addressing, never shrinks. */
+struct bset {
+	struct bent {
+		char *p;
+		size_t n;
+		uint64_t h;
+	} * v;
+	size_t cap, n;
+};
+
+struct rv_prune_plan {
+	struct pgen *g;
+	size_t n, cap;
+	struct bset del; /* every key the plan removes */
+	int64_t now_ms;
+};
+
+const char *rv_prune_cat_name(enum rv_prune_cat c)
+{
+	static const char *const names[RV_PRUNE_NCAT] = {
+	    "generations", "manifests", "logs", "db snapshots", "db segments", "blobs",
+	};
+
+	return c < RV_PRUNE_NCAT ? names[c] : "?";
+}
+
+/* ---- sets ------------------------------------------------------------------ */
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct bent *bset_slot(const struct bset *b, const void *p, size_t n, uint64_t h)
+{
+	size_t i = (size_t)h & (b->cap - 1);
+
+	for (;; i = (i + 1) & (b->cap - 1)) {
+		struct bent *e = &b->v[i];
+
+		if (!e->p || (e->h == h && e->n == n && !memcmp(e->p, p, n)))
+			return e;
+	}
+}
+
+static bool bset_has(const struct bset *b, const void *p, size_t n)
+{
+	return b->cap && bset_slot(b, p, n, fnv1a(p, n))->p;
+}
+
+static void bset_add(struct bset *b, const void *p, size_t n)
+{
+	uint64_t h = fnv1a(p, n);
+	struct bent *e;
+
+	if (2 * (b->n + 1) > b->cap) {
+		struct bset nb = {rv_calloc(b->cap ? 2 * b->cap : 256, sizeof(*nb.v)),
+				  b->cap ? 2 * b->cap : 256, b->n};
+
+		for (size_t i = 0; i < b->cap; i++)
+			if (b->v[i].p)
+				*bset_slot(&nb, b->v[i].p, b->v[i].n, b->v[i].h) = b->v[i];
+		free(b->v);
+		*b = nb;
+	}
+	e = bset_slot(b, p, n, h);
+	if (e->p)
+		return;
+	e->p = rv_malloc(n);
+	memcpy(e->p, p, n);
+	e->n = n;
+	e->h = h;
+	b->n++;
+}
+
+static void bset_release(struct bset *b)
+{
+	for (size_t i = 0; i < b->cap; i++)
+		free(b->v[i].p);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- listing ---------------------------------------------------------------- */
+
+/* What a key under generations/<gen>/ is, from its name alone. */
+static enum okind classify(const char *rest, const char *key, uint64_t *a, uint64_t *b, int64_t *ms)
+{
+	*a = *b = 0;
+	*ms = 0;
+	if (!strcmp(rest, "meta.json"))
+		return K_META;
+	if (rv_str_endswith(rest, "/"))
+		return K_OTHER; /* a folder marker made by another S3 tool */
+	if (rv_str_startswith(rest, "content/log/") && !rv_content_key_parse(key, a, ms))
+		return K_CLOG;
+	if (rv_str_startswith(rest, "content/snapshot/") && !rv_content_key_parse(key, a, ms))
+		return K_CMAN;
+	if (rv_str_startswith(rest, "db/log/") && !rv_dbobj_key_parse(key, RV_DBOBJ_LOG, a, b, ms))
+		return K_DLOG;
+	if (rv_str_startswith(rest, "db/snapshot/") &&
+	    !rv_dbobj_key_parse(key, RV_DBOBJ_SNAPSHOT, a, b, ms))
+		return K_DSNAP;
+	rv_error_clear(); /* unknown names are left alone, not an error */
+	return K_OTHER;
+}
+
+/* The generation a key belongs to, or NULL when it is not under
+ * generations/<a generation ID>/. */
+static bool key_gen(const char *key, char id[RV_GEN_ID_LEN], const char **rest)
+{
+	const char *k = key + strlen(GEN_PREFIX);
+
+	if (!rv_str_startswith(key, GEN_PREFIX) || strlen(k) < RV_GEN_ID_LEN ||
+	    k[RV_GEN_ID_LEN - 1] != '/')
+		return false;
+	memcpy(id, k, RV_GEN_ID_LEN - 1);
+	id[RV_GEN_ID_LEN - 1] = '\0';
+	if (rv_gen_id_check(id)) {
+		rv_error_clear();
+		return false;
+	}
+	*rest = k + RV_GEN_ID_LEN;
+	return true;
+}
+
+static struct pgen *gen_find(struct rv_prune_plan *p, const char *id)
+{
+	/* A LIST returns a generation's keys together: the last one is the
+	 * usual answer. */
+	for (size_t i = p->n; i-- > 0;)
+		if (!strcmp(p->g[i].id, id))
+			return &p->g[i];
+	return NULL;
+}
+
+static int collect(const struct rv_obj_info *info, void *ud)
+{
+	struct rv_prune_plan *p = ud;
+	char id[RV_GEN_ID_LEN];
+	const char *rest;
+	struct pgen *g;
+	struct pobj *o;
+
+	if (!key_gen(info->key, id, &rest))
+		return 0;
+	if (!(g = gen_find(p, id))) {
+		if (p->n == p->cap) {
+			p->cap = p->cap ? 2 * p->cap : 16;
+			p->g = rv_realloc(p->g, p->cap * sizeof(*p->g));
+		}
+		g = &p->g[p->n++];
+		memset(g, 0, sizeof(*g));
+		memcpy(g->id, id, RV_GEN_ID_LEN);
+	}
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 64;
+		g->o = rv_realloc(g->o, g->cap * sizeof(*g->o));
+	}
+	o = &g->o[g->n++];
+	memset(o, 0, sizeof(*o));
+	o->key = rv_strdup(info->key);
+	o->size = info->size;
+	o->kind = classify(rest, info->key, &o->a, &o->b, &o->ms);
+	if (o->kind == K_META)
+		g->has_meta = true;
+	if (o->kind == K_CLOG || o->kind == K_CMAN) {
+		if (!g->has_point || o->ms < g->min_ms)
+			g->min_ms = o->ms;
+		if (!g->has_point || o->ms > g->max_ms)
+			g->max_ms = o->ms;
+		g->has_point = true;
+	}
+	return 0;
+}
+
+/* ---- reading content objects ---------------------------------------------- */
+
+static int tmp_open(int *fd)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = rv_asprintf("%s/rv-prune.XXXXXX", dir && *dir ? dir : "/tmp");
+	int rc = 0;
+
+	*fd = mkostemp(path, O_CLOEXEC);
+	if (*fd == -1)
+		rc = rv_error_errno(RV_EFAIL, errno,
+				    "cannot create a temporary file in '%s' (set "
+				    "TMPDIR)",
+				    dir && *dir ? dir : "/tmp");
+	else
+		unlink(path);
+	free(path);
+	return rc;
+}
+
+/* Download `key` into `fd` (emptied first) and read it through: every
+ * file record's SHA-256 goes into `refs` (when not NULL), the header into
+ * `*hdr` (when not NULL).  With `refs` NULL only the header is read. */
+static int read_obj(struct rv_store *s, int fd, const char *key, struct bset *refs,
+		    struct rv_cobj_hdr *hdr)
+{
+	struct rv_cobj_reader *r = NULL;
+	const struct rv_centry *e;
+	int rc;
+
+	if (ftruncate(fd, 0) == -1 || lseek(fd, 0, SEEK_SET) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "cannot reset a temporary file");
+	rc = rv_store_get_fd(s, key, fd, 0, 0, NULL);
+	if (rc == RV_ENOTFOUND)
+		return rv_error(RV_ENOTFOUND,
+				"content object '%s' vanished during the prune (another prune "
+				"running?) — run it again",
+				key);
+	if (rc)
+		return rc;
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "seek");
+	if ((rc = rv_cobj_reader_new(&r, key, rv_cobj_source_fd, &fd)))
+		return rc;
+	if (hdr)
+		*hdr = *rv_cobj_reader_hdr(r);
+	while (refs) {
+		if ((rc = rv_cobj_reader_next(r, &e)) || !e)
+			break;
+		if (e->type == RV_CE_FILE)
+			bset_add(refs, e->sha256, RV_SHA256_LEN);
+	}
+	rv_cobj_reader_free(r);
+	return rc;
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+static int read_meta(struct rv_store *s, struct pgen *g)
+{
+	struct rv_gen_meta m;
+	int rc;
+
+	g->meta_read = true;
+	if (!g->has_meta)
+		return 0;
+	if ((rc = rv_gen_meta_read(s, g->id, &m)))
+		return rc;
+	g->created_ms = m.created_ms;
+	if (m.parent && !rv_gen_id_check(m.parent))
+		snprintf(g->parent, sizeof(g->parent), "%s", m.parent);
+	rv_error_clear();
+	rv_gen_meta_release(&m);
+	return 0;
+}
+
+/* Which generations stay: the lease's, those with a point at or after C,
+ * and, for a kept generation without a point at or before its cutoff, its
+ * parent (whose state at the child's creation is what a restore between C
+ * and the child's first point gives). */
+static int choose_generations(struct rv_store *s, struct rv_prune_plan *p, const char *lease_gen,
+			      int64_t cutoff)
+{
+	bool changed = true;
+	int rc;
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct pgen *g = &p->g[i];
+
+		g->cut = cutoff;
+		g->keep = !strcmp(g->id, lease_gen) || (g->has_point && g->max_ms >= cutoff);
+	}
+	/* Cutoffs only fall and `keep` only turns on: this ends. */
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < p->n; i++) {
+			struct pgen *g = &p->g[i], *parent;
+			int64_t cut;
+
+			if (!g->keep || (g->has_point && g->min_ms <= g->cut))
+				continue;
+			if (!g->meta_read && (rc = read_meta(s, g)))
+				return rc;
+			if (!g->parent[0] || !(parent = gen_find(p, g->parent)))
+				continue;
+			cut = g->created_ms < g->cut ? g->created_ms : g->cut;
+			if (!parent->keep || parent->cut > cut) {
+				parent->keep = true;
+				if (parent->cut > cut)
+					parent->cut = cut;
+				changed = true;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Snapshots by position, then by time (one position can be snapshotted
+ * again when the database did not move). */
+static bool snap_older(const struct pobj *x, const struct pobj *y)
+{
+	return x->a < y->a || (x->a == y->a && x->ms < y->ms);
+}
+
+/* Inside a kept generation: mark what no point at or after its cutoff
+ * needs. */
+static int trim_generation(struct rv_store *s, int fd, struct pgen *g)
+{
+	struct pobj *base = NULL, *cover = NULL, *first = NULL, *snap = NULL, *first_snap = NULL;
+	uint64_t minpos = UINT64_MAX;
+	int rc;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct pobj *o = &g->o[i];
+
+		if (o->kind == K_CMAN && o->ms <= g->cut && (!base || o->a > base->a))
+			base = o;
+		if (o->kind != K_CLOG && o->kind != K_CMAN)
+			continue;
+		if (o->ms <= g->cut && (!cover || o->a > cover->a))
+			cover = o;
+		if (!first || o->a < first->a)
+			first = o;
+	}
+	if (base) {
+		for (size_t i = 0; i < g->n; i++) {
+			struct pobj *o = &g->o[i];
+
+			if ((o->kind == K_CMAN && o->a < base->a) ||
+			    (o->kind == K_CLOG && o->a <= base->a))
+				o->del = true;
+		}
+	}
+
+	for (size_t i = 0; i < g->n; i++)
+		if (g->o[i].kind == K_DSNAP && (!first_snap || snap_older(&g->o[i], first_snap)))
+			first_snap = &g->o[i];
+	if (!first_snap)
+		return 0;
+	/* The database position of the oldest state still needed: a snapshot
+	 * taken later than its time but past its position must not become
+	 * the base. */
+	if (cover || first) {
+		struct rv_cobj_hdr h;
+
+		if ((rc = read_obj(s, fd, (cover ? cover : first)->key, NULL, &h)))
+			return rc;
+		if (h.has_db)
+			minpos = h.db_pos;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		struct pobj *o = &g->o[i];
+
+		if (o->kind == K_DSNAP && o->ms <= g->cut && o->a <= minpos &&
+		    (!snap || snap_older(snap, o)))
+			snap = o;
+	}
+	if (!snap)
+		snap = first_snap;
+	if (snap->a > minpos)
+		return 0; /* no snapshot before the needed position: leave it all */
+	for (size_t i = 0; i < g->n; i++) {
+		struct pobj *o = &g->o[i];
+
+		if ((o->kind == K_DSNAP && snap_older(o, snap)) ||
+		    (o->kind == K_DLOG && o->b <= snap->a))
+			o->del = true;
+	}
+	return 0;
+}
+
+static enum rv_prune_cat cat_of(enum okind k)
+{
+	switch (k) {
+	case K_CMAN:
+		return RV_PRUNE_MANIFESTS;
+	case K_CLOG:
+		return RV_PRUNE_LOGS;
+	case K_DSNAP:
+		return RV_PRUNE_DB_SNAPSHOTS;
+	case K_DLOG:
+		return RV_PRUNE_DB_SEGMENTS;
+	default:
+		return RV_PRUNE_NCAT;
+	}
+}
+
+void rv_prune_plan_free(struct rv_prune_plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		for (size_t j = 0; j < p->g[i].n; j++)
+			free(p->g[i].o[j].key);
+		free(p->g[i].o);
+	}
+	free(p->g);
+	bset_release(&p->del);
+	free(p);
+}
+
+int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_prune_plan **out,
+		  struct rv_prune_stats *st)
+{
+	struct rv_prune_plan *p;
+	struct rv_lease lease;
+	char lease_gen[RV_GEN_ID_LEN] = "";
+	int64_t grace = o->blob_grace_ms > 0 ? o->blob_grace_ms : RV_PRUNE_BLOB_GRACE_MS;
+	int fd = -1, rc;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	if (o->retention_ms <= 0)
+		return rv_error(RV_EUSAGE, "retention must be positive (e.g. 72h)");
+	p = rv_calloc(1, sizeof(*p));
+	p->now_ms = o->now_ms ? o->now_ms : rv_now_ms();
+	st->cutoff_ms = p->now_ms - o->retention_ms;
+	st->blob_cutoff_ms = p->now_ms - grace < st->cutoff_ms ? p->now_ms - grace : st->cutoff_ms;
+
+	/* The lease first: a generation started after this read is newer than
+	 * the listing below, so it is not in the plan at all. */
+	rc = rv_lease_read(s, &lease);
+	if (!rc) {
+		memcpy(lease_gen, lease.gen, RV_GEN_ID_LEN);
+		rv_lease_release(&lease);
+	} else if (rc == RV_ENOTFOUND) {
+		rv_error_clear();
+		rc = 0;
+	}
+	if (!rc)
+		rc = rv_store_list(s, GEN_PREFIX, collect, p);
+	if (!rc)
+		rc = choose_generations(s, p, lease_gen, st->cutoff_ms);
+	if (!rc)
+		rc = tmp_open(&fd);
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		struct pgen *g = &p->g[i];
+
+		if (!g->keep) {
+			for (size_t j = 0; j < g->n; j++)
+				g->o[j].del = true;
+			continue;
+		}
+		rc = trim_generation(s, fd, g);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		rv_prune_plan_free(p);
+		return rc;
+	}
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct pgen *g = &p->g[i];
+
+		if (g->keep)
+			st->generations_kept++;
+		else
+			st->removed[RV_PRUNE_GENERATIONS].count++;
+		for (size_t j = 0; j < g->n; j++) {
+			struct pobj *ob = &g->o[j];
+
+			if (!ob->del)
+				continue;
+			bset_add(&p->del, ob->key, strlen(ob->key));
+			if (!g->keep) {
+				st->removed[RV_PRUNE_GENERATIONS].bytes += ob->size;
+			} else if (cat_of(ob->kind) < RV_PRUNE_NCAT) {
+				st->removed[cat_of(ob->kind)].count++;
+				st->removed[cat_of(ob->kind)].bytes += ob->size;
+			}
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+/* ---- executing -------------------------------------------------------------- */
+
+static int del_key(struct rv_store *s, const char *key)
+{
+	int rc = rv_store_delete(s, key);
+
+	if (!rc)
+		rv_log(RV_LOG_DEBUG, "prune deleted", "key", key, NULL);
+	return rc;
+}
+
+static int delete_planned(struct rv_store *s, const struct rv_prune_plan *p)
+{
+	int rc;
+
+	/* Generations nothing needs, each with meta.json last: a prune killed
+	 * half-way leaves a generation that is still listed and is finished by
+	 * the next run. */
+	for (size_t i = 0; i < p->n; i++) {
+		const struct pgen *g = &p->g[i];
+
+		if (g->keep)
+			continue;
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t j = 0; j < g->n; j++) {
+				if ((g->o[j].kind == K_META) != (pass == 1))
+					continue;
+				if ((rc = del_key(s, g->o[j].key)))
+					return rc;
+			}
+		}
+		rv_log(RV_LOG_INFO, "prune removed generation", "generation", g->id, NULL);
+	}
+	/* Inside kept generations only objects older than every base go, in
+	 * listing (= age) order. */
+	for (size_t i = 0; i < p->n; i++) {
+		const struct pgen *g = &p->g[i];
+
+		if (!g->keep)
+			continue;
+		for (size_t j = 0; j < g->n; j++)
+			if (g->o[j].del && (rc = del_key(s, g->o[j].key)))
+				return rc;
+	}
+	return 0;
+}
+
+struct mark {
+	struct rv_store *s;
+	const struct bset *del;
+	struct bset refs;
+	char **keys;
+	size_t n, cap;
+};
+
+static int collect_live(const struct rv_obj_info *info, void *ud)
+{
+	struct mark *m = ud;
+	char id[RV_GEN_ID_LEN];
+	const char *rest;
+	uint64_t a, b;
+	int64_t ms;
+	enum okind k;
+
+	if (!key_gen(info->key, id, &rest))
+		return 0;
+	k = classify(rest, info->key, &a, &b, &ms);
+	if ((k != K_CLOG && k != K_CMAN) || bset_has(m->del, info->key, strlen(info->key)))
+		return 0;
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 64;
+		m->keys = rv_realloc(m->keys, m->cap * sizeof(*m->keys));
+	}
+	m->keys[m->n++] = rv_strdup(info->key);
+	return 0;
+}
+
+/* Every content object still listed (minus what the plan removes, for a
+ * dry run) names the blobs that stay.  A fresh LIST, so objects written
+ * while the prune ran count too. */
+static int mark_blobs(struct mark *m)
+{
+	int fd, rc;
+
+	if ((rc = rv_store_list(m->s, GEN_PREFIX, collect_live, m)))
+		return rc;
+	if ((rc = tmp_open(&fd)))
+		return rc;
+	for (size_t i = 0; !rc && i < m->n; i++)
+		rc = read_obj(m->s, fd, m->keys[i], &m->refs, NULL);
+	close(fd);
+	return rc;
+}
+
+struct blobvec {
+	struct rv_obj_info *v;
+	size_t n, cap;
+};
+
+static int collect_blob(const struct rv_obj_info *info, void *ud)
+{
+	struct blobvec *bv = ud;
+
+	if (bv->n == bv->cap) {
+		bv->cap = bv->cap ? 2 * bv->cap : 256;
+		bv->v = rv_realloc(bv->v, bv->cap * sizeof(*bv->v));
+	}
+	bv->v[bv->n] = *info;
+	bv->v[bv->n++].key = rv_strdup(info->key);
+	return 0;
+}
+
+/* The digest a blob key names, or false for anything that is not exactly
+ * blobs/sha256/<aa>/<64 hex> (never deleted). */
+static bool blob_digest(const char *key, unsigned char sha[RV_SHA256_LEN])
+{
+	const char *k = key + strlen(BLOB_PREFIX);
+
+	if (!rv_str_startswith(key, BLOB_PREFIX) || strlen(k) != 3 + 2 * RV_SHA256_LEN ||
+	    k[2] != '/' || k[0] != k[3] || k[1] != k[4])
+		return false;
+	for (size_t i = 3; k[i]; i++)
+		if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
+			return false;
+	return !rv_unhex(sha, RV_SHA256_LEN, k + 3);
+}
+
+static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run,
+		       struct rv_prune_stats *st)
+{
+	struct blobvec bv = {0};
+	int rc = rv_store_list(s, BLOB_PREFIX, collect_blob, &bv);
+
+	for (size_t i = 0; !rc && i < bv.n; i++) {
+		const struct rv_obj_info *b = &bv.v[i];
+		unsigned char sha[RV_SHA256_LEN];
+
+		if (!blob_digest(b->key, sha) || bset_has(refs, sha, sizeof(sha))) {
+			st->blobs_kept++;
+			continue;
+		}
+		if (b->mtime_ms >= st->blob_cutoff_ms) {
+			st->blobs_kept++;
+			st->blobs_young++;
+			continue;
+		}
+		if (!dry_run && (rc = del_key(s, b->key)))
+			break;
+		st->removed[RV_PRUNE_BLOBS].count++;
+		st->removed[RV_PRUNE_BLOBS].bytes += b->size;
+	}
+	for (size_t i = 0; i < bv.n; i++)
+		free(bv.v[i].key);
+	free(bv.v);
+	return rc;
+}
+
+int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
+		     const struct rv_prune_opts *o, struct rv_prune_stats *st)
+{
+	struct mark m = {s, &p->del, {0}, NULL, 0, 0};
+	int rc = 0;
+
+	if (!o->dry_run && (rc = delete_planned(s, p)))
+		return rc;
+	rc = mark_blobs(&m);
+	st->blobs_referenced = m.refs.n;
+	if (rc) {
+		st->blobs_skipped = true;
+		rv_log(RV_LOG_ERROR, "prune deletes no blob: a content object could not be read",
+		       "error", rv_errmsg(), NULL);
+	} else {
+		rc = sweep_blobs(s, &m.refs, o->dry_run, st);
+	}
+	for (size_t i = 0; i < m.n; i++)
+		free(m.keys[i]);
+	free(m.keys);
+	bset_release(&m.refs);
+	return rc;
+}
+
+int rv_prune_run(struct rv_store *s, const struct rv_prune_opts *o, struct rv_prune_stats *st)
+{
+	struct rv_prune_plan *p;
+	int rc = rv_prune_plan(s, o, &p, st);
+
+	if (rc)
+		return rc;
+	rc = rv_prune_execute(s, p, o, st);
+	rv_prune_plan_free(p);
+	return rc;
+}
