@@ -58,13 +58,14 @@ struct gens {
 	size_t n, cap;
 };
 
-static int collect_meta(const struct rv_obj_info *info, void *ud)
+/* One "generations/<id>/" folder: listing folders, not every key below
+ * them, keeps status at one request per 1000 generations. */
+static int collect_gen(const struct rv_obj_info *info, void *ud)
 {
 	struct gens *g = ud;
 	const char *k = info->key + strlen("generations/");
 
-	if (strlen(k) != RV_GEN_ID_LEN - 1 + strlen("/meta.json") ||
-	    strcmp(k + RV_GEN_ID_LEN - 1, "/meta.json"))
+	if (strlen(k) != RV_GEN_ID_LEN || k[RV_GEN_ID_LEN - 1] != '/')
 		return 0;
 	if (g->n == g->cap) {
 		g->cap = g->cap ? 2 * g->cap : 16;
@@ -180,7 +181,7 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	if (rc && rc != RV_ENOTFOUND)
 		goto out;
 	have_lease = !rc;
-	rc = rv_store_list(st, "generations/", collect_meta, &g);
+	rc = rv_store_list_dirs(st, "generations/", collect_gen, &g);
 	if (rc)
 		goto out;
 	if (have_lease && (rc = rv_cstate_load(st, lease.gen, 64, &cs)))
@@ -226,7 +227,22 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 
 		if (!json && i + TEXT_GENS < g.n)
 			continue;
-		if ((rc = rv_gen_meta_read(st, g.ids[i], &meta)))
+		rc = rv_gen_meta_read(st, g.ids[i], &meta);
+		if (rc == RV_ENOTFOUND) {
+			/* A start that stopped before writing meta.json. */
+			rv_error_clear();
+			rc = 0;
+			if (json)
+				json_array_append_new(jg,
+						      json_pack("{s:s, s:n, s:n, s:n, s:n, s:n}",
+								"id", g.ids[i], "site", "epoch",
+								"created", "created_ms", "parent"));
+			else
+				printf("  %s  (no meta.json: its start was interrupted)\n",
+				       g.ids[i]);
+			continue;
+		}
+		if (rc)
 			goto out;
 		iso(t1, meta.created_ms);
 		if (json)

@@ -707,7 +707,8 @@ static int read_folder(const char *path, struct dent **out, size_t *n_out)
 		return rv_error(RV_EFAIL, "file store: read folder '%s': %s", path, strerror(err));
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), dent_cmp);
+	if (n > 1) /* v is NULL for an empty folder, and qsort's base may not be */
+		qsort(v, n, sizeof(*v), dent_cmp);
 	*out = v;
 	*n_out = n;
 	return 0;
@@ -796,6 +797,87 @@ static int file_list_page(struct rv_store *s, const char *prefix, const char *to
 	return 0;
 }
 
+/* Whether a key lives anywhere below folder `path` (S3 has no empty
+ * folders: one left by a put in progress or a racing delete is no folder). */
+static int folder_has_key(const char *path, bool *out)
+{
+	struct dent *v;
+	size_t n;
+	int rc;
+
+	*out = false;
+	rc = read_folder(path, &v, &n);
+	for (size_t i = 0; !rc && i < n && !*out; i++) {
+		char *p = rv_asprintf("%s/%s", path, v[i].name);
+		struct stat st;
+
+		if (v[i].dir)
+			rc = folder_has_key(p, out);
+		else if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			*out = true;
+		free(p);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	return rc;
+}
+
+static int file_list_dirs_page(struct rv_store *s, const char *prefix, const char *token,
+			       unsigned max, struct rv_list_page *out)
+{
+	struct file_store *fs = fs_of(s);
+	const char *slash = strrchr(prefix, '/');
+	size_t dirlen = slash ? (size_t)(slash - prefix + 1) : 0, alloc = 0, n = 0;
+	const char *rest = prefix + dirlen;
+	char *dir = rv_strndup(prefix, dirlen), *path = obj_path(fs, dir);
+	struct dent *v = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = read_folder(path, &v, &n);
+	/* dent_cmp sorts a folder "a" as "a/": the order of the keys made here. */
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *key, *sub;
+		bool has = false;
+
+		if (!v[i].dir || !rv_str_startswith(v[i].name, rest))
+			continue;
+		key = rv_asprintf("%s%s/", dir, v[i].name);
+		if (token && strcmp(key, token) <= 0) {
+			free(key);
+			continue;
+		}
+		if (out->count == max) {
+			/* One more exists: the page ends at the last one returned. */
+			out->next_token = rv_strdup(out->items[max - 1].key);
+			free(key);
+			break;
+		}
+		sub = rv_asprintf("%s/%s", path, v[i].name);
+		rc = folder_has_key(sub, &has);
+		free(sub);
+		if (rc || !has) {
+			free(key);
+			continue;
+		}
+		if (out->count == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			out->items = rv_realloc(out->items, alloc * sizeof(*out->items));
+		}
+		memset(&out->items[out->count], 0, sizeof(out->items[0]));
+		out->items[out->count++].key = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	free(path);
+	free(dir);
+	if (rc)
+		rv_list_page_release(out);
+	return rc;
+}
+
 static void file_free(struct rv_store *s)
 {
 	struct file_store *fs = fs_of(s);
@@ -819,6 +901,7 @@ static const struct rv_store_ops file_ops = {
     .list_page = file_list_page,
     .del = file_del,
     .free = file_free,
+    .list_dirs_page = file_list_dirs_page,
 };
 
 int rv_store_file_open(struct rv_store *s)

@@ -1336,8 +1336,9 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 	return 0;
 }
 
-static int s3_list_page(struct rv_store *s, const char *prefix, const char *token, unsigned max,
-			struct rv_list_page *out)
+/* ListObjectsV2; `dirs` asks with delimiter '/' for the CommonPrefixes. */
+static int list_call(struct rv_store *s, const char *prefix, const char *token, unsigned max,
+		     bool dirs, struct rv_list_page *out)
 {
 	struct rv_buf q = RV_BUF_INIT(8192), body = RV_BUF_INIT(RV_S3_MAX_XML);
 	char *full = rv_asprintf("%s%s", s->url.prefix, prefix);
@@ -1355,7 +1356,8 @@ static int s3_list_page(struct rv_store *s, const char *prefix, const char *toke
 			rc = rv_buf_addstr(&q, "&");
 	}
 	if (!rc)
-		rc = rv_buf_addf(&q, "list-type=2&max-keys=%u&prefix=", max);
+		rc = rv_buf_addf(
+		    &q, "%slist-type=2&max-keys=%u&prefix=", dirs ? "delimiter=%2F&" : "", max);
 	if (!rc)
 		rc = rv_aws_uri_encode(&q, full, strlen(full), false);
 	if (rc) {
@@ -1368,12 +1370,25 @@ static int s3_list_page(struct rv_store *s, const char *prefix, const char *toke
 	r.resp = &body;
 	rc = s3_call(s, &r, &resp);
 	if (!rc)
-		rc = rv_s3_parse_list(body.data, body.len, s->url.prefix, out);
+		rc = dirs ? rv_s3_parse_list_dirs(body.data, body.len, s->url.prefix, out)
+			  : rv_s3_parse_list(body.data, body.len, s->url.prefix, out);
 out:
 	free(full);
 	rv_buf_release(&q);
 	rv_buf_release(&body);
 	return rc;
+}
+
+static int s3_list_page(struct rv_store *s, const char *prefix, const char *token, unsigned max,
+			struct rv_list_page *out)
+{
+	return list_call(s, prefix, token, max, false, out);
+}
+
+static int s3_list_dirs_page(struct rv_store *s, const char *prefix, const char *token,
+			     unsigned max, struct rv_list_page *out)
+{
+	return list_call(s, prefix, token, max, true, out);
 }
 
 static int s3_del(struct rv_store *s, const char *key)
@@ -1527,6 +1542,7 @@ static const struct rv_store_ops s3_ops = {
     .list_page = s3_list_page,
     .del = s3_del,
     .free = s3_free,
+    .list_dirs_page = s3_list_dirs_page,
 };
 
 /* True for hosts that cannot carry a bucket name in front (IPs, localhost). */

@@ -51,6 +51,10 @@ const char *rv_s3_permission(const char *op);
 /* ListObjectsV2 answer -> page; keys not under `strip` are skipped, the rest
  * are returned with `strip` removed. */
 int rv_s3_parse_list(const char *body, size_t len, const char *strip, struct rv_list_page *out);
+/* The same with delimiter=/: the <CommonPrefixes> under `strip`, relative
+ * to it, as keys ("a/b/"); plain keys (<Contents>) are ignored. */
+int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip,
+			  struct rv_list_page *out);
 /* InitiateMultipartUploadResult/UploadId (owned). */
 int rv_s3_parse_upload_id(const char *body, size_t len, char **out);
 /* CompleteMultipartUploadResult/ETag into etag (may be empty); an <Error>

@@ -319,6 +319,60 @@ int rv_s3_parse_list(const char *body, size_t len, const char *strip, struct rv_
 	return rc;
 }
 
+/* One <CommonPrefixes><Prefix> under `strip`, relative to it. */
+static int add_dir(struct rv_list_page *out, size_t *alloc, const xmlNode *n, const char *strip)
+{
+	char *p = child_dup(n, "Prefix");
+	size_t sl = strlen(strip);
+
+	if (!p)
+		return rv_error(RV_ECORRUPT, "s3 list: <CommonPrefixes> without a <Prefix>");
+	if (strncmp(p, strip, sl) || !p[sl]) {
+		free(p);
+		return 0;
+	}
+	if (out->count == *alloc) {
+		*alloc = *alloc ? *alloc * 2 : 64;
+		out->items = rv_realloc(out->items, *alloc * sizeof(*out->items));
+	}
+	memset(&out->items[out->count], 0, sizeof(out->items[0]));
+	out->items[out->count++].key = rv_strdup(p + sl);
+	free(p);
+	return 0;
+}
+
+int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struct rv_list_page *out)
+{
+	xmlDocPtr doc = parse_xml(body, len);
+	xmlNode *root;
+	size_t alloc = 0;
+	char trunc[16];
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!doc)
+		return rv_error(RV_ECORRUPT, "s3 list: the answer is not XML");
+	root = xmlDocGetRootElement(doc);
+	if (!is_elem(root, "ListBucketResult")) {
+		xmlFreeDoc(doc);
+		return rv_error(RV_ECORRUPT, "s3 list: the answer is not a ListBucketResult");
+	}
+	for (xmlNode *c = root->children; c && !rc; c = c->next)
+		if (is_elem(c, "CommonPrefixes"))
+			rc = add_dir(out, &alloc, c, strip);
+	if (!rc && child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
+	    !strcmp(trunc, "true")) {
+		out->next_token = child_dup(root, "NextContinuationToken");
+		if (!out->next_token || !*out->next_token)
+			rc = rv_error(RV_ECORRUPT,
+				      "s3 list: a truncated page without NextContinuationToken");
+	}
+	xmlFreeDoc(doc);
+	if (rc)
+		rv_list_page_release(out);
+	return rc;
+}
+
 int rv_s3_parse_upload_id(const char *body, size_t len, char **out)
 {
 	xmlDocPtr doc = parse_xml(body, len);

@@ -128,6 +128,14 @@ int rv_store_list_page(struct rv_store *s, const char *prefix, const char *token
 typedef int (*rv_store_list_cb)(const struct rv_obj_info *info, void *ud);
 int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb,
 		  void *ud) RV_WARN_UNUSED;
+/* The immediate "sub-folders" of `prefix` (S3's CommonPrefixes with
+ * delimiter '/'): each distinct "<prefix>SEG/" that at least one key starts
+ * with, once, in byte order, as the key of an otherwise zeroed info.  Keys
+ * directly under `prefix` are not reported.  `prefix` is "" or normally
+ * ends with '/'; with "a/b" the folders of "a/" starting with "b" come.
+ * One request per 1000 entries instead of one per 1000 keys below. */
+int rv_store_list_dirs(struct rv_store *s, const char *prefix, rv_store_list_cb cb,
+		       void *ud) RV_WARN_UNUSED;
 /* Delete; deleting a missing key is not an error. */
 int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
 
@@ -143,6 +151,11 @@ struct rv_store_ops {
 			 struct rv_list_page *);
 	int (*del)(struct rv_store *, const char *);
 	void (*free)(struct rv_store *);
+	/* One page of rv_store_list_dirs: items hold "<prefix>SEG/" keys;
+	 * next_token is opaque (NULL after the last page).  A page may be
+	 * empty and still have a next_token (S3 counts plain keys too). */
+	int (*list_dirs_page)(struct rv_store *, const char *, const char *, unsigned,
+			      struct rv_list_page *);
 };
 
 struct rv_store {

@@ -3,20 +3,26 @@
 injects faults into the first N requests, for retry tests.
 
     faultproxy.py --upstream 127.0.0.1:PORT --mode slowdown --count 3 \
-                  --port-file F [--stats-file S] [--stall-seconds 30]
+                  --port-file F [--stats-file S] [--stall-seconds 30] \
+                  [--ratio 0.8 --seed 1] [--while-file W]
 
 Modes (applied to the first --count requests; -1 = every request):
   slowdown  read the request, answer 503 with an S3 <Error><Code>SlowDown</Code>
+  busy      the same, alternating SlowDown and ServiceUnavailable (both 503)
   reset     read the request head, then reset the connection (RST)
   stall     read the request head, then send nothing for --stall-seconds
   none      forward everything
-Requests after the first N are forwarded unchanged.  One request per
+Requests after the first N are forwarded unchanged.  --ratio R faults only
+that share of the requests (seeded, so runs repeat); --while-file W faults
+only while the file W exists, so a test opens and closes the fault window
+by creating and removing it.  One request per
 connection (the proxy answers with Connection: close).  The listening port
 is written to --port-file once it listens; after every request the stats
 file gets "requests=R faults=F".  Standard library only.
 """
 import argparse
 import os
+import random
 import socket
 import struct
 import sys
@@ -26,6 +32,9 @@ import time
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
             b'<Error><Code>SlowDown</Code><Message>Please reduce your request rate.'
             b'</Message><RequestId>faultproxy</RequestId></Error>')
+UNAVAILABLE = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+               b'<Error><Code>ServiceUnavailable</Code><Message>Service is unable to '
+               b'handle request.</Message><RequestId>faultproxy</RequestId></Error>')
 
 
 class State:
@@ -34,15 +43,20 @@ class State:
         self.lock = threading.Lock()
         self.requests = 0
         self.faults = 0
+        self.rng = random.Random(args.seed)
 
     def next_is_fault(self):
         with self.lock:
             self.requests += 1
             n = self.args.count
             fault = self.args.mode != "none" and (n < 0 or self.faults < n)
+            if fault and self.args.while_file:
+                fault = os.path.exists(self.args.while_file)
+            if fault and self.args.ratio < 1.0:
+                fault = self.rng.random() < self.args.ratio
             if fault:
                 self.faults += 1
-            return fault
+            return fault, self.faults
 
     def write_stats(self):
         if not self.args.stats_file:
@@ -105,7 +119,7 @@ def handle(conn, st):
         if head is None:
             conn.close()
             return
-        fault = st.next_is_fault()
+        fault, nth = st.next_is_fault()
         # Counted before answering, so a client that has its answer
         # always sees itself in the stats.
         st.write_stats()
@@ -118,10 +132,13 @@ def handle(conn, st):
             conn.close()
             return
         body = read_body(conn, rest, content_length(head))
-        if mode == "slowdown":
-            conn.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-                         b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(SLOWDOWN)
-                         + SLOWDOWN)
+        if mode in ("slowdown", "busy"):
+            busy = mode == "busy" and nth % 2 == 0
+            err = UNAVAILABLE if busy else SLOWDOWN
+            reason = b"Service Unavailable" if busy else b"Slow Down"
+            conn.sendall(b"HTTP/1.1 503 %s\r\nContent-Type: application/xml\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+                         % (reason, len(err)) + err)
             conn.close()
             return
         host, port = st.args.upstream.rsplit(":", 1)
@@ -151,11 +168,15 @@ def handle(conn, st):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
-    ap.add_argument("--mode", choices=["slowdown", "reset", "stall", "none"], required=True)
+    ap.add_argument("--mode", choices=["slowdown", "busy", "reset", "stall", "none"],
+                    required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--stats-file")
     ap.add_argument("--stall-seconds", type=float, default=30.0)
+    ap.add_argument("--ratio", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--while-file")
     args = ap.parse_args()
     st = State(args)
     srv = socket.socket()

@@ -26,12 +26,14 @@ expect() { # expect RC PATTERN CMD...: exit code RC, one stderr line matching PA
 	[[ $(grep -vc 'level=' "$W/err") == 1 ]] || fail "'$*': expected one error line: $(cat "$W/err")"
 	grep -qE -- "$pat" "$W/err" || fail "'$*': no line matching '$pat': $(cat "$W/err")"
 }
+# Like every real application (Ghost's driver included), wait for locks.
+sql() { sqlite3 -cmd ".timeout 5000" "$@"; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 mkdir -p "$W/content/images" "$W/store"
 DB=$W/content/data/ghost.db
 mkdir -p "$W/content/data"
-sqlite3 "$DB" "CREATE TABLE posts(id INTEGER PRIMARY KEY, title TEXT, html TEXT);
+sql "$DB" "CREATE TABLE posts(id INTEGER PRIMARY KEY, title TEXT, html TEXT);
 	INSERT INTO posts(title, html) VALUES ('first', 'hello');"
 MPORT=$(port)
 cat >"$W/r.yml" <<EOF
@@ -58,17 +60,17 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 grep -q 'database snapshot written' "$W/rep.log" || fail "no snapshot at the generation start: $(cat "$W/rep.log")"
-[[ $(sqlite3 "$DB" "PRAGMA journal_mode") == wal ]] || fail "the database was not switched to WAL"
+[[ $(sql "$DB" "PRAGMA journal_mode") == wal ]] || fail "the database was not switched to WAL"
 for i in $(seq 1 200); do
-	sqlite3 "$DB" "INSERT INTO posts(title, html) VALUES ('post $i', printf('%.*c', 2000, 'x'))"
+	sql "$DB" "INSERT INTO posts(title, html) VALUES ('post $i', printf('%.*c', 2000, 'x'))"
 done
 printf 'image-one' >"$W/content/images/one.jpg"
-sqlite3 "$DB" "UPDATE posts SET title = 'edited' WHERE id = 1; DELETE FROM posts WHERE id = 5;"
+sql "$DB" "UPDATE posts SET title = 'edited' WHERE id = 1; DELETE FROM posts WHERE id = 5;"
 T_MID=$(date +%s.%N)
 sleep 0.6
 cp "$DB" "$W/never-used.db" 2>/dev/null || true
 for i in $(seq 201 300); do
-	sqlite3 "$DB" "INSERT INTO posts(title, html) VALUES ('post $i', 'y')"
+	sql "$DB" "INSERT INTO posts(title, html) VALUES ('post $i', 'y')"
 done
 printf 'image-two' >"$W/content/images/two.jpg"
 sleep 1
@@ -92,8 +94,8 @@ step "restore: folder and database at the latest point"
 "$REVENANT" --log-level warn restore --to "$W/r1" --db "$W/r1.db" "file://$W/store" >"$W/out" ||
 	fail "restore: $(cat "$W/out")"
 grep -q '^restored database' "$W/out" || fail "no database summary: $(cat "$W/out")"
-[[ $(sqlite3 "$W/r1.db" "PRAGMA integrity_check") == ok ]] || fail "integrity_check"
-diff <(sqlite3 "$DB" ".dump posts") <(sqlite3 "$W/r1.db" ".dump posts") >/dev/null ||
+[[ $(sql "$W/r1.db" "PRAGMA integrity_check") == ok ]] || fail "integrity_check"
+diff <(sql "$DB" ".dump posts") <(sql "$W/r1.db" ".dump posts") >/dev/null ||
 	fail "restored database differs from the source"
 cmp "$W/content/images/two.jpg" "$W/r1/images/two.jpg" || fail "image two"
 [[ ! -e $W/r1/data/ghost.db ]] || fail "the database file was shipped as content"
@@ -101,13 +103,13 @@ cmp "$W/content/images/two.jpg" "$W/r1/images/two.jpg" || fail "image two"
 step "restore --at a time in the middle: a consistent earlier state"
 "$REVENANT" --log-level warn restore --db-only --db "$W/r2.db" --at "$T_MID" "file://$W/store" >/dev/null ||
 	fail "restore --at"
-[[ $(sqlite3 "$W/r2.db" "PRAGMA integrity_check") == ok ]] || fail "integrity_check --at"
-n=$(sqlite3 "$W/r2.db" "SELECT count(*) FROM posts")
+[[ $(sql "$W/r2.db" "PRAGMA integrity_check") == ok ]] || fail "integrity_check --at"
+n=$(sql "$W/r2.db" "SELECT count(*) FROM posts")
 ((n >= 1 && n < 300)) || fail "--at $T_MID restored $n posts (wanted an earlier state)"
 # A state is a prefix: every id up to the highest is there (id 5 only
 # until its delete).
-max=$(sqlite3 "$W/r2.db" "SELECT max(id) FROM posts")
-have5=$(sqlite3 "$W/r2.db" "SELECT count(*) FROM posts WHERE id = 5")
+max=$(sql "$W/r2.db" "SELECT max(id) FROM posts")
+have5=$(sql "$W/r2.db" "SELECT count(*) FROM posts WHERE id = 5")
 if ((max >= 5)); then
 	[[ $n == $((max - 1 + have5)) ]] || fail "--at state is not a prefix ($n rows, max id $max)"
 fi
