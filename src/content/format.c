@@ -2,20 +2,17 @@
 #include "content/format.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "core/zstream.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
-#include <zstd.h>
 
-#define IO_CHUNK (64u << 10)
 /* A record holds at most two escaped paths (3 bytes per byte) and numbers. */
 #define LINE_MAX_BYTES (2u * 3u * RV_CPATH_MAX + 256u)
-#define ZSTD_LEVEL     3
 
 static const char *const kind_names[] = {"content-log", "content-manifest"};
 
@@ -263,12 +260,7 @@ ssize_t rv_cobj_source_mem(void *mem, void *p, size_t n)
 
 struct rv_cobj_writer {
 	enum rv_cobj_kind kind;
-	rv_cobj_sink sink;
-	void *ud;
-	ZSTD_CCtx *cctx; /* NULL when writing plain text */
-	EVP_MD_CTX *md;
-	unsigned char *ob; /* output buffer, IO_CHUNK */
-	size_t ob_len;
+	struct rv_zstream_writer *zs;
 	struct rv_buf line;
 	struct rv_buf prev; /* manifest: the previous path */
 	uint64_t count;
@@ -276,57 +268,13 @@ struct rv_cobj_writer {
 	bool finished;
 };
 
-static int ob_flush(struct rv_cobj_writer *w)
-{
-	int rc;
-
-	if (!w->ob_len)
-		return 0;
-	rc = w->sink(w->ud, w->ob, w->ob_len);
-	w->ob_len = 0;
-	return rc;
-}
-
-/* Feed bytes through (zstd and) the output buffer; `end` closes the frame. */
-static int w_emit(struct rv_cobj_writer *w, const void *p, size_t n, bool end)
-{
-	ZSTD_inBuffer in = {p, n, 0};
-	int rc;
-
-	if (!w->cctx) {
-		if (w->ob_len + n > IO_CHUNK && (rc = ob_flush(w)))
-			return rc;
-		if (n > IO_CHUNK)
-			return w->sink(w->ud, p, n);
-		memcpy(w->ob + w->ob_len, p, n);
-		w->ob_len += n;
-		return end ? ob_flush(w) : 0;
-	}
-	for (;;) {
-		ZSTD_outBuffer out = {w->ob, IO_CHUNK, w->ob_len};
-		size_t left =
-		    ZSTD_compressStream2(w->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-
-		if (ZSTD_isError(left))
-			return rv_error(RV_EFAIL, "zstd compression failed: %s",
-					ZSTD_getErrorName(left));
-		w->ob_len = out.pos;
-		if (w->ob_len == IO_CHUNK && (rc = ob_flush(w)))
-			return rc;
-		if (end ? left == 0 : in.pos == in.size)
-			return end ? ob_flush(w) : 0;
-	}
-}
-
 static int w_line(struct rv_cobj_writer *w)
 {
 	int rc;
 
 	if ((rc = rv_buf_add(&w->line, "\n", 1)))
 		return rc;
-	if (EVP_DigestUpdate(w->md, w->line.data, w->line.len) != 1)
-		return rv_error(RV_EFAIL, "sha-256 update failed");
-	rc = w_emit(w, w->line.data, w->line.len, false);
+	rc = rv_zstream_write(w->zs, w->line.data, w->line.len);
 	rv_buf_reset(&w->line);
 	return rc;
 }
@@ -344,30 +292,15 @@ int rv_cobj_writer_new(struct rv_cobj_writer **out, const struct rv_cobj_hdr *h,
 		return rv_error(RV_EUSAGE, "unknown content object kind %d", (int)h->kind);
 	w = rv_calloc(1, sizeof(*w));
 	w->kind = h->kind;
-	w->sink = sink;
-	w->ud = ud;
-	w->ob = rv_malloc(IO_CHUNK);
 	rv_buf_init(&w->line, LINE_MAX_BYTES);
 	rv_buf_init(&w->prev, RV_CPATH_MAX);
-	w->md = EVP_MD_CTX_new();
-	if (!w->md || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
-		rv_cobj_writer_free(w);
-		return rv_error(RV_EFAIL, "cannot start sha-256 (openssl)");
-	}
-	if (compress) {
-		w->cctx = ZSTD_createCCtx();
-		if (!w->cctx ||
-		    ZSTD_isError(
-			ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1))) {
-			rv_cobj_writer_free(w);
-			return rv_error(RV_EFAIL, "cannot set up zstd compression");
-		}
-	}
-	rc = rv_buf_addf(&w->line,
-			 "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64 " time=%" PRId64,
-			 RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen, h->from,
-			 h->to, h->time_ms);
+	rc = rv_zstream_writer_new(&w->zs, compress, sink, ud);
+	if (!rc)
+		rc = rv_buf_addf(&w->line,
+				 "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64
+				 " time=%" PRId64,
+				 RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen,
+				 h->from, h->to, h->time_ms);
 	if (!rc && h->has_db)
 		rc = rv_buf_addf(&w->line, " db=%" PRIu64, h->db_pos);
 	if (!rc)
@@ -467,19 +400,18 @@ int rv_cobj_writer_finish(struct rv_cobj_writer *w)
 {
 	unsigned char sha[RV_SHA256_LEN];
 	char hex[RV_SHA256_HEX];
-	unsigned int n = 0;
 	int rc;
 
 	if (w->failed)
 		return w->failed;
 	if (w->finished)
 		return 0;
-	if (EVP_DigestFinal_ex(w->md, sha, &n) != 1 || n != RV_SHA256_LEN)
-		return w->failed = rv_error(RV_EFAIL, "sha-256 final failed");
+	if ((rc = rv_zstream_writer_sha256(w->zs, sha)))
+		return w->failed = rc;
 	rv_hex(hex, sha, sizeof(sha));
 	rv_buf_reset(&w->line);
 	if ((rc = rv_buf_addf(&w->line, "end %" PRIu64 " %s\n", w->count, hex)) ||
-	    (rc = w_emit(w, w->line.data, w->line.len, true)))
+	    (rc = rv_zstream_writer_finish(w->zs, w->line.data, w->line.len)))
 		return w->failed = rc;
 	w->finished = true;
 	return 0;
@@ -494,9 +426,7 @@ void rv_cobj_writer_free(struct rv_cobj_writer *w)
 {
 	if (!w)
 		return;
-	ZSTD_freeCCtx(w->cctx);
-	EVP_MD_CTX_free(w->md);
-	free(w->ob);
+	rv_zstream_writer_free(w->zs);
 	rv_buf_release(&w->line);
 	rv_buf_release(&w->prev);
 	free(w);
@@ -506,16 +436,7 @@ void rv_cobj_writer_free(struct rv_cobj_writer *w)
 
 struct rv_cobj_reader {
 	char *name;
-	rv_cobj_source src;
-	void *ud;
-	ZSTD_DCtx *dctx; /* NULL for plain text */
-	unsigned char *in;
-	size_t in_len, in_pos;
-	bool src_eof;
-	size_t frame_left; /* zstd: 0 once a frame is complete */
-	unsigned char *out;
-	size_t out_len, out_pos;
-	EVP_MD_CTX *md;
+	struct rv_zstream_reader *zs;
 	struct rv_cobj_hdr hdr;
 	struct rv_buf line, path, target, prev;
 	struct rv_centry e;
@@ -533,107 +454,20 @@ static int corrupt(struct rv_cobj_reader *r, const char *what)
 				    r->name, what, r->lineno);
 }
 
-static int src_read(struct rv_cobj_reader *r)
+static int zs_corrupt(void *r, const char *what)
 {
-	ssize_t n;
-
-	if (r->src_eof)
-		return 0;
-	n = r->src(r->ud, r->in + r->in_len, IO_CHUNK - r->in_len);
-	if (n < 0)
-		return r->failed = (int)n;
-	if (n == 0)
-		r->src_eof = true;
-	r->in_len += (size_t)n;
-	return 0;
-}
-
-/* More decoded bytes into `out`; out_len stays 0 at the clean end. */
-static int fill(struct rv_cobj_reader *r)
-{
-	int rc;
-
-	r->out_len = r->out_pos = 0;
-	if (!r->dctx) {
-		if (r->in_pos < r->in_len) { /* the bytes read to sniff the magic */
-			memcpy(r->out, r->in + r->in_pos, r->in_len - r->in_pos);
-			r->out_len = r->in_len - r->in_pos;
-			r->in_pos = r->in_len;
-			return 0;
-		}
-		ssize_t n = r->src_eof ? 0 : r->src(r->ud, r->out, IO_CHUNK);
-
-		if (n < 0)
-			return r->failed = (int)n;
-		if (n == 0)
-			r->src_eof = true;
-		r->out_len = (size_t)n;
-		return 0;
-	}
-	for (;;) {
-		ZSTD_outBuffer ob = {r->out, IO_CHUNK, 0};
-		ZSTD_inBuffer ib;
-
-		if (r->in_pos == r->in_len) {
-			r->in_pos = r->in_len = 0;
-			if ((rc = src_read(r)))
-				return rc;
-			if (r->in_len == 0) {
-				if (r->frame_left)
-					return corrupt(r, "truncated compressed data");
-				return 0;
-			}
-		}
-		ib = (ZSTD_inBuffer){r->in, r->in_len, r->in_pos};
-		r->frame_left = ZSTD_decompressStream(r->dctx, &ob, &ib);
-		r->in_pos = ib.pos;
-		if (ZSTD_isError(r->frame_left))
-			return corrupt(r, ZSTD_getErrorName(r->frame_left));
-		if (ob.pos) {
-			r->out_len = ob.pos;
-			return 0;
-		}
-	}
+	return corrupt(r, what);
 }
 
 /* One line without its '\n' into r->line; `*eof` at the clean end. */
-static int read_line(struct rv_cobj_reader *r, bool *eof)
+static int read_line(struct rv_cobj_reader *r, bool hash, bool *eof)
 {
-	int rc;
+	int rc = rv_zstream_read_line(r->zs, &r->line, hash, eof);
 
-	*eof = false;
-	rv_buf_reset(&r->line);
-	for (;;) {
-		if (r->out_pos == r->out_len) {
-			if ((rc = fill(r)))
-				return rc;
-			if (!r->out_len) {
-				if (r->line.len)
-					return corrupt(r, "truncated line");
-				*eof = true;
-				return 0;
-			}
-		}
-		unsigned char *s = r->out + r->out_pos;
-		unsigned char *nl = memchr(s, '\n', r->out_len - r->out_pos);
-		size_t n = nl ? (size_t)(nl - s) : r->out_len - r->out_pos;
-
-		if (rv_buf_add(&r->line, s, n))
-			return corrupt(r, "line too long");
-		r->out_pos += n;
-		if (nl) {
-			r->out_pos++;
-			r->lineno++;
-			return 0;
-		}
-	}
-}
-
-static int hash_line(struct rv_cobj_reader *r)
-{
-	if (EVP_DigestUpdate(r->md, r->line.data, r->line.len) != 1 ||
-	    EVP_DigestUpdate(r->md, "\n", 1) != 1)
-		return r->failed = rv_error(RV_EFAIL, "sha-256 update failed");
+	if (rc)
+		return r->failed = rc;
+	if (!*eof)
+		r->lineno++;
 	return 0;
 }
 
@@ -768,47 +602,37 @@ static int parse_header(struct rv_cobj_reader *r)
 
 int rv_cobj_reader_new(struct rv_cobj_reader **out, const char *name, rv_cobj_source src, void *ud)
 {
-	static const unsigned char zmagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 	struct rv_cobj_reader *r = rv_calloc(1, sizeof(*r));
+	struct rv_zstream_reader_opts o = {
+	    .allow_plain = true, .corrupt = zs_corrupt, .corrupt_ud = r};
+	const unsigned char *start;
+	size_t n;
 	bool eof;
 	int rc;
 
 	*out = NULL;
 	r->name = rv_strdup(name);
-	r->src = src;
-	r->ud = ud;
-	r->in = rv_malloc(IO_CHUNK);
-	r->out = rv_malloc(IO_CHUNK);
 	rv_buf_init(&r->line, LINE_MAX_BYTES);
 	rv_buf_init(&r->path, RV_CPATH_MAX);
 	rv_buf_init(&r->target, RV_CPATH_MAX);
 	rv_buf_init(&r->prev, RV_CPATH_MAX);
-	r->md = EVP_MD_CTX_new();
-	if (!r->md || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) {
-		rv_cobj_reader_free(r);
-		return rv_error(RV_EFAIL, "cannot start sha-256 (openssl)");
-	}
-	while (r->in_len < 4 && !r->src_eof)
-		if ((rc = src_read(r)))
+	if ((rc = rv_zstream_reader_new(&r->zs, src, ud, &o)))
+		goto fail;
+	if (rv_zstream_reader_is_plain(r->zs)) {
+		if ((rc = rv_zstream_peek(r->zs, 9, &start, &n)))
 			goto fail;
-	if (r->in_len >= 4 && !memcmp(r->in, zmagic, 4)) {
-		r->dctx = ZSTD_createDCtx();
-		if (!r->dctx) {
-			rc = rv_error(RV_EFAIL, "cannot set up zstd decompression");
+		if (n < 9 || memcmp(start, "revenant ", 9)) {
+			rc = corrupt(r, "neither zstd nor a revenant header at the start");
 			goto fail;
 		}
-		r->frame_left = 1;
-	} else if (r->in_len < 9 || memcmp(r->in, "revenant ", 9)) {
-		rc = corrupt(r, "neither zstd nor a revenant header at the start");
-		goto fail;
 	}
-	if ((rc = read_line(r, &eof)))
+	if ((rc = read_line(r, true, &eof)))
 		goto fail;
 	if (eof) {
 		rc = corrupt(r, "empty object");
 		goto fail;
 	}
-	if ((rc = hash_line(r)) || (rc = parse_header(r)))
+	if ((rc = parse_header(r)))
 		goto fail;
 	*out = r;
 	return 0;
@@ -825,49 +649,51 @@ const struct rv_cobj_hdr *rv_cobj_reader_hdr(const struct rv_cobj_reader *r)
 static int check_end(struct rv_cobj_reader *r, char **f, int nf)
 {
 	unsigned char sha[RV_SHA256_LEN], want[RV_SHA256_LEN];
-	unsigned int n = 0;
 	uint64_t count;
-	bool eof;
 	int rc;
 
 	if (nf < 3 || (rc = parse_u64(r, f[1], &count)))
 		return nf < 3 ? corrupt(r, "short end line") : rc;
 	if (strlen(f[2]) != 2 * RV_SHA256_LEN || rv_unhex(want, sizeof(want), f[2]))
 		return corrupt(r, "bad checksum in the end line");
-	if (EVP_DigestFinal_ex(r->md, sha, &n) != 1 || n != RV_SHA256_LEN)
-		return r->failed = rv_error(RV_EFAIL, "sha-256 final failed");
+	if ((rc = rv_zstream_reader_sha256(r->zs, sha)))
+		return r->failed = rc;
 	if (count != r->count)
 		return corrupt(r, "record count mismatch");
 	if (memcmp(sha, want, sizeof(sha)))
 		return corrupt(r, "checksum mismatch");
-	if ((rc = read_line(r, &eof)))
-		return rc;
-	if (!eof)
-		return corrupt(r, "data after the end line");
+	if ((rc = rv_zstream_reader_finish(r->zs)))
+		return r->failed = rc;
 	r->done = true;
 	return 0;
 }
 
 int rv_cobj_reader_next(struct rv_cobj_reader *r, const struct rv_centry **out)
 {
+	const unsigned char *next;
 	char *f[8];
+	size_t n;
 	int nf, rc;
-	bool eof;
+	bool eof, is_end;
 
 	*out = NULL;
 	if (r->failed)
 		return r->failed;
 	while (!r->done) {
-		if ((rc = read_line(r, &eof)))
+		/* The end line is the one line outside the checksum it carries. */
+		if ((rc = rv_zstream_peek(r->zs, 4, &next, &n)))
+			return r->failed = rc;
+		is_end = n == 4 && !memcmp(next, "end ", 4);
+		if ((rc = read_line(r, !is_end, &eof)))
 			return rc;
 		if (eof)
 			return corrupt(r, "truncated: no end line");
-		if (!strncmp(r->line.data, "end ", 4)) {
+		if (is_end) {
 			if ((rc = split(r, f, 8, &nf)))
 				return rc;
 			return check_end(r, f, nf);
 		}
-		if ((rc = hash_line(r)) || (rc = split(r, f, 8, &nf)))
+		if ((rc = split(r, f, 8, &nf)))
 			return rc;
 		r->count++;
 		memset(&r->e, 0, sizeof(r->e));
@@ -927,10 +753,7 @@ void rv_cobj_reader_free(struct rv_cobj_reader *r)
 	if (!r)
 		return;
 	free(r->name);
-	ZSTD_freeDCtx(r->dctx);
-	EVP_MD_CTX_free(r->md);
-	free(r->in);
-	free(r->out);
+	rv_zstream_reader_free(r->zs);
 	rv_buf_release(&r->line);
 	rv_buf_release(&r->path);
 	rv_buf_release(&r->target);

@@ -2,18 +2,15 @@
 #include "db/dbobj.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "core/zstream.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <zstd.h>
 
-#define IO_CHUNK   (64u << 10)
 #define LINE_MAX_B 512u
-#define ZSTD_LEVEL 3
 
 static const char *const kind_names[] = {"db-log", "db-snapshot"};
 
@@ -93,35 +90,15 @@ int rv_dbobj_key_parse(const char *key, enum rv_dbobj_kind kind, uint64_t *from,
 
 struct rv_dbobj_writer {
 	int fd;
-	ZSTD_CCtx *cctx;
-	EVP_MD_CTX *md;
+	struct rv_zstream_writer *zs;
 	uint64_t body_left, count;
-	unsigned char ob[IO_CHUNK];
 };
 
-static int w_feed(struct rv_dbobj_writer *w, const void *p, size_t n, bool end)
+static int w_sink(void *w, const void *p, size_t n)
 {
-	ZSTD_inBuffer in = {p, n, 0};
-
-	for (;;) {
-		ZSTD_outBuffer out = {w->ob, sizeof(w->ob), 0};
-		size_t left =
-		    ZSTD_compressStream2(w->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-
-		if (ZSTD_isError(left))
-			return rv_error(RV_EFAIL, "zstd compression failed: %s",
-					ZSTD_getErrorName(left));
-		if (out.pos && rv_write_all(w->fd, w->ob, out.pos) != 0)
-			return rv_error_errno(RV_EFAIL, errno, "write database object spool");
-		if (end ? left == 0 : in.pos == in.size)
-			return 0;
-	}
-}
-
-static int w_text(struct rv_dbobj_writer *w, const void *p, size_t n)
-{
-	EVP_DigestUpdate(w->md, p, n);
-	return w_feed(w, p, n, false);
+	if (rv_write_all(((struct rv_dbobj_writer *)w)->fd, p, n) != 0)
+		return rv_error_errno(RV_EFAIL, errno, "write database object spool");
+	return 0;
 }
 
 int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr *h, int fd)
@@ -132,14 +109,6 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 
 	*out = NULL;
 	w->fd = fd;
-	w->cctx = ZSTD_createCCtx();
-	w->md = EVP_MD_CTX_new();
-	if (!w->cctx || !w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1))) {
-		rv_dbobj_writer_free(w);
-		return rv_error(RV_EFAIL, "cannot set up zstd/sha256 for a database object");
-	}
 	w->body_left = rv_dbobj_body_size(h);
 	w->count = h->count;
 	n = snprintf(line, sizeof(line),
@@ -148,7 +117,9 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 		     RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen, h->from, h->to,
 		     h->time_ms, h->page_size, h->kind == RV_DBOBJ_LOG ? "frames" : "pages",
 		     h->count);
-	rc = w_text(w, line, (size_t)n);
+	rc = rv_zstream_writer_new(&w->zs, true, w_sink, w);
+	if (!rc)
+		rc = rv_zstream_write(w->zs, line, (size_t)n);
 	if (rc) {
 		rv_dbobj_writer_free(w);
 		return rc;
@@ -162,29 +133,29 @@ int rv_dbobj_writer_add(struct rv_dbobj_writer *w, const void *p, size_t n)
 	if (n > w->body_left)
 		return rv_error(RV_EFAIL, "database object body longer than its header says");
 	w->body_left -= n;
-	return w_text(w, p, n);
+	return rv_zstream_write(w->zs, p, n);
 }
 
 int rv_dbobj_writer_finish(struct rv_dbobj_writer *w)
 {
 	unsigned char sha[RV_SHA256_LEN];
 	char hex[RV_SHA256_HEX], line[128];
-	int n;
+	int n, rc;
 
 	if (w->body_left)
 		return rv_error(RV_EFAIL, "database object body shorter than its header says");
-	EVP_DigestFinal_ex(w->md, sha, NULL);
+	if ((rc = rv_zstream_writer_sha256(w->zs, sha)))
+		return rc;
 	rv_hex(hex, sha, sizeof(sha));
 	n = snprintf(line, sizeof(line), "end %" PRIu64 " %s\n", w->count, hex);
-	return w_feed(w, line, (size_t)n, false) ?: w_feed(w, NULL, 0, true);
+	return rv_zstream_writer_finish(w->zs, line, (size_t)n);
 }
 
 void rv_dbobj_writer_free(struct rv_dbobj_writer *w)
 {
 	if (!w)
 		return;
-	ZSTD_freeCCtx(w->cctx);
-	EVP_MD_CTX_free(w->md);
+	rv_zstream_writer_free(w->zs);
 	free(w);
 }
 
@@ -193,16 +164,10 @@ void rv_dbobj_writer_free(struct rv_dbobj_writer *w)
 struct rv_dbobj_reader {
 	int fd;
 	char *name;
-	ZSTD_DCtx *dctx;
-	EVP_MD_CTX *md;
+	struct rv_zstream_reader *zs;
+	struct rv_buf line;
 	struct rv_dbobj_hdr h;
 	uint64_t body_left;
-	size_t frame_left; /* zstd's hint: 0 once a whole frame was decoded */
-	bool in_eof;
-	unsigned char in[IO_CHUNK];
-	size_t in_len, in_pos;
-	unsigned char out[IO_CHUNK];
-	size_t out_len, out_pos;
 };
 
 static int corrupt(struct rv_dbobj_reader *r, const char *what)
@@ -210,81 +175,34 @@ static int corrupt(struct rv_dbobj_reader *r, const char *what)
 	return rv_error(RV_ECORRUPT, "database object '%s' is corrupt: %s", r->name, what);
 }
 
-/* Refill r->out; 0 with out_len == 0 means the compressed input ended. */
-static int r_fill(struct rv_dbobj_reader *r)
+static int zs_corrupt(void *r, const char *what)
 {
-	r->out_len = r->out_pos = 0;
-	while (r->out_len == 0) {
-		ZSTD_inBuffer ib;
-		ZSTD_outBuffer ob = {r->out, sizeof(r->out), 0};
-
-		if (r->in_pos == r->in_len && !r->in_eof) {
-			ssize_t n = read(r->fd, r->in, sizeof(r->in));
-
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				return rv_error_errno(RV_EFAIL, errno, "read '%s'", r->name);
-			}
-			r->in_len = (size_t)n;
-			r->in_pos = 0;
-			r->in_eof = n == 0;
-		}
-		if (r->in_pos == r->in_len && r->in_eof)
-			return 0;
-		ib = (ZSTD_inBuffer){r->in, r->in_len, r->in_pos};
-		r->frame_left = ZSTD_decompressStream(r->dctx, &ob, &ib);
-		r->in_pos = ib.pos;
-		if (ZSTD_isError(r->frame_left))
-			return corrupt(r, ZSTD_getErrorName(r->frame_left));
-		r->out_len = ob.pos;
-		if (r->frame_left == 0 && ob.pos == 0 && ib.pos == ib.size && r->in_eof)
-			return 0;
-	}
-	return 0;
+	return corrupt(r, what);
 }
 
-static int r_get(struct rv_dbobj_reader *r, void *p, size_t n, bool hash)
+static ssize_t r_source(void *ud, void *p, size_t n)
 {
-	unsigned char *d = p;
+	struct rv_dbobj_reader *r = ud;
 
-	while (n) {
-		size_t k;
-		int rc;
+	for (;;) {
+		ssize_t got = read(r->fd, p, n);
 
-		if (r->out_pos == r->out_len) {
-			rc = r_fill(r);
-			if (rc)
-				return rc;
-			if (r->out_len == 0)
-				return corrupt(r, "truncated");
-		}
-		k = r->out_len - r->out_pos;
-		if (k > n)
-			k = n;
-		memcpy(d, r->out + r->out_pos, k);
-		if (hash)
-			EVP_DigestUpdate(r->md, d, k);
-		r->out_pos += k;
-		d += k;
-		n -= k;
+		if (got != -1)
+			return got;
+		if (errno != EINTR)
+			return rv_error_errno(RV_EFAIL, errno, "read '%s'", r->name);
 	}
-	return 0;
 }
 
-static int r_line(struct rv_dbobj_reader *r, char *line, size_t cap, bool hash)
+/* A text line into r->line; the end of the data is "truncated". */
+static int r_line(struct rv_dbobj_reader *r, bool hash)
 {
-	for (size_t i = 0; i + 1 < cap; i++) {
-		int rc = r_get(r, line + i, 1, hash);
+	bool eof;
+	int rc = rv_zstream_read_line(r->zs, &r->line, hash, &eof);
 
-		if (rc)
-			return rc;
-		if (line[i] == '\n') {
-			line[i] = '\0';
-			return 0;
-		}
-	}
-	return corrupt(r, "line too long");
+	if (!rc && eof)
+		return corrupt(r, "truncated");
+	return rc;
 }
 
 static int kv_u64(const char *tok, const char *key, uint64_t *v)
@@ -364,21 +282,19 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 int rv_dbobj_reader_new(struct rv_dbobj_reader **out, int fd, const char *name)
 {
 	struct rv_dbobj_reader *r = rv_calloc(1, sizeof(*r));
-	char line[LINE_MAX_B];
+	struct rv_zstream_reader_opts o = {.corrupt = zs_corrupt, .corrupt_ud = r};
 	int rc;
 
 	*out = NULL;
 	r->fd = fd;
 	r->name = rv_strdup(name);
-	r->dctx = ZSTD_createDCtx();
-	r->md = EVP_MD_CTX_new();
-	if (!r->dctx || !r->md || !EVP_DigestInit_ex(r->md, EVP_sha256(), NULL)) {
-		rv_dbobj_reader_free(r);
-		return rv_error(RV_EFAIL, "cannot set up zstd/sha256 to read '%s'", name);
-	}
-	rc = r_line(r, line, sizeof(line), true);
+	/* A line and its '\n' fit LINE_MAX_B with room for a NUL. */
+	rv_buf_init(&r->line, LINE_MAX_B - 2);
+	rc = rv_zstream_reader_new(&r->zs, r_source, r, &o);
 	if (!rc)
-		rc = parse_header(r, line);
+		rc = r_line(r, true);
+	if (!rc)
+		rc = parse_header(r, r->line.data);
 	if (rc) {
 		rv_dbobj_reader_free(r);
 		return rc;
@@ -397,41 +313,32 @@ int rv_dbobj_reader_read(struct rv_dbobj_reader *r, void *p, size_t n)
 	if (n > r->body_left)
 		return corrupt(r, "read past the announced body");
 	r->body_left -= n;
-	return r_get(r, p, n, true);
+	return rv_zstream_read(r->zs, p, n);
 }
 
 int rv_dbobj_reader_finish(struct rv_dbobj_reader *r)
 {
-	char line[LINE_MAX_B], hex[RV_SHA256_HEX], want[160];
+	char hex[RV_SHA256_HEX], want[160];
 	unsigned char sha[RV_SHA256_LEN];
 	int rc;
 
 	if (r->body_left)
 		return corrupt(r, "body not fully read");
-	rc = r_line(r, line, sizeof(line), false);
-	if (rc)
+	if ((rc = r_line(r, false)) || (rc = rv_zstream_reader_sha256(r->zs, sha)))
 		return rc;
-	EVP_DigestFinal_ex(r->md, sha, NULL);
 	rv_hex(hex, sha, sizeof(sha));
 	snprintf(want, sizeof(want), "end %" PRIu64 " %s", r->h.count, hex);
-	if (strcmp(line, want) != 0)
+	if (strcmp(r->line.data, want) != 0)
 		return corrupt(r, "end line count or sha256 does not match");
-	if (r->out_pos != r->out_len)
-		return corrupt(r, "bytes after the end line");
-	rc = r_fill(r);
-	if (rc)
-		return rc;
-	if (r->out_len || r->frame_left != 0)
-		return corrupt(r, r->out_len ? "bytes after the end line" : "truncated zstd frame");
-	return 0;
+	return rv_zstream_reader_finish(r->zs);
 }
 
 void rv_dbobj_reader_free(struct rv_dbobj_reader *r)
 {
 	if (!r)
 		return;
-	ZSTD_freeDCtx(r->dctx);
-	EVP_MD_CTX_free(r->md);
+	rv_zstream_reader_free(r->zs);
+	rv_buf_release(&r->line);
 	free(r->name);
 	free(r);
 }
