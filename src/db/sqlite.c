@@ -186,14 +186,18 @@ static int follow_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_
 		f->have_hdr = true;
 	} else if (h.salt1 != f->hdr.salt1 || h.salt2 != f->hdr.salt2) {
 		/* A restart.  Our read transaction lets SQLite rewind the WAL only
-		 * once, and only when every frame in it was already shipped; the
-		 * checkpoint sequence counts rewinds, so more than one is a hole. */
-		if (h.ckpt_seq != f->hdr.ckpt_seq + 1 || h.salt1 != f->hdr.salt1 + 1) {
-			snprintf(
-			    why, sizeof(why),
-			    "the WAL was restarted behind our back (checkpoint sequence %" PRIu32
-			    " -> %" PRIu32 ")",
-			    f->hdr.ckpt_seq, h.ckpt_seq);
+		 * once, and only when every frame in it was already shipped.  A
+		 * rewind adds one to salt-1 (kept in the shared WAL index); the
+		 * checkpoint sequence is not usable here: each connection keeps
+		 * its own count (a freshly opened one writes 1).  Other salts mean
+		 * a WAL that was emptied and started anew by a connection that
+		 * never rewound it: not provably continuous, so a new generation. */
+		if (h.salt1 != f->hdr.salt1 + 1) {
+			snprintf(why, sizeof(why),
+				 "the WAL was started anew behind our back (salt %08" PRIx32
+				 " -> %08" PRIx32 ", checkpoint sequence %" PRIu32 " -> %" PRIu32
+				 ")",
+				 f->hdr.salt1, h.salt1, f->hdr.ckpt_seq, h.ckpt_seq);
 			rc = mark_broken(s, why);
 			goto out;
 		}
@@ -354,6 +358,10 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 
 	*nframes = 0;
 	*ckpt = false;
+	/* At open there is no read transaction of ours yet: the WAL could be
+	 * rewound between an unlocked look and the locked one. */
+	if (raw_fd == -1)
+		goto locked;
 	/* Unlocked, a checkpoint can copy frames up to where the read
 	 * transaction began (the previous ship's end): usually the bulk. */
 	rc = follow_wal(s, f, raw_fd, &n1, &wal_bytes);
@@ -376,6 +384,7 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 			rc = checkpoint(s, ckpt);
 		return rc;
 	}
+locked:
 	rc = exec(s->c, "BEGIN IMMEDIATE", s->db_path);
 	if (rc)
 		return rc;

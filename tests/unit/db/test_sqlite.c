@@ -649,7 +649,7 @@ static void test_wal_rewound_twice(void **state)
 	close(fd);
 	assert_int_equal(rv_sqlite_ship(s, fx->s, &r), RV_EPRECOND);
 	assert_true(r.new_generation);
-	assert_non_null(strstr(r.reason, "restarted behind our back"));
+	assert_non_null(strstr(r.reason, "started anew behind our back"));
 	print_message("rewound twice: %s\n", r.reason);
 	rv_sqlite_free(s);
 	free(wal);
