@@ -80,6 +80,18 @@ int rv_zstream_writer_new(struct rv_zstream_writer **out, bool compress, rv_zstr
 	return 0;
 }
 
+int rv_zstream_writer_tune(struct rv_zstream_writer *w, int level, int workers)
+{
+	if (!w->cctx)
+		return 0;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level)))
+		return rv_error(RV_EFAIL, "zstd refuses compression level %d", level);
+	/* Without thread support in libzstd this fails: compress inline. */
+	if (workers > 0)
+		(void)ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, workers);
+	return 0;
+}
+
 static int ob_flush(struct rv_zstream_writer *w)
 {
 	int rc;

@@ -118,6 +118,11 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 		     h->time_ms, h->page_size, h->kind == RV_DBOBJ_LOG ? "frames" : "pages",
 		     h->count);
 	rc = rv_zstream_writer_new(&w->zs, true, w_sink, w);
+	/* Pages are dense; speed matters more than the last percent (see
+	 * rv_zstream_writer_tune).  A snapshot is compressed on its own thread
+	 * while this one hashes and writes. */
+	if (!rc)
+		rc = rv_zstream_writer_tune(w->zs, 1, h->kind == RV_DBOBJ_SNAPSHOT ? 1 : 0);
 	if (!rc)
 		rc = rv_zstream_write(w->zs, line, (size_t)n);
 	if (rc) {

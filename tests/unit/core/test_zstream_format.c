@@ -30,7 +30,7 @@ static const char gen[RV_GEN_ID_LEN] = "0000018f2a3b4c5d-1a2b3c4d";
 
 struct golden {
 	const char *name;
-	const char *sha_stored; /* the object's bytes */
+	const char *sha_stored; /* the object's bytes; NULL: not pinned */
 	const char *sha_text;	/* the decompressed bytes */
 };
 
@@ -42,7 +42,7 @@ static void check_hashes(const struct golden *g, const void *p, size_t n)
 
 	rv_sha256(sha, p, n);
 	rv_hex(hex, sha, sizeof(sha));
-	if (ZSTD_versionNumber() == RECORDED_ZSTD)
+	if (g->sha_stored && ZSTD_versionNumber() == RECORDED_ZSTD)
 		assert_string_equal(hex, g->sha_stored);
 	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4)) {
 		ZSTD_DCtx *d = ZSTD_createDCtx();
@@ -178,6 +178,8 @@ static unsigned char body_byte(uint64_t off, unsigned *x)
 	return off % 5 ? (unsigned char)(*x >> 16) : 0;
 }
 
+/* Database objects are compressed at a speed-tuned level (dbobj.c), a
+ * choice that may change: only their decompressed bytes are pinned. */
 static void test_db_objects(void **state)
 {
 	static const struct {
@@ -186,22 +188,20 @@ static void test_db_objects(void **state)
 		uint64_t count;
 		uint32_t page_size;
 	} cases[] = {
-	    {{"dblog", "7bf35aba732c17bbcbb3dde956763fe40ce2ff60b3f4d7a9355af8f3db8b918f",
-	      "37bede7ca91d0e0d774217aeaf189622430cd2a530156a24a4acc46960c5af5c"},
+	    {{"dblog", NULL, "37bede7ca91d0e0d774217aeaf189622430cd2a530156a24a4acc46960c5af5c"},
 	     RV_DBOBJ_LOG,
 	     50,
 	     4096},
-	    {{"dbsnap", "f33b04453b32bca6431baf389cbccd9cc8374f0ee706f72c6a24b7d9e607a035",
-	      "93ad485789a518c45bcfb5df8c4006fa4805102b8758d72e51aaf26baa7c8c7e"},
+	    {{"dbsnap", NULL, "93ad485789a518c45bcfb5df8c4006fa4805102b8758d72e51aaf26baa7c8c7e"},
 	     RV_DBOBJ_SNAPSHOT,
 	     300,
 	     4096},
-	    {{"dbsnap_small", "4ae38fadf3af901e1f1002bdd2c0813b1d62ab69028616c44b6c9223f6b505d6",
+	    {{"dbsnap_small", NULL,
 	      "1eac8c1657c10e4e0e469ec184f02f739f08d5721a8d7b855a48fc9a57aa6bd2"},
 	     RV_DBOBJ_SNAPSHOT,
 	     3,
 	     512},
-	    {{"dblog_empty", "f5b18a5b41a35961c74d36361e7afdfa5684362aca4f4e255f3f003195b94f19",
+	    {{"dblog_empty", NULL,
 	      "ba92134bd7c0ed3c25535f427486fe2be87b7943a73cfca53d043d30c785bed9"},
 	     RV_DBOBJ_LOG,
 	     0,
