@@ -31,7 +31,13 @@ struct rv_sqlite {
 	sqlite3 *r2;	 /* the next one, while frames are copied (leapfrog) */
 	bool exact;	 /* `r` began exactly at the shipped end (snapshots need it) */
 	bool want_exact; /* the next ship must end with `exact` */
-	sqlite3 *c;	 /* takes the write lock while frames are copied */
+	/* `r` began, under the write lock, on a WAL copied completely into the
+	 * database file: while it lives nothing may be copied into that file
+	 * (a checkpoint stops at the oldest reader's view), so the file itself
+	 * is the snapshot. */
+	bool frozen;
+	bool ckpt_full; /* the last checkpoint copied every frame of the WAL */
+	sqlite3 *c;	/* takes the write lock while frames are copied */
 	char *db_path, *wal_path, *tmpdir;
 	char gen[RV_GEN_ID_LEN];
 	uint64_t checkpoint_bytes;
@@ -311,6 +317,7 @@ static int checkpoint(struct rv_sqlite *s, bool *done)
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		return db_err(s->w, "wal_checkpoint(PASSIVE)", s->db_path);
 	*done = rc == SQLITE_OK;
+	s->ckpt_full = rc == SQLITE_OK && nlog >= 0 && nlog == nck;
 	return 0;
 }
 
@@ -347,6 +354,7 @@ static int leapfrog(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 	s->r = s->r2;
 	s->r2 = t;
 	s->exact = false;
+	s->frozen = false;
 	return 0;
 }
 
@@ -396,15 +404,20 @@ locked:
 		 * to write, lets the read transaction start past the whole WAL,
 		 * which in turn lets the next writer rewind it: the WAL stays
 		 * small. */
-		if (wal_bytes >= s->checkpoint_bytes)
+		/* An empty (or absent) WAL is trivially copied in full. */
+		s->ckpt_full = wal_bytes <= RV_WAL_HDR_SIZE;
+		s->frozen = false;
+		if (wal_bytes >= s->checkpoint_bytes || (exact && !s->ckpt_full))
 			rc = checkpoint(s, ckpt);
 		/* Without the read transaction nothing stops a foreign checkpoint
 		 * from rewinding the WAL past frames we have not seen: the chain
 		 * is over. */
-		if (read_begin(s))
+		if (read_begin(s)) {
 			rc = mark_broken(s, "lost the read transaction that holds the WAL");
-		else
+		} else {
 			s->exact = true;
+			s->frozen = !rc && s->ckpt_full;
+		}
 	}
 	if (exec(s->c, "ROLLBACK", s->db_path) && !rc)
 		rc = RV_EFAIL;
@@ -489,6 +502,37 @@ uint64_t rv_sqlite_pos(const struct rv_sqlite *s)
 	return s->pos;
 }
 
+/* The database file itself as the snapshot source (s->frozen), read
+ * through SQLite's own file handle: opening and closing the file ourselves
+ * would drop every POSIX lock this process holds on it (SQLite's too), and
+ * the next connection to close elsewhere would think itself the last one
+ * and delete the WAL.  Whole pages, the size the header states; NULL when
+ * anything does not fit (the caller copies with the backup API). */
+static sqlite3_file *frozen_file(struct rv_sqlite *s, uint64_t *size)
+{
+	sqlite3_file *f = NULL;
+	unsigned char h[100];
+	sqlite3_int64 sz = 0;
+	uint32_t psz, pages;
+
+	if (sqlite3_file_control(s->r, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+	    !f->pMethods || f->pMethods->xFileSize(f, &sz) != SQLITE_OK || sz < 100 ||
+	    f->pMethods->xRead(f, h, sizeof(h), 0) != SQLITE_OK ||
+	    memcmp(h, "SQLite format 3", 16) != 0)
+		return NULL;
+	psz = ((uint32_t)h[16] << 8) | h[17];
+	if (psz == 1)
+		psz = 65536;
+	pages = ((uint32_t)h[28] << 24) | ((uint32_t)h[29] << 16) | ((uint32_t)h[30] << 8) | h[31];
+	/* The header's size counts only when written by a version that
+	 * keeps it (its "valid-for" equals the change counter). */
+	if (psz < 512 || (uint64_t)sz % psz || memcmp(h + 24, h + 92, 4) != 0 ||
+	    (uint64_t)pages * psz != (uint64_t)sz || (s->f.have_hdr && s->f.hdr.page_size != psz))
+		return NULL;
+	*size = (uint64_t)sz;
+	return f;
+}
+
 int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_out)
 {
 	struct rv_sqlite_ship sh;
@@ -496,6 +540,8 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 	sqlite3 *dst = NULL;
 	sqlite3_backup *b;
 	int rc, tfd = -1, sfd = -1;
+	sqlite3_file *sf = NULL;
+	uint64_t src_size = 0;
 	struct rv_dbobj_writer *w = NULL;
 	struct rv_dbobj_hdr oh = {.kind = RV_DBOBJ_SNAPSHOT};
 	struct stat stt;
@@ -511,6 +557,8 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 				"the shipped end (retried at the next tick)",
 				s->db_path);
 	/* The read transaction now sits exactly at the shipped position. */
+	if (s->frozen && (sf = frozen_file(s, &src_size)))
+		goto pages;
 	tmp = rv_asprintf("%s/.revenant-snapshot-%d-%" PRIx64 ".db", s->tmpdir, (int)getpid(),
 			  (uint64_t)rv_mono_ms());
 	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -541,6 +589,8 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 		goto out;
 	}
 	unlink(tmp);
+	src_size = (uint64_t)stt.st_size;
+pages:
 	memcpy(oh.gen, s->gen, RV_GEN_ID_LEN);
 	oh.from = oh.to = s->pos;
 	oh.time_ms = rv_now_ms();
@@ -553,23 +603,29 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 			oh.page_size = (uint32_t)sqlite3_column_int(q, 0);
 		sqlite3_finalize(q);
 	}
-	if (oh.page_size == 0 || stt.st_size % oh.page_size) {
-		rc = rv_error(RV_EFAIL, "snapshot copy '%s' is not whole pages", tmp);
+	if (oh.page_size == 0 || src_size % oh.page_size) {
+		rc = rv_error(RV_EFAIL, "snapshot source of '%s' is not whole pages", s->db_path);
 		goto out;
 	}
-	oh.count = (uint64_t)stt.st_size / oh.page_size;
+	oh.count = src_size / oh.page_size;
 	rc = spool_open(s, &sfd);
 	if (!rc)
 		rc = rv_dbobj_writer_new(&w, &oh, sfd);
-	while (!rc) {
-		ssize_t n = read(tfd, s->frame, oh.page_size);
+	for (uint64_t i = 0; !rc && i < oh.count; i++) {
+		if (sf) {
+			if (sf->pMethods->xRead(sf, s->frame, (int)oh.page_size,
+						(sqlite3_int64)(i * oh.page_size)) != SQLITE_OK)
+				rc = rv_error(RV_EFAIL, "read page %" PRIu64 " of '%s'", i + 1,
+					      s->db_path);
+		} else {
+			ssize_t n = read(tfd, s->frame, oh.page_size);
 
-		if (n == 0)
-			break;
-		if (n != (ssize_t)oh.page_size)
-			rc = rv_error_errno(RV_EFAIL, n == -1 ? errno : EIO, "read '%s'", tmp);
-		else
-			rc = rv_dbobj_writer_add(w, s->frame, (size_t)n);
+			if (n != (ssize_t)oh.page_size)
+				rc = rv_error_errno(RV_EFAIL, n == -1 ? errno : EIO,
+						    "read the snapshot copy of '%s'", s->db_path);
+		}
+		if (!rc)
+			rc = rv_dbobj_writer_add(w, s->frame, oh.page_size);
 	}
 	if (!rc)
 		rc = rv_dbobj_writer_finish(w);
@@ -579,7 +635,8 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 	rc = rv_store_put_fd(st, key, sfd, UINT64_MAX, NULL);
 	if (!rc) {
 		*pos_out = oh.from;
-		rv_log(RV_LOG_INFO, "sqlite: snapshot written", "key", key, NULL);
+		rv_log(RV_LOG_INFO, "sqlite: snapshot written", "key", key, "source",
+		       sf ? "database file" : "backup copy", NULL);
 	}
 out:
 	rv_dbobj_writer_free(w);
