@@ -377,15 +377,22 @@ static int sync_wal(struct rv_sqlite *s, struct follow *f, int raw_fd, uint64_t 
 		rc = checkpoint(s, ckpt);
 	if (rc)
 		return rc;
-	/* Nothing committed since the last ship: nothing to move. */
-	if (raw_fd != -1 && n1 == 0 && (!exact || s->exact))
+	/* Nothing committed since the last ship: nothing to move — except
+	 * when the checkpoint just copied the whole WAL into the database: a
+	 * read transaction begun now reads the database file alone, and once
+	 * the old one ends the next writer can rewind the WAL (it stays
+	 * small without anyone waiting for a lock). */
+	if (raw_fd != -1 && n1 == 0 && (!exact || s->exact)) {
+		if (!exact && *ckpt && s->ckpt_full)
+			return leapfrog(s, f, raw_fd, nframes, &wal_bytes);
 		return 0;
+	}
 	/* The application never waits for us here.  The write lock is kept
 	 * for what needs a read transaction exactly at the shipped end (a
 	 * snapshot, the start) and for letting a busy WAL rewind: a
 	 * transaction that read and then wants to write gets SQLITE_BUSY at
 	 * once (no busy handler) if we hold the lock at that moment. */
-	if (raw_fd != -1 && !exact && wal_bytes < 4 * s->checkpoint_bytes) {
+	if (raw_fd != -1 && !exact && wal_bytes < 16 * s->checkpoint_bytes) {
 		rc = leapfrog(s, f, raw_fd, &n2, &wal_bytes);
 		*nframes = n1 + n2;
 		if (!rc && wal_bytes >= s->checkpoint_bytes)

@@ -23,9 +23,10 @@
  * one end.  Ghost never waits for revenant on this path.  The write lock
  * (BEGIN IMMEDIATE on a third connection) is taken only where a read
  * transaction must sit exactly at the shipped end — at open and for a
- * snapshot — and when the WAL has grown past 4 × checkpoint_bytes under
- * continuous writes, to checkpoint it completely so that the next writer
- * can rewind it.  Held, it makes a transaction that already read and now
+ * snapshot — and when the WAL has grown past 16 × checkpoint_bytes under
+ * writes without a pause, to checkpoint it completely so that the next
+ * writer can rewind it (at the first idle tick after a complete checkpoint
+ * a lock-free leapfrog does that).  Held, it makes a transaction that already read and now
  * wants to write fail at once with SQLITE_BUSY (SQLite calls no busy
  * handler for that upgrade), which is why it is kept this rare.
  * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once or its salts changed

@@ -287,38 +287,6 @@ static int add_item(struct rv_list_page *out, size_t *alloc, const xmlNode *n, c
 	return 0;
 }
 
-int rv_s3_parse_list(const char *body, size_t len, const char *strip, struct rv_list_page *out)
-{
-	xmlDocPtr doc = parse_xml(body, len);
-	xmlNode *root;
-	size_t alloc = 0;
-	char trunc[16];
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!doc)
-		return rv_error(RV_ECORRUPT, "s3 list: the answer is not XML");
-	root = xmlDocGetRootElement(doc);
-	if (!is_elem(root, "ListBucketResult")) {
-		xmlFreeDoc(doc);
-		return rv_error(RV_ECORRUPT, "s3 list: the answer is not a ListBucketResult");
-	}
-	for (xmlNode *c = root->children; c && !rc; c = c->next)
-		if (is_elem(c, "Contents"))
-			rc = add_item(out, &alloc, c, strip);
-	if (!rc && child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
-	    !strcmp(trunc, "true")) {
-		out->next_token = child_dup(root, "NextContinuationToken");
-		if (!out->next_token || !*out->next_token)
-			rc = rv_error(RV_ECORRUPT,
-				      "s3 list: a truncated page without NextContinuationToken");
-	}
-	xmlFreeDoc(doc);
-	if (rc)
-		rv_list_page_release(out);
-	return rc;
-}
-
 /* One <CommonPrefixes><Prefix> under `strip`, relative to it. */
 static int add_dir(struct rv_list_page *out, size_t *alloc, const xmlNode *n, const char *strip)
 {
@@ -341,7 +309,10 @@ static int add_dir(struct rv_list_page *out, size_t *alloc, const xmlNode *n, co
 	return 0;
 }
 
-int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struct rv_list_page *out)
+/* A ListObjectsV2 page: its <Contents> (keys) or, with `dirs`, its
+ * <CommonPrefixes> (folders, with a delimiter). */
+static int parse_list(const char *body, size_t len, const char *strip, bool dirs,
+		      struct rv_list_page *out)
 {
 	xmlDocPtr doc = parse_xml(body, len);
 	xmlNode *root;
@@ -357,9 +328,12 @@ int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struc
 		xmlFreeDoc(doc);
 		return rv_error(RV_ECORRUPT, "s3 list: the answer is not a ListBucketResult");
 	}
-	for (xmlNode *c = root->children; c && !rc; c = c->next)
-		if (is_elem(c, "CommonPrefixes"))
+	for (xmlNode *c = root->children; c && !rc; c = c->next) {
+		if (!dirs && is_elem(c, "Contents"))
+			rc = add_item(out, &alloc, c, strip);
+		else if (dirs && is_elem(c, "CommonPrefixes"))
 			rc = add_dir(out, &alloc, c, strip);
+	}
 	if (!rc && child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
 	    !strcmp(trunc, "true")) {
 		out->next_token = child_dup(root, "NextContinuationToken");
@@ -371,6 +345,16 @@ int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struc
 	if (rc)
 		rv_list_page_release(out);
 	return rc;
+}
+
+int rv_s3_parse_list(const char *body, size_t len, const char *strip, struct rv_list_page *out)
+{
+	return parse_list(body, len, strip, false, out);
+}
+
+int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struct rv_list_page *out)
+{
+	return parse_list(body, len, strip, true, out);
 }
 
 int rv_s3_parse_upload_id(const char *body, size_t len, char **out)

@@ -399,14 +399,18 @@ int rv_store_list_page(struct rv_store *s, const char *prefix, const char *token
 	return s->ops->list_page(s, prefix ? prefix : "", token, max, out);
 }
 
-int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb, void *ud)
+/* Every page of keys (or of folders) under `prefix`, each item to `cb`. */
+static int list_all(struct rv_store *s, const char *prefix, bool dirs, rv_store_list_cb cb,
+		    void *ud)
 {
 	struct rv_list_page page;
 	char *token = NULL;
 	int rc;
 
 	for (;;) {
-		rc = rv_store_list_page(s, prefix, token, 1000, &page);
+		memset(&page, 0, sizeof(page));
+		rc = dirs ? s->ops->list_dirs_page(s, prefix ? prefix : "", token, 1000, &page)
+			  : rv_store_list_page(s, prefix, token, 1000, &page);
 		free(token);
 		token = NULL;
 		if (rc)
@@ -421,29 +425,16 @@ int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb, v
 	}
 }
 
+int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb, void *ud)
+{
+	return list_all(s, prefix, false, cb, ud);
+}
+
 int rv_store_list_dirs(struct rv_store *s, const char *prefix, rv_store_list_cb cb, void *ud)
 {
-	struct rv_list_page page;
-	char *token = NULL;
-	int rc;
-
 	if (!s->ops->list_dirs_page)
 		return rv_error(RV_ENOTSUP, "the %s store cannot list folders", s->ops->name);
-	for (;;) {
-		memset(&page, 0, sizeof(page));
-		rc = s->ops->list_dirs_page(s, prefix ? prefix : "", token, 1000, &page);
-		free(token);
-		token = NULL;
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < page.count && !rc; i++)
-			rc = cb(&page.items[i], ud);
-		if (!rc && page.next_token)
-			token = rv_strdup(page.next_token);
-		rv_list_page_release(&page);
-		if (rc || !token)
-			return rc;
-	}
+	return list_all(s, prefix, true, cb, ud);
 }
 
 int rv_store_get_buf(struct rv_store *s, const char *key, struct rv_buf *out,
