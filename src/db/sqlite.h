@@ -29,8 +29,8 @@
  * a lock-free leapfrog does that).  Held, it makes a transaction that already read and now
  * wants to write fail at once with SQLITE_BUSY (SQLite calls no busy
  * handler for that upgrade), which is why it is kept this rare.
- * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once or its salts changed
- * without a restart) is reported as "new generation needed". */
+ * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once
+ * or its salts changed without a restart) is reported as "new generation needed". */
 #ifndef RV_DB_SQLITE_H
 #define RV_DB_SQLITE_H
 
