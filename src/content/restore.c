@@ -93,38 +93,13 @@ void rv_restore_point_release(struct rv_restore_point *p)
 	memset(p, 0, sizeof(*p));
 }
 
-struct keyvec {
-	char **v;
-	size_t n, cap;
-};
-
-static int collect_key(const struct rv_obj_info *info, void *ud)
-{
-	struct keyvec *kv = ud;
-
-	if (kv->n == kv->cap) {
-		kv->cap = kv->cap ? kv->cap * 2 : 64;
-		kv->v = rv_realloc(kv->v, kv->cap * sizeof(*kv->v));
-	}
-	kv->v[kv->n++] = rv_strdup(info->key);
-	return 0;
-}
-
-static void keyvec_release(struct keyvec *kv)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		free(kv->v[i]);
-	free(kv->v);
-	memset(kv, 0, sizeof(*kv));
-}
-
 /* The newest manifest of `gen` cut at or before `at_ms`. */
 static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
 			 struct rv_restore_obj *out)
 {
-	struct keyvec kv = {0};
+	struct rv_keylist kv = {0};
 	char *prefix = rv_content_manifest_prefix(gen);
-	int rc = rv_store_list(s, prefix, collect_key, &kv);
+	int rc = rv_store_list_keys(s, prefix, &kv);
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; !rc && i < kv.n; i++) {
@@ -147,7 +122,7 @@ static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
 		free(out->key);
 		out->key = NULL;
 	}
-	keyvec_release(&kv);
+	rv_keylist_release(&kv);
 	free(prefix);
 	return rc;
 }
@@ -163,10 +138,10 @@ int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int
 		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
 		char *prefix =
 		    rv_asprintf("generations/%s/content/log/%014" PRIx64, gen, want >> 8);
-		struct keyvec kv = {0};
+		struct rv_keylist kv = {0};
 		bool stop = false;
 
-		rc = rv_store_list(s, prefix, collect_key, &kv);
+		rc = rv_store_list_keys(s, prefix, &kv);
 		free(prefix);
 		if (!rc && !kv.n)
 			stop = true;
@@ -191,7 +166,7 @@ int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int
 			(*nlogs)++;
 			want++;
 		}
-		keyvec_release(&kv);
+		rv_keylist_release(&kv);
 		/* Not at the next block boundary: the next sequence is missing. */
 		if (rc || stop || (want & 0xff))
 			break;

@@ -480,31 +480,6 @@ out:
 	return rc;
 }
 
-struct keyvec {
-	char **v;
-	size_t n, cap;
-};
-
-static int collect_key(const struct rv_obj_info *info, void *ud)
-{
-	struct keyvec *kv = ud;
-
-	if (kv->n == kv->cap) {
-		kv->cap = kv->cap ? kv->cap * 2 : 64;
-		kv->v = rv_realloc(kv->v, kv->cap * sizeof(*kv->v));
-	}
-	kv->v[kv->n++] = rv_strdup(info->key);
-	return 0;
-}
-
-static void keyvec_release(struct keyvec *kv)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		free(kv->v[i]);
-	free(kv->v);
-	memset(kv, 0, sizeof(*kv));
-}
-
 /* The logs after the one applied, in sequence; `*gap` when the LIST shows
  * a later sequence while the next one is missing (lost, or deleted after
  * an earlier LIST). */
@@ -519,10 +494,10 @@ static int list_new(struct standby *sb, struct rv_restore_obj **logs, size_t *nl
 		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
 		char *prefix =
 		    rv_asprintf("generations/%s/content/log/%014" PRIx64, sb->gen, want >> 8);
-		struct keyvec kv = {0};
+		struct rv_keylist kv = {0};
 		bool stop = false;
 
-		rc = rv_store_list(sb->s, prefix, collect_key, &kv);
+		rc = rv_store_list_keys(sb->s, prefix, &kv);
 		free(prefix);
 		if (!rc && !kv.n)
 			stop = true;
@@ -548,7 +523,7 @@ static int list_new(struct standby *sb, struct rv_restore_obj **logs, size_t *nl
 			(*nlogs)++;
 			want++;
 		}
-		keyvec_release(&kv);
+		rv_keylist_release(&kv);
 		if (rc || stop || (want & 0xff))
 			break;
 	}
@@ -563,12 +538,12 @@ static int gap_check(struct standby *sb, bool *gap)
 	uint64_t want = sb->seq + 1;
 	char *mp = rv_content_manifest_prefix(sb->gen);
 	char *np = rv_asprintf("generations/%s/content/log/%014" PRIx64, sb->gen, (want >> 8) + 1);
-	struct keyvec mk = {0}, nk = {0};
+	struct rv_keylist mk = {0}, nk = {0};
 	int rc;
 
 	*gap = false;
 	sb->gap_check_mono = rv_mono_ms();
-	rc = rv_store_list(sb->s, mp, collect_key, &mk);
+	rc = rv_store_list_keys(sb->s, mp, &mk);
 	for (size_t i = 0; !rc && i < mk.n; i++) {
 		uint64_t seq;
 		int64_t ms;
@@ -581,12 +556,12 @@ static int gap_check(struct standby *sb, bool *gap)
 			*gap = true;
 	}
 	if (!rc && !*gap) {
-		rc = rv_store_list(sb->s, np, collect_key, &nk);
+		rc = rv_store_list_keys(sb->s, np, &nk);
 		if (!rc && nk.n)
 			*gap = true;
 	}
-	keyvec_release(&mk);
-	keyvec_release(&nk);
+	rv_keylist_release(&mk);
+	rv_keylist_release(&nk);
 	free(mp);
 	free(np);
 	return rc;

@@ -26,11 +26,10 @@ struct follow {
 };
 
 struct rv_sqlite {
-	sqlite3 *w;	 /* checkpoints */
-	sqlite3 *r;	 /* the long read transaction */
-	sqlite3 *r2;	 /* the next one, while frames are copied (leapfrog) */
-	bool exact;	 /* `r` began exactly at the shipped end (snapshots need it) */
-	bool want_exact; /* the next ship must end with `exact` */
+	sqlite3 *w;  /* checkpoints */
+	sqlite3 *r;  /* the long read transaction */
+	sqlite3 *r2; /* the next one, while frames are copied (leapfrog) */
+	bool exact;  /* `r` began exactly at the shipped end (snapshots need it) */
 	/* `r` began, under the write lock, on a WAL copied completely into the
 	 * database file: while it lives nothing may be copied into that file
 	 * (a checkpoint stops at the oldest reader's view), so the file itself
@@ -454,7 +453,9 @@ static int upload_pending(struct rv_sqlite *s, struct rv_store *st, struct rv_sq
 	return rc;
 }
 
-int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_ship *res)
+/* `exact`: end with the read transaction exactly at the shipped end (what
+ * a snapshot needs), taking the write lock if it is not there already. */
+static int ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_ship *res, bool exact)
 {
 	struct follow f;
 	uint64_t n = 0;
@@ -476,7 +477,7 @@ int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_sh
 	if (rc)
 		return rc;
 	f = s->f;
-	rc = sync_wal(s, &f, raw, &n, &res->checkpointed, s->want_exact);
+	rc = sync_wal(s, &f, raw, &n, &res->checkpointed, exact);
 	if (!rc && n && seal_segment(s, &f, raw, n)) {
 		/* The read transaction has moved past these frames, so they may
 		 * be gone from the WAL by the next call. */
@@ -502,6 +503,11 @@ broken:
 	snprintf(res->reason, sizeof(res->reason), "%s", s->reason);
 	return rv_error(RV_EPRECOND, "sqlite replication of '%s' needs a new generation: %s",
 			s->db_path, s->reason);
+}
+
+int rv_sqlite_ship(struct rv_sqlite *s, struct rv_store *st, struct rv_sqlite_ship *res)
+{
+	return ship(s, st, res, false);
 }
 
 uint64_t rv_sqlite_pos(const struct rv_sqlite *s)
@@ -553,9 +559,7 @@ int rv_sqlite_snapshot(struct rv_sqlite *s, struct rv_store *st, uint64_t *pos_o
 	struct rv_dbobj_hdr oh = {.kind = RV_DBOBJ_SNAPSHOT};
 	struct stat stt;
 
-	s->want_exact = true;
-	rc = rv_sqlite_ship(s, st, &sh);
-	s->want_exact = false;
+	rc = ship(s, st, &sh, true);
 	if (rc)
 		return rc;
 	if (!s->exact)

@@ -430,6 +430,37 @@ int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb, v
 	return list_all(s, prefix, false, cb, ud);
 }
 
+static int collect_key(const struct rv_obj_info *info, void *ud)
+{
+	struct rv_keylist *kl = ud;
+
+	if (kl->n == kl->cap) {
+		kl->cap = kl->cap ? kl->cap * 2 : 64;
+		kl->v = rv_realloc(kl->v, kl->cap * sizeof(*kl->v));
+	}
+	kl->v[kl->n++] = rv_strdup(info->key);
+	return 0;
+}
+
+int rv_store_list_keys(struct rv_store *s, const char *prefix, struct rv_keylist *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = list_all(s, prefix, false, collect_key, out);
+	if (rc)
+		rv_keylist_release(out);
+	return rc;
+}
+
+void rv_keylist_release(struct rv_keylist *kl)
+{
+	for (size_t i = 0; i < kl->n; i++)
+		free(kl->v[i]);
+	free(kl->v);
+	memset(kl, 0, sizeof(*kl));
+}
+
 int rv_store_list_dirs(struct rv_store *s, const char *prefix, rv_store_list_cb cb, void *ud)
 {
 	if (!s->ops->list_dirs_page)

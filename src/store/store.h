@@ -136,6 +136,14 @@ int rv_store_list(struct rv_store *s, const char *prefix, rv_store_list_cb cb,
  * One request per 1000 entries instead of one per 1000 keys below. */
 int rv_store_list_dirs(struct rv_store *s, const char *prefix, rv_store_list_cb cb,
 		       void *ud) RV_WARN_UNUSED;
+/* Every key under `prefix`, in byte order, as owned strings. */
+struct rv_keylist {
+	char **v;
+	size_t n, cap;
+};
+int rv_store_list_keys(struct rv_store *s, const char *prefix,
+		       struct rv_keylist *out) RV_WARN_UNUSED;
+void rv_keylist_release(struct rv_keylist *kl);
 /* Delete; deleting a missing key is not an error. */
 int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
 

@@ -68,7 +68,6 @@ printf 'image-one' >"$W/content/images/one.jpg"
 sql "$DB" "UPDATE posts SET title = 'edited' WHERE id = 1; DELETE FROM posts WHERE id = 5;"
 T_MID=$(date +%s.%N)
 sleep 0.6
-cp "$DB" "$W/never-used.db" 2>/dev/null || true
 for i in $(seq 201 300); do
 	sql "$DB" "INSERT INTO posts(title, html) VALUES ('post $i', 'y')"
 done
