@@ -11,6 +11,8 @@ Modes (applied to the first --count requests; -1 = every request):
   busy      the same, alternating SlowDown and ServiceUnavailable (both 503)
   reset     read the request head, then reset the connection (RST)
   stall     read the request head, then send nothing for --stall-seconds
+  delay     wait --stall-seconds, then forward the request unchanged (a slow
+            link: makes a client's run take a known minimum time)
   none      forward everything
 Requests after the first N are forwarded unchanged.  --ratio R faults only
 that share of the requests (seeded, so runs repeat); --while-file W faults
@@ -132,6 +134,8 @@ def handle(conn, st):
             conn.close()
             return
         body = read_body(conn, rest, content_length(head))
+        if mode == "delay":
+            time.sleep(st.args.stall_seconds)
         if mode in ("slowdown", "busy"):
             busy = mode == "busy" and nth % 2 == 0
             err = UNAVAILABLE if busy else SLOWDOWN
@@ -168,7 +172,7 @@ def handle(conn, st):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
-    ap.add_argument("--mode", choices=["slowdown", "busy", "reset", "stall", "none"],
+    ap.add_argument("--mode", choices=["slowdown", "busy", "reset", "stall", "delay", "none"],
                     required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--port-file", required=True)

@@ -13,8 +13,10 @@ umask 022
 
 WORK=$(mktemp -d /tmp/rv-restore-s3.XXXXXX)
 SB=
+FP=
 cleanup() {
 	if [ -n "$SB" ]; then kill -9 "$SB" 2>/dev/null || true; fi
+	if [ -n "$FP" ]; then kill -9 "$FP" 2>/dev/null || true; fi
 	if declare -F s3rver_stop >/dev/null; then s3rver_stop || true; fi
 	rm -rf "$WORK"
 }
@@ -77,6 +79,33 @@ MAN_MS=$((16#${MAN:17:16}))
 rv restore --to "$WORK/r0" -j 8 --at "$((MAN_MS / 1000)).$(printf %03d $((MAN_MS % 1000)))" "$URL" \
 	>/dev/null || fail "restore --at from s3rver"
 same_tree "$WORK/state0" "$WORK/r0"
+
+# Progress lines when stderr is not a terminal.  The restore goes through
+# tests/fakes/faultproxy.py delaying every request by 50 ms, so with -j 1
+# it takes at least 2,000 x 50 ms whatever the machine: several 100 ms
+# progress ticks must appear, with a rising file count.
+python3 "$RV_TESTDIR/fakes/faultproxy.py" --upstream "127.0.0.1:$S3RVER_PORT" --mode delay \
+	--count -1 --stall-seconds 0.05 --port-file "$WORK/fp.port" 2>"$WORK/fp.err" &
+FP=$!
+for _ in $(seq 1 50); do [ -s "$WORK/fp.port" ] && break; sleep 0.1; done
+[ -s "$WORK/fp.port" ] || fail "faultproxy did not start: $(cat "$WORK/fp.err")"
+SLOW="s3://rv-restore/site?endpoint=http://127.0.0.1:$(cat "$WORK/fp.port")&region=us-east-1"
+"$REVENANT" restore --to "$WORK/r-slow" -j 1 --progress-every 100ms "$SLOW" \
+	>"$WORK/out" 2>"$WORK/err" &
+RS=$!
+sleep 3
+kill -TERM "$RS" 2>/dev/null || true
+wait "$RS" || true
+n=$(grep -c 'msg="restore progress"' "$WORK/err" || true)
+[ "$n" -ge 5 ] || fail "$n progress lines in 3 s at 100 ms: $(head -c 2000 "$WORK/err")"
+first=$(grep -m1 'msg="restore progress"' "$WORK/err" | sed -n 's/.*files=\([0-9]*\)\/.*/\1/p')
+last=$(grep 'msg="restore progress"' "$WORK/err" | tail -1 | sed -n 's/.*files=\([0-9]*\)\/.*/\1/p')
+[ -n "$first" ] && [ -n "$last" ] && [ "$last" -gt "$first" ] ||
+	fail "progress did not move ($first -> $last): $(tail -3 "$WORK/err")"
+kill -9 "$FP" 2>/dev/null || true
+wait "$FP" 2>/dev/null || true
+FP=
+ok
 
 # A corrupt blob on the server: exit 7 naming the file, no wrong file.
 PHOTO="images/2026/02/batch 1/phöto 0001.jpg"
