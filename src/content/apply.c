@@ -228,7 +228,7 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 	/* Two writers in one folder would delete each other's staged files. */
 	if (flock(a->root_fd, LOCK_EX | LOCK_NB) == -1) {
 		rc = errno == EWOULDBLOCK
-			 ? rv_error(RV_EUSAGE,
+			 ? rv_error(RV_EPRECOND,
 				    "another revenant restore or standby is writing into '%s' — "
 				    "stop it first",
 				    real)

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ struct standby {
 	uint64_t gap_logged; /* the missing sequence last logged, so a wait logs once */
 	char *last_err;
 	int64_t last_err_ms;
+	int lock_fd; /* holds the database folder's flock */
 };
 
 static bool stop_now(void *ud)
@@ -700,6 +702,34 @@ static int follow(struct standby *sb, size_t *applied)
 	return rc;
 }
 
+/* One standby (or promote) per database: two would interleave their
+ * writes and their state files.  The content folder is locked by
+ * rv_apply_open; the database's folder is locked here the same way (flock
+ * on the folder itself: no lock file left behind, and the kernel lets go
+ * however the process dies) unless it is that same folder. */
+static int standby_lock_db(struct standby *sb, const char *dir, const char *db_path)
+{
+	char *d = rv_strdup(db_path);
+	const char *ddir = dirname(d);
+	struct stat a, b;
+	int rc = 0;
+
+	sb->lock_fd = open(ddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sb->lock_fd == -1 || fstat(sb->lock_fd, &b) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "open the database folder '%s'", ddir);
+	else if (stat(dir, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		; /* already held by the folder's own lock */
+	else if (flock(sb->lock_fd, LOCK_EX | LOCK_NB) == -1)
+		rc = errno == EWOULDBLOCK
+			 ? rv_error(RV_EPRECOND,
+				    "another revenant standby or promote is working on the "
+				    "database folder '%s' — stop it first",
+				    ddir)
+			 : rv_error_errno(RV_EFAIL, errno, "lock '%s'", ddir);
+	free(d);
+	return rc;
+}
+
 static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 			const struct rv_standby_opts *o)
 {
@@ -707,6 +737,7 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	int rc;
 
 	memset(sb, 0, sizeof(*sb));
+	sb->lock_fd = -1;
 	sb->s = s;
 	sb->o = o;
 	sb->ro = o->restore;
@@ -716,13 +747,15 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	sb->progress_mono = sb->gap_check_mono = rv_mono_ms();
 	if ((rc = rv_apply_open(&sb->a, s, dir, &ao)))
 		return rc;
-	if (o->db_path)
+	if (o->db_path && !(rc = standby_lock_db(sb, dir, o->db_path)))
 		rc = db_init(&sb->db, o->db_path);
 	return rc;
 }
 
 static void standby_close(struct standby *sb)
 {
+	if (sb->lock_fd != -1)
+		close(sb->lock_fd);
 	free(sb->last_err);
 	rv_apply_free(sb->a);
 	db_release(&sb->db);

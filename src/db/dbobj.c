@@ -168,6 +168,8 @@ void rv_dbobj_writer_free(struct rv_dbobj_writer *w)
 
 struct rv_dbobj_reader {
 	int fd;
+	rv_zstream_source src; /* or read(fd) when NULL */
+	void *src_ud;
 	char *name;
 	struct rv_zstream_reader *zs;
 	struct rv_buf line;
@@ -189,6 +191,8 @@ static ssize_t r_source(void *ud, void *p, size_t n)
 {
 	struct rv_dbobj_reader *r = ud;
 
+	if (r->src)
+		return r->src(r->src_ud, p, n);
 	for (;;) {
 		ssize_t got = read(r->fd, p, n);
 
@@ -286,12 +290,20 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 
 int rv_dbobj_reader_new(struct rv_dbobj_reader **out, int fd, const char *name)
 {
+	return rv_dbobj_reader_new_src(out, NULL, NULL, fd, name);
+}
+
+int rv_dbobj_reader_new_src(struct rv_dbobj_reader **out, rv_zstream_source src, void *ud, int fd,
+			    const char *name)
+{
 	struct rv_dbobj_reader *r = rv_calloc(1, sizeof(*r));
 	struct rv_zstream_reader_opts o = {.corrupt = zs_corrupt, .corrupt_ud = r};
 	int rc;
 
 	*out = NULL;
 	r->fd = fd;
+	r->src = src;
+	r->src_ud = ud;
 	r->name = rv_strdup(name);
 	/* A line and its '\n' fit LINE_MAX_B with room for a NUL. */
 	rv_buf_init(&r->line, LINE_MAX_B - 2);

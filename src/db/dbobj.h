@@ -12,6 +12,7 @@
 
 #include "content/format.h"
 #include "core/err.h"
+#include "core/zstream.h"
 
 enum rv_dbobj_kind { RV_DBOBJ_LOG, RV_DBOBJ_SNAPSHOT };
 
@@ -52,6 +53,10 @@ struct rv_dbobj_reader;
 /* Reads the compressed object from `fd` (current offset) and parses the
  * header; `name` goes into error messages. */
 int rv_dbobj_reader_new(struct rv_dbobj_reader **out, int fd, const char *name) RV_WARN_UNUSED;
+/* The same, reading the compressed bytes from `src` (fd ignored) when
+ * `src` is not NULL: a download still arriving (store/pfetch.h). */
+int rv_dbobj_reader_new_src(struct rv_dbobj_reader **out, rv_zstream_source src, void *ud, int fd,
+			    const char *name) RV_WARN_UNUSED;
 const struct rv_dbobj_hdr *rv_dbobj_reader_hdr(const struct rv_dbobj_reader *r);
 /* Exactly `n` body bytes; RV_ECORRUPT when the body is shorter. */
 int rv_dbobj_reader_read(struct rv_dbobj_reader *r, void *p, size_t n) RV_WARN_UNUSED;

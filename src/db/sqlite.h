@@ -95,6 +95,7 @@ struct rv_sqlite_restore_opts {
 	int64_t at_ms;	    /* > 0: the latest point whose commit time is <= at_ms */
 	const char *out;    /* the database file to create; must not exist */
 	const char *tmpdir; /* downloads; NULL = out's folder */
+	unsigned jobs;	    /* parallel ranged GETs; 0 = 4 */
 };
 
 struct rv_sqlite_restore_result {

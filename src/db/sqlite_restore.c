@@ -9,6 +9,7 @@
 #include "db/dbobj.h"
 #include "db/sqlite.h"
 #include "db/wal.h"
+#include "store/pfetch.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@
 
 struct dbkey {
 	char *key;
-	uint64_t from, to;
+	uint64_t from, to, size;
 	int64_t ms;
 };
 
@@ -46,6 +47,7 @@ static int collect(const struct rv_obj_info *info, void *ud)
 		l->v = rv_realloc(l->v, l->cap * sizeof(*l->v));
 	}
 	k.key = rv_strdup(info->key);
+	k.size = info->size;
 	l->v[l->n++] = k;
 	return 0;
 }
@@ -55,23 +57,6 @@ static void keylist_release(struct keylist *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].key);
 	free(l->v);
-}
-
-static int download(struct rv_store *st, const char *key, const char *tmpdir, int *fd)
-{
-	int rc;
-
-	*fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (*fd == -1)
-		return rv_error_errno(RV_EFAIL, errno, "create a temporary file in '%s'", tmpdir);
-	rc = rv_store_get_fd(st, key, *fd, 0, 0, NULL);
-	if (!rc && lseek(*fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", key);
-	if (rc) {
-		close(*fd);
-		*fd = -1;
-	}
-	return rc;
 }
 
 static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
@@ -91,33 +76,48 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Apply one downloaded object to `out`, or only read it through and
- * verify it when `out` is -1.  `*page_size` is fixed by the snapshot (or,
- * when 0, by the first segment) and checked for every segment. */
-static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_kind kind, int out,
-		 uint32_t *page_size, unsigned char *buf)
-{
-	struct rv_dbobj_reader *r = NULL;
-	const struct rv_dbobj_hdr *h;
-	int rc = rv_dbobj_reader_new(&r, in, k->key);
+/* Pages are written in runs of up to this many bytes (a snapshot's pages
+ * are in order), and the kernel is asked to start writing back every
+ * WRITEBACK_STEP bytes, so that the fsync before the rename finds little
+ * left to do. */
+#define APPLY_BUF      (1u << 20)
+#define WRITEBACK_STEP (64ull << 20)
 
-	if (rc)
-		return rc;
-	h = rv_dbobj_reader_hdr(r);
-	if (h->kind != kind || strcmp(h->gen, gen) != 0 || h->from != k->from || h->to != k->to) {
-		rc = rv_error(RV_ECORRUPT,
-			      "database object '%s' does not hold what its name says (kind, "
-			      "generation or position)",
-			      k->key);
-		goto out;
-	}
+/* Apply one object, read through `r`, to `out`, or only read it through
+ * and verify it when `out` is -1.  `*page_size` is fixed by the snapshot
+ * (or, when 0, by the first segment) and checked for every segment.
+ * `buf` holds APPLY_BUF bytes. */
+static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *gen,
+		 enum rv_dbobj_kind kind, int out, uint32_t *page_size, unsigned char *buf)
+{
+	const struct rv_dbobj_hdr *h = rv_dbobj_reader_hdr(r);
+	int rc = 0;
+
+	if (h->kind != kind || strcmp(h->gen, gen) != 0 || h->from != k->from || h->to != k->to)
+		return rv_error(RV_ECORRUPT,
+				"database object '%s' does not hold what its name says (kind, "
+				"generation or position)",
+				k->key);
 	if (kind == RV_DBOBJ_SNAPSHOT) {
+		uint64_t per = APPLY_BUF / h->page_size, flushed = 0;
+
 		*page_size = h->page_size;
-		for (uint64_t i = 0; !rc && i < h->count; i++) {
-			rc = rv_dbobj_reader_read(r, buf, h->page_size);
-			if (!rc && out != -1 &&
-			    pwrite_all(out, buf, h->page_size, i * h->page_size) == -1)
+		for (uint64_t i = 0; !rc && i < h->count; i += per) {
+			uint64_t m = h->count - i < per ? h->count - i : per;
+			uint64_t at = i * h->page_size, len = m * h->page_size;
+
+			rc = rv_dbobj_reader_read(r, buf, (size_t)len);
+			if (rc || out == -1)
+				continue;
+			if (pwrite_all(out, buf, (size_t)len, at) == -1) {
 				rc = rv_error_errno(RV_EFAIL, errno, "write restored database");
+			} else if (at + len - flushed >= WRITEBACK_STEP) {
+				/* Only a hint: the fsync at the end is what counts. */
+				(void)sync_file_range(out, (off_t)flushed,
+						      (off_t)(at + len - flushed),
+						      SYNC_FILE_RANGE_WRITE);
+				flushed = at + len;
+			}
 		}
 		if (!rc && out != -1 && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
 			rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
@@ -126,13 +126,11 @@ static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_k
 
 		if (!*page_size)
 			*page_size = h->page_size;
-		if (h->page_size != *page_size) {
-			rc = rv_error(RV_ECORRUPT,
-				      "log segment '%s' has page size %" PRIu32
-				      ", the database %" PRIu32,
-				      k->key, h->page_size, *page_size);
-			goto out;
-		}
+		if (h->page_size != *page_size)
+			return rv_error(RV_ECORRUPT,
+					"log segment '%s' has page size %" PRIu32
+					", the database %" PRIu32,
+					k->key, h->page_size, *page_size);
 		for (uint64_t i = 0; !rc && i < h->count; i++) {
 			rc = rv_dbobj_reader_read(r, buf, RV_WAL_FRAME_HDR_SIZE + h->page_size);
 			if (rc)
@@ -158,7 +156,53 @@ static int apply(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_k
 	}
 	if (!rc)
 		rc = rv_dbobj_reader_finish(r);
-out:
+	return rc;
+}
+
+/* apply() on a downloaded file, from its start. */
+static int apply_fd(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_kind kind,
+		    int out, uint32_t *page_size, unsigned char *buf)
+{
+	struct rv_dbobj_reader *r = NULL;
+	int rc;
+
+	if (lseek(in, 0, SEEK_SET) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", k->key);
+	if ((rc = rv_dbobj_reader_new(&r, in, k->key)))
+		return rc;
+	rc = apply(r, k, gen, kind, out, page_size, buf);
+	rv_dbobj_reader_free(r);
+	return rc;
+}
+
+/* Reading object `i` of a pfetch from the start, as a zstream source. */
+struct cursor {
+	struct rv_pfetch *pf;
+	size_t i;
+	uint64_t off;
+};
+
+static ssize_t cursor_read(void *ud, void *p, size_t n)
+{
+	struct cursor *c = ud;
+	ssize_t got = rv_pfetch_read(c->pf, c->i, c->off, p, n);
+
+	if (got > 0)
+		c->off += (uint64_t)got;
+	return got;
+}
+
+/* apply() on object `i` of a pfetch while it is still arriving. */
+static int apply_fetched(struct rv_pfetch *pf, size_t i, const struct dbkey *k, const char *gen,
+			 enum rv_dbobj_kind kind, int out, uint32_t *page_size, unsigned char *buf)
+{
+	struct cursor c = {.pf = pf, .i = i};
+	struct rv_dbobj_reader *r = NULL;
+	int rc = rv_dbobj_reader_new_src(&r, cursor_read, &c, -1, k->key);
+
+	if (rc)
+		return rc;
+	rc = apply(r, k, gen, kind, out, page_size, buf);
 	rv_dbobj_reader_free(r);
 	return rc;
 }
@@ -249,7 +293,9 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 {
 	struct keylist snaps = {.kind = RV_DBOBJ_SNAPSHOT}, logs = {.kind = RV_DBOBJ_LOG};
 	char *sp = NULL, *lp = NULL, *tmp = NULL, *tmpdir = NULL;
-	unsigned char *buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	unsigned char *buf = rv_malloc(APPLY_BUF);
+	struct rv_pfetch_obj *objs = NULL;
+	struct rv_pfetch *pf = NULL;
 	size_t snap = 0, first = 0, n = 0;
 	uint32_t page_size = 0;
 	int out = -1, rc;
@@ -285,19 +331,30 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 		rc = rv_error_errno(RV_EFAIL, errno, "create '%s'", tmp);
 		goto out;
 	}
+	/* The snapshot and every segment after it are fetched in parallel
+	 * ranged parts, in chain order, while they are applied in order. */
+	objs = rv_malloc((n + 1) * sizeof(*objs));
+	for (size_t i = 0; i <= n; i++) {
+		const struct dbkey *k = i == 0 ? &snaps.v[snap] : &logs.v[first + i - 1];
+
+		objs[i] = (struct rv_pfetch_obj){.key = k->key, .size = k->size};
+	}
+	{
+		struct rv_pfetch_opts po = {.tmpdir = tmpdir, .jobs = o->jobs};
+
+		rc = rv_pfetch_start(&pf, st, objs, n + 1, &po);
+	}
 	for (size_t i = 0; !rc && i <= n; i++) {
 		const struct dbkey *k = i == 0 ? &snaps.v[snap] : &logs.v[first + i - 1];
-		int in;
 
-		rc = download(st, k->key, tmpdir, &in);
-		if (rc)
-			break;
-		rc = apply(in, k, o->gen, i == 0 ? RV_DBOBJ_SNAPSHOT : RV_DBOBJ_LOG, out,
-			   &page_size, buf);
-		close(in);
+		rc = apply_fetched(pf, i, k, o->gen, i == 0 ? RV_DBOBJ_SNAPSHOT : RV_DBOBJ_LOG, out,
+				   &page_size, buf);
+		rv_pfetch_drop(pf, i);
 		res->pos = k->to;
 		res->time_ms = k->ms;
 	}
+	rv_pfetch_free(pf);
+	free(objs);
 	res->segments = (unsigned)n;
 	if (!rc && fsync(out) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "fsync '%s'", tmp);
@@ -379,6 +436,9 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 {
 	struct rv_sqlite_segs *g;
 	struct keylist all = {.kind = RV_DBOBJ_LOG};
+	struct rv_pfetch_opts po = {.tmpdir = tmpdir};
+	struct rv_pfetch_obj *objs = NULL;
+	struct rv_pfetch *pf = NULL;
 	unsigned char *buf = NULL;
 	uint32_t page_size = 0;
 	uint64_t at = from;
@@ -434,19 +494,32 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 	if (rc)
 		goto out;
 	g->fd = rv_malloc(g->logs.n * sizeof(*g->fd));
-	buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	buf = rv_malloc(APPLY_BUF);
+	objs = rv_malloc((g->logs.n ? g->logs.n : 1) * sizeof(*objs));
+	for (size_t i = 0; i < g->logs.n; i++)
+		objs[i] =
+		    (struct rv_pfetch_obj){.key = g->logs.v[i].key, .size = g->logs.v[i].size};
+	rc = rv_pfetch_start(&pf, st, objs, g->logs.n, &po);
 	for (size_t i = 0; !rc && i < g->logs.n; i++) {
 		const struct dbkey *k = &g->logs.v[i];
+		int fd;
 
-		if ((rc = download(st, k->key, tmpdir, &g->fd[i])))
+		if ((rc = rv_pfetch_wait(pf, i, &fd)))
 			break;
+		/* Kept past the pfetch: a descriptor of our own (pfetch reads
+		 * with pread, so the shared offset is ours to move). */
+		g->fd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (g->fd[i] == -1) {
+			rc = rv_error_errno(RV_EFAIL, errno, "keep the download of '%s'", k->key);
+			break;
+		}
 		g->nfd++;
-		rc = apply(g->fd[i], k, gen, RV_DBOBJ_LOG, -1, &page_size, buf);
-		if (!rc && lseek(g->fd[i], 0, SEEK_SET) == -1)
-			rc = rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", k->key);
+		rc = apply_fd(g->fd[i], k, gen, RV_DBOBJ_LOG, -1, &page_size, buf);
 		g->end = k->to;
 		g->time_ms = k->ms;
 	}
+	rv_pfetch_free(pf);
+	free(objs);
 out:
 	free(buf);
 	if (rc) {
@@ -481,14 +554,9 @@ int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 
 	if (rc)
 		return rc;
-	buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
-	for (size_t i = 0; !rc && i < g->nfd; i++) {
-		if (lseek(g->fd[i], 0, SEEK_SET) == -1)
-			rc = rv_error_errno(RV_EFAIL, errno, "seek");
-		else
-			rc = apply(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, fd, &page_size,
-				   buf);
-	}
+	buf = rv_malloc(APPLY_BUF);
+	for (size_t i = 0; !rc && i < g->nfd; i++)
+		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, fd, &page_size, buf);
 	free(buf);
 	return rc;
 }

@@ -18,6 +18,8 @@
 #     paths) gives a database equal to the source table for table, row for
 #     row, that integrity_check passes and SQLite can write to, with no
 #     state file left;
+#   - a second standby, or a promote, on the same folder or database
+#     while one runs: exit 6, one line;
 #   - promote errors: an empty store (exit 5), a corrupt segment (exit 7),
 #     one line each.
 set -u
@@ -97,6 +99,26 @@ check_follow() {
 sb_start
 check_follow "first restore"
 check_follow "following"
+
+# One standby per folder and database: a second standby on the same
+# paths, a promote while it runs, and one on another folder but the same
+# database are each refused with exit 6 and one line; the running standby
+# goes on.
+refused() {
+	local rc=0 err
+	err=$("$REVENANT" standby "$@" --metrics-listen off "$URL" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = 6 ] || fail "a second standby ($*) was not refused: exit $rc: $err"
+	[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "refusal is not one line: $err"
+	printf '%s\n' "$err" | grep -q "^error: another revenant .* — stop it first" ||
+		fail "refusal message: $err"
+}
+refused --to "$T/sb" --db "$SDB"
+refused --promote-once --to "$T/sb" --db "$SDB"
+mkdir -p "$T/other"
+refused --to "$T/other" --db "$SDB"
+refused --to "$T/sb" --db "$T/other/ghost.db"
+kill -0 "$SB" 2>/dev/null || fail "the running standby died"
+check_follow "following after the refusals"
 
 printf 'on the primary' >"$T/content/note.txt"
 
