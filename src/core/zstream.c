@@ -3,10 +3,18 @@
 #include "core/mem.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <zstd.h>
 
 #define IO_CHUNK (64u << 10)
+/* A read of at least DIRECT_MIN bytes is decoded straight into the
+ * caller's memory, SUB_CHUNK at a time; with a hash thread each piece is
+ * hashed there while the next one is decoded. */
+#define DIRECT_MIN IO_CHUNK
+#define SUB_CHUNK  (256u << 10)
+#define HASH_QUEUE 8
 /* Part of the store format's bytes: changing it changes every object. */
 #define ZSTD_LEVEL 3
 
@@ -186,9 +194,120 @@ struct rv_zstream_reader {
 	bool src_eof;
 	unsigned char *out; /* decoded bytes not handed out yet, IO_CHUNK */
 	size_t out_len, out_pos;
-	EVP_MD_CTX *md;
+	EVP_MD_CTX *md; /* the hash thread's while it has work, else ours */
 	int failed;
+	struct hasher *h; /* NULL: hash inline */
 };
+
+/* ---- the hash thread ----
+ * SHA-256 costs about as much CPU as zstd decoding, and one stream's hash
+ * cannot be split; what can be done is to hash piece k on a second thread
+ * while piece k+1 is decoded.  Pieces are pointers into the memory of the
+ * rv_zstream_read call in progress, which waits for all of them before it
+ * returns; between calls the queue is empty and md is the caller's. */
+struct hasher {
+	pthread_t t;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const unsigned char *p[HASH_QUEUE];
+	size_t n[HASH_QUEUE];
+	unsigned head, count; /* under mu */
+	bool busy, quit;      /* under mu */
+	int rc;		      /* under mu: the first failure */
+	char msg[256];
+	EVP_MD_CTX *md;
+};
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		const unsigned char *p;
+		size_t n;
+		bool skip;
+		int rc;
+
+		while (!h->count && !h->quit)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (!h->count)
+			break;
+		p = h->p[h->head];
+		n = h->n[h->head];
+		h->busy = true;
+		skip = h->rc != 0;
+		pthread_mutex_unlock(&h->mu);
+		rc = skip ? 0 : sha_add(h->md, p, n);
+		pthread_mutex_lock(&h->mu);
+		if (rc && !h->rc) {
+			h->rc = rc;
+			snprintf(h->msg, sizeof(h->msg), "%s", rv_errmsg());
+		}
+		h->head = (h->head + 1) % HASH_QUEUE;
+		h->count--;
+		h->busy = false;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static struct hasher *hasher_start(EVP_MD_CTX *md)
+{
+	struct hasher *h = rv_calloc(1, sizeof(*h));
+
+	h->md = md;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if (pthread_create(&h->t, NULL, hasher_main, h) != 0) {
+		/* No thread: hashing inline is slower, not wrong. */
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void hasher_push(struct hasher *h, const unsigned char *p, size_t n)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->count == HASH_QUEUE)
+		pthread_cond_wait(&h->cv, &h->mu);
+	h->p[(h->head + h->count) % HASH_QUEUE] = p;
+	h->n[(h->head + h->count) % HASH_QUEUE] = n;
+	h->count++;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Every piece hashed: the caller's memory and md are the caller's again. */
+static int hasher_wait(struct hasher *h)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->mu);
+	while (h->count || h->busy)
+		pthread_cond_wait(&h->cv, &h->mu);
+	rc = h->rc;
+	pthread_mutex_unlock(&h->mu);
+	return rc ? rv_error(rc, "%s", h->msg) : 0;
+}
+
+static void hasher_stop(struct hasher *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->quit = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->t, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h);
+}
 
 static int corrupt(struct rv_zstream_reader *r, const char *what)
 {
@@ -214,15 +333,15 @@ static int src_read(struct rv_zstream_reader *r)
 	return 0;
 }
 
-/* Appends decoded bytes after out_len (which must leave room); out_len is
- * unchanged at the end of the data: the source's end for plain input, the
- * frame's end for zstd, whatever follows it. */
-static int fill(struct rv_zstream_reader *r)
+/* Appends decoded bytes to dst after *len (which must leave room before
+ * cap); *len is unchanged at the end of the data: the source's end for
+ * plain input, the frame's end for zstd, whatever follows it. */
+static int fill_into(struct rv_zstream_reader *r, unsigned char *dst, size_t cap, size_t *len)
 {
 	int rc;
 
 	for (;;) {
-		ZSTD_outBuffer ob = {r->out, IO_CHUNK, r->out_len};
+		ZSTD_outBuffer ob = {dst, cap, *len};
 		ZSTD_inBuffer ib;
 
 		if (r->dctx && !r->frame_left)
@@ -236,11 +355,11 @@ static int fill(struct rv_zstream_reader *r)
 		if (!r->dctx) {
 			size_t k = r->in_len - r->in_pos;
 
-			if (k > IO_CHUNK - r->out_len)
-				k = IO_CHUNK - r->out_len;
-			memcpy(r->out + r->out_len, r->in + r->in_pos, k);
+			if (k > cap - *len)
+				k = cap - *len;
+			memcpy(dst + *len, r->in + r->in_pos, k);
 			r->in_pos += k;
-			r->out_len += k;
+			*len += k;
 			return 0;
 		}
 		ib = (ZSTD_inBuffer){r->in, r->in_len, r->in_pos};
@@ -248,11 +367,16 @@ static int fill(struct rv_zstream_reader *r)
 		r->in_pos = ib.pos;
 		if (ZSTD_isError(r->frame_left))
 			return corrupt(r, ZSTD_getErrorName(r->frame_left));
-		if (ob.pos > r->out_len) {
-			r->out_len = ob.pos;
+		if (ob.pos > *len) {
+			*len = ob.pos;
 			return 0;
 		}
 	}
+}
+
+static int fill(struct rv_zstream_reader *r)
+{
+	return fill_into(r, r->out, IO_CHUNK, &r->out_len);
 }
 
 /* At least one byte in out (0 bytes left: the end of the data). */
@@ -316,29 +440,66 @@ bool rv_zstream_reader_is_plain(const struct rv_zstream_reader *r)
 	return !r->dctx;
 }
 
-int rv_zstream_read(struct rv_zstream_reader *r, void *p, size_t n)
+/* Hash bytes already in the caller's memory: queued or inline. */
+static int hash_piece(struct rv_zstream_reader *r, const unsigned char *p, size_t n)
 {
-	unsigned char *d = p;
+	if (r->h) {
+		hasher_push(r->h, p, n);
+		return 0;
+	}
+	return sha_add(r->md, p, n);
+}
+
+static int read_body(struct rv_zstream_reader *r, unsigned char *d, size_t n)
+{
 	size_t k;
 	int rc;
 
-	if (r->failed)
-		return r->failed;
 	while (n) {
-		if ((rc = more(r, &k)))
+		if (r->out_pos == r->out_len && n >= DIRECT_MIN) {
+			size_t want = n < SUB_CHUNK ? n : SUB_CHUNK, got = 0;
+
+			while (got < want) {
+				size_t before = got;
+
+				if ((rc = fill_into(r, d, want, &got)))
+					return rc;
+				if (got == before)
+					return corrupt(r, "truncated");
+			}
+			k = want;
+		} else {
+			if ((rc = more(r, &k)))
+				return rc;
+			if (!k)
+				return corrupt(r, "truncated");
+			if (k > n)
+				k = n;
+			memcpy(d, r->out + r->out_pos, k);
+			r->out_pos += k;
+		}
+		if ((rc = hash_piece(r, d, k)))
 			return rc;
-		if (!k)
-			return corrupt(r, "truncated");
-		if (k > n)
-			k = n;
-		memcpy(d, r->out + r->out_pos, k);
-		if ((rc = sha_add(r->md, d, k)))
-			return r->failed = rc;
-		r->out_pos += k;
 		d += k;
 		n -= k;
 	}
 	return 0;
+}
+
+int rv_zstream_read(struct rv_zstream_reader *r, void *p, size_t n)
+{
+	int rc, hrc = 0;
+
+	if (r->failed)
+		return r->failed;
+	if (r->o.hash_thread && !r->h && n >= 2 * SUB_CHUNK)
+		r->h = hasher_start(r->md);
+	rc = read_body(r, p, n);
+	if (r->h)
+		hrc = hasher_wait(r->h);
+	if (!rc)
+		rc = hrc;
+	return rc ? (r->failed = rc) : 0;
 }
 
 int rv_zstream_read_line(struct rv_zstream_reader *r, struct rv_buf *line, bool hash, bool *eof)
@@ -433,6 +594,12 @@ void rv_zstream_reader_free(struct rv_zstream_reader *r)
 {
 	if (!r)
 		return;
+	if (r->h) {
+		int rc = hasher_wait(r->h);
+
+		(void)rc; /* the stream is being dropped */
+		hasher_stop(r->h);
+	}
 	ZSTD_freeDCtx(r->dctx);
 	EVP_MD_CTX_free(r->md);
 	free(r->in);

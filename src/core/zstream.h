@@ -56,6 +56,9 @@ struct rv_zstream_reader_opts {
 	 * a generic message. */
 	int (*corrupt)(void *ud, const char *what);
 	void *corrupt_ud;
+	/* Hash on a second thread while decoding (for large reads, 512 KiB
+	 * and up: a database snapshot's pages).  Same bytes, same digest. */
+	bool hash_thread;
 };
 
 struct rv_zstream_reader;

@@ -297,7 +297,8 @@ int rv_dbobj_reader_new_src(struct rv_dbobj_reader **out, rv_zstream_source src,
 			    const char *name)
 {
 	struct rv_dbobj_reader *r = rv_calloc(1, sizeof(*r));
-	struct rv_zstream_reader_opts o = {.corrupt = zs_corrupt, .corrupt_ud = r};
+	struct rv_zstream_reader_opts o = {
+	    .corrupt = zs_corrupt, .corrupt_ud = r, .hash_thread = true};
 	int rc;
 
 	*out = NULL;

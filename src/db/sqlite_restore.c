@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -229,6 +230,39 @@ int rv_sqlite_check(const char *path)
 }
 
 /* Pick the snapshot and the chain of segments for the target. */
+/* integrity_check reads the file from the page cache while the fsync
+ * writes it out: the two run side by side, and both must pass before the
+ * rename. */
+struct syncer {
+	int fd;
+	int err; /* errno of a failed fsync, 0 */
+};
+
+static void *sync_main(void *arg)
+{
+	struct syncer *y = arg;
+
+	y->err = fsync(y->fd) == -1 ? errno : 0;
+	return NULL;
+}
+
+static int check_and_sync(const char *path, int fd)
+{
+	struct syncer y = {.fd = fd};
+	pthread_t t;
+	bool threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
+	int rc;
+
+	if (!threaded)
+		sync_main(&y);
+	rc = rv_sqlite_check(path);
+	if (threaded)
+		pthread_join(t, NULL);
+	if (!rc && y.err)
+		rc = rv_error_errno(RV_EFAIL, y.err, "fsync '%s'", path);
+	return rc;
+}
+
 static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, struct keylist *logs,
 		size_t *snap, size_t *first, size_t *nlogs)
 {
@@ -356,11 +390,9 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 	rv_pfetch_free(pf);
 	free(objs);
 	res->segments = (unsigned)n;
-	if (!rc && fsync(out) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "fsync '%s'", tmp);
-	close(out);
 	if (!rc)
-		rc = rv_sqlite_check(tmp);
+		rc = check_and_sync(tmp, out);
+	close(out);
 	if (!rc && rename(tmp, o->out) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "rename '%s' to '%s'", tmp, o->out);
 	if (rc)

@@ -83,7 +83,8 @@ static void write_obj(struct rv_buf *out, bool compress, unsigned char sha_out[R
 static int read_obj(const void *p, size_t n, size_t step, bool allow_plain)
 {
 	struct src s = {p, n, 0, step, 0};
-	struct rv_zstream_reader_opts o = {allow_plain, corrupt_named, "obj"};
+	struct rv_zstream_reader_opts o = {
+	    .allow_plain = allow_plain, .corrupt = corrupt_named, .corrupt_ud = "obj"};
 	struct rv_zstream_reader *r;
 	struct rv_buf line = RV_BUF_INIT(128);
 	unsigned char *body = rv_malloc(BODY_LEN), sha[RV_SHA256_LEN];
@@ -243,7 +244,7 @@ static void test_lines(void **state)
 	struct rv_zstream_writer *w;
 	struct rv_zstream_reader *r;
 	struct src s;
-	struct rv_zstream_reader_opts o = {false, corrupt_named, "lines"};
+	struct rv_zstream_reader_opts o = {.corrupt = corrupt_named, .corrupt_ud = "lines"};
 	unsigned char sha[RV_SHA256_LEN], want[RV_SHA256_LEN];
 	const unsigned char *p;
 	size_t n;
@@ -353,7 +354,7 @@ static void test_io_errors(void **state)
 	/* While sniffing for the magic: two bytes, then a failure. */
 	s = (struct src){(const unsigned char *)z.data, z.len, 0, 2, 2};
 	{
-		struct rv_zstream_reader_opts o = {true, NULL, NULL};
+		struct rv_zstream_reader_opts o = {.allow_plain = true};
 
 		assert_int_equal(rv_zstream_reader_new(&r, src_read, &s, &o), RV_EFAIL);
 		assert_null(r);
@@ -366,7 +367,8 @@ static void test_io_errors(void **state)
 /* Plain input that is too short to tell, or empty. */
 static void test_short_inputs(void **state)
 {
-	struct rv_zstream_reader_opts o = {true, corrupt_named, "short"};
+	struct rv_zstream_reader_opts o = {
+	    .allow_plain = true, .corrupt = corrupt_named, .corrupt_ud = "short"};
 	struct rv_zstream_reader *r;
 	struct rv_buf line = RV_BUF_INIT(64);
 	struct src s = {(const unsigned char *)"ab\n", 3, 0, 0, 0};
@@ -389,13 +391,92 @@ static void test_short_inputs(void **state)
 	rv_buf_release(&line);
 }
 
+/* The hash thread (hash_thread): large reads decoded straight into the
+ * caller's memory and hashed on a second thread give the same bytes and
+ * the same digest as hashing inline, for reads of every shape; a cut, a
+ * flipped byte or a failing source is the same error either way, and a
+ * reader dropped mid-stream joins its thread. */
+#define BIG_LEN ((5u << 20) + 12345u)
+
+static unsigned char big_byte(size_t i)
+{
+	return (unsigned char)((i * 2654435761u) >> 13);
+}
+
+static int read_big(const struct rv_buf *z, size_t len, bool thread, size_t piece, size_t fail_at,
+		    unsigned char sha[RV_SHA256_LEN])
+{
+	struct src s = {(const unsigned char *)z->data, len, 0, 0, fail_at};
+	struct rv_zstream_reader_opts o = {.hash_thread = thread};
+	struct rv_zstream_reader *r;
+	unsigned char *body = rv_malloc(BIG_LEN);
+	size_t off = 0;
+	int rc;
+
+	if ((rc = rv_zstream_reader_new(&r, src_read, &s, &o)))
+		goto out;
+	while (!rc && off < BIG_LEN) {
+		size_t n = BIG_LEN - off < piece ? BIG_LEN - off : piece;
+
+		rc = rv_zstream_read(r, body + off, n);
+		off += n;
+	}
+	for (size_t i = 0; !rc && i < BIG_LEN; i++)
+		if (body[i] != big_byte(i))
+			fail_msg("byte %zu differs (thread %d, piece %zu)", i, thread, piece);
+	if (!rc)
+		rc = rv_zstream_reader_sha256(r, sha);
+	if (!rc)
+		rc = rv_zstream_reader_finish(r);
+	rv_zstream_reader_free(r);
+out:
+	free(body);
+	return rc;
+}
+
+static void test_hash_thread(void **state)
+{
+	struct rv_buf z = RV_BUF_INIT(1 << 25);
+	struct rv_zstream_writer *w;
+	unsigned char *body = rv_malloc(BIG_LEN), want[RV_SHA256_LEN], got[RV_SHA256_LEN];
+	static const size_t pieces[] = {BIG_LEN, 1u << 20, (512u << 10) + 1, 4096, 70001};
+
+	(void)state;
+	for (size_t i = 0; i < BIG_LEN; i++)
+		body[i] = big_byte(i);
+	rv_sha256(want, body, BIG_LEN);
+	assert_int_equal(rv_zstream_writer_new(&w, true, sink_buf, &z), 0);
+	assert_int_equal(rv_zstream_write(w, body, BIG_LEN), 0);
+	assert_int_equal(rv_zstream_writer_finish(w, NULL, 0), 0);
+	rv_zstream_writer_free(w);
+	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		for (int t = 0; t < 2; t++) {
+			memset(got, 0, sizeof(got));
+			assert_int_equal(read_big(&z, z.len, t, pieces[k], 0, got), 0);
+			assert_memory_equal(got, want, RV_SHA256_LEN);
+		}
+	}
+	for (int t = 0; t < 2; t++) {
+		/* Cut in the middle, failing source in the middle. */
+		assert_int_equal(read_big(&z, z.len / 2, t, BIG_LEN, 0, got), RV_ECORRUPT);
+		assert_int_equal(read_big(&z, z.len, t, 1u << 20, z.len / 3, got), RV_EFAIL);
+		assert_non_null(strstr(rv_errmsg(), "injected read failure"));
+	}
+	/* A flipped byte in the middle of the compressed data. */
+	z.data[z.len / 2] ^= 0x20;
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(read_big(&z, z.len, t, 1u << 20, 0, got), RV_ECORRUPT);
+	free(body);
+	rv_buf_release(&z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),	   cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_corrupted_byte), cmocka_unit_test(test_trailing_garbage),
 	    cmocka_unit_test(test_lines),	   cmocka_unit_test(test_io_errors),
-	    cmocka_unit_test(test_short_inputs),
+	    cmocka_unit_test(test_short_inputs),   cmocka_unit_test(test_hash_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
