@@ -13,7 +13,7 @@
  * caller's memory, SUB_CHUNK at a time; with a hash thread each piece is
  * hashed there while the next one is decoded. */
 #define DIRECT_MIN IO_CHUNK
-#define SUB_CHUNK  (256u << 10)
+#define SUB_CHUNK  (128u << 10)
 #define HASH_QUEUE 8
 /* Part of the store format's bytes: changing it changes every object. */
 #define ZSTD_LEVEL 3

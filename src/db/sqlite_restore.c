@@ -77,17 +77,161 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Pages are written in runs of up to this many bytes (a snapshot's pages
- * are in order), and the kernel is asked to start writing back every
+/* A snapshot's pages are in order: they are decoded into one half of the
+ * buffer (APPLY_BUF bytes each) while a writer thread writes the other
+ * half, and the kernel is asked to start writing back every
  * WRITEBACK_STEP bytes, so that the fsync before the rename finds little
  * left to do. */
-#define APPLY_BUF      (1u << 20)
+#define APPLY_BUF      (2u << 20)
 #define WRITEBACK_STEP (64ull << 20)
+
+struct pwriter {
+	pthread_t t;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;
+	bool running;
+	/* Under mu: the run handed over, the stop flag, the first errno. */
+	const unsigned char *p;
+	size_t n;
+	uint64_t off;
+	bool have, quit;
+	int err;
+	uint64_t flushed; /* the writer's own */
+};
+
+static int pw_write(struct pwriter *w, const unsigned char *p, size_t n, uint64_t off)
+{
+	if (pwrite_all(w->fd, p, n, off) == -1)
+		return errno;
+	if (off + n - w->flushed >= WRITEBACK_STEP) {
+		/* Only a hint: the fsync at the end is what counts. */
+		(void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(off + n - w->flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		w->flushed = off + n;
+	}
+	return 0;
+}
+
+static void *pw_main(void *arg)
+{
+	struct pwriter *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		int err = 0;
+
+		while (!w->have && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->have)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		err = pw_write(w, w->p, w->n, w->off);
+		pthread_mutex_lock(&w->mu);
+		if (err && !w->err)
+			w->err = err;
+		w->have = false;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void pw_start(struct pwriter *w, int fd)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	/* Without a thread the runs are written inline: slower, not wrong. */
+	w->running = pthread_create(&w->t, NULL, pw_main, w) == 0;
+}
+
+/* Waits until the writer is idle: the last run's memory is free again. */
+static int pw_drain(struct pwriter *w)
+{
+	int err;
+
+	pthread_mutex_lock(&w->mu);
+	while (w->have)
+		pthread_cond_wait(&w->cv, &w->mu);
+	err = w->err;
+	pthread_mutex_unlock(&w->mu);
+	return err ? rv_error_errno(RV_EFAIL, err, "write restored database") : 0;
+}
+
+static int pw_submit(struct pwriter *w, const unsigned char *p, size_t n, uint64_t off)
+{
+	int rc;
+
+	if (!w->running) {
+		int err = pw_write(w, p, n, off);
+
+		return err ? rv_error_errno(RV_EFAIL, err, "write restored database") : 0;
+	}
+	if ((rc = pw_drain(w)))
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	w->p = p;
+	w->n = n;
+	w->off = off;
+	w->have = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+static int pw_stop(struct pwriter *w)
+{
+	int rc = 0;
+
+	if (w->running) {
+		rc = pw_drain(w);
+		pthread_mutex_lock(&w->mu);
+		w->quit = true;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->t, NULL);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	return rc;
+}
+
+/* The snapshot's pages, in order, to `out` (or only read through). */
+static int apply_snapshot(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h, int out,
+			  unsigned char *buf)
+{
+	uint64_t per = APPLY_BUF / h->page_size;
+	struct pwriter w;
+	int rc = 0, rc2;
+
+	if (out != -1)
+		pw_start(&w, out);
+	for (uint64_t i = 0, k = 0; !rc && i < h->count; i += per, k++) {
+		uint64_t m = h->count - i < per ? h->count - i : per;
+		unsigned char *half = buf + (k & 1) * APPLY_BUF;
+
+		/* The writer may still hold the other half, never this one:
+		 * pw_submit waited for the run before it. */
+		rc = rv_dbobj_reader_read(r, half, (size_t)(m * h->page_size));
+		if (!rc && out != -1)
+			rc = pw_submit(&w, half, (size_t)(m * h->page_size), i * h->page_size);
+	}
+	if (out == -1)
+		return rc;
+	rc2 = pw_stop(&w);
+	if (!rc)
+		rc = rc2;
+	if (!rc && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
+	return rc;
+}
 
 /* Apply one object, read through `r`, to `out`, or only read it through
  * and verify it when `out` is -1.  `*page_size` is fixed by the snapshot
  * (or, when 0, by the first segment) and checked for every segment.
- * `buf` holds APPLY_BUF bytes. */
+ * `buf` holds 2 * APPLY_BUF bytes. */
 static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *gen,
 		 enum rv_dbobj_kind kind, int out, uint32_t *page_size, unsigned char *buf)
 {
@@ -100,28 +244,8 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 				"generation or position)",
 				k->key);
 	if (kind == RV_DBOBJ_SNAPSHOT) {
-		uint64_t per = APPLY_BUF / h->page_size, flushed = 0;
-
 		*page_size = h->page_size;
-		for (uint64_t i = 0; !rc && i < h->count; i += per) {
-			uint64_t m = h->count - i < per ? h->count - i : per;
-			uint64_t at = i * h->page_size, len = m * h->page_size;
-
-			rc = rv_dbobj_reader_read(r, buf, (size_t)len);
-			if (rc || out == -1)
-				continue;
-			if (pwrite_all(out, buf, (size_t)len, at) == -1) {
-				rc = rv_error_errno(RV_EFAIL, errno, "write restored database");
-			} else if (at + len - flushed >= WRITEBACK_STEP) {
-				/* Only a hint: the fsync at the end is what counts. */
-				(void)sync_file_range(out, (off_t)flushed,
-						      (off_t)(at + len - flushed),
-						      SYNC_FILE_RANGE_WRITE);
-				flushed = at + len;
-			}
-		}
-		if (!rc && out != -1 && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
-			rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
+		rc = apply_snapshot(r, h, out, buf);
 	} else {
 		struct rv_wal_frame f = {0};
 
@@ -214,6 +338,10 @@ int rv_sqlite_check(const char *path)
 	sqlite3_stmt *q = NULL;
 	int rc = 0;
 
+	/* Not through a mapping (PRAGMA mmap_size): that checks 1 GiB in
+	 * 0.21 s instead of 0.59 s here, but every page read counts in the
+	 * process's RSS, and a restore that shows the database's size as its
+	 * memory would alarm whoever watches it. */
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK) {
 		rc = rv_error(RV_ECORRUPT, "cannot open database '%s' to check it: %s", path,
@@ -327,7 +455,7 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 {
 	struct keylist snaps = {.kind = RV_DBOBJ_SNAPSHOT}, logs = {.kind = RV_DBOBJ_LOG};
 	char *sp = NULL, *lp = NULL, *tmp = NULL, *tmpdir = NULL;
-	unsigned char *buf = rv_malloc(APPLY_BUF);
+	unsigned char *buf = rv_malloc(2 * APPLY_BUF);
 	struct rv_pfetch_obj *objs = NULL;
 	struct rv_pfetch *pf = NULL;
 	size_t snap = 0, first = 0, n = 0;
@@ -526,7 +654,7 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 	if (rc)
 		goto out;
 	g->fd = rv_malloc(g->logs.n * sizeof(*g->fd));
-	buf = rv_malloc(APPLY_BUF);
+	buf = rv_malloc(2 * APPLY_BUF);
 	objs = rv_malloc((g->logs.n ? g->logs.n : 1) * sizeof(*objs));
 	for (size_t i = 0; i < g->logs.n; i++)
 		objs[i] =
@@ -586,7 +714,7 @@ int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 
 	if (rc)
 		return rc;
-	buf = rv_malloc(APPLY_BUF);
+	buf = rv_malloc(2 * APPLY_BUF);
 	for (size_t i = 0; !rc && i < g->nfd; i++)
 		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, fd, &page_size, buf);
 	free(buf);
