@@ -77,13 +77,36 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* A snapshot's pages are in order: they are decoded into one half of the
- * buffer (APPLY_BUF bytes each) while a writer thread writes the other
- * half, and the kernel is asked to start writing back every
- * WRITEBACK_STEP bytes, so that the fsync before the rename finds little
- * left to do. */
+/* Pages reach the file through a writer thread: the applying thread
+ * decodes (and verifies) the next APPLY_BUF bytes into one half of a
+ * double buffer while the writer writes the other half.  A snapshot's
+ * pages are in order and go as one run; a segment's frames go as a list of
+ * page writes and truncations, in order, where a frame whose page a later
+ * frame of the same batch writes again is skipped (the later one wins
+ * either way, and the truncations still happen: a page cut and written
+ * again reads the same as one only written again).  The kernel is asked to
+ * start writing back every WRITEBACK_STEP bytes, so that the fsync before
+ * the rename finds little left to do. */
 #define APPLY_BUF      (2u << 20)
 #define WRITEBACK_STEP (64ull << 20)
+#define FRAME_MIN      (RV_WAL_FRAME_HDR_SIZE + 512u)
+#define OPS_MAX	       (APPLY_BUF / FRAME_MIN + 1)
+#define SEEN_SLOTS     8192u /* a power of two above 2 * OPS_MAX */
+
+struct pw_op {
+	const unsigned char *page; /* NULL: skipped, a later frame writes it */
+	uint32_t pgno;
+	uint32_t commit; /* database size in pages after it, 0 if none */
+};
+
+struct pw_job {
+	const unsigned char *p; /* a run of n bytes at off ... */
+	size_t n;
+	uint64_t off;
+	const struct pw_op *ops; /* ... or nops page writes */
+	size_t nops;
+	uint32_t page_size;
+};
 
 struct pwriter {
 	pthread_t t;
@@ -91,24 +114,40 @@ struct pwriter {
 	pthread_cond_t cv;
 	int fd;
 	bool running;
-	/* Under mu: the run handed over, the stop flag, the first errno. */
-	const unsigned char *p;
-	size_t n;
-	uint64_t off;
+	unsigned char *buf; /* 2 * APPLY_BUF */
+	struct pw_op *ops;  /* 2 * OPS_MAX */
+	uint32_t *seen;	    /* SEEN_SLOTS, the applying thread's */
+	unsigned half;	    /* the half the applying thread fills next */
+	/* Under mu: the job handed over, the stop flag, the first errno. */
+	struct pw_job job;
 	bool have, quit;
 	int err;
 	uint64_t flushed; /* the writer's own */
 };
 
-static int pw_write(struct pwriter *w, const unsigned char *p, size_t n, uint64_t off)
+static int pw_run(struct pwriter *w, const struct pw_job *j)
 {
-	if (pwrite_all(w->fd, p, n, off) == -1)
-		return errno;
-	if (off + n - w->flushed >= WRITEBACK_STEP) {
-		/* Only a hint: the fsync at the end is what counts. */
-		(void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(off + n - w->flushed),
-				      SYNC_FILE_RANGE_WRITE);
-		w->flushed = off + n;
+	if (!j->ops) {
+		if (pwrite_all(w->fd, j->p, j->n, j->off) == -1)
+			return errno;
+		if (j->off + j->n - w->flushed >= WRITEBACK_STEP) {
+			/* Only a hint: the fsync at the end is what counts. */
+			(void)sync_file_range(w->fd, (off_t)w->flushed,
+					      (off_t)(j->off + j->n - w->flushed),
+					      SYNC_FILE_RANGE_WRITE);
+			w->flushed = j->off + j->n;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < j->nops; i++) {
+		const struct pw_op *o = &j->ops[i];
+
+		if (o->page && pwrite_all(w->fd, o->page, j->page_size,
+					  (uint64_t)(o->pgno - 1) * j->page_size) == -1)
+			return errno;
+		if (o->commit &&
+		    ftruncate(w->fd, (off_t)((uint64_t)o->commit * j->page_size)) == -1)
+			return errno;
 	}
 	return 0;
 }
@@ -119,14 +158,16 @@ static void *pw_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		int err = 0;
+		struct pw_job j;
+		int err;
 
 		while (!w->have && !w->quit)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (!w->have)
 			break;
+		j = w->job;
 		pthread_mutex_unlock(&w->mu);
-		err = pw_write(w, w->p, w->n, w->off);
+		err = pw_run(w, &j);
 		pthread_mutex_lock(&w->mu);
 		if (err && !w->err)
 			w->err = err;
@@ -141,40 +182,61 @@ static void pw_start(struct pwriter *w, int fd)
 {
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
+	w->buf = rv_malloc(2 * APPLY_BUF);
+	w->ops = rv_malloc(2 * OPS_MAX * sizeof(*w->ops));
+	w->seen = rv_malloc(SEEN_SLOTS * sizeof(*w->seen));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	/* Without a thread the runs are written inline: slower, not wrong. */
+	/* Without a thread the jobs run inline: slower, not wrong. */
 	w->running = pthread_create(&w->t, NULL, pw_main, w) == 0;
 }
 
-/* Waits until the writer is idle: the last run's memory is free again. */
+static int pw_error(int err)
+{
+	return err ? rv_error_errno(RV_EFAIL, err, "write restored database") : 0;
+}
+
+/* Waits until the writer is idle: every job so far is in the file. */
 static int pw_drain(struct pwriter *w)
 {
 	int err;
 
+	if (!w->running)
+		return pw_error(w->err);
 	pthread_mutex_lock(&w->mu);
 	while (w->have)
 		pthread_cond_wait(&w->cv, &w->mu);
 	err = w->err;
 	pthread_mutex_unlock(&w->mu);
-	return err ? rv_error_errno(RV_EFAIL, err, "write restored database") : 0;
+	return pw_error(err);
 }
 
-static int pw_submit(struct pwriter *w, const unsigned char *p, size_t n, uint64_t off)
+/* The half to fill next: the writer may hold the other one, never this
+ * one (pw_submit waited for the job before it). */
+static unsigned char *pw_half(struct pwriter *w)
+{
+	return w->buf + (size_t)w->half * APPLY_BUF;
+}
+
+static struct pw_op *pw_ops(struct pwriter *w)
+{
+	return w->ops + (size_t)w->half * OPS_MAX;
+}
+
+static int pw_submit(struct pwriter *w, const struct pw_job *j)
 {
 	int rc;
 
+	w->half ^= 1;
 	if (!w->running) {
-		int err = pw_write(w, p, n, off);
-
-		return err ? rv_error_errno(RV_EFAIL, err, "write restored database") : 0;
+		if (!w->err)
+			w->err = pw_run(w, j);
+		return pw_error(w->err);
 	}
 	if ((rc = pw_drain(w)))
 		return rc;
 	pthread_mutex_lock(&w->mu);
-	w->p = p;
-	w->n = n;
-	w->off = off;
+	w->job = *j;
 	w->have = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -183,10 +245,9 @@ static int pw_submit(struct pwriter *w, const unsigned char *p, size_t n, uint64
 
 static int pw_stop(struct pwriter *w)
 {
-	int rc = 0;
+	int rc = pw_drain(w);
 
 	if (w->running) {
-		rc = pw_drain(w);
 		pthread_mutex_lock(&w->mu);
 		w->quit = true;
 		pthread_cond_broadcast(&w->cv);
@@ -195,45 +256,100 @@ static int pw_stop(struct pwriter *w)
 	}
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	free(w->buf);
+	free(w->ops);
+	free(w->seen);
 	return rc;
 }
 
-/* The snapshot's pages, in order, to `out` (or only read through). */
-static int apply_snapshot(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h, int out,
-			  unsigned char *buf)
+/* Marks every op whose page a later op of the batch writes again. */
+static void skip_rewritten(uint32_t *seen, struct pw_op *ops, size_t n)
+{
+	memset(seen, 0, SEEN_SLOTS * sizeof(*seen));
+	for (size_t i = n; i-- > 0;) {
+		uint32_t h = ops[i].pgno * 2654435761u & (SEEN_SLOTS - 1);
+
+		while (seen[h] && seen[h] != ops[i].pgno)
+			h = (h + 1) & (SEEN_SLOTS - 1);
+		if (seen[h])
+			ops[i].page = NULL;
+		else
+			seen[h] = ops[i].pgno;
+	}
+}
+
+/* The snapshot's pages, in order, to the writer (or only read through
+ * into `buf` when w is NULL). */
+static int apply_snapshot(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h,
+			  struct pwriter *w, unsigned char *buf)
 {
 	uint64_t per = APPLY_BUF / h->page_size;
-	struct pwriter w;
-	int rc = 0, rc2;
+	int rc = 0;
 
-	if (out != -1)
-		pw_start(&w, out);
-	for (uint64_t i = 0, k = 0; !rc && i < h->count; i += per, k++) {
+	for (uint64_t i = 0; !rc && i < h->count; i += per) {
 		uint64_t m = h->count - i < per ? h->count - i : per;
-		unsigned char *half = buf + (k & 1) * APPLY_BUF;
+		unsigned char *to = w ? pw_half(w) : buf;
+		struct pw_job j = {
+		    .p = to, .n = (size_t)(m * h->page_size), .off = i * h->page_size};
 
-		/* The writer may still hold the other half, never this one:
-		 * pw_submit waited for the run before it. */
-		rc = rv_dbobj_reader_read(r, half, (size_t)(m * h->page_size));
-		if (!rc && out != -1)
-			rc = pw_submit(&w, half, (size_t)(m * h->page_size), i * h->page_size);
+		rc = rv_dbobj_reader_read(r, to, j.n);
+		if (!rc && w)
+			rc = pw_submit(w, &j);
 	}
-	if (out == -1)
-		return rc;
-	rc2 = pw_stop(&w);
-	if (!rc)
-		rc = rc2;
-	if (!rc && ftruncate(out, (off_t)(h->count * h->page_size)) == -1)
+	if (!rc && w && !(rc = pw_drain(w)) &&
+	    ftruncate(w->fd, (off_t)(h->count * h->page_size)) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
 	return rc;
 }
 
-/* Apply one object, read through `r`, to `out`, or only read it through
- * and verify it when `out` is -1.  `*page_size` is fixed by the snapshot
- * (or, when 0, by the first segment) and checked for every segment.
- * `buf` holds 2 * APPLY_BUF bytes. */
+/* A segment's frames, a batch at a time, to the writer (or only read
+ * through and checked when w is NULL). */
+static int apply_segment(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h, const char *key,
+			 struct pwriter *w, unsigned char *buf)
+{
+	size_t fsz = RV_WAL_FRAME_HDR_SIZE + h->page_size;
+	uint64_t per = APPLY_BUF / fsz;
+	struct rv_wal_frame f = {0};
+	int rc = 0;
+
+	for (uint64_t i = 0; !rc && i < h->count; i += per) {
+		uint64_t m = h->count - i < per ? h->count - i : per;
+		unsigned char *from = w ? pw_half(w) : buf;
+		struct pw_op *ops = w ? pw_ops(w) : NULL;
+		struct pw_job j = {.ops = ops, .nops = (size_t)m, .page_size = h->page_size};
+
+		if ((rc = rv_dbobj_reader_read(r, from, (size_t)m * fsz)))
+			break;
+		for (uint64_t k = 0; k < m; k++) {
+			rv_wal_frame_parse(&f, from + k * fsz);
+			if (f.pgno == 0)
+				return rv_error(RV_ECORRUPT,
+						"log segment '%s' has a frame for page 0", key);
+			if (ops)
+				ops[k] =
+				    (struct pw_op){.page = from + k * fsz + RV_WAL_FRAME_HDR_SIZE,
+						   .pgno = f.pgno,
+						   .commit = f.commit};
+		}
+		if (w) {
+			skip_rewritten(w->seen, ops, j.nops);
+			rc = pw_submit(w, &j);
+		}
+	}
+	if (!rc && !f.commit)
+		rc = rv_error(RV_ECORRUPT, "log segment '%s' does not end on a commit", key);
+	return rc;
+}
+
+/* Apply one object, read through `r`, through the writer `w`, or only
+ * read it through and verify it when `w` is NULL (into `buf`, APPLY_BUF
+ * bytes).  `*page_size` is fixed by the snapshot (or, when 0, by the
+ * first segment) and checked for every segment.  The writer may still be
+ * writing when this returns: pw_stop (or pw_drain) says whether all went
+ * in. */
 static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *gen,
-		 enum rv_dbobj_kind kind, int out, uint32_t *page_size, unsigned char *buf)
+		 enum rv_dbobj_kind kind, struct pwriter *w, uint32_t *page_size,
+		 unsigned char *buf)
 {
 	const struct rv_dbobj_hdr *h = rv_dbobj_reader_hdr(r);
 	int rc = 0;
@@ -245,10 +361,7 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 				k->key);
 	if (kind == RV_DBOBJ_SNAPSHOT) {
 		*page_size = h->page_size;
-		rc = apply_snapshot(r, h, out, buf);
 	} else {
-		struct rv_wal_frame f = {0};
-
 		if (!*page_size)
 			*page_size = h->page_size;
 		if (h->page_size != *page_size)
@@ -256,29 +369,11 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 					"log segment '%s' has page size %" PRIu32
 					", the database %" PRIu32,
 					k->key, h->page_size, *page_size);
-		for (uint64_t i = 0; !rc && i < h->count; i++) {
-			rc = rv_dbobj_reader_read(r, buf, RV_WAL_FRAME_HDR_SIZE + h->page_size);
-			if (rc)
-				break;
-			rv_wal_frame_parse(&f, buf);
-			if (f.pgno == 0) {
-				rc = rv_error(RV_ECORRUPT,
-					      "log segment '%s' has a frame for page 0", k->key);
-				break;
-			}
-			if (out == -1)
-				continue;
-			if (pwrite_all(out, buf + RV_WAL_FRAME_HDR_SIZE, h->page_size,
-				       (uint64_t)(f.pgno - 1) * h->page_size) == -1)
-				rc = rv_error_errno(RV_EFAIL, errno, "write restored database");
-			else if (f.commit &&
-				 ftruncate(out, (off_t)((uint64_t)f.commit * h->page_size)) == -1)
-				rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
-		}
-		if (!rc && !f.commit)
-			rc = rv_error(RV_ECORRUPT, "log segment '%s' does not end on a commit",
-				      k->key);
 	}
+	if (kind == RV_DBOBJ_SNAPSHOT)
+		rc = apply_snapshot(r, h, w, buf);
+	else
+		rc = apply_segment(r, h, k->key, w, buf);
 	if (!rc)
 		rc = rv_dbobj_reader_finish(r);
 	return rc;
@@ -286,7 +381,7 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 
 /* apply() on a downloaded file, from its start. */
 static int apply_fd(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_kind kind,
-		    int out, uint32_t *page_size, unsigned char *buf)
+		    struct pwriter *w, uint32_t *page_size, unsigned char *buf)
 {
 	struct rv_dbobj_reader *r = NULL;
 	int rc;
@@ -295,7 +390,7 @@ static int apply_fd(int in, const struct dbkey *k, const char *gen, enum rv_dbob
 		return rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", k->key);
 	if ((rc = rv_dbobj_reader_new(&r, in, k->key)))
 		return rc;
-	rc = apply(r, k, gen, kind, out, page_size, buf);
+	rc = apply(r, k, gen, kind, w, page_size, buf);
 	rv_dbobj_reader_free(r);
 	return rc;
 }
@@ -319,7 +414,7 @@ static ssize_t cursor_read(void *ud, void *p, size_t n)
 
 /* apply() on object `i` of a pfetch while it is still arriving. */
 static int apply_fetched(struct rv_pfetch *pf, size_t i, const struct dbkey *k, const char *gen,
-			 enum rv_dbobj_kind kind, int out, uint32_t *page_size, unsigned char *buf)
+			 enum rv_dbobj_kind kind, struct pwriter *w, uint32_t *page_size)
 {
 	struct cursor c = {.pf = pf, .i = i};
 	struct rv_dbobj_reader *r = NULL;
@@ -327,7 +422,7 @@ static int apply_fetched(struct rv_pfetch *pf, size_t i, const struct dbkey *k, 
 
 	if (rc)
 		return rc;
-	rc = apply(r, k, gen, kind, out, page_size, buf);
+	rc = apply(r, k, gen, kind, w, page_size, NULL);
 	rv_dbobj_reader_free(r);
 	return rc;
 }
@@ -455,8 +550,8 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 {
 	struct keylist snaps = {.kind = RV_DBOBJ_SNAPSHOT}, logs = {.kind = RV_DBOBJ_LOG};
 	char *sp = NULL, *lp = NULL, *tmp = NULL, *tmpdir = NULL;
-	unsigned char *buf = rv_malloc(2 * APPLY_BUF);
 	struct rv_pfetch_obj *objs = NULL;
+	struct pwriter w;
 	struct rv_pfetch *pf = NULL;
 	size_t snap = 0, first = 0, n = 0;
 	uint32_t page_size = 0;
@@ -506,14 +601,21 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 
 		rc = rv_pfetch_start(&pf, st, objs, n + 1, &po);
 	}
+	pw_start(&w, out);
 	for (size_t i = 0; !rc && i <= n; i++) {
 		const struct dbkey *k = i == 0 ? &snaps.v[snap] : &logs.v[first + i - 1];
 
-		rc = apply_fetched(pf, i, k, o->gen, i == 0 ? RV_DBOBJ_SNAPSHOT : RV_DBOBJ_LOG, out,
-				   &page_size, buf);
+		rc = apply_fetched(pf, i, k, o->gen, i == 0 ? RV_DBOBJ_SNAPSHOT : RV_DBOBJ_LOG, &w,
+				   &page_size);
 		rv_pfetch_drop(pf, i);
 		res->pos = k->to;
 		res->time_ms = k->ms;
+	}
+	{
+		int rc2 = pw_stop(&w);
+
+		if (!rc)
+			rc = rc2;
 	}
 	rv_pfetch_free(pf);
 	free(objs);
@@ -534,7 +636,6 @@ out:
 	free(lp);
 	free(tmp);
 	free(tmpdir);
-	free(buf);
 	return rc;
 }
 
@@ -654,7 +755,7 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 	if (rc)
 		goto out;
 	g->fd = rv_malloc(g->logs.n * sizeof(*g->fd));
-	buf = rv_malloc(2 * APPLY_BUF);
+	buf = rv_malloc(APPLY_BUF);
 	objs = rv_malloc((g->logs.n ? g->logs.n : 1) * sizeof(*objs));
 	for (size_t i = 0; i < g->logs.n; i++)
 		objs[i] =
@@ -674,7 +775,7 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 			break;
 		}
 		g->nfd++;
-		rc = apply_fd(g->fd[i], k, gen, RV_DBOBJ_LOG, -1, &page_size, buf);
+		rc = apply_fd(g->fd[i], k, gen, RV_DBOBJ_LOG, NULL, &page_size, buf);
 		g->end = k->to;
 		g->time_ms = k->ms;
 	}
@@ -708,15 +809,15 @@ static int file_page_size(int fd, uint32_t *ps)
 
 int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 {
-	unsigned char *buf;
+	struct pwriter w;
 	uint32_t page_size;
-	int rc = file_page_size(fd, &page_size);
+	int rc = file_page_size(fd, &page_size), rc2;
 
 	if (rc)
 		return rc;
-	buf = rv_malloc(2 * APPLY_BUF);
+	pw_start(&w, fd);
 	for (size_t i = 0; !rc && i < g->nfd; i++)
-		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, fd, &page_size, buf);
-	free(buf);
-	return rc;
+		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, &w, &page_size, NULL);
+	rc2 = pw_stop(&w);
+	return rc ? rc : rc2;
 }
