@@ -147,6 +147,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	ro.stop_grace_ms = STOP_GRACE_MS;
 	ro.sqlite_path = cfg->database.sqlite;
 	ro.snapshot_interval_ms = cfg->database.snapshot_interval_ms;
+	ro.snapshot_log_ratio = (unsigned)cfg->database.snapshot_log_ratio;
 	ro.busy_timeout_ms = (int)cfg->database.busy_timeout_ms;
 	/* The folder is checked before the store is touched: a wrong path
 	 * is the most common mistake and needs no network to report. */

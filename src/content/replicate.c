@@ -85,7 +85,8 @@ struct rv_replicate {
 	struct rv_sqlite *db;
 	uint64_t db_point; /* the position the last committed point names */
 	int64_t db_snap_mono;
-	bool db_newgen; /* the chain broke: start a new generation */
+	uint64_t db_log_bytes; /* frames shipped since the last snapshot */
+	bool db_newgen;	       /* the chain broke: start a new generation */
 	char db_reason[200];
 
 	struct batch open;
@@ -548,11 +549,39 @@ static int db_ship(struct rv_replicate *r)
 	}
 	if (rc)
 		return rc;
+	r->db_log_bytes += sh.bytes;
 	db_counted(r, &sh);
 	return 0;
 }
 
-static int db_snapshot(struct rv_replicate *r)
+/* A restore replays every segment since the snapshot it starts from, so
+ * besides the clock a snapshot is due once the log since the last one
+ * reaches snapshot_log_ratio times the database (and at least
+ * SNAP_LOG_MIN): a busy database's restore then handles at most about
+ * (1 + ratio) times its size, whatever snapshot_interval says, and the
+ * store holds at most 1 / ratio more than the log alone.  At Ghost's
+ * usual write rates the clock comes first. */
+#define SNAP_LOG_MIN (64ull << 20)
+
+static bool db_snapshot_due(struct rv_replicate *r, const char **why)
+{
+	struct stat st;
+	uint64_t limit = SNAP_LOG_MIN;
+
+	if (rv_mono_ms() - r->db_snap_mono >= r->o.snapshot_interval_ms) {
+		*why = "interval";
+		return true;
+	}
+	if (!r->o.snapshot_log_ratio || r->db_log_bytes < limit)
+		return false;
+	if (stat(r->o.sqlite_path, &st) == 0 &&
+	    (uint64_t)st.st_size * r->o.snapshot_log_ratio > limit)
+		limit = (uint64_t)st.st_size * r->o.snapshot_log_ratio;
+	*why = "log_volume";
+	return r->db_log_bytes >= limit;
+}
+
+static int db_snapshot(struct rv_replicate *r, const char *why)
 {
 	uint64_t pos;
 	char spos[24];
@@ -561,9 +590,10 @@ static int db_snapshot(struct rv_replicate *r)
 	if (rc)
 		return rc;
 	r->db_snap_mono = rv_mono_ms();
+	r->db_log_bytes = 0;
 	snprintf(spos, sizeof(spos), "%" PRIu64, pos);
 	rv_log(RV_LOG_INFO, "database snapshot written", "generation", r->gen, "position", spos,
-	       NULL);
+	       "reason", why, NULL);
 	if (r->o.metrics)
 		rv_metric_add(r->m.db_snapshots, 1);
 	db_counted(r, NULL);
@@ -579,6 +609,7 @@ static bool db_moved(const struct rv_replicate *r)
  * retried later); RV_EFENCED stops everything. */
 static int commit(struct rv_replicate *r)
 {
+	const char *why = NULL;
 	int rc;
 
 	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
@@ -610,9 +641,8 @@ static int commit(struct rv_replicate *r)
 		if (rc)
 			commit_failed(r, "content manifest failed, will retry");
 	}
-	if (r->db && !r->db_newgen && !r->sealed.active &&
-	    rv_mono_ms() - r->db_snap_mono >= r->o.snapshot_interval_ms) {
-		rc = db_snapshot(r);
+	if (r->db && !r->db_newgen && !r->sealed.active && db_snapshot_due(r, &why)) {
+		rc = db_snapshot(r, why);
 		if (rc == RV_EPRECOND) {
 			snprintf(r->db_reason, sizeof(r->db_reason), "%s", rv_errmsg());
 			r->db_newgen = true;
@@ -889,7 +919,7 @@ static int db_start(struct rv_replicate *r)
 	r->db_point = 0;
 	if ((rc = rv_sqlite_open(&r->db, &so)))
 		return rc;
-	if ((rc = db_snapshot(r))) {
+	if ((rc = db_snapshot(r, "generation_start"))) {
 		rv_sqlite_free(r->db);
 		r->db = NULL;
 		return rc;

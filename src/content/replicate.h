@@ -41,7 +41,11 @@ struct rv_replicate_opts {
 	 * per commit (docs/FORMAT.md, "Recovery points"). */
 	const char *sqlite_path;
 	int64_t snapshot_interval_ms; /* default 6 h */
-	int busy_timeout_ms;	      /* default 5 s */
+	/* Also a snapshot once the log shipped since the last one reaches
+	 * this many times the database file's size (and 64 MiB); 0: the
+	 * clock alone. */
+	unsigned snapshot_log_ratio;
+	int busy_timeout_ms; /* default 5 s */
 };
 
 struct rv_replicate;

@@ -183,6 +183,14 @@ static const struct entry table[] = {
      .def = "6h",
      .min = 1 * SEC,
      .max = 30 * DAY},
+    /* A restore replays the log since its snapshot: this bounds that to a
+     * multiple of the database's size (0: the clock alone). */
+    {.name = "database.snapshot_log_ratio",
+     .type = CT_INT,
+     .off = OFF(database.snapshot_log_ratio),
+     .def = "2",
+     .min = 0,
+     .max = 1000},
     {.name = "database.busy_timeout",
      .type = CT_DURATION,
      .off = OFF(database.busy_timeout_ms),

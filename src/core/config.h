@@ -77,6 +77,7 @@ struct rv_config {
 	struct {
 		char *sqlite;		      /* Ghost's SQLite file; NULL: no database */
 		int64_t snapshot_interval_ms; /* a fresh snapshot at least this often */
+		int64_t snapshot_log_ratio;   /* ... and once the log is this many times the db */
 		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */
 	} database;
 	/* Recovery points younger than this stay restorable (`revenant prune`). */

@@ -428,6 +428,7 @@ static void test_show_format(void **state)
 				   "database:\n"
 				   "  sqlite: null\n"
 				   "  snapshot_interval: 6h\n"
+				   "  snapshot_log_ratio: 2\n"
 				   "  busy_timeout: 5s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
