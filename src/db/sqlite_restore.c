@@ -91,7 +91,8 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 #define WRITEBACK_STEP (64ull << 20)
 #define FRAME_MIN      (RV_WAL_FRAME_HDR_SIZE + 512u)
 #define OPS_MAX	       (APPLY_BUF / FRAME_MIN + 1)
-#define SEEN_SLOTS     8192u /* a power of two above 2 * OPS_MAX */
+#define SEEN_SLOTS     8192u /* a power of two, at least 2 * OPS_MAX */
+_Static_assert(SEEN_SLOTS >= 2 * OPS_MAX, "the seen table must stay half empty");
 
 struct pw_op {
 	const unsigned char *page; /* NULL: skipped, a later frame writes it */
