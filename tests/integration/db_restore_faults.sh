@@ -110,12 +110,19 @@ faults=$(sed -n 's/.*faults=\([0-9]*\).*/\1/p' "$T/fp.stats")
 proxy_stop
 same_db "$T/busy.db" "through 503s ($faults faults)"
 
+# slow_restore OUT DELAY AFTER: a restore through a proxy that delays
+# every request by DELAY s, in the background (RS), still running AFTER s
+# later.
+slow_restore() {
+	proxy --mode delay --count -1 --stall-seconds "$2"
+	restore "$1" "$PURL" >"$T/out" 2>&1 &
+	RS=$!
+	sleep "$3"
+	kill -0 "$RS" 2>/dev/null || fail "the slow restore ended within $3 s: $(cat "$T/out")"
+}
+
 echo "== kill -9 in the middle"
-proxy --mode delay --count -1 --stall-seconds 0.3
-restore "$T/killed.db" "$PURL" >"$T/out" 2>&1 &
-RS=$!
-sleep 1
-kill -0 "$RS" 2>/dev/null || fail "the slow restore ended within 1 s: $(cat "$T/out")"
+slow_restore "$T/killed.db" 0.3 1
 kill -KILL "$RS"
 wait "$RS" 2>/dev/null
 RS=
@@ -126,11 +133,7 @@ restore "$T/killed.db" "$URL" >"$T/out" 2>&1 || fail "restore after the kill: $(
 same_db "$T/killed.db" "after a kill"
 
 echo "== s3rver stopped for 4 s in the middle"
-proxy --mode delay --count -1 --stall-seconds 0.2
-restore "$T/outage.db" "$PURL" >"$T/out" 2>&1 &
-RS=$!
-sleep 0.8
-kill -0 "$RS" 2>/dev/null || fail "the slow restore ended before the outage: $(cat "$T/out")"
+slow_restore "$T/outage.db" 0.2 0.8
 s3rver_stop
 sleep 4
 kill -0 "$RS" 2>/dev/null || fail "restore gave up during a 4 s outage: $(cat "$T/out")"

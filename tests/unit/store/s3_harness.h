@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "aws/creds.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -118,6 +119,22 @@ H_UNUSED static int s3srv_mkbucket(const struct s3srv *s, const char *bucket)
 
 	snprintf(snip, sizeof(snip), "s3rver_mkbucket %s", bucket);
 	return s3srv_sh(s, snip);
+}
+
+/* A group setup: logging at warn, a fresh s3rver and `bucket` in it; a
+ * loud FAIL line and -1 when either cannot be had. */
+H_UNUSED static int s3srv_setup(struct s3srv *s, const char *bucket)
+{
+	rv_log_setup(RV_LOG_WARN, RV_LOG_LOGFMT);
+	if (s3srv_start(s, NULL, 0)) {
+		fprintf(stderr, "FAIL: s3rver did not start (npm ci --prefix tests?)\n");
+		return -1;
+	}
+	if (s3srv_mkbucket(s, bucket)) {
+		fprintf(stderr, "FAIL: cannot create bucket %s\n", bucket);
+		return -1;
+	}
+	return 0;
 }
 
 /* Lines of the server's log containing `needle` (each request is one

@@ -245,16 +245,7 @@ static void test_parse(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	rv_log_setup(RV_LOG_WARN, RV_LOG_LOGFMT);
-	if (s3srv_start(&srv, NULL, 0)) {
-		fprintf(stderr, "FAIL: s3rver did not start (npm ci --prefix tests?)\n");
-		return -1;
-	}
-	if (s3srv_mkbucket(&srv, BUCKET)) {
-		fprintf(stderr, "FAIL: cannot create bucket %s\n", BUCKET);
-		return -1;
-	}
-	return 0;
+	return s3srv_setup(&srv, BUCKET);
 }
 
 static int teardown(void **state)
