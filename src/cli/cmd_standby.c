@@ -79,14 +79,17 @@ enum {
 #define HEALTHY_LAG_S 60.0
 
 struct gauges {
-	struct rv_metric *lag, *seq, *commit, *ready;
+	struct rv_metric *lag, *seq, *commit, *ready, *db_pos;
 };
 
-static void on_applied(void *ud, const char *gen, uint64_t seq, int64_t commit_ms, double lag)
+static void on_applied(void *ud, const char *gen, uint64_t seq, int64_t commit_ms, double lag,
+		       int64_t db_pos)
 {
 	struct gauges *g = ud;
 
 	(void)gen;
+	if (g->db_pos && db_pos >= 0)
+		rv_metric_set(g->db_pos, (double)db_pos);
 	rv_metric_set(g->lag, lag);
 	rv_metric_set(g->seq, (double)seq);
 	rv_metric_set(g->commit, (double)commit_ms / 1000.0);
@@ -183,7 +186,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct rv_config *cfg = NULL;
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
-	struct gauges g;
+	struct gauges g = {0};
 	const char *to = NULL, *listen = NULL;
 	bool promote = false;
 	sigset_t set;
@@ -251,6 +254,12 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 				    "Commit time of the content commit applied last.", NULL);
 	g.ready = rv_metrics_gauge(m, "revenant_standby_ready",
 				   "1 once the first full restore is done.", NULL);
+	if (so.db_path)
+		g.db_pos = rv_metrics_gauge(
+		    m, "revenant_standby_db_position_frames",
+		    "Database position (WAL frames in its generation) applied last; compare "
+		    "with the primary's revenant_db_position_frames.",
+		    NULL);
 	so.applied = on_applied;
 	so.applied_ud = &g;
 	rc = rv_cli_load_config(cli, false, &cfg);

@@ -132,9 +132,11 @@ struct rv_standby_opts {
 	/* Sleep up to `ms`; true when the standby must stop (SIGTERM). */
 	bool (*wait)(void *ud, unsigned ms);
 	void *wait_ud;
-	/* Called after every poll with what is applied (for metrics). */
+	/* Called after every poll with what is applied (for metrics);
+	 * `db_pos` is the database's position, -1 without a database or
+	 * while the standby cannot vouch for it. */
 	void (*applied)(void *ud, const char *gen, uint64_t seq, int64_t commit_ms,
-			double lag_seconds);
+			double lag_seconds, int64_t db_pos);
 	void *applied_ud;
 };
 

@@ -795,7 +795,8 @@ int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_
 		if (lag < 0 && sb.have)
 			lag = 0;
 		if (o->applied && sb.have)
-			o->applied(o->applied_ud, sb.gen, sb.seq, sb.commit_ms, lag);
+			o->applied(o->applied_ud, sb.gen, sb.seq, sb.commit_ms, lag,
+				   sb.db.path && sb.db.have ? (int64_t)sb.db.pos : -1);
 		if (sb.have && rv_mono_ms() - last_lag_log >= lag_log) {
 			char l[32], q[24], when[32];
 

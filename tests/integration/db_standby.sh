@@ -20,6 +20,7 @@
 #     state file left;
 #   - a second standby, or a promote, on the same folder or database
 #     while one runs: exit 6, one line;
+#   - a standby's /metrics shows the promoted database position;
 #   - promote errors: an empty store (exit 5), a corrupt segment (exit 7),
 #     one line each.
 set -u
@@ -189,6 +190,7 @@ promote_check() {
 		rc=$?
 	[ "$rc" = 0 ] || fail "$1: promote exit $rc: $(tail -3 "$T/promote.err")"
 	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "$1: more than one line: $out"
+	printf '%s\n' "$out" >"$T/promote.out"
 	printf '%s\n' "$out" | grep -Eq '^promoted generation=[0-9a-f-]+ seq=[0-9]+ db_generation=[0-9a-f-]+ db_pos=[0-9]+ commit=2[0-9T:.-]+Z ' ||
 		fail "$1: promote line: $out"
 	[ ! -e "$3.revenant-standby" ] || fail "$1: the state file is still there"
@@ -217,6 +219,29 @@ EOF
 promote_check "promote after the standby" "$T/sb" "$SDB"
 mkdir -p "$T/cold"
 promote_check "promote from a cold start" "$T/cold/content" "$T/cold/ghost.db"
+
+# /metrics: a standby's database position equals the promoted one (the
+# writer is stopped, so the latest point no longer moves).
+want_pos=$(sed -n 's/.* db_pos=\([0-9]*\) .*/\1/p' "$T/promote.out")
+[ -n "$want_pos" ] || fail "no db_pos in the promote line"
+PORT=$("$DR_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+mkdir -p "$T/m"
+"$REVENANT" standby --to "$T/m/content" --db "$T/m/ghost.db" --interval 200ms \
+	--metrics-listen "127.0.0.1:$PORT" "$URL" >/dev/null 2>"$T/m.log" &
+SB=$!
+got_pos=
+for _ in $(seq 1 150); do
+	got_pos=$(curl -fsS "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+		awk '$1 == "revenant_standby_db_position_frames" { print $2 }')
+	[ -n "$got_pos" ] && [ "$got_pos" = "$want_pos" ] && break
+	sleep 0.1
+done
+[ "$got_pos" = "$want_pos" ] ||
+	fail "revenant_standby_db_position_frames is '${got_pos}', the promoted position $want_pos"
+kill -TERM "$SB"
+wait "$SB" || fail "metrics standby did not stop cleanly"
+SB=
+echo "standby metric: revenant_standby_db_position_frames $got_pos"
 
 dr_stop
 [ "$DR_RC" = 0 ] || fail "replicate exit $DR_RC"
