@@ -64,8 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rv_header hs[MAX_HDRS];
 	struct rv_sigv4_req req = {0};
 	struct rv_sigv4_params prm = {"us-east-1", "s3", 1715938212, false, false, false, false};
-	struct rv_aws_key key = {"TESTKEYID-NOT-A-REAL-KEY", "test-secret-not-a-real-secret",
-				 NULL};
+	struct rv_aws_key key = {"TESTKEYID-NOT-A-REAL-KEY", "test-secret-not-a-real-secret", NULL};
 	struct rv_sigv4_out o1, o2;
 	size_t nh = 0;
 	unsigned f = 0;

@@ -17,20 +17,7 @@
 set -u
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
 
-T=$(mktemp -d /tmp/rv-dbkill.XXXXXX)
-DR_PID='' DR_WPID=''
-cleanup() {
-	[ -n "${DR_WPID:-}" ] && kill -KILL "$DR_WPID" 2>/dev/null
-	[ -n "${DR_PID:-}" ] && kill -KILL "$DR_PID" 2>/dev/null
-	wait 2>/dev/null
-	[ -n "${RV_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	tail -20 "$T/r.log" >&2
-	exit 1
-}
+dr_setup dbkill
 
 CYCLES=${CYCLES:-32}
 mkdir -p "$T/store" "$T/content" "$T/db"

@@ -14,20 +14,7 @@
 set -u
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
 
-T=$(mktemp -d /tmp/rv-dbpitr.XXXXXX)
-DR_PID='' DR_WPID=''
-cleanup() {
-	[ -n "${DR_WPID:-}" ] && kill -KILL "$DR_WPID" 2>/dev/null
-	[ -n "${DR_PID:-}" ] && kill -KILL "$DR_PID" 2>/dev/null
-	wait 2>/dev/null
-	[ -n "${RV_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	tail -20 "$T/r.log" >&2
-	exit 1
-}
+dr_setup dbpitr
 
 SECS=${SECS:-45}
 SLACK=2000 # sync_interval (1 s) + 1 s

@@ -9,33 +9,21 @@
 set -u
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
 
-T=$(mktemp -d /tmp/rv-dbsv.XXXXXX)
-DR_PID= DR_WPID=
-cleanup() {
-	for p in ${DR_WPID:-} ${DR_PID:-}; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$T/rep.log" ] && tail -5 "$T/rep.log" >&2
-	exit 1
-}
+dr_setup dbsv
 
 DB=$T/db/ghost.db
 mkdir -p "$T/db" "$T/content" "$T/store"
 "$DR_PY" "$DR_LIB/db_writer.py" --db "$DB" --ack "$T/init.ack" --init --count 0 2>/dev/null ||
 	fail "cannot create the database"
 dr_config "$T/r.yml" "file://$T/store" "$T/content" "$DB" 500ms false
-dr_start "$T/r.yml" "$T/rep.log" || fail "replicate did not start"
-grep -q 'database snapshot written.*reason=generation_start' "$T/rep.log" ||
+dr_start "$T/r.yml" "$T/r.log" || fail "replicate did not start"
+grep -q 'database snapshot written.*reason=generation_start' "$T/r.log" ||
 	fail "the first snapshot is not logged with its reason"
 # Flat out, posts capped so that the database stays small while the log
 # grows: updates and deletes keep rewriting the same pages.
 dr_writer_start "$DB" "$T/ack" --rate 0 --max-posts 400
 start=$(date +%s)
-while ! grep -q 'database snapshot written.*reason=log_volume' "$T/rep.log"; do
+while ! grep -q 'database snapshot written.*reason=log_volume' "$T/r.log"; do
 	(($(date +%s) - start < 120)) || fail "no snapshot for the log volume within 120 s"
 	kill -0 "$DR_WPID" 2>/dev/null || fail "the writer died: $(tail -3 "$T/ack.err")"
 	sleep 0.5
@@ -59,13 +47,13 @@ cmp -s "$T/want" "$T/got" || fail "the restored database differs from the source
 # few times what took the first one) writes no log-volume snapshot.
 sed -i 's/^database:$/database:\n  snapshot_log_ratio: 0/' "$T/r.yml"
 grep -q 'snapshot_log_ratio: 0' "$T/r.yml" || fail "could not set snapshot_log_ratio"
-n0=$(grep -c 'reason=log_volume' "$T/rep.log")
-dr_start "$T/r.yml" "$T/rep.log" || fail "replicate did not start again"
+n0=$(grep -c 'reason=log_volume' "$T/r.log")
+dr_start "$T/r.yml" "$T/r.log" || fail "replicate did not start again"
 dr_writer_start "$DB" "$T/ack2" --rate 0 --max-posts 400
 sleep 8
 dr_writer_stop >/dev/null || fail "writer failed: $(tail -3 "$T/ack2.err")"
 dr_stop
 [ "$DR_RC" = 0 ] || fail "replicate exit $DR_RC"
-[ "$(grep -c 'reason=log_volume' "$T/rep.log")" = "$n0" ] ||
+[ "$(grep -c 'reason=log_volume' "$T/r.log")" = "$n0" ] ||
 	fail "a log-volume snapshot with snapshot_log_ratio: 0"
 echo "db_snapshot_volume: $nsnap snapshots, restore replayed $segs of $nlog segments"

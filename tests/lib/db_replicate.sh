@@ -12,6 +12,7 @@
 #   dr_restore CONFIG OUT [restore args...]  # revenant restore --db-only --db OUT
 #   dr_check ARGS...                         # db_check.py check ...
 #   dr_now_ms
+#   dr_setup NAME                            # T=/tmp/rv-NAME.*, cleanup trap, fail()
 #
 # The writer's ack log says which transactions SQLite committed and when
 # (tests/lib/db_writer.py); db_check.py compares a restored database's
@@ -110,4 +111,30 @@ dr_check() {
 
 dr_digest() {
 	"$DR_PY" "$DR_LIB/db_check.py" digest "$1"
+}
+
+# dr_setup NAME: a work folder in T, an EXIT trap that kills the writer,
+# replicate and any pid in the variables named by DR_EXTRA_PIDS, then
+# removes T (kept with RV_KEEP=1); fail MSG prints MSG and the last lines
+# of $T/r.log, and exits 1.
+dr_setup() {
+	T=$(mktemp -d "/tmp/rv-$1.XXXXXX")
+	DR_PID='' DR_WPID=''
+	trap dr_cleanup EXIT
+}
+
+dr_cleanup() {
+	local v p
+	for v in DR_WPID DR_PID ${DR_EXTRA_PIDS:-}; do
+		p=${!v:-}
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "${RV_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$T/r.log" ] && tail -20 "$T/r.log" >&2
+	exit 1
 }
