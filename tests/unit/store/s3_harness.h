@@ -155,6 +155,22 @@ H_UNUSED static int s3srv_log_count(const struct s3srv *s, const char *needle)
 	return n;
 }
 
+/* s3srv_log_count once it reaches `want`, or what it is after 5 s: the
+ * server writes a response's line after the body went out, so a client
+ * that has everything can be a line ahead of the log. */
+H_UNUSED static int s3srv_log_wait(const struct s3srv *s, const char *needle, int want)
+{
+	int n = 0;
+
+	for (int i = 0; i < 100; i++) {
+		n = s3srv_log_count(s, needle);
+		if (n >= want)
+			break;
+		usleep(50 * 1000);
+	}
+	return n;
+}
+
 H_UNUSED static struct rv_creds_config h_creds = {
     .access_key_id = "S3RVER",
     .secret_access_key = "S3RVER",
