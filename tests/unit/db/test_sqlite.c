@@ -3,7 +3,8 @@
  * 100 ms, restores at the end and at recorded intermediate positions
  * compared row for row with a reference built from the same transactions,
  * a corrupt and a missing segment, a foreign TRUNCATE checkpoint, a
- * replaced database file, the WAL parser on a real WAL, and peak RSS with
+ * replaced database file, both snapshot sources (the file in place and a
+ * backup-API copy), the WAL parser on a real WAL, and peak RSS with
  * a 200 MiB database. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -571,6 +572,66 @@ static void test_db_replaced(void **state)
 	free(other);
 }
 
+/* The snapshot's two sources: the database file read in place, and, when
+ * the file is not exactly the pages its header states, a copy through
+ * SQLite's backup API.  A file longer than its header says (SQLite trusts
+ * the header) takes the second; the restore equals the source either way.
+ * Returns the log's text while the snapshot ran. */
+static char *snapshot_logged(struct fx *fx, struct rv_sqlite *s, uint64_t *pos)
+{
+	char path[] = "/tmp/rv-test-sqlite-log.XXXXXX", *text = rv_calloc(1, 4096);
+	int fd = mkstemp(path);
+
+	assert_true(fd != -1);
+	unlink(path);
+	rv_log_setup(RV_LOG_INFO, RV_LOG_LOGFMT);
+	rv_log_set_fd(fd);
+	assert_int_equal(rv_sqlite_snapshot(s, fx->s, pos), 0);
+	rv_log_set_fd(2);
+	rv_log_setup(RV_LOG_WARN, RV_LOG_LOGFMT);
+	assert_true(pread(fd, text, 4095, 0) > 0);
+	close(fd);
+	return text;
+}
+
+static void test_snapshot_sources(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_sqlite_opts o = {.db_path = fx->db, .gen = fx->gen};
+	struct rv_sqlite *s;
+	uint64_t pos, k = 0;
+	static const char zero[4096];
+	char *log;
+	sqlite3 *db;
+	int fd;
+
+	assert_int_equal(rv_sqlite_open(&s, &o), 0);
+	log = snapshot_logged(fx, s, &pos);
+	if (!strstr(log, "source=\"database file\""))
+		fail_msg("first snapshot not from the file: %s", log);
+	free(log);
+	ship_some(fx, s, &k, 2);
+	rv_sqlite_free(s);
+	/* Let everything reach the file, then make it a page longer. */
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	xexec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	fd = open(fx->db, O_WRONLY | O_APPEND);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, zero, sizeof(zero)), (ssize_t)sizeof(zero));
+	close(fd);
+	rv_gen_id_new(fx->gen);
+	assert_int_equal(rv_sqlite_open(&s, &o), 0);
+	log = snapshot_logged(fx, s, &pos);
+	if (!strstr(log, "source=\"backup copy\""))
+		fail_msg("snapshot of a long file not through the backup API: %s", log);
+	free(log);
+	ship_some(fx, s, &k, 2);
+	assert_int_equal(check_restore(fx, pos), 20);
+	assert_int_equal(check_restore(fx, RV_SQLITE_POS_LATEST), 40);
+	rv_sqlite_free(s);
+}
+
 /* Ghost leaves the database in rollback-journal mode and keeps it open:
  * the switch waits for a moment outside its transactions, and Ghost's
  * already-open connection carries on in WAL mode. */
@@ -784,6 +845,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_outage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_rewound_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_switch_with_open_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_sources, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_200mib, setup, teardown),
 	};
 
