@@ -281,7 +281,8 @@ typedef int (*entry_fn)(void *ud, const struct rv_centry *e);
  * read it through, checking it and that its header matches its name;
  * `fn` sees every record.  `*fd_out` is the file, at offset 0. */
 static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *o,
-		     enum rv_cobj_kind kind, entry_fn fn, void *ud, int *fd_out)
+		     enum rv_cobj_kind kind, entry_fn fn, void *ud, int *fd_out,
+		     struct rv_cobj_hdr *hdr_out)
 {
 	char *tmp = rv_asprintf("%s/%s/o.XXXXXX", rv_apply_root(a), RV_APPLY_STAGING);
 	struct rv_cobj_reader *r = NULL;
@@ -325,6 +326,9 @@ static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_res
 		if (fn)
 			rc = fn(ud, e);
 	}
+	/* Read to the end line: only now is the header trusted. */
+	if (!rc && hdr_out)
+		*hdr_out = *rv_cobj_reader_hdr(r);
 	rv_cobj_reader_free(r);
 	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "seek");
@@ -926,14 +930,14 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 	memset(st, 0, sizeof(*st));
 	/* Every object is read and checked before the folder changes. */
 	if (p->manifest.key &&
-	    (rc = fetch_obj(s, a, &p->manifest, RV_COBJ_MANIFEST, NULL, NULL, &mfd)))
+	    (rc = fetch_obj(s, a, &p->manifest, RV_COBJ_MANIFEST, NULL, NULL, &mfd, NULL)))
 		return rc;
 	for (size_t i = 0; !rc && i < p->nlogs; i++) {
 		int lfd;
 
 		if (stopping(o))
 			rc = rv_error(RV_EINTR, "restore interrupted");
-		else if (!(rc = fetch_obj(s, a, &p->logs[i], RV_COBJ_LOG, ov_add, &ov, &lfd)))
+		else if (!(rc = fetch_obj(s, a, &p->logs[i], RV_COBJ_LOG, ov_add, &ov, &lfd, NULL)))
 			close(lfd);
 	}
 	if (!rc) {
@@ -1045,17 +1049,21 @@ static int collect_rec(void *ud, const struct rv_centry *e)
 }
 
 int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *log,
-			 const struct rv_restore_opts *o, uint64_t *files, uint64_t *bytes)
+			 const struct rv_restore_opts *o, rv_restore_log_fn before, void *ud,
+			 uint64_t *files, uint64_t *bytes)
 {
 	struct logrecs lr = {0};
+	struct rv_cobj_hdr h;
 	struct pool pool;
 	size_t nfiles = 0;
 	int fd, rc;
 
 	*files = *bytes = 0;
-	if ((rc = fetch_obj(s, a, log, RV_COBJ_LOG, collect_rec, &lr, &fd)))
+	if ((rc = fetch_obj(s, a, log, RV_COBJ_LOG, collect_rec, &lr, &fd, &h)))
 		goto out;
 	close(fd);
+	if (before && (rc = before(ud, &h)))
+		goto out;
 	for (size_t i = 0; i < lr.n; i++)
 		nfiles += lr.v[i]->e.type == RV_CE_FILE;
 	if (nfiles) {

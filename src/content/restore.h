@@ -110,13 +110,18 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 			   const struct rv_restore_opts *o,
 			   struct rv_restore_stats *st) RV_WARN_UNUSED;
 
-/* Apply one log object (already listed) to `a`'s folder: every file is
- * fetched and verified first (in parallel), then the records are applied in
- * order, each file renamed into place atomically.  `*files`/`*bytes` get
- * what was downloaded. */
+/* Called with a log's header once the whole log has been read and
+ * verified, before anything in the folder changes; non-zero stops. */
+typedef int (*rv_restore_log_fn)(void *ud, const struct rv_cobj_hdr *h);
+
+/* Apply one log object (already listed) to `a`'s folder: the log is read
+ * once, `before` (may be NULL) sees its header, every file is fetched and
+ * verified (in parallel), then the records are applied in order, each file
+ * renamed into place atomically.  `*files`/`*bytes` get what was
+ * downloaded. */
 int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *log,
-			 const struct rv_restore_opts *o, uint64_t *files,
-			 uint64_t *bytes) RV_WARN_UNUSED;
+			 const struct rv_restore_opts *o, rv_restore_log_fn before, void *ud,
+			 uint64_t *files, uint64_t *bytes) RV_WARN_UNUSED;
 
 /* --- standby ------------------------------------------------------------ */
 

@@ -406,14 +406,14 @@ static int db_goto(struct standby *sb, const char *gen, uint64_t pos)
 }
 
 /* The database half of a point, or an error when the point names none. */
-static int point_db(struct standby *sb, const struct rv_restore_point *p, bool required, bool *has,
+static int point_db(struct standby *sb, const struct rv_restore_point *p, bool *has,
 		    char gen[RV_GEN_ID_LEN], uint64_t *pos)
 {
 	int rc = rv_restore_point_db(sb->s, p, has, pos, gen);
 
 	if (rc)
 		return rc;
-	if (!*has && required)
+	if (!*has)
 		return rv_error(RV_ENOTFOUND,
 				"the store's latest point (generation %s, seq %" PRIu64
 				") names no database position — replicate must ship the database "
@@ -447,7 +447,7 @@ static int full_restore(struct standby *sb, bool past)
 			      sb->seq + 1, sb->gen);
 		goto out;
 	}
-	if (sb->db.path && !(rc = point_db(sb, &p, true, &has_db, dbgen, &dbpos)))
+	if (sb->db.path && !(rc = point_db(sb, &p, &has_db, dbgen, &dbpos)))
 		rc = db_goto(sb, dbgen, dbpos);
 	if (!rc)
 		rc = rv_restore_apply_point(sb->s, sb->a, &p, &sb->ro, &st);
@@ -612,6 +612,17 @@ static bool log_gone(struct standby *sb, const char *key)
 	return false;
 }
 
+/* A log's database position, before its files: the database is moved
+ * there first, so folder and database sit at one point. */
+static int log_db(void *ud, const struct rv_cobj_hdr *h)
+{
+	struct standby *sb = ud;
+
+	if (!sb->db.path || !h->has_db)
+		return 0;
+	return db_goto(sb, h->gen, h->db_pos);
+}
+
 /* Apply the logs committed since the last poll; `*applied` counts them. */
 static int follow(struct standby *sb, size_t *applied)
 {
@@ -645,27 +656,8 @@ static int follow(struct standby *sb, size_t *applied)
 
 		if (stop_now((void *)sb->o))
 			break;
-		if (sb->db.path) {
-			struct rv_restore_point one = {.logs = &logs[i], .nlogs = 1};
-			char dbgen[RV_GEN_ID_LEN];
-			uint64_t dbpos;
-			bool has;
-
-			memcpy(one.gen, sb->gen, RV_GEN_ID_LEN);
-			rc = point_db(sb, &one, false, &has, dbgen, &dbpos);
-			if (rc == RV_ENOTFOUND) {
-				/* Listed, then gone: the log itself vanished. */
-				rv_error_clear();
-				rc = 0;
-				gap = true;
-				break;
-			}
-			if (!rc && has)
-				rc = db_goto(sb, dbgen, dbpos);
-			if (rc)
-				break;
-		}
-		rc = rv_restore_apply_log(sb->s, sb->a, &logs[i], &sb->ro, &files, &bytes);
+		rc = rv_restore_apply_log(sb->s, sb->a, &logs[i], &sb->ro, log_db, sb, &files,
+					  &bytes);
 		if (rc == RV_ENOTFOUND && log_gone(sb, logs[i].key)) {
 			rc = 0;
 			gap = true;

@@ -74,10 +74,19 @@ static void put_blob(struct fx *fx, const char *content, unsigned char sha[RV_SH
 	assert_int_equal(rv_store_put_buf(fx->s, key, content, strlen(content), NULL), 0);
 }
 
+/* The database position the next put_obj records (-1: none). */
+static int64_t put_db_pos = -1;
+
 static void put_obj(struct fx *fx, const char *gen, enum rv_cobj_kind kind, uint64_t seq,
 		    int64_t ms, const char *const *recs)
 {
 	struct rv_cobj_hdr h = {.kind = kind, .from = seq, .to = seq, .time_ms = ms};
+
+	if (put_db_pos >= 0) {
+		h.has_db = true;
+		h.db_pos = (uint64_t)put_db_pos;
+		put_db_pos = -1;
+	}
 	struct rv_buf b = RV_BUF_INIT(1 << 24);
 	struct rv_cobj_writer *w;
 	char *key;
@@ -369,6 +378,25 @@ static void test_corrupt_blob(void **state)
 	assert_non_null(strstr(rv_errmsg(), "missing from the store"));
 }
 
+static struct fx *hook_fx;
+static int hook_rc;
+
+static int hook(void *ud, const struct rv_cobj_hdr *h)
+{
+	int *seen = ud;
+
+	(*seen)++;
+	assert_int_equal(h->kind, RV_COBJ_LOG);
+	assert_int_equal(h->from, 1);
+	assert_true(h->has_db);
+	assert_int_equal(h->db_pos, 4242);
+	assert_memory_equal(h->gen, hook_fx->gen, RV_GEN_ID_LEN);
+	expect_file(hook_fx, "b", "b");
+	return hook_rc;
+}
+
+static int hook_seen;
+
 static void test_apply_log(void **state)
 {
 	struct fx *fx = *state;
@@ -385,12 +413,26 @@ static void test_apply_log(void **state)
 	put_obj(fx, fx->gen, RV_COBJ_MANIFEST, 0, 1000, m);
 	assert_int_equal(restore_at(fx, fx->gen, RV_RESTORE_LATEST, &p), 0);
 	rv_restore_point_release(&p);
+	put_db_pos = 4242;
 	put_obj(fx, fx->gen, RV_COBJ_LOG, 1, 2000, l1);
 	assert_int_equal(rv_restore_list_logs(fx->s, fx->gen, 1, RV_RESTORE_LATEST, &logs, &nlogs),
 			 0);
 	assert_int_equal(nlogs, 1);
 	assert_int_equal(rv_apply_open(&a, fx->s, fx->out, NULL), 0);
-	assert_int_equal(rv_restore_apply_log(fx->s, a, &logs[0], &o, &files, &bytes), 0);
+	/* `before` sees the verified header before the folder changes, and
+	 * an error from it stops the log with nothing applied. */
+	hook_fx = fx;
+	hook_rc = RV_ECORRUPT;
+	assert_int_equal(
+	    rv_restore_apply_log(fx->s, a, &logs[0], &o, hook, &hook_seen, &files, &bytes),
+	    RV_ECORRUPT);
+	assert_int_equal(hook_seen, 1);
+	expect_file(fx, "b", "b");
+	assert_false(exists(fx, "n", S_IFDIR));
+	hook_rc = 0;
+	assert_int_equal(
+	    rv_restore_apply_log(fx->s, a, &logs[0], &o, hook, &hook_seen, &files, &bytes), 0);
+	assert_int_equal(hook_seen, 2);
 	rv_apply_free(a);
 	assert_int_equal(files, 4);
 	expect_file(fx, "b", "b3");
