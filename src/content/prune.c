@@ -524,49 +524,74 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 
 /* ---- executing -------------------------------------------------------------- */
 
-static int del_key(struct rv_store *s, const char *key)
-{
-	int rc = rv_store_delete(s, key);
+/* Deletes in flight at once (rv_store_delete_many). */
+#define DELETE_JOBS 8
 
-	if (!rc)
-		rv_log(RV_LOG_DEBUG, "prune deleted", "key", key, NULL);
+struct keyvec {
+	char **v; /* borrowed from the plan or the listing */
+	size_t n, cap;
+};
+
+static void kv_add(struct keyvec *kv, char *key)
+{
+	if (kv->n == kv->cap) {
+		kv->cap = kv->cap ? 2 * kv->cap : 64;
+		kv->v = rv_realloc(kv->v, kv->cap * sizeof(*kv->v));
+	}
+	kv->v[kv->n++] = key;
+}
+
+/* Delete the keys gathered so far and empty the vector. */
+static int kv_delete(struct rv_store *s, struct keyvec *kv, const char *what)
+{
+	int rc = rv_store_delete_many(s, kv->v, kv->n, DELETE_JOBS);
+
+	if (!rc && kv->n) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", kv->n);
+		rv_log(RV_LOG_DEBUG, "prune deleted", "what", what, "objects", n, NULL);
+	}
+	kv->n = 0;
 	return rc;
 }
 
 static int delete_planned(struct rv_store *s, const struct rv_prune_plan *p)
 {
-	int rc;
+	struct keyvec kv = {0};
+	int rc = 0;
 
 	/* Generations nothing needs, each with meta.json last: a prune killed
 	 * half-way leaves a generation that is still listed and is finished by
 	 * the next run. */
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; !rc && i < p->n; i++) {
 		const struct pgen *g = &p->g[i];
 
 		if (g->keep)
 			continue;
-		for (int pass = 0; pass < 2; pass++) {
-			for (size_t j = 0; j < g->n; j++) {
-				if ((g->o[j].kind == K_META) != (pass == 1))
-					continue;
-				if ((rc = del_key(s, g->o[j].key)))
-					return rc;
-			}
+		for (int pass = 0; !rc && pass < 2; pass++) {
+			for (size_t j = 0; j < g->n; j++)
+				if ((g->o[j].kind == K_META) == (pass == 1))
+					kv_add(&kv, g->o[j].key);
+			rc = kv_delete(s, &kv, pass ? "generation meta" : "generation objects");
 		}
-		rv_log(RV_LOG_INFO, "prune removed generation", "generation", g->id, NULL);
+		if (!rc)
+			rv_log(RV_LOG_INFO, "prune removed generation", "generation", g->id, NULL);
 	}
-	/* Inside kept generations only objects older than every base go, in
-	 * listing (= age) order. */
-	for (size_t i = 0; i < p->n; i++) {
+	/* Inside kept generations only objects older than every base go;
+	 * nothing within the window needs any of them. */
+	for (size_t i = 0; !rc && i < p->n; i++) {
 		const struct pgen *g = &p->g[i];
 
 		if (!g->keep)
 			continue;
 		for (size_t j = 0; j < g->n; j++)
-			if (g->o[j].del && (rc = del_key(s, g->o[j].key)))
-				return rc;
+			if (g->o[j].del)
+				kv_add(&kv, g->o[j].key);
+		rc = kv_delete(s, &kv, "objects before the oldest base");
 	}
-	return 0;
+	free(kv.v);
+	return rc;
 }
 
 struct mark {
@@ -653,6 +678,7 @@ static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run
 		       struct rv_prune_stats *st)
 {
 	struct blobvec bv = {0};
+	struct keyvec doomed = {0};
 	int rc = rv_store_list(s, BLOB_PREFIX, collect_blob, &bv);
 
 	for (size_t i = 0; !rc && i < bv.n; i++) {
@@ -668,11 +694,13 @@ static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run
 			st->blobs_young++;
 			continue;
 		}
-		if (!dry_run && (rc = del_key(s, b->key)))
-			break;
+		kv_add(&doomed, b->key);
 		st->removed[RV_PRUNE_BLOBS].count++;
 		st->removed[RV_PRUNE_BLOBS].bytes += b->size;
 	}
+	if (!rc && !dry_run)
+		rc = kv_delete(s, &doomed, "blobs");
+	free(doomed.v);
 	for (size_t i = 0; i < bv.n; i++)
 		free(bv.v[i].key);
 	free(bv.v);

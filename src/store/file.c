@@ -600,8 +600,15 @@ static int file_del(struct rv_store *s, const char *key)
 	}
 	slash = strrchr(p, '/');
 	*slash = '\0';
-	if (!err && s->opts.fsync)
+	if (!err && s->opts.fsync) {
 		rc = fsync_path(*p ? p : "/");
+		/* Gone: a concurrent delete emptied and removed the folder,
+		 * which takes this unlink with it. */
+		if (rc && access(*p ? p : "/", F_OK) == -1 && errno == ENOENT) {
+			rv_error_clear();
+			rc = 0;
+		}
+	}
 	/* Prune folders left empty, so that the tree does not fill up with
 	 * them; a concurrent put into one of them recreates it (tmpfile_open). */
 	while (!rc && strlen(p) > strlen(fs->root)) {

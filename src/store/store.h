@@ -146,6 +146,11 @@ int rv_store_list_keys(struct rv_store *s, const char *prefix,
 void rv_keylist_release(struct rv_keylist *kl);
 /* Delete; deleting a missing key is not an error. */
 int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
+/* Delete `n` keys on up to `jobs` threads, in no particular order within
+ * the call; stops at the first failure and returns it (some keys after it
+ * may be gone, some before it may not). */
+int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n,
+			 unsigned jobs) RV_WARN_UNUSED;
 
 /* Backend vtable (store-t internal, used by file.c and s3.c). */
 struct rv_store_ops {

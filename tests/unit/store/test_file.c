@@ -454,6 +454,33 @@ static void test_delete_prunes(void **state)
 		assert_int_equal(rv_store_delete(fx->s, "z/y/b"), 0);
 	}
 	assert_false(exists(fx->dir, "z"));
+	/* Many at once on 8 threads, with fsync (a folder another thread
+	 * just emptied and removed is not an error), two keys per folder; a
+	 * missing key is fine. */
+	{
+		char *keys[301], *url = rv_asprintf("file://%s", fx->dir);
+		struct rv_store_opts o;
+		struct rv_store *synced;
+
+		rv_store_opts_default(&o);
+		assert_int_equal(rv_store_open(&synced, url, &o), 0);
+		free(url);
+		for (int i = 0; i < 300; i++) {
+			keys[i] = rv_asprintf("m/%d/k%d", i / 2, i);
+			put_str(fx->s, keys[i], "x");
+		}
+		keys[300] = rv_strdup("m/never");
+		assert_int_equal(rv_store_delete_many(synced, keys, 301, 8), 0);
+		rv_store_free(synced);
+		assert_false(exists(fx->dir, "m"));
+		/* A bad key stops it with its own error. */
+		free(keys[150]);
+		keys[150] = rv_strdup("m/../x");
+		assert_int_equal(rv_store_delete_many(fx->s, keys, 301, 8), RV_EUSAGE);
+		assert_non_null(strstr(rv_errmsg(), "'m/../x'"));
+		for (int i = 0; i < 301; i++)
+			free(keys[i]);
+	}
 }
 
 static void test_open_errors(void **state)

@@ -15,6 +15,7 @@
 #include "s3_harness.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/retry.h"
 #include "store/s3_int.h"
 
@@ -327,6 +328,20 @@ static void test_paging(void **state)
 	assert_int_equal(p1.count, 7);
 	assert_non_null(p1.next_token);
 	rv_list_page_release(&p1);
+	/* Deleted on 8 threads, one missing key among them. */
+	{
+		char *keys[1101];
+
+		for (int i = 0; i < 1100; i++)
+			keys[i] = rv_asprintf("many/k%05d", i);
+		keys[1100] = rv_strdup("many/never");
+		assert_int_equal(rv_store_delete_many(s, keys, 1101, 8), 0);
+		for (int i = 0; i < 1101; i++)
+			free(keys[i]);
+	}
+	n = 0;
+	assert_int_equal(rv_store_list(s, "many/", count_cb, &n), 0);
+	assert_int_equal(n, 0);
 	rv_store_free(s);
 }
 
