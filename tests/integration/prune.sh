@@ -289,6 +289,17 @@ for i in range(300):
         f.write(data)
     os.utime(p, (old, old))
 PY
+# Generation 1 grows by 400 database segments (named as replicate names
+# them, from before C; prune removes a dropped generation unread), so that
+# its removal, 8 deletes at a time, lasts long enough to be interrupted.
+python3 - "$WORK/store-kill/generations/$G1/db/log" "$((TC - 120000))" <<'PY'
+import os, sys
+d, ms = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+for i in range(400):
+    with open(os.path.join(d, "%016x-%016x-%016x.wal.zst" % (1 << 40 | i, 1 << 40 | i + 1, ms + i)), "wb") as f:
+        f.write(b"filler %d" % i)
+PY
 mid_gen=0
 mid_blobs=0
 for phase in gen gen gen gen blobs blobs blobs; do
