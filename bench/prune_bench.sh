@@ -5,12 +5,16 @@
 # DeleteObjects, 1,000 keys per request) on an identical copy of the store.
 # Usage: bash bench/prune_bench.sh [path/to/revenant] [OLD_REVENANT]
 # OLD_REVENANT (optional): a second build timed on a third copy, to compare
-# two versions of prune.  Env: N (objects in the old generation, 3000).
+# two versions of prune.  Env: N (objects in the old generation, 3000);
+# LATENCY (seconds, e.g. 0.02): time both tools through
+# tests/fakes/faultproxy.py adding that much to every request, roughly a
+# real S3 round trip instead of loopback.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 rv="$(realpath "${1:-$top/build-rel/revenant}")"
 old="${2:+$(realpath "$2")}"
 N=${N:-3000}
+LATENCY=${LATENCY:-}
 AWS=/usr/bin/aws
 for t in "$AWS" python3 node curl; do
 	command -v "$t" >/dev/null || { echo "bench: $t is missing (make deps)" >&2; exit 1; }
@@ -18,7 +22,9 @@ done
 . "$top/tests/lib/s3rver.sh"
 
 work=$(mktemp -d -t rv-prunebench.XXXXXX)
+fp=
 cleanup() {
+	[ -n "$fp" ] && kill "$fp" 2>/dev/null
 	s3rver_stop
 	rm -rf "$work"
 }
@@ -81,24 +87,43 @@ total=$("$AWS" --endpoint-url "$S3RVER_URL" s3 ls --recursive "s3://bench/site/g
 s3rver_stop
 for c in aws old; do cp -a "$work/s3" "$work/s3-$c"; done
 
-time_prune() { # BINARY DATA_DIR -> ms
-	s3rver_start "$2" "$port" >/dev/null || die "cannot restart s3rver"
-	local t0
-	t0=$(now_ms)
-	"$1" --log-level warn prune --retention 3s "$url" >"$work/prune.out" 2>&1 ||
-		die "prune failed: $(cat "$work/prune.out")"
-	echo $(($(now_ms) - t0))
-	grep -q '^generations   removed 1 ' "$work/prune.out" || die "prune removed no generation: $(cat "$work/prune.out")"
+# serve DATA_DIR: s3rver on it, and the endpoint the timed tool uses (EP).
+serve() {
+	s3rver_start "$1" "$port" >/dev/null || die "cannot restart s3rver"
+	EP=$S3RVER_URL
+	[ -n "$LATENCY" ] || return 0
+	rm -f "$work/fp.port"
+	python3 "$top/tests/fakes/faultproxy.py" --upstream "127.0.0.1:$port" --mode delay \
+		--count -1 --stall-seconds "$LATENCY" --port-file "$work/fp.port" 2>/dev/null &
+	fp=$!
+	for _ in $(seq 1 50); do [ -s "$work/fp.port" ] && break; sleep 0.1; done
+	[ -s "$work/fp.port" ] || die "faultproxy did not start"
+	EP="http://127.0.0.1:$(cat "$work/fp.port")"
+}
+unserve() {
+	[ -n "$fp" ] && { kill "$fp" 2>/dev/null; wait "$fp" 2>/dev/null || true; }
+	fp=
 	s3rver_stop
 }
+time_prune() { # BINARY DATA_DIR -> ms
+	serve "$2"
+	local t0
+	t0=$(now_ms)
+	"$1" --log-level warn prune --retention 3s "s3://bench/site?endpoint=$EP&region=us-east-1" \
+		>"$work/prune.out" 2>&1 || die "prune failed: $(cat "$work/prune.out")"
+	echo $(($(now_ms) - t0))
+	grep -q '^generations   removed 1 ' "$work/prune.out" || die "prune removed no generation: $(cat "$work/prune.out")"
+	unserve
+}
 t_rv=$(time_prune "$rv" "$work/s3")
-s3rver_start "$work/s3-aws" "$port" >/dev/null || die "cannot restart s3rver"
+serve "$work/s3-aws"
 t0=$(now_ms)
-"$AWS" --endpoint-url "$S3RVER_URL" s3 rm --recursive --quiet "s3://bench/site/generations/$g1/" ||
+"$AWS" --endpoint-url "$EP" s3 rm --recursive --quiet "s3://bench/site/generations/$g1/" ||
 	die "aws s3 rm failed"
 t_aws=$(($(now_ms) - t0))
-s3rver_stop
-printf 'old generation: %s objects (load %s)\n' "$total" "$(cut -d' ' -f1-3 /proc/loadavg)"
+unserve
+printf 'old generation: %s objects, added latency %s s (load %s)\n' "$total" "${LATENCY:-0}" \
+	"$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  revenant prune (whole run)        %6d ms\n' "$t_rv"
 printf '  aws s3 rm --recursive (prefix)    %6d ms   ratio %.2fx\n' "$t_aws" "$(echo "$t_aws / $t_rv" | bc -l)"
 if [ -n "$old" ]; then
