@@ -2,6 +2,7 @@
  * store, at the latest commit or at a given time. */
 #include "cli/cli.h"
 #include "content/restore.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
@@ -37,8 +38,11 @@ static const char restore_usage[] =
     "  --content-only         only the content folder\n"
     "  --db-only              only the database (no --to)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
-    "  --delete               remove what is in DIR but not in the store's folder;\n"
-    "                         without it such paths are kept and counted\n"
+    "  --delete               remove what is in DIR but not in the store's folder,\n"
+    "                         except what replicate never ships (content.exclude:\n"
+    "                         logs/, images/size/, data/*.db...) and the --db file\n"
+    "                         with its -wal/-shm; without it such paths are kept\n"
+    "                         and counted\n"
     "  --allow-outside-links  also restore symlinks pointing outside DIR\n"
     "  --progress-every DUR   progress line interval when stderr is not a\n"
     "                         terminal (default 10s; a bar on a terminal)\n"
@@ -152,6 +156,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct rv_restore_opts ro = {.jobs = 8, .progress_ms = 10000};
+	struct rv_content_opts keep;
+	struct rv_config *cfg = NULL;
 	struct rv_apply_opts ao = {0};
 	struct progress_ui ui = {0};
 	struct rv_restore_point p;
@@ -242,8 +248,17 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	ro.progress = show_progress;
 	ro.progress_ud = &ui;
 
-	if ((rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s)))
+	/* --delete spares what replicate does not ship (content.exclude) and
+	 * the database with its companions. */
+	if ((rc = rv_cli_load_config(cli, false, &cfg)))
 		return rc;
+	rv_content_opts_default(&keep);
+	keep.exclude = (const char *const *)cfg->content.exclude;
+	keep.include = (const char *const *)cfg->content.include;
+	ro.keep = &keep;
+	ro.keep_path = db;
+	if ((rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s)))
+		goto out;
 	if ((rc = rv_restore_find(s, gen, at, &p)))
 		goto out;
 	rv_restore_format_time(when, p.time_ms);
@@ -309,5 +324,6 @@ out_point:
 	rv_restore_point_release(&p);
 out:
 	rv_store_free(s);
+	rv_config_free(cfg);
 	return rc;
 }

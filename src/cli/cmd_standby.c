@@ -26,7 +26,8 @@ static const char standby_usage[] =
     "Follow the store (URL, default store.url of the configuration) and keep DIR\n"
     "equal to its content folder and, with --db, FILE equal to its SQLite database,\n"
     "both at the same recovery point: first a full restore of the latest point\n"
-    "(paths that are not in the store are removed), then every new commit of the\n"
+    "(paths that are not in the store are removed, except what replicate never ships:\n"
+    "content.exclude and FILE with its companions), then every new commit of the\n"
     "lease's generation is applied as it appears: the database is moved to the\n"
     "commit's position (WAL segments written in place, each verified first), then\n"
     "the commit's files are applied, each verified and renamed into place\n"
@@ -184,6 +185,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct sig sg = {-1, false};
 	struct rv_store *s = NULL;
 	struct rv_config *cfg = NULL;
+	struct rv_content_opts keep;
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
 	struct gauges g = {0};
@@ -265,6 +267,15 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	rc = rv_cli_load_config(cli, false, &cfg);
 	if (!rc && !listen)
 		listen = cfg->metrics.listen;
+	if (!rc) {
+		/* Not the store's to remove: what replicate does not ship
+		 * (content.exclude) and the database with its companions. */
+		rv_content_opts_default(&keep);
+		keep.exclude = (const char *const *)cfg->content.exclude;
+		keep.include = (const char *const *)cfg->content.include;
+		so.restore.keep = &keep;
+		so.restore.keep_path = so.db_path;
+	}
 	if ((listen && !strcmp(listen, "off")) || promote)
 		listen = NULL; /* a one-shot run has nothing to serve */
 	if (!rc && listen && !(rc = rv_metrics_serve(&srv, listen, m, health, &g))) {

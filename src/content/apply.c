@@ -57,7 +57,7 @@ static int64_t st_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-static int mkdir_p(const char *dir)
+int rv_apply_mkdirs(const char *dir)
 {
 	char *p = rv_strdup(dir);
 	int rc = 0;
@@ -207,7 +207,7 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 	*out = NULL;
 	if (!*dir)
 		return rv_error(RV_EUSAGE, "empty target folder");
-	if ((rc = mkdir_p(dir)))
+	if ((rc = rv_apply_mkdirs(dir)))
 		return rc;
 	real = realpath(dir, NULL);
 	if (!real)

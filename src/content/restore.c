@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -847,6 +848,65 @@ static bool under(const char *path, const char *dir)
 	return n && !strncmp(path, dir, n) && path[n] == '/';
 }
 
+/* What delete_extra leaves alone (rv_restore_opts.keep, keep_path). */
+struct keep {
+	struct rv_content_opts def;
+	const struct rv_content_opts *f;
+	char *rel; /* keep_path relative to the root, NULL when outside it */
+};
+
+static void keep_init(struct keep *k, struct rv_apply *a, const struct rv_restore_opts *o)
+{
+	char *root = NULL, *dir = NULL, *d;
+
+	memset(k, 0, sizeof(*k));
+	rv_content_opts_default(&k->def);
+	k->f = o->keep ? o->keep : &k->def;
+	if (!o->keep_path)
+		return;
+	/* Compared as real paths: the file need not exist, its folder does
+	 * whenever there is anything local to remove. */
+	d = rv_strdup(o->keep_path);
+	root = realpath(rv_apply_root(a), NULL);
+	dir = realpath(dirname(d), NULL);
+	if (root && dir) {
+		size_t n = strlen(root);
+		const char *base = strrchr(o->keep_path, '/');
+
+		base = base ? base + 1 : o->keep_path;
+		if (!strcmp(dir, root))
+			k->rel = rv_strdup(base);
+		else if (!strncmp(dir, root, n) && dir[n] == '/')
+			k->rel = rv_asprintf("%s/%s", dir + n + 1, base);
+	}
+	free(root);
+	free(dir);
+	free(d);
+}
+
+/* Whether an extra local path stays: `*descend` when it is a folder that
+ * may hold something that stays (then only the rest under it goes). */
+static bool kept(const struct keep *k, const struct rv_centry *l, bool *descend)
+{
+	bool dir = l->type == RV_CE_DIR;
+	size_t n = strlen(l->path);
+
+	*descend = false;
+	if (rv_content_excluded(k->f, l->path, dir))
+		return true;
+	if (k->rel && !strncmp(l->path, k->rel, strlen(k->rel)) &&
+	    strchr("-.", l->path[strlen(k->rel)]))
+		return true; /* the file itself ('\0' is in the set) or a companion */
+	if (!dir)
+		return false;
+	if (k->rel && under(k->rel, l->path))
+		*descend = true;
+	for (const char *const *p = k->f->exclude ? k->f->exclude : rv_content_default_excludes;
+	     !*descend && *p; p++)
+		*descend = !strncmp(*p, l->path, n) && (*p)[n] == '/';
+	return *descend;
+}
+
 /* First pass: totals for the progress, and what is in the folder but not
  * in the target (merged with a sorted walk of the folder). */
 static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const char *mkey,
@@ -858,8 +918,10 @@ static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const cha
 	struct rv_scan *scan = NULL;
 	struct titer it;
 	char *gone = NULL; /* an extra folder: what is under it is skipped */
+	struct keep keep;
 	int rc;
 
+	keep_init(&keep, a, o);
 	rv_content_opts_default(&co);
 	co.root = rv_apply_root(a);
 	co.exclude = none;
@@ -885,14 +947,19 @@ static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const cha
 		}
 		/* l is extra (c < 0) or matched (c == 0) */
 		if (c < 0 && !is_staging(l->path) && !(gone && under(l->path, gone))) {
-			if (o->delete_extra) {
+			bool descend = false;
+
+			if (o->delete_extra && kept(&keep, l, &descend)) {
+				if (!descend)
+					st->extra++;
+			} else if (o->delete_extra) {
 				if ((rc = rv_apply_remove(a, l->path)))
 					goto out;
 				st->removed++;
 			} else {
 				st->extra++;
 			}
-			if (l->type == RV_CE_DIR) {
+			if (l->type == RV_CE_DIR && !descend) {
 				free(gone);
 				gone = rv_strdup(l->path);
 			}
@@ -902,6 +969,7 @@ static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const cha
 	}
 out:
 	free(gone);
+	free(keep.rel);
 	rv_scan_free(scan);
 	titer_close(&it);
 	return rc;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "content/apply.h"
+#include "content/content.h"
 #include "content/format.h"
 #include "core/err.h"
 
@@ -95,6 +96,14 @@ typedef void (*rv_restore_progress_fn)(void *ud, const struct rv_restore_stats *
 struct rv_restore_opts {
 	unsigned jobs;	   /* parallel downloads, default 8 */
 	bool delete_extra; /* remove what is not in the target set */
+	/* Never removed by delete_extra, as replicate never ships them: what
+	 * `keep` excludes (NULL: the default excludes: logs/, images/size/,
+	 * data/\*.db...), and `keep_path` (a file, usually the database, with
+	 * every name that extends it: -wal, -shm, .revenant-standby...).  A
+	 * folder that may hold such a path is emptied of the rest, not
+	 * removed. */
+	const struct rv_content_opts *keep;
+	const char *keep_path;
 	bool allow_outside_links;
 	bool fsync_each; /* fsync every file (standby); else one syncfs at the end */
 	rv_restore_progress_fn progress;

@@ -704,8 +704,13 @@ static int standby_lock_db(struct standby *sb, const char *dir, const char *db_p
 	char *d = rv_strdup(db_path);
 	const char *ddir = dirname(d);
 	struct stat a, b;
-	int rc = 0;
+	int rc;
 
+	/* A fresh DR host has no content/data yet: made like --to. */
+	if ((rc = rv_apply_mkdirs(ddir))) {
+		free(d);
+		return rc;
+	}
 	sb->lock_fd = open(ddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sb->lock_fd == -1 || fstat(sb->lock_fd, &b) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "open the database folder '%s'", ddir);

@@ -442,6 +442,96 @@ static void test_apply_log(void **state)
 	free(logs);
 }
 
+/* A local file, its folders made. */
+static void mk(struct fx *fx, const char *rel)
+{
+	char *path = rv_asprintf("%s/%s", fx->out, rel);
+	FILE *f;
+
+	mkdir(fx->out, 0755);
+	for (char *p = strchr(path + strlen(fx->out) + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("local", f);
+	fclose(f);
+	free(path);
+}
+
+static void restore_delete(struct fx *fx, const struct rv_content_opts *keep, const char *keep_path)
+{
+	struct rv_restore_opts o = {.jobs = 2, .delete_extra = true, .keep = keep};
+	struct rv_restore_stats st;
+	struct rv_restore_point p;
+	struct rv_apply *a;
+	char *kp = keep_path ? rv_asprintf("%s/%s", fx->out, keep_path) : NULL;
+
+	o.keep_path = kp;
+	assert_int_equal(rv_restore_find(fx->s, fx->gen, RV_RESTORE_LATEST, &p), 0);
+	assert_int_equal(rv_apply_open(&a, fx->s, fx->out, NULL), 0);
+	assert_int_equal(rv_restore_apply_point(fx->s, a, &p, &o, &st), 0);
+	rv_apply_free(a);
+	rv_restore_point_release(&p);
+	free(kp);
+}
+
+/* --delete and standby remove what the store lacks, but not what
+ * replicate never ships: the excluded paths and the database (with its
+ * -wal and the standby's state), also inside a folder the store lacks. */
+static void test_delete_keeps(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const m[] = {"f a|a", "d images", "f images/p.jpg|p", NULL};
+	static const char *const gone[] = {"junk.txt", "data/notes.txt", "images/old.jpg", "other",
+					   NULL};
+	static const char *const stay[] = {"data/ghost.db",
+					   "data/ghost.db-wal",
+					   "data/ghost.db.revenant-standby",
+					   "data/other.db",
+					   "logs/ghost.log",
+					   "images/size/w600/p.jpg",
+					   NULL};
+	static const char *const only_cache[] = {"cache/", NULL};
+	struct rv_content_opts custom;
+
+	put_obj(fx, fx->gen, RV_COBJ_MANIFEST, 0, 1000, m);
+	for (int i = 0; stay[i]; i++)
+		mk(fx, stay[i]);
+	mk(fx, "junk.txt");
+	mk(fx, "data/notes.txt");
+	mk(fx, "images/old.jpg");
+	mk(fx, "other/deep/x");
+	restore_delete(fx, NULL, "data/ghost.db");
+	expect_file(fx, "a", "a");
+	expect_file(fx, "images/p.jpg", "p");
+	for (int i = 0; gone[i]; i++)
+		if (exists(fx, gone[i], S_IFREG) || exists(fx, gone[i], S_IFDIR))
+			fail_msg("'%s' is still there", gone[i]);
+	for (int i = 0; stay[i]; i++)
+		if (!exists(fx, stay[i], S_IFREG))
+			fail_msg("'%s' was removed", stay[i]);
+
+	/* The configuration's excludes instead of the defaults; the
+	 * database by its path alone. */
+	rv_content_opts_default(&custom);
+	custom.exclude = only_cache;
+	mk(fx, "cache/c");
+	restore_delete(fx, &custom, "data/ghost.db");
+	assert_true(exists(fx, "cache/c", S_IFREG));
+	assert_true(exists(fx, "data/ghost.db", S_IFREG));
+	assert_true(exists(fx, "data/ghost.db-wal", S_IFREG));
+	assert_false(exists(fx, "data/other.db", S_IFREG));
+	assert_false(exists(fx, "logs", S_IFDIR));
+	assert_false(exists(fx, "images/size", S_IFDIR));
+	/* Without a database path, the database goes like any other file. */
+	restore_delete(fx, &custom, NULL);
+	assert_false(exists(fx, "data/ghost.db", S_IFREG));
+	assert_true(exists(fx, "cache/c", S_IFREG));
+}
+
 static void test_time_and_links(void **state)
 {
 	int64_t ms;
@@ -481,6 +571,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lease_and_parent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_blob, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apply_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_keeps, setup, teardown),
 	    cmocka_unit_test(test_time_and_links),
 	};
 
