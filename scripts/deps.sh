@@ -12,6 +12,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # Tests: the real second S3 client, botocore (independent SigV4 check),
       # Python for the small fakes of AWS endpoints, GNU time for RSS.
       awscli python3 python3-botocore time
+      # systemd-analyze verify for the units in contrib/systemd.
+      systemd
       # Ghost's native modules (sqlite3, re2) build from source.
       g++ make python3-setuptools
       # Benchmarks compare against these.
