@@ -93,6 +93,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	struct rv_metrics_server *srv = NULL;
 	struct rv_replicate *r = NULL;
 	struct rv_content_opts co;
+	char *db_rel = NULL;
 	struct rv_replicate_opts ro = {0};
 	struct sigctx sc;
 	pthread_t sig_thread;
@@ -170,6 +171,10 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	/* The database inside the folder (content/data/ghost.db) is the
+	 * database replication's, whatever content.exclude says. */
+	if (cfg->database.sqlite)
+		co.always_exclude = db_rel = rv_content_rel_under(co.root, cfg->database.sqlite);
 	if ((rc = rv_cli_open_store(cli, cfg->store.url, &st)))
 		goto out;
 	if ((rc = rv_store_probe(st)))
@@ -203,5 +208,6 @@ out:
 	rv_metrics_free(m);
 	rv_store_free(st);
 	rv_config_free(cfg);
+	free(db_rel);
 	return rc;
 }

@@ -25,9 +25,14 @@ struct rv_content_opts {
 	const char *root;	    /* the content folder (absolute or relative) */
 	const char *const *exclude; /* NULL-terminated; NULL = rv_content_default_excludes */
 	const char *const *include; /* NULL-terminated; NULL = none */
-	unsigned queue_max;	    /* watcher queue entries before "overflow" */
-	unsigned debounce_ms;	    /* quiet time before an event is handed out */
-	unsigned debounce_max_ms;   /* a path rewritten continuously is handed out anyway */
+	/* Relative path of a file left out with every name that extends it
+	 * after '-' or '.' (-wal, -shm, -journal...), whatever exclude and
+	 * include say: the SQLite database when it lies inside the folder,
+	 * which the database replication ships, never the folder's. */
+	const char *always_exclude;
+	unsigned queue_max;	  /* watcher queue entries before "overflow" */
+	unsigned debounce_ms;	  /* quiet time before an event is handed out */
+	unsigned debounce_max_ms; /* a path rewritten continuously is handed out anyway */
 };
 
 /* queue_max 65536, debounce 50 ms, debounce_max 1000 ms, default excludes. */
@@ -36,6 +41,11 @@ void rv_content_opts_default(struct rv_content_opts *o);
 /* RV_EUSAGE naming the pattern when a glob is malformed (empty, absolute,
  * "." or ".." segments). */
 int rv_content_opts_check(const struct rv_content_opts *o) RV_WARN_UNUSED;
+
+/* `path` relative to the folder `root` (compared as real paths; the file
+ * itself need not exist, its folder must), or NULL when it lies outside.
+ * Free the result. */
+char *rv_content_rel_under(const char *root, const char *path);
 
 /* Whether `rel` (relative to the root, no leading '/') is left out.
  * `is_dir` lets "x/" patterns match folders only. */

@@ -1,7 +1,11 @@
 /* filter.c - include/exclude globs of the content folder (see content.h). */
 #include "content/content.h"
 
+#include "core/mem.h"
+
 #include <fnmatch.h>
+#include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const rv_content_default_excludes[] = {
@@ -94,7 +98,35 @@ bool rv_content_excluded(const struct rv_content_opts *o, const char *rel, bool 
 {
 	const char *const *ex = o->exclude ? o->exclude : rv_content_default_excludes;
 
+	if (o->always_exclude && !is_dir) {
+		size_t n = strlen(o->always_exclude);
+
+		if (!strncmp(rel, o->always_exclude, n) && strchr("-.", rel[n]))
+			return true; /* the file ('\0' is in the set) or a companion */
+	}
+
 	if (!any_match(ex, rel, is_dir))
 		return false;
 	return !any_match(o->include, rel, is_dir);
+}
+
+char *rv_content_rel_under(const char *root, const char *path)
+{
+	char *d = rv_strdup(path), *rr = realpath(root, NULL), *rd = realpath(dirname(d), NULL);
+	const char *base = strrchr(path, '/');
+	char *rel = NULL;
+
+	base = base ? base + 1 : path;
+	if (rr && rd && *base) {
+		size_t n = strlen(rr);
+
+		if (!strcmp(rd, rr))
+			rel = rv_strdup(base);
+		else if (!strncmp(rd, rr, n) && (rd[n] == '/' || n == 1))
+			rel = rv_asprintf("%s/%s", rd + n + (n > 1), base);
+	}
+	free(rr);
+	free(rd);
+	free(d);
+	return rel;
 }

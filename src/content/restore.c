@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -848,40 +847,23 @@ static bool under(const char *path, const char *dir)
 	return n && !strncmp(path, dir, n) && path[n] == '/';
 }
 
-/* What delete_extra leaves alone (rv_restore_opts.keep, keep_path). */
+/* What delete_extra leaves alone (rv_restore_opts.keep, keep_path): the
+ * filter, with keep_path as its always_exclude when inside the root. */
 struct keep {
-	struct rv_content_opts def;
-	const struct rv_content_opts *f;
-	char *rel; /* keep_path relative to the root, NULL when outside it */
+	struct rv_content_opts f;
+	char *rel;
 };
 
 static void keep_init(struct keep *k, struct rv_apply *a, const struct rv_restore_opts *o)
 {
-	char *root = NULL, *dir = NULL, *d;
-
 	memset(k, 0, sizeof(*k));
-	rv_content_opts_default(&k->def);
-	k->f = o->keep ? o->keep : &k->def;
-	if (!o->keep_path)
-		return;
-	/* Compared as real paths: the file need not exist, its folder does
-	 * whenever there is anything local to remove. */
-	d = rv_strdup(o->keep_path);
-	root = realpath(rv_apply_root(a), NULL);
-	dir = realpath(dirname(d), NULL);
-	if (root && dir) {
-		size_t n = strlen(root);
-		const char *base = strrchr(o->keep_path, '/');
-
-		base = base ? base + 1 : o->keep_path;
-		if (!strcmp(dir, root))
-			k->rel = rv_strdup(base);
-		else if (!strncmp(dir, root, n) && dir[n] == '/')
-			k->rel = rv_asprintf("%s/%s", dir + n + 1, base);
-	}
-	free(root);
-	free(dir);
-	free(d);
+	if (o->keep)
+		k->f = *o->keep;
+	else
+		rv_content_opts_default(&k->f);
+	if (o->keep_path)
+		k->rel = rv_content_rel_under(rv_apply_root(a), o->keep_path);
+	k->f.always_exclude = k->rel;
 }
 
 /* Whether an extra local path stays: `*descend` when it is a folder that
@@ -892,16 +874,13 @@ static bool kept(const struct keep *k, const struct rv_centry *l, bool *descend)
 	size_t n = strlen(l->path);
 
 	*descend = false;
-	if (rv_content_excluded(k->f, l->path, dir))
+	if (rv_content_excluded(&k->f, l->path, dir))
 		return true;
-	if (k->rel && !strncmp(l->path, k->rel, strlen(k->rel)) &&
-	    strchr("-.", l->path[strlen(k->rel)]))
-		return true; /* the file itself ('\0' is in the set) or a companion */
 	if (!dir)
 		return false;
 	if (k->rel && under(k->rel, l->path))
 		*descend = true;
-	for (const char *const *p = k->f->exclude ? k->f->exclude : rv_content_default_excludes;
+	for (const char *const *p = k->f.exclude ? k->f.exclude : rv_content_default_excludes;
 	     !*descend && *p; p++)
 		*descend = !strncmp(*p, l->path, n) && (*p)[n] == '/';
 	return *descend;

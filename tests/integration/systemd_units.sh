@@ -3,6 +3,9 @@
 # them (only the binary, the configuration and /var/www/ghost moved into a
 # work folder):
 #   - `systemd-analyze verify` accepts every unit without a word;
+#   - with a content.exclude that forgets the database inside the folder,
+#     the database still never ships as a content file and the standby
+#     still keeps it;
 #   - revenant.service's ExecStart replicates a Ghost-shaped SQLite database
 #     and content folder, and stops on SIGTERM with exit 0 within the unit's
 #     TimeoutStopSec;
@@ -49,6 +52,10 @@ ok
 mkdir -p "$T/dc/content/data" "$T/dc/content/images" "$T/store"
 DB=$T/dc/content/data/ghost.db
 dr_config "$T/revenant.yml" "file://$T/store" "$T/dc/content" "$DB" 200ms
+# An exclude list of one's own that forgets the database: the database
+# inside the folder still never ships as a file, nor leaves the standby.
+sed -i "s|^  path: $T/dc/content\$|&\n  exclude: [\"logs/\"]|" "$T/revenant.yml"
+grep -q 'exclude: \["logs/"\]' "$T/revenant.yml" || fail "cannot set content.exclude"
 /usr/bin/python3 "$DR_LIB/db_writer.py" --db "$DB" --ack "$T/init.ack" --init --count 50 \
 	--rate 0 2>/dev/null || fail "cannot create the database"
 printf 'a picture' >"$T/dc/content/images/a.jpg"
@@ -78,6 +85,9 @@ tstop=$(key revenant.service TimeoutStopSec)
 stop_within "$DR_PID" "${tstop%s}"
 DR_PID=
 [ "$RC" = 0 ] || fail "replicate (unit command) exit $RC on SIGTERM"
+"$REVENANT" -c "$T/revenant.yml" status --manifest >"$T/manifest" || fail "status --manifest"
+grep -q '^file images/a.jpg ' "$T/manifest" || fail "the image is not in the store: $(cat "$T/manifest")"
+! grep -q 'ghost\.db' "$T/manifest" || fail "the database shipped as a content file: $(grep ghost.db "$T/manifest")"
 ok
 
 # standby, as the DR unit starts it

@@ -235,6 +235,21 @@ static void test_globs(void **state)
 	assert_false(rv_content_excluded(&o, "a/tmp", true)); /* anchored */
 	assert_false(rv_content_excluded(&o, "data/keep.db", false));
 	assert_false(rv_content_excluded(&o, "images/size", true)); /* defaults replaced */
+	/* The database inside the folder stays out whatever include says. */
+	{
+		static const char *const inc_db[] = {"data/ghost.db", "data/*", NULL};
+
+		o.include = inc_db;
+		o.always_exclude = "data/ghost.db";
+		assert_true(rv_content_excluded(&o, "data/ghost.db", false));
+		assert_true(rv_content_excluded(&o, "data/ghost.db-wal", false));
+		assert_true(rv_content_excluded(&o, "data/ghost.db.revenant-standby", false));
+		assert_false(rv_content_excluded(&o, "data/ghost.dbx", false));
+		assert_false(rv_content_excluded(&o, "data/ghost.db", true));
+		assert_false(rv_content_excluded(&o, "data/ghost", false));
+		o.always_exclude = NULL;
+		o.include = inc;
+	}
 	{
 		static const char *const bad[] = {"/abs", NULL};
 		static const char *const dots[] = {"a/../b", NULL};
@@ -246,6 +261,33 @@ static void test_globs(void **state)
 	}
 }
 
+static void test_rel_under(void **state)
+{
+	char *rel, *p;
+
+	(void)state;
+	mk("data");
+	p = rv_asprintf("%s/data/ghost.db", root);
+	rel = rv_content_rel_under(root, p);
+	assert_string_equal(rel, "data/ghost.db");
+	free(rel);
+	free(p);
+	p = rv_asprintf("%s/data/../ghost.db", root); /* resolved, file absent */
+	rel = rv_content_rel_under(root, p);
+	assert_string_equal(rel, "ghost.db");
+	free(rel);
+	free(p);
+	p = rv_asprintf("%s/../elsewhere.db", root);
+	assert_null(rv_content_rel_under(root, p));
+	free(p);
+	p = rv_asprintf("%s/nofolder/ghost.db", root);
+	assert_null(rv_content_rel_under(root, p));
+	free(p);
+	rel = rv_content_rel_under("/", "/tmp/ghost.db");
+	assert_string_equal(rel, "tmp/ghost.db");
+	free(rel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +295,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_walk_feeds_manifest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
 	    cmocka_unit_test(test_globs),
+	    cmocka_unit_test_setup_teardown(test_rel_under, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
