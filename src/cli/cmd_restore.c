@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,7 +32,8 @@ static const char restore_usage[] =
     "into a temporary file renamed to FILE only after PRAGMA integrity_check says ok.\n"
     "\n"
     "  --to DIR               the content folder to restore into (created if missing)\n"
-    "  --db FILE              the database file to create (it must not exist)\n"
+    "  --db FILE              the database file to create (it must not exist; its\n"
+    "                         folder is created if missing)\n"
     "  --at TIME              the last point at or before TIME: RFC 3339\n"
     "                         (2026-01-02T03:04:05Z) or Unix seconds\n"
     "  --generation G         restore from generation G instead of the lease's\n"
@@ -128,8 +130,14 @@ static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const c
 	struct rv_sqlite_restore_opts o = {.gen = gen, .pos = pos, .out = file};
 	struct rv_sqlite_restore_result res;
 	int64_t t0 = rv_mono_ms();
-	int rc = rv_sqlite_restore(s, &o, &res);
+	char *d = rv_strdup(file);
+	int rc;
 
+	/* Its folder is made like --to (a fresh site has no content/data). */
+	rc = rv_apply_mkdirs(dirname(d));
+	free(d);
+	if (!rc)
+		rc = rv_sqlite_restore(s, &o, &res);
 	if (rc)
 		return rc;
 	printf("restored database %s: generation %s, position %" PRIu64

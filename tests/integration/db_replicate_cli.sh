@@ -114,6 +114,11 @@ diff <(sql "$DB" ".dump posts") <(sql "$W/r1.db" ".dump posts") >/dev/null ||
 	fail "restored database differs from the source"
 cmp "$W/content/images/two.jpg" "$W/r1/images/two.jpg" || fail "image two"
 [[ ! -e $W/r1/data/ghost.db ]] || fail "the database file was shipped as content"
+# A fresh site: the database's folder does not exist yet and is made.
+"$REVENANT" --log-level warn restore --db-only --db "$W/fresh/data/ghost.db" "file://$W/store" \
+	>"$W/out" 2>&1 || fail "restore into a missing folder: $(cat "$W/out")"
+diff <(sql "$DB" ".dump posts") <(sql "$W/fresh/data/ghost.db" ".dump posts") >/dev/null ||
+	fail "the database restored into a new folder differs from the source"
 
 step "restore --at a time in the middle: a consistent earlier state"
 "$REVENANT" --log-level warn restore --db-only --db "$W/r2.db" --at "$T_MID" "file://$W/store" >/dev/null ||
