@@ -16,11 +16,21 @@
 #                         default it is kept only when the drill fails
 #   RV_DEMO_KEEP_ON_FAIL=0  remove it even then (the test sets this)
 #   RV_DRILL_SELFTEST=1   also check that the checker catches losses
+#   RV_DRILL_DR=standby   a warm DR site instead of a cold one: `revenant
+#                         standby` follows the store during the writes (the
+#                         database inside the folder, as Ghost lays it out);
+#                         after the kill it is stopped and `standby
+#                         --promote-once` readies the site
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rv=${1:-$here/../build/revenant}
 rv=$(cd "$(dirname "$rv")" && pwd)/$(basename "$rv")
 write_s=${RV_DRILL_SECONDS:-20}
+dr_mode=${RV_DRILL_DR:-restore}
+[[ $dr_mode == restore || $dr_mode == standby ]] || {
+	echo "demo: RV_DRILL_DR is 'restore' or 'standby', not '$dr_mode'" >&2
+	exit 2
+}
 sync_ms=1000
 export LC_ALL=C.UTF-8
 umask 022
@@ -34,10 +44,11 @@ umask 022
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/revenant-drill.XXXXXX")
 RV_GHOST_WORK=$W/sites # ghost.sh keeps its sites there
-REP="" WRITER="" ok=""
+REP="" WRITER="" SB="" ok=""
 cleanup() {
 	if [[ -n $WRITER ]]; then kill -TERM "$WRITER" 2>/dev/null || true; fi
 	if [[ -n $REP ]]; then kill -KILL "$REP" 2>/dev/null || true; fi
+	if [[ -n $SB ]]; then kill -KILL "$SB" 2>/dev/null || true; fi
 	ghost_cleanup_all
 	if [[ -n ${RV_DEMO_KEEP:-} || (-z $ok && ${RV_DEMO_KEEP_ON_FAIL:-1} == 1) ]]; then
 		[[ -n $ok ]] || echo "demo: logs kept in $W (ghost: sites/*/ghost.log, revenant: rep.log)" >&2
@@ -96,6 +107,16 @@ for _ in $(seq 1 150); do
 done
 committed || fail "no first commit in the store within 15 s"
 
+# A warm DR site follows the store from now on.
+DR_CONTENT=$W/dr/content DR_DB=$W/dr/ghost.db
+if [[ $dr_mode == standby ]]; then
+	DR_DB=$W/dr/content/data/ghost.db
+	step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
+	"$rv" --log-level info standby --to "$DR_CONTENT" --db "$DR_DB" --interval 200ms \
+		--metrics-listen off "$STORE" >>"$W/standby.log" 2>&1 &
+	SB=$!
+fi
+
 step "DC: writing posts and images through the Admin API for ${write_s} s, then SIGKILL"
 : >"$W/acks.jsonl"
 /usr/bin/python3 "$here/drill.py" write --url "$DC_URL" --key-file "$KEY" \
@@ -115,16 +136,29 @@ ghost_kill dc
 step "DC: killed (Ghost and revenant, SIGKILL) at $(date -u -d "@$((KILL_MS / 1000)).$((KILL_MS % 1000))" +%T.%3N) UTC"
 
 # ---- the DR site
-step "DR: revenant restore --to dr/content --db dr/ghost.db"
-mkdir -p "$W/dr"
-"$rv" --log-level warn restore --to "$W/dr/content" --db "$W/dr/ghost.db" "$STORE" \
-	>"$W/restore.out" 2>"$W/restore.err" ||
-	fail "restore failed: $(cat "$W/restore.out" "$W/restore.err")"
+if [[ $dr_mode == standby ]]; then
+	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
+	step "DR: stop the standby, then revenant standby --promote-once"
+	kill -TERM "$SB"
+	rc=0
+	wait "$SB" || rc=$?
+	SB=
+	((rc == 0)) || fail "the standby exited $rc on SIGTERM: $(tail -5 "$W/standby.log")"
+	"$rv" --log-level warn standby --promote-once --to "$DR_CONTENT" --db "$DR_DB" "$STORE" \
+		>"$W/restore.out" 2>"$W/restore.err" ||
+		fail "promote failed: $(cat "$W/restore.out" "$W/restore.err")"
+else
+	step "DR: revenant restore --to dr/content --db dr/ghost.db"
+	mkdir -p "$W/dr"
+	"$rv" --log-level warn restore --to "$DR_CONTENT" --db "$DR_DB" "$STORE" \
+		>"$W/restore.out" 2>"$W/restore.err" ||
+		fail "restore failed: $(cat "$W/restore.out" "$W/restore.err")"
+fi
 sed 's/^/         /' "$W/restore.out"
 RESTORED_MS=$(now_ms)
-step "DR: start Ghost on the restored folder and database"
-ghost_start dr "$DR_PORT" sqlite "$W/dr/content" "$W/dr/ghost.db" ||
-	fail "the DR Ghost did not start on the restored site"
+step "DR: start Ghost on the $dr_mode folder and database"
+ghost_start dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" ||
+	fail "the DR Ghost did not start on the $dr_mode site"
 UP_MS=$(now_ms)
 DR_URL=$(ghost_url dr)
 step "DR: $DR_URL answers (/ghost/api/admin/site/ 200)"
@@ -144,8 +178,9 @@ rc=0
 /usr/bin/python3 "$here/drill.py" check --url "$DR_URL" --key-file "$KEY" --acks "$W/acks.jsonl" \
 	--kill-ms "$KILL_MS" --dc-content "$DC_CONTENT" --sync-ms "$sync_ms" --grace-ms 1000 \
 	--summary "$W/summary.json" || rc=$?
-printf '  RTO: %.3f s from the kill to the DR Ghost answering (restore %.3f s, Ghost start %.3f s)\n' \
-	"$((UP_MS - KILL_MS))e-3" "$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
+printf '  RTO: %.3f s from the kill to the DR Ghost answering (%s %.3f s, Ghost start %.3f s)\n' \
+	"$((UP_MS - KILL_MS))e-3" "$([[ $dr_mode == standby ]] && echo promote || echo restore)" \
+	"$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
 ((rc == 0)) || fail "the checks of the DR site failed (see FAIL above)"
 # Ghost must keep working while revenant holds its database (WAL shipping
 # must never make a write fail with "database is locked").
