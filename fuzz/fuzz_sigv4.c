@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f ^= (unsigned char)*c;
 	prm.s3 = f & 1;
 	prm.normalize_path = f & 2;
-	key.session_token = (f & 4) ? "FwoGZXIvYXdzEXAMPLE/token+==" : NULL;
+	key.session_token = (f & 4) ? "test-token/not-real+==" : NULL;
 	prm.omit_session_token = f & 8;
 	prm.sign_content_sha256 = f & 16;
 	while (p < end && nh < MAX_HDRS) {

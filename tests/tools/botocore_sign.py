@@ -28,9 +28,9 @@ except ImportError as e:
 WHEN = datetime.datetime(2024, 5, 17, 9, 30, 12)
 WHEN_EPOCH = 1715938212
 
-ACCESS = "AKIAIOSFODNN7EXAMPLE"
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-TOKEN = ("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+example/token+"
+ACCESS = "TESTKEYID-NOT-A-REAL-KEY"
+SECRET = "test-secret/not-a-real-key+plus"
+TOKEN = ("test-session-token//////////not-real+example/token+"
          "with/slashes+and+plus==")
 
 

@@ -25,10 +25,10 @@
 
 /* Every secret value in tests/configs; none may ever be printed. */
 static const char *const secrets[] = {
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYINLINESECRET",
-    "FwoGZXIvYXdzINLINETOKEN",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY",
-    "FwoGZXIvYXdzSESSIONTOKENSECRET",
+    "test-inline-secret/not-real",
+    "test-inline-token-not-real",
+    "test-file-secret/not-real",
+    "test-file-token-not-real",
     "inline-secret-value",
     "unterminated-secret",
     "not-a-real-key-name-value",
@@ -146,7 +146,7 @@ static void test_full(void **state)
 	assert_int_equal(c->store.s3.request_timeout_ms, 120000);
 	assert_int_equal(c->store.s3.deadline_ms, 3600000);
 	assert_int_equal(c->store.s3.max_attempts, 3);
-	assert_string_equal(c->store.credentials.access_key_id, "AKIAIOSFODNN7EXAMPLE");
+	assert_string_equal(c->store.credentials.access_key_id, "TESTKEYID-NOT-A-REAL-KEY");
 	assert_string_equal(c->store.credentials.secret_access_key, secrets[0]);
 	assert_string_equal(c->store.credentials.session_token, secrets[1]);
 	assert_int_equal(c->log.level, RV_LOG_DEBUG);
@@ -199,7 +199,7 @@ static void test_secret_file(void **state)
 
 	(void)state;
 	c = load_ok("good/secret_file.yml");
-	assert_string_equal(c->store.credentials.access_key_id, "AKIAIOSFODNN7EXAMPLE");
+	assert_string_equal(c->store.credentials.access_key_id, "TESTKEYID-NOT-A-REAL-KEY");
 	assert_string_equal(c->store.credentials.secret_access_key, secrets[2]);
 	assert_string_equal(c->store.credentials.session_token, secrets[3]); /* CRLF gone */
 	rv_config_free(c);
@@ -379,7 +379,7 @@ static void test_show_redacts(void **state)
 		assert_no_secret(out);
 		assert_non_null(strstr(out, "secret_access_key: \"[redacted]\"\n"));
 		assert_non_null(strstr(out, "session_token: \"[redacted]\"\n"));
-		assert_non_null(strstr(out, "access_key_id: \"AKIAIOSFODNN7EXAMPLE\"\n"));
+		assert_non_null(strstr(out, "access_key_id: \"TESTKEYID-NOT-A-REAL-KEY\"\n"));
 		free(out);
 		rv_config_free(c);
 	}
