@@ -46,6 +46,15 @@ struct rv_store;
 struct rv_store_opts;
 struct rv_creds_config;
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out) RV_WARN_UNUSED;
+/* The same with a config the command has already loaded (`url` NULL:
+ * store.url). */
+int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url,
+			  struct rv_store **out) RV_WARN_UNUSED;
+
+/* The config's content.exclude / content.include as content options (the
+ * strings are borrowed from `cfg`). */
+struct rv_content_opts;
+void rv_cli_content_opts(const struct rv_config *cfg, struct rv_content_opts *co);
 
 /* The config's store tunables and credentials settings as store options;
  * `o` and `cc` borrow strings from `cfg`, and `o->creds_config` points at cc. */

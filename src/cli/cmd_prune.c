@@ -155,13 +155,13 @@ int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return rv_error(RV_EUSAGE,
 				"prune takes at most one URL (see revenant prune --help)");
-	if (!o.retention_ms) {
-		if ((rc = rv_cli_load_config(cli, false, &cfg)))
-			return rc;
+	if ((rc = rv_cli_load_config(cli, false, &cfg)))
+		return rc;
+	if (!o.retention_ms)
 		o.retention_ms = cfg->retention_ms;
-		rv_config_free(cfg);
-	}
-	if ((rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s)))
+	rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s);
+	rv_config_free(cfg);
+	if (rc)
 		return rc;
 	prc = rv_prune_run(s, &o, &st);
 	/* What was done is worth printing also when the blob sweep was

@@ -123,10 +123,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 			      cfg->source);
 		goto out;
 	}
-	rv_content_opts_default(&co);
-	co.root = cfg->content.path;
-	co.exclude = (const char *const *)cfg->content.exclude;
-	co.include = (const char *const *)cfg->content.include;
+	rv_cli_content_opts(cfg, &co);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	sigemptyset(&sc.set);
@@ -175,7 +172,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	 * database replication's, whatever content.exclude says. */
 	if (cfg->database.sqlite)
 		co.always_exclude = db_rel = rv_content_rel_under(co.root, cfg->database.sqlite);
-	if ((rc = rv_cli_open_store(cli, cfg->store.url, &st)))
+	if ((rc = rv_cli_open_store_cfg(cfg, NULL, &st)))
 		goto out;
 	if ((rc = rv_store_probe(st)))
 		goto out;

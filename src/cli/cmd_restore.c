@@ -260,12 +260,10 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	 * the database with its companions. */
 	if ((rc = rv_cli_load_config(cli, false, &cfg)))
 		return rc;
-	rv_content_opts_default(&keep);
-	keep.exclude = (const char *const *)cfg->content.exclude;
-	keep.include = (const char *const *)cfg->content.include;
+	rv_cli_content_opts(cfg, &keep);
 	ro.keep = &keep;
 	ro.keep_path = db;
-	if ((rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s)))
+	if ((rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
 		goto out;
 	if ((rc = rv_restore_find(s, gen, at, &p)))
 		goto out;

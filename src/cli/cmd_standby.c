@@ -270,9 +270,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	if (!rc) {
 		/* Not the store's to remove: what replicate does not ship
 		 * (content.exclude) and the database with its companions. */
-		rv_content_opts_default(&keep);
-		keep.exclude = (const char *const *)cfg->content.exclude;
-		keep.include = (const char *const *)cfg->content.include;
+		rv_cli_content_opts(cfg, &keep);
 		so.restore.keep = &keep;
 		so.restore.keep_path = so.db_path;
 	}
@@ -284,7 +282,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 		rv_log(RV_LOG_INFO, "standby metrics", "listen", listen, "port", port, NULL);
 	}
 	if (!rc)
-		rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &s);
+		rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s);
 	if (!rc && promote)
 		rc = promote_once(s, to, &so);
 	else if (!rc)

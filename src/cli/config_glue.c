@@ -3,6 +3,7 @@
  * with its tunables and credentials. */
 #include "aws/creds.h"
 #include "cli/cli.h"
+#include "content/content.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -75,29 +76,39 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 	o->creds_config = cc;
 }
 
+int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct rv_store **out)
+{
+	struct rv_store_opts o;
+	struct rv_creds_config cc;
+
+	*out = NULL;
+	if (!url)
+		url = cfg->store.url;
+	if (!url)
+		return rv_error(RV_EUSAGE, "no store URL: give one, or set store.url in %s",
+				cfg->source);
+	rv_cli_store_opts(cfg, &o, &cc);
+	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
+	return rv_store_open(out, url, &o);
+}
+
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)
 {
 	struct rv_config *cfg;
-	struct rv_store_opts o;
-	struct rv_creds_config cc;
 	int rc;
 
 	*out = NULL;
 	if ((rc = rv_cli_load_config(cli, false, &cfg)))
 		return rc;
-	if (!url)
-		url = cfg->store.url;
-	if (!url) {
-		rc = rv_error(RV_EUSAGE, "no store URL: give one, or set store.url in %s",
-			      cfg->source);
-		rv_config_free(cfg);
-		return rc;
-	}
-	rv_cli_store_opts(cfg, &o, &cc);
-
-	/* The backends copy what they keep of `o` and `cc` at open (store.h),
-	 * so the config can go as soon as the store is open. */
-	rc = rv_store_open(out, url, &o);
+	rc = rv_cli_open_store_cfg(cfg, url, out);
 	rv_config_free(cfg);
 	return rc;
+}
+
+void rv_cli_content_opts(const struct rv_config *cfg, struct rv_content_opts *co)
+{
+	rv_content_opts_default(co);
+	co->root = cfg->content.path;
+	co->exclude = (const char *const *)cfg->content.exclude;
+	co->include = (const char *const *)cfg->content.include;
 }

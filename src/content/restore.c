@@ -928,15 +928,12 @@ static int pass_count(struct rv_apply *a, struct overlay *ov, int mfd, const cha
 		if (c < 0 && !is_staging(l->path) && !(gone && under(l->path, gone))) {
 			bool descend = false;
 
-			if (o->delete_extra && kept(&keep, l, &descend)) {
-				if (!descend)
-					st->extra++;
-			} else if (o->delete_extra) {
+			if (!o->delete_extra || kept(&keep, l, &descend)) {
+				st->extra += !descend;
+			} else {
 				if ((rc = rv_apply_remove(a, l->path)))
 					goto out;
 				st->removed++;
-			} else {
-				st->extra++;
 			}
 			if (l->type == RV_CE_DIR && !descend) {
 				free(gone);

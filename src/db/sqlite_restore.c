@@ -353,7 +353,7 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 		 unsigned char *buf)
 {
 	const struct rv_dbobj_hdr *h = rv_dbobj_reader_hdr(r);
-	int rc = 0;
+	int rc;
 
 	if (h->kind != kind || strcmp(h->gen, gen) != 0 || h->from != k->from || h->to != k->to)
 		return rv_error(RV_ECORRUPT,
@@ -362,6 +362,7 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 				k->key);
 	if (kind == RV_DBOBJ_SNAPSHOT) {
 		*page_size = h->page_size;
+		rc = apply_snapshot(r, h, w, buf);
 	} else {
 		if (!*page_size)
 			*page_size = h->page_size;
@@ -370,11 +371,8 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 					"log segment '%s' has page size %" PRIu32
 					", the database %" PRIu32,
 					k->key, h->page_size, *page_size);
-	}
-	if (kind == RV_DBOBJ_SNAPSHOT)
-		rc = apply_snapshot(r, h, w, buf);
-	else
 		rc = apply_segment(r, h, k->key, w, buf);
+	}
 	if (!rc)
 		rc = rv_dbobj_reader_finish(r);
 	return rc;
