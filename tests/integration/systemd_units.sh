@@ -62,14 +62,7 @@ printf 'a picture' >"$T/dc/content/images/a.jpg"
 
 # replicate, as the unit starts it
 read -r -a cmd <<<"$(exec_start revenant.service)"
-"${cmd[@]}" >>"$T/r.log" 2>&1 &
-DR_PID=$!
-for _ in $(seq 1 200); do
-	grep -q 'content generation started' "$T/r.log" && break
-	kill -0 "$DR_PID" 2>/dev/null || fail "replicate (unit command) exited"
-	sleep 0.05
-done
-grep -q 'content generation started' "$T/r.log" || fail "replicate (unit command) did not start"
+dr_start_cmd "$T/r.log" "${cmd[@]}" || fail "replicate (unit command) did not start"
 dr_writer_start "$DB" "$T/ack" --rate 50 --max-posts 100
 sleep 2
 dr_writer_stop >/dev/null

@@ -8,6 +8,7 @@
 #   dr_writer_start DB ACK [args...]         # sets DR_WPID
 #   dr_writer_stop                           # SIGTERM, prints the counts line
 #   dr_start CONFIG LOG                      # sets DR_PID, DR_LAUNCH_MS; waits for the snapshot
+#   dr_start_cmd LOG COMMAND...              # the same for a replicate command line
 #   dr_stop                                  # SIGTERM; exit code in DR_RC
 #   dr_restore CONFIG OUT [restore args...]  # revenant restore --db-only --db OUT
 #   dr_check ARGS...                         # db_check.py check ...
@@ -70,10 +71,17 @@ dr_writer_stop() {
 # (its snapshot and first manifest written: the log line
 # "content generation started" appears once more).
 dr_start() {
-	local cfg="$1" log="$2" n0 i
+	dr_start_cmd "$2" "$REVENANT" -c "$1" replicate
+}
+
+# dr_start_cmd LOG COMMAND...: dr_start with a replicate command line of
+# one's own (a systemd unit's ExecStart, say).
+dr_start_cmd() {
+	local log="$1" n0
+	shift
 	n0=$(grep -c 'content generation started' "$log" 2>/dev/null)
 	DR_LAUNCH_MS=$(dr_now_ms)
-	"$REVENANT" -c "$cfg" replicate >>"$log" 2>&1 &
+	"$@" >>"$log" 2>&1 &
 	DR_PID=$!
 	for _ in $(seq 1 600); do
 		if [ "$(grep -c 'content generation started' "$log" 2>/dev/null)" -gt "${n0:-0}" ]; then
