@@ -4,13 +4,14 @@
 #                 drill (scripts/demo.sh: a real Ghost killed mid-write, brought
 #                 back from the store; prints RPO and RTO; non-zero on failure)
 #   make test     install what is needed, then lint, build and run every test,
-#                 normally and under ASan+UBSan
+#                 then the unit tests and chosen integration tests under ASan+UBSan
+#   make test-under-load   the same while a CPU hog keeps every core busy
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps demo test test-fast test-asan format format-check clean
+.PHONY: all build deps demo test test-fast test-asan test-under-load format format-check clean
 
 all: build
 
@@ -27,17 +28,24 @@ demo: deps build
 # The README's test command; .ci/run calls exactly this.
 test: deps format-check build
 	bash tests/lib/prepare.sh
-	ctest --test-dir $(BUILD) --output-on-failure -j 2
+	bash tests/lib/ctest_run.sh $(BUILD) -j 2
 	$(MAKE) test-asan
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2 -L unit
 
+# The sanitizer pass: unit tests, fuzz replays and the integration tests
+# labelled `asan` (tests/CMakeLists.txt says why each one is there).
 test-asan:
 	cmake -S . -B $(ASAN_BUILD) -DRV_WERROR=ON -DRV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE slow
+		bash tests/lib/ctest_run.sh $(ASAN_BUILD) -j 2 -L asan
+
+# `make test` while a CPU hog keeps both cores busy: the suite must not
+# depend on the machine's speed (tests/lib/under_load.sh).
+test-under-load:
+	bash tests/lib/under_load.sh $(MAKE) test
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -10,5 +10,5 @@ foreach(t ${RV_FUZZ_TARGETS})
   target_compile_options(replay_${t} PRIVATE -include ${CMAKE_SOURCE_DIR}/src/core/banned.h)
   add_test(NAME fuzz/replay/${t}
     COMMAND replay_${t} ${CMAKE_SOURCE_DIR}/fuzz/corpus/${t})
-  set_tests_properties(fuzz/replay/${t} PROPERTIES LABELS "unit;fuzz" TIMEOUT 300)
+  set_tests_properties(fuzz/replay/${t} PROPERTIES LABELS "unit;fuzz;asan" TIMEOUT 300)
 endforeach()

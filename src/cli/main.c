@@ -13,10 +13,10 @@ static const struct rv_command commands[] = {
     {"bucket", "create and prepare an S3 bucket (bucket init)", rv_cmd_bucket},
     {"config", "check a configuration file and print it with secrets hidden", rv_cmd_config},
     {"ghost", "talk to a Ghost site: check it, purge posts (Admin API)", rv_cmd_ghost},
-    {"replicate", "ship the content folder to the store continuously", rv_cmd_replicate},
+    {"replicate", "ship the database and the content folder to the store, continuously", rv_cmd_replicate},
     {"status", "what the store holds: lease, generations, latest commit", rv_cmd_status},
-    {"restore", "rebuild the content folder from the store (latest or --at TIME)", rv_cmd_restore},
-    {"standby", "follow the store and keep a content folder up to date", rv_cmd_standby},
+    {"restore", "bring the database and content folder back (latest or --at TIME)", rv_cmd_restore},
+    {"standby", "keep a warm copy of the database and content folder (--promote-once)", rv_cmd_standby},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {NULL, NULL, NULL},
 };

@@ -618,6 +618,11 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 		*(uint64_t *)field = u;
 		return 0;
 	case CT_DURATION:
+		if (rv_parse_duration_ms(s, &v) && s[0] && strspn(s, "0123456789") == strlen(s))
+			return cerr(x, line, e->name,
+				    "'%.30s' has no unit: write %.30ss, %.30sm or %.30sh (a bare number "
+				    "is ambiguous)",
+				    shown, shown, shown, shown);
 		if (rv_parse_duration_ms(s, &v))
 			return cerr(
 			    x, line, e->name,
@@ -1090,6 +1095,20 @@ static int check_combinations(struct pctx *x)
 	if (c->store.credentials.profile && c->store.credentials.access_key_id)
 		return cerr(x, l_profile > l_id ? l_profile : l_id, k,
 			    "give either profile or access_key_id/secret_access_key, not both");
+	/* A point in the window restores from the snapshot before it: a window
+	 * shorter than the snapshot interval is almost surely a typo (72 for
+	 * 72h), and prune would keep far less than the operator thinks. */
+	if (c->database.sqlite && c->retention_ms < c->database.snapshot_interval_ms) {
+		char r[32], i[32];
+		unsigned lr = set_line(x, "retention"), li = set_line(x, "database.snapshot_interval");
+
+		fmt_duration(r, sizeof(r), c->retention_ms);
+		fmt_duration(i, sizeof(i), c->database.snapshot_interval_ms);
+		return cerr(x, lr > li ? lr : li, "retention",
+			    "%s is shorter than database.snapshot_interval (%s): raise retention "
+			    "or shorten snapshot_interval",
+			    r, i);
+	}
 	return 0;
 }
 

@@ -205,12 +205,14 @@ int rv_parse_size(const char *s, uint64_t *out)
 	return RV_EUSAGE;
 }
 
+/* A unit is required: a bare `72` meant 72 seconds once, and a retention
+ * written that way silently pruned everything older than a minute. */
 int rv_parse_duration_ms(const char *s, int64_t *out)
 {
 	static const struct {
 		const char *unit;
 		uint64_t mul;
-	} units[] = {{"", 1000},     {"ms", 1},	      {"s", 1000}, {"m", 60000},
+	} units[] = {{"ms", 1},	     {"s", 1000},      {"m", 60000},
 		     {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
 	uint64_t n, v;
 	const char *unit;

@@ -35,7 +35,8 @@ int rv_parse_u64(const char *s, uint64_t *out);
 int rv_parse_i64(const char *s, int64_t *out);
 /* "8MiB", "512k", "1G", "1048576" -> bytes (k/K = 1024). */
 int rv_parse_size(const char *s, uint64_t *out);
-/* "30s", "500ms", "2m", "72h", "1d", "10" (seconds) -> milliseconds. */
+/* "30s", "500ms", "2m", "72h", "1d" -> milliseconds; a bare number (no
+ * unit) is refused. */
 int rv_parse_duration_ms(const char *s, int64_t *out);
 /* RFC 3339 date-time -> Unix milliseconds: "2026-01-02T03:04:05Z",
  * "...05.678Z", "...05+01:00"; 'T' and 'Z' in either case, fraction cut to

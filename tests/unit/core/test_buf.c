@@ -40,7 +40,10 @@ static void test_sizes_and_durations(void **state)
 	assert_int_equal(ms, 500);
 	assert_int_equal(rv_parse_duration_ms("72h", &ms), 0);
 	assert_int_equal(ms, 72LL * 3600 * 1000);
-	assert_int_equal(rv_parse_duration_ms("3", &ms), 0);
+	/* A bare number has no unit: refused, not read as seconds. */
+	assert_int_not_equal(rv_parse_duration_ms("3", &ms), 0);
+	assert_int_not_equal(rv_parse_duration_ms("72", &ms), 0);
+	assert_int_equal(rv_parse_duration_ms("3s", &ms), 0);
 	assert_int_equal(ms, 3000);
 	assert_int_not_equal(rv_parse_duration_ms("s", &ms), 0);
 	assert_int_not_equal(rv_parse_duration_ms("1w", &ms), 0);
