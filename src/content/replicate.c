@@ -73,7 +73,11 @@ struct rv_replicate {
 	char holder[128];
 	char gen[RV_GEN_ID_LEN];
 	struct rv_lease lease;
-	bool have_lease;
+	bool have_lease; /* `lease` is set */
+	bool held_lease; /* this process took the lease once */
+	/* Sticky: once the lease was lost this process writes nothing and
+	 * never takes the lease again (only a fresh start may). */
+	bool fenced;
 	uint64_t seq;
 	int base_fd;
 	struct rv_cchanges ch;
@@ -382,6 +386,19 @@ static void handle_results(struct rv_replicate *r)
 
 /* ---- commits ---- */
 
+/* Every lease check goes through here, so that a loss is remembered. */
+static int lease_check(struct rv_replicate *r)
+{
+	int rc;
+
+	if (r->fenced)
+		return rv_error(RV_EFENCED, "this writer lost the lease before — stopped writing");
+	rc = rv_lease_check(r->o.store, &r->lease);
+	if (rc == RV_EFENCED)
+		r->fenced = true;
+	return rc;
+}
+
 static int seal(struct rv_replicate *r)
 {
 	struct rv_cobj_hdr h = {.kind = RV_COBJ_LOG};
@@ -421,7 +438,7 @@ static int seal(struct rv_replicate *r)
 static int put_sealed(struct rv_replicate *r)
 {
 	struct rv_put_opts po = {.content_type = "application/zstd"};
-	int rc = rv_lease_check(r->o.store, &r->lease);
+	int rc = lease_check(r);
 
 	if (rc)
 		return rc;
@@ -481,7 +498,7 @@ static int write_manifest(struct rv_replicate *r)
 	}
 	if ((rc = rv_cstate_write_manifest(r->base_fd, &r->ch, &h, &fd, &files, &bytes, &entries)))
 		return rc;
-	if ((rc = rv_lease_check(r->o.store, &r->lease))) {
+	if ((rc = lease_check(r))) {
 		close(fd);
 		return rc;
 	}
@@ -655,7 +672,7 @@ static int commit(struct rv_replicate *r)
 
 static int idle_check(struct rv_replicate *r)
 {
-	int rc = rv_lease_check(r->o.store, &r->lease);
+	int rc = lease_check(r);
 
 	if (rc == RV_EFENCED)
 		return rc;
@@ -928,33 +945,62 @@ static int db_start(struct rv_replicate *r)
 	return 0;
 }
 
+/* Take the lease for the new generation `gen` and say which generation
+ * it continues.  The first time, as any new writer of this site does (a
+ * second writer of the site fences the first).  After that only as a
+ * renewal of the lease this process still holds: one that lost it —
+ * fenced while paused, say — never takes it back, whatever path asks. */
+static int take_lease(struct rv_replicate *r, const char *gen, char parent[RV_GEN_ID_LEN])
+{
+	struct rv_lease_opts lo = {.site = r->o.site, .holder = r->holder, .gen = gen};
+	struct rv_lease got;
+	int rc;
+
+	if (r->fenced || (r->held_lease && !r->have_lease)) {
+		r->fenced = true;
+		return rv_error(RV_EFENCED, "this writer lost the lease before and does not take "
+					    "it back — stopped writing; the writer that holds it "
+					    "now carries on");
+	}
+	if (r->have_lease) {
+		lo.renew = &r->lease;
+		memcpy(parent, r->gen, RV_GEN_ID_LEN);
+	} else {
+		struct rv_lease prev;
+
+		rc = rv_lease_read(r->o.store, &prev);
+		if (!rc && !strcmp(prev.site, r->o.site))
+			memcpy(parent, prev.gen, RV_GEN_ID_LEN);
+		rv_lease_release(&prev);
+		if (rc && rc != RV_ENOTFOUND)
+			return rc;
+	}
+	rc = rv_lease_acquire(r->o.store, &lo, &got);
+	if (rc == RV_EFENCED && r->have_lease)
+		r->fenced = true;
+	if (rc)
+		return rc;
+	if (r->have_lease)
+		rv_lease_release(&r->lease);
+	r->lease = got;
+	r->have_lease = r->held_lease = true;
+	return 0;
+}
+
 /* Take the lease and start a generation that continues the last state of
  * this site: its first manifest (sequence 0) is that state. */
 static int start_generation(struct rv_replicate *r)
 {
-	struct rv_lease_opts lo = {0};
-	struct rv_lease prev = {0};
 	struct rv_gen_meta meta = {0};
 	struct rv_cstate cs;
-	char parent[RV_GEN_ID_LEN] = "";
+	char parent[RV_GEN_ID_LEN] = "", gen[RV_GEN_ID_LEN];
 	int rc;
 
-	rc = rv_lease_read(r->o.store, &prev);
-	if (!rc) {
-		if (!strcmp(prev.site, r->o.site))
-			memcpy(parent, prev.gen, RV_GEN_ID_LEN);
-		rv_lease_release(&prev);
-	} else if (rc != RV_ENOTFOUND) {
-		return rc;
-	}
 	rv_lease_holder_id(r->holder, sizeof(r->holder));
-	rv_gen_id_new(r->gen);
-	lo.site = r->o.site;
-	lo.holder = r->holder;
-	lo.gen = r->gen;
-	if ((rc = rv_lease_acquire(r->o.store, &lo, &r->lease)))
+	rv_gen_id_new(gen);
+	if ((rc = take_lease(r, gen, parent)))
 		return rc;
-	r->have_lease = true;
+	memcpy(r->gen, gen, RV_GEN_ID_LEN);
 	if (r->o.metrics)
 		rv_metric_set(r->m.epoch, (double)r->lease.epoch);
 	memcpy(meta.gen, r->gen, RV_GEN_ID_LEN);
@@ -1007,9 +1053,9 @@ static void *watch_thread(void *arg)
 
 /* The WAL chain broke (a checkpoint by another process rewound frames we
  * had not shipped, the database file was replaced, ...): what was
- * committed stays a valid history; a new generation (the lease taken
- * again by this site, epoch + 1) starts from a fresh snapshot and carries
- * the content state forward.  Called with nothing sealed. */
+ * committed stays a valid history; a new generation (the lease renewed,
+ * epoch + 1) starts from a fresh snapshot and carries the content state
+ * forward.  Called with nothing sealed. */
 static int restart_generation(struct rv_replicate *r)
 {
 	char old[RV_GEN_ID_LEN];
@@ -1026,13 +1072,12 @@ static int restart_generation(struct rv_replicate *r)
 		close(r->base_fd);
 	r->base_fd = -1;
 	rv_cchanges_clear(&r->ch);
-	if (r->have_lease)
-		rv_lease_release(&r->lease);
-	r->have_lease = false;
 	r->since_manifest = 0;
 	r->manifest_due = false;
-	/* The lease is still ours (same site): taking it again moves the
-	 * epoch on, and the new generation's parent is the one just left. */
+	/* Taken again as a renewal of the lease held (epoch + 1), so only
+	 * while it is still ours: a writer fenced meanwhile (paused, say)
+	 * stops here instead of fencing the newer writer.  The new
+	 * generation's parent is the one just left. */
 	rc = start_generation(r);
 	if (rc && rc != RV_EFENCED)
 		rv_log(RV_LOG_ERROR, "cannot start a new generation", "error", rv_errmsg(), NULL);

@@ -232,6 +232,28 @@ static int weak_put(struct rv_store *s, const struct rv_lease_opts *o, const str
 	return rc;
 }
 
+static bool same_lease(const struct rv_lease *a, const struct rv_lease *b)
+{
+	return a->epoch == b->epoch && a->holder && b->holder && !strcmp(a->holder, b->holder);
+}
+
+/* A renewal found something else than the lease it renews: this writer
+ * lost the lease and, having lost it, never takes it back. */
+static int renew_lost(const struct rv_lease_opts *o, const struct rv_lease *cur)
+{
+	if (!cur)
+		return rv_error(RV_EFENCED,
+				"fenced: the lease object '" RV_LEASE_KEY
+				"' is gone; this writer held epoch %" PRIu64
+				" and does not take it back — stopped writing",
+				o->renew->epoch);
+	return rv_error(RV_EFENCED,
+			"fenced: site '%s' holds the lease at epoch %" PRIu64
+			" (holder %s, generation %s); this writer held epoch %" PRIu64
+			" and does not take it back — stopped writing",
+			cur->site, cur->epoch, cur->holder, cur->gen, o->renew->epoch);
+}
+
 int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct rv_lease *out)
 {
 	const struct rv_store_caps *caps = rv_store_caps(s);
@@ -244,6 +266,10 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 				o->site ? o->site : "");
 	if (!o->holder || !*o->holder)
 		return rv_error(RV_EUSAGE, "lease holder id is empty");
+	if (o->renew && (!o->renew->site || strcmp(o->renew->site, o->site) || !o->renew->holder ||
+			 !o->renew->epoch))
+		return rv_error(RV_EUSAGE, "a lease renewal needs a lease of site '%s' it holds",
+				o->site);
 	if ((rc = rv_gen_id_check(o->gen)))
 		return rc;
 	for (int round = 0; round < ACQUIRE_ROUNDS; round++) {
@@ -256,11 +282,19 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 		if (rc && rc != RV_ENOTFOUND)
 			return rc;
 		absent = rc == RV_ENOTFOUND;
+		/* Re-checked on every round: a put that lost its condition
+		 * comes back here and finds the lease someone else took. */
+		if (o->renew && (absent || !same_lease(&cur, o->renew))) {
+			rc = renew_lost(o, absent ? NULL : &cur);
+			rv_lease_release(&cur);
+			return rc;
+		}
 		if (!absent && strcmp(cur.site, o->site) && !o->take_over) {
 			rc = rv_error(RV_EFENCED,
 				      "site '%s' holds the primary lease (epoch %" PRIu64
-				      ", holder %s); this is site '%s' — promote this site to take "
-				      "over, or point it at its own store",
+				      ", holder %s); this is site '%s' — run it as a standby "
+				      "('revenant standby') while that site writes, or point it "
+				      "at its own store",
 				      cur.site, cur.epoch, cur.holder, o->site);
 			rv_lease_release(&cur);
 			return rc;
@@ -292,13 +326,21 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 		rv_buf_release(&b);
 		rv_lease_release(&cur);
 		if (!rc) {
+			char epoch[24];
+
 			rc = rv_lease_read(s, out);
-			if (!rc && (out->epoch != next.epoch || strcmp(out->holder, next.holder)))
-				rc = rv_error(RV_EPRECOND,
-					      "the lease changed right after it was taken");
+			if (rc == RV_ENOTFOUND && o->renew)
+				rc = renew_lost(o, NULL);
+			else if (!rc && !same_lease(out, &next))
+				rc = o->renew
+					 ? renew_lost(o, out)
+					 : rv_error(RV_EPRECOND,
+						    "the lease changed right after it was taken");
+			snprintf(epoch, sizeof(epoch), "%" PRIu64, next.epoch);
 			if (!rc)
-				rv_log(RV_LOG_INFO, "lease taken", "site", out->site, "generation",
-				       out->gen, "holder", out->holder, NULL);
+				rv_log(RV_LOG_INFO, o->renew ? "lease renewed" : "lease taken",
+				       "site", out->site, "epoch", epoch, "generation", out->gen,
+				       "holder", out->holder, NULL);
 			rv_lease_release(&next);
 			if (rc)
 				rv_lease_release(out);

@@ -42,6 +42,12 @@ struct rv_lease_opts {
 	bool take_over;	    /* promotion: take the lease from another site */
 	bool weak;	    /* behave as if the store had no conditional puts */
 	unsigned settle_ms; /* weak: wait before the verifying re-read; 0 = 500 */
+	/* The lease this process holds, when it takes the lease again for a
+	 * new generation: the epoch moves on only while the stored lease is
+	 * still exactly this one (holder and epoch), else RV_EFENCED.  A
+	 * process that lost the lease never takes it back; only a fresh
+	 * start (NULL here) or a promotion (take_over) may. */
+	const struct rv_lease *renew;
 };
 
 /* "<hostname>:<pid>:<8 hex random>" into `out`. */
@@ -58,7 +64,11 @@ int rv_lease_read(struct rv_store *s, struct rv_lease *out) RV_WARN_UNUSED;
 /* Take the lease: create it at epoch 1 when absent; bump the epoch when
  * this site holds it (a restarted or second writer of the same site fences
  * the previous one); RV_EFENCED when another site holds it, unless
- * take_over.  RV_EPRECOND when it keeps losing races. */
+ * take_over.  With `renew`: bump the epoch only if the stored lease is
+ * still `renew` (put-if-match on its etag, or on a weak store: re-read,
+ * compare, write, settle, re-read); RV_EFENCED naming the new holder when
+ * it is not, or is gone, and lease.json is left alone.  RV_EPRECOND when
+ * it keeps losing races. */
 int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o,
 		     struct rv_lease *out) RV_WARN_UNUSED;
 

@@ -162,6 +162,139 @@ static void test_weak_mode(void **state)
 	rv_lease_release(&b);
 }
 
+/* The stored lease.json, bytes and etag (on the file store the etag names
+ * the inode, so an unchanged etag means the object was not rewritten). */
+struct stored {
+	struct rv_buf b;
+	struct rv_obj_info info;
+};
+
+static void stored_get(struct rv_store *s, struct stored *out)
+{
+	rv_buf_init(&out->b, RV_LEASE_MAX);
+	memset(&out->info, 0, sizeof(out->info));
+	assert_int_equal(rv_store_get_buf(s, RV_LEASE_KEY, &out->b, &out->info), 0);
+}
+
+static void stored_assert_same(const struct stored *a, const struct stored *b)
+{
+	assert_int_equal(a->b.len, b->b.len);
+	assert_memory_equal(a->b.data, b->b.data, a->b.len);
+	assert_string_equal(a->info.etag, b->info.etag);
+}
+
+static void stored_release(struct stored *s)
+{
+	rv_buf_release(&s->b);
+	rv_obj_info_release(&s->info);
+}
+
+/* A writer renews the lease it holds (a new generation: epoch + 1); once
+ * another writer of its site took the lease, a renewal of its old lease
+ * is refused with RV_EFENCED naming the new holder and lease.json is not
+ * touched: a writer that lost the lease never takes it back. */
+static void renew_case(struct fx *fx, bool weak)
+{
+	char g1[RV_GEN_ID_LEN], g2[RV_GEN_ID_LEN], g3[RV_GEN_ID_LEN], g4[RV_GEN_ID_LEN];
+	struct rv_lease_opts a1 = lopts("dc", "dc-a", g1), b1 = lopts("dc", "dc-b", g3);
+	struct rv_lease_opts a2 = lopts("dc", "dc-a", g2), a3 = lopts("dc", "dc-a", g4);
+	struct rv_lease la, la2, lb, got, r;
+	struct stored before, after;
+
+	a1.weak = a2.weak = a3.weak = b1.weak = weak;
+	assert_int_equal(rv_lease_acquire(fx->s, &a1, &la), 0);
+	assert_int_equal(la.epoch, 1);
+
+	/* Still the holder: the renewal moves the epoch on. */
+	a2.renew = &la;
+	assert_int_equal(rv_lease_acquire(fx->s, &a2, &la2), 0);
+	assert_int_equal(la2.epoch, 2);
+	assert_string_equal(la2.gen, g2);
+	assert_string_equal(la2.holder, "dc-a");
+	assert_int_equal(rv_lease_check(fx->s, &la2), 0);
+	assert_int_equal(rv_lease_check(fx->s, &la), RV_EFENCED);
+
+	/* Renewing the lease it had before its own renewal: stale too. */
+	a3.renew = &la;
+	stored_get(fx->s, &before);
+	assert_int_equal(rv_lease_acquire(fx->s, &a3, &got), RV_EFENCED);
+	stored_get(fx->s, &after);
+	stored_assert_same(&before, &after);
+	stored_release(&before);
+	stored_release(&after);
+
+	/* A second writer of the site takes over (a fresh start may). */
+	assert_int_equal(rv_lease_acquire(fx->s, &b1, &lb), 0);
+	assert_int_equal(lb.epoch, 3);
+	assert_int_equal(rv_lease_check(fx->s, &la2), RV_EFENCED);
+
+	/* The first one, resumed, wants a new generation: refused. */
+	a3.renew = &la2;
+	stored_get(fx->s, &before);
+	assert_int_equal(rv_lease_acquire(fx->s, &a3, &got), RV_EFENCED);
+	assert_non_null(strstr(rv_errmsg(), "holder dc-b"));
+	assert_non_null(strstr(rv_errmsg(), "epoch 3"));
+	assert_null(strchr(rv_errmsg(), '\n'));
+	assert_null(got.holder);
+	stored_get(fx->s, &after);
+	stored_assert_same(&before, &after);
+	stored_release(&before);
+	stored_release(&after);
+	assert_int_equal(rv_lease_check(fx->s, &lb), 0);
+	assert_int_equal(rv_lease_read(fx->s, &r), 0);
+	assert_int_equal(r.epoch, 3);
+	assert_string_equal(r.holder, "dc-b");
+	assert_string_equal(r.gen, g3);
+	rv_lease_release(&r);
+
+	/* The holder's own renewal still works. */
+	b1.renew = &lb;
+	rv_gen_id_new(g4);
+	b1.gen = g4;
+	assert_int_equal(rv_lease_acquire(fx->s, &b1, &got), 0);
+	assert_int_equal(got.epoch, 4);
+	assert_string_equal(got.gen, g4);
+	assert_int_equal(rv_lease_check(fx->s, &got), 0);
+
+	/* Gone: a renewal does not create it again. */
+	assert_int_equal(rv_store_delete(fx->s, RV_LEASE_KEY), 0);
+	b1.renew = &got;
+	assert_int_equal(rv_lease_acquire(fx->s, &b1, &r), RV_EFENCED);
+	assert_non_null(strstr(rv_errmsg(), "gone"));
+	assert_int_equal(rv_lease_read(fx->s, &r), RV_ENOTFOUND);
+
+	rv_lease_release(&got);
+	rv_lease_release(&la);
+	rv_lease_release(&la2);
+	rv_lease_release(&lb);
+}
+
+static void test_renew_conditional(void **state)
+{
+	renew_case(*state, false);
+}
+
+static void test_renew_weak(void **state)
+{
+	renew_case(*state, true);
+}
+
+/* A renewal names a lease of its own site. */
+static void test_renew_usage(void **state)
+{
+	struct fx *fx = *state;
+	char g1[RV_GEN_ID_LEN], g2[RV_GEN_ID_LEN];
+	struct rv_lease_opts dc = lopts("dc", "dc-1", g1), dr = lopts("dr", "dr-1", g2);
+	struct rv_lease a, b;
+
+	assert_int_equal(rv_lease_acquire(fx->s, &dc, &a), 0);
+	dr.renew = &a;
+	dr.take_over = true;
+	assert_int_equal(rv_lease_acquire(fx->s, &dr, &b), RV_EUSAGE);
+	assert_int_equal(rv_lease_check(fx->s, &a), 0);
+	rv_lease_release(&a);
+}
+
 struct racer {
 	struct rv_store *s;
 	char holder[32];
@@ -263,6 +396,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_site_fenced_and_take_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_epoch_written_by_hand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_weak_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew_conditional, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew_weak, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew_usage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conditional_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_codec_and_meta, setup, teardown),
 	};
