@@ -321,16 +321,20 @@ int rv_xfer_get_file(struct rv_store *s, const char *key, const char *path, uint
 
 static void get_one(struct job *j, const char *key)
 {
-	const char *rel = key + strlen(j->prefix);
-	char *path = rv_asprintf("%s/%s", j->dir, rel);
+	const char *rel;
+	char *path = NULL;
 	uint64_t bytes = 0;
 	int rc;
 
-	/* Listed keys come from the store: check them before they become
-	 * local paths ("..", absolute names). */
+	/* Listed keys come from the server: the prefix, "..", absolute and
+	 * empty names are checked before a key becomes a local path. */
+	rc = rv_store_key_local(key, j->prefix, &rel);
+	if (rc) {
+		job_fail(j, rc, rv_errmsg());
+		return;
+	}
+	path = rv_asprintf("%s/%s", j->dir, rel);
 	rc = rv_store_key_check(key);
-	if (!rc && !*rel)
-		rc = rv_error(RV_EFAIL, "key '%s' names the prefix itself", key);
 	if (!rc)
 		rc = mkdirs(path, 0777);
 	if (!rc && rv_str_endswith(rel, "/")) {

@@ -16,7 +16,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 /* rm_tree recursion: deeper than any sane content folder, shallower than
  * the open-file limit (one descriptor per level). */
@@ -283,9 +288,12 @@ static bool same_content(int pfd, const char *base, const struct rv_centry *e, i
 {
 	unsigned char sha[RV_SHA256_LEN];
 	uint64_t size = 0;
-	int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 
 	*fd_out = fd;
+	if (fd != -1 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)))
+		return false;
 	if (fd == -1)
 		return false;
 	if (rv_sha256_fd(sha, fd, &size)) {
@@ -402,17 +410,22 @@ int rv_apply_stage(struct rv_apply *a, const struct rv_centry *e, bool check_exi
 
 int rv_apply_place(struct rv_apply *a, const char *staged, const char *path)
 {
-	const char *base;
+	size_t sl = strlen(a->staging);
+	const char *base, *sname = staged + sl + 1;
 	struct stat st;
 	int pfd, rc;
 
+	/* Only a file rv_apply_stage made: a name directly in the staging
+	 * folder, renamed relative to its descriptor. */
+	if (strncmp(staged, a->staging, sl) || staged[sl] != '/' || strchr(sname, '/') || !*sname)
+		return rv_error(RV_EUSAGE, "'%s' is not a staged file", staged);
 	if ((rc = check_reserved(path)) || (rc = open_parent(a, path, true, &pfd, &base))) {
 		unlink(staged);
 		return rc;
 	}
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		rc = rm_tree(pfd, base, path, 0);
-	if (!rc && renameat(AT_FDCWD, staged, pfd, base) == -1)
+	if (!rc && renameat(a->staging_fd, sname, pfd, base) == -1)
 		rc = rv_error_errno(errno_code(errno), errno, "cannot rename into '%s/%s'", a->root,
 				    path);
 	if (rc)
@@ -440,6 +453,30 @@ int rv_apply_file(struct rv_apply *a, const struct rv_centry *e, enum rv_apply_r
 	return rc;
 }
 
+/* Set the mode (and with `set_time` the mtime) of the folder `base` in
+ * `pfd` through a descriptor opened without following a symlink, so a
+ * link swapped in after the check is never the one changed. */
+static int dir_attrs(struct rv_apply *a, int pfd, const char *base, const char *path, mode_t mode,
+		     bool set_time, int64_t mtime_ns)
+{
+	int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct timespec t[2];
+	int rc = 0;
+
+	if (fd == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+			   ? rv_error(RV_EFAIL, "folder '%s/%s' vanished during the restore",
+				      a->root, path)
+			   : rv_error_errno(errno_code(errno), errno, "cannot open folder '%s/%s'",
+					    a->root, path);
+	t[0] = t[1] = ts_from_ns(mtime_ns);
+	if (fchmod(fd, mode) == -1 || (set_time && futimens(fd, t) == -1))
+		rc = rv_error_errno(errno_code(errno), errno,
+				    "cannot set the mode or mtime of '%s/%s'", a->root, path);
+	close(fd);
+	return rc;
+}
+
 int rv_apply_dir(struct rv_apply *a, const struct rv_centry *e, bool final)
 {
 	mode_t mode = final ? e->mode : (e->mode | 0700);
@@ -456,59 +493,57 @@ int rv_apply_dir(struct rv_apply *a, const struct rv_centry *e, bool final)
 	if (!rc && mkdirat(pfd, base, 0700) == -1 && errno != EEXIST)
 		rc = rv_error_errno(errno_code(errno), errno, "cannot create folder '%s/%s'",
 				    a->root, e->path);
-	if (!rc && fchmodat(pfd, base, mode, 0) == -1)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot set the mode of '%s/%s'",
-				    a->root, e->path);
-	if (!rc && final) {
-		struct timespec t[2];
-
-		t[0] = t[1] = ts_from_ns(e->mtime_ns);
-		if (utimensat(pfd, base, t, AT_SYMLINK_NOFOLLOW) == -1)
-			rc = rv_error_errno(errno_code(errno), errno,
-					    "cannot set the mtime of '%s/%s'", a->root, e->path);
-	}
+	if (!rc)
+		rc = dir_attrs(a, pfd, base, e->path, mode, final, e->mtime_ns);
 	close(pfd);
 	return rc;
 }
 
 int rv_apply_dir_finish(struct rv_apply *a, const char *path, uint32_t mode, int64_t mtime_ns)
 {
-	struct timespec t[2];
 	const char *base;
-	struct stat st;
 	int pfd, rc;
 
-	if ((rc = open_parent(a, path, false, &pfd, &base)))
+	if ((rc = check_reserved(path)) || (rc = open_parent(a, path, false, &pfd, &base)))
 		return rc;
-	t[0] = t[1] = ts_from_ns(mtime_ns);
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
-		rc =
-		    rv_error(RV_EFAIL, "folder '%s/%s' vanished during the restore", a->root, path);
-	else if (fchmodat(pfd, base, mode, 0) == -1 ||
-		 utimensat(pfd, base, t, AT_SYMLINK_NOFOLLOW) == -1)
-		rc = rv_error_errno(errno_code(errno), errno,
-				    "cannot set the mode or mtime of '%s/%s'", a->root, path);
+	rc = dir_attrs(a, pfd, base, path, mode, true, mtime_ns);
 	close(pfd);
 	return rc;
 }
 
+/* The rule is about what the kernel does, not about the text: a reader of
+ * DIR/path resolves the target from the link's folder, and any component
+ * may itself be a symlink (an earlier restored one), after which ".."
+ * climbs from wherever that link led, not from where the text says.  So
+ * ".." may only come first, where it climbs real folders (the link's own
+ * folder was reached without following anything), and no further than
+ * DIR; after the first other component only names follow.  Then, by
+ * induction over the links in DIR, every link resolves to a place at
+ * least one level below DIR whatever the links it passes through are,
+ * and a chain of links cannot climb out. */
 bool rv_apply_link_inside(const char *path, const char *target)
 {
 	long depth = 0;
+	bool down = false;
 	const char *p;
 
-	if (target[0] == '/')
+	if (!*target || target[0] == '/' || rv_content_path_check(path)) {
+		rv_error_clear();
 		return false;
+	}
 	for (p = path; *p; p++)
 		depth += *p == '/';
 	for (p = target; *p;) {
 		size_t n = strcspn(p, "/");
 
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
+			if (down || --depth < 0)
 				return false;
 		} else if (n && !(n == 1 && p[0] == '.')) {
+			if (n > NAME_MAX)
+				return false;
 			depth++;
+			down = true;
 		}
 		p += n;
 		if (*p == '/')
@@ -518,6 +553,38 @@ bool rv_apply_link_inside(const char *path, const char *target)
 	return depth >= 1;
 }
 
+/* What is on disk now, as a second line behind rv_apply_link_inside():
+ * resolve the target as the kernel will, from the link's folder, but held
+ * beneath DIR (openat2 RESOLVE_BENEATH), so a symlink already in the
+ * folder that did not come from the store (restore without --delete)
+ * cannot carry the new link outside.  True when the kernel says it would
+ * leave DIR; a target that does not exist yet, or a kernel without
+ * openat2 (ENOSYS; a seccomp filter's EPERM), leaves the textual rule,
+ * which alone is sound for links the store made. */
+static bool link_leaves_on_disk(struct rv_apply *a, const char *path, const char *target)
+{
+#ifdef SYS_openat2
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+	const char *slash = strrchr(path, '/');
+	char *rel;
+	long fd;
+
+	rel = slash ? rv_asprintf("%.*s/%s", (int)(slash - path), path, target) : rv_strdup(target);
+	fd = syscall(SYS_openat2, a->root_fd, rel, &how, sizeof(how));
+	free(rel);
+	if (fd >= 0) {
+		close((int)fd);
+		return false;
+	}
+	return errno == EXDEV;
+#else
+	(void)a;
+	(void)path;
+	(void)target;
+	return false;
+#endif
+}
+
 int rv_apply_link(struct rv_apply *a, const struct rv_centry *e, enum rv_apply_result *res)
 {
 	struct timespec t[2];
@@ -525,19 +592,26 @@ int rv_apply_link(struct rv_apply *a, const struct rv_centry *e, enum rv_apply_r
 	struct stat st;
 	char name[48];
 	int pfd, rc;
+	bool inside;
 
 	*res = RV_APPLIED;
 	if ((rc = check_reserved(e->path)))
 		return rc;
-	if (!a->o.allow_outside_links && !rv_apply_link_inside(e->path, e->target)) {
+	inside = a->o.allow_outside_links || rv_apply_link_inside(e->path, e->target);
+	if (inside && (rc = open_parent(a, e->path, true, &pfd, &base)))
+		return rc;
+	/* On disk only once the link's folders are real ones. */
+	if (inside && !a->o.allow_outside_links && link_leaves_on_disk(a, e->path, e->target)) {
+		close(pfd);
+		inside = false;
+	}
+	if (!inside) {
 		rv_log(RV_LOG_WARN, "symlink points outside the folder: not restored", "path",
 		       e->path, "target", e->target, "hint", "--allow-outside-links restores it",
 		       NULL);
 		*res = RV_APPLY_SKIP;
 		return 0;
 	}
-	if ((rc = open_parent(a, e->path, true, &pfd, &base)))
-		return rc;
 	t[0] = t[1] = ts_from_ns(e->mtime_ns);
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode) && (size_t)st.st_size == strlen(e->target)) {

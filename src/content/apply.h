@@ -5,9 +5,12 @@
  * (".revenant-staging/", same file system), checked against its recorded
  * size and SHA-256, given its mode and mtime, and only then renamed into
  * place, so a reader of the folder sees the old file or the new one, never
- * a half-written or wrong one.  Paths are walked one folder at a time with
- * O_NOFOLLOW: nothing is ever written through a symlink, and a symlink or
- * file standing where the record wants a folder is replaced.
+ * a half-written or wrong one.  Paths are walked one folder at a time from
+ * a descriptor of the target with O_NOFOLLOW|O_DIRECTORY and the last
+ * component is changed with *at() calls on its parent: nothing is ever
+ * written, removed or chmod-ed through a symlink, whatever is on disk, and
+ * a symlink or file standing where the record wants a folder is replaced.
+ * Paths must be canonical (rv_content_path_check: RV_ECORRUPT otherwise).
  *
  * All functions are thread-safe on one struct rv_apply (workers share it).
  */
@@ -94,7 +97,13 @@ int rv_apply_link(struct rv_apply *a, const struct rv_centry *e,
  * removed, never followed).  A missing path is not an error. */
 int rv_apply_remove(struct rv_apply *a, const char *path) RV_WARN_UNUSED;
 
-/* Whether a symlink at `path` with `target` stays inside the folder. */
+/* Whether a symlink at `path` with `target` stays inside the folder
+ * whatever the other symlinks in it are: `target` relative, ".." only
+ * before its first name and never climbing above the folder from the
+ * link's own folder, and ending below the folder (not at it).  A textual
+ * rule that holds by induction over every link restored under it, so a
+ * chain of links cannot lead out.  rv_apply_link() also asks the kernel
+ * (openat2 RESOLVE_BENEATH, where it exists) about what is on disk. */
 bool rv_apply_link_inside(const char *path, const char *target);
 
 #endif

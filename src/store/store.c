@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -277,6 +278,83 @@ int rv_store_key_check(const char *key)
 	return 0;
 }
 
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+int rv_store_key_local(const char *key, const char *prefix, const char **rel)
+{
+	size_t pl = strlen(prefix), n;
+	const char *r, *seg;
+
+	*rel = NULL;
+	if (strncmp(key, prefix, pl) || has_control(key))
+		return rv_error(RV_ECORRUPT,
+				"listed key '%.200s' is not under the prefix '%.200s' or has a "
+				"control byte — the store's answer is wrong",
+				has_control(key) ? "(unprintable)" : key, prefix);
+	r = key + pl;
+	n = strlen(r);
+	if (!n || r[0] == '/' || n > PATH_MAX / 2)
+		return rv_error(RV_ECORRUPT,
+				"listed key '%.200s' gives an empty, absolute or too long local "
+				"name under the prefix '%.200s'",
+				key, prefix);
+	for (seg = r;;) {
+		size_t len = strcspn(seg, "/");
+
+		/* One trailing '/' is a folder marker ("dir/") made by other
+		 * S3 tools; any other empty segment, ".", ".." or an over-long
+		 * name is refused. */
+		if ((!len && seg[0]) || (!len && seg == r) || len > NAME_MAX ||
+		    (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return rv_error(RV_ECORRUPT,
+					"listed key '%.200s' would name a path outside its folder "
+					"(an empty, '.', '..' or over-long segment) — refused",
+					key);
+		if (!seg[len] || !seg[len + 1])
+			break;
+		seg += len + 1;
+	}
+	*rel = r;
+	return 0;
+}
+
+/* A listing is the server's answer, not trusted: every key it hands out
+ * must start with the prefix asked for and have no control byte (a key
+ * shorter than the prefix, or beside it, would otherwise be sliced past
+ * its end or land outside the caller's folder), and a folder from
+ * list_dirs is "<prefix>SEG/" with no other '/'.  Anything else refuses
+ * the whole answer. */
+static int check_page(const struct rv_store *s, const char *prefix, bool dirs,
+		      const struct rv_list_page *pg)
+{
+	size_t pl = strlen(prefix);
+
+	for (size_t i = 0; i < pg->count; i++) {
+		const char *k = pg->items[i].key, *rest;
+		bool bad = !k || strncmp(k, prefix, pl) || has_control(k) || strlen(k) > 4096;
+
+		if (!bad && dirs) {
+			rest = k + pl;
+			bad = !*rest || strchr(rest, '/') != rest + strlen(rest) - 1;
+		}
+		if (bad)
+			return rv_error(
+			    RV_ECORRUPT,
+			    "the listing of '%.200s' in '%s' returned the key '%.200s', which is "
+			    "not "
+			    "%s under that prefix — the server's answer is wrong or hostile",
+			    prefix, s->describe, !k || has_control(k) ? "(unprintable)" : k,
+			    dirs ? "a folder" : "a key");
+	}
+	return 0;
+}
+
 void rv_obj_info_release(struct rv_obj_info *i)
 {
 	if (!i)
@@ -469,10 +547,17 @@ int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n, unsign
 int rv_store_list_page(struct rv_store *s, const char *prefix, const char *token, unsigned max,
 		       struct rv_list_page *out)
 {
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	if (!max || max > 1000)
 		max = 1000;
-	return s->ops->list_page(s, prefix ? prefix : "", token, max, out);
+	if (!prefix)
+		prefix = "";
+	rc = s->ops->list_page(s, prefix, token, max, out);
+	if (!rc && (rc = check_page(s, prefix, false, out)))
+		rv_list_page_release(out);
+	return rc;
 }
 
 /* Every page of keys (or of folders) under `prefix`, each item to `cb`. */
@@ -487,6 +572,8 @@ static int list_all(struct rv_store *s, const char *prefix, bool dirs, rv_store_
 		memset(&page, 0, sizeof(page));
 		rc = dirs ? s->ops->list_dirs_page(s, prefix ? prefix : "", token, 1000, &page)
 			  : rv_store_list_page(s, prefix, token, 1000, &page);
+		if (!rc && dirs && (rc = check_page(s, prefix ? prefix : "", true, &page)))
+			rv_list_page_release(&page);
 		free(token);
 		token = NULL;
 		if (rc)

@@ -49,6 +49,13 @@ int rv_store_url_parse(struct rv_store_url *out, const char *url) RV_WARN_UNUSED
 void rv_store_url_release(struct rv_store_url *u);
 /* Key syntax check; RV_EUSAGE with a message when bad. */
 int rv_store_key_check(const char *key) RV_WARN_UNUSED;
+/* The one check before a listed key names a local file: `key` (from a
+ * listing of `prefix`) must start with `prefix`, and the rest must be a
+ * relative path of non-empty segments, none "." or "..", each at most
+ * NAME_MAX bytes, with no control byte; one trailing '/' (a folder marker)
+ * is allowed.  `*rel` then points at the rest, inside `key`.  RV_ECORRUPT
+ * naming the key otherwise. */
+int rv_store_key_local(const char *key, const char *prefix, const char **rel) RV_WARN_UNUSED;
 
 /* Tunables; zero means "the default" for every field. */
 struct rv_store_opts {
