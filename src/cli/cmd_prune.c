@@ -30,8 +30,13 @@ static const char prune_usage[] =
     "                     and emergencies only: a shorter grace can sweep a blob that\n"
     "                     a running replicate uploaded but has not committed yet\n"
     "\n"
+    "A kept generation whose content log has a gap (a commit missing while later\n"
+    "ones are present) is left whole: nothing in it is deleted, the rest is pruned\n"
+    "and the exit code is 7.\n"
+    "\n"
     "Exit codes: 0 done, 2 bad usage, 3 store unreachable, 4 permission, 7 a kept\n"
-    "object is damaged (no blob is deleted then; the message names it).\n";
+    "object is damaged (no blob is deleted then; the message names it) or a gap\n"
+    "(see above).\n";
 
 enum { OPT_DRY = 'n', OPT_RETENTION = 'R', OPT_JSON = 'J', OPT_GRACE = 'G' };
 
@@ -61,6 +66,13 @@ static int print_text(const struct rv_prune_stats *st, const struct rv_prune_opt
 			       st->blobs_kept, st->blobs_young, bc);
 		putchar('\n');
 	}
+	if (st->gap.missing) {
+		char d[160];
+
+		rv_restore_gap_describe(d, sizeof(d), &st->gap);
+		printf("%-13s %s; %" PRIu64 " generation(s) left whole\n", "gap:", d,
+		       st->gap_generations);
+	}
 	return fflush(stdout) == EOF ? rv_error(RV_EFAIL, "cannot write to standard output") : 0;
 }
 
@@ -79,6 +91,7 @@ static int print_json(const struct rv_prune_stats *st, const struct rv_prune_opt
 	json_object_set_new(root, "retention_ms", json_integer(o->retention_ms));
 	json_object_set_new(root, "cutoff", json_string(c));
 	json_object_set_new(root, "cutoff_ms", json_integer(st->cutoff_ms));
+	json_object_set_new(root, "gap_generations", json_integer((json_int_t)st->gap_generations));
 	json_object_set_new(root, "blob_cutoff", json_string(bc));
 	json_object_set_new(root, "blob_cutoff_ms", json_integer(st->blob_cutoff_ms));
 	for (int i = 0; i < RV_PRUNE_NCAT; i++) {
@@ -166,7 +179,7 @@ int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv)
 	prc = rv_prune_run(s, &o, &st);
 	/* What was done is worth printing also when the blob sweep was
 	 * refused; a failure before that printed nothing. */
-	if (!prc || st.blobs_skipped) {
+	if (!prc || st.blobs_skipped || st.gap.missing) {
 		rc = json ? print_json(&st, &o) : print_text(&st, &o);
 		if (!prc)
 			prc = rc;

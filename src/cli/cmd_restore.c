@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 static const char restore_usage[] =
-    "usage: revenant restore --to DIR --db FILE [--at TIME] [--generation G]\n"
-    "                        [-j N] [--delete] [--allow-outside-links] [URL]\n"
+    "usage: revenant restore --to DIR --db FILE [--at TIME] [--before-gap]\n"
+    "                        [--generation G] [-j N] [--delete]\n"
+    "                        [--allow-outside-links] [URL]\n"
     "       revenant restore --to DIR --content-only [...]\n"
     "       revenant restore --db FILE --db-only [...]\n"
     "\n"
@@ -37,6 +38,9 @@ static const char restore_usage[] =
     "  --at TIME              the last point at or before TIME: RFC 3339\n"
     "                         (2026-01-02T03:04:05Z) or Unix seconds\n"
     "  --generation G         restore from generation G instead of the lease's\n"
+    "  --before-gap           when a content log object is missing while later ones\n"
+    "                         are present (a gap: exit 7 without this), restore the\n"
+    "                         newest point before it and say so on stderr\n"
     "  --content-only         only the content folder\n"
     "  --db-only              only the database (no --to)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
@@ -52,8 +56,8 @@ static const char restore_usage[] =
     "Exit codes: 0 restored, 2 bad usage (or a database in the store and neither\n"
     "--db nor --content-only), 3 store unreachable, 4 permission, 5 nothing to\n"
     "restore or a blob missing, 6 FILE exists, 7 a corrupt object, blob or segment,\n"
-    "or a gap in the database log (the message names it; no wrong file is left in\n"
-    "place).\n";
+    "or a gap in the content or database log (the message names the generation and\n"
+    "the missing sequence or position; no wrong file is left in place).\n";
 
 enum {
 	OPT_TO = 'T',
@@ -65,6 +69,7 @@ enum {
 	OPT_PROGRESS = 'P',
 	OPT_DB = 'B',
 	OPT_DB_ONLY = 'O',
+	OPT_BEFORE_GAP = 'g',
 };
 
 struct progress_ui {
@@ -156,6 +161,7 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {"content-only", no_argument, NULL, OPT_CONTENT},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"db-only", no_argument, NULL, OPT_DB_ONLY},
+	    {"before-gap", no_argument, NULL, OPT_BEFORE_GAP},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"delete", no_argument, NULL, OPT_DELETE},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
@@ -174,6 +180,7 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	struct rv_apply *a = NULL;
 	const char *to = NULL, *gen = NULL, *db = NULL;
 	bool content_only = false, db_only = false, has_db = false;
+	unsigned find_flags = 0;
 	uint64_t db_pos = 0;
 	char db_gen[RV_GEN_ID_LEN];
 	int64_t at = RV_RESTORE_LATEST;
@@ -208,6 +215,9 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_DB_ONLY:
 			db_only = true;
+			break;
+		case OPT_BEFORE_GAP:
+			find_flags |= RV_RESTORE_BEFORE_GAP;
 			break;
 		case 'j':
 			if ((rc = rv_cli_parse_jobs(optarg, &ro.jobs)))
@@ -265,9 +275,18 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	ro.keep_path = db;
 	if ((rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
 		goto out;
-	if ((rc = rv_restore_find(s, gen, at, &p)))
+	if ((rc = rv_restore_find_flags(s, gen, at, find_flags, &p)))
 		goto out;
 	rv_restore_format_time(when, p.time_ms);
+	if (p.gap.missing) {
+		char d[160];
+
+		rv_restore_gap_describe(d, sizeof(d), &p.gap);
+		fprintf(stderr,
+			"warning: %s; restoring the newest point before it (--before-gap): "
+			"generation %s, seq %" PRIu64 ", commit %s\n",
+			d, p.gen, p.seq, when);
+	}
 	if (!content_only && (rc = rv_restore_point_db(s, &p, &has_db, &db_pos, db_gen)))
 		goto out_point;
 	if (!content_only && !has_db && db) {

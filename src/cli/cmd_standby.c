@@ -21,7 +21,7 @@
 
 static const char standby_usage[] =
     "usage: revenant standby --to DIR [--db FILE] [--promote-once] [--interval DUR] [-j N]\n"
-    "                        [--allow-outside-links] [URL]\n"
+    "                        [--allow-outside-links] [--before-gap] [URL]\n"
     "\n"
     "Follow the store (URL, default store.url of the configuration) and keep DIR\n"
     "equal to its content folder and, with --db, FILE equal to its SQLite database,\n"
@@ -31,8 +31,11 @@ static const char standby_usage[] =
     "lease's generation is applied as it appears: the database is moved to the\n"
     "commit's position (WAL segments written in place, each verified first), then\n"
     "the commit's files are applied, each verified and renamed into place\n"
-    "atomically.  A new generation in the lease is followed; a commit missing in\n"
-    "the middle of a generation means a full restore from the next manifest.  The\n"
+    "atomically.  A new generation in the lease is followed.  A commit missing while\n"
+    "later ones are present (a gap in the content log) is damage: the standby stays\n"
+    "at the point before it, logs the gap as an error (every 30 s) and moves on\n"
+    "only from a manifest past it (replicate writes one every 256 commits or 10\n"
+    "minutes); it never goes back to an older point or skips the commit.  The\n"
     "lag (how far behind the store the folder may be) is logged every 30 s.  Store\n"
     "errors are logged and retried; SIGTERM or SIGINT stop it cleanly (exit 0).\n"
     "\n"
@@ -54,6 +57,9 @@ static const char standby_usage[] =
     "  --interval DUR         how often to look for new commits (default 1s)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
     "  --allow-outside-links  also restore symlinks pointing outside DIR\n"
+    "  --before-gap           when a gap blocks the latest point, start from (and\n"
+    "                         --promote-once promotes) the newest point before it,\n"
+    "                         with a warning, instead of failing\n"
     "  --metrics-listen ADDR  serve /metrics and /healthz on host:port, or 'off'\n"
     "                         (default metrics.listen of the configuration)\n"
     "\n"
@@ -65,7 +71,8 @@ static const char standby_usage[] =
     "\n"
     "Exit codes: 0 stopped by a signal (or promoted), 2 bad usage, 4 permission (not\n"
     "retried).  --promote-once: 3 store unreachable, 5 nothing to promote, 7 an\n"
-    "object or the promoted database is corrupt, 1 anything else.\n";
+    "object or the promoted database is corrupt, or a gap in the content log\n"
+    "(without --before-gap), 1 anything else.\n";
 
 enum {
 	OPT_TO = 'T',
@@ -74,6 +81,7 @@ enum {
 	OPT_METRICS = 'M',
 	OPT_DB = 'D',
 	OPT_PROMOTE = 'P',
+	OPT_BEFORE_GAP = 'g',
 };
 
 /* Past this, /healthz says the standby is behind. */
@@ -174,6 +182,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	    {"to", required_argument, NULL, OPT_TO},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"promote-once", no_argument, NULL, OPT_PROMOTE},
+	    {"before-gap", no_argument, NULL, OPT_BEFORE_GAP},
 	    {"interval", required_argument, NULL, OPT_INTERVAL},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
@@ -210,6 +219,9 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_PROMOTE:
 			promote = true;
+			break;
+		case OPT_BEFORE_GAP:
+			so.before_gap = true;
 			break;
 		case OPT_INTERVAL: {
 			int64_t ms;

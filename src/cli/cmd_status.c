@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "content/format.h"
 #include "content/replicate_state.h"
+#include "content/status.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/util.h"
@@ -28,7 +29,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "What the store (URL, else store.url) holds: the lease (site, epoch, holder,\n"
 		   "since), the generations (newest last), the latest content commit (sequence\n"
-		   "and time) and the files and bytes of the latest recorded state.\n"
+		   "and time) and the files and bytes of the latest recorded state.  A gap in\n"
+		   "the content log (a commit missing while later ones are present: the latest\n"
+		   "point cannot be restored) is reported on its own line and exits 7.\n"
 		   "\n"
 		   "  --json       one JSON object instead of text\n"
 		   "  --manifest   print the latest recorded state of the content folder, one\n"
@@ -37,7 +40,8 @@ static void usage(FILE *f)
 		   "               TARGET; paths %%-escaped), for scripts and tests\n"
 		   "\n"
 		   "exit codes: 0 ok (also for an empty store), 2 bad usage, 3 unreachable,\n"
-		   "4 permission, 7 a damaged object.\n");
+		   "4 permission, 7 a damaged object or a gap in the content log (everything\n"
+		   "else is still printed).\n");
 }
 
 static void iso(char out[32], int64_t ms)
@@ -51,28 +55,6 @@ static void iso(char out[32], int64_t ms)
 		return;
 	}
 	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
-struct gens {
-	char **ids;
-	size_t n, cap;
-};
-
-/* One "generations/<id>/" folder: listing folders, not every key below
- * them, keeps status at one request per 1000 generations. */
-static int collect_gen(const struct rv_obj_info *info, void *ud)
-{
-	struct gens *g = ud;
-	const char *k = info->key + strlen("generations/");
-
-	if (strlen(k) != RV_GEN_ID_LEN || k[RV_GEN_ID_LEN - 1] != '/')
-		return 0;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 16;
-		g->ids = rv_realloc(g->ids, g->cap * sizeof(*g->ids));
-	}
-	g->ids[g->n++] = rv_strndup(k, RV_GEN_ID_LEN - 1);
-	return 0;
 }
 
 struct counts {
@@ -145,7 +127,9 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	};
 	struct rv_store *st = NULL;
 	struct rv_lease lease = {0};
-	struct gens g = {0};
+	struct rv_status_gens g = {0};
+	struct rv_restore_gap gap = {0};
+	char gapline[160] = "";
 	struct rv_cstate cs;
 	struct counts cnt = {0};
 	bool json = false, manifest = false, have_lease = false;
@@ -181,11 +165,14 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	if (rc && rc != RV_ENOTFOUND)
 		goto out;
 	have_lease = !rc;
-	rc = rv_store_list_dirs(st, "generations/", collect_gen, &g);
-	if (rc)
+	if ((rc = rv_status_list_generations(st, &g)))
 		goto out;
 	if (have_lease && (rc = rv_cstate_load(st, lease.gen, 64, &cs)))
 		goto out;
+	if (have_lease && !manifest && (rc = rv_status_content_gap(st, lease.gen, &gap)))
+		goto out;
+	if (gap.missing)
+		rv_restore_gap_describe(gapline, sizeof(gapline), &gap);
 	if (have_lease) {
 		cnt.print = manifest ? stdout : NULL;
 		if ((rc = rv_cstate_merge(cs.base_fd, "the latest manifest", &cs.changes,
@@ -261,7 +248,7 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	if (json) {
 		json_object_set_new(root, "generations", jg);
 		jg = NULL;
-		if (have_lease)
+		if (have_lease) {
 			json_object_set_new(
 			    root, "content",
 			    json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
@@ -272,7 +259,14 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 				      "logs_after_manifest", (json_int_t)cs.logs, "files",
 				      (json_int_t)cnt.files, "dirs", (json_int_t)cnt.dirs, "links",
 				      (json_int_t)cnt.links, "bytes", (json_int_t)cnt.bytes));
-		else
+			json_object_set_new(
+			    json_object_get(root, "content"), "gap",
+			    gap.missing
+				? json_pack("{s:s, s:I, s:I, s:s}", "generation", gap.gen,
+					    "missing_seq", (json_int_t)gap.missing, "next_seq",
+					    (json_int_t)gap.next, "message", gapline)
+				: json_null());
+		} else
 			json_object_set_new(root, "content", json_null());
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) || puts("") == EOF)
 			rc = rv_error(RV_EFAIL, "cannot write to standard output");
@@ -283,13 +277,18 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 		printf("            %" PRIu64 " files, %" PRIu64 " bytes, %" PRIu64
 		       " folders, %" PRIu64 " links\n",
 		       cnt.files, cnt.bytes, cnt.dirs, cnt.links);
+		if (gap.missing)
+			printf("gap:        %s — the latest point cannot be restored; the "
+			       "newest before it can (restore --before-gap)\n",
+			       gapline);
 	}
+	/* Everything is printed; a gap is damage, so the exit says so. */
+	if (!rc && gap.missing)
+		rc = rv_restore_gap_error(&gap);
 out:
 	json_decref(jg);
 	json_decref(root);
-	for (size_t i = 0; i < g.n; i++)
-		free(g.ids[i]);
-	free(g.ids);
+	rv_status_gens_release(&g);
 	rv_buf_release(&cnt.esc);
 	rv_buf_release(&cnt.esc2);
 	rv_cstate_release(&cs);

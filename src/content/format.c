@@ -530,8 +530,14 @@ static int parse_name(struct rv_cobj_reader *r, struct rv_buf *b, const char *s,
 	rv_buf_reset(b);
 	if (rv_content_unescape(b, s, strlen(s)) || !b->len)
 		return corrupt(r, is_path ? "bad path" : "bad symlink target");
-	if (is_path && rv_content_path_check(b->data))
-		return corrupt(r, "unsafe or malformed path");
+	if (is_path && rv_content_path_check(b->data)) {
+		/* `s` is the escaped form: printable, one line. */
+		char what[160];
+
+		snprintf(what, sizeof(what), "unsafe or malformed path '%.100s%s'", s,
+			 strlen(s) > 100 ? "…" : "");
+		return corrupt(r, what);
+	}
 	return 0;
 }
 

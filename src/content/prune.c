@@ -301,6 +301,47 @@ static int read_meta(struct rv_store *s, struct pgen *g)
 	return 0;
 }
 
+/* The first content sequence missing after the base of `g` for cutoff
+ * `cut` (its newest manifest at or before `cut`, else sequence 1) while a
+ * later log or manifest is listed: a gap (0: none; `*next` the first later
+ * sequence).  From the listing alone: logs come in sequence order. */
+static uint64_t content_gap(const struct pgen *g, int64_t cut, uint64_t *next)
+{
+	const struct pobj *base = NULL;
+	uint64_t want = 1;
+
+	*next = 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->o[i].kind == K_CMAN && g->o[i].ms <= cut && (!base || g->o[i].a > base->a))
+			base = &g->o[i];
+	if (base)
+		want = base->a + 1;
+	for (size_t i = 0; i < g->n; i++) {
+		const struct pobj *o = &g->o[i];
+
+		if (o->kind != K_CLOG || o->a < want)
+			continue; /* before the base, or a duplicate of a retried commit */
+		if (o->a != want)
+			break;
+		want++;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		const struct pobj *o = &g->o[i];
+
+		if ((o->kind == K_CLOG && o->a > want) || (o->kind == K_CMAN && o->a >= want))
+			if (!*next || o->a < *next)
+				*next = o->a;
+	}
+	/* Nothing usable and the oldest object a manifest: a prune already
+	 * removed the logs it replaced (restore's rule too). */
+	if (want == 1 && *next) {
+		for (size_t i = 0; i < g->n; i++)
+			if (g->o[i].kind == K_CMAN && g->o[i].a == *next)
+				*next = 0;
+	}
+	return *next ? want : 0;
+}
+
 /* Which generations stay: the lease's, those with a point at or after C,
  * and, for a kept generation without a point at or before its cutoff, its
  * parent (whose state at the child's creation is what a restore between C
@@ -323,8 +364,12 @@ static int choose_generations(struct rv_store *s, struct rv_prune_plan *p, const
 		for (size_t i = 0; i < p->n; i++) {
 			struct pgen *g = &p->g[i], *parent;
 			int64_t cut;
+			uint64_t next;
 
-			if (!g->keep || (g->has_point && g->min_ms <= g->cut))
+			/* A gap at its first sequence: its points all build on the
+			 * parent's state, and the point before the gap is that. */
+			if (!g->keep || (g->has_point && g->min_ms <= g->cut &&
+					 content_gap(g, g->cut, &next) != 1))
 				continue;
 			if (!g->meta_read && (rc = read_meta(s, g)))
 				return rc;
@@ -482,10 +527,24 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 		rc = tmp_open(&fd);
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		struct pgen *g = &p->g[i];
+		uint64_t miss, next;
 
 		if (!g->keep) {
 			for (size_t j = 0; j < g->n; j++)
 				g->o[j].del = true;
+			continue;
+		}
+		if ((miss = content_gap(g, g->cut, &next))) {
+			struct rv_restore_gap gap = {.missing = miss, .next = next};
+			char d[160];
+
+			memcpy(gap.gen, g->id, RV_GEN_ID_LEN);
+			rv_restore_gap_describe(d, sizeof(d), &gap);
+			rv_log(RV_LOG_ERROR,
+			       "prune leaves a generation whole: its content log has a gap", "gap",
+			       d, NULL);
+			if (!st->gap_generations++)
+				st->gap = gap;
 			continue;
 		}
 		rc = trim_generation(s, fd, g);
@@ -740,5 +799,17 @@ int rv_prune_run(struct rv_store *s, const struct rv_prune_opts *o, struct rv_pr
 		return rc;
 	rc = rv_prune_execute(s, p, o, st);
 	rv_prune_plan_free(p);
+	if (!rc && st->gap.missing) {
+		char d[160];
+
+		rv_restore_gap_describe(d, sizeof(d), &st->gap);
+		rc = rv_error(RV_ECORRUPT,
+			      "%s — prune left %" PRIu64
+			      " generation(s) whole (nothing in them deleted) and did the rest; "
+			      "the gap goes once replicate's manifests past it leave it outside "
+			      "the retention window, or restore the point before it with "
+			      "--before-gap",
+			      d, st->gap_generations);
+	}
 	return rc;
 }

@@ -22,6 +22,16 @@
  *     (replicate uploads a blob before a log names it).  If any object
  *     cannot be read, no blob is deleted.
  *
+ *   - a kept generation whose content log has a gap after its base (a
+ *     sequence missing while a later log or manifest is listed,
+ *     docs/FORMAT.md "Gaps") is left whole: nothing in it is deleted, so
+ *     the newest point before the gap (restore --before-gap) and every
+ *     object past it stay, and no base is chosen from a point the log
+ *     cannot reach; a gap at its first sequence also keeps its parent.
+ *     Gaps before the base lie outside the window and go with it.  The
+ *     rest of the prune runs; rv_prune_run then fails with RV_ECORRUPT
+ *     naming the gap;
+ *
  * The plan is made from LIST results (key names carry sequence, position
  * and time) plus the meta.json of kept generations that have no point at
  * or before C and the header of the point covering C; nothing is deleted
@@ -33,6 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "content/restore.h"
 #include "core/err.h"
 
 struct rv_store;
@@ -73,6 +84,8 @@ struct rv_prune_stats {
 	uint64_t blobs_kept;	   /* listed blobs that stay */
 	uint64_t blobs_young;	   /* of those: unreferenced, within the grace */
 	bool blobs_skipped;	   /* an object could not be read: none swept */
+	uint64_t gap_generations;  /* kept generations left whole for a content gap */
+	struct rv_restore_gap gap; /* the first of those gaps (missing 0: none) */
 };
 
 struct rv_prune_plan;
@@ -88,7 +101,9 @@ int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
 		     const struct rv_prune_opts *o, struct rv_prune_stats *st) RV_WARN_UNUSED;
 void rv_prune_plan_free(struct rv_prune_plan *p);
 
-/* Plan and execute: what `revenant prune` and a scheduled prune do. */
+/* Plan and execute: what `revenant prune` and a scheduled prune do.
+ * With a gap (st->gap), RV_ECORRUPT naming it after everything else was
+ * done. */
 int rv_prune_run(struct rv_store *s, const struct rv_prune_opts *o,
 		 struct rv_prune_stats *st) RV_WARN_UNUSED;
 

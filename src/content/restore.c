@@ -93,15 +93,50 @@ void rv_restore_point_release(struct rv_restore_point *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The newest manifest of `gen` cut at or before `at_ms`. */
+void rv_restore_gap_describe(char *out, size_t n, const struct rv_restore_gap *g)
+{
+	if (g->next)
+		snprintf(out, n,
+			 "generation %s: content log has a gap: sequence %" PRIu64
+			 " is missing, %" PRIu64 "… present",
+			 g->gen, g->missing, g->next);
+	else
+		snprintf(out, n,
+			 "generation %s: content log has a gap: sequence %" PRIu64
+			 " is missing, later ones present",
+			 g->gen, g->missing);
+}
+
+int rv_restore_gap_error(const struct rv_restore_gap *g)
+{
+	char d[160];
+
+	rv_restore_gap_describe(d, sizeof(d), g);
+	return rv_error(RV_ECORRUPT,
+			"%s — the store lost that object: restore the newest point before "
+			"it with --before-gap, an earlier one with --at, or a later one once "
+			"replicate has written a manifest past it",
+			d);
+}
+
+/* The newest manifest of `gen` cut at or before `at_ms`; `*later` the
+ * lowest manifest sequence at or above `above` (any time; 0 when none),
+ * which tells a lost log from the end of the log. */
+struct mlist {
+	uint64_t *seq;
+	size_t n;
+};
+
 static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
-			 struct rv_restore_obj *out)
+			 struct rv_restore_obj *out, struct mlist *all)
 {
 	struct rv_keylist kv = {0};
 	char *prefix = rv_content_manifest_prefix(gen);
 	int rc = rv_store_list_keys(s, prefix, &kv);
 
 	memset(out, 0, sizeof(*out));
+	all->seq = rv_calloc(kv.n + 1, sizeof(*all->seq));
+	all->n = 0;
 	for (size_t i = 0; !rc && i < kv.n; i++) {
 		uint64_t seq;
 		int64_t ms;
@@ -110,6 +145,7 @@ static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
 			continue; /* a folder marker made by another S3 tool */
 		if ((rc = rv_content_key_parse(kv.v[i], &seq, &ms)))
 			break;
+		all->seq[all->n++] = seq;
 		if (ms <= at_ms && (!out->key || seq > out->seq)) {
 			free(out->key);
 			out->key = rv_strdup(kv.v[i]);
@@ -127,13 +163,32 @@ static int find_manifest(struct rv_store *s, const char *gen, int64_t at_ms,
 	return rc;
 }
 
-int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
-			 struct rv_restore_obj **logs, size_t *nlogs)
+/* The lowest manifest sequence at or above `above`, 0 when none. */
+static uint64_t mlist_above(const struct mlist *all, uint64_t above)
+{
+	uint64_t best = 0;
+
+	for (size_t i = 0; i < all->n; i++)
+		if (all->seq[i] >= above && (!best || all->seq[i] < best))
+			best = all->seq[i];
+	return best;
+}
+
+/* How a run of logs ended. */
+struct chain_end {
+	uint64_t want;	/* the sequence that was not taken */
+	bool by_time;	/* it exists but is after `at_ms` */
+	uint64_t later; /* a later log seen while `want` is missing (0: none) */
+};
+
+static int list_chain(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
+		      struct rv_restore_obj **logs, size_t *nlogs, struct chain_end *end)
 {
 	uint64_t want = from;
 	size_t cap = *nlogs;
 	int rc = 0;
 
+	memset(end, 0, sizeof(*end));
 	for (;;) {
 		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
 		char *prefix =
@@ -153,8 +208,14 @@ int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int
 				break;
 			if (seq < want)
 				continue; /* before `from`, or a duplicate */
-			if (seq != want || ms > at_ms) {
-				stop = true; /* a gap ends the log; so does the time */
+			if (seq != want) {
+				end->later = seq;
+				stop = true;
+				break;
+			}
+			if (ms > at_ms) {
+				end->by_time = true;
+				stop = true;
 				break;
 			}
 			if (*nlogs == cap) {
@@ -171,79 +232,190 @@ int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int
 		if (rc || stop || (want & 0xff))
 			break;
 	}
+	end->want = want;
 	return rc;
 }
 
-static int find_in(struct rv_store *s, const char *gen, int64_t at_ms, int hops,
+int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
+			 struct rv_restore_obj **logs, size_t *nlogs)
+{
+	struct chain_end end;
+
+	return list_chain(s, gen, from, at_ms, logs, nlogs, &end);
+}
+
+/* The block after the one where the log stopped: a log there while `want`
+ * is missing is a gap the regular LIST cannot show (the missing log was
+ * the last of its block). */
+static int probe_next_block(struct rv_store *s, const char *gen, uint64_t want, uint64_t *later)
+{
+	char *prefix = rv_asprintf("generations/%s/content/log/%014" PRIx64, gen, (want >> 8) + 1);
+	struct rv_keylist kv = {0};
+	int rc = rv_store_list_keys(s, prefix, &kv);
+
+	for (size_t i = 0; !rc && i < kv.n; i++) {
+		uint64_t seq;
+		int64_t ms;
+
+		if ((rc = rv_content_key_parse(kv.v[i], &seq, &ms)))
+			break;
+		if (seq > want) {
+			*later = seq;
+			break;
+		}
+	}
+	rv_keylist_release(&kv);
+	free(prefix);
+	return rc;
+}
+
+static int find_in(struct rv_store *s, const char *gen, int64_t at_ms, unsigned flags, int hops,
+		   struct rv_restore_point *out);
+
+/* No manifest in `gen` at or before `at_ms`: its first commits build on
+ * the parent's state when it was created.  `*done` when that state stops
+ * before a gap in the parent: then it is the point. */
+static int find_base_in_parent(struct rv_store *s, const char *gen, int64_t at_ms, unsigned flags,
+			       int hops, struct rv_restore_point *out, bool *done)
+{
+	struct rv_restore_point base = {0};
+	struct rv_gen_meta meta;
+	int rc = rv_gen_meta_read(s, gen, &meta);
+
+	*done = false;
+	if (rc == RV_ENOTFOUND) {
+		rv_error_clear();
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (meta.parent && hops < MAX_PARENT_HOPS) {
+		int64_t until = at_ms < meta.created_ms ? at_ms : meta.created_ms;
+
+		rc = find_in(s, meta.parent, until, flags, hops + 1, &base);
+		if (rc)
+			rv_restore_point_release(&base);
+		if (rc == RV_ENOTFOUND) {
+			rv_error_clear();
+			rc = 0;
+		} else if (!rc && base.gap.missing) {
+			/* This generation's commits do not build on a state
+			 * before the parent's gap: the point is the parent's. */
+			rv_restore_point_release(out);
+			*out = base;
+			*done = true;
+		} else if (!rc) {
+			out->manifest = base.manifest;
+			out->logs = base.logs;
+			out->nlogs = base.nlogs;
+			out->time_ms = base.time_ms;
+		}
+	}
+	rv_gen_meta_release(&meta);
+	return rc;
+}
+
+static int find_in(struct rv_store *s, const char *gen, int64_t at_ms, unsigned flags, int hops,
 		   struct rv_restore_point *out)
 {
+	struct mlist all = {0};
+	struct chain_end end;
+	size_t before;
 	uint64_t from = 1;
+	bool done = false, own_base;
 	int rc;
 
 	memcpy(out->gen, gen, RV_GEN_ID_LEN);
-	if ((rc = find_manifest(s, gen, at_ms, &out->manifest)))
-		return rc;
-	if (out->manifest.key) {
+	if ((rc = find_manifest(s, gen, at_ms, &out->manifest, &all)))
+		goto out;
+	own_base = out->manifest.key != NULL;
+	if (own_base) {
 		from = out->manifest.seq + 1;
 		out->seq = out->manifest.seq;
 		out->time_ms = out->manifest.time_ms;
-	} else {
-		struct rv_gen_meta meta;
-
-		rc = rv_gen_meta_read(s, gen, &meta);
-		if (rc == RV_ENOTFOUND) {
-			rv_error_clear();
-			memset(&meta, 0, sizeof(meta));
-			rc = 0;
-		} else if (rc) {
-			return rc;
-		}
-		if (meta.parent && hops < MAX_PARENT_HOPS) {
-			struct rv_restore_point base = {0};
-			int64_t until = at_ms < meta.created_ms ? at_ms : meta.created_ms;
-
-			/* The parent's state when this generation started is
-			 * what its first commits build on. */
-			rc = find_in(s, meta.parent, until, hops + 1, &base);
-			if (rc == RV_ENOTFOUND) {
-				rv_error_clear();
-				rc = 0;
-			} else if (!rc) {
-				out->manifest = base.manifest;
-				out->logs = base.logs;
-				out->nlogs = base.nlogs;
-				out->time_ms = base.time_ms;
-			}
-		}
-		rv_gen_meta_release(&meta);
-		if (rc)
-			return rc;
+	} else if ((rc = find_base_in_parent(s, gen, at_ms, flags, hops, out, &done)) || done) {
+		goto out;
 	}
-	if ((rc = rv_restore_list_logs(s, gen, from, at_ms, &out->logs, &out->nlogs)))
-		return rc;
-	if (out->nlogs && !strcmp(out->logs[out->nlogs - 1].gen, gen)) {
+	before = out->nlogs;
+	if ((rc = list_chain(s, gen, from, at_ms, &out->logs, &out->nlogs, &end)))
+		goto out;
+	if (out->nlogs > before) {
 		out->seq = out->logs[out->nlogs - 1].seq;
 		out->time_ms = out->logs[out->nlogs - 1].time_ms;
+	}
+	/* The next sequence is missing (not merely later than `at_ms`): a
+	 * lost log, or the end of the log?  Anything later says lost -- except
+	 * when nothing of this generation is usable and its oldest object is
+	 * a manifest: prune removed the logs that manifest replaced, so the
+	 * history before it is gone by retention, not lost. */
+	if (!end.by_time) {
+		uint64_t m = mlist_above(&all, end.want);
+
+		if (!end.later && (rc = probe_next_block(s, gen, end.want, &end.later)))
+			goto out;
+		if (m && (!end.later || m < end.later))
+			end.later = m;
+		if (!own_base && end.want == 1 && m && m == end.later) {
+			char when[32];
+
+			rv_restore_format_time(when, at_ms);
+			rc = rv_error(RV_ENOTFOUND,
+				      "generation %s holds nothing at or before %s: its oldest "
+				      "object is the manifest at sequence %" PRIu64
+				      " (prune removed what came before) — give a later --at",
+				      gen, when, m);
+			goto out;
+		}
+	}
+	if (!end.by_time && end.later) {
+		struct rv_restore_gap gap = {.missing = end.want, .next = end.later};
+
+		memcpy(gap.gen, gen, RV_GEN_ID_LEN);
+		if (!(flags & RV_RESTORE_BEFORE_GAP)) {
+			rc = rv_restore_gap_error(&gap);
+			goto out;
+		}
+		out->gap = gap;
+		if (!out->manifest.key && !out->nlogs) {
+			char d[160];
+
+			rv_restore_gap_describe(d, sizeof(d), &gap);
+			rc = rv_error(RV_ENOTFOUND,
+				      "%s, and nothing was committed before it: there is no point "
+				      "before the gap to restore",
+				      d);
+			goto out;
+		}
 	}
 	if (!out->manifest.key && !out->nlogs) {
 		char when[32];
 
-		if (at_ms == RV_RESTORE_LATEST)
-			return rv_error(RV_ENOTFOUND,
-					"generation %s has no content commits yet — is replicate "
-					"running?",
-					gen);
+		if (at_ms == RV_RESTORE_LATEST) {
+			rc = rv_error(RV_ENOTFOUND,
+				      "generation %s has no content commits yet — is replicate "
+				      "running?",
+				      gen);
+			goto out;
+		}
 		rv_restore_format_time(when, at_ms);
-		return rv_error(RV_ENOTFOUND,
-				"nothing was committed at or before %s in generation %s — give a "
-				"later --at",
-				when, gen);
+		rc = rv_error(RV_ENOTFOUND,
+			      "nothing was committed at or before %s in generation %s — give a "
+			      "later --at",
+			      when, gen);
 	}
-	return 0;
+out:
+	free(all.seq);
+	return rc;
 }
 
 int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
 		    struct rv_restore_point *out)
+{
+	return rv_restore_find_flags(s, gen, at_ms, 0, out);
+}
+
+int rv_restore_find_flags(struct rv_store *s, const char *gen, int64_t at_ms, unsigned flags,
+			  struct rv_restore_point *out)
 {
 	struct rv_lease lease;
 	char g[RV_GEN_ID_LEN];
@@ -267,9 +439,13 @@ int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
 		memcpy(g, lease.gen, RV_GEN_ID_LEN);
 		rv_lease_release(&lease);
 	}
-	rc = find_in(s, g, at_ms, 0, out);
-	if (rc)
+	rc = find_in(s, g, at_ms, flags, 0, out);
+	if (rc) {
+		struct rv_restore_gap gap = out->gap;
+
 		rv_restore_point_release(out);
+		out->gap = gap; /* RV_ENOTFOUND: nothing before this gap */
+	}
 	return rc;
 }
 

@@ -40,6 +40,22 @@ struct rv_restore_obj {
 	int64_t time_ms;
 };
 
+/* A hole in a generation's content log: sequence `missing` is not in the
+ * store while a later log or manifest (`next`, the first one seen; 0 when
+ * not known) is.  Sequences have no gaps (docs/FORMAT.md), so this is a
+ * lost object, never the end of the log. */
+struct rv_restore_gap {
+	char gen[RV_GEN_ID_LEN];
+	uint64_t missing; /* 0: no gap */
+	uint64_t next;
+};
+
+/* "generation G: content log has a gap: sequence N is missing, M… present"
+ * into `out` (the wording `status`, `restore`, `standby` and `prune` use). */
+void rv_restore_gap_describe(char *out, size_t n, const struct rv_restore_gap *g);
+/* Sets that line plus what to do as the error; returns RV_ECORRUPT. */
+int rv_restore_gap_error(const struct rv_restore_gap *g);
+
 struct rv_restore_point {
 	char gen[RV_GEN_ID_LEN];	/* the generation followed */
 	uint64_t seq;			/* its last sequence in the point (0: none yet) */
@@ -47,6 +63,9 @@ struct rv_restore_point {
 	struct rv_restore_obj manifest; /* key NULL: start from an empty folder */
 	struct rv_restore_obj *logs;	/* in order; may span parent generations */
 	size_t nlogs;
+	/* RV_RESTORE_BEFORE_GAP only: the gap this point stops before
+	 * (missing 0: none). */
+	struct rv_restore_gap gap;
 };
 void rv_restore_point_release(struct rv_restore_point *p);
 
@@ -58,6 +77,21 @@ void rv_restore_point_release(struct rv_restore_point *p);
 int rv_restore_find(struct rv_store *s, const char *gen, int64_t at_ms,
 		    struct rv_restore_point *out) RV_WARN_UNUSED;
 
+/* rv_restore_find's rule for a gap (a sequence missing while a later log
+ * or manifest of the generation is present, which the finder looks for in
+ * the LIST of the block where the log stops, the next 256-block and the
+ * manifests): it is damage, RV_ECORRUPT with rv_restore_gap_error's
+ * message, when the point asked for may need the missing sequence (it
+ * lies at or past the gap, or its time cannot rule the gap out).  A gap
+ * in a parent generation counts when the point builds on the parent's
+ * state after it.  A log that simply ends (nothing later) is no gap.
+ * With RV_RESTORE_BEFORE_GAP in `flags` instead: the newest point before
+ * the gap, the gap in out->gap (RV_ENOTFOUND with out->gap still set:
+ * there is none). */
+#define RV_RESTORE_BEFORE_GAP 1u
+int rv_restore_find_flags(struct rv_store *s, const char *gen, int64_t at_ms, unsigned flags,
+			  struct rv_restore_point *out) RV_WARN_UNUSED;
+
 /* The database half of point `p` (format 1.1 recovery points): the header
  * `db=` of the newest object the point uses, and that object's generation
  * (where the database objects are).  `*has_db` false when the point names
@@ -67,7 +101,8 @@ int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bo
 			uint64_t *db_pos, char gen[RV_GEN_ID_LEN]) RV_WARN_UNUSED;
 
 /* Log objects of `gen` from sequence `from` on, up to `at_ms`, appended to
- * `*logs`: stops at the first missing sequence. */
+ * `*logs`: stops at the first missing sequence (without judging whether
+ * that is a gap: rv_restore_find does). */
 int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
 			 struct rv_restore_obj **logs, size_t *nlogs) RV_WARN_UNUSED;
 
@@ -152,6 +187,12 @@ struct rv_standby_opts {
 	void (*applied)(void *ud, const char *gen, uint64_t seq, int64_t commit_ms,
 			double lag_seconds, int64_t db_pos);
 	void *applied_ud;
+	/* A gap in the content log (rv_restore_find_flags) that blocks the
+	 * newest point: false, the standby reports it at every poll and stays
+	 * where it is (before it), and promote fails with RV_ECORRUPT; true
+	 * (--before-gap), both take the newest point before the gap, with a
+	 * warning.  Either way a manifest past the gap moves it on. */
+	bool before_gap;
 };
 
 /* Initial restore (with delete), then follow the lease's generation until

@@ -6,6 +6,14 @@
  * a log missing in the middle of the generation, means a full restore with
  * delete, which skips every file that is already right.
  *
+ * A missing log with later ones present is a gap: damage, at once (replicate
+ * writes log N+1 only after the PUT of log N succeeded, so no consistent
+ * LIST shows N+1 without N).  The standby then needs a manifest past the
+ * gap; until replicate writes one it stays where it is and reports the gap
+ * (an error, looked at every poll, logged again every 30 s) — it never goes
+ * back to an older point, and it does not skip the missing commit.  With `before_gap` a start or a
+ * promote takes the newest point before the gap instead of failing.
+ *
  * The database follows the content logs: before a log's records are
  * applied, the file is moved to the log's `db=` position by writing the
  * segments between in place, so folder and database always sit at one
@@ -77,6 +85,7 @@ struct standby {
 	int64_t current_ms; /* the folder is known to match the store as of this time */
 	int64_t progress_mono, gap_check_mono;
 	uint64_t gap_logged; /* the missing sequence last logged, so a wait logs once */
+	uint64_t gap_next;   /* a later sequence seen past the missing one (0: unknown) */
 	char *last_err;
 	int64_t last_err_ms;
 	int lock_fd; /* holds the database folder's flock */
@@ -437,15 +446,34 @@ static int full_restore(struct standby *sb, bool past)
 	bool has_db = false;
 	int rc;
 
-	if ((rc = rv_restore_find(sb->s, NULL, RV_RESTORE_LATEST, &p)))
+	if ((rc = rv_restore_find_flags(sb->s, NULL, RV_RESTORE_LATEST,
+					sb->o->before_gap ? RV_RESTORE_BEFORE_GAP : 0, &p)))
 		return rc;
 	if (past && !strcmp(p.gen, sb->gen) && p.seq <= sb->seq) {
-		rc = rv_error(RV_ENOTFOUND,
-			      "content log %" PRIu64 " of generation %s is missing from the store "
-			      "and no manifest past it exists yet — waiting for replicate's next "
-			      "manifest (every 256 commits or 10 minutes)",
-			      sb->seq + 1, sb->gen);
+		/* Nothing past the gap yet: stay, and say why. */
+		struct rv_restore_gap g = {.missing = sb->seq + 1, .next = sb->gap_next};
+
+		memcpy(g.gen, sb->gen, RV_GEN_ID_LEN);
+		if (p.gap.missing)
+			g = p.gap;
+		if (sb->promote && sb->o->before_gap) {
+			char d[160];
+
+			rv_restore_gap_describe(d, sizeof(d), &g);
+			rv_log(RV_LOG_WARN,
+			       "promoting the newest point before a gap (--before-gap)", "gap", d,
+			       NULL);
+			goto out;
+		}
+		rc = rv_restore_gap_error(&g);
 		goto out;
+	}
+	if (p.gap.missing) {
+		char d[160];
+
+		rv_restore_gap_describe(d, sizeof(d), &p.gap);
+		rv_log(RV_LOG_WARN, "standby takes the newest point before a gap (--before-gap)",
+		       "gap", d, NULL);
 	}
 	if (sb->db.path && !(rc = point_db(sb, &p, &has_db, dbgen, &dbpos)))
 		rc = db_goto(sb, dbgen, dbpos);
@@ -513,6 +541,7 @@ static int list_new(struct standby *sb, struct rv_restore_obj **logs, size_t *nl
 				continue;
 			if (seq > want) {
 				*gap = true;
+				sb->gap_next = seq;
 				stop = true;
 				break;
 			}
@@ -554,13 +583,21 @@ static int gap_check(struct standby *sb, bool *gap)
 			continue;
 		if ((rc = rv_content_key_parse(mk.v[i], &seq, &ms)))
 			break;
-		if (seq >= want)
+		if (seq >= want && (!*gap || seq < sb->gap_next)) {
 			*gap = true;
+			sb->gap_next = seq;
+		}
 	}
 	if (!rc && !*gap) {
 		rc = rv_store_list_keys(sb->s, np, &nk);
-		if (!rc && nk.n)
+		if (!rc && nk.n) {
+			uint64_t seq;
+			int64_t ms;
+
 			*gap = true;
+			sb->gap_next = rv_content_key_parse(nk.v[0], &seq, &ms) ? 0 : seq;
+			rv_error_clear();
+		}
 	}
 	rv_keylist_release(&mk);
 	rv_keylist_release(&nk);
@@ -569,27 +606,22 @@ static int gap_check(struct standby *sb, bool *gap)
 	return rc;
 }
 
+/* A gap right after the point applied: only a manifest past it helps
+ * (full_restore fails with the gap's RV_ECORRUPT until there is one). */
 static int on_gap(struct standby *sb)
 {
-	char n[24];
-	int rc;
+	struct rv_restore_gap g = {.missing = sb->seq + 1, .next = sb->gap_next};
+	char d[160];
 
-	pos_str(n, sb->seq + 1);
+	memcpy(g.gen, sb->gen, RV_GEN_ID_LEN);
+	rv_restore_gap_describe(d, sizeof(d), &g);
 	if (sb->gap_logged != sb->seq + 1)
 		rv_log(RV_LOG_WARN,
-		       "content log missing in the middle of the generation: falling back to a "
-		       "full restore",
-		       "generation", sb->gen, "missing_seq", n, NULL);
+		       "content log gap: looking for a manifest past it (a full restore); the "
+		       "standby stays at the point before it until there is one",
+		       "gap", d, NULL);
 	sb->gap_logged = sb->seq + 1;
-	rc = full_restore(sb, true);
-	if (rc == RV_ENOTFOUND && sb->promote) {
-		/* Nothing past the gap can be reached: promote what is there. */
-		rv_log(RV_LOG_WARN, "promoting the last point before the gap", "error", rv_errmsg(),
-		       NULL);
-		rv_error_clear();
-		rc = 0;
-	}
-	return rc;
+	return full_restore(sb, true);
 }
 
 /* After RV_ENOTFOUND from applying a log: was it the log itself (gone
@@ -661,6 +693,7 @@ static int follow(struct standby *sb, size_t *applied)
 		if (rc == RV_ENOTFOUND && log_gone(sb, logs[i].key)) {
 			rc = 0;
 			gap = true;
+			sb->gap_next = i + 1 < nlogs ? logs[i + 1].seq : 0;
 			break;
 		}
 		if (rc)

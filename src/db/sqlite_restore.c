@@ -524,10 +524,10 @@ static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, s
 			break;
 		if (k->from != at)
 			return rv_error(RV_ECORRUPT,
-					"database log of generation %s has a gap: position %" PRIu64
-					" is followed by '%s' — the store lost a segment; restore "
-					"an earlier point explicitly",
-					o->gen, at, k->key);
+					"generation %s: database log has a gap: position %" PRIu64
+					" is missing, %" PRIu64 "… present ('%s') — the store lost "
+					"a segment; restore an earlier point with --at",
+					o->gen, at, k->from, k->key);
 		if (!latest && o->at_ms <= 0 && k->to > o->pos)
 			break;
 		at = k->to;
@@ -537,7 +537,7 @@ static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, s
 	 * their segments: falling short is a loss in the store. */
 	if (!latest && o->at_ms <= 0 && at != o->pos)
 		return rv_error(RV_ECORRUPT,
-				"the database log of generation %s reaches position %" PRIu64
+				"generation %s: database log ends at position %" PRIu64
 				" but the recovery point names %" PRIu64
 				" — the store lost a segment; restore an earlier point with --at",
 				o->gen, at, o->pos);

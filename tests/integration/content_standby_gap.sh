@@ -120,17 +120,17 @@ gseq=$((16#$(seq_of "$gone")))
 echo "deleted log $gseq: $(basename "$gone")"
 kill -CONT "$SB"
 for i in $(seq 1 100); do
-	grep -q 'content log missing in the middle of the generation' "$T/sb.log" && break
+	grep -q 'content log gap: looking for a manifest past it' "$T/sb.log" && break
 	sleep 0.1
 done
-grep -q "content log missing in the middle of the generation.*missing_seq=$gseq" "$T/sb.log" ||
+grep -q "content log gap: looking for a manifest past it.*sequence $gseq is missing" "$T/sb.log" ||
 	fail "the gap at $gseq was not noticed"
 # No manifest past the gap yet: the standby must say that it waits.
 for i in $(seq 1 50); do
-	grep -q "no manifest past it exists yet" "$T/sb.log" && break
+	grep -q "once replicate has written a manifest past it" "$T/sb.log" && break
 	sleep 0.1
 done
-grep -q "content log $gseq of generation $GEN is missing.*no manifest past it exists yet" \
+grep -q "generation $GEN: content log has a gap: sequence $gseq is missing.*manifest past it" \
 	"$T/sb.log" || fail "no manifest past the gap and the standby does not say it waits"
 cr_listing "$T/sb" | grep -q 'a2.txt' && fail "the standby skipped the lost commit"
 commit b1
@@ -151,10 +151,10 @@ while :; do
 done
 rm "$last"
 echo "deleted log $((16#$s)) (a manifest holds it)"
-n0=$(grep -c 'content log missing in the middle of the generation' "$T/sb.log")
+n0=$(grep -c 'content log gap: looking for a manifest past it' "$T/sb.log")
 kill -CONT "$SB"
 converged "after losing the newest log" 25
-[ "$(grep -c 'content log missing in the middle of the generation' "$T/sb.log")" -gt "$n0" ] ||
+[ "$(grep -c 'content log gap: looking for a manifest past it' "$T/sb.log")" -gt "$n0" ] ||
 	fail "converged without noticing the gap?"
 echo "ok: converged through the periodic check"
 
@@ -162,7 +162,7 @@ kill -TERM "$SB"
 wait "$SB" || fail "standby did not stop cleanly"
 SB=
 dr_stop
-echo "standby log: $(grep -c 'content log missing' "$T/sb.log") gaps noticed," \
-	"$(grep -c 'no manifest past it' "$T/sb.log") waits for a manifest," \
+echo "standby log: $(grep -c 'content log gap:' "$T/sb.log") gaps noticed," \
+	"$(grep -c 'once replicate has written a manifest past it' "$T/sb.log") waits for a manifest," \
 	"$(grep -c 'restores the database whole' "$T/sb.log") whole database restores"
 echo "content_standby_gap: ok"
