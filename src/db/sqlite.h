@@ -20,15 +20,31 @@
  * the new committed frames to a local compressed spool without any lock,
  * then "leapfrogs": a second read transaction begins, everything committed
  * by then is copied (a superset of what it sees), and only then does the old
- * one end.  Ghost never waits for revenant on this path.  The write lock
- * (BEGIN IMMEDIATE on a third connection) is taken only where a read
- * transaction must sit exactly at the shipped end — at open and for a
- * snapshot — and when the WAL has grown past 16 × checkpoint_bytes under
- * writes without a pause, to checkpoint it completely so that the next
- * writer can rewind it (at the first idle tick after a complete checkpoint
- * a lock-free leapfrog does that).  Held, it makes a transaction that already read and now
- * wants to write fail at once with SQLITE_BUSY (SQLite calls no busy
- * handler for that upgrade), which is why it is kept this rare.
+ * one end.  A snapshot needs a read transaction whose view ends exactly at
+ * the shipped end; "pin" gets one without any lock: SQLite's wal-index
+ * header (the -shm file, read through SQLite's own mapping) is read just
+ * before and just after a read transaction begins, and when the two agree
+ * the transaction's view ends at that header's last frame; the WAL is
+ * followed, and if it ends there too the new transaction replaces the old
+ * one (else, a commit came in between: try again).  The WAL is kept small
+ * the same way: pin, PASSIVE checkpoint up to the pin, pin again — if no
+ * commit came in between, the new read transaction reads the database file
+ * alone (the file is then the snapshot, nothing being copied into it while
+ * it lives) and Ghost's next writer rewinds the WAL.  Under writes without
+ * a pause this can take a few tries or ticks (a try starts right after a
+ * commit, to have the whole gap to the next one).
+ *
+ * revenant never takes the write lock (no BEGIN IMMEDIATE, no write, no
+ * FULL/RESTART/TRUNCATE checkpoint — except after the database file was
+ * replaced, when the chain is over anyway).  That matters because SQLite
+ * answers a transaction that read and then wants to write with an
+ * immediate SQLITE_BUSY, without calling its busy handler, while another
+ * connection holds that lock, or once its snapshot is stale; a read
+ * transaction and a PASSIVE checkpoint neither hold that lock nor change
+ * what a reader's snapshot is checked against (the wal-index header), so
+ * no transaction of Ghost's fails because of revenant, nor waits for it
+ * beyond the microseconds of SQLite's own lock retries (measured:
+ * bench/snapshot_busy.sh, tests/integration/db_snapshot_busy.sh).
  * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once
  * or its salts changed without a restart) is reported as "new generation needed". */
 #ifndef RV_DB_SQLITE_H
@@ -46,7 +62,7 @@ struct rv_sqlite_opts {
 	const char *db_path;
 	const char *gen;	   /* the generation objects are written under */
 	const char *tmpdir;	   /* spools and snapshot copies; NULL = the db's folder */
-	int busy_timeout_ms;	   /* waiting for the write lock; 0 = 5000 */
+	int busy_timeout_ms;	   /* our busy handler (WAL switch, WAL-index recovery); 0 = 5000 */
 	uint64_t checkpoint_bytes; /* PASSIVE checkpoint once the WAL is larger; 0 = 4 MiB */
 };
 

@@ -108,11 +108,17 @@ static int pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got)
 int rv_wal_scan(int fd, const struct rv_wal_hdr *h, const struct rv_wal_cursor *cur,
 		unsigned char *buf, struct rv_wal_cursor *end, const char *name)
 {
+	return rv_wal_scan_to(fd, h, cur, UINT32_MAX, buf, end, name);
+}
+
+int rv_wal_scan_to(int fd, const struct rv_wal_hdr *h, const struct rv_wal_cursor *cur,
+		   uint32_t max, unsigned char *buf, struct rv_wal_cursor *end, const char *name)
+{
 	struct rv_wal_cursor c = *cur;
 	size_t fsz = RV_WAL_FRAME_HDR_SIZE + h->page_size;
 
 	*end = *cur;
-	for (;;) {
+	while (c.frame < max) {
 		size_t got;
 		struct rv_wal_frame f;
 
@@ -127,4 +133,5 @@ int rv_wal_scan(int fd, const struct rv_wal_hdr *h, const struct rv_wal_cursor *
 		if (f.commit)
 			*end = c;
 	}
+	return 0;
 }

@@ -63,6 +63,11 @@ struct rv_wal_cursor {
  * stops at the first invalid or short frame. */
 int rv_wal_scan(int fd, const struct rv_wal_hdr *h, const struct rv_wal_cursor *cur,
 		unsigned char *buf, struct rv_wal_cursor *end, const char *name) RV_WARN_UNUSED;
+/* The same, reading no frame at or past `max` (frames of the incarnation):
+ * a commit frame there is not committed yet as far as SQLite knows. */
+int rv_wal_scan_to(int fd, const struct rv_wal_hdr *h, const struct rv_wal_cursor *cur,
+		   uint32_t max, unsigned char *buf, struct rv_wal_cursor *end,
+		   const char *name) RV_WARN_UNUSED;
 
 /* Byte offset of frame `i` (0-based) in the WAL file. */
 static inline uint64_t rv_wal_frame_off(const struct rv_wal_hdr *h, uint32_t i)

@@ -4,6 +4,7 @@ the database replication tests and benchmarks.
 
     db_writer.py --db ghost.db --ack acks.log [--rate 200] [--init]
                  [--duration S] [--count N] [--seed N] [--stats FILE]
+                 [--busy-log FILE]
 
 Tables: posts (html of 2-20 KiB, plaintext, title, slug, status, times, in
 the shape of Ghost 5's), tags, posts_tags, meta, and txlog(id, ms).  Each
@@ -29,7 +30,14 @@ statement reads, so SQLite may answer SQLITE_BUSY at once when another
 connection holds the write lock (it does not wait when a reader wants to
 become a writer), or SQLITE_BUSY_SNAPSHOT when the snapshot went stale.
 Both are retried (rollback, 1-10 ms pause, the whole transaction again)
-and counted.  Any other error ends the writer with status 1.
+and counted, in total and by extended result code ("errors": {"5": n,
+"517": n}); --busy-log appends one line per such error: "<unix ms> <code>
+<txn id> <the statement that failed>".  Any other error ends the writer
+with status 1.
+
+Latency.  Each transaction's time from its first BEGIN to the COMMIT that
+succeeded (retries included) is kept: the stats give its p50, p99 and max
+in ms ("latency_ms"), what Ghost's request would have waited.
 
 SIGTERM/SIGINT: the transaction in progress finishes, the ack log is
 flushed, the counts are printed to stderr as one line ("db_writer: txns=...
@@ -123,6 +131,11 @@ class Writer:
         self.busy_snapshot = 0
         self.locked = 0
         self.wait_max = 0.0
+        self.errors = {}
+        self.lat = []
+        self.sql = ""
+        self.tid = 0
+        self.busy_log = open(a.busy_log, "a") if a.busy_log else None
         self.kinds = {"insert": 0, "update": 0, "status": 0, "delete": 0}
         exists = os.path.exists(a.db)
         if not exists and not a.init:
@@ -173,7 +186,8 @@ class Writer:
         """One transaction's statements; returns what to apply to the
         in-memory lists once COMMIT succeeded."""
         rnd = self.rnd
-        c = self.c
+        c = self  # execute() below remembers the statement for --busy-log
+        self.tid = tid
         c.execute("BEGIN")
         # Read first, as an ORM does (load the row it will change): this is
         # what makes a deferred transaction a reader that must upgrade.
@@ -227,6 +241,10 @@ class Writer:
         c.execute("COMMIT")
         return kind, undo
 
+    def execute(self, sql, args=()):
+        self.sql = sql
+        return self.c.execute(sql, args)
+
     def retry(self, fn, *args):
         """Run fn (one whole transaction) until it commits; SQLITE_BUSY,
         BUSY_SNAPSHOT and LOCKED are retried and counted."""
@@ -235,17 +253,27 @@ class Writer:
         while True:
             try:
                 out = fn(*args)
-                self.wait_max = max(self.wait_max, time.monotonic() - t0)
+                dt = time.monotonic() - t0
+                self.wait_max = max(self.wait_max, dt)
+                if fn == self.one:
+                    self.lat.append(dt)
                 return out
             except sqlite3.OperationalError as e:
                 code = getattr(e, "sqlite_errorcode", None)
                 if code is None:
                     code = SQLITE_BUSY if "locked" in str(e) or "busy" in str(e) else -1
-                if code not in (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED):
+                if code not in (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED) and \
+                        code & 0xff not in (SQLITE_BUSY, SQLITE_LOCKED):
                     raise
+                self.errors[str(code)] = self.errors.get(str(code), 0) + 1
+                if self.busy_log:
+                    self.busy_log.write("%d %d %d %s\n" % (
+                        int(time.time() * 1000), code, self.tid,
+                        " ".join(self.sql.split())[:60]))
+                    self.busy_log.flush()
                 if code == SQLITE_BUSY_SNAPSHOT:
                     self.busy_snapshot += 1
-                elif code == SQLITE_LOCKED:
+                elif code & 0xff == SQLITE_LOCKED:
                     self.locked += 1
                 else:
                     self.busy += 1
@@ -254,6 +282,15 @@ class Writer:
                 # The same transaction again (same random choices).
                 self.rnd.setstate(state)
                 time.sleep(random.uniform(0.001, 0.01))
+
+    def percentiles(self):
+        lat = sorted(self.lat)
+        if not lat:
+            return {"p50": 0, "p99": 0, "max": 0}
+
+        def at(q):
+            return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1)
+        return {"p50": at(0.50), "p99": at(0.99), "max": round(lat[-1] * 1000, 1)}
 
     def flush_acks(self, force=False):
         if not self.ack_pending:
@@ -312,11 +349,14 @@ class Writer:
             "busy_snapshot": self.busy_snapshot,
             "locked": self.locked,
             "txn_wait_ms_max": round(self.wait_max * 1000, 1),
+            "errors": self.errors,
+            "latency_ms": self.percentiles(),
             "kinds": self.kinds,
             "posts": len(self.posts),
         }
         print("db_writer: " + " ".join(
-            "%s=%s" % (k, v) for k, v in st.items() if k != "kinds"), file=sys.stderr)
+            "%s=%s" % (k, v) for k, v in st.items()
+            if k not in ("kinds", "errors", "latency_ms")), file=sys.stderr)
         if a.stats:
             with open(a.stats, "w") as f:
                 json.dump(st, f)
@@ -340,6 +380,8 @@ def main():
     p.add_argument("--journal-mode", default=None, help="PRAGMA journal_mode to set (default: leave)")
     p.add_argument("--synchronous", default=None, help="PRAGMA synchronous (default: SQLite's)")
     p.add_argument("--stats", default=None, help="write the counts here as JSON on exit")
+    p.add_argument("--busy-log", default=None,
+                   help="append '<unix ms> <extended code> <txn id> <statement>' per BUSY/LOCKED")
     a = p.parse_args()
     if a.seed is None:
         a.seed = int.from_bytes(os.urandom(4), "big")

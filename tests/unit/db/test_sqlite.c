@@ -716,6 +716,66 @@ static void test_wal_rewound_twice(void **state)
 	free(wal);
 }
 
+/* A commit frame SQLite never published: its writer died (kill -9) after
+ * writing it and before updating the WAL index (during the commit's fsync),
+ * so the transaction did not happen and the next writer overwrites the
+ * frame.  Forged here as a valid copy of the WAL's last frame appended
+ * after it.  The shipper must neither ship it nor lose its place: the
+ * transactions written over it are shipped and restored. */
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static void test_phantom_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_sqlite_opts o = {.db_path = fx->db, .gen = fx->gen};
+	struct rv_sqlite *s;
+	struct rv_sqlite_ship r;
+	uint64_t pos0, k = 0;
+	char *wal = rv_asprintf("%s-wal", fx->db);
+	unsigned char b[RV_WAL_HDR_SIZE];
+	unsigned char *fr = rv_malloc(RV_WAL_FRAME_HDR_SIZE + RV_WAL_MAX_PAGE);
+	struct rv_wal_hdr h;
+	struct rv_wal_cursor c, end;
+	size_t fsz;
+	int fd;
+
+	assert_int_equal(rv_sqlite_open(&s, &o), 0);
+	assert_int_equal(rv_sqlite_snapshot(s, fx->s, &pos0), 0);
+	ship_some(fx, s, &k, 2);
+	fd = open(wal, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	assert_int_equal(rv_wal_hdr_parse(&h, b, wal), 0);
+	c = (struct rv_wal_cursor){0, {h.ck1, h.ck2}};
+	assert_int_equal(rv_wal_scan(fd, &h, &c, fr, &end, wal), 0);
+	assert_true(end.frame > 0);
+	fsz = RV_WAL_FRAME_HDR_SIZE + h.page_size;
+	assert_int_equal(pread(fd, fr, fsz, (off_t)rv_wal_frame_off(&h, end.frame - 1)),
+			 (ssize_t)fsz);
+	rv_wal_checksum(h.magic == RV_WAL_MAGIC_BE, fr, 8, end.ck);
+	rv_wal_checksum(h.magic == RV_WAL_MAGIC_BE, fr + RV_WAL_FRAME_HDR_SIZE, h.page_size,
+			end.ck);
+	put_be32(fr + 16, end.ck[0]);
+	put_be32(fr + 20, end.ck[1]);
+	assert_int_equal(pwrite(fd, fr, fsz, (off_t)rv_wal_frame_off(&h, end.frame)), (ssize_t)fsz);
+	c = (struct rv_wal_cursor){0, {h.ck1, h.ck2}};
+	assert_int_equal(rv_wal_scan(fd, &h, &c, fr, &end, wal), 0);
+	close(fd);
+	print_message("phantom commit frame forged at frame %u\n", end.frame);
+	assert_int_equal(rv_sqlite_ship(s, fx->s, &r), 0);
+	assert_int_equal(r.to, r.from);
+	/* The next writer overwrites it; its transactions are shipped. */
+	ship_some(fx, s, &k, 2);
+	assert_int_equal(check_restore(fx, RV_SQLITE_POS_LATEST), k);
+	rv_sqlite_free(s);
+	free(fr);
+	free(wal);
+}
+
 /* The store unavailable: the spooled segment stays pending and the very
  * same range is uploaded once it is back; nothing is lost or duplicated. */
 static void test_store_outage(void **state)
@@ -844,6 +904,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_db_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_outage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_rewound_twice, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_phantom_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_switch_with_open_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_sources, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_200mib, setup, teardown),
