@@ -6,4 +6,6 @@ set(RV_FUZZ_TARGETS
   fuzz_store_url
   fuzz_sigv4
   fuzz_config
+  fuzz_path
+  fuzz_format
 )

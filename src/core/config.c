@@ -619,10 +619,11 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 		return 0;
 	case CT_DURATION:
 		if (rv_parse_duration_ms(s, &v) && s[0] && strspn(s, "0123456789") == strlen(s))
-			return cerr(x, line, e->name,
-				    "'%.30s' has no unit: write %.30ss, %.30sm or %.30sh (a bare number "
-				    "is ambiguous)",
-				    shown, shown, shown, shown);
+			return cerr(
+			    x, line, e->name,
+			    "'%.30s' has no unit: write %.30ss, %.30sm or %.30sh (a bare number "
+			    "is ambiguous)",
+			    shown, shown, shown, shown);
 		if (rv_parse_duration_ms(s, &v))
 			return cerr(
 			    x, line, e->name,
@@ -1100,7 +1101,8 @@ static int check_combinations(struct pctx *x)
 	 * 72h), and prune would keep far less than the operator thinks. */
 	if (c->database.sqlite && c->retention_ms < c->database.snapshot_interval_ms) {
 		char r[32], i[32];
-		unsigned lr = set_line(x, "retention"), li = set_line(x, "database.snapshot_interval");
+		unsigned lr = set_line(x, "retention"),
+			 li = set_line(x, "database.snapshot_interval");
 
 		fmt_duration(r, sizeof(r), c->retention_ms);
 		fmt_duration(i, sizeof(i), c->database.snapshot_interval_ms);

@@ -212,7 +212,7 @@ int rv_parse_duration_ms(const char *s, int64_t *out)
 	static const struct {
 		const char *unit;
 		uint64_t mul;
-	} units[] = {{"ms", 1},	     {"s", 1000},      {"m", 60000},
+	} units[] = {{"ms", 1},	     {"s", 1000},     {"m", 60000},
 		     {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
 	uint64_t n, v;
 	const char *unit;
