@@ -79,14 +79,17 @@ echo "--- start; existing files are shipped by the first walk"
 echo existing >"$T/content/existing.txt"
 mkdir -p "$T/content/logs" && echo skip >"$T/content/logs/ghost.log"
 cr_start "$T/r.yml" "$T/r.log" || fail "start"
-for i in $(seq 1 40); do
+# Bounds here say "it happens", not "it is fast": a busy machine may be
+# slow, and the latency target (sync_interval + 500 ms) is measured in
+# bench/content_bench.sh, not asserted in tests (issue 16).
+for i in $(seq 1 600); do
 	"$REVENANT" -c "$T/r.yml" status --manifest | grep -q '^file existing.txt ' && break
 	sleep 0.05
 done
-"$REVENANT" -c "$T/r.yml" status --manifest | grep -q '^file existing.txt ' || fail "existing file not recorded within 2 s"
+"$REVENANT" -c "$T/r.yml" status --manifest | grep -q '^file existing.txt ' || fail "existing file not recorded within 30 s"
 "$REVENANT" -c "$T/r.yml" status --manifest | grep -q 'logs' && fail "excluded logs/ was shipped"
 
-echo "--- new files reach the store within 2 s"
+echo "--- new files reach the store"
 mkdir -p "$T/content/images/2026/01" "$T/content/empty dir"
 head -c 300000 /dev/urandom >"$T/content/images/2026/01/photo one.jpg"
 head -c 3000000 /dev/urandom >"$T/content/images/2026/01/big.mp4"
@@ -110,7 +113,7 @@ cr_wait_converged_excl() {
 		sleep 0.1
 	done
 }
-cr_wait_converged_excl 2 || fail "changes did not reach the store within 2 s"
+cr_wait_converged_excl 30 || fail "changes did not reach the store within 30 s"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 echo "ok: converged in ${took}s"
 # The blob is the file's bytes.
@@ -162,7 +165,9 @@ t0=$(date +%s%N)
 cr_stop
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$CR_RC" = 0 ] || fail "replicate exited $CR_RC on SIGTERM"
-[ "$ms" -lt 3000 ] || fail "SIGTERM took $ms ms"
+# Prompt means no waiting on a tick, a deadline or a retry; 15 s leaves a
+# busy machine room and still catches a shutdown that waits out a timeout.
+[ "$ms" -lt 15000 ] || fail "SIGTERM took $ms ms"
 "$REVENANT" -c "$T/r.yml" status --manifest | grep -q '^file last.txt ' || fail "the last file was not in the final commit"
 echo "ok: stopped in $ms ms with the last file committed"
 

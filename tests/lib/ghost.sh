@@ -28,8 +28,18 @@ _ghost_err() { echo "ghost.sh: $*" >&2; }
 
 # ghost_install: install Ghost once into $RV_GHOST_HOME (package/ under it).
 # A marker file written last makes a complete install a no-op; anything else
-# found there is a partial install and is redone from scratch.
+# found there is a partial install and is redone from scratch.  Tests run
+# two at a time: a lock file beside the install makes a second caller wait
+# for the first one's install instead of wiping it.
 ghost_install() {
+	mkdir -p "$(dirname "$RV_GHOST_HOME")" || return 1
+	(
+		flock 9 || exit 1
+		_ghost_install_locked
+	) 9>"$RV_GHOST_HOME.lock"
+}
+
+_ghost_install_locked() {
 	local home=$RV_GHOST_HOME marker=$RV_GHOST_HOME/.installed
 	if [[ -f $marker && -f $home/package/index.js && -d $home/package/node_modules ]]; then
 		return 0
