@@ -347,8 +347,7 @@ static int check_page(const struct rv_store *s, const char *prefix, bool dirs,
 			return rv_error(
 			    RV_ECORRUPT,
 			    "the listing of '%.200s' in '%s' returned the key '%.200s', which is "
-			    "not "
-			    "%s under that prefix — the server's answer is wrong or hostile",
+			    "not %s under that prefix — the server's answer is wrong or hostile",
 			    prefix, s->describe, !k || has_control(k) ? "(unprintable)" : k,
 			    dirs ? "a folder" : "a key");
 	}
