@@ -5,6 +5,7 @@
 #include "content/format.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/dbobj.h"
 #include "store/store.h"
@@ -628,6 +629,7 @@ static int delete_planned(struct rv_store *s, const struct rv_prune_plan *p)
 
 		if (g->keep)
 			continue;
+		rv_testpoint("prune.generation");
 		for (int pass = 0; !rc && pass < 2; pass++) {
 			for (size_t j = 0; j < g->n; j++)
 				if ((g->o[j].kind == K_META) == (pass == 1))
@@ -757,8 +759,10 @@ static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run
 		st->removed[RV_PRUNE_BLOBS].count++;
 		st->removed[RV_PRUNE_BLOBS].bytes += b->size;
 	}
-	if (!rc && !dry_run)
+	if (!rc && !dry_run) {
+		rv_testpoint("prune.blobs");
 		rc = kv_delete(s, &doomed, "blobs");
+	}
 	free(doomed.v);
 	for (size_t i = 0; i < bv.n; i++)
 		free(bv.v[i].key);

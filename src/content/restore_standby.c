@@ -27,6 +27,7 @@
 #include "content/restore.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/sqlite.h"
 #include "store/store.h"
@@ -359,8 +360,10 @@ static int db_forward(struct standby *sb, uint64_t pos)
 			return rv_error_errno(RV_EFAIL, errno, "open '%s'", db->path);
 		}
 		db->have = false;
-		if (!(rc = state_write(db, false)))
+		if (!(rc = state_write(db, false))) {
+			rv_testpoint("standby.forward");
 			rc = rv_sqlite_segs_apply(g, fd);
+		}
 		if (!rc && fsync(fd) == -1)
 			rc = rv_error_errno(RV_EFAIL, errno, "fsync '%s'", db->path);
 		if (!rc && fstat(fd, &st) == -1)

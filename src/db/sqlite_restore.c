@@ -5,6 +5,7 @@
  * a commit, so each applied segment leaves a consistent database. */
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/dbobj.h"
 #include "db/sqlite.h"
@@ -131,6 +132,7 @@ static int pw_run(struct pwriter *w, const struct pw_job *j)
 	if (!j->ops) {
 		if (pwrite_all(w->fd, j->p, j->n, j->off) == -1)
 			return errno;
+		rv_testpoint("db.written");
 		if (j->off + j->n - w->flushed >= WRITEBACK_STEP) {
 			/* Only a hint: the fsync at the end is what counts. */
 			(void)sync_file_range(w->fd, (off_t)w->flushed,
@@ -146,6 +148,8 @@ static int pw_run(struct pwriter *w, const struct pw_job *j)
 		if (o->page && pwrite_all(w->fd, o->page, j->page_size,
 					  (uint64_t)(o->pgno - 1) * j->page_size) == -1)
 			return errno;
+		if (o->page)
+			rv_testpoint("db.written");
 		if (o->commit &&
 		    ftruncate(w->fd, (off_t)((uint64_t)o->commit * j->page_size)) == -1)
 			return errno;

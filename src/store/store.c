@@ -1,6 +1,7 @@
 /* store.c - URL parsing, key rules and dispatch to the backends. */
 #include "store/store.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -499,6 +500,8 @@ static void *del_worker(void *ud)
 		i = d->next++;
 		pthread_mutex_unlock(&d->mu);
 		rc = rv_store_delete(d->s, d->keys[i]);
+		if (!rc)
+			rv_testpoint("store.deleted");
 		pthread_mutex_lock(&d->mu);
 		if (rc && !d->rc) {
 			d->rc = rc;
@@ -524,6 +527,7 @@ int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n, unsign
 
 			if (rc)
 				return rc;
+			rv_testpoint("store.deleted");
 		}
 		return 0;
 	}

@@ -5,6 +5,9 @@
 #     while its state file says "clean" and does not change during the
 #     copy) pass integrity_check, hold a gapless prefix of the writer's
 #     transactions and every one acked more than 3 s before;
+#   - kill -9 the standby stopped at a test point after a page written
+#     inside an in-place apply: the state says "applying", the restart
+#     restores the database whole;
 #   - kill -9 the standby 4 times at random moments: if the state left
 #     behind says "clean", the file itself must be whole and a prefix (no
 #     torn database); the restart resumes or restores whole, never serves a
@@ -122,6 +125,28 @@ kill -0 "$SB" 2>/dev/null || fail "the running standby died"
 check_follow "following after the refusals"
 
 printf 'on the primary' >"$T/content/note.txt"
+
+# A kill inside an in-place apply, every run: the standby stops at a test
+# point (src/core/testpoint.h) after the third page written past the
+# "applying" mark and is killed there; the state must not vouch for the
+# torn file, and the restart must restore it whole.
+. "$RV_SRCDIR/tests/lib/testpoint.sh"
+kill -TERM "$SB"
+wait "$SB" || fail "standby did not stop cleanly before the test-point kill"
+REVENANT_TESTPOINT='standby.forward>db.written@3' "$REVENANT" standby --to "$T/sb" --db "$SDB" \
+	--interval 200ms --metrics-listen off "$URL" >>"$T/sb.out" 2>>"$T/sb.log" &
+SB=$!
+tp_wait_stopped "$SB" || fail "the standby did not stop at a page write inside an apply"
+grep -q '"clean": false' "$STATE" || fail "stopped inside an apply, but the state says clean"
+kill -KILL "$SB"
+wait "$SB" 2>/dev/null
+w0=$(grep -c 'standby restores the database whole' "$T/sb.log")
+sb_start
+check_follow "restart after a kill inside an apply"
+grep -q "will be restored whole.*stopped while it wrote the database" "$T/sb.log" ||
+	fail "after a kill inside an apply: 'stopped while it wrote the database' not noticed"
+[ "$(grep -c 'standby restores the database whole' "$T/sb.log")" -gt "$w0" ] ||
+	fail "after a kill inside an apply: the database was not restored whole"
 
 kills=0 torn_checked=0 unclean=0
 for c in 1 2 3 4; do

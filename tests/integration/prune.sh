@@ -10,8 +10,10 @@
 #   - unreferenced blobs stay within the grace and go after it; referenced
 #     ones stay;
 #   - a damaged kept object stops the blob sweep (exit 7, no blob deleted);
-#   - prune killed with SIGKILL at several moments leaves a store that
-#     restores every point at or after C, and a second run finishes.
+#   - prune stopped at a test point after the K-th delete inside the
+#     removal of generation 1 or inside the blob sweep and killed there
+#     leaves a store that restores every point at or after C, and a second
+#     run finishes.
 set -euo pipefail
 
 : "${REVENANT:?set REVENANT to the built binary}"
@@ -279,13 +281,15 @@ grep -q '^blobs: *skipped' "$WORK/bad.out" || fail "the output does not say so: 
 ok
 
 # ---- SIGKILL at several moments ------------------------------------------------
-# Kill once the removal of generation 1 (or the blob sweep) has visibly
-# begun, after a varying extra delay: the store must restore the window
-# whatever was deleted so far, and a second run must finish the job.
+# Stop prune at a test point (src/core/testpoint.h) after the K-th delete
+# inside the removal of generation 1, or inside the blob sweep, and kill
+# it there: the store must restore the window whatever was deleted so far,
+# and a second run must finish the job.
 stop_replicate
+. "$RV_SRCDIR/tests/lib/testpoint.sh"
 count() { find "$1" -type f 2>/dev/null | wc -l; }
-# 300 more orphan blobs from before C (as a long-running store collects), so
-# that the sweep lasts long enough to be interrupted.
+# 300 more orphan blobs from before C (as a long-running store collects):
+# a sweep with deletes to stop between.
 python3 - "$WORK/store-kill/blobs/sha256" "$((TC / 1000 - 60))" <<'PY'
 import hashlib, os, sys
 root, old = sys.argv[1], int(sys.argv[2])
@@ -299,8 +303,8 @@ for i in range(300):
     os.utime(p, (old, old))
 PY
 # Generation 1 grows by 400 database segments (named as replicate names
-# them, from before C; prune removes a dropped generation unread), so that
-# its removal, 8 deletes at a time, lasts long enough to be interrupted.
+# them, from before C; prune removes a dropped generation unread): a removal
+# (8 deletes at a time) with deletes to stop between.
 python3 - "$WORK/store-kill/generations/$G1/db/log" "$((TC - 120000))" <<'PY'
 import os, sys
 d, ms = sys.argv[1], int(sys.argv[2])
@@ -311,38 +315,42 @@ for i in range(400):
 PY
 mid_gen=0
 mid_blobs=0
-for phase in gen gen gen gen blobs blobs blobs; do
-	for extra in 0 0.004; do
-		rm -rf "$WORK/sk"
-		cp -a "$WORK/store-kill" "$WORK/sk"
-		if [ "$phase" = gen ]; then watch="$WORK/sk/generations/$G1"; else watch="$WORK/sk/blobs"; fi
-		n0=$(count "$watch")
-		"$REVENANT" --log-level error prune --retention "$(ret)" --blob-grace 1ms \
-			"file://$WORK/sk" >/dev/null 2>&1 &
-		pid=$!
-		while kill -0 "$pid" 2>/dev/null && [ "$(count "$watch")" -ge "$n0" ]; do :; done
-		sleep "$extra"
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		if [ "$phase" = gen ] && [ -f "$watch/meta.json" ] && [ "$(count "$watch")" -lt "$n0" ]; then
-			mid_gen=$((mid_gen + 1))
-		fi
-		if [ "$phase" = blobs ] && [ "$(count "$watch")" -lt "$n0" ] &&
-			[ "$(count "$watch")" -gt $((n0 - 310)) ]; then
-			mid_blobs=$((mid_blobs + 1))
-		fi
-		check_window "$WORK/sk"
-		"$REVENANT" --log-level warn prune --retention "$(ret)" --blob-grace 1ms \
-			"file://$WORK/sk" >/dev/null || fail "prune after a kill"
-		# (a kill between a file store's unlink and rmdir can leave empty folders)
-		[ "$(count "$WORK/sk/generations/$G1")" = 0 ] || fail "the second run left generation 1"
-		[ ! -e "$WORK/sk/blobs/sha256/${SHA_DOOMED:0:2}/$SHA_DOOMED" ] ||
-			fail "the second run left an unreferenced blob"
-		[ "$(count "$WORK/sk/blobs")" = "$(count "$STORE/blobs")" ] ||
-			fail "the second run left other blobs than the pruned store keeps"
-		check_window "$WORK/sk"
-	done
+for kill_at in gen:1 gen:8 gen:150 gen:390 blobs:1 blobs:150 blobs:295; do
+	phase=${kill_at%%:*}
+	rm -rf "$WORK/sk"
+	cp -a "$WORK/store-kill" "$WORK/sk"
+	if [ "$phase" = gen ]; then
+		watch="$WORK/sk/generations/$G1"
+		tp="prune.generation>store.deleted@${kill_at#*:}"
+	else
+		watch="$WORK/sk/blobs"
+		tp="prune.blobs>store.deleted@${kill_at#*:}"
+	fi
+	n0=$(count "$watch")
+	REVENANT_TESTPOINT=$tp "$REVENANT" --log-level error prune --retention "$(ret)" \
+		--blob-grace 1ms "file://$WORK/sk" >/dev/null 2>"$WORK/tp.err" &
+	pid=$!
+	tp_wait_stopped "$pid" || fail "prune did not stop at $tp: $(cat "$WORK/tp.err")"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	if [ "$phase" = gen ]; then
+		[ -f "$watch/meta.json" ] && [ "$(count "$watch")" -lt "$n0" ] ||
+			fail "$tp: the kill did not land inside the removal of generation 1"
+		mid_gen=$((mid_gen + 1))
+	else
+		[ "$(count "$watch")" -lt "$n0" ] && [ "$(count "$watch")" -gt $((n0 - 310)) ] ||
+			fail "$tp: the kill did not land inside the blob sweep"
+		mid_blobs=$((mid_blobs + 1))
+	fi
+	check_window "$WORK/sk"
+	"$REVENANT" --log-level warn prune --retention "$(ret)" --blob-grace 1ms \
+		"file://$WORK/sk" >/dev/null || fail "prune after a kill at $tp"
+	# (a kill between a file store's unlink and rmdir can leave empty folders)
+	[ "$(count "$WORK/sk/generations/$G1")" = 0 ] || fail "$tp: the second run left generation 1"
+	[ ! -e "$WORK/sk/blobs/sha256/${SHA_DOOMED:0:2}/$SHA_DOOMED" ] ||
+		fail "$tp: the second run left an unreferenced blob"
+	[ "$(count "$WORK/sk/blobs")" = "$(count "$STORE/blobs")" ] ||
+		fail "$tp: the second run left other blobs than the pruned store keeps"
+	check_window "$WORK/sk"
 done
-[ "$mid_gen" -ge 1 ] || fail "no kill landed inside the removal of generation 1"
-[ "$mid_blobs" -ge 1 ] || fail "no kill landed inside the blob sweep"
 echo "prune: $checks checks passed ($mid_gen kills inside a generation's removal, $mid_blobs inside the blob sweep)"
