@@ -9,11 +9,12 @@
 #     over S3 (one s3rver) revenant vs `aws s3 sync` and `rclone copy`; into a
 #     folder revenant's file:// store vs lsyncd's start-up rsync.
 # (b) steady state: RATE files/s for SECS s, latency from each close() to the
-#     file being durable in the store (revenant, sync_interval 1s and 100ms)
+#     file being durable in the store (revenant, sync_interval 1s and 100ms;
+#     and one file every 3 s for SPARSE_SECS at 1s)
 #     or complete in the target (lsyncd, delay 15 s = its default, and 1 s).
 # (c) peak RSS of replicate watching BIG 1 KiB files, after the initial sync
 #     and after CHANGES changes (file:// store, store.fsync off).
-# Env: FILES (10000), RATE (5), SECS (60), BIG (100000), CHANGES (1000),
+# Env: FILES (10000), RATE (5), SECS (60), SPARSE_SECS (90), BIG (100000), CHANGES (1000),
 # PARTS (abc: which parts to run).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,6 +22,7 @@ rv="$(realpath "${1:-$top/build/revenant}")"
 FILES=${FILES:-10000}
 RATE=${RATE:-5}
 SECS=${SECS:-60}
+SPARSE_SECS=${SPARSE_SECS:-90}
 BIG=${BIG:-100000}
 CHANGES=${CHANGES:-1000}
 PARTS=${PARTS:-abc}
@@ -184,7 +186,10 @@ fi
 if [[ $PARTS == *b* ]]; then
 	echo "bench: (b) $RATE files/s for $SECS s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 	$PY gen "$work/st" 500 20 200 50
-	for iv in 1s 100ms; do
+	for run in "$RATE:1s" "$RATE:100ms" sparse:1s; do
+		rate=${run%%:*} iv=${run#*:} secs=$SECS
+		# sparse: one image every 3 s, as an editor uploads
+		[ "$rate" = sparse ] && rate=0.3333 secs=$SPARSE_SECS
 		rm -rf "$work/bstore"
 		mkdir -p "$work/bstore"
 		mport=$(free_port)
@@ -194,14 +199,17 @@ if [[ $PARTS == *b* ]]; then
 		pids+=("$rvpid")
 		$PY waitmetric "http://127.0.0.1:$mport/metrics" revenant_content_files_shipped_total \
 			"$(find "$work/st" -type f | wc -l)" 600 >/dev/null || die "replicate did not start"
+		# sparse: start after a quiet spell, not right after the initial
+		# sync's commit (which holds the next one back by sync_interval)
+		[ "$secs" = "$SPARSE_SECS" ] && sleep 2
 		logdir=$(echo "$work"/bstore/generations/*/content/log)
 		[ -d "$logdir" ] || die "no content log folder in the store"
-		r=$($PY steady revenant "$logdir" "$work/st" "$RATE" "$SECS" "$work/b-rv-$iv.lat") ||
-			die "revenant $iv: steady run failed"
+		r=$($PY steady revenant "$logdir" "$work/st" "$rate" "$secs" "$work/b-rv-$run.lat") ||
+			die "revenant $run: steady run failed"
 		kill -TERM "$rvpid"
 		wait "$rvpid" || die "replicate did not stop cleanly"
 		set -- $r
-		add b "revenant sync_interval $iv" "$1" "$2" "$3" "$4 files"
+		add b "revenant sync_interval $iv, $([ "$rate" = "$RATE" ] && echo "$RATE files/s" || echo "1 file/3 s")" "$1" "$2" "$3" "$4 files"
 	done
 	for delay in 15 1; do
 		rm -rf "$work/bmirror"

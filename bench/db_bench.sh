@@ -4,18 +4,22 @@
 # build: build-rel/revenant).
 # (a) loss window: commit -> durable in the store (p50/p99/max) under the
 #     200 txn/s Ghost-shaped writer (tests/lib/db_writer.py), sync_interval
-#     1s and 100ms, file:// store (fsync on) and s3rver.
+#     1s and 100ms, and with one write every 3 s (a blog's pace) at 1s;
+#     file:// store (fsync on) and s3rver.
 # (b) a BIG_MIB database: revenant's first snapshot (replicate start ->
 #     snapshot in s3rver) vs sqlite3 .backup + aws s3 cp; restore:
 #     revenant restore --db-only vs aws s3 cp + cp.
 # (c) peak RSS (VmHWM) of replicate on that database under the writer.
-# Env: SECS (30, per (a) run), BIG_MIB (1024), SECS_C (30), PARTS (abc).
+# Env: SECS (30, per (a) run), SPARSE_SECS (90, the sparse run), RUNS
+# ("200:1s 200:100ms sparse:1s": which (a) runs, rate:sync_interval), BIG_MIB (1024), SECS_C (30), PARTS (abc).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 rv="$(realpath "${1:-$top/build-rel/revenant}")"
 SECS=${SECS:-30}
 BIG_MIB=${BIG_MIB:-1024}
 SECS_C=${SECS_C:-30}
+SPARSE_SECS=${SPARSE_SECS:-90}
+RUNS=${RUNS:-200:1s 200:100ms sparse:1s}
 PARTS=${PARTS:-abc}
 AWS=/usr/bin/aws
 PY=/usr/bin/python3
@@ -78,8 +82,11 @@ s3url() { echo "s3://bench/$1?endpoint=$S3RVER_URL&region=us-east-1"; }
 # ---- (a) loss window ----
 if [[ $PARTS == *a* ]]; then
 	for store in file s3; do
-		for iv in 1s 100ms; do
-			d="$work/a-$store-$iv"
+		for run in $RUNS; do
+			rate=${run%%:*} iv=${run#*:} secs=$SECS
+			# sparse: one write every 3 s, as a blog writes
+			[ "$rate" = sparse ] && rate=0.3333 secs=$SPARSE_SECS
+			d="$work/a-$store-$run"
 			mkdir -p "$d"
 			$PY "$W" --db "$d/ghost.db" --ack "$d/init.ack" --init --count 200 --rate 0 2>/dev/null
 			if [ $store = file ]; then
@@ -88,7 +95,7 @@ if [[ $PARTS == *a* ]]; then
 			else
 				# The bucket's folder: s3rver removes emptied folders (the
 				# prefix's too, after revenant's probe), so it is watched.
-				url=$(s3url "a-$iv") root="$work/s3/data/bench" suffix="._S3rver_object" prefix="a-$iv/"
+				url=$(s3url "a-${run/:/-}") root="$work/s3/data/bench" suffix="._S3rver_object" prefix="a-${run/:/-}/"
 			fi
 			rv_config "$d/r.yml" "$url" "$d/ghost.db" "$iv"
 			$B watch "$root" "$d/visible" &
@@ -99,7 +106,7 @@ if [[ $PARTS == *a* ]]; then
 			rpid=$!
 			pids+=("$rpid")
 			$B waitline "$d/r.log" "content generation started" 60 >/dev/null || die "(a) replicate did not start"
-			$PY "$W" --db "$d/ghost.db" --ack "$d/ack" --rate 200 --duration "$SECS" 2>"$d/writer.err" ||
+			$PY "$W" --db "$d/ghost.db" --ack "$d/ack" --rate "$rate" --duration "$secs" 2>"$d/writer.err" ||
 				die "(a) the writer failed: $(cat "$d/writer.err")"
 			# Two ticks for the last transactions, then a clean stop.
 			sleep 2.5
@@ -110,7 +117,7 @@ if [[ $PARTS == *a* ]]; then
 			wait "$wpid" || true
 			r=$($B latency "$root" "$d/visible" "$d/ack" "$suffix" "$d/lat" "$prefix") || die "(a) no latencies"
 			set -- $r
-			add a "$store sync_interval $iv" "$1" "$2" "$3" "$4 txns, $5 unmatched; $(grep -o 'rate=[0-9.]*' "$d/writer.err") busy=$(grep -o ' busy=[0-9]*' "$d/writer.err" | cut -d= -f2)"
+			add a "$store sync_interval $iv, $([ "$rate" = 200 ] && echo 200 txn/s || echo 1 txn/3 s)" "$1" "$2" "$3" "$4 txns, $5 unmatched; $(grep -o 'rate=[0-9.]*' "$d/writer.err") busy=$(grep -o ' busy=[0-9]*' "$d/writer.err" | cut -d= -f2)"
 			rm -rf "$d/store"
 		done
 	done

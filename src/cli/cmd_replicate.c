@@ -2,7 +2,7 @@
  * store until stopped (content/replicate.h does the work).
  *
  * Signals: SIGTERM and SIGINT are blocked in every thread and taken by one
- * signal thread (sigtimedwait), so no work happens in a handler.  The first
+ * signal thread (sigwaitinfo), so no work happens in a handler.  The first
  * asks the loop to finish its uploads and commit; if that has not happened
  * within the grace period (or a second signal comes), the process-wide
  * shutdown flag makes stuck store operations give up. */
@@ -36,9 +36,10 @@ static void usage(FILE *f)
 		"Ship the content folder (content.path) and, when database.sqlite is set,\n"
 		"Ghost's SQLite database to the store (store.url), and keep following both:\n"
 		"takes the primary lease, starts a generation (a database snapshot first),\n"
-		"reconciles the folder with the last recorded state, then every sync_interval\n"
-		"ships the new WAL frames and the changed files and commits one recovery point\n"
-		"naming both.  The database is switched to WAL mode (it stays so) and only\n"
+		"reconciles the folder with the last recorded state, then ships the new WAL\n"
+		"frames and the changed files as they come and commits recovery points naming\n"
+		"both, at most one per sync_interval.  The database is switched to WAL mode (it "
+		"stays so) and only\n"
 		"revenant checkpoints it from then on.  A new generation starts when the WAL\n"
 		"chain cannot be continued (logged).  Serves /metrics and /healthz on\n"
 		"metrics.listen.\n"
@@ -56,16 +57,27 @@ struct sigctx {
 	_Atomic bool done;
 };
 
+/* Sleeps in sigwaitinfo until a signal comes (no tick: an idle sidecar
+ * must not wake for nothing); after the first, until the grace period
+ * ends.  SIGUSR1 (sent by the main thread) only says "done". */
 static void *signal_thread(void *arg)
 {
 	struct sigctx *s = arg;
-	struct timespec tick = {0, 100 * 1000 * 1000};
 	int64_t hard_at = 0;
 
 	while (!atomic_load(&s->done)) {
-		int sig = sigtimedwait(&s->set, NULL, &tick);
+		int sig;
 
-		if (sig > 0) {
+		if (!hard_at) {
+			sig = sigwaitinfo(&s->set, NULL);
+		} else {
+			int64_t left = hard_at - rv_mono_ms();
+			struct timespec ts = {left > 0 ? left / 1000 : 0,
+					      left > 0 ? (left % 1000) * 1000000 : 0};
+
+			sig = sigtimedwait(&s->set, NULL, &ts);
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
 			if (!hard_at) {
 				rv_log(RV_LOG_INFO, "signal received, stopping", "signal",
 				       sig == SIGTERM ? "TERM" : "INT", NULL);
@@ -129,6 +141,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	sigemptyset(&sc.set);
 	sigaddset(&sc.set, SIGTERM);
 	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGUSR1);
 	if ((errno = pthread_sigmask(SIG_BLOCK, &sc.set, NULL))) {
 		rc = rv_error_errno(RV_EFAIL, errno, "cannot block signals");
 		goto out;
@@ -198,6 +211,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 out:
 	if (sig_started) {
 		atomic_store(&sc.done, true);
+		pthread_kill(sig_thread, SIGUSR1);
 		pthread_join(sig_thread, NULL);
 	}
 	rv_metrics_server_free(srv);

@@ -5,6 +5,7 @@
 #include "content/replicate_state.h"
 #include "content/scan.h"
 #include "content/watch.h"
+#include "core/filewatch.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
@@ -42,6 +43,18 @@
 /* After a stop request, events are still taken this long (the watcher's
  * debounce is 50 ms). */
 #define STOP_TAKE_MS 150
+/* The loop sleeps until something happens (docs/ARCHITECTURE.md, "The
+ * replicate loop"): a worker's result, a watcher event becoming ready, a
+ * write to the database's WAL, a deadline.  A database write after a quiet
+ * spell ships after DB_GATHER_MS (the rest of the burst a Ghost request
+ * makes comes with it) instead of at the next tick; under load the commits
+ * stay sync_interval apart.  Without any event the database is still
+ * looked at every DB_CHECK_MIN_MS (at least; sync_interval if longer): the
+ * inotify hint is never the only way a commit gets shipped. */
+#define DB_GATHER_MS	20
+#define DB_CHECK_MIN_MS 1000
+/* While stopping, the loop looks around this often. */
+#define STOP_TURN_MS 10
 
 struct inflight {
 	char *path;
@@ -92,6 +105,10 @@ struct rv_replicate {
 	uint64_t db_log_bytes; /* frames shipped since the last snapshot */
 	bool db_newgen;	       /* the chain broke: start a new generation */
 	char db_reason[200];
+	struct rv_filewatch *dbw; /* writes to the database or its WAL; NULL: timer only */
+	bool db_dirty;		  /* dbw saw a write not shipped yet ... */
+	int64_t db_dirty_mono;	  /* ... first seen then */
+	int64_t db_check_mono;	  /* look at the database by then anyway */
 
 	struct batch open;
 	struct {
@@ -617,6 +634,69 @@ static int db_snapshot(struct rv_replicate *r, const char *why)
 	return 0;
 }
 
+static int64_t db_check_period(const struct rv_replicate *r)
+{
+	return r->o.sync_interval_ms > DB_CHECK_MIN_MS ? r->o.sync_interval_ms : DB_CHECK_MIN_MS;
+}
+
+/* Take the database watch's events; a watch that broke is dropped (the
+ * timer alone remains, logged once). */
+static void db_watch_drain(struct rv_replicate *r)
+{
+	int rc;
+
+	if (!r->dbw)
+		return;
+	rc = rv_filewatch_drain(r->dbw);
+	if (rc > 0 && !r->db_dirty) {
+		r->db_dirty = true;
+		r->db_dirty_mono = rv_mono_ms();
+	} else if (rc < 0) {
+		rv_log(RV_LOG_WARN, "database writes are no longer watched; looking every second",
+		       "error", rv_errmsg(), NULL);
+		rv_filewatch_free(r->dbw);
+		r->dbw = NULL;
+	}
+}
+
+static void db_watch_open(struct rv_replicate *r)
+{
+	char *dir = rv_strdup(r->o.sqlite_path), *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : dir;
+	char wal[512];
+	const char *names[2] = {NULL, wal};
+
+	snprintf(wal, sizeof(wal), "%s-wal", base);
+	names[0] = base;
+	if (slash == dir)
+		slash[1] = '\0'; /* "/ghost.db" */
+	else if (slash)
+		*slash = '\0';
+	if (rv_filewatch_open(&r->dbw, slash ? dir : ".", names, 2))
+		rv_log(RV_LOG_WARN, "database writes are not watched; looking every second",
+		       "error", rv_errmsg(), NULL);
+	free(dir);
+}
+
+/* When the database half wants a commit (rv_mono_ms clock; INT64_MAX:
+ * not yet): a write seen, the periodic look, a snapshot by the clock, a
+ * broken chain. */
+static int64_t db_due(const struct rv_replicate *r)
+{
+	int64_t at;
+
+	if (!r->db)
+		return INT64_MAX;
+	if (r->db_newgen)
+		return 0;
+	at = r->db_check_mono;
+	if (r->db_dirty && r->db_dirty_mono + DB_GATHER_MS < at)
+		at = r->db_dirty_mono + DB_GATHER_MS;
+	if (r->db_snap_mono + r->o.snapshot_interval_ms < at)
+		at = r->db_snap_mono + r->o.snapshot_interval_ms;
+	return at;
+}
+
 static bool db_moved(const struct rv_replicate *r)
 {
 	return r->db && !r->db_newgen && rv_sqlite_pos(r->db) != r->db_point;
@@ -627,9 +707,20 @@ static bool db_moved(const struct rv_replicate *r)
 static int commit(struct rv_replicate *r)
 {
 	const char *why = NULL;
+	/* Only a commit that wrote a point spaces the next one out: a look at
+	 * a quiet database (or a manifest, a snapshot: rare) leaves the next
+	 * write free to ship at once. */
+	int64_t prev = r->next_commit, next = rv_mono_ms() + r->o.sync_interval_ms;
+	bool wrote = false;
 	int rc;
 
-	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+	r->next_commit = next;
+	if (r->db) {
+		/* Before the ship: a write after this drain wakes the loop again. */
+		db_watch_drain(r);
+		r->db_dirty = false;
+		r->db_check_mono = rv_mono_ms() + db_check_period(r);
+	}
 	if (r->db && !r->db_newgen && (rc = db_ship(r))) {
 		commit_failed(r, "database ship failed, will retry");
 		return 0;
@@ -650,6 +741,7 @@ static int commit(struct rv_replicate *r)
 		}
 		r->commit_backoff = 0;
 		committed(r);
+		wrote = true;
 	}
 	if (r->manifest_due && !r->sealed.active) {
 		rc = write_manifest(r);
@@ -667,6 +759,8 @@ static int commit(struct rv_replicate *r)
 			commit_failed(r, "database snapshot failed, will retry");
 		}
 	}
+	if (!wrote && r->next_commit == next)
+		r->next_commit = prev;
 	return 0;
 }
 
@@ -1117,6 +1211,49 @@ static void take_events(struct rv_replicate *r)
 	}
 }
 
+/* When the next commit is due (INT64_MAX: nothing to commit).  Commits
+ * are at least sync_interval apart (longer after failures: next_commit). */
+static int64_t commit_due(const struct rv_replicate *r)
+{
+	int64_t at = db_due(r);
+
+	if (r->open.n || r->sealed.active || r->manifest_due)
+		at = 0;
+	if (at == INT64_MAX)
+		return at;
+	return at > r->next_commit ? at : r->next_commit;
+}
+
+/* Sleep until a result, a ready watcher event, a database write, a stop
+ * request or the next deadline (`at`, rv_mono_ms clock). */
+static int sleep_until(struct rv_replicate *r, int64_t at, bool want_events)
+{
+	struct pollfd pf[2] = {{r->wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+	int64_t now = rv_mono_ms();
+	int timeout;
+
+	if (want_events) {
+		int64_t ev = rv_watch_next_ready(r->w);
+
+		if (ev < at)
+			at = ev;
+	}
+	/* A write already seen needs no second wake-up before it ships. */
+	if (r->dbw && !r->db_dirty)
+		pf[1].fd = rv_filewatch_fd(r->dbw);
+	if (at <= now)
+		timeout = 0;
+	else if (at == INT64_MAX)
+		timeout = -1;
+	else
+		timeout = at - now > INT32_MAX ? INT32_MAX : (int)(at - now);
+	if (poll(pf, 2, timeout) == -1 && errno != EINTR)
+		return rv_error_errno(RV_EFAIL, errno, "poll failed");
+	if (pf[1].revents)
+		db_watch_drain(r);
+	return 0;
+}
+
 static int loop(struct rv_replicate *r)
 {
 	int64_t stop_at = 0, stop_began = 0;
@@ -1124,11 +1261,11 @@ static int loop(struct rv_replicate *r)
 	int rc = 0;
 
 	r->rec.need = true;
-	r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+	r->next_commit = rv_mono_ms();
 	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+	r->db_check_mono = rv_mono_ms() + db_check_period(r);
 	for (;;) {
-		struct pollfd pf = {r->wake_fd, POLLIN, 0};
-		int64_t now;
+		int64_t now, at;
 		bool stopping = atomic_load(&r->stop);
 
 		if (stopping && !stop_at) {
@@ -1179,8 +1316,7 @@ static int loop(struct rv_replicate *r)
 			rv_shutdown_request(); /* abort uploads stuck on the store */
 			hard = true;
 		}
-		if (now >= r->next_commit &&
-		    (r->open.n || r->sealed.active || r->manifest_due || r->db)) {
+		if (now >= commit_due(r)) {
 			if ((rc = commit(r)))
 				return rc;
 			if (r->db_newgen && !r->sealed.active && !r->rec.active && !stopping &&
@@ -1194,8 +1330,13 @@ static int loop(struct rv_replicate *r)
 		update_depth(r);
 		if (r->rec.active && may_take_more(r))
 			continue;
-		if (poll(&pf, 1, 10) == -1 && errno != EINTR)
-			return rv_error_errno(RV_EFAIL, errno, "poll failed");
+		at = commit_due(r);
+		if (!r->open.n && !r->sealed.active && r->next_idle_check < at)
+			at = r->next_idle_check;
+		if (stopping && now + STOP_TURN_MS < at)
+			at = now + STOP_TURN_MS;
+		if ((rc = sleep_until(r, at, may_take_more(r) && !r->rec.need && !stopping)))
+			return rc;
 	}
 }
 
@@ -1208,6 +1349,9 @@ int rv_replicate_run(struct rv_replicate *r)
 	/* The watcher starts before the walk, so nothing slips between. */
 	if ((rc = rv_watch_open(&r->w, r->o.content)))
 		goto out;
+	rv_watch_notify(r->w, r->wake_fd);
+	if (r->o.sqlite_path)
+		db_watch_open(r);
 	e = pthread_create(&r->wthread, NULL, watch_thread, r);
 	if (e) {
 		rc = rv_error_errno(RV_EFAIL, e, "cannot start the content watcher");
@@ -1244,7 +1388,7 @@ void rv_replicate_stop(struct rv_replicate *r)
 
 	atomic_store(&r->stop, true);
 	if (write(r->wake_fd, &one, sizeof(one)) == -1) {
-		/* the flag is set; the loop polls at least every 10 ms */
+		/* an eventfd at its limit is still readable: the loop wakes */
 	}
 }
 
@@ -1286,6 +1430,7 @@ void rv_replicate_free(struct rv_replicate *r)
 	if (r->have_lease)
 		rv_lease_release(&r->lease);
 	rv_sqlite_free(r->db);
+	rv_filewatch_free(r->dbw);
 	close(r->wake_fd);
 	close(r->root_fd);
 	free(r);

@@ -59,6 +59,7 @@ struct pending {
 struct rv_watch {
 	const struct rv_content_opts *o;
 	int ifd, efd;
+	int notify_fd; /* written when the queue's head changes; -1: none */
 	int root_wd;
 	/* polling thread only */
 	struct dir_ent *dirs; /* sorted by wd */
@@ -170,6 +171,14 @@ static void q_append_locked(struct rv_watch *w, enum rv_watch_kind kind, char *p
 		w->q = nq;
 		w->qcap = ncap;
 		w->qhead = 0;
+	}
+	if (!w->qcount && w->notify_fd >= 0) {
+		uint64_t one = 1;
+
+		/* A new head: the consumer sleeps until its ready time. */
+		if (write(w->notify_fd, &one, sizeof(one)) == -1) {
+			/* an eventfd at its limit is still readable: nothing lost */
+		}
 	}
 	e = q_at(w, w->qcount++);
 	e->kind = kind;
@@ -549,6 +558,7 @@ int rv_watch_open(struct rv_watch **out, const struct rv_content_opts *o)
 	w->o = o;
 	w->root_wd = -1;
 	w->efd = -1;
+	w->notify_fd = -1;
 	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ifd == -1) {
 		rc = rv_error_errno(RV_EFAIL, errno,
@@ -608,7 +618,8 @@ int rv_watch_run(struct rv_watch *w)
 		pthread_mutex_unlock(&w->mu);
 		if (stop)
 			return 0;
-		if ((rc = rv_watch_poll(w, 1000)))
+		/* rv_watch_stop wakes the poll through efd */
+		if ((rc = rv_watch_poll(w, -1)))
 			return rc;
 	}
 }
@@ -624,6 +635,24 @@ void rv_watch_stop(struct rv_watch *w)
 	if (write(w->efd, &one, sizeof(one)) == -1) {
 		/* The counter cannot overflow from one write; the flag is set anyway. */
 	}
+}
+
+void rv_watch_notify(struct rv_watch *w, int fd)
+{
+	pthread_mutex_lock(&w->mu);
+	w->notify_fd = fd;
+	pthread_mutex_unlock(&w->mu);
+}
+
+int64_t rv_watch_next_ready(struct rv_watch *w)
+{
+	int64_t at = INT64_MAX;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->qcount)
+		at = q_at(w, 0)->ready_ms;
+	pthread_mutex_unlock(&w->mu);
+	return at;
 }
 
 static void deadline_ts(struct timespec *ts, int64_t at_ms)

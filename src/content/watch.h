@@ -63,6 +63,13 @@ int rv_watch_poll(struct rv_watch *w, int timeout_ms) RV_WARN_UNUSED;
 int rv_watch_run(struct rv_watch *w) RV_WARN_UNUSED;
 /* Thread-safe; makes rv_watch_run return and wakes rv_watch_pop. */
 void rv_watch_stop(struct rv_watch *w);
+/* Have `fd` (an eventfd the consumer polls) written whenever an event is
+ * queued into an empty queue or an overflow replaces the queue: with
+ * rv_watch_next_ready, a consumer can sleep instead of polling.  -1: none. */
+void rv_watch_notify(struct rv_watch *w, int fd);
+/* When the first queued event becomes ready (rv_mono_ms() clock; it can
+ * move later while the path keeps changing), INT64_MAX when none is queued. */
+int64_t rv_watch_next_ready(struct rv_watch *w);
 /* The next ready event, waiting up to `timeout_ms`; kind NONE on timeout.
  * RV_EINTR once stopped and empty. */
 int rv_watch_pop(struct rv_watch *w, struct rv_watch_event *ev, int timeout_ms) RV_WARN_UNUSED;
