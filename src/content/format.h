@@ -1,6 +1,6 @@
 /* format.h - store format v1, content half (docs/FORMAT.md is the spec):
- * generation IDs, object keys, path escaping and order, and the streaming
- * writer/reader of content logs and manifests.
+ * path escaping and order, and the streaming writer/reader of content logs
+ * and manifests.  Keys and generation IDs: format/layout.h.
  *
  * A content object is one zstd frame (or, for debugging, plain text) of
  * lines: a header line, records, and an "end" line carrying the record
@@ -17,32 +17,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "format/layout.h"
 
-#define RV_FORMAT_MAJOR 1
-#define RV_FORMAT_MINOR 1
-
-/* "<16 hex ms since epoch>-<8 hex random>" + NUL: sorts by creation time. */
-#define RV_GEN_ID_LEN 26
 /* Longest relative path recorded (Linux PATH_MAX) and symlink target. */
 #define RV_CPATH_MAX 4096
-/* "blobs/sha256/aa/<64 hex>" + NUL */
-#define RV_BLOB_KEY_LEN 81
-
-void rv_gen_id_new(char out[RV_GEN_ID_LEN]);
-/* RV_EUSAGE unless `s` has the exact shape of a generation ID. */
-int rv_gen_id_check(const char *s) RV_WARN_UNUSED;
-
-void rv_content_blob_key(char out[RV_BLOB_KEY_LEN], const unsigned char sha[RV_SHA256_LEN]);
-
-/* Object keys, relative to the store (fresh strings). */
-char *rv_content_log_key(const char *gen, uint64_t seq, int64_t time_ms);
-char *rv_content_manifest_key(const char *gen, uint64_t seq, int64_t time_ms);
-/* "generations/<gen>/content/log/" and ".../snapshot/" (fresh strings). */
-char *rv_content_log_prefix(const char *gen);
-char *rv_content_manifest_prefix(const char *gen);
-/* Sequence and commit time from a listed log or manifest key (any prefix);
- * RV_ECORRUPT when the last segment is not "<16 hex>-<16 hex>.<ext>.zst". */
-int rv_content_key_parse(const char *key, uint64_t *seq, int64_t *time_ms) RV_WARN_UNUSED;
 
 /* The order of manifests and of the scanner: segment by segment, bytewise,
  * so a folder comes right before its contents ("a", "a/b", "a.txt"). */

@@ -19,9 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define GEN_PREFIX  "generations/"
-#define BLOB_PREFIX "blobs/sha256/"
-
 enum okind { K_OTHER, K_META, K_CLOG, K_CMAN, K_DLOG, K_DSNAP };
 
 struct pobj {
@@ -157,25 +154,6 @@ static enum okind classify(const char *rest, const char *key, uint64_t *a, uint6
 	return K_OTHER;
 }
 
-/* The generation a key belongs to, or NULL when it is not under
- * generations/<a generation ID>/. */
-static bool key_gen(const char *key, char id[RV_GEN_ID_LEN], const char **rest)
-{
-	const char *k = key + strlen(GEN_PREFIX);
-
-	if (!rv_str_startswith(key, GEN_PREFIX) || strlen(k) < RV_GEN_ID_LEN ||
-	    k[RV_GEN_ID_LEN - 1] != '/')
-		return false;
-	memcpy(id, k, RV_GEN_ID_LEN - 1);
-	id[RV_GEN_ID_LEN - 1] = '\0';
-	if (rv_gen_id_check(id)) {
-		rv_error_clear();
-		return false;
-	}
-	*rest = k + RV_GEN_ID_LEN;
-	return true;
-}
-
 static struct pgen *gen_find(struct rv_prune_plan *p, const char *id)
 {
 	/* A LIST returns a generation's keys together: the last one is the
@@ -194,7 +172,7 @@ static int collect(const struct rv_obj_info *info, void *ud)
 	struct pgen *g;
 	struct pobj *o;
 
-	if (!key_gen(info->key, id, &rest))
+	if (!rv_key_gen_split(info->key, id, &rest))
 		return 0;
 	if (!(g = gen_find(p, id))) {
 		if (p->n == p->cap) {
@@ -521,7 +499,7 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 		rc = 0;
 	}
 	if (!rc)
-		rc = rv_store_list(s, GEN_PREFIX, collect, p);
+		rc = rv_store_list(s, RV_KEY_GENERATIONS, collect, p);
 	if (!rc)
 		rc = choose_generations(s, p, lease_gen, st->cutoff_ms);
 	if (!rc)
@@ -672,7 +650,7 @@ static int collect_live(const struct rv_obj_info *info, void *ud)
 	int64_t ms;
 	enum okind k;
 
-	if (!key_gen(info->key, id, &rest))
+	if (!rv_key_gen_split(info->key, id, &rest))
 		return 0;
 	k = classify(rest, info->key, &a, &b, &ms);
 	if ((k != K_CLOG && k != K_CMAN) || bset_has(m->del, info->key, strlen(info->key)))
@@ -692,7 +670,7 @@ static int mark_blobs(struct mark *m)
 {
 	int fd, rc;
 
-	if ((rc = rv_store_list(m->s, GEN_PREFIX, collect_live, m)))
+	if ((rc = rv_store_list(m->s, RV_KEY_GENERATIONS, collect_live, m)))
 		return rc;
 	if ((rc = tmp_open(&fd)))
 		return rc;
@@ -722,31 +700,18 @@ static int collect_blob(const struct rv_obj_info *info, void *ud)
 
 /* The digest a blob key names, or false for anything that is not exactly
  * blobs/sha256/<aa>/<64 hex> (never deleted). */
-static bool blob_digest(const char *key, unsigned char sha[RV_SHA256_LEN])
-{
-	const char *k = key + strlen(BLOB_PREFIX);
-
-	if (!rv_str_startswith(key, BLOB_PREFIX) || strlen(k) != 3 + 2 * RV_SHA256_LEN ||
-	    k[2] != '/' || k[0] != k[3] || k[1] != k[4])
-		return false;
-	for (size_t i = 3; k[i]; i++)
-		if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
-			return false;
-	return !rv_unhex(sha, RV_SHA256_LEN, k + 3);
-}
-
 static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run,
 		       struct rv_prune_stats *st)
 {
 	struct blobvec bv = {0};
 	struct keyvec doomed = {0};
-	int rc = rv_store_list(s, BLOB_PREFIX, collect_blob, &bv);
+	int rc = rv_store_list(s, RV_KEY_BLOBS, collect_blob, &bv);
 
 	for (size_t i = 0; !rc && i < bv.n; i++) {
 		const struct rv_obj_info *b = &bv.v[i];
 		unsigned char sha[RV_SHA256_LEN];
 
-		if (!blob_digest(b->key, sha) || bset_has(refs, sha, sizeof(sha))) {
+		if (!rv_content_blob_key_parse(b->key, sha) || bset_has(refs, sha, sizeof(sha))) {
 			st->blobs_kept++;
 			continue;
 		}

@@ -329,7 +329,7 @@ static int load_one(struct rv_store *st, const char *gen, struct rv_cstate *out,
 	 * numbers, until a block does not continue the sequence. */
 	while (!rc) {
 		struct log_scan ls = {.next = out->seq + 1};
-		char *prefix = rv_asprintf("%s%014" PRIx64, lprefix, (out->seq + 1) >> 8);
+		char *prefix = rv_content_log_block_prefix(gen, out->seq + 1);
 
 		rc = rv_store_list(st, prefix, collect_log, &ls);
 		if (rc == 1)

@@ -191,8 +191,7 @@ static int list_chain(struct rv_store *s, const char *gen, uint64_t from, int64_
 	memset(end, 0, sizeof(*end));
 	for (;;) {
 		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
-		char *prefix =
-		    rv_asprintf("generations/%s/content/log/%014" PRIx64, gen, want >> 8);
+		char *prefix = rv_content_log_block_prefix(gen, want);
 		struct rv_keylist kv = {0};
 		bool stop = false;
 
@@ -249,7 +248,7 @@ int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int
  * the last of its block). */
 static int probe_next_block(struct rv_store *s, const char *gen, uint64_t want, uint64_t *later)
 {
-	char *prefix = rv_asprintf("generations/%s/content/log/%014" PRIx64, gen, (want >> 8) + 1);
+	char *prefix = rv_content_log_block_prefix(gen, want + 256);
 	struct rv_keylist kv = {0};
 	int rc = rv_store_list_keys(s, prefix, &kv);
 

@@ -525,8 +525,7 @@ static int list_new(struct standby *sb, struct rv_restore_obj **logs, size_t *nl
 	*gap = false;
 	for (;;) {
 		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
-		char *prefix =
-		    rv_asprintf("generations/%s/content/log/%014" PRIx64, sb->gen, want >> 8);
+		char *prefix = rv_content_log_block_prefix(sb->gen, want);
 		struct rv_keylist kv = {0};
 		bool stop = false;
 
@@ -571,7 +570,7 @@ static int gap_check(struct standby *sb, bool *gap)
 {
 	uint64_t want = sb->seq + 1;
 	char *mp = rv_content_manifest_prefix(sb->gen);
-	char *np = rv_asprintf("generations/%s/content/log/%014" PRIx64, sb->gen, (want >> 8) + 1);
+	char *np = rv_content_log_block_prefix(sb->gen, want + 256);
 	struct rv_keylist mk = {0}, nk = {0};
 	int rc;
 

@@ -8,12 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEN_PREFIX "generations/"
-
 static int collect_gen(const struct rv_obj_info *info, void *ud)
 {
 	struct rv_status_gens *g = ud;
-	const char *k = info->key + strlen(GEN_PREFIX);
+	const char *k = info->key + strlen(RV_KEY_GENERATIONS);
 	char *id;
 
 	if (strlen(k) != RV_GEN_ID_LEN || k[RV_GEN_ID_LEN - 1] != '/')
@@ -38,7 +36,7 @@ int rv_status_list_generations(struct rv_store *s, struct rv_status_gens *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = rv_store_list_dirs(s, GEN_PREFIX, collect_gen, out);
+	rc = rv_store_list_dirs(s, RV_KEY_GENERATIONS, collect_gen, out);
 	if (rc)
 		rv_status_gens_release(out);
 	return rc;

@@ -13,8 +13,7 @@
 #include "content/format.h"
 #include "core/err.h"
 #include "core/zstream.h"
-
-enum rv_dbobj_kind { RV_DBOBJ_LOG, RV_DBOBJ_SNAPSHOT };
+#include "format/layout.h"
 
 struct rv_dbobj_hdr {
 	enum rv_dbobj_kind kind;
@@ -29,16 +28,7 @@ struct rv_dbobj_hdr {
 /* Bytes of body the header announces. */
 uint64_t rv_dbobj_body_size(const struct rv_dbobj_hdr *h);
 
-/* Keys: generations/<gen>/db/log/<16 hex from>-<16 hex to>-<16 hex ms>.wal.zst
- * and generations/<gen>/db/snapshot/<16 hex pos>-<16 hex ms>.db.zst. */
-char *rv_dbobj_log_key(const char *gen, uint64_t from, uint64_t to, int64_t ms);
-char *rv_dbobj_snapshot_key(const char *gen, uint64_t pos, int64_t ms);
-char *rv_dbobj_log_prefix(const char *gen);
-char *rv_dbobj_snapshot_prefix(const char *gen);
-/* RV_ECORRUPT unless the key's last segment has the shape above; `to` is
- * set equal to `from` for a snapshot. */
-int rv_dbobj_key_parse(const char *key, enum rv_dbobj_kind kind, uint64_t *from, uint64_t *to,
-		       int64_t *ms) RV_WARN_UNUSED;
+/* Keys: format/layout.h. */
 
 struct rv_dbobj_writer;
 /* Writes compressed bytes to `fd` (from its current offset). */

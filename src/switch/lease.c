@@ -382,11 +382,6 @@ int rv_lease_check(struct rv_store *s, const struct rv_lease *mine)
 	return rc;
 }
 
-char *rv_gen_meta_key(const char *gen)
-{
-	return rv_asprintf("generations/%s/meta.json", gen);
-}
-
 int rv_gen_meta_write(struct rv_store *s, const struct rv_gen_meta *m)
 {
 	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);

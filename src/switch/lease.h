@@ -15,13 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "content/format.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "format/layout.h"
 
 struct rv_store;
 
-#define RV_LEASE_KEY "lease.json"
 /* Leases and metas are tiny; anything bigger is not ours. */
 #define RV_LEASE_MAX (64u << 10)
 
@@ -87,7 +86,6 @@ struct rv_gen_meta {
 	char *database; /* "sqlite", "mysql" or "none" */
 };
 void rv_gen_meta_release(struct rv_gen_meta *m);
-char *rv_gen_meta_key(const char *gen);
 int rv_gen_meta_write(struct rv_store *s, const struct rv_gen_meta *m) RV_WARN_UNUSED;
 int rv_gen_meta_read(struct rv_store *s, const char *gen, struct rv_gen_meta *out) RV_WARN_UNUSED;
 
