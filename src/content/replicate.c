@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/sqlite.h"
 #include "metrics/metrics.h"
@@ -1094,6 +1095,13 @@ static int start_generation(struct rv_replicate *r)
 	rv_gen_id_new(gen);
 	if ((rc = take_lease(r, gen, parent)))
 		return rc;
+	rv_testpoint("replicate.lease_taken");
+	/* Still ours before anything goes under the new generation: a writer
+	 * paused here while another took over writes nothing (a pause right
+	 * after this check can still leave an orphan meta.json, which no
+	 * point names). */
+	if ((rc = lease_check(r)))
+		return rc;
 	memcpy(r->gen, gen, RV_GEN_ID_LEN);
 	if (r->o.metrics)
 		rv_metric_set(r->m.epoch, (double)r->lease.epoch);
@@ -1105,8 +1113,20 @@ static int start_generation(struct rv_replicate *r)
 	meta.database = (char *)(r->o.sqlite_path ? "sqlite" : "none");
 	if ((rc = rv_gen_meta_write(r->o.store, &meta)))
 		return rc;
-	if (r->o.sqlite_path && (rc = db_start(r)))
+	if (r->o.sqlite_path && (rc = db_start(r))) {
+		/* A writer that lost the lease while it started (paused, say)
+		 * says so, whatever else went wrong meanwhile: its database
+		 * replaced by the other site's restore is the likely one. */
+		if (rc != RV_EFENCED) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", rv_errmsg());
+			if (lease_check(r) == RV_EFENCED)
+				return RV_EFENCED;
+			rv_error(rc, "%s", why);
+		}
 		return rc;
+	}
 
 	rv_cstate_init(&cs);
 	if (parent[0] && (rc = rv_cstate_load(r->o.store, parent, 64, &cs)))

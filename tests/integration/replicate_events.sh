@@ -34,6 +34,23 @@ wait_points() {
 		sleep 0.02
 	done
 }
+# wait_quiet SECONDS: until no point has been written for SECONDS (a quiet
+# spell longer than sync_interval: the next change may ship at once).
+wait_quiet() {
+	local n m since end=$(($(date +%s) + 90))
+	n=$(points) since=$(date +%s)
+	while [ "$(($(date +%s) - since))" -lt "$1" ]; do
+		[ "$(date +%s)" -lt "$end" ] || fail "points kept coming for 90 s on an idle site"
+		sleep 0.2
+		m=$(points)
+		[ "$m" = "$n" ] || n=$m since=$(date +%s)
+	done
+}
+# the points with their times, for a failure's message
+show_points() {
+	find "$T/store/generations" -path '*/content/log/*' -name '*.log.zst' -printf '%TT %f\n' | sort
+	date +%T.%N
+}
 wakeups() { # voluntary context switches of every thread of PID
 	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}'
 }
@@ -42,9 +59,9 @@ db_write() {
 		fail "the writer failed: $(cat "$T/w.err")"
 }
 
-# A quiet spell longer than sync_interval (the start-up commits are behind
-# us), measured for wake-ups on the way.
-sleep 3
+# Idle wake-ups over 10 s, then a quiet spell longer than sync_interval
+# since the last point (the start-up's commits are behind us).
+sleep 2
 w0=$(wakeups "$DR_PID")
 sleep 10
 w1=$(wakeups "$DR_PID")
@@ -53,10 +70,11 @@ echo "idle: $((w1 - w0)) wake-ups in 10 s"
 [ "$rate" -le 5 ] || fail "idle replicate woke $((w1 - w0)) times in 10 s (more than 5 a second)"
 
 # A file after the quiet spell: in a point within 6 s.
+wait_quiet 13
 n=$(points)
 head -c 50000 /dev/urandom >"$T/content/images/first.jpg"
 t0=$(dr_now_ms)
-wait_points "$n" 6 || fail "a file after a quiet spell was not committed within 6 s"
+wait_points "$n" 6 || fail "a file after a quiet spell was not committed within 6 s: $(show_points)"
 echo "file after a quiet spell: committed in $(($(dr_now_ms) - t0)) ms"
 
 # A database commit right after: held back until sync_interval has passed
@@ -70,11 +88,11 @@ wait_points "$n" 30 || fail "the held-back database commit never reached the sto
 echo "database commit inside the interval: committed $(($(dr_now_ms) - tp)) ms after the previous point"
 
 # Another quiet spell, then a database commit: in a point within 6 s.
-sleep 13
+wait_quiet 13
 n=$(points)
 db_write
 t0=$(dr_now_ms)
-wait_points "$n" 6 || fail "a database commit after a quiet spell was not committed within 6 s"
+wait_points "$n" 6 || fail "a database commit after a quiet spell was not committed within 6 s: $(show_points)"
 echo "database commit after a quiet spell: committed in $(($(dr_now_ms) - t0)) ms"
 
 dr_stop
