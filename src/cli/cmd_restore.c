@@ -2,6 +2,7 @@
  * store, at the latest commit or at a given time. */
 #include "cli/cli.h"
 #include "content/restore.h"
+#include "engine/site_restore.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -129,27 +130,53 @@ static void show_progress(void *ud, const struct rv_restore_stats *st, bool fina
 	}
 }
 
-static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
-		      const char *when)
+/* A gap the point stops before (--before-gap) is said before the restore
+ * starts: it may run for a while. */
+static void point_chosen(void *ud, const struct rv_restore_point *p)
 {
-	struct rv_sqlite_restore_opts o = {.gen = gen, .pos = pos, .out = file};
-	struct rv_sqlite_restore_result res;
-	int64_t t0 = rv_mono_ms();
-	char *d = rv_strdup(file);
-	int rc;
+	char d[160], when[32];
 
-	/* Its folder is made like --to (a fresh site has no content/data). */
-	rc = rv_apply_mkdirs(dirname(d));
-	free(d);
-	if (!rc)
-		rc = rv_sqlite_restore(s, &o, &res);
-	if (rc)
-		return rc;
-	printf("restored database %s: generation %s, position %" PRIu64
-	       " (%u segments after the snapshot), point %s, %.2f s\n",
-	       file, gen, res.pos, res.segments, when, (double)(rv_mono_ms() - t0) / 1000.0);
-	fflush(stdout);
-	return 0;
+	(void)ud;
+	if (!p->gap.missing)
+		return;
+	rv_restore_format_time(when, p->time_ms);
+	rv_restore_gap_describe(d, sizeof(d), &p->gap);
+	fprintf(stderr,
+		"warning: %s; restoring the newest point before it (--before-gap): "
+		"generation %s, seq %" PRIu64 ", commit %s\n",
+		d, p->gen, p->seq, when);
+}
+
+static void print_result(const struct rv_site_restore_result *r, const char *db)
+{
+	const struct rv_restore_stats *st = &r->content;
+	char when[32], b1[32], b2[32];
+
+	rv_restore_format_time(when, r->time_ms);
+	if (r->db)
+		printf("restored database %s: generation %s, position %" PRIu64
+		       " (%u segments after the snapshot), point %s, %.2f s\n",
+		       db, r->db_gen, r->dbres.pos, r->dbres.segments, when, r->db_seconds);
+	if (!r->folder)
+		return;
+	human(b1, sizeof(b1), st->bytes);
+	human(b2, sizeof(b2), st->bytes_downloaded);
+	printf("restored %s: generation %s, seq %" PRIu64 ", commit %s\n", r->root, r->gen, r->seq,
+	       when);
+	printf("files: %" PRIu64 " (%s); downloaded %" PRIu64 " (%s), already right %" PRIu64
+	       ", mode/mtime fixed %" PRIu64 "\n",
+	       st->files, b1, st->downloaded, b2, st->same, st->fixed);
+	printf("folders: %" PRIu64 "; symlinks: %" PRIu64 " (%" PRIu64
+	       " pointing outside skipped)\n",
+	       st->dirs, st->links, st->links_skipped);
+	if (st->removed)
+		printf("removed %" PRIu64 " paths not in the store (--delete)\n", st->removed);
+	if (st->extra)
+		printf("kept %" PRIu64 " paths not in the store (--delete removes them)\n",
+		       st->extra);
+	printf("took %.2f s (%.1f MiB/s)\n", st->seconds,
+	       st->seconds > 0 ? (double)st->bytes_downloaded / (1024.0 * 1024.0) / st->seconds
+			       : 0.0);
 }
 
 int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
@@ -169,22 +196,16 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct rv_restore_opts ro = {.jobs = 8, .progress_ms = 10000};
+	struct rv_site_restore_opts o = {
+	    .at_ms = RV_RESTORE_LATEST,
+	    .content = {.jobs = 8, .progress_ms = 10000},
+	    .chosen = point_chosen,
+	};
+	struct rv_site_restore_result res = {0};
 	struct rv_content_opts keep;
 	struct rv_config *cfg = NULL;
-	struct rv_apply_opts ao = {0};
 	struct progress_ui ui = {0};
-	struct rv_restore_point p;
-	struct rv_restore_stats st;
 	struct rv_store *s = NULL;
-	struct rv_apply *a = NULL;
-	const char *to = NULL, *gen = NULL, *db = NULL;
-	bool content_only = false, db_only = false, has_db = false;
-	unsigned find_flags = 0;
-	uint64_t db_pos = 0;
-	char db_gen[RV_GEN_ID_LEN];
-	int64_t at = RV_RESTORE_LATEST;
-	char when[32], b1[32], b2[32];
 	int c, rc;
 
 	if (rv_cli_wants_help(argc, argv)) {
@@ -196,38 +217,38 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TO:
-			to = optarg;
+			o.to = optarg;
 			break;
 		case OPT_AT:
-			if ((rc = rv_restore_parse_time(optarg, &at)))
+			if ((rc = rv_restore_parse_time(optarg, &o.at_ms)))
 				return rc;
 			break;
 		case OPT_GEN:
 			if (rv_gen_id_check(optarg))
 				return RV_EUSAGE;
-			gen = optarg;
+			o.gen = optarg;
 			break;
 		case OPT_CONTENT:
-			content_only = true;
+			o.content_only = true;
 			break;
 		case OPT_DB:
-			db = optarg;
+			o.db = optarg;
 			break;
 		case OPT_DB_ONLY:
-			db_only = true;
+			o.db_only = true;
 			break;
 		case OPT_BEFORE_GAP:
-			find_flags |= RV_RESTORE_BEFORE_GAP;
+			o.find_flags |= RV_RESTORE_BEFORE_GAP;
 			break;
 		case 'j':
-			if ((rc = rv_cli_parse_jobs(optarg, &ro.jobs)))
+			if ((rc = rv_cli_parse_jobs(optarg, &o.content.jobs)))
 				return rc;
 			break;
 		case OPT_DELETE:
-			ro.delete_extra = true;
+			o.content.delete_extra = true;
 			break;
 		case OPT_LINKS:
-			ro.allow_outside_links = ao.allow_outside_links = true;
+			o.content.allow_outside_links = o.apply.allow_outside_links = true;
 			break;
 		case OPT_PROGRESS: {
 			int64_t ms;
@@ -237,117 +258,38 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 				    "--progress-every wants a duration from 100ms to 1d, "
 				    "not '%s'",
 				    optarg);
-			ro.progress_ms = (unsigned)ms;
+			o.content.progress_ms = (unsigned)ms;
 			break;
 		}
 		default:
 			return rv_cli_bad_option("restore", argv[optind - 1]);
 		}
 	}
-	if (content_only && (db_only || db))
-		return rv_error(RV_EUSAGE, "--content-only does not go with --db or --db-only");
-	if (db_only && !db)
-		return rv_error(RV_EUSAGE,
-				"--db-only needs --db FILE (see revenant restore --help)");
-	if (db_only && to)
-		return rv_error(RV_EUSAGE, "--db-only restores no folder: drop --to");
-	if (db && access(db, F_OK) == 0)
-		return rv_error(RV_EPRECOND,
-				"--db '%s' exists; restore writes a new file — move it away or "
-				"name another",
-				db);
-	if (db_only && argc - optind > 1)
-		return rv_error(RV_EUSAGE, "restore takes at most one URL");
-	if (!db_only && (rc = rv_cli_need_to_and_url("restore", to, argc - optind)))
+	if (argc - optind > 1)
+		return rv_error(RV_EUSAGE, "restore takes at most one URL (see revenant restore "
+					   "--help)");
+	if ((rc = rv_site_restore_check(&o)))
 		return rc;
 	ui.tty = isatty(2);
 	if (ui.tty)
-		ro.progress_ms = 200;
-	ro.progress = show_progress;
-	ro.progress_ud = &ui;
+		o.content.progress_ms = 200;
+	o.content.progress = show_progress;
+	o.content.progress_ud = &ui;
 
 	/* --delete spares what replicate does not ship (content.exclude) and
 	 * the database with its companions. */
 	if ((rc = rv_cli_load_config(cli, false, &cfg)))
 		return rc;
 	rv_cli_content_opts(cfg, &keep);
-	ro.keep = &keep;
-	ro.keep_path = db;
-	if ((rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
-		goto out;
-	if ((rc = rv_restore_find_flags(s, gen, at, find_flags, &p)))
-		goto out;
-	rv_restore_format_time(when, p.time_ms);
-	if (p.gap.missing) {
-		char d[160];
-
-		rv_restore_gap_describe(d, sizeof(d), &p.gap);
-		fprintf(stderr,
-			"warning: %s; restoring the newest point before it (--before-gap): "
-			"generation %s, seq %" PRIu64 ", commit %s\n",
-			d, p.gen, p.seq, when);
-	}
-	if (!content_only && (rc = rv_restore_point_db(s, &p, &has_db, &db_pos, db_gen)))
-		goto out_point;
-	if (!content_only && !has_db && db) {
-		rc = rv_error(RV_ENOTFOUND,
-			      "the point at %s (generation %s, seq %" PRIu64
-			      ") has no database: replicate ran without database.sqlite — use "
-			      "--content-only",
-			      when, p.gen, p.seq);
-		goto out_point;
-	}
-	if (has_db && !db) {
-		rc = rv_error(RV_EUSAGE,
-			      "the store holds a database at this point: give --db FILE (where "
-			      "Ghost's SQLite file goes) or --content-only");
-		goto out_point;
-	}
-	if (db_only) {
-		rc = restore_db(s, db_gen, db_pos, db, when);
-		goto out_point;
-	}
-	{
-		char seq[24], logs[24];
-
-		snprintf(seq, sizeof(seq), "%" PRIu64, p.seq);
-		snprintf(logs, sizeof(logs), "%zu", p.nlogs);
-		rv_log(RV_LOG_INFO, "restoring", "generation", p.gen, "seq", seq, "commit", when,
-		       "manifest", p.manifest.key ? p.manifest.key : "none", "logs", logs, "to", to,
-		       NULL);
-	}
-	if (!(rc = rv_apply_open(&a, s, to, &ao)))
-		rc = rv_restore_apply_point(s, a, &p, &ro, &st);
-	/* The folder first: a database whose uploads are missing is worse
-	 * than no database, and the file appears only when both are done. */
-	if (!rc && db)
-		rc = restore_db(s, db_gen, db_pos, db, when);
+	o.content.keep = &keep;
+	o.content.keep_path = o.db;
+	if (!(rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
+		rc = rv_site_restore(s, &o, &res);
 	if (!rc) {
-		human(b1, sizeof(b1), st.bytes);
-		human(b2, sizeof(b2), st.bytes_downloaded);
-		printf("restored %s: generation %s, seq %" PRIu64 ", commit %s\n", rv_apply_root(a),
-		       p.gen, p.seq, when);
-		printf("files: %" PRIu64 " (%s); downloaded %" PRIu64
-		       " (%s), already right %" PRIu64 ", mode/mtime fixed %" PRIu64 "\n",
-		       st.files, b1, st.downloaded, b2, st.same, st.fixed);
-		printf("folders: %" PRIu64 "; symlinks: %" PRIu64 " (%" PRIu64
-		       " pointing outside skipped)\n",
-		       st.dirs, st.links, st.links_skipped);
-		if (st.removed)
-			printf("removed %" PRIu64 " paths not in the store (--delete)\n",
-			       st.removed);
-		if (st.extra)
-			printf("kept %" PRIu64 " paths not in the store (--delete removes them)\n",
-			       st.extra);
-		printf("took %.2f s (%.1f MiB/s)\n", st.seconds,
-		       st.seconds > 0 ? (double)st.bytes_downloaded / (1024.0 * 1024.0) / st.seconds
-				      : 0.0);
+		print_result(&res, o.db);
 		fflush(stdout);
 	}
-	rv_apply_free(a);
-out_point:
-	rv_restore_point_release(&p);
-out:
+	rv_site_restore_result_release(&res);
 	rv_store_free(s);
 	rv_config_free(cfg);
 	return rc;

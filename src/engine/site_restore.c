@@ -1,0 +1,131 @@
+/* site_restore.c - restore a whole site (see site_restore.h). */
+#include "engine/site_restore.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int rv_site_restore_check(const struct rv_site_restore_opts *o)
+{
+	if (o->content_only && (o->db_only || o->db))
+		return rv_error(RV_EUSAGE, "--content-only does not go with --db or --db-only");
+	if (o->db_only && !o->db)
+		return rv_error(RV_EUSAGE,
+				"--db-only needs --db FILE (see revenant restore --help)");
+	if (o->db_only && o->to)
+		return rv_error(RV_EUSAGE, "--db-only restores no folder: drop --to");
+	if (o->db && access(o->db, F_OK) == 0)
+		return rv_error(RV_EPRECOND,
+				"--db '%s' exists; restore writes a new file — move it away or "
+				"name another",
+				o->db);
+	if (!o->db_only && !o->to)
+		return rv_error(RV_EUSAGE, "restore needs --to DIR (see revenant restore --help)");
+	return 0;
+}
+
+static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
+		      struct rv_site_restore_result *res)
+{
+	struct rv_sqlite_restore_opts so = {.gen = gen, .pos = pos, .out = file};
+	int64_t t0 = rv_mono_ms();
+	char *d = rv_strdup(file);
+	int rc;
+
+	/* Its folder is made like --to (a fresh site has no content/data). */
+	rc = rv_apply_mkdirs(dirname(d));
+	free(d);
+	if (!rc)
+		rc = rv_sqlite_restore(s, &so, &res->dbres);
+	if (rc)
+		return rc;
+	res->db = true;
+	memcpy(res->db_gen, gen, RV_GEN_ID_LEN);
+	res->db_seconds = (double)(rv_mono_ms() - t0) / 1000.0;
+	return 0;
+}
+
+/* Which database the point names, and whether that fits the options. */
+static int point_db(struct rv_store *s, const struct rv_site_restore_opts *o,
+		    const struct rv_restore_point *p, bool *has_db, uint64_t *pos,
+		    char gen[RV_GEN_ID_LEN])
+{
+	char when[32];
+	int rc;
+
+	*has_db = false;
+	if (o->content_only)
+		return 0;
+	if ((rc = rv_restore_point_db(s, p, has_db, pos, gen)))
+		return rc;
+	rv_restore_format_time(when, p->time_ms);
+	if (!*has_db && o->db)
+		return rv_error(RV_ENOTFOUND,
+				"the point at %s (generation %s, seq %" PRIu64
+				") has no database: replicate ran without database.sqlite — use "
+				"--content-only",
+				when, p->gen, p->seq);
+	if (*has_db && !o->db)
+		return rv_error(RV_EUSAGE,
+				"the store holds a database at this point: give --db FILE (where "
+				"Ghost's SQLite file goes) or --content-only");
+	return 0;
+}
+
+int rv_site_restore(struct rv_store *s, const struct rv_site_restore_opts *o,
+		    struct rv_site_restore_result *res)
+{
+	struct rv_restore_point p;
+	struct rv_apply *a = NULL;
+	char db_gen[RV_GEN_ID_LEN];
+	uint64_t db_pos = 0;
+	bool has_db;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = rv_site_restore_check(o)))
+		return rc;
+	if ((rc = rv_restore_find_flags(s, o->gen, o->at_ms, o->find_flags, &p)))
+		return rc;
+	memcpy(res->gen, p.gen, RV_GEN_ID_LEN);
+	res->seq = p.seq;
+	res->time_ms = p.time_ms;
+	if (o->chosen)
+		o->chosen(o->ud, &p);
+	if ((rc = point_db(s, o, &p, &has_db, &db_pos, db_gen)))
+		goto out;
+	if (!o->db_only) {
+		char seq[24], logs[24], when[32];
+
+		rv_restore_format_time(when, p.time_ms);
+		snprintf(seq, sizeof(seq), "%" PRIu64, p.seq);
+		snprintf(logs, sizeof(logs), "%zu", p.nlogs);
+		rv_log(RV_LOG_INFO, "restoring", "generation", p.gen, "seq", seq, "commit", when,
+		       "manifest", p.manifest.key ? p.manifest.key : "none", "logs", logs, "to",
+		       o->to, NULL);
+		if ((rc = rv_apply_open(&a, s, o->to, &o->apply)))
+			goto out;
+		if ((rc = rv_restore_apply_point(s, a, &p, &o->content, &res->content)))
+			goto out;
+		res->folder = true;
+		res->root = rv_strdup(rv_apply_root(a));
+	}
+	if (has_db)
+		rc = restore_db(s, db_gen, db_pos, o->db, res);
+out:
+	rv_apply_free(a);
+	rv_restore_point_release(&p);
+	return rc;
+}
+
+void rv_site_restore_result_release(struct rv_site_restore_result *res)
+{
+	free(res->root);
+	res->root = NULL;
+}
