@@ -1,8 +1,9 @@
 /* cmd_replicate.c - `revenant replicate`: ship the content folder to the
  * store until stopped (content/replicate.h does the work).
  *
- * Signals: SIGTERM and SIGINT are blocked in every thread and taken by one
- * signal thread (sigwaitinfo), so no work happens in a handler.  The first
+ * Signals: SIGTERM and SIGINT are blocked in every thread and read from a
+ * signalfd (core/signals.h) by one signal thread, so no work happens in a
+ * handler.  The first
  * asks the loop to finish its uploads and commit; if that has not happened
  * within the grace period (or a second signal comes), the process-wide
  * shutdown flag makes stuck store operations give up. */
@@ -12,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/retry.h"
+#include "core/signals.h"
 #include "core/util.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -23,8 +25,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STOP_GRACE_MS 10000
 
@@ -52,45 +56,38 @@ static void usage(FILE *f)
 }
 
 struct sigctx {
-	sigset_t set;
+	struct rv_signals sg;
 	struct rv_replicate *r;
-	_Atomic bool done;
+	int done_fd; /* written when the command ends */
 };
 
-/* Sleeps in sigwaitinfo until a signal comes (no tick: an idle sidecar
- * must not wake for nothing); after the first, until the grace period
- * ends.  SIGUSR1 (sent by the main thread) only says "done". */
+/* Sleeps until a signal comes (no tick: an idle sidecar must not wake for
+ * nothing); after the first, until the grace period ends.  A thread of its
+ * own, not the replicate loop: the loop may sit in a store call that only
+ * the shutdown flag ends. */
 static void *signal_thread(void *arg)
 {
 	struct sigctx *s = arg;
 	int64_t hard_at = 0;
 
-	while (!atomic_load(&s->done)) {
-		int sig;
+	for (;;) {
+		int64_t left = hard_at ? hard_at - rv_mono_ms() : -1;
+		int sig =
+		    rv_signals_wait(&s->sg, hard_at ? (left > 0 ? (int)left : 0) : -1, s->done_fd);
+		char b[16];
+		uint64_t v;
 
-		if (!hard_at) {
-			sig = sigwaitinfo(&s->set, NULL);
-		} else {
-			int64_t left = hard_at - rv_mono_ms();
-			struct timespec ts = {left > 0 ? left / 1000 : 0,
-					      left > 0 ? (left % 1000) * 1000000 : 0};
-
-			sig = sigtimedwait(&s->set, NULL, &ts);
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!hard_at) {
-				rv_log(RV_LOG_INFO, "signal received, stopping", "signal",
-				       sig == SIGTERM ? "TERM" : "INT", NULL);
-				rv_replicate_stop(s->r);
-				hard_at = rv_mono_ms() + STOP_GRACE_MS + 1000;
-			} else {
-				rv_shutdown_request();
-			}
-		}
-		if (hard_at && rv_mono_ms() >= hard_at)
+		if (read(s->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+			return NULL;
+		if (sig && !hard_at) {
+			rv_log(RV_LOG_INFO, "signal received, stopping", "signal",
+			       rv_signals_name(sig, b), NULL);
+			rv_replicate_stop(s->r);
+			hard_at = rv_mono_ms() + STOP_GRACE_MS + 1000;
+		} else if (sig || (hard_at && rv_mono_ms() >= hard_at)) {
 			rv_shutdown_request();
+		}
 	}
-	return NULL;
 }
 
 int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
@@ -107,7 +104,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	struct rv_content_opts co;
 	char *db_rel = NULL;
 	struct rv_replicate_opts ro = {0};
-	struct sigctx sc;
+	struct sigctx sc = {.sg = {.fd = -1}, .done_fd = -1};
 	pthread_t sig_thread;
 	bool sig_started = false;
 	int c, rc;
@@ -138,12 +135,10 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	rv_cli_content_opts(cfg, &co);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
-	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGTERM);
-	sigaddset(&sc.set, SIGINT);
-	sigaddset(&sc.set, SIGUSR1);
-	if ((errno = pthread_sigmask(SIG_BLOCK, &sc.set, NULL))) {
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot block signals");
+	if ((rc = rv_signals_open(&sc.sg)))
+		goto out;
+	if ((sc.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot set up signal handling");
 		goto out;
 	}
 
@@ -196,7 +191,6 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	    (rc = rv_metrics_serve(&srv, cfg->metrics.listen, m, rv_replicate_health, r)))
 		goto out;
 	sc.r = r;
-	atomic_init(&sc.done, false);
 	if ((errno = pthread_create(&sig_thread, NULL, signal_thread, &sc))) {
 		rc = rv_error_errno(RV_EFAIL, errno, "cannot start the signal thread");
 		goto out;
@@ -210,10 +204,16 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 		rv_log(RV_LOG_INFO, "replicate stopped cleanly", NULL);
 out:
 	if (sig_started) {
-		atomic_store(&sc.done, true);
-		pthread_kill(sig_thread, SIGUSR1);
+		uint64_t one = 1;
+
+		if (write(sc.done_fd, &one, sizeof(one)) == -1) {
+			/* an eventfd at its limit is still readable */
+		}
 		pthread_join(sig_thread, NULL);
 	}
+	if (sc.done_fd >= 0)
+		close(sc.done_fd);
+	rv_signals_close(&sc.sg);
 	rv_metrics_server_free(srv);
 	rv_replicate_free(r);
 	rv_metrics_free(m);

@@ -5,6 +5,7 @@
 #include "content/restore.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/util.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -12,11 +13,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 static const char standby_usage[] =
@@ -122,37 +121,26 @@ static int health(void *ud, char *why, size_t n)
 }
 
 struct sig {
-	int fd;
+	struct rv_signals sg;
 	bool stopped;
 };
 
-/* The signals arrive on a signalfd: nothing runs in a handler. */
+/* The standby's wait between looks at the store, cut short by SIGTERM or
+ * SIGINT (core/signals.h: nothing runs in a handler). */
 static bool wait_signal(void *ud, unsigned ms)
 {
-	struct sig *sg = ud;
-	struct pollfd pfd = {sg->fd, POLLIN, 0};
-	int64_t until = rv_mono_ms() + ms;
+	struct sig *s = ud;
+	char b[16];
+	int sig;
 
-	while (!sg->stopped) {
-		int64_t left = until - rv_mono_ms();
-		int n = poll(&pfd, 1, left > 0 ? (int)left : 0);
-
-		if (n > 0) {
-			struct signalfd_siginfo si;
-
-			if (read(sg->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				char num[16];
-				snprintf(num, sizeof(num), "%u", si.ssi_signo);
-				rv_log(RV_LOG_INFO, "standby stopping", "signal", num, NULL);
-				sg->stopped = true;
-			}
-		} else if (n == -1 && errno != EINTR) {
-			break;
-		} else if (left <= 0) {
-			break;
-		}
+	if (s->stopped)
+		return true;
+	sig = rv_signals_wait(&s->sg, (int)ms, -1);
+	if (sig) {
+		rv_log(RV_LOG_INFO, "standby stopping", "signal", rv_signals_name(sig, b), NULL);
+		s->stopped = true;
 	}
-	return sg->stopped;
+	return s->stopped;
 }
 
 static int promote_once(struct rv_store *s, const char *to, const struct rv_standby_opts *so)
@@ -191,7 +179,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct rv_standby_opts so = {.restore = {.jobs = 8}, .interval_ms = 1000};
-	struct sig sg = {-1, false};
+	struct sig sg = {.sg = {.fd = -1}, .stopped = false};
 	struct rv_store *s = NULL;
 	struct rv_config *cfg = NULL;
 	struct rv_content_opts keep;
@@ -200,7 +188,6 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct gauges g = {0};
 	const char *to = NULL, *listen = NULL;
 	bool promote = false;
-	sigset_t set;
 	int c, rc;
 
 	if (rv_cli_wants_help(argc, argv)) {
@@ -250,12 +237,8 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	if ((rc = rv_cli_need_to_and_url("standby", to, argc - optind)))
 		return rc;
 	/* Blocked before any thread exists, so every thread inherits it. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (sg.fd = signalfd(-1, &set, SFD_CLOEXEC)) == -1)
-		return rv_error_errno(RV_EFAIL, errno, "cannot set up signal handling");
+	if ((rc = rv_signals_open(&sg.sg)))
+		return rc;
 	so.wait = wait_signal;
 	so.wait_ud = &sg;
 	rv_metrics_new(&m);
@@ -303,6 +286,6 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	rv_store_free(s);
 	rv_metrics_free(m);
 	rv_config_free(cfg);
-	close(sg.fd);
+	rv_signals_close(&sg.sg);
 	return rc;
 }
