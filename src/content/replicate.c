@@ -1274,6 +1274,64 @@ static int sleep_until(struct rv_replicate *r, int64_t at, bool want_events)
 	return 0;
 }
 
+/* After a stop request, once the uploads are in: the database's last
+ * frames and every pending change become a point, retried until the grace
+ * period ends. */
+static int final_commit(struct rv_replicate *r, int64_t stop_at)
+{
+	int rc;
+
+	if (r->db && !r->db_newgen && (rc = commit(r)))
+		return rc;
+	while (r->open.n || r->sealed.active) {
+		if ((rc = commit(r)))
+			return rc;
+		if (!r->open.n && !r->sealed.active)
+			break;
+		if (rv_mono_ms() >= stop_at || rv_shutdown_requested())
+			return rv_error(RV_EINTR,
+					"stopped with %zu changes not committed (the store kept "
+					"failing); the next start reconciles them",
+					r->open.n + r->sealed.b.n);
+		rv_sleep_ms(200);
+	}
+	atomic_store(&r->health_reason, H_STOPPED);
+	return 0;
+}
+
+/* Reconcile compares with the committed state, so it starts once nothing
+ * is pending; then up to TURN_STEPS entries per turn. */
+static int reconcile_turn(struct rv_replicate *r)
+{
+	int rc;
+
+	if (r->rec.need && !r->rec.active && !r->ninf && !r->open.n && !r->sealed.active &&
+	    (rc = rec_start(r)))
+		return rc;
+	for (int i = 0; i < TURN_STEPS && r->rec.active && may_take_more(r); i++)
+		if ((rc = rec_step(r)))
+			return rc;
+	return 0;
+}
+
+/* A commit when one is due, else the idle writer's lease check. */
+static int due_work(struct rv_replicate *r, int64_t now, bool stopping)
+{
+	int rc;
+
+	if (now >= commit_due(r)) {
+		if ((rc = commit(r)))
+			return rc;
+		if (r->db_newgen && !r->sealed.active && !r->rec.active && !stopping)
+			return restart_generation(r);
+	} else if (now >= r->next_idle_check && !r->open.n && !r->sealed.active) {
+		if ((rc = idle_check(r)))
+			return rc;
+		r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+	}
+	return 0;
+}
+
 static int loop(struct rv_replicate *r)
 {
 	int64_t stop_at = 0, stop_began = 0;
@@ -1296,57 +1354,21 @@ static int loop(struct rv_replicate *r)
 				rec_close(r);
 		}
 		handle_results(r);
-		if (!stopping) {
-			/* Reconcile compares with the committed state, so it starts
-			 * once nothing is pending. */
-			if (r->rec.need && !r->rec.active && !r->ninf && !r->open.n &&
-			    !r->sealed.active && (rc = rec_start(r)))
-				return rc;
-			for (int i = 0; i < TURN_STEPS && r->rec.active && may_take_more(r); i++)
-				if ((rc = rec_step(r)))
-					return rc;
-		}
+		if (!stopping && (rc = reconcile_turn(r)))
+			return rc;
 		now = rv_mono_ms();
 		/* Files closed just before the stop are still in the debounce
 		 * window: take them into the final commit too. */
 		if (!stopping || now < stop_began + STOP_TAKE_MS)
 			take_events(r);
-		if (stopping && !r->ninf && now >= stop_began + STOP_TAKE_MS) {
-			/* The database's last frames become a point too. */
-			if (r->db && !r->db_newgen && (rc = commit(r)))
-				return rc;
-			/* Final commit: retried until the grace period ends. */
-			while (r->open.n || r->sealed.active) {
-				if ((rc = commit(r)))
-					return rc;
-				if (!r->open.n && !r->sealed.active)
-					break;
-				if (rv_mono_ms() >= stop_at || rv_shutdown_requested())
-					return rv_error(RV_EINTR,
-							"stopped with %zu changes not committed "
-							"(the store kept failing); the next start "
-							"reconciles them",
-							r->open.n + r->sealed.b.n);
-				rv_sleep_ms(200);
-			}
-			atomic_store(&r->health_reason, H_STOPPED);
-			return 0;
-		}
+		if (stopping && !r->ninf && now >= stop_began + STOP_TAKE_MS)
+			return final_commit(r, stop_at);
 		if (stopping && now >= stop_at && !hard) {
 			rv_shutdown_request(); /* abort uploads stuck on the store */
 			hard = true;
 		}
-		if (now >= commit_due(r)) {
-			if ((rc = commit(r)))
-				return rc;
-			if (r->db_newgen && !r->sealed.active && !r->rec.active && !stopping &&
-			    (rc = restart_generation(r)))
-				return rc;
-		} else if (now >= r->next_idle_check && !r->open.n && !r->sealed.active) {
-			if ((rc = idle_check(r)))
-				return rc;
-			r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
-		}
+		if ((rc = due_work(r, now, stopping)))
+			return rc;
 		update_depth(r);
 		if (r->rec.active && may_take_more(r))
 			continue;
