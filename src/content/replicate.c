@@ -5,13 +5,12 @@
 #include "content/replicate_state.h"
 #include "content/scan.h"
 #include "content/watch.h"
-#include "core/filewatch.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
 #include "core/testpoint.h"
 #include "core/util.h"
-#include "db/sqlite.h"
+#include "db/source.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "switch/lease.h"
@@ -100,16 +99,15 @@ struct rv_replicate {
 	bool manifest_due;
 
 	/* the database half (db NULL: none) */
-	struct rv_sqlite *db;
-	uint64_t db_point; /* the position the last committed point names */
+	struct rv_dbsrc db; /* ops NULL: no database; h NULL: not open */
+	uint64_t db_point;  /* the position the last committed point names */
 	int64_t db_snap_mono;
 	uint64_t db_log_bytes; /* frames shipped since the last snapshot */
 	bool db_newgen;	       /* the chain broke: start a new generation */
 	char db_reason[200];
-	struct rv_filewatch *dbw; /* writes to the database or its WAL; NULL: timer only */
-	bool db_dirty;		  /* dbw saw a write not shipped yet ... */
-	int64_t db_dirty_mono;	  /* ... first seen then */
-	int64_t db_check_mono;	  /* look at the database by then anyway */
+	bool db_dirty;	       /* the source saw a write not shipped yet ... */
+	int64_t db_dirty_mono; /* ... first seen then */
+	int64_t db_check_mono; /* look at the database by then anyway */
 
 	struct batch open;
 	struct {
@@ -428,9 +426,9 @@ static int seal(struct rv_replicate *r)
 	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
 	h.from = h.to = r->sealed.seq;
 	h.time_ms = r->sealed.ms;
-	if (r->db) {
+	if (r->db.h) {
 		h.has_db = true;
-		h.db_pos = r->sealed.db_pos = rv_sqlite_pos(r->db);
+		h.db_pos = r->sealed.db_pos = r->db.ops->pos(r->db.h);
 	}
 	rv_buf_init(&r->sealed.data, LOG_MAX);
 	rc = rv_cobj_writer_new(&w, &h, true, rv_cobj_sink_buf, &r->sealed.data);
@@ -480,7 +478,7 @@ static void committed(struct rv_replicate *r)
 		}
 	}
 	r->seq = r->sealed.seq;
-	if (r->db)
+	if (r->db.h)
 		r->db_point = r->sealed.db_pos;
 	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
 	rv_log(RV_LOG_DEBUG, "content committed", "key", r->sealed.key, NULL);
@@ -510,7 +508,7 @@ static int write_manifest(struct rv_replicate *r)
 	h.time_ms = rv_now_ms();
 	/* Only a position a committed point already named: the manifest is
 	 * the state after log `seq`. */
-	if (r->db) {
+	if (r->db.h) {
 		h.has_db = true;
 		h.db_pos = r->db_point;
 	}
@@ -556,11 +554,11 @@ static void commit_failed(struct rv_replicate *r, const char *what)
 	r->next_commit = rv_mono_ms() + r->commit_backoff;
 }
 
-static void db_counted(struct rv_replicate *r, const struct rv_sqlite_ship *sh)
+static void db_counted(struct rv_replicate *r, const struct rv_dbsrc_ship *sh)
 {
 	if (!r->o.metrics)
 		return;
-	rv_metric_set(r->m.db_pos, (double)rv_sqlite_pos(r->db));
+	rv_metric_set(r->m.db_pos, (double)r->db.ops->pos(r->db.h));
 	if (sh && sh->to > sh->from) {
 		rv_metric_add(r->m.db_segments, 1);
 		rv_metric_add(r->m.db_bytes, (double)sh->bytes);
@@ -572,8 +570,8 @@ static void db_counted(struct rv_replicate *r, const struct rv_sqlite_ship *sh)
  * loop starts a new generation once the pending commit is out. */
 static int db_ship(struct rv_replicate *r)
 {
-	struct rv_sqlite_ship sh;
-	int rc = rv_sqlite_ship(r->db, r->o.store, &sh);
+	struct rv_dbsrc_ship sh;
+	int rc = r->db.ops->ship(r->db.h, r->o.store, &sh);
 
 	if (rc == RV_EPRECOND && sh.new_generation) {
 		if (!r->db_newgen) {
@@ -600,8 +598,7 @@ static int db_ship(struct rv_replicate *r)
 
 static bool db_snapshot_due(struct rv_replicate *r, const char **why)
 {
-	struct stat st;
-	uint64_t limit = SNAP_LOG_MIN;
+	uint64_t limit = SNAP_LOG_MIN, size;
 
 	if (rv_mono_ms() - r->db_snap_mono >= r->o.snapshot_interval_ms) {
 		*why = "interval";
@@ -609,9 +606,9 @@ static bool db_snapshot_due(struct rv_replicate *r, const char **why)
 	}
 	if (!r->o.snapshot_log_ratio || r->db_log_bytes < limit)
 		return false;
-	if (stat(r->o.sqlite_path, &st) == 0 &&
-	    (uint64_t)st.st_size * r->o.snapshot_log_ratio > limit)
-		limit = (uint64_t)st.st_size * r->o.snapshot_log_ratio;
+	size = r->db.ops->size(r->db.h);
+	if (size * r->o.snapshot_log_ratio > limit)
+		limit = size * r->o.snapshot_log_ratio;
 	*why = "log_volume";
 	return r->db_log_bytes >= limit;
 }
@@ -620,7 +617,7 @@ static int db_snapshot(struct rv_replicate *r, const char *why)
 {
 	uint64_t pos;
 	char spos[24];
-	int rc = rv_sqlite_snapshot(r->db, r->o.store, &pos);
+	int rc = r->db.ops->snapshot(r->db.h, r->o.store, &pos);
 
 	if (rc)
 		return rc;
@@ -640,43 +637,13 @@ static int64_t db_check_period(const struct rv_replicate *r)
 	return r->o.sync_interval_ms > DB_CHECK_MIN_MS ? r->o.sync_interval_ms : DB_CHECK_MIN_MS;
 }
 
-/* Take the database watch's events; a watch that broke is dropped (the
- * timer alone remains, logged once). */
+/* Take the database source's change events, if it has any. */
 static void db_watch_drain(struct rv_replicate *r)
 {
-	int rc;
-
-	if (!r->dbw)
-		return;
-	rc = rv_filewatch_drain(r->dbw);
-	if (rc > 0 && !r->db_dirty) {
+	if (r->db.h && r->db.ops->changes && r->db.ops->changes(r->db.h) > 0 && !r->db_dirty) {
 		r->db_dirty = true;
 		r->db_dirty_mono = rv_mono_ms();
-	} else if (rc < 0) {
-		rv_log(RV_LOG_WARN, "database writes are no longer watched; looking every second",
-		       "error", rv_errmsg(), NULL);
-		rv_filewatch_free(r->dbw);
-		r->dbw = NULL;
 	}
-}
-
-static void db_watch_open(struct rv_replicate *r)
-{
-	char *dir = rv_strdup(r->o.sqlite_path), *slash = strrchr(dir, '/');
-	const char *base = slash ? slash + 1 : dir;
-	char wal[512];
-	const char *names[2] = {NULL, wal};
-
-	snprintf(wal, sizeof(wal), "%s-wal", base);
-	names[0] = base;
-	if (slash == dir)
-		slash[1] = '\0'; /* "/ghost.db" */
-	else if (slash)
-		*slash = '\0';
-	if (rv_filewatch_open(&r->dbw, slash ? dir : ".", names, 2))
-		rv_log(RV_LOG_WARN, "database writes are not watched; looking every second",
-		       "error", rv_errmsg(), NULL);
-	free(dir);
 }
 
 /* When the database half wants a commit (rv_mono_ms clock; INT64_MAX:
@@ -686,7 +653,7 @@ static int64_t db_due(const struct rv_replicate *r)
 {
 	int64_t at;
 
-	if (!r->db)
+	if (!r->db.h)
 		return INT64_MAX;
 	if (r->db_newgen)
 		return 0;
@@ -700,7 +667,7 @@ static int64_t db_due(const struct rv_replicate *r)
 
 static bool db_moved(const struct rv_replicate *r)
 {
-	return r->db && !r->db_newgen && rv_sqlite_pos(r->db) != r->db_point;
+	return r->db.h && !r->db_newgen && r->db.ops->pos(r->db.h) != r->db_point;
 }
 
 /* Commit what is pending; a store failure leaves it pending (0 returned,
@@ -716,13 +683,13 @@ static int commit(struct rv_replicate *r)
 	int rc;
 
 	r->next_commit = next;
-	if (r->db) {
+	if (r->db.h) {
 		/* Before the ship: a write after this drain wakes the loop again. */
 		db_watch_drain(r);
 		r->db_dirty = false;
 		r->db_check_mono = rv_mono_ms() + db_check_period(r);
 	}
-	if (r->db && !r->db_newgen && (rc = db_ship(r))) {
+	if (r->db.h && !r->db_newgen && (rc = db_ship(r))) {
 		commit_failed(r, "database ship failed, will retry");
 		return 0;
 	}
@@ -751,7 +718,7 @@ static int commit(struct rv_replicate *r)
 		if (rc)
 			commit_failed(r, "content manifest failed, will retry");
 	}
-	if (r->db && !r->db_newgen && !r->sealed.active && db_snapshot_due(r, &why)) {
+	if (r->db.h && !r->db_newgen && !r->sealed.active && db_snapshot_due(r, &why)) {
 		rc = db_snapshot(r, why);
 		if (rc == RV_EPRECOND) {
 			snprintf(r->db_reason, sizeof(r->db_reason), "%s", rv_errmsg());
@@ -1008,6 +975,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 		free(r);
 		return rc;
 	}
+	if (r->o.sqlite_path)
+		r->db.ops = &rv_dbsrc_sqlite;
 	atomic_init(&r->stop, false);
 	atomic_init(&r->last_ok_mono, 0);
 	atomic_init(&r->health_reason, H_STARTING);
@@ -1019,24 +988,30 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 /* The database half of a new generation: position 0 is the database as
  * it is now, and a snapshot there is the generation's base.  The first
  * manifest (written next) names it. */
+static void db_close(struct rv_replicate *r)
+{
+	if (r->db.h)
+		r->db.ops->close(r->db.h);
+	r->db.h = NULL;
+	r->db_dirty = false;
+}
+
 static int db_start(struct rv_replicate *r)
 {
-	struct rv_sqlite_opts so = {
-	    .db_path = r->o.sqlite_path, .gen = r->gen, .busy_timeout_ms = r->o.busy_timeout_ms};
+	struct rv_dbsrc_opts so = {
+	    .path = r->o.sqlite_path, .gen = r->gen, .busy_timeout_ms = r->o.busy_timeout_ms};
 	int rc;
 
-	rv_sqlite_free(r->db);
-	r->db = NULL;
+	db_close(r);
 	r->db_newgen = false;
 	r->db_point = 0;
-	if ((rc = rv_sqlite_open(&r->db, &so)))
+	if ((rc = r->db.ops->open(&r->db.h, &so)))
 		return rc;
 	if ((rc = db_snapshot(r, "generation_start"))) {
-		rv_sqlite_free(r->db);
-		r->db = NULL;
+		db_close(r);
 		return rc;
 	}
-	r->db_point = rv_sqlite_pos(r->db);
+	r->db_point = r->db.ops->pos(r->db.h);
 	return 0;
 }
 
@@ -1110,10 +1085,10 @@ static int start_generation(struct rv_replicate *r)
 	meta.epoch = r->lease.epoch;
 	meta.created_ms = rv_now_ms();
 	meta.parent = parent[0] ? parent : NULL;
-	meta.database = (char *)(r->o.sqlite_path ? "sqlite" : "none");
+	meta.database = (char *)(r->db.ops ? r->db.ops->name : "none");
 	if ((rc = rv_gen_meta_write(r->o.store, &meta)))
 		return rc;
-	if (r->o.sqlite_path && (rc = db_start(r))) {
+	if (r->db.ops && (rc = db_start(r))) {
 		/* A writer that lost the lease while it started (paused, say)
 		 * says so, whatever else went wrong meanwhile: its database
 		 * replaced by the other site's restore is the likely one. */
@@ -1180,8 +1155,7 @@ static int restart_generation(struct rv_replicate *r)
 	       "reason", r->db_reason, NULL);
 	if (r->o.metrics)
 		rv_metric_add(r->m.db_newgen, 1);
-	rv_sqlite_free(r->db);
-	r->db = NULL;
+	db_close(r);
 	if (r->base_fd >= 0)
 		close(r->base_fd);
 	r->base_fd = -1;
@@ -1259,8 +1233,8 @@ static int sleep_until(struct rv_replicate *r, int64_t at, bool want_events)
 			at = ev;
 	}
 	/* A write already seen needs no second wake-up before it ships. */
-	if (r->dbw && !r->db_dirty)
-		pf[1].fd = rv_filewatch_fd(r->dbw);
+	if (r->db.h && r->db.ops->change_fd && !r->db_dirty)
+		pf[1].fd = r->db.ops->change_fd(r->db.h);
 	if (at <= now)
 		timeout = 0;
 	else if (at == INT64_MAX)
@@ -1281,7 +1255,7 @@ static int final_commit(struct rv_replicate *r, int64_t stop_at)
 {
 	int rc;
 
-	if (r->db && !r->db_newgen && (rc = commit(r)))
+	if (r->db.h && !r->db_newgen && (rc = commit(r)))
 		return rc;
 	while (r->open.n || r->sealed.active) {
 		if ((rc = commit(r)))
@@ -1392,8 +1366,6 @@ int rv_replicate_run(struct rv_replicate *r)
 	if ((rc = rv_watch_open(&r->w, r->o.content)))
 		goto out;
 	rv_watch_notify(r->w, r->wake_fd);
-	if (r->o.sqlite_path)
-		db_watch_open(r);
 	e = pthread_create(&r->wthread, NULL, watch_thread, r);
 	if (e) {
 		rc = rv_error_errno(RV_EFAIL, e, "cannot start the content watcher");
@@ -1471,8 +1443,8 @@ void rv_replicate_free(struct rv_replicate *r)
 		close(r->base_fd);
 	if (r->have_lease)
 		rv_lease_release(&r->lease);
-	rv_sqlite_free(r->db);
-	rv_filewatch_free(r->dbw);
+	if (r->db.h)
+		r->db.ops->close(r->db.h);
 	close(r->wake_fd);
 	close(r->root_fd);
 	free(r);
