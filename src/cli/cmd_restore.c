@@ -5,14 +5,11 @@
 #include "engine/site_restore.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/mem.h"
 #include "core/util.h"
-#include "db/sqlite.h"
 #include "store/store.h"
 
 #include <getopt.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

@@ -684,8 +684,10 @@ static int commit(struct rv_replicate *r)
 
 	r->next_commit = next;
 	if (r->db.h) {
-		/* Before the ship: a write after this drain wakes the loop again. */
-		db_watch_drain(r);
+		/* Events so far are covered by this ship: consumed before it, so
+		 * that a write after it wakes the loop again. */
+		if (r->db.ops->changes)
+			(void)r->db.ops->changes(r->db.h);
 		r->db_dirty = false;
 		r->db_check_mono = rv_mono_ms() + db_check_period(r);
 	}

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "db/sqlite.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,17 @@ struct sqlite_src {
 
 static void watch_open(struct sqlite_src *s)
 {
-	char *dir = rv_strdup(s->path), *slash = strrchr(dir, '/');
-	const char *base = slash ? slash + 1 : dir;
-	char wal[512];
-	const char *names[2] = {NULL, wal};
+	char *d = rv_strdup(s->path), *b = rv_strdup(s->path);
+	const char *base = basename(b);
+	char *wal = rv_asprintf("%s-wal", base);
+	const char *names[2] = {base, wal};
 
-	snprintf(wal, sizeof(wal), "%s-wal", base);
-	names[0] = base;
-	if (slash == dir)
-		slash[1] = '\0'; /* "/ghost.db" */
-	else if (slash)
-		*slash = '\0';
-	if (rv_filewatch_open(&s->fw, slash ? dir : ".", names, 2))
+	if (rv_filewatch_open(&s->fw, dirname(d), names, 2))
 		rv_log(RV_LOG_WARN, "database writes are not watched; looking every second",
 		       "error", rv_errmsg(), NULL);
-	free(dir);
+	free(wal);
+	free(b);
+	free(d);
 }
 
 static int src_open(void **h, const struct rv_dbsrc_opts *o)

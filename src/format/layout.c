@@ -25,6 +25,22 @@ static bool is_lower_hex(const char *s, size_t n)
 	return true;
 }
 
+static bool hex16(const char *s, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = s[i];
+
+		if (c >= '0' && c <= '9')
+			*v = *v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*v = *v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	return true;
+}
+
 int rv_gen_id_check(const char *s)
 {
 	if (strlen(s) != RV_GEN_ID_LEN - 1 || !is_lower_hex(s, 16) || s[16] != '-' ||
@@ -66,28 +82,20 @@ char *rv_content_manifest_key(const char *gen, uint64_t seq, int64_t time_ms)
 			   gen, seq, (uint64_t)time_ms);
 }
 
-static uint64_t hex_u64(const char *s, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 4 | (uint64_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10);
-	return v;
-}
-
 int rv_content_key_parse(const char *key, uint64_t *seq, int64_t *time_ms)
 {
 	const char *base = strrchr(key, '/');
+	uint64_t sq, ms;
 
 	base = base ? base + 1 : key;
-	if (strlen(base) < 34 || !is_lower_hex(base, 16) || base[16] != '-' ||
-	    !is_lower_hex(base + 17, 16) || base[33] != '.' || !rv_str_endswith(base, ".zst"))
+	if (strlen(base) < 34 || !hex16(base, &sq) || base[16] != '-' || !hex16(base + 17, &ms) ||
+	    base[33] != '.' || !rv_str_endswith(base, ".zst"))
 		return rv_error(RV_ECORRUPT,
 				"object key '%s' is not '<16 hex seq>-<16 hex ms>.<kind>.zst' — a "
 				"foreign object inside a generation folder",
 				key);
-	*seq = hex_u64(base, 16);
-	*time_ms = (int64_t)hex_u64(base + 17, 16);
+	*seq = sq;
+	*time_ms = (int64_t)ms;
 	return 0;
 }
 
@@ -150,22 +158,6 @@ char *rv_dbobj_snapshot_key(const char *gen, uint64_t pos, int64_t ms)
 {
 	return rv_asprintf(RV_KEY_GENERATIONS "%s/db/snapshot/%016" PRIx64 "-%016" PRIx64 ".db.zst",
 			   gen, pos, (uint64_t)ms);
-}
-
-static bool hex16(const char *s, uint64_t *v)
-{
-	*v = 0;
-	for (int i = 0; i < 16; i++) {
-		char c = s[i];
-
-		if (c >= '0' && c <= '9')
-			*v = *v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			*v = *v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	return true;
 }
 
 int rv_dbobj_key_parse(const char *key, enum rv_dbobj_kind kind, uint64_t *from, uint64_t *to,
