@@ -623,7 +623,12 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 	struct rv_retry rt;
 	bool refreshed = false;
 	char why[CURL_ERROR_SIZE + 64] = "";
-	int rc = 0, last_cc = 0;
+	/* The failure that made us retry: when the deadline cuts the last
+	 * attempt short, that timeout is ours, and the operator needs what the
+	 * server kept saying before it. */
+	char prev_why[CURL_ERROR_SIZE + 64] = "";
+	struct rv_s3_error prev_err;
+	int rc = 0, last_cc = 0, prev_cc = 0;
 
 	if (r->no_retry) {
 		pol.max_attempts = 3;
@@ -631,10 +636,12 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 			pol.deadline_ms = 30000;
 	}
 	memset(&resp->err, 0, sizeof(resp->err));
+	memset(&prev_err, 0, sizeof(prev_err));
 	rv_retry_start(&rt, &pol);
 	for (;;) {
 		int64_t left = rv_retry_remaining_ms(&rt);
 		long tmo;
+		bool cut;
 		bool big = r->body_len > S3_BIG_BODY || r->out_fd >= 0;
 
 		if (!r->no_retry && rv_shutdown_requested())
@@ -647,12 +654,25 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 			tmo = s->opts.request_timeout_ms;
 		if (tmo < 1)
 			tmo = 1;
+		if (why[0]) {
+			memcpy(prev_why, why, sizeof(prev_why));
+			prev_err = resp->err;
+			prev_cc = last_cc;
+		}
 		why[0] = '\0';
 		memset(&resp->err, 0, sizeof(resp->err));
 		resp->attempts = rt.attempt;
 		rc = attempt(s, r, resp, tmo, why, sizeof(why));
 		if (rc < 0)
 			return rc;
+		cut = rc == CURLE_OPERATION_TIMEDOUT && tmo >= left && prev_why[0];
+		if (cut) {
+			/* The deadline, not the server, ended this attempt. */
+			memcpy(why, prev_why, sizeof(why));
+			resp->err = prev_err;
+			last_cc = prev_cc;
+			break;
+		}
 		if (rc > 0) {
 			last_cc = rc;
 			if (!curl_retryable(rc))

@@ -11,6 +11,8 @@ Modes (applied to the first --count requests; -1 = every request):
   busy      the same, alternating SlowDown and ServiceUnavailable (both 503)
   reset     read the request head, then reset the connection (RST)
   stall     read the request head, then send nothing for --stall-seconds
+  slowstall the first fault answers like slowdown, every later one stalls
+            (a deadline that ends an attempt must not hide what came before)
   delay     wait --stall-seconds, then forward the request unchanged (a slow
             link: makes a client's run take a known minimum time)
   none      forward everything
@@ -126,6 +128,8 @@ def handle(conn, st):
         # always sees itself in the stats.
         st.write_stats()
         mode = st.args.mode if fault else "none"
+        if mode == "slowstall":
+            mode = "slowdown" if nth == 1 else "stall"
         if mode == "reset":
             reset(conn)
             return
@@ -172,7 +176,8 @@ def handle(conn, st):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
-    ap.add_argument("--mode", choices=["slowdown", "busy", "reset", "stall", "delay", "none"],
+    ap.add_argument("--mode", choices=["slowdown", "busy", "reset", "stall", "slowstall", "delay",
+                                       "none"],
                     required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--port-file", required=True)

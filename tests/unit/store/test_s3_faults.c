@@ -174,6 +174,35 @@ static void test_deadline(void **state)
 	fproxy_stop(pp);
 }
 
+/* The deadline ends an attempt that stalls after a 503: the error must name
+ * the 503 the server kept answering, not the timeout revenant imposed. */
+static void test_deadline_cuts_attempt(void **state)
+{
+	struct fproxy *pp = &proxy;
+	struct rv_store_opts o;
+	struct rv_store *s;
+	int faults, reqs;
+
+	(void)state;
+	assert_int_equal(fproxy_start(pp, srv.port, "slowstall", -1, 30), 0);
+	h_opts(&o);
+	o.deadline_ms = 1500;
+	o.max_attempts = 1000;
+	o.retry_base_ms = 10;
+	o.retry_cap_ms = 20;
+	s = open_at(pp->port, &o);
+	assert_int_equal(rv_store_put_buf(s, "cut", "x", 1, NULL), RV_ENET);
+	fprintf(stderr, "deadline cut an attempt: %s\n", rv_errmsg());
+	assert_non_null(strstr(rv_errmsg(), "503 SlowDown"));
+	assert_non_null(strstr(rv_errmsg(), "kept failing"));
+	assert_null(strstr(rv_errmsg(), "timed out"));
+	faults = fproxy_faults(pp, &reqs);
+	assert_int_equal(reqs, 2);
+	assert_int_equal(faults, 2);
+	rv_store_free(s);
+	fproxy_stop(pp);
+}
+
 struct killer {
 	int fd;
 	uint64_t before, after;
@@ -250,6 +279,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_resets_multipart, test_teardown),
 	    cmocka_unit_test_teardown(test_stall_then_ok, test_teardown),
 	    cmocka_unit_test_teardown(test_deadline, test_teardown),
+	    cmocka_unit_test_teardown(test_deadline_cuts_attempt, test_teardown),
 	    cmocka_unit_test_teardown(test_server_killed_mid_multipart, test_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
