@@ -1,7 +1,7 @@
 /* cmd_prune.c - `revenant prune`: apply the retention window to a store
- * (src/content/prune.h has the rules). */
+ * (src/engine/prune.h has the rules). */
 #include "cli/cli.h"
-#include "content/prune.h"
+#include "engine/prune.h"
 #include "content/restore.h"
 #include "core/config.h"
 #include "core/util.h"

@@ -1,5 +1,5 @@
 /* cmd_replicate.c - `revenant replicate`: ship the content folder to the
- * store until stopped (content/replicate.h does the work).
+ * store until stopped (engine/replicate.h does the work).
  *
  * Signals: SIGTERM and SIGINT are blocked in every thread and read from a
  * signalfd (core/signals.h) by one signal thread, so no work happens in a
@@ -9,7 +9,7 @@
  * shutdown flag makes stuck store operations give up. */
 #include "cli/cli.h"
 #include "content/content.h"
-#include "content/replicate.h"
+#include "engine/replicate.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/retry.h"

@@ -3,13 +3,13 @@
  * and bytes of the latest recorded state. */
 #include "cli/cli.h"
 #include "content/format.h"
-#include "content/replicate_state.h"
-#include "content/status.h"
+#include "engine/replicate_state.h"
+#include "engine/status.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <getopt.h>
 #include <inttypes.h>

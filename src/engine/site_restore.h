@@ -15,7 +15,7 @@
 
 #include "content/apply.h"
 #include "content/restore.h"
-#include "db/sqlite.h"
+#include "db/sqlite/sqlite.h"
 
 struct rv_store;
 

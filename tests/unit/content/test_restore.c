@@ -19,7 +19,7 @@
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -15,12 +15,12 @@
 
 #include "content/format.h"
 #include "content/restore.h"
-#include "content/status.h"
+#include "engine/status.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <inttypes.h>
 #include <stdio.h>

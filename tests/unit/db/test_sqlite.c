@@ -16,8 +16,8 @@
 #include "core/mem.h"
 #include "core/util.h"
 #include "db/dbobj.h"
-#include "db/sqlite.h"
-#include "db/wal.h"
+#include "db/sqlite/sqlite.h"
+#include "db/sqlite/wal.h"
 #include "store/store.h"
 
 #include <errno.h>

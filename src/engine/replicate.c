@@ -1,8 +1,8 @@
 /* replicate.c - the replicate loop: events and reconcile in, records out,
  * one log object per commit, a manifest now and then (see replicate.h). */
-#include "content/replicate.h"
-#include "content/replicate_int.h"
-#include "content/replicate_state.h"
+#include "engine/replicate.h"
+#include "engine/replicate_int.h"
+#include "engine/replicate_state.h"
 #include "content/scan.h"
 #include "content/watch.h"
 #include "core/log.h"
@@ -13,7 +13,7 @@
 #include "db/source.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>

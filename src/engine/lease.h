@@ -9,8 +9,8 @@
  * after `settle_ms` to see who won — weaker: two writers can both believe
  * they won until the loser's next check, which is why every writer writes
  * only under its own generation and readers follow the lease's generation. */
-#ifndef RV_SWITCH_LEASE_H
-#define RV_SWITCH_LEASE_H
+#ifndef RV_ENGINE_LEASE_H
+#define RV_ENGINE_LEASE_H
 
 #include <stdbool.h>
 #include <stdint.h>

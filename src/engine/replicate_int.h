@@ -1,7 +1,7 @@
 /* replicate_int.h - pieces of replicate shared by its files and unit tests:
  * the upload worker pool and the reading of one path. */
-#ifndef RV_CONTENT_REPLICATE_INT_H
-#define RV_CONTENT_REPLICATE_INT_H
+#ifndef RV_ENGINE_REPLICATE_INT_H
+#define RV_ENGINE_REPLICATE_INT_H
 
 #include <pthread.h>
 #include <stdbool.h>

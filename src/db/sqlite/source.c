@@ -1,4 +1,4 @@
-/* sqlite_source.c - SQLite as a database source (db/source.h): the
+/* source.c - SQLite as a database source (db/source.h): the
  * shipper of db/sqlite.h, and an inotify watch on the database and its
  * -wal (a commit grows the WAL by write(2); revenant's own spools beside
  * it are O_TMPFILE or other names and never wake anyone). */
@@ -6,7 +6,7 @@
 #include "core/filewatch.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "db/sqlite.h"
+#include "db/sqlite/sqlite.h"
 
 #include <libgen.h>
 #include <stdio.h>

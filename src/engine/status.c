@@ -1,5 +1,5 @@
 /* status.c - the store facts behind `revenant status` (see status.h). */
-#include "content/status.h"
+#include "engine/status.h"
 
 #include "content/format.h"
 #include "core/mem.h"

@@ -2,8 +2,8 @@
  * history, worked out here so that the command only prints: the
  * generations listed under generations/, and whether the lease's
  * generation has a gap in its content log (docs/FORMAT.md, "Gaps"). */
-#ifndef RV_CONTENT_STATUS_H
-#define RV_CONTENT_STATUS_H
+#ifndef RV_ENGINE_STATUS_H
+#define RV_ENGINE_STATUS_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-/* sqlite_restore.c - rebuild a database file from a snapshot and log
+/* restore.c - rebuild a database file from a snapshot and log
  * segments, or move one forward in place (see sqlite.h).  Frames are
  * applied the way a checkpoint would: each page written at (pgno - 1) *
  * page_size, the file cut to the commit frame's size; every segment ends on
@@ -8,8 +8,8 @@
 #include "core/testpoint.h"
 #include "core/util.h"
 #include "db/dbobj.h"
-#include "db/sqlite.h"
-#include "db/wal.h"
+#include "db/sqlite/sqlite.h"
+#include "db/sqlite/wal.h"
 #include "store/pfetch.h"
 #include "store/store.h"
 

@@ -1,5 +1,5 @@
 /* lease.c - primary lease and generation metadata (see lease.h). */
-#include "switch/lease.h"
+#include "engine/lease.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "content/format.h"
-#include "content/replicate_state.h"
+#include "engine/replicate_state.h"
 #include "core/buf.h"
 #include "core/mem.h"
 

@@ -1,7 +1,7 @@
 /* replicate_worker.c - the upload workers of replicate: read, hash and
  * upload one path at a time (see replicate_int.h). */
-#include "content/replicate_int.h"
-#include "content/replicate_state.h"
+#include "engine/replicate_int.h"
+#include "engine/replicate_state.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"

@@ -14,8 +14,8 @@
  * A record reaches a log only after its blob is in the store, and a log is
  * written only after the lease check, so every log names blobs that exist
  * and was written by the lease holder of the moment. */
-#ifndef RV_CONTENT_REPLICATE_H
-#define RV_CONTENT_REPLICATE_H
+#ifndef RV_ENGINE_REPLICATE_H
+#define RV_ENGINE_REPLICATE_H
 
 #include <stdint.h>
 

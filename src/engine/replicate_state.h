@@ -6,8 +6,8 @@
  * Memory is the overlay only (changes since the last manifest, which
  * replicate bounds by writing a manifest); the base is streamed from a
  * temporary file, never held. */
-#ifndef RV_CONTENT_REPLICATE_STATE_H
-#define RV_CONTENT_REPLICATE_STATE_H
+#ifndef RV_ENGINE_REPLICATE_STATE_H
+#define RV_ENGINE_REPLICATE_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
 /* replicate_state.c - base manifest + overlay of committed changes (see
  * replicate_state.h). */
-#include "content/replicate_state.h"
+#include "engine/replicate_state.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>

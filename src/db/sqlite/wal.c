@@ -1,5 +1,5 @@
 /* wal.c - SQLite WAL header, frame and checksum parsing (see wal.h). */
-#include "db/wal.h"
+#include "db/sqlite/wal.h"
 
 #include <errno.h>
 #include <unistd.h>

@@ -37,8 +37,8 @@
  * or before C and the header of the point covering C; nothing is deleted
  * until the plan is complete.  Killed at any moment, the store still
  * restores every point at or after C; running it again finishes the job. */
-#ifndef RV_CONTENT_PRUNE_H
-#define RV_CONTENT_PRUNE_H
+#ifndef RV_ENGINE_PRUNE_H
+#define RV_ENGINE_PRUNE_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "content/replicate_int.h"
-#include "content/replicate_state.h"
+#include "engine/replicate_int.h"
+#include "engine/replicate_state.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"

@@ -8,8 +8,8 @@
  * "incarnation" (after a checkpoint restarts the log) gets new salts, which
  * makes every frame of the previous one invalid at once.  A commit frame
  * has a non-zero "database size in pages" field. */
-#ifndef RV_DB_WAL_H
-#define RV_DB_WAL_H
+#ifndef RV_DB_SQLITE_WAL_H
+#define RV_DB_SQLITE_WAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

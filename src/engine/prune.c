@@ -1,6 +1,6 @@
 /* prune.c - retention: plan from LIST results, delete generations and old
  * objects, then mark and sweep the blobs (see prune.h for the rules). */
-#include "content/prune.h"
+#include "engine/prune.h"
 
 #include "content/format.h"
 #include "core/log.h"
@@ -9,7 +9,7 @@
 #include "core/util.h"
 #include "db/dbobj.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 #include "content/format.h"
 #include "core/mem.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
-/* sqlite.c - the SQLite shipper: WAL control, log segments, snapshots
+/* shipper.c - the SQLite shipper: WAL control, log segments, snapshots
  * (see sqlite.h for the protocol and why it loses no frame). */
-#include "db/sqlite.h"
+#include "db/sqlite/sqlite.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "db/dbobj.h"
-#include "db/wal.h"
+#include "db/sqlite/wal.h"
 #include "store/store.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* restore_standby.c - `revenant standby`: keep a folder, and optionally a
+/* standby.c - `revenant standby`: keep a folder, and optionally a
  * SQLite file, equal to the store's latest recovery point (see restore.h).
  *
  * Each poll reads lease.json (one GET) and lists the log objects after the
@@ -29,9 +29,9 @@
 #include "core/mem.h"
 #include "core/testpoint.h"
 #include "core/util.h"
-#include "db/sqlite.h"
+#include "db/sqlite/sqlite.h"
 #include "store/store.h"
-#include "switch/lease.h"
+#include "engine/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>

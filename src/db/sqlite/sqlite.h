@@ -47,8 +47,8 @@
  * bench/snapshot_busy.sh, tests/integration/db_snapshot_busy.sh).
  * Anything that still breaks the chain (the database file replaced, the WAL rewound more than once
  * or its salts changed without a restart) is reported as "new generation needed". */
-#ifndef RV_DB_SQLITE_H
-#define RV_DB_SQLITE_H
+#ifndef RV_DB_SQLITE_SQLITE_H
+#define RV_DB_SQLITE_SQLITE_H
 
 #include <stdbool.h>
 #include <stdint.h>
