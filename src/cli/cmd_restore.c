@@ -153,7 +153,7 @@ static void print_result(const struct rv_site_restore_result *r, const char *db)
 	if (r->db)
 		printf("restored database %s: generation %s, position %" PRIu64
 		       " (%u segments after the snapshot), point %s, %.2f s\n",
-		       db, r->db_gen, r->dbres.pos, r->dbres.segments, when, r->db_seconds);
+		       db, r->dbres.gen, r->dbres.pos, r->dbres.segments, when, r->db_seconds);
 	if (!r->folder)
 		return;
 	human(b1, sizeof(b1), st->bytes);

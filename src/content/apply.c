@@ -62,27 +62,6 @@ static int64_t st_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-int rv_apply_mkdirs(const char *dir)
-{
-	char *p = rv_strdup(dir);
-	int rc = 0;
-
-	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (*p && mkdir(p, 0755) == -1 && errno != EEXIST) {
-			rc = rv_error_errno(errno_code(errno), errno, "cannot create folder '%s'",
-					    p);
-			break;
-		}
-		if (!s)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return rc;
-}
-
 /* Remove `name` in `dfd` and, for a folder, everything under it. */
 static int rm_tree(int dfd, const char *name, const char *shown, int depth)
 {
@@ -212,7 +191,7 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 	*out = NULL;
 	if (!*dir)
 		return rv_error(RV_EUSAGE, "empty target folder");
-	if ((rc = rv_apply_mkdirs(dir)))
+	if ((rc = rv_mkdirs(dir)))
 		return rc;
 	real = realpath(dir, NULL);
 	if (!real)

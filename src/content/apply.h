@@ -40,10 +40,6 @@ struct rv_apply_opts {
 
 struct rv_apply;
 
-/* mkdir -p (mode 0755): RV_EAUTH / RV_EFAIL naming the folder that could
- * not be made. */
-int rv_apply_mkdirs(const char *dir) RV_WARN_UNUSED;
-
 /* Creates `dir` (and its parents) if missing and an empty staging folder
  * in it (leftovers of a killed run are removed).  RV_EAUTH / RV_EUSAGE /
  * RV_EFAIL naming the folder when it cannot be used. */

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <time.h>
 #include <unistd.h>
@@ -357,4 +360,40 @@ bool rv_str_endswith(const char *s, const char *suffix)
 	size_t a = strlen(s), b = strlen(suffix);
 
 	return a >= b && !memcmp(s + a - b, suffix, b);
+}
+
+int rv_mkdirs(const char *dir)
+{
+	char *p = rv_strdup(dir);
+	int rc = 0;
+
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = '\0';
+		if (*p && mkdir(p, 0755) == -1 && errno != EEXIST) {
+			int e = errno;
+			int code = e == EACCES || e == EPERM || e == EROFS ? RV_EAUTH
+				   : e == ENOENT			   ? RV_ENOTFOUND
+									   : RV_EFAIL;
+			rc = rv_error_errno(code, e, "cannot create folder '%s'", p);
+			break;
+		}
+		if (!s)
+			break;
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+int rv_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd == -1 || fsync(fd) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "fsync folder '%s'", dir);
+	if (fd != -1)
+		close(fd);
+	return rc;
 }

@@ -49,6 +49,12 @@ int rv_read_file(const char *path, size_t max, char **out, size_t *len_out) RV_W
 /* write() all of it, retrying on EINTR and short writes. */
 int rv_write_all(int fd, const void *p, size_t n);
 
+/* mkdir -p with mode 0755: every missing folder on the way; RV_EAUTH when
+ * not allowed, RV_ENOTFOUND, RV_EFAIL otherwise. */
+int rv_mkdirs(const char *dir) RV_WARN_UNUSED;
+/* fsync a folder, so that a rename or a new name in it is durable. */
+int rv_fsync_dir(const char *dir) RV_WARN_UNUSED;
+
 bool rv_str_startswith(const char *s, const char *prefix);
 bool rv_str_endswith(const char *s, const char *suffix);
 

@@ -33,20 +33,21 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
 		      struct rv_site_restore_result *res)
 {
-	struct rv_sqlite_restore_opts so = {.gen = gen, .pos = pos, .out = file};
+	/* SQLite is the only database restore writes until MySQL lands. */
+	const struct rv_dbtgt_ops *ops = &rv_dbtgt_sqlite;
+	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file};
 	int64_t t0 = rv_mono_ms();
 	char *d = rv_strdup(file);
 	int rc;
 
 	/* Its folder is made like --to (a fresh site has no content/data). */
-	rc = rv_apply_mkdirs(dirname(d));
+	rc = rv_mkdirs(dirname(d));
 	free(d);
 	if (!rc)
-		rc = rv_sqlite_restore(s, &so, &res->dbres);
+		rc = ops->restore(s, &so, &res->dbres);
 	if (rc)
 		return rc;
 	res->db = true;
-	memcpy(res->db_gen, gen, RV_GEN_ID_LEN);
 	res->db_seconds = (double)(rv_mono_ms() - t0) / 1000.0;
 	return 0;
 }

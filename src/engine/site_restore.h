@@ -15,7 +15,7 @@
 
 #include "content/apply.h"
 #include "content/restore.h"
-#include "db/sqlite/sqlite.h"
+#include "db/target.h"
 
 struct rv_store;
 
@@ -42,9 +42,8 @@ struct rv_site_restore_result {
 	bool folder; /* the folder was restored: root and content are set */
 	char *root;  /* the folder as resolved (owned) */
 	struct rv_restore_stats content;
-	bool db; /* the database was restored: db_gen and dbres are set */
-	char db_gen[RV_GEN_ID_LEN];
-	struct rv_sqlite_restore_result dbres;
+	bool db; /* the database was restored: dbres is set */
+	struct rv_dbtgt_point dbres;
 	double db_seconds;
 };
 

@@ -15,34 +15,24 @@
  * promote takes the newest point before the gap instead of failing.
  *
  * The database follows the content logs: before a log's records are
- * applied, the file is moved to the log's `db=` position by writing the
- * segments between in place, so folder and database always sit at one
- * point.  Writing in place is not atomic, so a state file next to the
- * database says where it is and whether it is consistent: "clean" only
- * after the file was fsynced at a segment boundary, "applying" before the
- * first byte changes.  A standby killed mid-apply finds "applying" and
- * restores the database whole (snapshot + segments into a temporary file
- * renamed over it); so does one that finds no state, a file changed by
- * someone else, another generation or anything it does not expect. */
+ * applied, the database is moved to the log's `db=` position by its
+ * target's follower (db/target.h; SQLite's writes the segments between in
+ * place under a state file: db/sqlite/follow.c), so folder and database
+ * always sit at one point. */
 #include "content/restore.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/testpoint.h"
 #include "core/util.h"
-#include "db/sqlite/sqlite.h"
+#include "db/target.h"
 #include "store/store.h"
 #include "engine/lease.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* A failure that repeats is logged again only after this long. */
@@ -51,25 +41,13 @@
  * cannot show (the missing log was the last of its 256-block, or only a
  * manifest lies past it). */
 #define GAP_CHECK_MS 10000
-/* A state file is a few hundred bytes. */
-#define STATE_MAX 4096
 /* Catch-up rounds of --promote-once after the first restore. */
 #define PROMOTE_ROUNDS 16
 
-struct file_id {
-	uint64_t dev, ino, size;
-	int64_t mtime_ns;
-};
-
-/* The database side; only touched by the standby's thread. */
+/* The database side: a target's follower (db/target.h), NULL without one. */
 struct dbside {
-	const char *path; /* NULL: content only */
-	char *state_path, *dir, *tmp;
-	bool have; /* the file is consistent at (gen, pos) and the state says so */
-	char gen[RV_GEN_ID_LEN];
-	uint64_t pos;
-	int64_t time_ms;
-	struct file_id id; /* the file as last written by the standby */
+	const struct rv_dbtgt_ops *ops;
+	void *h;
 };
 
 struct standby {
@@ -89,7 +67,6 @@ struct standby {
 	uint64_t gap_next;   /* a later sequence seen past the missing one (0: unknown) */
 	char *last_err;
 	int64_t last_err_ms;
-	int lock_fd; /* holds the database folder's flock */
 };
 
 static bool stop_now(void *ud)
@@ -113,18 +90,6 @@ static void report_error(struct standby *sb, const char *what)
 	rv_log(RV_LOG_ERROR, what, "error", msg, "hint", "retrying at every poll", NULL);
 }
 
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd == -1 || fsync(fd) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "fsync folder '%s'", dir);
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
 static int sync_folder(struct standby *sb)
 {
 	int fd = open(rv_apply_root(sb->a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -142,279 +107,16 @@ static void pos_str(char out[24], uint64_t v)
 	snprintf(out, 24, "%" PRIu64, v);
 }
 
-/* ---- the database's state file ------------------------------------------ */
+/* ---- the database ------------------------------------------------------ */
 
-static void id_of(struct file_id *id, const struct stat *st)
+static bool db_on(const struct standby *sb)
 {
-	id->dev = (uint64_t)st->st_dev;
-	id->ino = (uint64_t)st->st_ino;
-	id->size = (uint64_t)st->st_size;
-	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	return sb->db.h != NULL;
 }
 
-static bool id_same(const struct file_id *a, const struct file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns;
-}
-
-/* Temporary file, fsync, rename, fsync the folder: the state is always
- * one whole version. */
-static int state_write(struct dbside *db, bool clean)
-{
-	char *tmp = rv_asprintf("%s.tmp", db->state_path);
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I}", "format",
-			      "revenant-standby-db", "version", "1.0", "generation", db->gen, "pos",
-			      (json_int_t)db->pos, "time_ms", (json_int_t)db->time_ms, "clean",
-			      clean, "ino", (json_int_t)db->id.ino, "size", (json_int_t)db->id.size,
-			      "mtime_ns", (json_int_t)db->id.mtime_ns);
-	char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
-	int fd = -1, rc = 0;
-
-	if (!text) {
-		rc = rv_error(RV_EFAIL, "cannot encode the standby state");
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || rv_write_all(fd, text, strlen(text)) || rv_write_all(fd, "\n", 1) ||
-	    fsync(fd) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "write standby state '%s'", tmp);
-	if (fd != -1)
-		close(fd);
-	if (!rc && rename(tmp, db->state_path) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "rename '%s' to '%s'", tmp, db->state_path);
-	if (!rc)
-		rc = sync_dir(db->dir);
-	if (rc)
-		unlink(tmp);
-out:
-	free(text);
-	json_decref(j);
-	free(tmp);
-	return rc;
-}
-
-/* Whether the state file vouches for the file as it is now; `why` says
- * why not. */
-static bool state_load(struct dbside *db, const char **why)
-{
-	char *text = NULL;
-	size_t len;
-	json_t *j = NULL;
-	const char *gen = NULL;
-	json_int_t pos = -1, tms = 0, ino = 0, size = 0, mt = 0;
-	int clean = 0;
-	struct stat st;
-	struct file_id now;
-	bool ok = false;
-
-	if (rv_read_file(db->state_path, STATE_MAX, &text, &len)) {
-		rv_error_clear();
-		*why = "no standby state next to the database";
-		return false;
-	}
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!j ||
-	    json_unpack(j, "{s:s, s:I, s:I, s:b, s:I, s:I, s:I}", "generation", &gen, "pos", &pos,
-			"time_ms", &tms, "clean", &clean, "ino", &ino, "size", &size, "mtime_ns",
-			&mt) ||
-	    rv_gen_id_check(gen) || pos < 0) {
-		rv_error_clear();
-		*why = "the standby state is unreadable";
-	} else if (!clean) {
-		*why = "the standby was stopped while it wrote the database";
-	} else if (lstat(db->path, &st) == -1) {
-		*why = "the database file is missing";
-	} else {
-		id_of(&now, &st);
-		db->id = (struct file_id){now.dev, (uint64_t)ino, (uint64_t)size, mt};
-		if (!id_same(&now, &db->id)) {
-			*why = "the database file was changed by another process";
-		} else {
-			memcpy(db->gen, gen, RV_GEN_ID_LEN);
-			db->pos = (uint64_t)pos;
-			db->time_ms = tms;
-			ok = true;
-		}
-	}
-	json_decref(j);
-	free(text);
-	return ok;
-}
-
-/* SQLite's side files belong to a process that had the database open
- * (Ghost, before this host became a standby).  A stale -wal would be
- * replayed over the pages written here, a hot -journal rolled back into
- * them: both go before the standby writes. */
-static int remove_side_files(struct dbside *db)
-{
-	static const char *const sfx[] = {"-wal", "-shm", "-journal"};
-	int rc = 0;
-
-	for (size_t i = 0; !rc && i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		char *p = rv_asprintf("%s%s", db->path, sfx[i]);
-		struct stat st;
-
-		if (lstat(p, &st) == 0) {
-			rv_log(RV_LOG_WARN,
-			       "removing a SQLite side file left by another process; Ghost must "
-			       "not run on the standby's database",
-			       "path", p, NULL);
-			if (unlink(p) == -1 && errno != ENOENT)
-				rc = rv_error_errno(RV_EFAIL, errno, "remove '%s'", p);
-		}
-		free(p);
-	}
-	return rc;
-}
-
-static int db_init(struct dbside *db, const char *path)
-{
-	char *d = rv_strdup(path);
-	const char *why = NULL;
-	char n[24];
-
-	db->path = path;
-	db->dir = rv_strdup(dirname(d));
-	free(d);
-	db->state_path = rv_asprintf("%s.revenant-standby", path);
-	db->tmp = rv_asprintf("%s.revenant-standby-new", path);
-	db->have = state_load(db, &why);
-	if (db->have) {
-		pos_str(n, db->pos);
-		rv_log(RV_LOG_INFO, "standby database state is clean: resuming", "db", path,
-		       "generation", db->gen, "position", n, NULL);
-	} else {
-		rv_log(RV_LOG_INFO, "standby database will be restored whole", "db", path, "reason",
-		       why, NULL);
-	}
-	return remove_side_files(db);
-}
-
-static void db_release(struct dbside *db)
-{
-	free(db->state_path);
-	free(db->dir);
-	free(db->tmp);
-}
-
-/* Snapshot + segments into a temporary file, renamed over the database. */
-static int db_full(struct standby *sb, const char *gen, uint64_t pos, const char *why)
-{
-	struct dbside *db = &sb->db;
-	struct rv_sqlite_restore_opts ro = {
-	    .gen = gen, .pos = pos, .out = db->tmp, .tmpdir = db->dir};
-	struct rv_sqlite_restore_result res;
-	struct stat st;
-	char n[24];
-	int rc;
-
-	pos_str(n, pos);
-	rv_log(RV_LOG_INFO, "standby restores the database whole", "db", db->path, "generation",
-	       gen, "position", n, "reason", why, NULL);
-	if (unlink(db->tmp) == -1 && errno != ENOENT)
-		return rv_error_errno(RV_EFAIL, errno, "remove '%s'", db->tmp);
-	if ((rc = rv_sqlite_restore(sb->s, &ro, &res)))
-		return rc;
-	db->have = false;
-	if ((rc = remove_side_files(db)) || (rc = state_write(db, false)))
-		goto fail;
-	if (rename(db->tmp, db->path) == -1) {
-		rc = rv_error_errno(RV_EFAIL, errno, "rename '%s' to '%s'", db->tmp, db->path);
-		goto fail;
-	}
-	if ((rc = sync_dir(db->dir)))
-		return rc;
-	if (lstat(db->path, &st) == -1)
-		return rv_error_errno(RV_EFAIL, errno, "stat '%s'", db->path);
-	id_of(&db->id, &st);
-	memcpy(db->gen, gen, RV_GEN_ID_LEN);
-	db->pos = res.pos;
-	db->time_ms = res.time_ms;
-	if ((rc = state_write(db, true)))
-		return rc;
-	db->have = true;
-	return 0;
-fail:
-	unlink(db->tmp);
-	return rc;
-}
-
-/* Fetch (verified), mark "applying", write, fsync, mark "clean" at the
- * boundary reached; repeated until `pos`. */
-static int db_forward(struct standby *sb, uint64_t pos)
-{
-	struct dbside *db = &sb->db;
-	int rc = 0;
-
-	while (!rc && db->pos < pos) {
-		struct rv_sqlite_segs *g = NULL;
-		struct stat st;
-		int fd;
-
-		if ((rc = rv_sqlite_segs_fetch(&g, sb->s, db->gen, db->pos, pos, 0, db->dir)))
-			return rc;
-		fd = open(db->path, O_RDWR | O_CLOEXEC);
-		if (fd == -1) {
-			rv_sqlite_segs_free(g);
-			return rv_error_errno(RV_EFAIL, errno, "open '%s'", db->path);
-		}
-		db->have = false;
-		if (!(rc = state_write(db, false))) {
-			rv_testpoint("standby.forward");
-			rc = rv_sqlite_segs_apply(g, fd);
-		}
-		if (!rc && fsync(fd) == -1)
-			rc = rv_error_errno(RV_EFAIL, errno, "fsync '%s'", db->path);
-		if (!rc && fstat(fd, &st) == -1)
-			rc = rv_error_errno(RV_EFAIL, errno, "stat '%s'", db->path);
-		close(fd);
-		if (!rc) {
-			id_of(&db->id, &st);
-			db->pos = rv_sqlite_segs_end(g);
-			db->time_ms = rv_sqlite_segs_time(g);
-			rc = state_write(db, true);
-		}
-		if (!rc)
-			db->have = true;
-		rv_sqlite_segs_free(g);
-	}
-	return rc;
-}
-
-/* Bring the database to (gen, pos): forward in place when it is clean in
- * that generation and not past it, whole otherwise. */
 static int db_goto(struct standby *sb, const char *gen, uint64_t pos)
 {
-	struct dbside *db = &sb->db;
-	struct stat st;
-	struct file_id now;
-	int rc;
-
-	if (!db->have)
-		return db_full(sb, gen, pos, "no consistent database yet");
-	if (strcmp(db->gen, gen))
-		return db_full(sb, gen, pos, "new generation");
-	if (pos < db->pos)
-		return db_full(sb, gen, pos, "the point is before the database's position");
-	if (lstat(db->path, &st) == -1)
-		return db_full(sb, gen, pos, "the database file is missing");
-	id_of(&now, &st);
-	if (!id_same(&now, &db->id))
-		return db_full(sb, gen, pos, "the database file was changed by another process");
-	if (pos == db->pos)
-		return 0;
-	if ((rc = remove_side_files(db)))
-		return rc;
-	rc = db_forward(sb, pos);
-	if (rc == RV_ECORRUPT || rc == RV_ENOTFOUND) {
-		/* A lost or damaged segment: a newer snapshot may still cover
-		 * the point. */
-		rv_log(RV_LOG_WARN, "standby cannot move the database forward", "error",
-		       rv_errmsg(), NULL);
-		return db_full(sb, gen, pos, "segments missing or damaged");
-	}
-	return rc;
+	return sb->db.ops->follow_go(sb->db.h, gen, pos);
 }
 
 /* The database half of a point, or an error when the point names none. */
@@ -478,7 +180,7 @@ static int full_restore(struct standby *sb, bool past)
 		rv_log(RV_LOG_WARN, "standby takes the newest point before a gap (--before-gap)",
 		       "gap", d, NULL);
 	}
-	if (sb->db.path && !(rc = point_db(sb, &p, &has_db, dbgen, &dbpos)))
+	if (db_on(sb) && !(rc = point_db(sb, &p, &has_db, dbgen, &dbpos)))
 		rc = db_goto(sb, dbgen, dbpos);
 	if (!rc)
 		rc = rv_restore_apply_point(sb->s, sb->a, &p, &sb->ro, &st);
@@ -652,7 +354,7 @@ static int log_db(void *ud, const struct rv_cobj_hdr *h)
 {
 	struct standby *sb = ud;
 
-	if (!sb->db.path || !h->has_db)
+	if (!db_on(sb) || !h->has_db)
 		return 0;
 	return db_goto(sb, h->gen, h->db_pos);
 }
@@ -729,39 +431,6 @@ static int follow(struct standby *sb, size_t *applied)
 	return rc;
 }
 
-/* One standby (or promote) per database: two would interleave their
- * writes and their state files.  The content folder is locked by
- * rv_apply_open; the database's folder is locked here the same way (flock
- * on the folder itself: no lock file left behind, and the kernel lets go
- * however the process dies) unless it is that same folder. */
-static int standby_lock_db(struct standby *sb, const char *dir, const char *db_path)
-{
-	char *d = rv_strdup(db_path);
-	const char *ddir = dirname(d);
-	struct stat a, b;
-	int rc;
-
-	/* A fresh DR host has no content/data yet: made like --to. */
-	if ((rc = rv_apply_mkdirs(ddir))) {
-		free(d);
-		return rc;
-	}
-	sb->lock_fd = open(ddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sb->lock_fd == -1 || fstat(sb->lock_fd, &b) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "open the database folder '%s'", ddir);
-	else if (stat(dir, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-		; /* already held by the folder's own lock */
-	else if (flock(sb->lock_fd, LOCK_EX | LOCK_NB) == -1)
-		rc = errno == EWOULDBLOCK
-			 ? rv_error(RV_EPRECOND,
-				    "another revenant standby or promote is working on the "
-				    "database folder '%s' — stop it first",
-				    ddir)
-			 : rv_error_errno(RV_EFAIL, errno, "lock '%s'", ddir);
-	free(d);
-	return rc;
-}
-
 static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 			const struct rv_standby_opts *o)
 {
@@ -769,7 +438,6 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	int rc;
 
 	memset(sb, 0, sizeof(*sb));
-	sb->lock_fd = -1;
 	sb->s = s;
 	sb->o = o;
 	sb->ro = o->restore;
@@ -779,18 +447,22 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	sb->progress_mono = sb->gap_check_mono = rv_mono_ms();
 	if ((rc = rv_apply_open(&sb->a, s, dir, &ao)))
 		return rc;
-	if (o->db_path && !(rc = standby_lock_db(sb, dir, o->db_path)))
-		rc = db_init(&sb->db, o->db_path);
+	if (o->db_path) {
+		/* SQLite is the only database a standby follows until MySQL lands. */
+		struct rv_dbtgt_follow_opts fo = {.target = o->db_path, .locked_dir = dir};
+
+		sb->db.ops = &rv_dbtgt_sqlite;
+		rc = sb->db.ops->follow_open(&sb->db.h, s, &fo);
+	}
 	return rc;
 }
 
 static void standby_close(struct standby *sb)
 {
-	if (sb->lock_fd != -1)
-		close(sb->lock_fd);
 	free(sb->last_err);
 	rv_apply_free(sb->a);
-	db_release(&sb->db);
+	if (db_on(sb))
+		sb->db.ops->follow_close(sb->db.h);
 }
 
 int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_opts *o)
@@ -826,9 +498,13 @@ int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_
 		lag = sb.have ? (double)(rv_now_ms() - sb.current_ms) / 1000.0 : -1.0;
 		if (lag < 0 && sb.have)
 			lag = 0;
-		if (o->applied && sb.have)
+		if (o->applied && sb.have) {
+			struct rv_dbtgt_point dp;
+			bool at = db_on(&sb) && sb.db.ops->follow_at(sb.db.h, &dp);
+
 			o->applied(o->applied_ud, sb.gen, sb.seq, sb.commit_ms, lag,
-				   sb.db.path && sb.db.have ? (int64_t)sb.db.pos : -1);
+				   at ? (int64_t)dp.pos : -1);
+		}
 		if (sb.have && rv_mono_ms() - last_lag_log >= lag_log) {
 			char l[32], q[24], when[32];
 
@@ -866,20 +542,19 @@ int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_stan
 		if ((rc = follow(&sb, &applied)) || !applied)
 			break;
 	}
-	if (!rc && o->db_path) {
-		if ((rc = rv_sqlite_check(o->db_path)))
-			goto out;
-		/* Ghost owns the file from now on: no later standby may trust
-		 * the state. */
-		if (unlink(sb.db.state_path) == -1 && errno != ENOENT) {
-			rc = rv_error_errno(RV_EFAIL, errno, "remove '%s'", sb.db.state_path);
+	if (!rc && db_on(&sb)) {
+		struct rv_dbtgt_point dp;
+
+		if (!sb.db.ops->follow_at(sb.db.h, &dp)) {
+			rc = rv_error(RV_EFAIL, "the database holds no point after the catch-up");
 			goto out;
 		}
-		if ((rc = sync_dir(sb.db.dir)))
+		/* Ghost owns the database from now on. */
+		if ((rc = sb.db.ops->promote(sb.db.h)))
 			goto out;
 		out->has_db = true;
-		memcpy(out->db_gen, sb.db.gen, RV_GEN_ID_LEN);
-		out->db_pos = sb.db.pos;
+		memcpy(out->db_gen, dp.gen, RV_GEN_ID_LEN);
+		out->db_pos = dp.pos;
 	}
 	if (!rc) {
 		memcpy(out->gen, sb.gen, RV_GEN_ID_LEN);

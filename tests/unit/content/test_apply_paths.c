@@ -141,7 +141,7 @@ static int setup(void **state)
 	fx->canary = rv_asprintf("%s/w/canary", fx->dir);
 	assert_int_equal(mkdir(fx->storedir, 0755), 0);
 	assert_int_equal(rv_test_open_file_store(fx->storedir, &fx->s), 0);
-	assert_int_equal(rv_apply_mkdirs(fx->canary), 0);
+	assert_int_equal(rv_mkdirs(fx->canary), 0);
 	p = rv_asprintf("%s/secret", fx->canary);
 	write_file(p, "canary\n");
 	free(p);

@@ -1,0 +1,84 @@
+/* target.h - a database as the engine restores it: the reader's side of a
+ * database (SQLite today; MySQL/MariaDB lands beside it as a second ops
+ * table, not as a branch in the engine).  source.h is the writer's side.
+ *
+ * Two ways to use a target:
+ *   - restore creates a database whole at one store point, where there is
+ *     none yet (`revenant restore`);
+ *   - a follower holds a database at a point and moves it along the
+ *     store's log (`revenant standby`), then hands it to the application
+ *     (`--promote-once`).
+ *
+ * Contract, what the engine relies on:
+ *   - every object is verified before its bytes count, and a missing log
+ *     object is RV_ECORRUPT (never a silently older state); no snapshot at
+ *     or before the point is RV_ENOTFOUND;
+ *   - restore never leaves a database at its final name that is not whole
+ *     and checked;
+ *   - a follower says which point it holds consistently, or that it holds
+ *     none (it was stopped mid-write, someone else changed the database,
+ *     it has not restored yet); follow_go moves it to (gen, pos): forward
+ *     in place when it can, whole otherwise; after a failure it holds no
+ *     point until a later follow_go succeeds;
+ *   - one follower per database: follow_open refuses (RV_EPRECOND) when
+ *     another holds it;
+ *   - promote checks the database and gives it up: no later follower
+ *     trusts what it left.
+ * Objects and keys: docs/FORMAT.md, format/layout.h. */
+#ifndef RV_DB_TARGET_H
+#define RV_DB_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "format/layout.h"
+
+struct rv_store;
+
+/* The newest position of a generation. */
+#define RV_DBTGT_POS_LATEST UINT64_MAX
+
+struct rv_dbtgt_restore_opts {
+	const char *gen;
+	uint64_t pos;	    /* exact position, or RV_DBTGT_POS_LATEST */
+	int64_t at_ms;	    /* > 0: the latest point whose commit time is <= at_ms */
+	const char *out;    /* SQLite: the file to create; it must not exist */
+	const char *tmpdir; /* downloads; NULL: next to `out` */
+	unsigned jobs;	    /* parallel downloads; 0: the target's default */
+};
+
+/* A point a database sits at. */
+struct rv_dbtgt_point {
+	char gen[RV_GEN_ID_LEN];
+	uint64_t pos;
+	int64_t time_ms;   /* the commit time of the last log applied */
+	unsigned segments; /* log objects applied after the snapshot (restore) */
+};
+
+struct rv_dbtgt_follow_opts {
+	const char *target; /* SQLite: the database file */
+	/* A folder the caller already holds locked (the content folder): a
+	 * database inside it needs no second lock. */
+	const char *locked_dir;
+};
+
+struct rv_dbtgt_ops {
+	const char *name; /* meta.json's "database" */
+	int (*restore)(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
+		       struct rv_dbtgt_point *res);
+	/* A follower of `o->target`, holding whatever point its own state
+	 * vouches for. */
+	int (*follow_open)(void **h, struct rv_store *st, const struct rv_dbtgt_follow_opts *o);
+	void (*follow_close)(void *h);
+	/* The point held consistently; false when none. */
+	bool (*follow_at)(const void *h, struct rv_dbtgt_point *p);
+	int (*follow_go)(void *h, const char *gen, uint64_t pos);
+	/* Check the database and give it up; the follower holds no point
+	 * afterwards. */
+	int (*promote)(void *h);
+};
+
+extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
+
+#endif
