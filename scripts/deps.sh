@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # Build: compiler, CMake, the libraries revenant links.
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libcurl4-openssl-dev libxml2-dev libyaml-dev libjansson-dev libssl-dev
-      libzstd-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev clang-format
+      libzstd-dev libmicrohttpd-dev libsqlite3-dev libldns-dev libcmocka-dev clang-format
+      # DNS switch tests: a real BIND (named, dig, nsupdate, tsig-keygen).
+      bind9 bind9-dnsutils
       # Tests: the real second S3 client, botocore (independent SigV4 check),
       # Python for the small fakes of AWS endpoints, GNU time for RSS.
       awscli python3 python3-botocore time
