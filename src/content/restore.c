@@ -3,6 +3,7 @@
 #include "content/restore.h"
 #include "content/content.h"
 #include "content/scan.h"
+#include "core/hset.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
@@ -517,64 +518,9 @@ static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_res
 
 /* ---- the overlay: logs applied on top of a manifest ------------------------- */
 
-/* Open-addressing map from a path to a pointer. */
-struct smap {
-	char **k;
-	void **v;
-	size_t cap, n;
-};
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
-static void **smap_find(struct smap *m, const char *s, size_t n, bool insert);
-
-static void smap_grow(struct smap *m)
-{
-	struct smap old = *m;
-
-	m->cap = old.cap ? old.cap * 2 : 256;
-	m->k = rv_calloc(m->cap, sizeof(*m->k));
-	m->v = rv_calloc(m->cap, sizeof(*m->v));
-	m->n = 0;
-	for (size_t i = 0; i < old.cap; i++) {
-		if (!old.k[i])
-			continue;
-		size_t j = fnv1a(old.k[i], strlen(old.k[i])) & (m->cap - 1);
-		while (m->k[j])
-			j = (j + 1) & (m->cap - 1);
-		m->k[j] = old.k[i];
-		m->v[j] = old.v[i];
-		m->n++;
-	}
-	free(old.k);
-	free(old.v);
-}
-
-static void **smap_find(struct smap *m, const char *s, size_t n, bool insert)
-{
-	size_t i;
-
-	if (insert && (m->n + 1) * 10 > m->cap * 7)
-		smap_grow(m);
-	if (!m->cap)
-		return NULL;
-	for (i = fnv1a(s, n) & (m->cap - 1); m->k[i]; i = (i + 1) & (m->cap - 1))
-		if (!strncmp(m->k[i], s, n) && !m->k[i][n])
-			return &m->v[i];
-	if (!insert)
-		return NULL;
-	m->k[i] = rv_strndup(s, n);
-	m->v[i] = NULL;
-	m->n++;
-	return &m->v[i];
-}
+/* Paths one restore's logs may name: far beyond any real site, low enough
+ * that a runaway log fails instead of eating memory. */
+#define OV_MAX_PATHS (1u << 24)
 
 struct ov_ent {
 	struct rv_centry e; /* path and target point at owned copies */
@@ -587,39 +533,48 @@ struct ov_ent {
  * (the manifest is tick 0).  A file or link also leaves one: what was
  * under the path (a folder before) is gone. */
 struct overlay {
-	struct smap ents;  /* path -> struct ov_ent * */
-	struct smap tombs; /* path -> tick */
+	struct rv_hset ents;  /* path -> struct ov_ent * */
+	struct rv_hset tombs; /* path -> tick */
 	uint64_t clock;
 	struct ov_ent **sorted;
 	size_t nsorted;
 };
 
+static void ov_init(struct overlay *ov)
+{
+	memset(ov, 0, sizeof(*ov));
+	rv_hset_init(&ov->ents, "paths in the content logs", OV_MAX_PATHS);
+	rv_hset_init(&ov->tombs, "removed paths in the content logs", OV_MAX_PATHS);
+}
+
 static void ov_release(struct overlay *ov)
 {
-	for (size_t i = 0; i < ov->ents.cap; i++) {
-		struct ov_ent *x = ov->ents.v[i];
-		free(ov->ents.k[i]);
+	const struct rv_hset_slot *e;
+	size_t pos = 0;
+
+	while (rv_hset_next(&ov->ents, &pos, &e)) {
+		struct ov_ent *x = e->val;
 		if (x) {
 			free(x->path);
 			free(x->target);
 			free(x);
 		}
 	}
-	for (size_t i = 0; i < ov->tombs.cap; i++)
-		free(ov->tombs.k[i]);
-	free(ov->ents.k);
-	free(ov->ents.v);
-	free(ov->tombs.k);
-	free(ov->tombs.v);
+	rv_hset_release(&ov->ents);
+	rv_hset_release(&ov->tombs);
 	free(ov->sorted);
 	memset(ov, 0, sizeof(*ov));
 }
 
-static void ov_tomb(struct overlay *ov, const char *path)
+static int ov_tomb(struct overlay *ov, const char *path)
 {
-	void **slot = smap_find(&ov->tombs, path, strlen(path), true);
+	void **slot;
+	int rc = rv_hset_add(&ov->tombs, path, strlen(path), &slot);
 
+	if (rc)
+		return rc;
 	*slot = (void *)(uintptr_t)++ov->clock;
+	return 0;
 }
 
 static int ov_add(void *ud, const struct rv_centry *e)
@@ -627,14 +582,14 @@ static int ov_add(void *ud, const struct rv_centry *e)
 	struct overlay *ov = ud;
 	struct ov_ent *x;
 	void **slot;
+	int rc;
 
-	if (e->type == RV_CE_DEL) {
-		ov_tomb(ov, e->path);
-		return 0;
-	}
-	if (e->type != RV_CE_DIR)
-		ov_tomb(ov, e->path);
-	slot = smap_find(&ov->ents, e->path, strlen(e->path), true);
+	if (e->type == RV_CE_DEL)
+		return ov_tomb(ov, e->path);
+	if (e->type != RV_CE_DIR && (rc = ov_tomb(ov, e->path)))
+		return rc;
+	if ((rc = rv_hset_add(&ov->ents, e->path, strlen(e->path), &slot)))
+		return rc;
 	x = *slot;
 	if (!x) {
 		x = rv_calloc(1, sizeof(*x));
@@ -654,7 +609,7 @@ static bool ov_dead(struct overlay *ov, const char *path, uint64_t clock)
 {
 	for (size_t i = 0;; i++) {
 		if (path[i] == '/' || !path[i]) {
-			void **t = smap_find(&ov->tombs, path, i, false);
+			void **t = rv_hset_find(&ov->tombs, path, i);
 			if (t && (uint64_t)(uintptr_t)*t > clock)
 				return true;
 		}
@@ -672,11 +627,14 @@ static int ov_cmp(const void *a, const void *b)
 
 static void ov_sort(struct overlay *ov)
 {
-	ov->sorted = rv_calloc(ov->ents.n + 1, sizeof(*ov->sorted));
+	const struct rv_hset_slot *e;
+	size_t pos = 0;
+
+	ov->sorted = rv_calloc(rv_hset_count(&ov->ents) + 1, sizeof(*ov->sorted));
 	ov->nsorted = 0;
-	for (size_t i = 0; i < ov->ents.cap; i++)
-		if (ov->ents.v[i])
-			ov->sorted[ov->nsorted++] = ov->ents.v[i];
+	while (rv_hset_next(&ov->ents, &pos, &e))
+		if (e->val)
+			ov->sorted[ov->nsorted++] = e->val;
 	qsort(ov->sorted, ov->nsorted, sizeof(*ov->sorted), ov_cmp);
 }
 
@@ -1135,7 +1093,7 @@ struct dirrec {
 int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct rv_restore_point *p,
 			   const struct rv_restore_opts *o, struct rv_restore_stats *st)
 {
-	struct overlay ov = {0};
+	struct overlay ov;
 	struct rv_restore_stats base = {0};
 	struct dirrec *dirs = NULL;
 	size_t ndirs = 0, capdirs = 0;
@@ -1147,6 +1105,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 	int mfd = -1, rc = 0;
 
 	memset(st, 0, sizeof(*st));
+	ov_init(&ov);
 	/* Every object is read and checked before the folder changes. */
 	if (p->manifest.key &&
 	    (rc = fetch_obj(s, a, &p->manifest, RV_COBJ_MANIFEST, NULL, NULL, &mfd, NULL)))

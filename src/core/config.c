@@ -1,16 +1,16 @@
-/* config.c - revenant.yml: YAML -> tree with line numbers -> typed table ->
+/* config.c - revenant.yml: YAML -> tree with line numbers -> typed tables ->
  * struct rv_config.
  *
- * Adding a key is one row in `table` plus a field in struct rv_config; a new
- * section exists as soon as one row names it.  Everything else (unknown-key
- * detection, defaults, `config show`, redaction, *_file) follows from the
- * table. */
+ * The machinery only: the tables belong to the subsystems (config.h lists
+ * them).  Adding a key is one row in its owner's table plus a field in
+ * struct rv_config; a new section is one more rv_config_section in
+ * `sections`.  Everything else (unknown-key detection, defaults, `config
+ * show`, redaction, *_file) follows from the tables. */
 #include "core/config.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/util.h"
-#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,190 +22,85 @@
 #include <unistd.h>
 #include <yaml.h>
 
-enum ctype {
-	CT_STRING,
-	CT_NAME, /* a short identifier: letters, digits, '.', '_', '-' */
-	CT_BOOL,
-	CT_INT,
-	CT_SIZE,     /* bytes, written 8MiB */
-	CT_DURATION, /* milliseconds, written 5s */
-	CT_ENUM,     /* index into `names` */
-	CT_URL,	     /* a store URL */
-	CT_PATH,
-	CT_ADDR, /* host:port */
-	CT_LIST, /* a list of strings (char **, NULL-terminated); `names` is the default */
+#define KIB  RV_CONFIG_KIB
+#define MIB  RV_CONFIG_MIB
+#define GIB  RV_CONFIG_GIB
+#define SEC  RV_CONFIG_SEC
+#define MIN  RV_CONFIG_MIN
+#define HOUR RV_CONFIG_HOUR
+#define DAY  RV_CONFIG_DAY
+
+/* ---- core's own keys: the site's name and the log ---- */
+
+static const struct rv_config_entry site_entries[] = {
+    {.name = "site", .type = RV_CONFIG_NAME, .off = RV_CONFIG_FIELD(site)},
 };
 
-#define F_SECRET 0x1u /* never printed; may be given as <name>_file */
-#define F_OFF	 0x2u /* "off" or a quoted "" turns it off: the field is NULL */
-
-struct entry {
-	const char *name; /* dotted: section.subsection.key */
-	enum ctype type;
-	unsigned flags;
-	size_t off;
-	const char *def; /* parsed like a value from the file; NULL: not set */
-	int64_t min, max;
-	const char *const *names;
+static const struct rv_config_section section_site = {
+    .owner = "core",
+    .entries = site_entries,
+    .nentries = sizeof(site_entries) / sizeof(site_entries[0]),
 };
-
-#define OFF(field) offsetof(struct rv_config, field)
-#define KIB	   (1LL << 10)
-#define MIB	   (1LL << 20)
-#define GIB	   (1LL << 30)
-#define SEC	   1000LL
-#define MIN	   (60 * SEC)
-#define HOUR	   (60 * MIN)
-#define DAY	   (24 * HOUR)
 
 /* Indexes match enum rv_log_level / enum rv_log_format. */
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
-/* Same as rv_content_default_excludes (content/filter.c), which the
- * content tests pin; repeated here so that the config layer stands alone. */
-static const char *const content_excludes[] = {
-    "logs/",	     "images/size/",	  "data/*.db", "data/*.db-wal",
-    "data/*.db-shm", "data/*.db-journal", NULL,
-};
 
-static const struct entry table[] = {
-    {.name = "site", .type = CT_NAME, .off = OFF(site)},
-    {.name = "sync_interval",
-     .type = CT_DURATION,
-     .off = OFF(sync_interval_ms),
-     .def = "1s",
-     .min = 50,
-     .max = MIN},
-    {.name = "store.url", .type = CT_URL, .off = OFF(store.url)},
-    {.name = "store.fsync", .type = CT_BOOL, .off = OFF(store.fsync), .def = "true"},
-    {.name = "store.s3.region", .type = CT_STRING, .off = OFF(store.s3.region)},
-    /* S3 parts are 5 MiB..5 GiB (the last one excepted). */
-    {.name = "store.s3.part_size",
-     .type = CT_SIZE,
-     .off = OFF(store.s3.part_size),
-     .def = "8MiB",
-     .min = 5 * MIB,
-     .max = 5 * GIB},
-    {.name = "store.s3.multipart_threshold",
-     .type = CT_SIZE,
-     .off = OFF(store.s3.multipart_threshold),
-     .def = "8MiB",
-     .min = 5 * MIB,
-     .max = 5 * GIB},
-    {.name = "store.s3.parts_in_flight",
-     .type = CT_INT,
-     .off = OFF(store.s3.parts_in_flight),
-     .def = "4",
-     .min = 1,
-     .max = 64},
-    {.name = "store.s3.connect_timeout",
-     .type = CT_DURATION,
-     .off = OFF(store.s3.connect_timeout_ms),
-     .def = "5s",
-     .min = 100,
-     .max = 5 * MIN},
-    {.name = "store.s3.request_timeout",
-     .type = CT_DURATION,
-     .off = OFF(store.s3.request_timeout_ms),
-     .def = "60s",
-     .min = 1 * SEC,
-     .max = DAY},
-    {.name = "store.s3.deadline",
-     .type = CT_DURATION,
-     .off = OFF(store.s3.deadline_ms),
-     .def = "5m",
-     .min = 1 * SEC,
-     .max = 7 * DAY},
-    {.name = "store.s3.max_attempts",
-     .type = CT_INT,
-     .off = OFF(store.s3.max_attempts),
-     .def = "8",
-     .min = 1,
-     .max = 100},
-    {.name = "store.credentials.profile", .type = CT_STRING, .off = OFF(store.credentials.profile)},
-    {.name = "store.credentials.access_key_id",
-     .type = CT_STRING,
-     .off = OFF(store.credentials.access_key_id)},
-    {.name = "store.credentials.secret_access_key",
-     .type = CT_STRING,
-     .flags = F_SECRET,
-     .off = OFF(store.credentials.secret_access_key)},
-    {.name = "store.credentials.session_token",
-     .type = CT_STRING,
-     .flags = F_SECRET,
-     .off = OFF(store.credentials.session_token)},
+static const struct rv_config_entry log_entries[] = {
     {.name = "log.level",
-     .type = CT_ENUM,
-     .off = OFF(log.level),
+     .type = RV_CONFIG_ENUM,
+     .off = RV_CONFIG_FIELD(log.level),
      .def = "info",
      .names = log_levels},
     {.name = "log.format",
-     .type = CT_ENUM,
-     .off = OFF(log.format),
+     .type = RV_CONFIG_ENUM,
+     .off = RV_CONFIG_FIELD(log.format),
      .def = "logfmt",
      .names = log_formats},
-    {.name = "metrics.listen",
-     .type = CT_ADDR,
-     .flags = F_OFF,
-     .off = OFF(metrics.listen),
-     .def = "127.0.0.1:9187"},
-    {.name = "content.path", .type = CT_PATH, .off = OFF(content.path)},
-    {.name = "content.exclude",
-     .type = CT_LIST,
-     .off = OFF(content.exclude),
-     .names = content_excludes},
-    {.name = "content.include", .type = CT_LIST, .off = OFF(content.include)},
-    /* FORMAT.md promises a manifest at least every 256 commits. */
-    {.name = "content.manifest_every",
-     .type = CT_INT,
-     .off = OFF(content.manifest_every),
-     .def = "256",
-     .min = 1,
-     .max = 256},
-    {.name = "content.manifest_interval",
-     .type = CT_DURATION,
-     .off = OFF(content.manifest_interval_ms),
-     .def = "10m",
-     .min = 1 * SEC,
-     .max = DAY},
-    {.name = "content.upload_workers",
-     .type = CT_INT,
-     .off = OFF(content.upload_workers),
-     .def = "8",
-     .min = 1,
-     .max = 64},
-    {.name = "ghost.url", .type = CT_STRING, .off = OFF(ghost.url)},
-    {.name = "ghost.admin_key", .type = CT_STRING, .flags = F_SECRET, .off = OFF(ghost.admin_key)},
-    {.name = "database.sqlite", .type = CT_PATH, .off = OFF(database.sqlite)},
-    {.name = "database.snapshot_interval",
-     .type = CT_DURATION,
-     .off = OFF(database.snapshot_interval_ms),
-     .def = "6h",
-     .min = 1 * SEC,
-     .max = 30 * DAY},
-    /* A restore replays the log since its snapshot: this bounds that to a
-     * multiple of the database's size (0: the clock alone). */
-    {.name = "database.snapshot_log_ratio",
-     .type = CT_INT,
-     .off = OFF(database.snapshot_log_ratio),
-     .def = "2",
-     .min = 0,
-     .max = 1000},
-    {.name = "database.busy_timeout",
-     .type = CT_DURATION,
-     .off = OFF(database.busy_timeout_ms),
-     .def = "5s",
-     .min = 10,
-     .max = 5 * MIN},
-    {.name = "retention",
-     .type = CT_DURATION,
-     .off = OFF(retention_ms),
-     .def = "72h",
-     .min = 1 * SEC,
-     .max = 3650 * DAY},
 };
 
-#define NENT (sizeof(table) / sizeof(table[0]))
+static const struct rv_config_section section_log = {
+    .owner = "core",
+    .entries = log_entries,
+    .nentries = sizeof(log_entries) / sizeof(log_entries[0]),
+};
+
+/* Every section, in the order `config show` writes them and "expected …"
+ * lists name them (tests and users read both). */
+static const struct rv_config_section *const sections[] = {
+    &section_site,
+    &rv_config_section_sync,
+    &rv_config_section_store,
+    &section_log,
+    &rv_config_section_metrics,
+    &rv_config_section_content,
+    &rv_config_section_ghost,
+    &rv_config_section_database,
+    &rv_config_section_retention,
+};
+
+#define NSECT (sizeof(sections) / sizeof(sections[0]))
+
+/* The entries of all sections are numbered in list order; the number
+ * indexes a parse's per-entry slots (line, *_file). */
+static size_t nent(void)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s < NSECT; s++)
+		n += sections[s]->nentries;
+	return n;
+}
+
+static const struct rv_config_entry *ent(size_t i)
+{
+	for (size_t s = 0; s < NSECT; s++) {
+		if (i < sections[s]->nentries)
+			return &sections[s]->entries[i];
+		i -= sections[s]->nentries;
+	}
+	return NULL;
+}
 
 /* ---- the YAML tree ---- */
 
@@ -245,30 +140,29 @@ static void node_free(struct node *n)
 	free(n);
 }
 
-struct pctx {
+struct rv_config_origin {
 	const char *file;
 	const char *text; /* the whole input, to turn offsets into lines */
 	size_t len;
 	yaml_parser_t parser;
 	size_t nodes;
 	struct rv_config *c;
-	unsigned line[NENT];   /* where an entry got a value; 0: default */
-	char *file_path[NENT]; /* a secret's <name>_file, read after the walk */
-	unsigned file_line[NENT];
+	size_t nent;	  /* entries in all sections */
+	unsigned *line;	  /* [nent]: where an entry got a value; 0: default */
+	char **file_path; /* [nent]: a secret's <name>_file, read after the walk */
+	unsigned *file_line;
 };
 
 /* The message is formatted before rv_error() so that arguments may point
  * into the thread's current error message. */
-static int cerr(const struct pctx *x, unsigned line, const char *key, const char *fmt, ...)
-    RV_PRINTF(4, 5);
-static int cerr(const struct pctx *x, unsigned line, const char *key, const char *fmt, ...)
+static int vcerr(const struct rv_config_origin *x, unsigned line, const char *key, const char *fmt,
+		 va_list ap) RV_PRINTF(4, 0);
+static int vcerr(const struct rv_config_origin *x, unsigned line, const char *key, const char *fmt,
+		 va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (line && key)
 		return rv_error(RV_EUSAGE, "%s:%u: %s: %s", x->file, line, key, msg);
 	if (line)
@@ -276,7 +170,33 @@ static int cerr(const struct pctx *x, unsigned line, const char *key, const char
 	return rv_error(RV_EUSAGE, "%s: %s", x->file, msg);
 }
 
-static unsigned offset_line(const struct pctx *x, size_t off)
+static int cerr(const struct rv_config_origin *x, unsigned line, const char *key, const char *fmt,
+		...) RV_PRINTF(4, 5);
+static int cerr(const struct rv_config_origin *x, unsigned line, const char *key, const char *fmt,
+		...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vcerr(x, line, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int rv_config_fail(const struct rv_config_origin *x, unsigned line, const char *key,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vcerr(x, line, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static unsigned offset_line(const struct rv_config_origin *x, size_t off)
 {
 	unsigned line = 1;
 
@@ -286,7 +206,7 @@ static unsigned offset_line(const struct pctx *x, size_t off)
 	return line;
 }
 
-static int yaml_fail(struct pctx *x)
+static int yaml_fail(struct rv_config_origin *x)
 {
 	const yaml_parser_t *p = &x->parser;
 	const char *problem = p->problem ? p->problem : "malformed document";
@@ -302,7 +222,7 @@ static int yaml_fail(struct pctx *x)
 	return cerr(x, line, NULL, "invalid YAML: %s", problem);
 }
 
-static int next_event(struct pctx *x, yaml_event_t *ev)
+static int next_event(struct rv_config_origin *x, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&x->parser, ev))
 		return yaml_fail(x);
@@ -318,7 +238,7 @@ static struct node *node_new(enum nkind kind, unsigned line)
 	return n;
 }
 
-static int check_tag(struct pctx *x, unsigned line, const yaml_char_t *tag)
+static int check_tag(struct rv_config_origin *x, unsigned line, const yaml_char_t *tag)
 {
 	if (tag)
 		return cerr(x, line, NULL, "YAML tags such as '%.40s' are not supported",
@@ -328,7 +248,8 @@ static int check_tag(struct pctx *x, unsigned line, const yaml_char_t *tag)
 
 /* Build the node that starts with `ev` (the caller deletes `ev`).  On
  * failure *out may hold a partial tree for the caller to free. */
-static int parse_node(struct pctx *x, const yaml_event_t *ev, unsigned depth, struct node **out)
+static int parse_node(struct rv_config_origin *x, const yaml_event_t *ev, unsigned depth,
+		      struct node **out)
 {
 	unsigned line = (unsigned)ev->start_mark.line + 1;
 	struct node *n;
@@ -412,7 +333,7 @@ static int parse_node(struct pctx *x, const yaml_event_t *ev, unsigned depth, st
 }
 
 /* The single document of the file; *root stays NULL for an empty file. */
-static int parse_tree(struct pctx *x, struct node **root)
+static int parse_tree(struct rv_config_origin *x, struct node **root)
 {
 	yaml_event_t ev;
 	int rc;
@@ -451,30 +372,30 @@ static int parse_tree(struct pctx *x, struct node **root)
 
 /* ---- values ---- */
 
-static const char *type_desc(const struct entry *e)
+static const char *type_desc(const struct rv_config_entry *e)
 {
+	if (e->desc)
+		return e->desc;
 	switch (e->type) {
-	case CT_BOOL:
+	case RV_CONFIG_BOOL:
 		return "true or false";
-	case CT_INT:
+	case RV_CONFIG_INT:
 		return "a whole number";
-	case CT_SIZE:
+	case RV_CONFIG_SIZE:
 		return "a size such as 8MiB";
-	case CT_DURATION:
+	case RV_CONFIG_DURATION:
 		return "a duration such as 5s";
-	case CT_ENUM:
+	case RV_CONFIG_ENUM:
 		return "one word";
-	case CT_URL:
-		return "a store URL";
-	case CT_PATH:
+	case RV_CONFIG_PATH:
 		return "a file path";
-	case CT_ADDR:
+	case RV_CONFIG_ADDR:
 		return "host:port";
-	case CT_NAME:
+	case RV_CONFIG_NAME:
 		return "a name";
-	case CT_LIST:
+	case RV_CONFIG_LIST:
 		return "a list of strings";
-	case CT_STRING:
+	case RV_CONFIG_STRING:
 	default:
 		return "a string";
 	}
@@ -492,7 +413,7 @@ static void fmt_size(char *out, size_t n, uint64_t v)
 		snprintf(out, n, "%llu", (unsigned long long)v);
 }
 
-static void fmt_duration(char *out, size_t n, int64_t ms)
+void rv_config_fmt_duration(char *out, size_t n, int64_t ms)
 {
 	static const struct {
 		int64_t ms;
@@ -508,18 +429,18 @@ static void fmt_duration(char *out, size_t n, int64_t ms)
 	snprintf(out, n, "0s");
 }
 
-static void fmt_bound(char *out, size_t n, const struct entry *e, int64_t v)
+static void fmt_bound(char *out, size_t n, const struct rv_config_entry *e, int64_t v)
 {
-	if (e->type == CT_SIZE)
+	if (e->type == RV_CONFIG_SIZE)
 		fmt_size(out, n, (uint64_t)v);
-	else if (e->type == CT_DURATION)
-		fmt_duration(out, n, v);
+	else if (e->type == RV_CONFIG_DURATION)
+		rv_config_fmt_duration(out, n, v);
 	else
 		snprintf(out, n, "%lld", (long long)v);
 }
 
-static int check_range(const struct pctx *x, unsigned line, const struct entry *e, const char *s,
-		       int64_t v, bool too_big)
+static int check_range(const struct rv_config_origin *x, unsigned line,
+		       const struct rv_config_entry *e, const char *s, int64_t v, bool too_big)
 {
 	char b[48];
 
@@ -583,17 +504,17 @@ static bool has_control(const char *s)
 }
 
 /* Store `s` (already expanded, not empty) into the entry's field. */
-static int set_value(struct pctx *x, const struct entry *e, const char *s, unsigned line)
+static int set_value(struct rv_config_origin *x, const struct rv_config_entry *e, const char *s,
+		     unsigned line)
 {
 	void *field = (char *)x->c + e->off;
-	const char *shown = e->flags & F_SECRET ? "[redacted]" : s;
-	struct rv_store_url url;
+	const char *shown = e->flags & RV_CONFIG_F_SECRET ? "[redacted]" : s;
 	uint64_t u;
 	int64_t v;
 	int rc;
 
 	switch (e->type) {
-	case CT_BOOL:
+	case RV_CONFIG_BOOL:
 		if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
 			*(bool *)field = true;
 		else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))
@@ -601,14 +522,14 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 		else
 			return cerr(x, line, e->name, "'%.60s' is not true or false", shown);
 		return 0;
-	case CT_INT:
+	case RV_CONFIG_INT:
 		if (rv_parse_i64(s, &v))
 			return cerr(x, line, e->name, "'%.60s' is not a whole number", shown);
 		if ((rc = check_range(x, line, e, shown, v, false)))
 			return rc;
 		*(int64_t *)field = v;
 		return 0;
-	case CT_SIZE:
+	case RV_CONFIG_SIZE:
 		if (rv_parse_size(s, &u))
 			return cerr(x, line, e->name,
 				    "'%.60s' is not a size (use bytes or KiB, MiB, GiB: 8MiB)",
@@ -617,7 +538,7 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 			return rc;
 		*(uint64_t *)field = u;
 		return 0;
-	case CT_DURATION:
+	case RV_CONFIG_DURATION:
 		if (rv_parse_duration_ms(s, &v) && s[0] && strspn(s, "0123456789") == strlen(s))
 			return cerr(
 			    x, line, e->name,
@@ -633,7 +554,7 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 			return rc;
 		*(int64_t *)field = v;
 		return 0;
-	case CT_ENUM:
+	case RV_CONFIG_ENUM:
 		for (int i = 0; e->names[i]; i++) {
 			if (!strcmp(s, e->names[i])) {
 				*(int *)field = i;
@@ -648,34 +569,29 @@ static int set_value(struct pctx *x, const struct entry *e, const char *s, unsig
 							i ? ", " : "", e->names[i]);
 			return cerr(x, line, e->name, "'%.60s' is not one of %s", shown, list);
 		}
-	case CT_URL:
-		if (has_control(s))
-			return cerr(x, line, e->name, "the value holds a control character");
-		if (rv_store_url_parse(&url, s))
-			return cerr(x, line, e->name, "%s", rv_errmsg());
-		rv_store_url_release(&url);
-		break;
-	case CT_NAME:
+	case RV_CONFIG_NAME:
 		if (!valid_name(s))
 			return cerr(x, line, e->name,
 				    "'%.60s' is not a valid name (up to 63 letters, digits, '.', "
 				    "'_' or '-', starting with a letter or digit)",
 				    shown);
 		break;
-	case CT_ADDR:
+	case RV_CONFIG_ADDR:
 		if (!valid_addr(s))
 			return cerr(x, line, e->name,
 				    "'%.60s' is not host:port (e.g. 127.0.0.1:9187 or [::1]:9187)",
 				    shown);
 		break;
-	case CT_PATH:
-	case CT_STRING:
+	case RV_CONFIG_PATH:
+	case RV_CONFIG_STRING:
 		if (has_control(s))
 			return cerr(x, line, e->name, "the value holds a control character");
 		break;
-	case CT_LIST:
+	case RV_CONFIG_LIST:
 		return cerr(x, line, e->name, "expected a list such as [\"a\", \"b\"]");
 	}
+	if (e->check && e->check(s))
+		return cerr(x, line, e->name, "%s", rv_errmsg());
 	free(*(char **)field);
 	*(char **)field = rv_strdup(s);
 	return 0;
@@ -708,7 +624,8 @@ static void list_free(char **l)
 }
 
 /* ${VAR}, ${VAR:-default}, $$.  Anything else after '$' is kept as is. */
-static int expand(const struct pctx *x, const struct node *v, const char *key, char **out)
+static int expand(const struct rv_config_origin *x, const struct node *v, const char *key,
+		  char **out)
 {
 	struct rv_buf b = RV_BUF_INIT(RV_CONFIG_MAX_SIZE);
 	const char *p = v->text;
@@ -774,13 +691,15 @@ static int expand(const struct pctx *x, const struct node *v, const char *key, c
 	return 0;
 }
 
-static const struct entry *find_entry(const char *name, size_t *idx)
+static const struct rv_config_entry *find_entry(const char *name, size_t *idx)
 {
-	for (size_t i = 0; i < NENT; i++) {
-		if (!strcmp(table[i].name, name)) {
+	for (size_t i = 0, n = nent(); i < n; i++) {
+		const struct rv_config_entry *e = ent(i);
+
+		if (!strcmp(e->name, name)) {
 			if (idx)
 				*idx = i;
-			return &table[i];
+			return e;
 		}
 	}
 	return NULL;
@@ -790,8 +709,8 @@ static bool is_section(const char *name)
 {
 	size_t n = strlen(name);
 
-	for (size_t i = 0; i < NENT; i++)
-		if (!strncmp(table[i].name, name, n) && table[i].name[n] == '.')
+	for (size_t i = 0, all = nent(); i < all; i++)
+		if (!strncmp(ent(i)->name, name, n) && ent(i)->name[n] == '.')
 			return true;
 	return false;
 }
@@ -802,29 +721,34 @@ static void known_keys(char *out, size_t size, const char *prefix)
 	size_t plen = strlen(prefix), off = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < NENT && off < size; i++) {
-		const char *rest = table[i].name + plen, *dot;
+	for (size_t i = 0, all = nent(); i < all && off < size; i++) {
+		const struct rv_config_entry *e = ent(i);
+		const char *rest = e->name + plen, *dot;
 		size_t n;
 		bool seen = false;
 
-		if (strncmp(table[i].name, prefix, plen))
+		if (strncmp(e->name, prefix, plen))
 			continue;
 		dot = strchr(rest, '.');
 		n = dot ? (size_t)(dot - rest) : strlen(rest);
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strncmp(table[j].name, prefix, plen) &&
-			       !strncmp(table[j].name + plen, rest, n) &&
-			       (table[j].name[plen + n] == '.' || !table[j].name[plen + n]);
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *other = ent(j)->name;
+
+			seen = !strncmp(other, prefix, plen) && !strncmp(other + plen, rest, n) &&
+			       (other[plen + n] == '.' || !other[plen + n]);
+		}
 		if (seen)
 			continue;
 		off += (size_t)snprintf(out + off, size - off, "%s%.*s%s", off ? ", " : "", (int)n,
-					rest, !dot && (table[i].flags & F_SECRET) ? "[_file]" : "");
+					rest,
+					!dot && (e->flags & RV_CONFIG_F_SECRET) ? "[_file]" : "");
 	}
 }
 
-static int apply_map(struct pctx *x, const struct node *map, const char *prefix);
+static int apply_map(struct rv_config_origin *x, const struct node *map, const char *prefix);
 
-static void set_off(struct pctx *x, const struct entry *e, size_t idx, unsigned line)
+static void set_off(struct rv_config_origin *x, const struct rv_config_entry *e, size_t idx,
+		    unsigned line)
 {
 	char **f = (char **)((char *)x->c + e->off);
 
@@ -835,8 +759,8 @@ static void set_off(struct pctx *x, const struct entry *e, size_t idx, unsigned 
 
 /* A list of plain strings; each item is expanded like a scalar and an item
  * that is empty after expansion is dropped. */
-static int apply_list(struct pctx *x, const struct entry *e, size_t idx, const struct node *v,
-		      const char *key)
+static int apply_list(struct rv_config_origin *x, const struct rv_config_entry *e, size_t idx,
+		      const struct node *v, const char *key)
 {
 	char ***field = (char ***)((char *)x->c + e->off);
 	char **l;
@@ -877,10 +801,11 @@ static int apply_list(struct pctx *x, const struct entry *e, size_t idx, const s
 	return 0;
 }
 
-static int apply_pair(struct pctx *x, const struct pair *p, const char *prefix, const char *key)
+static int apply_pair(struct rv_config_origin *x, const struct pair *p, const char *prefix,
+		      const char *key)
 {
 	const struct node *v = p->val;
-	const struct entry *e;
+	const struct rv_config_entry *e;
 	size_t idx, n = strlen(key);
 	char known[512], *s;
 	int rc;
@@ -890,7 +815,7 @@ static int apply_pair(struct pctx *x, const struct pair *p, const char *prefix, 
 		e = NULL;
 	else
 		e = find_entry(key, &idx);
-	if (e && e->type == CT_LIST)
+	if (e && e->type == RV_CONFIG_LIST)
 		return apply_list(x, e, idx, v, key);
 	if (e) {
 		if (v->kind != N_SCALAR)
@@ -898,13 +823,13 @@ static int apply_pair(struct pctx *x, const struct pair *p, const char *prefix, 
 				    v->kind == N_MAP ? "mapping" : "list");
 		if (is_null(v))
 			return 0;
-		if ((e->flags & F_OFF) && !v->plain && !*v->text) {
+		if ((e->flags & RV_CONFIG_F_OFF) && !v->plain && !*v->text) {
 			set_off(x, e, idx, v->line);
 			return 0;
 		}
 		if ((rc = expand(x, v, key, &s)))
 			return rc;
-		if ((e->flags & F_OFF) && !strcmp(s, "off")) {
+		if ((e->flags & RV_CONFIG_F_OFF) && !strcmp(s, "off")) {
 			free(s);
 			set_off(x, e, idx, v->line);
 			return 0;
@@ -934,7 +859,7 @@ static int apply_pair(struct pctx *x, const struct pair *p, const char *prefix, 
 		char *base = rv_strndup(key, n - 5);
 		e = find_entry(base, &idx);
 		free(base);
-		if (e && (e->flags & F_SECRET)) {
+		if (e && (e->flags & RV_CONFIG_F_SECRET)) {
 			if (v->kind != N_SCALAR)
 				return cerr(x, p->line, key, "expected a file path, got a %s",
 					    v->kind == N_MAP ? "mapping" : "list");
@@ -963,7 +888,7 @@ static int apply_pair(struct pctx *x, const struct pair *p, const char *prefix, 
 		    v->kind == N_MAP ? "section" : "key", (int)(strlen(prefix) - 1), prefix, known);
 }
 
-static int apply_map(struct pctx *x, const struct node *map, const char *prefix)
+static int apply_map(struct rv_config_origin *x, const struct node *map, const char *prefix)
 {
 	for (size_t i = 0; i < map->npairs; i++) {
 		char *key = rv_asprintf("%s%.200s", prefix, map->pairs[i].key);
@@ -1034,10 +959,10 @@ static int read_secret(const char *path, char **out)
 	return 0;
 }
 
-static int read_secret_files(struct pctx *x)
+static int read_secret_files(struct rv_config_origin *x)
 {
-	for (size_t i = 0; i < NENT; i++) {
-		const struct entry *e = &table[i];
+	for (size_t i = 0; i < x->nent; i++) {
+		const struct rv_config_entry *e = ent(i);
 		char *key, *val;
 		int rc;
 
@@ -1066,7 +991,7 @@ static int read_secret_files(struct pctx *x)
 	return 0;
 }
 
-static unsigned set_line(const struct pctx *x, const char *name)
+unsigned rv_config_line(const struct rv_config_origin *x, const char *name)
 {
 	size_t idx;
 
@@ -1075,46 +1000,19 @@ static unsigned set_line(const struct pctx *x, const char *name)
 	return x->line[idx];
 }
 
-/* Rules that span keys. */
-static int check_combinations(struct pctx *x)
+/* Rules that span keys, each section's own. */
+static int check_sections(const struct rv_config_origin *x)
 {
-	const struct rv_config *c = x->c;
-	unsigned l_id = set_line(x, "store.credentials.access_key_id");
-	unsigned l_secret = set_line(x, "store.credentials.secret_access_key");
-	unsigned l_token = set_line(x, "store.credentials.session_token");
-	unsigned l_profile = set_line(x, "store.credentials.profile");
-	const char *k = "store.credentials";
+	for (size_t s = 0; s < NSECT; s++) {
+		int rc = sections[s]->check ? sections[s]->check(x->c, x) : 0;
 
-	if (c->store.credentials.access_key_id && !c->store.credentials.secret_access_key)
-		return cerr(x, l_id, k,
-			    "access_key_id needs secret_access_key (or secret_access_key_file)");
-	if (!c->store.credentials.access_key_id && c->store.credentials.secret_access_key)
-		return cerr(x, l_secret, k, "secret_access_key needs access_key_id");
-	if (c->store.credentials.session_token && !c->store.credentials.access_key_id)
-		return cerr(x, l_token, k,
-			    "session_token needs access_key_id and secret_access_key");
-	if (c->store.credentials.profile && c->store.credentials.access_key_id)
-		return cerr(x, l_profile > l_id ? l_profile : l_id, k,
-			    "give either profile or access_key_id/secret_access_key, not both");
-	/* A point in the window restores from the snapshot before it: a window
-	 * shorter than the snapshot interval is almost surely a typo (72 for
-	 * 72h), and prune would keep far less than the operator thinks. */
-	if (c->database.sqlite && c->retention_ms < c->database.snapshot_interval_ms) {
-		char r[32], i[32];
-		unsigned lr = set_line(x, "retention"),
-			 li = set_line(x, "database.snapshot_interval");
-
-		fmt_duration(r, sizeof(r), c->retention_ms);
-		fmt_duration(i, sizeof(i), c->database.snapshot_interval_ms);
-		return cerr(x, lr > li ? lr : li, "retention",
-			    "%s is shorter than database.snapshot_interval (%s): raise retention "
-			    "or shorten snapshot_interval",
-			    r, i);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
 
-static int default_site(struct pctx *x)
+static int default_site(struct rv_config_origin *x)
 {
 	char host[256];
 
@@ -1135,21 +1033,22 @@ void rv_config_free(struct rv_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < NENT; i++) {
-		switch (table[i].type) {
-		case CT_STRING:
-		case CT_NAME:
-		case CT_URL:
-		case CT_PATH:
-		case CT_ADDR: {
-			char **f = (char **)((char *)c + table[i].off);
-			if (*f && (table[i].flags & F_SECRET))
+	for (size_t i = 0, n = nent(); i < n; i++) {
+		const struct rv_config_entry *e = ent(i);
+
+		switch (e->type) {
+		case RV_CONFIG_STRING:
+		case RV_CONFIG_NAME:
+		case RV_CONFIG_PATH:
+		case RV_CONFIG_ADDR: {
+			char **f = (char **)((char *)c + e->off);
+			if (*f && (e->flags & RV_CONFIG_F_SECRET))
 				explicit_bzero(*f, strlen(*f));
 			free(*f);
 			break;
 		}
-		case CT_LIST:
-			list_free(*(char ***)((char *)c + table[i].off));
+		case RV_CONFIG_LIST:
+			list_free(*(char ***)((char *)c + e->off));
 			break;
 		default:
 			break;
@@ -1161,7 +1060,7 @@ void rv_config_free(struct rv_config *c)
 
 int rv_config_parse(struct rv_config **out, const char *name, const char *text, size_t len)
 {
-	struct pctx *x;
+	struct rv_config_origin *x;
 	struct node *root = NULL;
 	int rc = 0;
 
@@ -1175,11 +1074,17 @@ int rv_config_parse(struct rv_config **out, const char *name, const char *text, 
 	x->len = len;
 	x->c = rv_calloc(1, sizeof(*x->c));
 	x->c->source = rv_strdup(name);
-	for (size_t i = 0; i < NENT && !rc; i++) {
-		if (table[i].type == CT_LIST && table[i].names)
-			*(char ***)((char *)x->c + table[i].off) = list_dup(table[i].names);
-		else if (table[i].def)
-			rc = set_value(x, &table[i], table[i].def, 0);
+	x->nent = nent();
+	x->line = rv_calloc(x->nent, sizeof(*x->line));
+	x->file_path = rv_calloc(x->nent, sizeof(*x->file_path));
+	x->file_line = rv_calloc(x->nent, sizeof(*x->file_line));
+	for (size_t i = 0; i < x->nent && !rc; i++) {
+		const struct rv_config_entry *e = ent(i);
+
+		if (e->type == RV_CONFIG_LIST && e->names)
+			*(char ***)((char *)x->c + e->off) = list_dup(e->names);
+		else if (e->def)
+			rc = set_value(x, e, e->def, 0);
 	}
 	if (!rc) {
 		if (!yaml_parser_initialize(&x->parser))
@@ -1201,12 +1106,15 @@ int rv_config_parse(struct rv_config **out, const char *name, const char *text, 
 	if (!rc)
 		rc = read_secret_files(x);
 	if (!rc)
-		rc = check_combinations(x);
+		rc = check_sections(x);
 	if (!rc)
 		rc = default_site(x);
 	node_free(root);
-	for (size_t i = 0; i < NENT; i++)
+	for (size_t i = 0; i < x->nent; i++)
 		free(x->file_path[i]);
+	free(x->file_path);
+	free(x->file_line);
+	free(x->line);
 	if (rc)
 		rv_config_free(x->c);
 	else
@@ -1266,25 +1174,25 @@ static int add_quoted(struct rv_buf *b, const char *s)
 	return rc ? rc : rv_buf_add(b, "\"", 1);
 }
 
-static int add_value(struct rv_buf *b, const struct rv_config *c, const struct entry *e)
+static int add_value(struct rv_buf *b, const struct rv_config *c, const struct rv_config_entry *e)
 {
 	const void *field = (const char *)c + e->off;
 	char tmp[48];
 
 	switch (e->type) {
-	case CT_BOOL:
+	case RV_CONFIG_BOOL:
 		return rv_buf_addstr(b, *(const bool *)field ? "true" : "false");
-	case CT_INT:
+	case RV_CONFIG_INT:
 		return rv_buf_addf(b, "%lld", (long long)*(const int64_t *)field);
-	case CT_SIZE:
+	case RV_CONFIG_SIZE:
 		fmt_size(tmp, sizeof(tmp), *(const uint64_t *)field);
 		return rv_buf_addstr(b, tmp);
-	case CT_DURATION:
-		fmt_duration(tmp, sizeof(tmp), *(const int64_t *)field);
+	case RV_CONFIG_DURATION:
+		rv_config_fmt_duration(tmp, sizeof(tmp), *(const int64_t *)field);
 		return rv_buf_addstr(b, tmp);
-	case CT_ENUM:
+	case RV_CONFIG_ENUM:
 		return rv_buf_addstr(b, e->names[*(const int *)field]);
-	case CT_LIST: {
+	case RV_CONFIG_LIST: {
 		char *const *l = *(char **const *)field;
 		int rc = rv_buf_add(b, "[", 1);
 
@@ -1298,11 +1206,11 @@ static int add_value(struct rv_buf *b, const struct rv_config *c, const struct e
 	default:
 		break;
 	}
-	if (!*(char *const *)field && (e->flags & F_OFF))
+	if (!*(char *const *)field && (e->flags & RV_CONFIG_F_OFF))
 		return rv_buf_addstr(b, "off");
 	if (!*(char *const *)field)
 		return rv_buf_addstr(b, "null");
-	if (e->flags & F_SECRET)
+	if (e->flags & RV_CONFIG_F_SECRET)
 		return rv_buf_addstr(b, "\"[redacted]\"");
 	return add_quoted(b, *(char *const *)field);
 }
@@ -1331,9 +1239,10 @@ int rv_config_write(const struct rv_config *c, struct rv_buf *b)
 			 "# revenant configuration from %s\n# (defaults filled in, secrets "
 			 "redacted)\n",
 			 c->source);
-	for (size_t i = 0; i < NENT && !rc; i++) {
-		size_t k = split_sections(table[i].name, segs, lens, RV_CONFIG_MAX_DEPTH), same = 0;
-		const char *leaf = strrchr(table[i].name, '.');
+	for (size_t i = 0, n = nent(); i < n && !rc; i++) {
+		const struct rv_config_entry *e = ent(i);
+		size_t k = split_sections(e->name, segs, lens, RV_CONFIG_MAX_DEPTH), same = 0;
+		const char *leaf = strrchr(e->name, '.');
 
 		while (same < k && same < nopen && lens[same] == open_lens[same] &&
 		       !memcmp(segs[same], open[same], lens[same]))
@@ -1344,9 +1253,8 @@ int rv_config_write(const struct rv_config *c, struct rv_buf *b)
 		memcpy(open_lens, lens, k * sizeof(*lens));
 		nopen = k;
 		rc = rc ? rc
-			: rv_buf_addf(b, "%*s%s: ", (int)(2 * k), "",
-				      leaf ? leaf + 1 : table[i].name);
-		rc = rc ? rc : add_value(b, c, &table[i]);
+			: rv_buf_addf(b, "%*s%s: ", (int)(2 * k), "", leaf ? leaf + 1 : e->name);
+		rc = rc ? rc : add_value(b, c, e);
 		rc = rc ? rc : rv_buf_add(b, "\n", 1);
 	}
 	return rc;

@@ -1,9 +1,16 @@
 /* config.h - revenant.yml, loaded and validated once.
  *
  * The file is parsed with libyaml into a small tree that keeps line numbers,
- * then checked against one table of typed entries (config.c) and copied into
- * a struct rv_config.  Nothing changes it after load: hand it around as a
- * const pointer and free it with rv_config_free.
+ * then checked against tables of typed entries and copied into a struct
+ * rv_config.  Nothing changes it after load: hand it around as a const
+ * pointer and free it with rv_config_free.
+ *
+ * Each subsystem owns its section: its table of entries (names, types,
+ * defaults, bounds, per-value checks) and the rules that span its keys live
+ * beside its code (store/store_config.c, content/content_config.c, …) and
+ * only include this header.  core/config.c holds the generic machinery and
+ * the ordered list of sections it walks (rv_config_section_* below); that
+ * order is the order of `config show` and of "expected …" lists.
  *
  * Every problem is one line naming the file, the line and the key:
  *
@@ -18,6 +25,7 @@
 #define RV_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -98,5 +106,82 @@ void rv_config_free(struct rv_config *c);
  * in, secrets as "[redacted]".  Reading it back gives the same config
  * (apart from the secrets). */
 int rv_config_write(const struct rv_config *c, struct rv_buf *out) RV_WARN_UNUSED;
+
+/* ---- sections: what a subsystem writes to own its keys ---- */
+
+enum rv_config_type {
+	RV_CONFIG_STRING,
+	RV_CONFIG_NAME, /* a short identifier: letters, digits, '.', '_', '-' */
+	RV_CONFIG_BOOL,
+	RV_CONFIG_INT,	    /* int64_t within [min, max] */
+	RV_CONFIG_SIZE,	    /* uint64_t bytes, written 8MiB, within [min, max] */
+	RV_CONFIG_DURATION, /* int64_t milliseconds, written 5s, within [min, max] */
+	RV_CONFIG_ENUM,	    /* int: index into `names` */
+	RV_CONFIG_PATH,
+	RV_CONFIG_ADDR, /* host:port */
+	RV_CONFIG_LIST, /* char **, NULL-terminated; `names` is the default */
+};
+
+#define RV_CONFIG_F_SECRET 0x1u /* never printed; may be given as <name>_file */
+#define RV_CONFIG_F_OFF	   0x2u /* "off" or a quoted "" turns it off: the field is NULL */
+
+/* Where a field lives: .off = RV_CONFIG_FIELD(store.s3.part_size). */
+#define RV_CONFIG_FIELD(f) offsetof(struct rv_config, f)
+
+/* Units for bounds. */
+#define RV_CONFIG_KIB  (1LL << 10)
+#define RV_CONFIG_MIB  (1LL << 20)
+#define RV_CONFIG_GIB  (1LL << 30)
+#define RV_CONFIG_SEC  1000LL
+#define RV_CONFIG_MIN  (60 * RV_CONFIG_SEC)
+#define RV_CONFIG_HOUR (60 * RV_CONFIG_MIN)
+#define RV_CONFIG_DAY  (24 * RV_CONFIG_HOUR)
+
+struct rv_config_entry {
+	const char *name; /* dotted: section.subsection.key */
+	enum rv_config_type type;
+	unsigned flags;	 /* RV_CONFIG_F_* */
+	size_t off;	 /* RV_CONFIG_FIELD(...) */
+	const char *def; /* parsed like a value from the file; NULL: not set */
+	int64_t min, max;
+	const char *const *names; /* an enum's words; a list's default */
+	/* What a value looks like in "expected …" messages; NULL: the type's. */
+	const char *desc;
+	/* A further check of a string-like value that has passed the type's
+	 * own (no control characters): 0, or a negative RV_E* code with the
+	 * message set by rv_error(), which is shown after "file:line: key: ". */
+	int (*check)(const char *value);
+};
+
+/* A parse in progress, as a section's cross-key check sees it. */
+struct rv_config_origin;
+
+struct rv_config_section {
+	const char *owner; /* the subsystem that owns the keys ("store", …) */
+	const struct rv_config_entry *entries;
+	size_t nentries;
+	/* Rules that span keys, run once every value (and *_file secret) is
+	 * in, in list order: 0, or what rv_config_fail() returns.  NULL: none. */
+	int (*check)(const struct rv_config *c, const struct rv_config_origin *o);
+};
+
+/* The line where key `name` got its value; 0 when it has the default. */
+unsigned rv_config_line(const struct rv_config_origin *o, const char *name);
+/* RV_EUSAGE with "file:line: key: message" (line 0: "file: key: …"). */
+int rv_config_fail(const struct rv_config_origin *o, unsigned line, const char *key,
+		   const char *fmt, ...) RV_PRINTF(4, 5);
+/* A duration as `config show` writes it ("72h", "1m", "500ms"). */
+void rv_config_fmt_duration(char *out, size_t n, int64_t ms);
+
+/* The sections, each defined by its owner; core/config.c lists them in
+ * this order.  The engine owns two top-level keys that sit apart in
+ * `config show` (sync_interval after site, retention at the end). */
+extern const struct rv_config_section rv_config_section_sync;	   /* engine/engine_config.c */
+extern const struct rv_config_section rv_config_section_store;	   /* store/store_config.c */
+extern const struct rv_config_section rv_config_section_metrics;   /* metrics/metrics_config.c */
+extern const struct rv_config_section rv_config_section_content;   /* content/content_config.c */
+extern const struct rv_config_section rv_config_section_ghost;	   /* ghost/ghost_config.c */
+extern const struct rv_config_section rv_config_section_database;  /* db/db_config.c */
+extern const struct rv_config_section rv_config_section_retention; /* engine/engine_config.c */
 
 #endif

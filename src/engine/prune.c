@@ -3,6 +3,7 @@
 #include "engine/prune.h"
 
 #include "content/format.h"
+#include "core/hset.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/testpoint.h"
@@ -42,20 +43,15 @@ struct pgen {
 	int64_t created_ms;
 };
 
-/* Byte strings (keys, SHA-256 digests): open addressing, never shrinks. */
-struct bset {
-	struct bent {
-		char *p;
-		size_t n;
-		uint64_t h;
-	} * v;
-	size_t cap, n;
-};
+/* Keys in one set (objects to delete, blobs referenced): far beyond any
+ * real site, low enough that a runaway listing fails instead of eating
+ * memory. */
+#define PRUNE_SET_MAX (1u << 24)
 
 struct rv_prune_plan {
 	struct pgen *g;
 	size_t n, cap;
-	struct bset del; /* every key the plan removes */
+	struct rv_hset del; /* every key the plan removes */
 	int64_t now_ms;
 };
 
@@ -66,68 +62,6 @@ const char *rv_prune_cat_name(enum rv_prune_cat c)
 	};
 
 	return c < RV_PRUNE_NCAT ? names[c] : "?";
-}
-
-/* ---- sets ------------------------------------------------------------------ */
-
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 1099511628211ull;
-	return h;
-}
-
-static struct bent *bset_slot(const struct bset *b, const void *p, size_t n, uint64_t h)
-{
-	size_t i = (size_t)h & (b->cap - 1);
-
-	for (;; i = (i + 1) & (b->cap - 1)) {
-		struct bent *e = &b->v[i];
-
-		if (!e->p || (e->h == h && e->n == n && !memcmp(e->p, p, n)))
-			return e;
-	}
-}
-
-static bool bset_has(const struct bset *b, const void *p, size_t n)
-{
-	return b->cap && bset_slot(b, p, n, fnv1a(p, n))->p;
-}
-
-static void bset_add(struct bset *b, const void *p, size_t n)
-{
-	uint64_t h = fnv1a(p, n);
-	struct bent *e;
-
-	if (2 * (b->n + 1) > b->cap) {
-		struct bset nb = {rv_calloc(b->cap ? 2 * b->cap : 256, sizeof(*nb.v)),
-				  b->cap ? 2 * b->cap : 256, b->n};
-
-		for (size_t i = 0; i < b->cap; i++)
-			if (b->v[i].p)
-				*bset_slot(&nb, b->v[i].p, b->v[i].n, b->v[i].h) = b->v[i];
-		free(b->v);
-		*b = nb;
-	}
-	e = bset_slot(b, p, n, h);
-	if (e->p)
-		return;
-	e->p = rv_malloc(n);
-	memcpy(e->p, p, n);
-	e->n = n;
-	e->h = h;
-	b->n++;
-}
-
-static void bset_release(struct bset *b)
-{
-	for (size_t i = 0; i < b->cap; i++)
-		free(b->v[i].p);
-	free(b->v);
-	memset(b, 0, sizeof(*b));
 }
 
 /* ---- listing ---------------------------------------------------------------- */
@@ -227,7 +161,7 @@ static int tmp_open(int *fd)
 /* Download `key` into `fd` (emptied first) and read it through: every
  * file record's SHA-256 goes into `refs` (when not NULL), the header into
  * `*hdr` (when not NULL).  With `refs` NULL only the header is read. */
-static int read_obj(struct rv_store *s, int fd, const char *key, struct bset *refs,
+static int read_obj(struct rv_store *s, int fd, const char *key, struct rv_hset *refs,
 		    struct rv_cobj_hdr *hdr)
 {
 	struct rv_cobj_reader *r = NULL;
@@ -253,8 +187,9 @@ static int read_obj(struct rv_store *s, int fd, const char *key, struct bset *re
 	while (refs) {
 		if ((rc = rv_cobj_reader_next(r, &e)) || !e)
 			break;
-		if (e->type == RV_CE_FILE)
-			bset_add(refs, e->sha256, RV_SHA256_LEN);
+		if (e->type == RV_CE_FILE &&
+		    (rc = rv_hset_add(refs, e->sha256, RV_SHA256_LEN, NULL)))
+			break;
 	}
 	rv_cobj_reader_free(r);
 	return rc;
@@ -466,7 +401,7 @@ void rv_prune_plan_free(struct rv_prune_plan *p)
 		free(p->g[i].o);
 	}
 	free(p->g);
-	bset_release(&p->del);
+	rv_hset_release(&p->del);
 	free(p);
 }
 
@@ -484,6 +419,7 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 	if (o->retention_ms <= 0)
 		return rv_error(RV_EUSAGE, "retention must be positive (e.g. 72h)");
 	p = rv_calloc(1, sizeof(*p));
+	rv_hset_init(&p->del, "objects to delete", PRUNE_SET_MAX);
 	p->now_ms = o->now_ms ? o->now_ms : rv_now_ms();
 	st->cutoff_ms = p->now_ms - o->retention_ms;
 	st->blob_cutoff_ms = p->now_ms - grace < st->cutoff_ms ? p->now_ms - grace : st->cutoff_ms;
@@ -547,7 +483,10 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 
 			if (!ob->del)
 				continue;
-			bset_add(&p->del, ob->key, strlen(ob->key));
+			if ((rc = rv_hset_add(&p->del, ob->key, strlen(ob->key), NULL))) {
+				rv_prune_plan_free(p);
+				return rc;
+			}
 			if (!g->keep) {
 				st->removed[RV_PRUNE_GENERATIONS].bytes += ob->size;
 			} else if (cat_of(ob->kind) < RV_PRUNE_NCAT) {
@@ -635,8 +574,8 @@ static int delete_planned(struct rv_store *s, const struct rv_prune_plan *p)
 
 struct mark {
 	struct rv_store *s;
-	const struct bset *del;
-	struct bset refs;
+	const struct rv_hset *del;
+	struct rv_hset refs;
 	char **keys;
 	size_t n, cap;
 };
@@ -653,7 +592,7 @@ static int collect_live(const struct rv_obj_info *info, void *ud)
 	if (!rv_key_gen_split(info->key, id, &rest))
 		return 0;
 	k = classify(rest, info->key, &a, &b, &ms);
-	if ((k != K_CLOG && k != K_CMAN) || bset_has(m->del, info->key, strlen(info->key)))
+	if ((k != K_CLOG && k != K_CMAN) || rv_hset_has(m->del, info->key, strlen(info->key)))
 		return 0;
 	if (m->n == m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 64;
@@ -700,7 +639,7 @@ static int collect_blob(const struct rv_obj_info *info, void *ud)
 
 /* The digest a blob key names, or false for anything that is not exactly
  * blobs/sha256/<aa>/<64 hex> (never deleted). */
-static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run,
+static int sweep_blobs(struct rv_store *s, const struct rv_hset *refs, bool dry_run,
 		       struct rv_prune_stats *st)
 {
 	struct blobvec bv = {0};
@@ -711,7 +650,8 @@ static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run
 		const struct rv_obj_info *b = &bv.v[i];
 		unsigned char sha[RV_SHA256_LEN];
 
-		if (!rv_content_blob_key_parse(b->key, sha) || bset_has(refs, sha, sizeof(sha))) {
+		if (!rv_content_blob_key_parse(b->key, sha) ||
+		    rv_hset_has(refs, sha, sizeof(sha))) {
 			st->blobs_kept++;
 			continue;
 		}
@@ -738,13 +678,14 @@ static int sweep_blobs(struct rv_store *s, const struct bset *refs, bool dry_run
 int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
 		     const struct rv_prune_opts *o, struct rv_prune_stats *st)
 {
-	struct mark m = {s, &p->del, {0}, NULL, 0, 0};
+	struct mark m = {.s = s, .del = &p->del};
 	int rc = 0;
 
 	if (!o->dry_run && (rc = delete_planned(s, p)))
 		return rc;
+	rv_hset_init(&m.refs, "blobs referenced", PRUNE_SET_MAX);
 	rc = mark_blobs(&m);
-	st->blobs_referenced = m.refs.n;
+	st->blobs_referenced = rv_hset_count(&m.refs);
 	if (rc) {
 		st->blobs_skipped = true;
 		rv_log(RV_LOG_ERROR, "prune deletes no blob: a content object could not be read",
@@ -755,7 +696,7 @@ int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
 	for (size_t i = 0; i < m.n; i++)
 		free(m.keys[i]);
 	free(m.keys);
-	bset_release(&m.refs);
+	rv_hset_release(&m.refs);
 	return rc;
 }
 

@@ -603,6 +603,39 @@ static void test_cli_glue(void **state)
 	free(path);
 }
 
+/* The subsystems' sections: no key claimed twice, none of core's (site,
+ * log.*), and each section under one top-level name, so that `config show`
+ * opens it once. */
+static void test_sections(void **state)
+{
+	const struct rv_config_section *const secs[] = {
+	    &rv_config_section_sync,	  &rv_config_section_store, &rv_config_section_metrics,
+	    &rv_config_section_content,	  &rv_config_section_ghost, &rv_config_section_database,
+	    &rv_config_section_retention,
+	};
+	const size_t nsecs = sizeof(secs) / sizeof(secs[0]);
+
+	(void)state;
+	for (size_t s = 0; s < nsecs; s++) {
+		const char *first = secs[s]->entries[0].name;
+		size_t top = strcspn(first, ".");
+
+		assert_non_null(secs[s]->owner);
+		assert_true(secs[s]->nentries > 0);
+		for (size_t i = 0; i < secs[s]->nentries; i++) {
+			const char *name = secs[s]->entries[i].name;
+
+			assert_true(strcmp(name, "site") && strncmp(name, "log.", 4));
+			assert_true(strcspn(name, ".") == top && !strncmp(name, first, top));
+			for (size_t t = 0; t < nsecs; t++)
+				for (size_t j = 0; j < secs[t]->nentries; j++)
+					if (t != s || j != i)
+						assert_string_not_equal(name,
+									secs[t]->entries[j].name);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +653,7 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_truncations),
 	    cmocka_unit_test(test_cli_glue),
+	    cmocka_unit_test(test_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,120 @@
+/* store_config.c - the `store:` section of revenant.yml: where the replica
+ * lives, the S3 tunables and static credentials.  Its keys, defaults,
+ * bounds and the rules between them live here; core/config.c walks them. */
+#include "core/config.h"
+#include "store/store.h"
+
+/* A URL that opens: same parser as rv_store_open, so `config check` refuses
+ * what the store would. */
+static int url_check(const char *value)
+{
+	struct rv_store_url url;
+	int rc = rv_store_url_parse(&url, value);
+
+	if (rc)
+		return rc;
+	rv_store_url_release(&url);
+	return 0;
+}
+
+static const struct rv_config_entry entries[] = {
+    {.name = "store.url",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(store.url),
+     .desc = "a store URL",
+     .check = url_check},
+    {.name = "store.fsync",
+     .type = RV_CONFIG_BOOL,
+     .off = RV_CONFIG_FIELD(store.fsync),
+     .def = "true"},
+    {.name = "store.s3.region", .type = RV_CONFIG_STRING, .off = RV_CONFIG_FIELD(store.s3.region)},
+    /* S3 parts are 5 MiB..5 GiB (the last one excepted). */
+    {.name = "store.s3.part_size",
+     .type = RV_CONFIG_SIZE,
+     .off = RV_CONFIG_FIELD(store.s3.part_size),
+     .def = "8MiB",
+     .min = 5 * RV_CONFIG_MIB,
+     .max = 5 * RV_CONFIG_GIB},
+    {.name = "store.s3.multipart_threshold",
+     .type = RV_CONFIG_SIZE,
+     .off = RV_CONFIG_FIELD(store.s3.multipart_threshold),
+     .def = "8MiB",
+     .min = 5 * RV_CONFIG_MIB,
+     .max = 5 * RV_CONFIG_GIB},
+    {.name = "store.s3.parts_in_flight",
+     .type = RV_CONFIG_INT,
+     .off = RV_CONFIG_FIELD(store.s3.parts_in_flight),
+     .def = "4",
+     .min = 1,
+     .max = 64},
+    {.name = "store.s3.connect_timeout",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(store.s3.connect_timeout_ms),
+     .def = "5s",
+     .min = 100,
+     .max = 5 * RV_CONFIG_MIN},
+    {.name = "store.s3.request_timeout",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(store.s3.request_timeout_ms),
+     .def = "60s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = RV_CONFIG_DAY},
+    {.name = "store.s3.deadline",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(store.s3.deadline_ms),
+     .def = "5m",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 7 * RV_CONFIG_DAY},
+    {.name = "store.s3.max_attempts",
+     .type = RV_CONFIG_INT,
+     .off = RV_CONFIG_FIELD(store.s3.max_attempts),
+     .def = "8",
+     .min = 1,
+     .max = 100},
+    {.name = "store.credentials.profile",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(store.credentials.profile)},
+    {.name = "store.credentials.access_key_id",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(store.credentials.access_key_id)},
+    {.name = "store.credentials.secret_access_key",
+     .type = RV_CONFIG_STRING,
+     .flags = RV_CONFIG_F_SECRET,
+     .off = RV_CONFIG_FIELD(store.credentials.secret_access_key)},
+    {.name = "store.credentials.session_token",
+     .type = RV_CONFIG_STRING,
+     .flags = RV_CONFIG_F_SECRET,
+     .off = RV_CONFIG_FIELD(store.credentials.session_token)},
+};
+
+/* Static credentials come whole or not at all, and not beside a profile. */
+static int check(const struct rv_config *c, const struct rv_config_origin *o)
+{
+	unsigned l_id = rv_config_line(o, "store.credentials.access_key_id");
+	unsigned l_secret = rv_config_line(o, "store.credentials.secret_access_key");
+	unsigned l_token = rv_config_line(o, "store.credentials.session_token");
+	unsigned l_profile = rv_config_line(o, "store.credentials.profile");
+	const char *k = "store.credentials";
+
+	if (c->store.credentials.access_key_id && !c->store.credentials.secret_access_key)
+		return rv_config_fail(
+		    o, l_id, k,
+		    "access_key_id needs secret_access_key (or secret_access_key_file)");
+	if (!c->store.credentials.access_key_id && c->store.credentials.secret_access_key)
+		return rv_config_fail(o, l_secret, k, "secret_access_key needs access_key_id");
+	if (c->store.credentials.session_token && !c->store.credentials.access_key_id)
+		return rv_config_fail(o, l_token, k,
+				      "session_token needs access_key_id and secret_access_key");
+	if (c->store.credentials.profile && c->store.credentials.access_key_id)
+		return rv_config_fail(
+		    o, l_profile > l_id ? l_profile : l_id, k,
+		    "give either profile or access_key_id/secret_access_key, not both");
+	return 0;
+}
+
+const struct rv_config_section rv_config_section_store = {
+    .owner = "store",
+    .entries = entries,
+    .nentries = sizeof(entries) / sizeof(entries[0]),
+    .check = check,
+};
