@@ -20,6 +20,7 @@ static const struct rv_command commands[] = {
     {"standby", "keep a warm copy of the database and content folder (--promote-once)",
      rv_cmd_standby},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
+    {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},
     {NULL, NULL, NULL},
 };
 

@@ -88,6 +88,21 @@ struct rv_config {
 		int64_t snapshot_log_ratio;   /* ... and once the log is this many times the db */
 		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */
 	} database;
+	struct {
+		int provider;	/* 0: off, 1: rfc2136 (dns/dns_config.c) */
+		char **names;	/* NULL-terminated record names */
+		int type;	/* enum rv_dns_type */
+		int64_t ttl_ms; /* of the records a switch writes */
+		char **targets; /* NULL-terminated "SITE=VALUE[,VALUE]" */
+		struct {
+			char *server; /* the zone's primary, ADDRESS[:PORT] */
+			char *zone;
+			char *key_name;
+			char *key_algorithm;
+			char *key_secret; /* secret */
+			int64_t timeout_ms;
+		} rfc2136;
+	} dns;
 	/* Recovery points younger than this stay restorable (`revenant prune`). */
 	int64_t retention_ms;
 };
@@ -182,6 +197,7 @@ extern const struct rv_config_section rv_config_section_metrics;   /* metrics/me
 extern const struct rv_config_section rv_config_section_content;   /* content/content_config.c */
 extern const struct rv_config_section rv_config_section_ghost;	   /* ghost/ghost_config.c */
 extern const struct rv_config_section rv_config_section_database;  /* db/db_config.c */
+extern const struct rv_config_section rv_config_section_dns;	   /* dns/dns_config.c */
 extern const struct rv_config_section rv_config_section_retention; /* engine/engine_config.c */
 
 #endif

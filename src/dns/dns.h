@@ -27,6 +27,7 @@
 #define RV_DNS_DNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -140,5 +141,33 @@ int rv_dns_switch(struct rv_dns_provider *p, const struct rv_dns_record *r, cons
 		  bool dry_run, struct rv_dns_switch_result *res) RV_WARN_UNUSED;
 
 void rv_dns_provider_close(struct rv_dns_provider *p);
+
+/* ---- from revenant.yml (dns/dns_config.c) -------------------------------- */
+
+struct rv_config;
+
+/* The records `dns.names` × `dns.targets` describe (an array the caller
+ * frees); RV_EUSAGE naming the key that is wrong. */
+int rv_dns_records_from_config(const struct rv_config *c, struct rv_dns_record **out,
+			       size_t *n) RV_WARN_UNUSED;
+/* The provider `dns.provider` names, opened with its settings. */
+int rv_dns_open_from_config(const struct rv_config *c, struct rv_dns_provider *p) RV_WARN_UNUSED;
+
+/* What `revenant dns show` / `dns switch` do, for every configured name in
+ * order.  One entry per name in `out` (the caller frees it; *n names how
+ * many were reached).  A switch stops at the first name that fails (the
+ * names before it stay switched, and say so in `out`); show reads them
+ * all and fails with the first error after. */
+struct rv_dns_report {
+	struct rv_dns_record rec;
+	struct rv_dns_answer answer;	/* show */
+	char site[64];			/* show: the site it points at ("": none) */
+	struct rv_dns_switch_result sw; /* switch */
+	int rc;				/* this name's result */
+};
+int rv_dns_show_all(const struct rv_config *c, struct rv_dns_report **out,
+		    size_t *n) RV_WARN_UNUSED;
+int rv_dns_switch_all(const struct rv_config *c, const char *to_site, bool dry_run,
+		      struct rv_dns_report **out, size_t *n) RV_WARN_UNUSED;
 
 #endif

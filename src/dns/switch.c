@@ -2,6 +2,7 @@
  * dns.h). */
 #include "dns/dns.h"
 #include "core/log.h"
+#include "core/mem.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -169,4 +170,61 @@ void rv_dns_provider_close(struct rv_dns_provider *p)
 		p->ops->close(p->h);
 	p->ops = NULL;
 	p->h = NULL;
+}
+
+static int run_all(const struct rv_config *c, const char *to_site, bool dry_run, bool show,
+		   struct rv_dns_report **out, size_t *n)
+{
+	struct rv_dns_provider p;
+	struct rv_dns_record *recs;
+	struct rv_dns_report *rep;
+	size_t count;
+	int rc, first = 0;
+	char msg[1024] = "";
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = rv_dns_records_from_config(c, &recs, &count)))
+		return rc;
+	if ((rc = rv_dns_open_from_config(c, &p))) {
+		free(recs);
+		return rc;
+	}
+	rep = rv_calloc(count, sizeof(*rep));
+	for (size_t i = 0; i < count; i++) {
+		rep[i].rec = recs[i];
+		rep[i].rc = show ? rv_dns_show(&p, &recs[i], &rep[i].answer, rep[i].site)
+				 : rv_dns_switch(&p, &recs[i], to_site, dry_run, &rep[i].sw);
+		*n = i + 1;
+		if (rep[i].rc && !first) {
+			first = rep[i].rc;
+			snprintf(msg, sizeof(msg), "%s", rv_errmsg());
+			if (!show)
+				break;
+		}
+		if (!show && rep[i].sw.changed) {
+			char ms[24];
+
+			snprintf(ms, sizeof(ms), "%lld", (long long)rep[i].sw.change.ms);
+			rv_log(RV_LOG_INFO, "dns switched", "name", recs[i].name, "from",
+			       rep[i].sw.from_site, "to", to_site, "ms", ms, NULL);
+		}
+	}
+	rv_dns_provider_close(&p);
+	free(recs);
+	*out = rep;
+	if (first)
+		return rv_error(first, "%s", msg);
+	return 0;
+}
+
+int rv_dns_show_all(const struct rv_config *c, struct rv_dns_report **out, size_t *n)
+{
+	return run_all(c, NULL, false, true, out, n);
+}
+
+int rv_dns_switch_all(const struct rv_config *c, const char *to_site, bool dry_run,
+		      struct rv_dns_report **out, size_t *n)
+{
+	return run_all(c, to_site, dry_run, false, out, n);
 }
