@@ -153,55 +153,24 @@ static void content_md5(char out[32], const void *p, size_t n)
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
-/* Sign and send one attempt.  0 with *o telling what came back (a
- * transport failure in o->curl, or an answer in resp; o->why says what went
- * wrong, for a log line or the final message), or a negative RV_E* for a
- * failure on our side (message set). */
-static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, long timeout_ms,
-		   struct rv_http_outcome *o)
+#define S3_MAX_HEADERS 12
+
+/* The header lines of a signed request, each a fresh string in lines[]
+ * (NULL-terminated; the caller frees them). */
+static int sign_request(struct rv_store *s, const struct s3_req *r, const struct s3_resp *resp,
+			const char *path, const char *range, char *lines[S3_MAX_HEADERS])
 {
 	struct s3_store *st = st_of(s);
-	struct rv_buf path = RV_BUF_INIT(64u << 10);
-	struct rv_buf errbody = RV_BUF_INIT(RV_S3_MAX_ERRBODY);
 	struct rv_aws_creds cr = {0};
 	struct rv_sigv4_out sig = {0};
 	struct rv_header sh[4];
-	char *lines[12] = {NULL}, *url = NULL, *what = NULL;
-	char range[64] = "", md5[32] = "";
-	uint64_t limit = 0;
+	char md5[32];
 	size_t nsh = 0, nl = 0;
-	CURL *c = NULL;
 	int rc;
 
-	memset(o, 0, sizeof(*o));
-	resp->status = 0;
-	resp->etag[0] = '\0';
-	resp->have_cl = resp->have_total = false;
-	if (r->resp)
-		rv_buf_reset(r->resp);
-
-	rc = encode_path(&path, s, r->key);
-	if (rc) {
-		rc = rv_error(RV_EUSAGE, "s3 %s: the key is too long", r->op);
-		goto out;
-	}
 	rc = rv_creds_get(st->creds, &cr);
 	if (rc)
-		goto out;
-
-	if (r->out_fd >= 0 && (r->ranged || resp->written)) {
-		/* A retry resumes after what the fd already holds. */
-		uint64_t from = r->range_off + resp->written;
-		if (r->range_len) {
-			uint64_t last = r->range_off + r->range_len - 1;
-			snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
-				 (unsigned long long)last);
-			limit = last + 1 - from;
-		} else {
-			snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)from);
-		}
-	}
-
+		return rc;
 	sh[nsh++] = (struct rv_header){"Host", st->host};
 	if (r->if_none_match)
 		sh[nsh++] = (struct rv_header){"If-None-Match", r->if_none_match};
@@ -212,7 +181,7 @@ static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, l
 	{
 		struct rv_sigv4_req sr = {
 		    .method = r->method,
-		    .path = rv_buf_str(&path),
+		    .path = path,
 		    .query = r->query,
 		    .headers = sh,
 		    .nheaders = nsh,
@@ -228,26 +197,102 @@ static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, l
 		};
 		struct rv_aws_key k = {cr.access_key_id, cr.secret_access_key, cr.session_token};
 		rc = rv_sigv4_sign(&sig, &sr, &sp, &k);
-		if (rc)
-			goto out;
 	}
-
-	for (size_t i = 0; i < nsh; i++)
-		lines[nl++] = rv_asprintf("%s: %s", sh[i].name, sh[i].value);
-	lines[nl++] = rv_asprintf("x-amz-date: %s", sig.amz_date);
-	lines[nl++] = rv_asprintf("x-amz-content-sha256: %s", sig.content_sha256);
-	lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
-	if (cr.session_token && *cr.session_token)
-		lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
-	if (r->content_type)
-		lines[nl++] = rv_asprintf("Content-Type: %s", r->content_type);
-	if (r->content_md5 && r->body_fd < 0 && r->body_len) {
-		content_md5(md5, r->body, (size_t)r->body_len);
-		lines[nl++] = rv_asprintf("Content-MD5: %s", md5);
+	if (!rc) {
+		for (size_t i = 0; i < nsh; i++)
+			lines[nl++] = rv_asprintf("%s: %s", sh[i].name, sh[i].value);
+		lines[nl++] = rv_asprintf("x-amz-date: %s", sig.amz_date);
+		lines[nl++] = rv_asprintf("x-amz-content-sha256: %s", sig.content_sha256);
+		lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
+		if (cr.session_token && *cr.session_token)
+			lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
+		if (r->content_type)
+			lines[nl++] = rv_asprintf("Content-Type: %s", r->content_type);
+		if (r->content_md5 && r->body_fd < 0 && r->body_len) {
+			content_md5(md5, r->body, (size_t)r->body_len);
+			lines[nl++] = rv_asprintf("Content-MD5: %s", md5);
+		}
+		if (range[0])
+			lines[nl++] = rv_asprintf("Range: %s", range);
 	}
-	if (range[0])
-		lines[nl++] = rv_asprintf("Range: %s", range);
+	lines[nl] = NULL;
+	rv_sigv4_out_release(&sig);
+	rv_aws_creds_release(&cr);
+	return rc;
+}
 
+/* What an answer said, from the outcome into resp (and o->why). */
+static void read_answer(const struct s3_req *r, struct s3_resp *resp, struct rv_http_outcome *o,
+			const struct rv_buf *errbody)
+{
+	resp->status = o->status;
+	memcpy(resp->etag, o->etag, sizeof(resp->etag));
+	resp->have_cl = o->have_length;
+	resp->content_length = o->content_length;
+	resp->have_total = o->have_total;
+	resp->total_size = o->total_size;
+	if (!o->last_modified[0] || rv_s3_parse_http_date(o->last_modified, &resp->mtime_ms))
+		resp->mtime_ms = 0;
+	resp->written += o->written;
+	/* A resumed download must get the same object. */
+	if (r->out_fd >= 0 && o->got && !resp->resume_etag[0])
+		snprintf(resp->resume_etag, sizeof(resp->resume_etag), "%s", o->etag);
+	if (o->empty_range || o->curl != CURLE_OK)
+		return;
+	if (status_ok(resp->status) && r->error_in_200 && r->resp &&
+	    !rv_s3_parse_error(r->resp->data, r->resp->len, &resp->err)) {
+		/* 200 with an <Error> body: the request failed after all. */
+		resp->status = 200;
+		snprintf(o->why, sizeof(o->why), "HTTP 200 with error %s", resp->err.code);
+	} else if (!status_ok(resp->status)) {
+		if (rv_s3_parse_error(errbody->data, errbody->len, &resp->err))
+			memset(&resp->err, 0, sizeof(resp->err));
+		snprintf(o->why, sizeof(o->why), "HTTP %ld%s%s", resp->status,
+			 resp->err.code[0] ? " " : "", resp->err.code);
+	}
+}
+
+/* Sign and send one attempt.  0 with *o telling what came back (a
+ * transport failure in o->curl, or an answer in resp; o->why says what went
+ * wrong, for a log line or the final message), or a negative RV_E* for a
+ * failure on our side (message set). */
+static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, long timeout_ms,
+		   struct rv_http_outcome *o)
+{
+	struct s3_store *st = st_of(s);
+	struct rv_buf path = RV_BUF_INIT(64u << 10);
+	struct rv_buf errbody = RV_BUF_INIT(RV_S3_MAX_ERRBODY);
+	char *lines[S3_MAX_HEADERS] = {NULL}, *url = NULL, *what = NULL;
+	char range[64] = "";
+	uint64_t limit = 0;
+	CURL *c = NULL;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	resp->status = 0;
+	resp->etag[0] = '\0';
+	resp->have_cl = resp->have_total = false;
+	if (r->resp)
+		rv_buf_reset(r->resp);
+	if (encode_path(&path, s, r->key)) {
+		rc = rv_error(RV_EUSAGE, "s3 %s: the key is too long", r->op);
+		goto out;
+	}
+	if (r->out_fd >= 0 && (r->ranged || resp->written)) {
+		/* A retry resumes after what the fd already holds. */
+		uint64_t from = r->range_off + resp->written;
+		if (r->range_len) {
+			uint64_t last = r->range_off + r->range_len - 1;
+			snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
+				 (unsigned long long)last);
+			limit = last + 1 - from;
+		} else {
+			snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)from);
+		}
+	}
+	rc = sign_request(s, r, resp, rv_buf_str(&path), range, lines);
+	if (rc)
+		goto out;
 	url = rv_asprintf("%s%s%s%s", st->base_url, rv_buf_str(&path), r->query ? "?" : "",
 			  r->query ? r->query : "");
 	what = rv_asprintf("s3 %s '%s'", r->op, r->shown ? r->shown : "");
@@ -281,44 +326,17 @@ static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, l
 		};
 		rc = rv_http_perform(c, &x, o);
 	}
-	if (rc)
-		goto out;
-	resp->status = o->status;
-	memcpy(resp->etag, o->etag, sizeof(resp->etag));
-	resp->have_cl = o->have_length;
-	resp->content_length = o->content_length;
-	resp->have_total = o->have_total;
-	resp->total_size = o->total_size;
-	if (!o->last_modified[0] || rv_s3_parse_http_date(o->last_modified, &resp->mtime_ms))
-		resp->mtime_ms = 0;
-	resp->written += o->written;
-	/* A resumed download must get the same object. */
-	if (r->out_fd >= 0 && o->got && !resp->resume_etag[0])
-		snprintf(resp->resume_etag, sizeof(resp->resume_etag), "%s", o->etag);
-	if (o->empty_range || o->curl != CURLE_OK)
-		goto out;
-	if (status_ok(resp->status) && r->error_in_200 && r->resp &&
-	    !rv_s3_parse_error(r->resp->data, r->resp->len, &resp->err)) {
-		/* 200 with an <Error> body: the request failed after all. */
-		resp->status = 200;
-		snprintf(o->why, sizeof(o->why), "HTTP 200 with error %s", resp->err.code);
-	} else if (!status_ok(resp->status)) {
-		if (rv_s3_parse_error(errbody.data, errbody.len, &resp->err))
-			memset(&resp->err, 0, sizeof(resp->err));
-		snprintf(o->why, sizeof(o->why), "HTTP %ld%s%s", resp->status,
-			 resp->err.code[0] ? " " : "", resp->err.code);
-	}
+	if (!rc)
+		read_answer(r, resp, o, &errbody);
 out:
 	if (c)
 		pool_put(st, c);
-	for (size_t i = 0; i < nl; i++)
+	for (size_t i = 0; lines[i]; i++)
 		free(lines[i]);
 	free(url);
 	free(what);
 	rv_buf_release(&path);
 	rv_buf_release(&errbody);
-	rv_sigv4_out_release(&sig);
-	rv_aws_creds_release(&cr);
 	return rc;
 }
 
