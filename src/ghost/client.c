@@ -133,61 +133,36 @@ void rv_ghost_conn_free(struct rv_ghost_conn *conn)
 	free(conn);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-	return rv_buf_add(ud, p, size * n) ? 0 : size * n;
-}
-
 static int curl_transport(struct rv_ghost_conn *conn, struct rv_ghost_http *h)
 {
-	struct curl_slist *hdrs = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char *loc = NULL;
-	CURLcode cc;
-	CURL *e;
-	int rc = 0;
+	struct rv_http_xfer x = {
+	    .method = h->method,
+	    .url = h->url,
+	    .headers = h->headers,
+	    .user_agent = "revenant/" RV_VERSION,
+	    .body = h->body,
+	    .body_len = h->body_len,
+	    .body_out = h->resp,
+	    .connect_timeout_ms = 5000,
+	    .timeout_ms = conn->c->opts.timeout_ms,
+	};
+	struct rv_http_outcome o;
+	int rc;
 
 	if (!conn->curl) {
-		conn->curl = curl_easy_init();
+		conn->curl = rv_http_handle_new();
 		if (!conn->curl)
-			return rv_error(RV_EFAIL, "cannot initialise libcurl");
+			return RV_EFAIL;
 	}
-	e = conn->curl;
-	/* reset keeps the live connection: keep-alive across requests. */
-	curl_easy_reset(e);
-	for (const char *const *p = h->headers; p && *p; p++)
-		hdrs = curl_slist_append(hdrs, *p);
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(e, CURLOPT_URL, h->url);
-	if (strcmp(h->method, "GET"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h->method);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, conn->c->opts.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, h->resp);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "revenant/" RV_VERSION);
-	if (h->body) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, h->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body_len);
-	}
-	cc = curl_easy_perform(e);
-	if (cc == CURLE_WRITE_ERROR) {
-		rc = rv_error(RV_ECORRUPT, "answer to %s %s is larger than %zu bytes", h->method,
-			      h->url, h->resp->max);
-	} else if (cc != CURLE_OK) {
-		rc = rv_error(RV_ENET, "cannot reach Ghost: %s %s: %s", h->method, h->url,
-			      errbuf[0] ? errbuf : curl_easy_strerror(cc));
-	} else {
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &h->status);
-		if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
-			snprintf(h->location, sizeof(h->location), "%s", loc);
-	}
-	curl_slist_free_all(hdrs);
-	return rc;
+	/* One handle per connection: keep-alive across requests. */
+	rc = rv_http_perform(conn->curl, &x, &o);
+	if (rc)
+		return rc;
+	if (o.curl != CURLE_OK)
+		return rv_error(RV_ENET, "cannot reach Ghost: %s %s: %s", h->method, h->url, o.why);
+	h->status = o.status;
+	snprintf(h->location, sizeof(h->location), "%s", o.location);
+	return 0;
 }
 
 static int get_token(struct rv_ghost_client *c, char out[RV_GHOST_JWT_MAX])

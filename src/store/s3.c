@@ -94,21 +94,6 @@ struct s3_resp {
 	unsigned attempts;
 };
 
-/* One attempt's transfer state. */
-struct xfer {
-	struct s3_req *req;
-	struct s3_resp *resp;
-	CURL *c;
-	uint64_t up_pos;
-	uint64_t got;	/* 2xx body bytes this attempt */
-	uint64_t limit; /* bytes still wanted for out_fd (servers ignoring Range) */
-	struct rv_buf errbody;
-	long hdr_status;
-	bool empty_range; /* 206 for "bytes 0-0/0": the object is empty */
-	int local_rc;	  /* a failure on our side (fd, cap): not retried */
-	char local_msg[512];
-};
-
 /* ---- handle pool --------------------------------------------------------- */
 
 static CURL *pool_get(struct s3_store *st)
@@ -119,11 +104,8 @@ static CURL *pool_get(struct s3_store *st)
 	if (st->npool)
 		c = st->pool[--st->npool];
 	pthread_mutex_unlock(&st->pool_mu);
-	if (c)
-		curl_easy_reset(c); /* keeps the connection cache */
-	else
-		c = curl_easy_init();
-	return c;
+	/* rv_http_perform resets a reused handle; its connections stay. */
+	return c ? c : rv_http_handle_new();
 }
 
 static void pool_put(struct s3_store *st, CURL *c)
@@ -138,186 +120,9 @@ static void pool_put(struct s3_store *st, CURL *c)
 		curl_easy_cleanup(c);
 }
 
-/* ---- curl callbacks ------------------------------------------------------ */
-
 static bool status_ok(long st)
 {
 	return st >= 200 && st < 300;
-}
-
-static size_t on_read(char *buf, size_t size, size_t n, void *ud)
-{
-	struct xfer *x = ud;
-	struct s3_req *r = x->req;
-	uint64_t left = r->body_len - x->up_pos;
-	size_t want = size * n;
-
-	if (want > left)
-		want = (size_t)left;
-	if (!want)
-		return 0;
-	if (r->body_fd >= 0) {
-		ssize_t got;
-		do
-			got = pread(r->body_fd, buf, want, (off_t)(r->body_off + x->up_pos));
-		while (got == -1 && errno == EINTR);
-		if (got <= 0) {
-			x->local_rc = RV_EFAIL;
-			snprintf(x->local_msg, sizeof(x->local_msg), "%s",
-				 got == 0 ? "the input file shrank while it was being uploaded"
-					  : strerror(errno));
-			return CURL_READFUNC_ABORT;
-		}
-		want = (size_t)got;
-	} else {
-		memcpy(buf, (const char *)r->body + x->up_pos, want);
-	}
-	x->up_pos += want;
-	return want;
-}
-
-static int on_seek(void *ud, curl_off_t off, int origin)
-{
-	struct xfer *x = ud;
-
-	/* curl rewinds to resend the body (a redirect or a re-used dead
-	 * connection); only absolute positions occur. */
-	if (origin != SEEK_SET || off < 0 || (uint64_t)off > x->req->body_len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	x->up_pos = (uint64_t)off;
-	return CURL_SEEKFUNC_OK;
-}
-
-static int write_all_fd(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static size_t on_write(char *p, size_t size, size_t n, void *ud)
-{
-	struct xfer *x = ud;
-	size_t len = size * n;
-
-	if (!x->resp->status)
-		curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->resp->status);
-	if (!status_ok(x->resp->status) || (x->req->error_in_200 && !x->req->resp)) {
-		/* Errors are small; past the cap the rest is dropped, not failed. */
-		size_t room = x->errbody.max - x->errbody.len;
-		if (room && rv_buf_add(&x->errbody, p, len < room ? len : room))
-			return 0;
-		return len;
-	}
-	x->got += len;
-	if (x->req->out_fd >= 0) {
-		size_t take = len;
-		if (x->limit != UINT64_MAX) {
-			take = (uint64_t)len > x->limit ? (size_t)x->limit : len;
-			x->limit -= take;
-		}
-		if (!x->resp->resume_etag[0])
-			snprintf(x->resp->resume_etag, sizeof(x->resp->resume_etag), "%s",
-				 x->resp->etag);
-		if (take && write_all_fd(x->req->out_fd, p, take) == -1) {
-			x->local_rc = RV_EFAIL;
-			snprintf(x->local_msg, sizeof(x->local_msg), "writing the output: %s",
-				 strerror(errno));
-			return 0;
-		}
-		x->resp->written += take;
-		return len;
-	}
-	if (x->req->resp && rv_buf_add(x->req->resp, p, len)) {
-		x->local_rc = RV_ECORRUPT;
-		snprintf(x->local_msg, sizeof(x->local_msg), "the answer is larger than %zu bytes",
-			 x->req->resp->max);
-		return 0;
-	}
-	return len;
-}
-
-/* Copy a header value (trimmed) when the line is "name: value". */
-static bool header_is(const char *line, size_t len, const char *name, char *out, size_t outlen)
-{
-	size_t nl = strlen(name);
-	const char *v, *end;
-
-	if (len <= nl || strncasecmp(line, name, nl) || line[nl] != ':')
-		return false;
-	v = line + nl + 1;
-	end = line + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	snprintf(out, outlen, "%.*s", (int)(end - v), v);
-	return true;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-	struct xfer *x = ud;
-	struct s3_resp *r = x->resp;
-	size_t len = size * n;
-	char v[256];
-
-	if (len > 5 && !memcmp(p, "HTTP/", 5)) {
-		/* A new status line (after 100 Continue): forget the last one. */
-		r->status = 0;
-		r->etag[0] = '\0';
-		r->have_cl = r->have_total = false;
-		r->mtime_ms = 0;
-		x->hdr_status = 0;
-		{
-			const char *sp = memchr(p, ' ', len);
-			if (sp && (size_t)(sp - p) + 4 <= len)
-				x->hdr_status = strtol(sp + 1, NULL, 10);
-		}
-		return len;
-	}
-	if (len <= 2 && x->hdr_status == 206 && r->have_total && r->total_size == 0) {
-		/* s3rver answers a range on an empty object with "Content-Range:
-		 * bytes 0-0/0" and a Content-Length of 1 it never sends; stop
-		 * here instead of waiting for a byte that does not exist. */
-		x->empty_range = true;
-		return 0;
-	}
-	if (header_is(p, len, "ETag", v, sizeof(v))) {
-		/* A truncated etag would be wrong; an over-long one is dropped. */
-		size_t n = strlen(v);
-		if (n < sizeof(r->etag))
-			memcpy(r->etag, v, n + 1);
-	} else if (header_is(p, len, "Content-Length", v, sizeof(v))) {
-		r->have_cl = !rv_parse_u64(v, &r->content_length);
-	} else if (header_is(p, len, "Content-Range", v, sizeof(v))) {
-		/* "bytes 0-9/1234" */
-		char *slash = strrchr(v, '/');
-		r->have_total = slash && !rv_parse_u64(slash + 1, &r->total_size);
-	} else if (header_is(p, len, "Last-Modified", v, sizeof(v))) {
-		if (rv_s3_parse_http_date(v, &r->mtime_ms))
-			r->mtime_ms = 0;
-	}
-	return len;
-}
-
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct xfer *x = ud;
-
-	(void)dt;
-	(void)dn;
-	(void)ut;
-	(void)un;
-	/* Cleanup requests (abort multipart) run to completion on shutdown. */
-	return !x->req->no_retry && rv_shutdown_requested();
 }
 
 /* ---- one attempt ---------------------------------------------------------- */
@@ -348,73 +153,24 @@ static void content_md5(char out[32], const void *p, size_t n)
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
-/* Hard-coded header lines, each a fresh string owned by the list. */
-static struct curl_slist *add_hdr(struct curl_slist *l, const char *name, const char *value)
-{
-	char *line = rv_asprintf("%s: %s", name, value);
-	struct curl_slist *n = curl_slist_append(l, line);
+#define S3_MAX_HEADERS 12
 
-	free(line);
-	if (!n) {
-		curl_slist_free_all(l);
-		return NULL;
-	}
-	return n;
-}
-
-/* Returns 0 when an HTTP answer arrived (resp->status set), or the curl
- * code as a positive number for transport failures, or a negative RV_E*
- * for local failures (message set). */
-static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, long timeout_ms,
-		   char *why, size_t whylen)
+/* The header lines of a signed request, each a fresh string in lines[]
+ * (NULL-terminated; the caller frees them). */
+static int sign_request(struct rv_store *s, const struct s3_req *r, const struct s3_resp *resp,
+			const char *path, const char *range, char *lines[S3_MAX_HEADERS])
 {
 	struct s3_store *st = st_of(s);
-	struct rv_buf path = RV_BUF_INIT(64u << 10);
 	struct rv_aws_creds cr = {0};
 	struct rv_sigv4_out sig = {0};
 	struct rv_header sh[4];
-	size_t nsh = 0;
-	struct curl_slist *hl = NULL;
-	char range[64] = "", md5[32] = "", errbuf[CURL_ERROR_SIZE] = "";
-	struct xfer x;
-	char *url = NULL;
-	CURL *c = NULL;
-	CURLcode cc;
+	char md5[32];
+	size_t nsh = 0, nl = 0;
 	int rc;
 
-	memset(&x, 0, sizeof(x));
-	x.req = r;
-	x.resp = resp;
-	x.limit = UINT64_MAX;
-	rv_buf_init(&x.errbody, RV_S3_MAX_ERRBODY);
-	resp->status = 0;
-	resp->etag[0] = '\0';
-	resp->have_cl = resp->have_total = false;
-	if (r->resp)
-		rv_buf_reset(r->resp);
-
-	rc = encode_path(&path, s, r->key);
-	if (rc) {
-		rc = rv_error(RV_EUSAGE, "s3 %s: the key is too long", r->op);
-		goto out;
-	}
 	rc = rv_creds_get(st->creds, &cr);
 	if (rc)
-		goto out;
-
-	if (r->out_fd >= 0 && (r->ranged || resp->written)) {
-		/* A retry resumes after what the fd already holds. */
-		uint64_t from = r->range_off + resp->written;
-		if (r->range_len) {
-			uint64_t last = r->range_off + r->range_len - 1;
-			snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
-				 (unsigned long long)last);
-			x.limit = last + 1 - from;
-		} else {
-			snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)from);
-		}
-	}
-
+		return rc;
 	sh[nsh++] = (struct rv_header){"Host", st->host};
 	if (r->if_none_match)
 		sh[nsh++] = (struct rv_header){"If-None-Match", r->if_none_match};
@@ -425,7 +181,7 @@ static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, l
 	{
 		struct rv_sigv4_req sr = {
 		    .method = r->method,
-		    .path = rv_buf_str(&path),
+		    .path = path,
 		    .query = r->query,
 		    .headers = sh,
 		    .nheaders = nsh,
@@ -441,135 +197,152 @@ static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, l
 		};
 		struct rv_aws_key k = {cr.access_key_id, cr.secret_access_key, cr.session_token};
 		rc = rv_sigv4_sign(&sig, &sr, &sp, &k);
-		if (rc)
-			goto out;
 	}
-
-	for (size_t i = 0; i < nsh; i++)
-		hl = add_hdr(hl, sh[i].name, sh[i].value);
-	hl = add_hdr(hl, "x-amz-date", sig.amz_date);
-	hl = add_hdr(hl, "x-amz-content-sha256", sig.content_sha256);
-	hl = add_hdr(hl, "Authorization", sig.authorization);
-	if (cr.session_token && *cr.session_token)
-		hl = add_hdr(hl, "X-Amz-Security-Token", cr.session_token);
-	if (r->content_type)
-		hl = add_hdr(hl, "Content-Type", r->content_type);
-	if (r->content_md5 && r->body_fd < 0 && r->body_len) {
-		content_md5(md5, r->body, (size_t)r->body_len);
-		hl = add_hdr(hl, "Content-MD5", md5);
+	if (!rc) {
+		for (size_t i = 0; i < nsh; i++)
+			lines[nl++] = rv_asprintf("%s: %s", sh[i].name, sh[i].value);
+		lines[nl++] = rv_asprintf("x-amz-date: %s", sig.amz_date);
+		lines[nl++] = rv_asprintf("x-amz-content-sha256: %s", sig.content_sha256);
+		lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
+		if (cr.session_token && *cr.session_token)
+			lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
+		if (r->content_type)
+			lines[nl++] = rv_asprintf("Content-Type: %s", r->content_type);
+		if (r->content_md5 && r->body_fd < 0 && r->body_len) {
+			content_md5(md5, r->body, (size_t)r->body_len);
+			lines[nl++] = rv_asprintf("Content-MD5: %s", md5);
+		}
+		if (range[0])
+			lines[nl++] = rv_asprintf("Range: %s", range);
 	}
-	if (range[0])
-		hl = add_hdr(hl, "Range", range);
-	/* No 100-continue round trip; and no "Content-Type" curl might add. */
-	hl = curl_slist_append(hl, "Expect:");
-	if (!hl) {
-		rc = rv_error(RV_EFAIL, "out of memory building request headers");
-		goto out;
-	}
-
-	url = rv_asprintf("%s%s%s%s", st->base_url, rv_buf_str(&path), r->query ? "?" : "",
-			  r->query ? r->query : "");
-	c = pool_get(st);
-	if (!c) {
-		rc = rv_error(RV_EFAIL, "cannot initialise libcurl");
-		goto out;
-	}
-	x.c = c;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 s->opts.connect_timeout_ms > 0 ? s->opts.connect_timeout_ms : 5000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	{
-		/* A stalled transfer fails after request_timeout without progress,
-		 * however large the body: no fixed total for big bodies. */
-		long stall = s->opts.request_timeout_ms > 0 ? s->opts.request_timeout_ms : 60000;
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall >= 2000 ? stall / 1000 : 1L);
-	}
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 15L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-	if (!strcmp(r->method, "HEAD")) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, &x);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
-		if (!strcmp(r->method, "POST"))
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
-	} else if (strcmp(r->method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
-	}
-
-	cc = curl_easy_perform(c);
-	if (x.empty_range) {
-		resp->status = 206;
-		goto out;
-	}
-	if (x.local_rc) {
-		rc = rv_error(x.local_rc, "s3 %s '%s': %s", r->op, r->shown ? r->shown : "",
-			      x.local_msg);
-		goto out;
-	}
-	if (cc == CURLE_ABORTED_BY_CALLBACK) {
-		rc = rv_error(RV_EINTR, "s3 %s '%s': interrupted by shutdown", r->op,
-			      r->shown ? r->shown : "");
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		rc = (int)cc;
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (status_ok(resp->status) && r->error_in_200 && r->resp &&
-	    !rv_s3_parse_error(r->resp->data, r->resp->len, &resp->err)) {
-		/* 200 with an <Error> body: the request failed after all. */
-		resp->status = 200;
-		snprintf(why, whylen, "HTTP 200 with error %s", resp->err.code);
-		rc = 0;
-		goto out;
-	}
-	if (!status_ok(resp->status)) {
-		if (rv_s3_parse_error(x.errbody.data, x.errbody.len, &resp->err))
-			memset(&resp->err, 0, sizeof(resp->err));
-		snprintf(why, whylen, "HTTP %ld%s%s", resp->status, resp->err.code[0] ? " " : "",
-			 resp->err.code);
-	} else if (r->out_fd >= 0 && resp->have_cl && x.got != resp->content_length) {
-		/* curl normally reports a short body itself; belt and braces. */
-		snprintf(why, whylen, "short body: %llu of %llu bytes", (unsigned long long)x.got,
-			 (unsigned long long)resp->content_length);
-		rc = (int)CURLE_PARTIAL_FILE;
-	}
-out:
-	if (c)
-		pool_put(st, c);
-	curl_slist_free_all(hl);
-	free(url);
-	rv_buf_release(&path);
-	rv_buf_release(&x.errbody);
+	lines[nl] = NULL;
 	rv_sigv4_out_release(&sig);
 	rv_aws_creds_release(&cr);
 	return rc;
 }
 
-static bool curl_retryable(int cc)
+/* What an answer said, from the outcome into resp (and o->why). */
+static void read_answer(const struct s3_req *r, struct s3_resp *resp, struct rv_http_outcome *o,
+			const struct rv_buf *errbody)
 {
-	switch ((CURLcode)cc) {
+	resp->status = o->status;
+	memcpy(resp->etag, o->etag, sizeof(resp->etag));
+	resp->have_cl = o->have_length;
+	resp->content_length = o->content_length;
+	resp->have_total = o->have_total;
+	resp->total_size = o->total_size;
+	if (!o->last_modified[0] || rv_s3_parse_http_date(o->last_modified, &resp->mtime_ms))
+		resp->mtime_ms = 0;
+	resp->written += o->written;
+	/* A resumed download must get the same object. */
+	if (r->out_fd >= 0 && o->got && !resp->resume_etag[0])
+		snprintf(resp->resume_etag, sizeof(resp->resume_etag), "%s", o->etag);
+	if (o->empty_range || o->curl != CURLE_OK)
+		return;
+	if (status_ok(resp->status) && r->error_in_200 && r->resp &&
+	    !rv_s3_parse_error(r->resp->data, r->resp->len, &resp->err)) {
+		/* 200 with an <Error> body: the request failed after all. */
+		resp->status = 200;
+		snprintf(o->why, sizeof(o->why), "HTTP 200 with error %s", resp->err.code);
+	} else if (!status_ok(resp->status)) {
+		if (rv_s3_parse_error(errbody->data, errbody->len, &resp->err))
+			memset(&resp->err, 0, sizeof(resp->err));
+		snprintf(o->why, sizeof(o->why), "HTTP %ld%s%s", resp->status,
+			 resp->err.code[0] ? " " : "", resp->err.code);
+	}
+}
+
+/* Sign and send one attempt.  0 with *o telling what came back (a
+ * transport failure in o->curl, or an answer in resp; o->why says what went
+ * wrong, for a log line or the final message), or a negative RV_E* for a
+ * failure on our side (message set). */
+static int attempt(struct rv_store *s, struct s3_req *r, struct s3_resp *resp, long timeout_ms,
+		   struct rv_http_outcome *o)
+{
+	struct s3_store *st = st_of(s);
+	struct rv_buf path = RV_BUF_INIT(64u << 10);
+	struct rv_buf errbody = RV_BUF_INIT(RV_S3_MAX_ERRBODY);
+	char *lines[S3_MAX_HEADERS] = {NULL}, *url = NULL, *what = NULL;
+	char range[64] = "";
+	uint64_t limit = 0;
+	CURL *c = NULL;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	resp->status = 0;
+	resp->etag[0] = '\0';
+	resp->have_cl = resp->have_total = false;
+	if (r->resp)
+		rv_buf_reset(r->resp);
+	if (encode_path(&path, s, r->key)) {
+		rc = rv_error(RV_EUSAGE, "s3 %s: the key is too long", r->op);
+		goto out;
+	}
+	if (r->out_fd >= 0 && (r->ranged || resp->written)) {
+		/* A retry resumes after what the fd already holds. */
+		uint64_t from = r->range_off + resp->written;
+		if (r->range_len) {
+			uint64_t last = r->range_off + r->range_len - 1;
+			snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
+				 (unsigned long long)last);
+			limit = last + 1 - from;
+		} else {
+			snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)from);
+		}
+	}
+	rc = sign_request(s, r, resp, rv_buf_str(&path), range, lines);
+	if (rc)
+		goto out;
+	url = rv_asprintf("%s%s%s%s", st->base_url, rv_buf_str(&path), r->query ? "?" : "",
+			  r->query ? r->query : "");
+	what = rv_asprintf("s3 %s '%s'", r->op, r->shown ? r->shown : "");
+	c = pool_get(st);
+	if (!c) {
+		rc = RV_EFAIL;
+		goto out;
+	}
+	{
+		struct rv_http_xfer x = {
+		    .method = r->method,
+		    .url = url,
+		    .what = what,
+		    .headers = (const char *const *)lines,
+		    .body = r->body,
+		    .body_len = r->body_len,
+		    .body_from_fd = r->body_fd >= 0,
+		    .body_fd = r->body_fd,
+		    .body_off = r->body_off,
+		    .out_to_fd = r->out_fd >= 0,
+		    .out_fd = r->out_fd,
+		    .out_limit = limit,
+		    .body_out = r->resp,
+		    .err_out = &errbody,
+		    .connect_timeout_ms = s->opts.connect_timeout_ms,
+		    .timeout_ms = timeout_ms,
+		    /* Big bodies have no total limit, only this stall limit. */
+		    .stall_ms = s->opts.request_timeout_ms > 0 ? s->opts.request_timeout_ms : 60000,
+		    /* Cleanup requests (abort multipart) run to completion on shutdown. */
+		    .interruptible = !r->no_retry,
+		};
+		rc = rv_http_perform(c, &x, o);
+	}
+	if (!rc)
+		read_answer(r, resp, o, &errbody);
+out:
+	if (c)
+		pool_put(st, c);
+	for (size_t i = 0; lines[i]; i++)
+		free(lines[i]);
+	free(url);
+	free(what);
+	rv_buf_release(&path);
+	rv_buf_release(&errbody);
+	return rc;
+}
+
+static bool curl_retryable(CURLcode cc)
+{
+	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_OPERATION_TIMEDOUT:
@@ -628,7 +401,9 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 	 * server kept saying before it. */
 	char prev_why[CURL_ERROR_SIZE + 64] = "";
 	struct rv_s3_error prev_err;
-	int rc = 0, last_cc = 0, prev_cc = 0;
+	struct rv_http_outcome o;
+	CURLcode last_cc = CURLE_OK, prev_cc = CURLE_OK;
+	int rc;
 
 	if (r->no_retry) {
 		pol.max_attempts = 3;
@@ -662,10 +437,11 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 		why[0] = '\0';
 		memset(&resp->err, 0, sizeof(resp->err));
 		resp->attempts = rt.attempt;
-		rc = attempt(s, r, resp, tmo, why, sizeof(why));
-		if (rc < 0)
+		rc = attempt(s, r, resp, tmo, &o);
+		if (rc)
 			return rc;
-		cut = rc == CURLE_OPERATION_TIMEDOUT && tmo >= left && prev_why[0];
+		memcpy(why, o.why, sizeof(why));
+		cut = o.curl == CURLE_OPERATION_TIMEDOUT && tmo >= left && prev_why[0];
 		if (cut) {
 			/* The deadline, not the server, ended this attempt. */
 			memcpy(why, prev_why, sizeof(why));
@@ -673,15 +449,15 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 			last_cc = prev_cc;
 			break;
 		}
-		if (rc > 0) {
-			last_cc = rc;
-			if (!curl_retryable(rc))
+		if (o.curl != CURLE_OK) {
+			last_cc = o.curl;
+			if (!curl_retryable(o.curl))
 				break;
 		} else if (status_ok(resp->status) && !resp->err.code[0]) {
 			return 0;
 		} else {
 			enum rv_s3_verdict v = rv_s3_classify(resp->status, resp->err.code);
-			last_cc = 0;
+			last_cc = CURLE_OK;
 			if (v == RV_S3_REFRESH_CREDS && !refreshed) {
 				refreshed = true;
 				rv_creds_invalidate(st->creds);
