@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "dns/dns.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,12 @@ static int parse_server(const char *s, char host[64], unsigned *port)
 	memcpy(host, s, n);
 	host[n] = '\0';
 	*port = (unsigned)p;
+	{
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+			return -1;
+	}
 	return 0;
 }
 

@@ -430,6 +430,19 @@ static void test_show_format(void **state)
 				   "  snapshot_interval: 6h\n"
 				   "  snapshot_log_ratio: 2\n"
 				   "  busy_timeout: 5s\n"
+				   "dns:\n"
+				   "  provider: off\n"
+				   "  names: []\n"
+				   "  type: A\n"
+				   "  ttl: 1m\n"
+				   "  targets: []\n"
+				   "  rfc2136:\n"
+				   "    server: null\n"
+				   "    zone: null\n"
+				   "    key_name: null\n"
+				   "    key_algorithm: \"hmac-sha256\"\n"
+				   "    key_secret: null\n"
+				   "    timeout: 2s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
 	char *out;
