@@ -118,6 +118,14 @@ int rv_dns_rfc2136_check_algorithm(const char *alg) RV_WARN_UNUSED;
 int rv_dns_rfc2136_open(struct rv_dns_provider *out,
 			const struct rv_dns_rfc2136_opts *o) RV_WARN_UNUSED;
 
+/* ---- exec ---------------------------------------------------------------- */
+
+/* `command` (an absolute path) run as `command read` and `command change`
+ * with the record in its environment (dns/exec.c has the protocol), killed
+ * after `timeout_ms` (0: 30 s). */
+int rv_dns_exec_open(struct rv_dns_provider *out, const char *command,
+		     unsigned timeout_ms) RV_WARN_UNUSED;
+
 /* ---- the switch ---------------------------------------------------------- */
 
 struct rv_dns_switch_result {

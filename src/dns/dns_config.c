@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const providers[] = {"off", "rfc2136", NULL};
+/* The index is the value of c->dns.provider. */
+static const char *const providers[] = {"off", "rfc2136", "exec", NULL};
+enum { P_OFF, P_RFC2136, P_EXEC };
 static const char *const types[] = {"A", "AAAA", "CNAME", NULL};
 
 static int alg_check(const char *v)
@@ -77,6 +79,13 @@ static const struct rv_config_entry entries[] = {
      .def = "2s",
      .min = 100,
      .max = 60 * RV_CONFIG_SEC},
+    {.name = "dns.exec.command", .type = RV_CONFIG_PATH, .off = RV_CONFIG_FIELD(dns.exec.command)},
+    {.name = "dns.exec.timeout",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(dns.exec.timeout_ms),
+     .def = "30s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 10 * RV_CONFIG_MIN},
 };
 
 /* "192.0.2.53", "192.0.2.53:5353", "[2001:db8::53]:53", "2001:db8::53". */
@@ -216,7 +225,9 @@ int rv_dns_open_from_config(const struct rv_config *c, struct rv_dns_provider *p
 
 	p->ops = NULL;
 	p->h = NULL;
-	if (c->dns.provider == 0)
+	if (c->dns.provider == P_EXEC)
+		return rv_dns_exec_open(p, c->dns.exec.command, (unsigned)c->dns.exec.timeout_ms);
+	if (c->dns.provider == P_OFF)
 		return rv_error(
 		    RV_EUSAGE,
 		    "dns.provider is off: configure the dns: section (docs/OPERATIONS.md "
@@ -244,11 +255,19 @@ static int check(const struct rv_config *c, const struct rv_config_origin *o)
 	size_t n;
 	char zone[RV_DNS_NAME_MAX];
 
-	if (c->dns.provider == 0)
+	if (c->dns.provider == P_OFF)
 		return 0;
 	if (rv_dns_records_from_config(c, &r, &n))
 		return rv_config_fail(o, rv_config_line(o, "dns.targets"), "dns", "%s",
 				      rv_errmsg());
+	if (c->dns.provider == P_EXEC) {
+		free(r);
+		if (!c->dns.exec.command || c->dns.exec.command[0] != '/')
+			return rv_config_fail(
+			    o, rv_config_line(o, "dns.exec.command"), "dns.exec.command",
+			    "the exec provider needs the command's absolute path");
+		return 0;
+	}
 	if (!c->dns.rfc2136.server || !c->dns.rfc2136.zone || !c->dns.rfc2136.key_name ||
 	    !c->dns.rfc2136.key_secret) {
 		free(r);

@@ -443,6 +443,9 @@ static void test_show_format(void **state)
 				   "    key_algorithm: \"hmac-sha256\"\n"
 				   "    key_secret: null\n"
 				   "    timeout: 2s\n"
+				   "  exec:\n"
+				   "    command: null\n"
+				   "    timeout: 30s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
 	char *out;
