@@ -11,26 +11,19 @@
  * Both get REVENANT_DNS_NAME, REVENANT_DNS_TYPE, REVENANT_DNS_TTL (seconds),
  * REVENANT_DNS_FROM and REVENANT_DNS_TO (values, comma-separated; TO is
  * empty for read) in their environment, no stdin, and are killed when they
- * take longer than the timeout.  Any other exit is a failure whose message
+ * take longer than the timeout (core/proc.h runs them).  Any other exit is a failure whose message
  * is the command's last line on stderr. */
-#include "core/buf.h"
-#include "core/log.h"
 #include "core/mem.h"
+#include "core/proc.h"
 #include "core/util.h"
 #include "dns/dns.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* What a command may print: a few values, or a few lines of complaint. */
 #define OUT_MAX (64u << 10)
@@ -40,145 +33,46 @@ struct dexec {
 	unsigned timeout_ms;
 };
 
-/* Drain `fd` into `b` (capped) until EOF or the deadline. */
-static void drain(int fds[2], struct rv_buf *b[2], int64_t deadline, bool *timed_out)
+static void join(const struct rv_dns_values *v, char *out, size_t n)
 {
-	struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-	char chunk[4096];
+	size_t len = 0;
 
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		int64_t left = deadline - rv_mono_ms();
-
-		if (left <= 0) {
-			*timed_out = true;
-			return;
-		}
-		if (poll(p, 2, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		for (int i = 0; i < 2; i++) {
-			ssize_t n;
-
-			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			n = read(p[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				p[i].fd = -1;
-				continue;
-			}
-			/* Past the cap the rest is read and dropped: the command
-			 * must not block on a full pipe. */
-			if (b[i]->len + (size_t)n <= OUT_MAX && rv_buf_add(b[i], chunk, (size_t)n))
-				rv_error_clear();
-		}
-	}
-}
-
-static void last_line(const struct rv_buf *b, char *out, size_t n)
-{
-	size_t end = b->len, start;
-
-	while (end && (b->data[end - 1] == '\n' || b->data[end - 1] == '\r'))
-		end--;
-	start = end;
-	while (start && b->data[start - 1] != '\n')
-		start--;
-	snprintf(out, n, "%.*s", (int)(end - start), b->data + start);
-}
-
-/* Run `command action` with the record's environment; 0 with the exit
- * status in *status, or an error when it could not run or timed out. */
-static int run(const struct dexec *d, const char *action, const struct rv_dns_record *r,
-	       const struct rv_dns_values *from, const struct rv_dns_values *to, struct rv_buf *out,
-	       struct rv_buf *err, int *status)
-{
-	char fv[2048] = "", tv[2048] = "", ttl[16];
-	char *e_name, *e_type, *e_ttl, *e_from, *e_to;
-	char **env;
-	size_t nenv = 0;
-	int po[2] = {-1, -1}, pe[2] = {-1, -1}, fds[2];
-	struct rv_buf *bufs[2] = {out, err};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	pid_t pid;
-	bool timed_out = false;
-	char *argv[] = {d->command, (char *)action, NULL};
-	int rc = 0, e;
-
-	for (unsigned i = 0; from && i < from->n; i++)
-		snprintf(fv + strlen(fv), sizeof(fv) - strlen(fv), "%s%s", i ? "," : "",
-			 from->v[i]);
-	for (unsigned i = 0; to && i < to->n; i++)
-		snprintf(tv + strlen(tv), sizeof(tv) - strlen(tv), "%s%s", i ? "," : "", to->v[i]);
-	snprintf(ttl, sizeof(ttl), "%u", r->ttl);
-	e_name = rv_asprintf("REVENANT_DNS_NAME=%s", r->name);
-	e_type = rv_asprintf("REVENANT_DNS_TYPE=%s", rv_dns_type_name(r->type));
-	e_ttl = rv_asprintf("REVENANT_DNS_TTL=%s", ttl);
-	e_from = rv_asprintf("REVENANT_DNS_FROM=%s", fv);
-	e_to = rv_asprintf("REVENANT_DNS_TO=%s", tv);
-	while (environ[nenv])
-		nenv++;
-	env = rv_calloc(nenv + 6, sizeof(*env));
-	for (size_t i = 0, k = 0; i < nenv; i++)
-		if (strncmp(environ[i], "REVENANT_DNS_", 13))
-			env[k++] = environ[i];
-	for (size_t k = 0;; k++)
-		if (!env[k]) {
-			env[k] = e_name;
-			env[k + 1] = e_type;
-			env[k + 2] = e_ttl;
-			env[k + 3] = e_from;
-			env[k + 4] = e_to;
+	out[0] = '\0';
+	for (unsigned i = 0; v && i < v->n && len < n; i++) {
+		int w = snprintf(out + len, n - len, "%s%s", i ? "," : "", v->v[i]);
+		if (w < 0)
 			break;
-		}
-	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-		rc = rv_error_errno(RV_EFAIL, errno, "dns exec: pipe");
-		goto out;
+		len += (size_t)w;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	/* Its own process group, so a timeout kills what it started too. */
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&at, 0);
-	e = posix_spawn(&pid, d->command, &fa, &at, argv, env);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	if (e) {
-		rc = rv_error_errno(e == ENOENT ? RV_EUSAGE : RV_EFAIL, e,
-				    "dns exec: cannot run '%s' (dns.exec.command)", d->command);
-		goto out;
-	}
-	fds[0] = po[0];
-	fds[1] = pe[0];
-	drain(fds, bufs, rv_mono_ms() + d->timeout_ms, &timed_out);
-	if (timed_out)
-		kill(-pid, SIGKILL);
-	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-		;
-	if (timed_out)
-		rc = rv_error(RV_ENET, "dns exec: '%s %s' did not finish within %u ms (killed)",
-			      d->command, action, d->timeout_ms);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	free(env);
-	free(e_name);
-	free(e_type);
-	free(e_ttl);
-	free(e_from);
-	free(e_to);
+}
+
+/* Run `command action` with the record in the environment. */
+static int run(const struct dexec *d, const char *action, const struct rv_dns_record *r,
+	       const struct rv_dns_values *from, const struct rv_dns_values *to,
+	       struct rv_proc_result *res)
+{
+	char fv[2048], tv[2048];
+	char *env[6];
+	const char *argv[] = {d->command, action, NULL};
+	struct rv_proc_opts o = {.argv = argv,
+				 .env = (const char *const *)env,
+				 .env_drop = "REVENANT_DNS_",
+				 .timeout_ms = d->timeout_ms,
+				 .out_max = OUT_MAX,
+				 .what = "dns exec"};
+	int rc;
+
+	join(from, fv, sizeof(fv));
+	join(to, tv, sizeof(tv));
+	env[0] = rv_asprintf("REVENANT_DNS_NAME=%s", r->name);
+	env[1] = rv_asprintf("REVENANT_DNS_TYPE=%s", rv_dns_type_name(r->type));
+	env[2] = rv_asprintf("REVENANT_DNS_TTL=%u", r->ttl);
+	env[3] = rv_asprintf("REVENANT_DNS_FROM=%s", fv);
+	env[4] = rv_asprintf("REVENANT_DNS_TO=%s", tv);
+	env[5] = NULL;
+	rc = rv_proc_run(&o, res);
+	for (int i = 0; i < 5; i++)
+		free(env[i]);
 	return rc;
 }
 
@@ -186,7 +80,7 @@ static int failed(const struct dexec *d, const char *action, int status, const s
 {
 	char line[512];
 
-	last_line(err, line, sizeof(line));
+	rv_proc_last_line(err, line, sizeof(line));
 	if (WIFSIGNALED(status))
 		return rv_error(RV_EFAIL, "dns exec: '%s %s' was killed by signal %d%s%s",
 				d->command, action, WTERMSIG(status), line[0] ? ": " : "", line);
@@ -197,21 +91,22 @@ static int failed(const struct dexec *d, const char *action, int status, const s
 static int x_read(void *h, const struct rv_dns_record *r, struct rv_dns_answer *ans)
 {
 	struct dexec *d = h;
-	struct rv_buf out = RV_BUF_INIT(OUT_MAX), err = RV_BUF_INIT(OUT_MAX);
-	int status = 0, rc;
+	struct rv_proc_result pr;
+	const struct rv_buf *out = &pr.out;
+	int rc;
 
 	memset(ans, 0, sizeof(*ans));
-	rc = run(d, "read", r, NULL, NULL, &out, &err, &status);
-	if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
-		rc = failed(d, "read", status, &err);
-	for (size_t i = 0; !rc && i < out.len;) {
+	rc = run(d, "read", r, NULL, NULL, &pr);
+	if (!rc && (!WIFEXITED(pr.status) || WEXITSTATUS(pr.status)))
+		rc = failed(d, "read", pr.status, &pr.err);
+	for (size_t i = 0; !rc && i < out->len;) {
 		size_t n = 0;
 		char v[RV_DNS_NAME_MAX];
 
-		while (i + n < out.len && out.data[i + n] != '\n')
+		while (i + n < out->len && out->data[i + n] != '\n')
 			n++;
 		if (n && n < sizeof(v)) {
-			memcpy(v, out.data + i, n);
+			memcpy(v, out->data + i, n);
 			v[n] = '\0';
 			if (ans->values.n == RV_DNS_MAX_VALUES ||
 			    rv_dns_value_canon(r->type, v, ans->values.v[ans->values.n]))
@@ -227,8 +122,7 @@ static int x_read(void *h, const struct rv_dns_record *r, struct rv_dns_answer *
 	}
 	ans->exists = ans->values.n > 0;
 	ans->ttl = r->ttl;
-	rv_buf_release(&out);
-	rv_buf_release(&err);
+	rv_proc_result_release(&pr);
 	return rc;
 }
 
@@ -236,26 +130,25 @@ static int x_change(void *h, const struct rv_dns_record *r, const struct rv_dns_
 		    const struct rv_dns_values *to, struct rv_dns_change_result *res)
 {
 	struct dexec *d = h;
-	struct rv_buf out = RV_BUF_INIT(OUT_MAX), err = RV_BUF_INIT(OUT_MAX);
+	struct rv_proc_result pr;
 	int64_t t0 = rv_mono_ms();
-	int status = 0, rc;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
-	rc = run(d, "change", r, from, to, &out, &err, &status);
-	if (!rc && WIFEXITED(status) && WEXITSTATUS(status) == 6) {
+	rc = run(d, "change", r, from, to, &pr);
+	if (!rc && WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == 6) {
 		char line[512];
 
-		last_line(&err, line, sizeof(line));
+		rv_proc_last_line(&pr.err, line, sizeof(line));
 		rc = rv_error(RV_EPRECOND,
 			      "dns exec: '%s change' says '%s' no longer holds what revenant read; "
 			      "nothing was changed%s%s",
 			      d->command, r->name, line[0] ? ": " : "", line);
-	} else if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status))) {
-		rc = failed(d, "change", status, &err);
+	} else if (!rc && (!WIFEXITED(pr.status) || WEXITSTATUS(pr.status))) {
+		rc = failed(d, "change", pr.status, &pr.err);
 	}
 	res->ms = rv_mono_ms() - t0;
-	rv_buf_release(&out);
-	rv_buf_release(&err);
+	rv_proc_result_release(&pr);
 	return rc;
 }
 
