@@ -110,11 +110,13 @@ int rv_workq_submit(struct rv_workq *q, void *arg)
 		pthread_mutex_unlock(&q->mu);
 		if (rc)
 			return rc;
+		/* Accepted and run: its failure is kept like a worker's, and
+		 * refuses the next submit. */
 		rc = q->fn(q->ctx, arg);
 		pthread_mutex_lock(&q->mu);
 		keep_failure(q, rc);
 		pthread_mutex_unlock(&q->mu);
-		return rc;
+		return 0;
 	}
 	while (q->pending >= q->limit && !q->rc)
 		pthread_cond_wait(&q->done, &q->mu);

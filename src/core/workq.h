@@ -79,9 +79,10 @@ struct rv_workq {
  * (see above).  `ctx` is borrowed until rv_workq_release(). */
 void rv_workq_init(struct rv_workq *q, unsigned threads, unsigned max_queued, rv_workq_fn *fn,
 		   void *ctx);
-/* Queues `arg` (waiting for room).  0, or the queue's first failure: then
- * the job was not run (with threads 0 it may be this job's own failure:
- * it ran and failed). */
+/* Queues `arg` (waiting for room; with threads 0, runs it).  0: the job
+ * is accepted and runs (or ran) exactly once.  Otherwise the queue's first
+ * failure, with its message: the job is refused, never run, and `arg` is
+ * still the caller's. */
 int rv_workq_submit(struct rv_workq *q, void *arg) RV_WARN_UNUSED;
 /* Records a failure found outside the jobs (by the submitter, say a read
  * error) as if a job had returned it: `rc` and the calling thread's
