@@ -2,6 +2,7 @@
 #include "cli/xfer.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "core/workq.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -25,15 +26,10 @@ struct job {
 	char *prefix; /* "" or ends with '/' */
 	const char *dir;
 	bool verbose;
-	mode_t file_mode; /* get: 0666 minus the umask */
+	mode_t file_mode;  /* get: 0666 minus the umask */
+	struct rv_workq q; /* its jobs count their failures here and return 0 */
 
 	pthread_mutex_t mu;
-	pthread_cond_t not_empty;
-	pthread_cond_t not_full;
-	char *q[QUEUE_CAP];
-	size_t head, count;
-	bool closed;
-
 	/* under mu */
 	uint64_t files, bytes, failed;
 	int first_rc;
@@ -63,41 +59,12 @@ static void job_done(struct job *j, uint64_t bytes)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* `item` (a path or key, allocated) goes to a worker, which frees it. */
 static void queue_push(struct job *j, char *item)
 {
-	pthread_mutex_lock(&j->mu);
-	while (j->count == QUEUE_CAP)
-		pthread_cond_wait(&j->not_full, &j->mu);
-	j->q[(j->head + j->count) % QUEUE_CAP] = item;
-	j->count++;
-	pthread_cond_signal(&j->not_empty);
-	pthread_mutex_unlock(&j->mu);
-}
-
-/* NULL once the queue is closed and drained. */
-static char *queue_pop(struct job *j)
-{
-	char *item = NULL;
-
-	pthread_mutex_lock(&j->mu);
-	while (!j->count && !j->closed)
-		pthread_cond_wait(&j->not_empty, &j->mu);
-	if (j->count) {
-		item = j->q[j->head];
-		j->head = (j->head + 1) % QUEUE_CAP;
-		j->count--;
-		pthread_cond_signal(&j->not_full);
-	}
-	pthread_mutex_unlock(&j->mu);
-	return item;
-}
-
-static void queue_close(struct job *j)
-{
-	pthread_mutex_lock(&j->mu);
-	j->closed = true;
-	pthread_cond_broadcast(&j->not_empty);
-	pthread_mutex_unlock(&j->mu);
+	/* Never refused: put_job and get_job return 0 (failures are counted). */
+	if (rv_workq_submit(&j->q, item))
+		free(item);
 }
 
 /* --- put -r ------------------------------------------------------------ */
@@ -144,16 +111,11 @@ out:
 	free(key);
 }
 
-static void *put_worker(void *arg)
+static int put_job(void *ctx, void *arg)
 {
-	struct job *j = arg;
-	char *rel;
-
-	while ((rel = queue_pop(j)) != NULL) {
-		put_one(j, rel);
-		free(rel);
-	}
-	return NULL;
+	put_one(ctx, arg);
+	free(arg);
+	return 0;
 }
 
 /* Walk one folder (fd owned here); `rel` is its path below the root, "" or
@@ -357,16 +319,11 @@ static void get_one(struct job *j, const char *key)
 	free(path);
 }
 
-static void *get_worker(void *arg)
+static int get_job(void *ctx, void *arg)
 {
-	struct job *j = arg;
-	char *key;
-
-	while ((key = queue_pop(j)) != NULL) {
-		get_one(j, key);
-		free(key);
-	}
-	return NULL;
+	get_one(ctx, arg);
+	free(arg);
+	return 0;
 }
 
 static int list_push(const struct rv_obj_info *info, void *ud)
@@ -378,7 +335,7 @@ static int list_push(const struct rv_obj_info *info, void *ud)
 /* --- common ------------------------------------------------------------ */
 
 static void job_init(struct job *j, struct rv_store *s, const char *prefix, const char *dir,
-		     bool verbose)
+		     bool verbose, unsigned jobs, rv_workq_fn *fn)
 {
 	memset(j, 0, sizeof(*j));
 	j->s = s;
@@ -387,19 +344,15 @@ static void job_init(struct job *j, struct rv_store *s, const char *prefix, cons
 	j->dir = dir;
 	j->verbose = verbose;
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->not_empty, NULL);
-	pthread_cond_init(&j->not_full, NULL);
+	rv_workq_init(&j->q, jobs, QUEUE_CAP, fn, j);
 }
 
-static int job_finish(struct job *j, const char *verb, pthread_t *t, unsigned n, int64_t t0,
-		      int walk_rc, struct rv_xfer_stats *st)
+static int job_finish(struct job *j, const char *verb, int64_t t0, int walk_rc,
+		      struct rv_xfer_stats *st)
 {
 	int rc = 0;
 
-	queue_close(j);
-	for (unsigned i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
-	free(t);
+	rv_workq_release(&j->q); /* runs what is queued, then joins */
 	st->files = j->files;
 	st->bytes = j->bytes;
 	st->failed = j->failed;
@@ -414,31 +367,13 @@ static int job_finish(struct job *j, const char *verb, pthread_t *t, unsigned n,
 	free(j->first_msg);
 	free(j->prefix);
 	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->not_empty);
-	pthread_cond_destroy(&j->not_full);
 	return rc;
-}
-
-static pthread_t *start_workers(struct job *j, unsigned n, void *(*fn)(void *))
-{
-	pthread_t *t = rv_calloc(n, sizeof(*t));
-
-	for (unsigned i = 0; i < n; i++) {
-		int err = pthread_create(&t[i], NULL, fn, j);
-		if (err) {
-			fprintf(stderr, "revenant: cannot start worker thread: %s\n",
-				strerror(err));
-			abort();
-		}
-	}
-	return t;
 }
 
 int rv_xfer_put_tree(struct rv_store *s, const char *prefix, const char *dir, unsigned jobs,
 		     bool verbose, struct rv_xfer_stats *st)
 {
 	struct job j;
-	pthread_t *t;
 	int64_t t0 = rv_mono_ms();
 	int fd;
 
@@ -452,18 +387,17 @@ int rv_xfer_put_tree(struct rv_store *s, const char *prefix, const char *dir, un
 						 : RV_EFAIL,
 				"cannot read local folder '%s': %s", dir, strerror(err));
 	}
-	job_init(&j, s, prefix, dir, verbose);
-	t = start_workers(&j, jobs, put_worker);
+	job_init(&j, s, prefix, dir, verbose, jobs, put_job);
 	walk_local(&j, fd, "");
-	return job_finish(&j, "put -r", t, jobs, t0, 0, st);
+	return job_finish(&j, "put -r", t0, 0, st);
 }
 
 int rv_xfer_get_tree(struct rv_store *s, const char *prefix, const char *dir, unsigned jobs,
 		     bool verbose, struct rv_xfer_stats *st)
 {
 	struct job j;
-	pthread_t *t;
 	int64_t t0 = rv_mono_ms();
+	mode_t file_mode;
 	int rc;
 	char *d = rv_asprintf("%s/", dir);
 
@@ -472,11 +406,11 @@ int rv_xfer_get_tree(struct rv_store *s, const char *prefix, const char *dir, un
 	free(d);
 	if (rc)
 		return rc;
-	job_init(&j, s, prefix, dir, verbose);
-	j.file_mode = file_mode_from_umask();
-	t = start_workers(&j, jobs, get_worker);
+	file_mode = file_mode_from_umask(); /* before job_init starts the workers */
+	job_init(&j, s, prefix, dir, verbose, jobs, get_job);
+	j.file_mode = file_mode;
 	rc = rv_store_list(s, j.prefix, list_push, &j);
-	rc = job_finish(&j, "get -r", t, jobs, t0, rc, st);
+	rc = job_finish(&j, "get -r", t0, rc, st);
 	/* Files were not synced one by one (too slow for big trees): one
 	 * syncfs makes the whole restore durable before we report success. */
 	if (!rc) {

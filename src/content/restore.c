@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "core/workq.h"
 #include "store/store.h"
 #include "engine/lease.h"
 
@@ -719,13 +720,8 @@ struct pjob {
 
 struct pool {
 	struct rv_apply *a;
-	pthread_t *t;
-	unsigned n;
+	struct rv_workq q; /* pool_job counts its failures here and returns 0 */
 	pthread_mutex_t mu;
-	pthread_cond_t not_empty, not_full, idle;
-	struct pjob *q[QUEUE_CAP];
-	size_t head, count, busy;
-	bool closed;
 	/* under mu */
 	struct rv_restore_stats st;
 	int first_rc;
@@ -754,96 +750,59 @@ static struct pjob *pjob_new(const struct rv_centry *e, bool stage_only, bool ke
 	return j;
 }
 
-static void *pool_worker(void *arg)
+static int pool_job(void *ctx, void *arg)
 {
-	struct pool *p = arg;
+	struct pool *p = ctx;
+	struct pjob *j = arg;
 
-	for (;;) {
-		struct pjob *j;
+	if (j->stage_only)
+		j->rc = rv_apply_stage(p->a, &j->e, false, &j->staged, &j->res, &j->bytes);
+	else
+		j->rc = rv_apply_file(p->a, &j->e, &j->res, &j->bytes);
 
-		pthread_mutex_lock(&p->mu);
-		while (!p->count && !p->closed)
-			pthread_cond_wait(&p->not_empty, &p->mu);
-		if (!p->count) {
-			pthread_mutex_unlock(&p->mu);
-			return NULL;
+	pthread_mutex_lock(&p->mu);
+	if (j->rc) {
+		p->st.failed++;
+		if (!p->first_rc) {
+			p->first_rc = j->rc;
+			p->first_msg = rv_strdup(rv_errmsg());
 		}
-		j = p->q[p->head];
-		p->head = (p->head + 1) % QUEUE_CAP;
-		p->count--;
-		p->busy++;
-		pthread_cond_signal(&p->not_full);
-		pthread_mutex_unlock(&p->mu);
-
-		if (j->stage_only)
-			j->rc = rv_apply_stage(p->a, &j->e, false, &j->staged, &j->res, &j->bytes);
-		else
-			j->rc = rv_apply_file(p->a, &j->e, &j->res, &j->bytes);
-
-		pthread_mutex_lock(&p->mu);
-		if (j->rc) {
-			p->st.failed++;
-			if (!p->first_rc) {
-				p->first_rc = j->rc;
-				p->first_msg = rv_strdup(rv_errmsg());
-			}
-			if (p->st.failed <= PRINTED_FAILURES)
-				rv_log(RV_LOG_ERROR, "file not restored", "path", j->path, "error",
-				       rv_errmsg(), NULL);
-		} else if (j->res == RV_APPLY_SAME) {
-			p->st.same++;
-		} else if (j->res == RV_APPLY_FIXED) {
-			p->st.fixed++;
-		} else {
-			p->st.downloaded++;
-			p->st.bytes_downloaded += j->bytes;
-		}
-		p->busy--;
-		if (!p->count && !p->busy)
-			pthread_cond_broadcast(&p->idle);
-		pthread_mutex_unlock(&p->mu);
-		if (!j->keep)
-			pjob_free(j);
+		if (p->st.failed <= PRINTED_FAILURES)
+			rv_log(RV_LOG_ERROR, "file not restored", "path", j->path, "error",
+			       rv_errmsg(), NULL);
+	} else if (j->res == RV_APPLY_SAME) {
+		p->st.same++;
+	} else if (j->res == RV_APPLY_FIXED) {
+		p->st.fixed++;
+	} else {
+		p->st.downloaded++;
+		p->st.bytes_downloaded += j->bytes;
 	}
+	pthread_mutex_unlock(&p->mu);
+	if (!j->keep)
+		pjob_free(j);
+	return 0;
 }
 
 static void pool_start(struct pool *p, struct rv_apply *a, unsigned n)
 {
 	memset(p, 0, sizeof(*p));
 	p->a = a;
-	p->n = n ? n : DEFAULT_JOBS;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->not_empty, NULL);
-	pthread_cond_init(&p->not_full, NULL);
-	pthread_cond_init(&p->idle, NULL);
-	p->t = rv_calloc(p->n, sizeof(*p->t));
-	for (unsigned i = 0; i < p->n; i++) {
-		int err = pthread_create(&p->t[i], NULL, pool_worker, p);
-		if (err) {
-			fprintf(stderr, "revenant: cannot start a worker thread: %s\n",
-				strerror(err));
-			abort();
-		}
-	}
+	rv_workq_init(&p->q, n ? n : DEFAULT_JOBS, QUEUE_CAP, pool_job, p);
 }
 
 static void pool_push(struct pool *p, struct pjob *j)
 {
-	pthread_mutex_lock(&p->mu);
-	while (p->count == QUEUE_CAP)
-		pthread_cond_wait(&p->not_full, &p->mu);
-	p->q[(p->head + p->count) % QUEUE_CAP] = j;
-	p->count++;
-	pthread_cond_signal(&p->not_empty);
-	pthread_mutex_unlock(&p->mu);
+	/* Never refused: pool_job returns 0 (failures are counted). */
+	if (rv_workq_submit(&p->q, j) && !j->keep)
+		pjob_free(j);
 }
 
-static void pool_wait_idle(struct pool *p)
+/* Every job pushed has run; the workers are gone, the counts stay. */
+static void pool_finish(struct pool *p)
 {
-	pthread_mutex_lock(&p->mu);
-	while (p->count || p->busy)
-		pthread_cond_wait(&p->idle, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	rv_workq_release(&p->q);
 }
 
 static void pool_snapshot(struct pool *p, struct rv_restore_stats *st)
@@ -853,20 +812,10 @@ static void pool_snapshot(struct pool *p, struct rv_restore_stats *st)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void pool_stop(struct pool *p)
+static void pool_release(struct pool *p)
 {
-	pthread_mutex_lock(&p->mu);
-	p->closed = true;
-	pthread_cond_broadcast(&p->not_empty);
-	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->n; i++)
-		pthread_join(p->t[i], NULL);
-	free(p->t);
 	free(p->first_msg);
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->not_empty);
-	pthread_cond_destroy(&p->not_full);
-	pthread_cond_destroy(&p->idle);
 }
 
 /* ---- progress ----------------------------------------------------------------- */
@@ -1162,7 +1111,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 		}
 	}
 	titer_close(&it);
-	pool_wait_idle(&pool);
+	pool_finish(&pool);
 	progress_end(&pr);
 	pool_snapshot(&pool, st);
 	st->files = base.files;
@@ -1176,7 +1125,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 		rc = rv_error(pool.first_rc,
 			      "%" PRIu64 " of %" PRIu64 " files not restored; first: %s",
 			      st->failed, st->files, pool.first_msg);
-	pool_stop(&pool);
+	pool_release(&pool);
 	/* Folders last, deepest first: writing inside changes their mtime. */
 	for (size_t i = ndirs; i-- > 0;) {
 		if (!rc)
@@ -1249,12 +1198,12 @@ int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv
 		for (size_t i = 0; i < lr.n; i++)
 			if (lr.v[i]->e.type == RV_CE_FILE)
 				pool_push(&pool, lr.v[i]);
-		pool_wait_idle(&pool);
+		pool_finish(&pool);
 		*files = pool.st.downloaded;
 		*bytes = pool.st.bytes_downloaded;
 		if (pool.first_rc)
 			rc = rv_error(pool.first_rc, "%s: %s", log->key, pool.first_msg);
-		pool_stop(&pool);
+		pool_release(&pool);
 	}
 	/* In order, as they happened: each file is renamed into place. */
 	for (size_t i = 0; !rc && i < lr.n; i++) {

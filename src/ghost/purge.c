@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
+#include "core/workq.h"
 
 #define MAX_JOBS 64
 
@@ -103,13 +104,12 @@ int rv_ghost_collect(struct rv_ghost_client *c, const char *resource, const char
 
 struct pool {
 	struct rv_ghost_client *c;
-	struct rv_ghost_items *items;
 	struct rv_ghost_items *failed;
 	struct rv_ghost_purge_stats *st;
-	pthread_mutex_t lock; /* guards everything below and st, failed */
-	size_t next;
-	int abort_rc;
-	char abort_msg[1024];
+	struct rv_workq q;
+	pthread_mutex_t lock;	     /* guards st, failed and the idle connections */
+	struct rv_ghost_conn **idle; /* one per thread at most: keep-alive per thread */
+	size_t nidle;
 };
 
 static void add_failed(struct rv_ghost_items *failed, const struct rv_ghost_item *it)
@@ -128,84 +128,85 @@ static void add_failed(struct rv_ghost_items *failed, const struct rv_ghost_item
 	f->title = rv_strdup(it->title);
 }
 
-static void *delete_worker(void *arg)
+static struct rv_ghost_conn *conn_take(struct pool *p)
 {
-	struct pool *p = arg;
-	struct rv_ghost_conn *conn = rv_ghost_conn_new(p->c);
+	struct rv_ghost_conn *conn = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle)
+		conn = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	return conn ? conn : rv_ghost_conn_new(p->c);
+}
+
+static void conn_put(struct pool *p, struct rv_ghost_conn *conn)
+{
+	pthread_mutex_lock(&p->lock);
+	p->idle[p->nidle++] = conn;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int delete_job(void *ctx, void *arg)
+{
+	struct pool *p = ctx;
+	const struct rv_ghost_item *it = arg;
+	struct rv_ghost_conn *conn;
 	char path[128];
+	long status;
+	int rc;
 
-	for (;;) {
-		const struct rv_ghost_item *it;
-		long status;
-		int rc;
+	if (rv_workq_failed(&p->q))
+		return 0; /* the purge is aborting: nothing more is deleted */
+	if (rv_shutdown_requested())
+		return rv_error(RV_EINTR, "purge interrupted by shutdown");
+	snprintf(path, sizeof(path), "%s/%s/", it->resource, it->id);
+	conn = conn_take(p);
+	rc = rv_ghost_call(p->c, conn, true, "DELETE", path, NULL, &status, NULL);
+	conn_put(p, conn);
+	/* What the next delete would meet as well ends the purge. */
+	if (rc == RV_ENET || rc == RV_EAUTH || rc == RV_ECORRUPT || rc == RV_EINTR)
+		return rc;
 
-		pthread_mutex_lock(&p->lock);
-		if (!p->abort_rc && rv_shutdown_requested()) {
-			p->abort_rc = RV_EINTR;
-			snprintf(p->abort_msg, sizeof(p->abort_msg),
-				 "purge interrupted by shutdown");
-		}
-		if (p->abort_rc || p->next >= p->items->n) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		it = &p->items->v[p->next++];
-		pthread_mutex_unlock(&p->lock);
-
-		snprintf(path, sizeof(path), "%s/%s/", it->resource, it->id);
-		rc = rv_ghost_call(p->c, conn, true, "DELETE", path, NULL, &status, NULL);
-
-		pthread_mutex_lock(&p->lock);
-		if (!rc) {
-			p->st->deleted++;
-			rv_log(RV_LOG_DEBUG, "deleted", "type", it->resource, "id", it->id, "slug",
-			       it->slug, NULL);
-		} else if (rc == RV_ENOTFOUND) {
-			p->st->gone++;
-			rv_log(RV_LOG_DEBUG, "already gone", "type", it->resource, "id", it->id,
-			       NULL);
-		} else if (rc == RV_ENET || rc == RV_EAUTH || rc == RV_ECORRUPT || rc == RV_EINTR) {
-			if (!p->abort_rc) {
-				p->abort_rc = rc;
-				snprintf(p->abort_msg, sizeof(p->abort_msg), "%s", rv_errmsg());
-			}
-		} else {
-			p->st->failed++;
-			add_failed(p->failed, it);
-			rv_log(RV_LOG_ERROR, "cannot delete", "type", it->resource, "id", it->id,
-			       "slug", it->slug, "error", rv_errmsg(), NULL);
-		}
-		pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&p->lock);
+	if (!rc) {
+		p->st->deleted++;
+		rv_log(RV_LOG_DEBUG, "deleted", "type", it->resource, "id", it->id, "slug",
+		       it->slug, NULL);
+	} else if (rc == RV_ENOTFOUND) {
+		p->st->gone++;
+		rv_log(RV_LOG_DEBUG, "already gone", "type", it->resource, "id", it->id, NULL);
+	} else {
+		p->st->failed++;
+		add_failed(p->failed, it);
+		rv_log(RV_LOG_ERROR, "cannot delete", "type", it->resource, "id", it->id, "slug",
+		       it->slug, "error", rv_errmsg(), NULL);
 	}
-	rv_ghost_conn_free(conn);
-	return NULL;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 static int delete_all(struct rv_ghost_client *c, unsigned jobs, struct rv_ghost_items *items,
 		      struct rv_ghost_items *failed, struct rv_ghost_purge_stats *st)
 {
-	struct pool p = {.c = c, .items = items, .failed = failed, .st = st};
-	pthread_t tids[MAX_JOBS];
-	unsigned started = 0;
+	struct pool p = {.c = c, .failed = failed, .st = st};
+	int rc = 0;
 
 	if (!items->n)
 		return 0;
 	if (jobs > items->n)
 		jobs = (unsigned)items->n;
 	pthread_mutex_init(&p.lock, NULL);
-	for (; started < jobs; started++)
-		if (pthread_create(&tids[started], NULL, delete_worker, &p))
-			break;
-	if (!started) {
-		/* Fall back to this thread rather than fail the purge. */
-		delete_worker(&p);
-	}
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	p.idle = rv_calloc(jobs, sizeof(*p.idle));
+	rv_workq_init(&p.q, jobs, jobs, delete_job, &p);
+	for (size_t i = 0; !rc && i < items->n; i++)
+		rc = rv_workq_submit(&p.q, &items->v[i]);
+	rc = rv_workq_wait(&p.q);
+	rv_workq_release(&p.q);
+	for (size_t i = 0; i < p.nidle; i++)
+		rv_ghost_conn_free(p.idle[i]);
+	free(p.idle);
 	pthread_mutex_destroy(&p.lock);
-	if (p.abort_rc)
-		return rv_error(p.abort_rc, "%s", p.abort_msg);
-	return 0;
+	return rc;
 }
 
 int rv_ghost_purge(struct rv_ghost_client *c, const struct rv_ghost_purge_opts *o,

@@ -4,12 +4,13 @@
  * object operations are thin layers on it.  Bodies stream: uploads of a
  * regular file are hashed and then sent with pread, part by part, and
  * downloads are written straight to the caller's fd.  Only pipes are
- * buffered, one part per upload thread.
+ * buffered, one part per upload thread and the one being read.
  *
  * Threads: the store is shared.  curl easy handles come from a mutex-
  * protected pool of idle handles so that connections are reused and each
- * request runs on a handle no other thread touches.  Multipart uploads run
- * parts_in_flight worker threads that pull part numbers under a mutex. */
+ * request runs on a handle no other thread touches.  Multipart uploads
+ * hand their parts, in order, to a work queue (core/workq) of
+ * parts_in_flight threads; the calling thread reads a pipe's parts. */
 #include "store/s3_int.h"
 #include "aws/creds.h"
 #include "aws/sigv4.h"
@@ -18,6 +19,7 @@
 #include "core/mem.h"
 #include "core/retry.h"
 #include "core/util.h"
+#include "core/workq.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #define S3_MAX_PARTS	10000
+#define MP_THREADS_MAX	64 /* parts in flight at most, whatever parts_in_flight says */
 #define S3_POOL_MAX	32
 #define S3_BIG_BODY	(1u << 20)
 #define S3_COPY_CHUNK	(256u << 10)
@@ -624,28 +627,25 @@ struct mp {
 	struct rv_store *s;
 	const char *key;
 	const char *upload_id;
-	struct src *in;
+	struct src *in; /* a pipe's read position: the submitter's alone */
 	uint64_t part_size;
-	pthread_mutex_t mu;
-	unsigned next;	 /* next part number to hand out */
 	unsigned nparts; /* known total (regular/mem); 0 for pipes until EOF */
+	struct rv_workq q;
+	pthread_mutex_t mu; /* etags: grown by the submitter, filled by the jobs */
 	char **etags;
 	unsigned etags_alloc;
-	int rc;
-	char msg[1024];
 };
 
-static void mp_fail(struct mp *m, int rc)
-{
-	pthread_mutex_lock(&m->mu);
-	if (!m->rc) {
-		m->rc = rc;
-		snprintf(m->msg, sizeof(m->msg), "%s", rv_errmsg());
-	}
-	pthread_mutex_unlock(&m->mu);
-}
+/* One part for the queue: a pipe's bytes in `buf` (owned), else the range
+ * [off, off + len) of the file or buffer. */
+struct mp_part {
+	unsigned pn;
+	uint64_t off, len;
+	char *buf;
+};
 
-/* Pipe: fill `buf` with the next part (read-ahead first).  Under m->mu. */
+/* Pipe: fill `buf` with the next part (read-ahead first).  Pipe reads are
+ * sequential: only the submitter makes them; the uploads still overlap. */
 static int pipe_fill(struct mp *m, char *buf, uint64_t *len)
 {
 	struct src *in = m->in;
@@ -732,81 +732,87 @@ static int upload_part(struct mp *m, unsigned pn, const char *mem, int fd, uint6
 	return 0;
 }
 
-static void *mp_worker(void *arg)
+static int mp_job(void *ctx, void *arg)
 {
-	struct mp *m = arg;
-	struct src *in = m->in;
-	char *buf = in->pipe ? rv_malloc((size_t)m->part_size) : NULL;
+	struct mp *m = ctx;
+	struct mp_part *p = arg;
+	char *etag = NULL;
+	int rc = 0;
 
-	for (;;) {
-		unsigned pn;
-		uint64_t off = 0, len = 0;
-		char *etag = NULL;
+	/* After a failure or a shutdown, the parts still queued are dropped. */
+	if (!rv_workq_failed(&m->q) && !rv_shutdown_requested()) {
+		if (p->buf)
+			rc = upload_part(m, p->pn, p->buf, -1, 0, p->len, &etag);
+		else if (m->in->regular)
+			rc = upload_part(m, p->pn, NULL, m->in->fd, p->off, p->len, &etag);
+		else
+			rc = upload_part(m, p->pn, m->in->mem + p->off, -1, 0, p->len, &etag);
+	}
+	if (etag) {
+		pthread_mutex_lock(&m->mu);
+		m->etags[p->pn - 1] = etag;
+		pthread_mutex_unlock(&m->mu);
+	}
+	free(p->buf);
+	free(p);
+	return rc;
+}
+
+/* Hands the parts to the queue in order, reading a pipe here, one part
+ * ahead of the uploads; `*sent` counts the parts handed out.  A failure
+ * found here is the queue's (rv_workq_fail), so the first one wins. */
+static void submit_parts(struct mp *m, unsigned *sent)
+{
+	struct src *in = m->in;
+
+	*sent = 0;
+	for (unsigned pn = 1;; pn++) {
+		struct mp_part *p;
 		int rc = 0;
 
-		pthread_mutex_lock(&m->mu);
-		if (m->rc || rv_shutdown_requested()) {
-			pthread_mutex_unlock(&m->mu);
-			break;
-		}
+		if (rv_workq_failed(&m->q) || rv_shutdown_requested())
+			return;
+		if (in->pipe ? in->eof && in->mem_pos >= in->mem_len : pn > m->nparts)
+			return;
+		p = rv_calloc(1, sizeof(*p));
+		p->pn = pn;
 		if (!in->pipe) {
-			if (m->next > m->nparts) {
-				pthread_mutex_unlock(&m->mu);
-				break;
-			}
-			pn = m->next++;
-			off = (uint64_t)(pn - 1) * m->part_size;
-			len = in->total - off < m->part_size ? in->total - off : m->part_size;
+			p->off = (uint64_t)(pn - 1) * m->part_size;
+			p->len =
+			    in->total - p->off < m->part_size ? in->total - p->off : m->part_size;
 		} else {
-			if (in->eof && in->mem_pos >= in->mem_len) {
-				pthread_mutex_unlock(&m->mu);
-				break;
-			}
-			pn = m->next;
-			/* Pipe reads are sequential, so they happen under the lock;
-			 * the uploads still overlap. */
-			rc = pipe_fill(m, buf, &len);
-			if (!rc && !len) {
-				pthread_mutex_unlock(&m->mu);
-				break;
+			p->buf = rv_malloc((size_t)m->part_size);
+			rc = pipe_fill(m, p->buf, &p->len);
+			if (!rc && !p->len) {
+				free(p->buf);
+				free(p);
+				return;
 			}
 			if (!rc && pn > S3_MAX_PARTS)
 				rc = rv_error(RV_EUSAGE,
 					      "s3 put '%s': more than %u parts — raise part_size",
 					      m->key, S3_MAX_PARTS);
-			if (!rc)
-				m->next++;
 		}
 		if (!rc && pn > m->etags_alloc) {
 			unsigned na = m->etags_alloc ? m->etags_alloc * 2 : 64;
 			while (na < pn)
 				na *= 2;
+			pthread_mutex_lock(&m->mu);
 			m->etags = rv_realloc(m->etags, na * sizeof(*m->etags));
 			memset(m->etags + m->etags_alloc, 0,
 			       (na - m->etags_alloc) * sizeof(*m->etags));
 			m->etags_alloc = na;
+			pthread_mutex_unlock(&m->mu);
 		}
-		pthread_mutex_unlock(&m->mu);
-		if (rc) {
-			mp_fail(m, rc);
-			break;
+		if (rc)
+			rv_workq_fail(&m->q, rc);
+		if (rc || rv_workq_submit(&m->q, p)) {
+			free(p->buf); /* refused: still ours */
+			free(p);
+			return;
 		}
-		if (in->pipe)
-			rc = upload_part(m, pn, buf, -1, 0, len, &etag);
-		else if (in->regular)
-			rc = upload_part(m, pn, NULL, in->fd, off, len, &etag);
-		else
-			rc = upload_part(m, pn, in->mem + off, -1, 0, len, &etag);
-		if (rc) {
-			mp_fail(m, rc);
-			break;
-		}
-		pthread_mutex_lock(&m->mu);
-		m->etags[pn - 1] = etag;
-		pthread_mutex_unlock(&m->mu);
+		(*sent)++;
 	}
-	free(buf);
-	return NULL;
 }
 
 static char *upload_query(const char *upload_id, const char *key)
@@ -905,8 +911,7 @@ static int multipart_put(struct rv_store *s, const char *key, struct src *in,
 	struct s3_req r;
 	struct s3_resp resp = {0};
 	struct mp m;
-	pthread_t th[64];
-	unsigned nth, started = 0, nparts;
+	unsigned nth, nparts;
 	char *upload_id = NULL;
 	int rc;
 
@@ -914,7 +919,6 @@ static int multipart_put(struct rv_store *s, const char *key, struct src *in,
 	m.s = s;
 	m.key = key;
 	m.in = in;
-	m.next = 1;
 	m.part_size = s->opts.part_size ? s->opts.part_size : 8u << 20;
 	if (!in->pipe) {
 		uint64_t np = (in->total + m.part_size - 1) / m.part_size;
@@ -941,26 +945,18 @@ static int multipart_put(struct rv_store *s, const char *key, struct src *in,
 	pthread_mutex_init(&m.mu, NULL);
 
 	nth = s->opts.parts_in_flight ? s->opts.parts_in_flight : 4;
-	if (nth > sizeof(th) / sizeof(th[0]))
-		nth = sizeof(th) / sizeof(th[0]);
+	if (nth > MP_THREADS_MAX)
+		nth = MP_THREADS_MAX;
 	if (!in->pipe && nth > m.nparts)
 		nth = m.nparts;
-	for (unsigned i = 0; i < nth; i++) {
-		if (pthread_create(&th[i], NULL, mp_worker, &m))
-			break;
-		started++;
-	}
-	if (!started)
-		mp_worker(&m);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-
-	rc = m.rc;
-	if (rc)
-		rv_error(rc, "%s", m.msg);
-	else if (rv_shutdown_requested())
+	/* No part waits for a thread: `nth` in flight (a pipe's next part is
+	 * read meanwhile, so it holds nth + 1 part buffers). */
+	rv_workq_init(&m.q, nth, 0, mp_job, &m);
+	submit_parts(&m, &nparts);
+	rc = rv_workq_wait(&m.q);
+	rv_workq_release(&m.q);
+	if (!rc && rv_shutdown_requested())
 		rc = rv_error(RV_EINTR, "s3 put '%s': interrupted by shutdown", key);
-	nparts = m.next - 1;
 	if (!rc)
 		rc = complete_upload(s, &m, nparts, po);
 	if (rc)

@@ -3,10 +3,10 @@
 #include "core/mem.h"
 #include "core/testpoint.h"
 #include "core/util.h"
+#include "core/workq.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <strings.h>
@@ -477,74 +477,38 @@ int rv_store_delete(struct rv_store *s, const char *key)
 
 struct delmany {
 	struct rv_store *s;
-	char *const *keys;
-	size_t n, next;
-	int rc;
-	char msg[512];
-	pthread_mutex_t mu;
+	struct rv_workq q;
 };
 
-static void *del_worker(void *ud)
+static int del_job(void *ctx, void *arg)
 {
-	struct delmany *d = ud;
+	struct delmany *d = ctx;
+	int rc;
 
-	for (;;) {
-		size_t i;
-		int rc;
-
-		pthread_mutex_lock(&d->mu);
-		if (d->rc || d->next == d->n) {
-			pthread_mutex_unlock(&d->mu);
-			return NULL;
-		}
-		i = d->next++;
-		pthread_mutex_unlock(&d->mu);
-		rc = rv_store_delete(d->s, d->keys[i]);
-		if (!rc)
-			rv_testpoint("store.deleted");
-		pthread_mutex_lock(&d->mu);
-		if (rc && !d->rc) {
-			d->rc = rc;
-			snprintf(d->msg, sizeof(d->msg), "%s", rv_errmsg());
-		}
-		pthread_mutex_unlock(&d->mu);
-	}
+	if (rv_workq_failed(&d->q))
+		return 0; /* another delete failed: stop as soon as we can */
+	rc = rv_store_delete(d->s, arg);
+	if (!rc)
+		rv_testpoint("store.deleted");
+	return rc;
 }
 
 int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n, unsigned jobs)
 {
-	struct delmany d = {.s = s, .keys = keys, .n = n};
-	pthread_t t[DELETE_JOBS_MAX];
-	unsigned started = 0;
+	struct delmany d = {.s = s};
+	int rc = 0;
 
 	if (jobs > DELETE_JOBS_MAX)
 		jobs = DELETE_JOBS_MAX;
 	if (jobs > n)
 		jobs = (unsigned)n;
-	if (jobs <= 1) {
-		for (size_t i = 0; i < n; i++) {
-			int rc = rv_store_delete(s, keys[i]);
-
-			if (rc)
-				return rc;
-			rv_testpoint("store.deleted");
-		}
-		return 0;
-	}
-	pthread_mutex_init(&d.mu, NULL);
-	/* A thread that cannot start leaves its share to the others; with
-	 * none at all, this thread does the work. */
-	for (unsigned i = 0; i < jobs; i++)
-		if (!pthread_create(&t[started], NULL, del_worker, &d))
-			started++;
-	if (!started)
-		del_worker(&d);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
-	pthread_mutex_destroy(&d.mu);
-	if (d.rc)
-		return rv_error(d.rc, "%s", d.msg);
-	return 0;
+	/* One job: in order on this thread, stopping at the first failure. */
+	rv_workq_init(&d.q, jobs <= 1 ? 0 : jobs, jobs, del_job, &d);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = rv_workq_submit(&d.q, keys[i]);
+	rc = rv_workq_wait(&d.q);
+	rv_workq_release(&d.q);
+	return rc;
 }
 
 int rv_store_list_page(struct rv_store *s, const char *prefix, const char *token, unsigned max,
