@@ -68,10 +68,7 @@ static void add_entry(struct rv_ini *ini, const char *kb, const char *ke, const 
 {
 	struct ini_entry *en;
 
-	if (ini->nentries == ini->alloc) {
-		ini->alloc = ini->alloc ? ini->alloc * 2 : 16;
-		ini->entries = rv_realloc(ini->entries, ini->alloc * sizeof(*ini->entries));
-	}
+	ini->entries = rv_grow(ini->entries, &ini->alloc, ini->nentries + 1, sizeof(*ini->entries));
 	en = &ini->entries[ini->nentries++];
 	en->section = ini->nsections - 1;
 	en->key = rv_strndup(kb, (size_t)(ke - kb));

@@ -699,3 +699,18 @@ int rv_cobj_verify(const char *name, rv_cobj_source src, void *ud, uint64_t *cou
 	rv_cobj_reader_free(r);
 	return rc;
 }
+
+void rv_centry_copy(struct rv_centry *dst, const struct rv_centry *src)
+{
+	*dst = *src;
+	dst->path = rv_strdup(src->path);
+	dst->target = src->target ? rv_strdup(src->target) : NULL;
+}
+
+void rv_centry_release(struct rv_centry *e)
+{
+	free((char *)e->path);
+	free((char *)e->target);
+	e->path = NULL;
+	e->target = NULL;
+}

@@ -62,6 +62,10 @@ struct rv_centry {
 	const char *target;		     /* link: the symlink's text, decoded */
 };
 
+/* A copy of `e` with owned strings; free with rv_centry_release. */
+void rv_centry_copy(struct rv_centry *dst, const struct rv_centry *src);
+void rv_centry_release(struct rv_centry *e);
+
 /* Where a writer's bytes go: 0 or a negative RV_E*. */
 typedef int (*rv_cobj_sink)(void *ud, const void *p, size_t n);
 /* Where a reader's bytes come from: bytes read, 0 at the end, or RV_E*. */

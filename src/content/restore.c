@@ -219,10 +219,7 @@ static int list_chain(struct rv_store *s, const char *gen, uint64_t from, int64_
 				stop = true;
 				break;
 			}
-			if (*nlogs == cap) {
-				cap = cap ? cap * 2 : 64;
-				*logs = rv_realloc(*logs, cap * sizeof(**logs));
-			}
+			*logs = rv_grow(*logs, &cap, *nlogs + 1, sizeof(**logs));
 			(*logs)[*nlogs] = (struct rv_restore_obj){rv_strdup(kv.v[i]), {0}, seq, ms};
 			memcpy((*logs)[*nlogs].gen, gen, RV_GEN_ID_LEN);
 			(*nlogs)++;
@@ -238,11 +235,14 @@ static int list_chain(struct rv_store *s, const char *gen, uint64_t from, int64_
 }
 
 int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
-			 struct rv_restore_obj **logs, size_t *nlogs)
+			 struct rv_restore_obj **logs, size_t *nlogs, uint64_t *later)
 {
 	struct chain_end end;
+	int rc = list_chain(s, gen, from, at_ms, logs, nlogs, &end);
 
-	return list_chain(s, gen, from, at_ms, logs, nlogs, &end);
+	if (later)
+		*later = rc ? 0 : end.later;
+	return rc;
 }
 
 /* The block after the one where the log stopped: a log there while `want`
@@ -1088,10 +1088,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 		case RV_CE_DIR:
 			if ((rc = rv_apply_dir(a, e, false)))
 				break;
-			if (ndirs == capdirs) {
-				capdirs = capdirs ? capdirs * 2 : 64;
-				dirs = rv_realloc(dirs, capdirs * sizeof(*dirs));
-			}
+			dirs = rv_grow(dirs, &capdirs, ndirs + 1, sizeof(*dirs));
 			dirs[ndirs++] = (struct dirrec){rv_strdup(e->path), e->mode, e->mtime_ns};
 			base.dirs++;
 			break;
@@ -1162,10 +1159,7 @@ static int collect_rec(void *ud, const struct rv_centry *e)
 	struct logrecs *lr = ud;
 	struct pjob *j;
 
-	if (lr->n == lr->cap) {
-		lr->cap = lr->cap ? lr->cap * 2 : 64;
-		lr->v = rv_realloc(lr->v, lr->cap * sizeof(*lr->v));
-	}
+	lr->v = rv_grow(lr->v, &lr->cap, lr->n + 1, sizeof(*lr->v));
 	j = pjob_new(e, true, true);
 	if (e->target) {
 		free(j->staged);

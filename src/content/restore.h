@@ -101,10 +101,12 @@ int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bo
 			uint64_t *db_pos, char gen[RV_GEN_ID_LEN]) RV_WARN_UNUSED;
 
 /* Log objects of `gen` from sequence `from` on, up to `at_ms`, appended to
- * `*logs`: stops at the first missing sequence (without judging whether
- * that is a gap: rv_restore_find does). */
+ * `*logs`: stops at the first missing sequence.  `later` (may be NULL) gets
+ * a later sequence the same LIST showed while that one is missing — a gap
+ * for certain — or 0 (rv_restore_find looks further). */
 int rv_restore_list_logs(struct rv_store *s, const char *gen, uint64_t from, int64_t at_ms,
-			 struct rv_restore_obj **logs, size_t *nlogs) RV_WARN_UNUSED;
+			 struct rv_restore_obj **logs, size_t *nlogs,
+			 uint64_t *later) RV_WARN_UNUSED;
 
 /* "2026-01-02T03:04:05Z", with fractions and +hh:mm offsets, or Unix
  * seconds ("1767323045", "1767323045.5") -> Unix ms.  RV_EUSAGE. */

@@ -87,10 +87,7 @@ static int push(struct rv_scan *s, int fd)
 	while ((d = readdir(dir))) {
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
-		if (f->n == alloc) {
-			alloc = alloc ? alloc * 2 : 32;
-			f->names = rv_realloc(f->names, alloc * sizeof(*f->names));
-		}
+		f->names = rv_grow(f->names, &alloc, f->n + 1, sizeof(*f->names));
 		f->names[f->n++] = rv_strdup(d->d_name);
 	}
 	if (errno)

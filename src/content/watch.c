@@ -112,10 +112,7 @@ static void dir_set(struct rv_watch *w, int wd, const char *path)
 		}
 		return;
 	}
-	if (w->ndirs == w->adirs) {
-		w->adirs = w->adirs ? w->adirs * 2 : 64;
-		w->dirs = rv_realloc(w->dirs, w->adirs * sizeof(*w->dirs));
-	}
+	w->dirs = rv_grow(w->dirs, &w->adirs, w->ndirs + 1, sizeof(*w->dirs));
 	memmove(&w->dirs[i + 1], &w->dirs[i], (w->ndirs - i) * sizeof(*w->dirs));
 	w->dirs[i].wd = wd;
 	w->dirs[i].path = rv_strdup(path);

@@ -1,6 +1,7 @@
 #include "core/mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -39,6 +40,24 @@ void *rv_realloc(void *p, size_t n)
 	if (!q)
 		oom(n);
 	return q;
+}
+
+void *rv_grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+	size_t c = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return p;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			oom(SIZE_MAX);
+		c *= 2;
+	}
+	if (elem && c > SIZE_MAX / elem)
+		oom(SIZE_MAX);
+	p = rv_realloc(p, c * elem);
+	*cap = c;
+	return p;
 }
 
 char *rv_strndup(const char *s, size_t n)

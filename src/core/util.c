@@ -397,3 +397,31 @@ int rv_fsync_dir(const char *dir)
 		close(fd);
 	return rc;
 }
+
+int rv_tmpfile(int *fd_out)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		*fd_out = fd;
+		return 0;
+	}
+	/* Filesystems without O_TMPFILE. */
+	path = rv_asprintf("%s/revenant-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd == -1) {
+		int e = errno;
+		free(path);
+		return rv_error_errno(RV_EFAIL, e,
+				      "cannot create a temporary file in '%s' (TMPDIR)", dir);
+	}
+	unlink(path);
+	free(path);
+	*fd_out = fd;
+	return 0;
+}

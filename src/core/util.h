@@ -52,6 +52,8 @@ int rv_write_all(int fd, const void *p, size_t n);
 /* mkdir -p with mode 0755: every missing folder on the way; RV_EAUTH when
  * not allowed, RV_ENOTFOUND, RV_EFAIL otherwise. */
 int rv_mkdirs(const char *dir) RV_WARN_UNUSED;
+/* An anonymous temporary file under $TMPDIR (or /tmp), already unlinked. */
+int rv_tmpfile(int *fd_out) RV_WARN_UNUSED;
 /* fsync a folder, so that a rename or a new name in it is durable. */
 int rv_fsync_dir(const char *dir) RV_WARN_UNUSED;
 

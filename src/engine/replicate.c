@@ -76,7 +76,7 @@ struct metrics_set {
 struct rv_replicate {
 	struct rv_replicate_opts o;
 	int wake_fd;
-	int root_fd;
+	struct rv_csrc src; /* the content folder (content/source.h) */
 	_Atomic bool stop;
 	_Atomic int64_t last_ok_mono; /* 0: never */
 	_Atomic int health_reason;    /* enum reason */
@@ -126,7 +126,7 @@ struct rv_replicate {
 	struct rpool pool;
 	bool pool_started;
 
-	struct rv_watch *w;
+	bool watching;
 	pthread_t wthread;
 	bool wthread_started;
 
@@ -135,7 +135,7 @@ struct rv_replicate {
 		int fd;
 		struct rv_cobj_reader *r;
 		const struct rv_centry *re;
-		struct rv_scan *scan;
+		void *scan;
 		const struct rv_centry *se;
 		uint64_t queued, deleted;
 	} rec;
@@ -209,8 +209,7 @@ static void update_depth(struct rv_replicate *r)
 
 	if (!r->o.metrics)
 		return;
-	if (r->w)
-		rv_watch_get_stats(r->w, &ws);
+	r->src.ops->watch_stats(r->src.h, &ws);
 	rv_metric_set(r->m.depth, (double)ws.depth + (double)r->ninf + (double)r->open.n +
 				      (double)r->sealed.b.n);
 }
@@ -362,32 +361,32 @@ static void handle_results(struct rv_replicate *r)
 		bool again = x && x->again;
 
 		if (x && !x->cancelled) {
-			switch (j->res) {
-			case RJ_RECORD:
-				record(r, &j->e);
+			switch (j->rd.res) {
+			case RV_CSRC_RECORD:
+				record(r, &j->rd.e);
 				if (r->nunr)
 					unreadable_forget(r, j->path);
-				if (j->uploaded && r->o.metrics) {
-					rv_metric_add(r->m.uploaded, (double)j->uploaded);
+				if (j->rd.uploaded && r->o.metrics) {
+					rv_metric_add(r->m.uploaded, (double)j->rd.uploaded);
 					rv_metric_add(r->m.blobs, 1);
 				}
 				break;
-			case RJ_CHANGED:
+			case RV_CSRC_CHANGED:
 				again = true; /* still being written: read it again */
 				break;
-			case RJ_UNREADABLE:
+			case RV_CSRC_UNREADABLE:
 				count_error(r, "unreadable");
 				if (!unreadable_seen(r, j->path))
 					rv_log(RV_LOG_WARN, "content file unreadable, not shipped",
-					       "path", j->path, "error", strerror(j->err), NULL);
+					       "path", j->path, "error", strerror(j->rd.err), NULL);
 				break;
-			case RJ_GONE:
-			case RJ_ABORTED:
+			case RV_CSRC_GONE:
+			case RV_CSRC_ABORTED:
 				break;
 			}
 		}
 		if (x) {
-			if (again && j->res != RJ_ABORTED && !atomic_load(&r->stop)) {
+			if (again && j->rd.res != RV_CSRC_ABORTED && !atomic_load(&r->stop)) {
 				x->again = false;
 				x->cancelled = false;
 				rv_rpool_submit(&r->pool, j->path);
@@ -753,7 +752,8 @@ static int idle_check(struct rv_replicate *r)
 static void rec_close(struct rv_replicate *r)
 {
 	rv_cobj_reader_free(r->rec.r);
-	rv_scan_free(r->rec.scan);
+	if (r->rec.scan)
+		r->src.ops->scan_close(r->rec.scan);
 	if (r->rec.fd >= 0)
 		close(r->rec.fd);
 	r->rec.r = NULL;
@@ -790,9 +790,9 @@ static int rec_start(struct rv_replicate *r)
 	if (!rc)
 		rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
 	if (!rc)
-		rc = rv_scan_open(&r->rec.scan, r->o.content);
+		rc = r->src.ops->scan_open(r->src.h, &r->rec.scan);
 	if (!rc)
-		rc = rv_scan_next(r->rec.scan, &r->rec.se);
+		rc = r->src.ops->scan_next(r->rec.scan, &r->rec.se);
 	if (rc) {
 		rec_close(r);
 		return rc;
@@ -841,12 +841,11 @@ static int rec_step(struct rv_replicate *r)
 	}
 	cmp = !re ? 1 : !se ? -1 : rv_content_path_cmp(re->path, se->path);
 	if (cmp < 0) {
-		struct stat st;
 		char *gone = rv_strdup(re->path);
 
 		/* The walk read this folder a while ago: trust it only if the
 		 * path is still absent now. */
-		if (fstatat(r->root_fd, gone, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (r->src.ops->present(r->src.h, gone)) {
 			dispatch(r, gone);
 			r->rec.queued++;
 			rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
@@ -863,7 +862,7 @@ static int rec_step(struct rv_replicate *r)
 	if (cmp > 0) {
 		dispatch(r, se->path);
 		r->rec.queued++;
-		return rv_scan_next(r->rec.scan, &r->rec.se);
+		return r->src.ops->scan_next(r->rec.scan, &r->rec.se);
 	}
 	if (re->type != se->type && re->type == RV_CE_DIR) {
 		/* The recorded folder is a file or link now: its subtree goes. */
@@ -878,75 +877,39 @@ static int rec_step(struct rv_replicate *r)
 			while (!rc && r->rec.re && path_under(r->rec.re->path, top));
 			free(top);
 		}
-		return rc ? rc : rv_scan_next(r->rec.scan, &r->rec.se);
+		return rc ? rc : r->src.ops->scan_next(r->rec.scan, &r->rec.se);
 	}
 	if (differs(re, se)) {
 		dispatch(r, se->path);
 		r->rec.queued++;
 	}
 	rc = rv_cobj_reader_next(r->rec.r, &r->rec.re);
-	return rc ? rc : rv_scan_next(r->rec.scan, &r->rec.se);
+	return rc ? rc : r->src.ops->scan_next(r->rec.scan, &r->rec.se);
 }
 
 /* ---- start-up ---- */
 
-static int open_folder(const char *root, int *fd_out)
-{
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	*fd_out = -1;
-	if (fd == -1) {
-		int e = errno;
-
-		if (e == ENOENT)
-			return rv_error(RV_ENOTFOUND,
-					"content folder '%s' does not exist — check content.path",
-					root);
-		if (e == EACCES || e == EPERM)
-			return rv_error(RV_EAUTH,
-					"cannot read content folder '%s': %s — run as a user that "
-					"can read it",
-					root, strerror(e));
-		if (e == ENOTDIR)
-			return rv_error(RV_EUSAGE, "content folder '%s' is not a folder", root);
-		return rv_error_errno(RV_EFAIL, e, "cannot open content folder '%s'", root);
-	}
-	if (faccessat(fd, ".", R_OK | X_OK, 0) == -1) {
-		int e = errno;
-
-		close(fd);
-		return rv_error(RV_EAUTH,
-				"cannot read content folder '%s': %s — run as a user that can "
-				"read it",
-				root, strerror(e));
-	}
-	*fd_out = fd;
-	return 0;
-}
-
 int rv_replicate_check_folder(const struct rv_content_opts *o)
 {
-	int fd, rc;
+	void *h;
+	int rc;
 
-	if ((rc = rv_content_opts_check(o)))
+	if ((rc = rv_csrc_folder.open(&h, o)))
 		return rc;
-	if ((rc = open_folder(o->root, &fd)))
-		return rc;
-	close(fd);
+	rv_csrc_folder.close(h);
 	return 0;
 }
 
 int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *o)
 {
 	struct rv_replicate *r;
-	int rc, fd;
+	void *src;
+	int rc;
 
 	*out = NULL;
 	if (!o->store || !o->content || !o->content->root || !o->site)
 		return rv_error(RV_EUSAGE, "replicate needs a store, a site and a content folder");
-	if ((rc = rv_content_opts_check(o->content)))
-		return rc;
-	if ((rc = open_folder(o->content->root, &fd)))
+	if ((rc = rv_csrc_folder.open(&src, o->content)))
 		return rc;
 	r = rv_calloc(1, sizeof(*r));
 	r->o = *o;
@@ -962,7 +925,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 		r->o.stop_grace_ms = 10000;
 	if (r->o.snapshot_interval_ms <= 0)
 		r->o.snapshot_interval_ms = 6 * 3600 * 1000;
-	r->root_fd = fd;
+	r->src.ops = &rv_csrc_folder;
+	r->src.h = src;
 	r->base_fd = -1;
 	r->rec.fd = -1;
 	r->max_inflight = 8 * r->o.workers + 64;
@@ -973,7 +937,7 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->wake_fd == -1) {
 		rc = rv_error_errno(RV_EFAIL, errno, "cannot create an eventfd");
-		close(fd);
+		r->src.ops->close(src);
 		free(r);
 		return rc;
 	}
@@ -1133,7 +1097,7 @@ static void *watch_thread(void *arg)
 {
 	struct rv_replicate *r = arg;
 
-	if (rv_watch_run(r->w)) {
+	if (r->src.ops->watch_run(r->src.h)) {
 		rv_log(RV_LOG_ERROR, "content watcher stopped", "error", rv_errmsg(), NULL);
 		rv_replicate_stop(r);
 	}
@@ -1184,7 +1148,7 @@ static void take_events(struct rv_replicate *r)
 	for (int i = 0; i < TURN_STEPS && may_take_more(r) && !r->rec.need; i++) {
 		struct rv_watch_event ev;
 
-		if (rv_watch_pop(r->w, &ev, 0) || ev.kind == RV_WATCH_NONE)
+		if (r->src.ops->watch_pop(r->src.h, &ev) || ev.kind == RV_WATCH_NONE)
 			return;
 		switch (ev.kind) {
 		case RV_WATCH_PUT:
@@ -1229,7 +1193,7 @@ static int sleep_until(struct rv_replicate *r, int64_t at, bool want_events)
 	int timeout;
 
 	if (want_events) {
-		int64_t ev = rv_watch_next_ready(r->w);
+		int64_t ev = r->src.ops->watch_next_ready(r->src.h);
 
 		if (ev < at)
 			at = ev;
@@ -1365,16 +1329,16 @@ int rv_replicate_run(struct rv_replicate *r)
 	if ((rc = start_generation(r)))
 		goto out;
 	/* The watcher starts before the walk, so nothing slips between. */
-	if ((rc = rv_watch_open(&r->w, r->o.content)))
+	if ((rc = r->src.ops->watch_start(r->src.h, r->wake_fd)))
 		goto out;
-	rv_watch_notify(r->w, r->wake_fd);
+	r->watching = true;
 	e = pthread_create(&r->wthread, NULL, watch_thread, r);
 	if (e) {
 		rc = rv_error_errno(RV_EFAIL, e, "cannot start the content watcher");
 		goto out;
 	}
 	r->wthread_started = true;
-	if ((rc = rv_rpool_start(&r->pool, r->o.workers, r->o.store, r->root_fd, r->o.metrics,
+	if ((rc = rv_rpool_start(&r->pool, r->o.workers, r->o.store, &r->src, r->o.metrics,
 				 r->wake_fd)))
 		goto out;
 	r->pool_started = true;
@@ -1384,8 +1348,8 @@ out:
 		atomic_store(&r->health_reason, H_FENCED);
 		count_error(r, "fenced");
 	}
-	if (r->w)
-		rv_watch_stop(r->w);
+	if (r->watching)
+		r->src.ops->watch_stop(r->src.h);
 	if (r->wthread_started)
 		pthread_join(r->wthread, NULL);
 	r->wthread_started = false;
@@ -1431,7 +1395,6 @@ void rv_replicate_free(struct rv_replicate *r)
 	if (!r)
 		return;
 	rec_close(r);
-	rv_watch_free(r->w);
 	batch_clear(&r->open);
 	sealed_clear(r);
 	for (size_t i = 0; i < r->ninf; i++)
@@ -1448,6 +1411,6 @@ void rv_replicate_free(struct rv_replicate *r)
 	if (r->db.h)
 		r->db.ops->close(r->db.h);
 	close(r->wake_fd);
-	close(r->root_fd);
+	r->src.ops->close(r->src.h);
 	free(r);
 }

@@ -16,21 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void rv_centry_copy(struct rv_centry *dst, const struct rv_centry *src)
-{
-	*dst = *src;
-	dst->path = rv_strdup(src->path);
-	dst->target = src->target ? rv_strdup(src->target) : NULL;
-}
-
-void rv_centry_release(struct rv_centry *e)
-{
-	free((char *)e->path);
-	free((char *)e->target);
-	e->path = NULL;
-	e->target = NULL;
-}
-
 static void change_release(struct rv_cchange *x)
 {
 	rv_centry_release(&x->e);
@@ -176,34 +161,6 @@ void rv_cstate_release(struct rv_cstate *s)
 		close(s->base_fd);
 	rv_cchanges_clear(&s->changes);
 	rv_cstate_init(s);
-}
-
-int rv_tmpfile(int *fd_out)
-{
-	const char *dir = getenv("TMPDIR");
-	char *path;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		*fd_out = fd;
-		return 0;
-	}
-	/* Filesystems without O_TMPFILE. */
-	path = rv_asprintf("%s/revenant-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd == -1) {
-		int e = errno;
-		free(path);
-		return rv_error_errno(RV_EFAIL, e,
-				      "cannot create a temporary file in '%s' (TMPDIR)", dir);
-	}
-	unlink(path);
-	free(path);
-	*fd_out = fd;
-	return 0;
 }
 
 /* Download `key` into a fresh temporary file and verify it as a content

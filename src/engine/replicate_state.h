@@ -34,10 +34,6 @@ void rv_cchanges_clear(struct rv_cchanges *c);
 /* Apply one log record (file, dir, link or del). */
 void rv_cchanges_apply(struct rv_cchanges *c, const struct rv_centry *e);
 
-/* A copy of `e` with owned strings; free with rv_centry_release. */
-void rv_centry_copy(struct rv_centry *dst, const struct rv_centry *src);
-void rv_centry_release(struct rv_centry *e);
-
 /* Where the merged state goes: 0 to go on, or an RV_E* to stop with. */
 typedef int (*rv_cstate_cb)(void *ud, const struct rv_centry *e);
 /* Stream base ⊕ changes in manifest order.  `base_fd` (-1: empty base) is
@@ -74,8 +70,5 @@ int rv_cstate_load(struct rv_store *st, const char *gen, unsigned follow_parents
 int rv_cstate_write_manifest(int base_fd, const struct rv_cchanges *c, const struct rv_cobj_hdr *h,
 			     int *fd_out, uint64_t *files, uint64_t *bytes,
 			     uint64_t *entries) RV_WARN_UNUSED;
-
-/* An anonymous temporary file under $TMPDIR (or /tmp), already unlinked. */
-int rv_tmpfile(int *fd_out) RV_WARN_UNUSED;
 
 #endif

@@ -220,48 +220,13 @@ out:
  * an earlier LIST). */
 static int list_new(struct standby *sb, struct rv_restore_obj **logs, size_t *nlogs, bool *gap)
 {
-	uint64_t want = sb->seq + 1;
-	size_t cap = 0;
-	int rc = 0;
+	uint64_t later = 0;
+	int rc = rv_restore_list_logs(sb->s, sb->gen, sb->seq + 1, RV_RESTORE_LATEST, logs, nlogs,
+				      &later);
 
-	*gap = false;
-	for (;;) {
-		/* 14 of the 16 hex digits: one prefix covers 256 sequences. */
-		char *prefix = rv_content_log_block_prefix(sb->gen, want);
-		struct rv_keylist kv = {0};
-		bool stop = false;
-
-		rc = rv_store_list_keys(sb->s, prefix, &kv);
-		free(prefix);
-		if (!rc && !kv.n)
-			stop = true;
-		for (size_t i = 0; !rc && !stop && i < kv.n; i++) {
-			uint64_t seq;
-			int64_t ms;
-
-			if ((rc = rv_content_key_parse(kv.v[i], &seq, &ms)))
-				break;
-			if (seq < want)
-				continue;
-			if (seq > want) {
-				*gap = true;
-				sb->gap_next = seq;
-				stop = true;
-				break;
-			}
-			if (*nlogs == cap) {
-				cap = cap ? cap * 2 : 64;
-				*logs = rv_realloc(*logs, cap * sizeof(**logs));
-			}
-			(*logs)[*nlogs] = (struct rv_restore_obj){rv_strdup(kv.v[i]), {0}, seq, ms};
-			memcpy((*logs)[*nlogs].gen, sb->gen, RV_GEN_ID_LEN);
-			(*nlogs)++;
-			want++;
-		}
-		rv_keylist_release(&kv);
-		if (rc || stop || (want & 0xff))
-			break;
-	}
+	*gap = later != 0;
+	if (*gap)
+		sb->gap_next = later;
 	return rc;
 }
 

@@ -697,10 +697,7 @@ static int read_folder(const char *path, struct dent **out, size_t *n_out)
 				continue; /* never follow folder links: no loops */
 			dir = S_ISDIR(st.st_mode);
 		}
-		if (n == alloc) {
-			alloc = alloc ? alloc * 2 : 64;
-			v = rv_realloc(v, alloc * sizeof(*v));
-		}
+		v = rv_grow(v, &alloc, n + 1, sizeof(*v));
 		v[n].name = rv_strdup(de->d_name);
 		v[n].dir = dir;
 		n++;
@@ -760,10 +757,7 @@ static int walk_folder(struct walk *w)
 				continue; /* deleted meanwhile, or a socket or such */
 			}
 			free(fp);
-			if (w->count == w->alloc) {
-				w->alloc = w->alloc ? w->alloc * 2 : 64;
-				w->items = rv_realloc(w->items, w->alloc * sizeof(*w->items));
-			}
+			w->items = rv_grow(w->items, &w->alloc, w->count + 1, sizeof(*w->items));
 			info_fill(&w->items[w->count++], k, &st);
 		}
 	}
@@ -868,10 +862,7 @@ static int file_list_dirs_page(struct rv_store *s, const char *prefix, const cha
 			free(key);
 			continue;
 		}
-		if (out->count == alloc) {
-			alloc = alloc ? alloc * 2 : 64;
-			out->items = rv_realloc(out->items, alloc * sizeof(*out->items));
-		}
+		out->items = rv_grow(out->items, &alloc, out->count + 1, sizeof(*out->items));
 		memset(&out->items[out->count], 0, sizeof(out->items[0]));
 		out->items[out->count++].key = key;
 	}

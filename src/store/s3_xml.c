@@ -269,10 +269,7 @@ static int add_item(struct rv_list_page *out, size_t *alloc, const xmlNode *n, c
 		free(key);
 		return 0;
 	}
-	if (out->count == *alloc) {
-		*alloc = *alloc ? *alloc * 2 : 64;
-		out->items = rv_realloc(out->items, *alloc * sizeof(*out->items));
-	}
+	out->items = rv_grow(out->items, alloc, out->count + 1, sizeof(*out->items));
 	it = &out->items[out->count];
 	memset(it, 0, sizeof(*it));
 	it->key = rv_strdup(key + sl);
@@ -299,10 +296,7 @@ static int add_dir(struct rv_list_page *out, size_t *alloc, const xmlNode *n, co
 		free(p);
 		return 0;
 	}
-	if (out->count == *alloc) {
-		*alloc = *alloc ? *alloc * 2 : 64;
-		out->items = rv_realloc(out->items, *alloc * sizeof(*out->items));
-	}
+	out->items = rv_grow(out->items, alloc, out->count + 1, sizeof(*out->items));
 	memset(&out->items[out->count], 0, sizeof(out->items[0]));
 	out->items[out->count++].key = rv_strdup(p + sl);
 	free(p);

@@ -564,10 +564,7 @@ static int collect_key(const struct rv_obj_info *info, void *ud)
 {
 	struct rv_keylist *kl = ud;
 
-	if (kl->n == kl->cap) {
-		kl->cap = kl->cap ? kl->cap * 2 : 64;
-		kl->v = rv_realloc(kl->v, kl->cap * sizeof(*kl->v));
-	}
+	kl->v = rv_grow(kl->v, &kl->cap, kl->n + 1, sizeof(*kl->v));
 	kl->v[kl->n++] = rv_strdup(info->key);
 	return 0;
 }

@@ -425,8 +425,8 @@ static void test_apply_log(void **state)
 	rv_restore_point_release(&p);
 	put_db_pos = 4242;
 	put_obj(fx, fx->gen, RV_COBJ_LOG, 1, 2000, l1);
-	assert_int_equal(rv_restore_list_logs(fx->s, fx->gen, 1, RV_RESTORE_LATEST, &logs, &nlogs),
-			 0);
+	assert_int_equal(
+	    rv_restore_list_logs(fx->s, fx->gen, 1, RV_RESTORE_LATEST, &logs, &nlogs, NULL), 0);
 	assert_int_equal(nlogs, 1);
 	assert_int_equal(rv_apply_open(&a, fx->s, fx->out, NULL), 0);
 	/* `before` sees the verified header before the folder changes, and

@@ -1,8 +1,8 @@
-/* test_replicate_worker.c - reading one path for replicate against a real
- * folder and a file:// store: the blob holds exactly the bytes hashed, a
- * blob already there is not sent again, links and folders are recorded
- * as such, nothing is read through a symlinked parent, vanished paths are
- * not errors; and the worker pool hands every job back. */
+/* test_replicate_worker.c - the content folder source reading one path
+ * (content/source.h) against a real folder and a file:// store: the blob holds exactly the bytes
+ * hashed, a blob already there is not sent again, links and folders are recorded as such, nothing
+ * is read through a symlinked parent, vanished paths are not errors; and the worker pool hands
+ * every job back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,7 +25,8 @@
 
 static char root[64], storedir[64], outside[64];
 static struct rv_store *st;
-static int root_fd = -1;
+static struct rv_content_opts copts;
+static struct rv_csrc src;
 
 static void put(const char *dir, const char *rel, const void *data, size_t n)
 {
@@ -55,8 +56,10 @@ static int setup(void **state)
 	if (rv_store_open(&st, url, &o))
 		return -1;
 	free(url);
-	root_fd = open(root, O_RDONLY | O_DIRECTORY);
-	return root_fd >= 0 ? 0 : -1;
+	rv_content_opts_default(&copts);
+	copts.root = root;
+	src.ops = &rv_csrc_folder;
+	return src.ops->open(&src.h, &copts) ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -65,7 +68,7 @@ static int teardown(void **state)
 
 	(void)state;
 	rv_store_free(st);
-	close(root_fd);
+	src.ops->close(src.h);
 	if (system(cmd) != 0)
 		return -1;
 	free(cmd);
@@ -77,7 +80,7 @@ static struct rjob *run(const char *path)
 	struct rjob *j = rv_calloc(1, sizeof(*j));
 
 	j->path = rv_strdup(path);
-	rv_replicate_read_path(st, root_fd, NULL, j);
+	src.ops->read(src.h, st, NULL, j->path, &j->rd);
 	return j;
 }
 
@@ -88,7 +91,7 @@ static void check_blob(const struct rjob *j, const void *data, size_t n)
 	struct rv_buf b = RV_BUF_INIT(8u << 20);
 
 	rv_sha256(sha, data, n);
-	assert_memory_equal(j->e.sha256, sha, RV_SHA256_LEN);
+	assert_memory_equal(j->rd.e.sha256, sha, RV_SHA256_LEN);
 	rv_content_blob_key(key, sha);
 	assert_int_equal(rv_store_get_buf(st, key, &b, NULL), 0);
 	assert_int_equal(b.len, n);
@@ -98,7 +101,7 @@ static void check_blob(const struct rjob *j, const void *data, size_t n)
 
 static void test_small_and_large_files(void **state)
 {
-	size_t big_n = RV_REPLICATE_MEM_MAX + 12345;
+	size_t big_n = RV_CSRC_MEM_MAX + 12345;
 	char *big = rv_malloc(big_n);
 	struct rjob *j;
 
@@ -109,30 +112,30 @@ static void test_small_and_large_files(void **state)
 	put(root, "big.bin", big, big_n);
 
 	j = run("small.txt");
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->e.type, RV_CE_FILE);
-	assert_int_equal(j->e.size, 5);
-	assert_int_equal(j->e.mode, 0640);
-	assert_int_equal(j->uploaded, 5);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.e.type, RV_CE_FILE);
+	assert_int_equal(j->rd.e.size, 5);
+	assert_int_equal(j->rd.e.mode, 0640);
+	assert_int_equal(j->rd.uploaded, 5);
 	check_blob(j, "hello", 5);
 	rv_rjob_free(j);
 
 	j = run("small.txt"); /* small blobs are put without a HEAD: same bytes again */
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->uploaded, 5);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.uploaded, 5);
 	check_blob(j, "hello", 5);
 	rv_rjob_free(j);
 
 	j = run("big.bin"); /* staged through a temporary file */
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->e.size, big_n);
-	assert_int_equal(j->uploaded, big_n);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.e.size, big_n);
+	assert_int_equal(j->rd.uploaded, big_n);
 	check_blob(j, big, big_n);
 	rv_rjob_free(j);
 
 	j = run("big.bin"); /* a large blob already there is not sent again */
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->uploaded, 0);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.uploaded, 0);
 	rv_rjob_free(j);
 	free(big);
 }
@@ -148,23 +151,23 @@ static void test_links_dirs_and_gone(void **state)
 	assert_int_equal(symlink(outside, l), 0);
 
 	j = run("sub");
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->e.type, RV_CE_DIR);
-	assert_int_equal(j->e.mode, 0750);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.e.type, RV_CE_DIR);
+	assert_int_equal(j->rd.e.mode, 0750);
 	rv_rjob_free(j);
 
 	j = run("out");
-	assert_int_equal(j->res, RJ_RECORD);
-	assert_int_equal(j->e.type, RV_CE_LINK);
-	assert_string_equal(j->e.target, outside);
+	assert_int_equal(j->rd.res, RV_CSRC_RECORD);
+	assert_int_equal(j->rd.e.type, RV_CE_LINK);
+	assert_string_equal(j->rd.e.target, outside);
 	rv_rjob_free(j);
 
 	j = run("out/secret"); /* through the link: never read */
-	assert_int_equal(j->res, RJ_GONE);
+	assert_int_equal(j->rd.res, RV_CSRC_GONE);
 	rv_rjob_free(j);
 
 	j = run("nothing/here");
-	assert_int_equal(j->res, RJ_GONE);
+	assert_int_equal(j->rd.res, RV_CSRC_GONE);
 	rv_rjob_free(j);
 	free(p);
 	free(l);
@@ -184,7 +187,7 @@ static void test_pool(void **state)
 		snprintf(data, sizeof(data), "data %d", i);
 		put(root, name, data, strlen(data));
 	}
-	assert_int_equal(rv_rpool_start(&p, 4, st, root_fd, NULL, efd), 0);
+	assert_int_equal(rv_rpool_start(&p, 4, st, &src, NULL, efd), 0);
 	for (int i = 0; i < 40; i++) {
 		char name[32];
 
@@ -199,7 +202,7 @@ static void test_pool(void **state)
 		while (j) {
 			struct rjob *next = j->next;
 
-			assert_int_equal(j->res, RJ_RECORD);
+			assert_int_equal(j->rd.res, RV_CSRC_RECORD);
 			got++;
 			rv_rjob_free(j);
 			j = next;
