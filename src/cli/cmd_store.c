@@ -1,7 +1,7 @@
 /* cmd_store.c - `revenant store`: operate on a replica store by hand
  * (ls, put, get, head, rm, caps; put -r / get -r for whole trees). */
 #include "cli/cli.h"
-#include "cli/xfer.h"
+#include "store/xfer.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "store/store.h"

@@ -5,8 +5,8 @@
  * and feeds a small bounded queue; memory stays flat however many files
  * there are.  Every file that cannot be copied is reported on stderr and
  * counted; nothing is skipped silently. */
-#ifndef RV_CLI_XFER_H
-#define RV_CLI_XFER_H
+#ifndef RV_STORE_XFER_H
+#define RV_STORE_XFER_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* xfer.c - parallel tree transfers (see xfer.h). */
-#include "cli/xfer.h"
+#include "store/xfer.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "core/workq.h"
