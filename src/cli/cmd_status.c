@@ -57,53 +57,36 @@ static void iso(char out[32], int64_t ms)
 	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-struct counts {
-	uint64_t files, dirs, links, bytes;
-	FILE *print; /* --manifest */
+/* status --manifest: one record per line, as docs/FORMAT.md writes them. */
+struct printer {
 	struct rv_buf esc, esc2;
 };
 
-static int count_entry(void *ud, const struct rv_centry *e)
+static int print_entry(void *ud, const struct rv_centry *e)
 {
-	struct counts *c = ud;
+	struct printer *p = ud;
 	char hex[RV_SHA256_HEX];
 	int rc;
 
-	switch (e->type) {
-	case RV_CE_FILE:
-		c->files++;
-		c->bytes += e->size;
-		break;
-	case RV_CE_DIR:
-		c->dirs++;
-		break;
-	case RV_CE_LINK:
-		c->links++;
-		break;
-	default:
-		break;
-	}
-	if (!c->print)
-		return 0;
-	rv_buf_reset(&c->esc);
-	if ((rc = rv_content_escape(&c->esc, e->path)))
+	rv_buf_reset(&p->esc);
+	if ((rc = rv_content_escape(&p->esc, e->path)))
 		return rc;
 	switch (e->type) {
 	case RV_CE_FILE:
 		rv_hex(hex, e->sha256, RV_SHA256_LEN);
-		fprintf(c->print, "file %s %" PRIu64 " %04o %" PRId64 " %s\n", rv_buf_str(&c->esc),
-			e->size, (unsigned)e->mode, e->mtime_ns, hex);
+		printf("file %s %" PRIu64 " %04o %" PRId64 " %s\n", rv_buf_str(&p->esc), e->size,
+		       (unsigned)e->mode, e->mtime_ns, hex);
 		break;
 	case RV_CE_DIR:
-		fprintf(c->print, "dir %s %04o %" PRId64 "\n", rv_buf_str(&c->esc),
-			(unsigned)e->mode, e->mtime_ns);
+		printf("dir %s %04o %" PRId64 "\n", rv_buf_str(&p->esc), (unsigned)e->mode,
+		       e->mtime_ns);
 		break;
 	case RV_CE_LINK:
-		rv_buf_reset(&c->esc2);
-		if ((rc = rv_content_escape(&c->esc2, e->target)))
+		rv_buf_reset(&p->esc2);
+		if ((rc = rv_content_escape(&p->esc2, e->target)))
 			return rc;
-		fprintf(c->print, "link %s %" PRId64 " %s\n", rv_buf_str(&c->esc), e->mtime_ns,
-			rv_buf_str(&c->esc2));
+		printf("link %s %" PRId64 " %s\n", rv_buf_str(&p->esc), e->mtime_ns,
+		       rv_buf_str(&p->esc2));
 		break;
 	default:
 		break;
@@ -126,20 +109,18 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct rv_store *st = NULL;
-	struct rv_lease lease = {0};
-	struct rv_status_gens g = {0};
-	struct rv_restore_gap gap = {0};
+	struct rv_status S;
+	struct printer pr;
 	char gapline[160] = "";
-	struct rv_cstate cs;
-	struct counts cnt = {0};
-	bool json = false, manifest = false, have_lease = false;
+	bool json = false, manifest = false;
 	json_t *root = NULL, *jg = NULL;
 	char t1[32], t2[32];
 	int c, rc;
 
-	rv_cstate_init(&cs);
-	rv_buf_init(&cnt.esc, 3 * RV_CPATH_MAX + 1);
-	rv_buf_init(&cnt.esc2, 3 * RV_CPATH_MAX + 1);
+	memset(&S, 0, sizeof(S));
+	rv_cstate_init(&S.content);
+	rv_buf_init(&pr.esc, 3 * RV_CPATH_MAX + 1);
+	rv_buf_init(&pr.esc2, 3 * RV_CPATH_MAX + 1);
 	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -161,24 +142,12 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 					   "--help)");
 	if ((rc = rv_cli_open_store(cli, optind < argc ? argv[optind] : NULL, &st)))
 		goto out;
-	rc = rv_lease_read(st, &lease);
-	if (rc && rc != RV_ENOTFOUND)
+	rc = rv_status_collect(st, json ? SIZE_MAX : TEXT_GENS, manifest ? print_entry : NULL, &pr,
+			       &S);
+	if (rc)
 		goto out;
-	have_lease = !rc;
-	if ((rc = rv_status_list_generations(st, &g)))
-		goto out;
-	if (have_lease && (rc = rv_cstate_load(st, lease.gen, 64, &cs)))
-		goto out;
-	if (have_lease && !manifest && (rc = rv_status_content_gap(st, lease.gen, &gap)))
-		goto out;
-	if (gap.missing)
-		rv_restore_gap_describe(gapline, sizeof(gapline), &gap);
-	if (have_lease) {
-		cnt.print = manifest ? stdout : NULL;
-		if ((rc = rv_cstate_merge(cs.base_fd, "the latest manifest", &cs.changes,
-					  count_entry, &cnt)))
-			goto out;
-	}
+	if (S.gap.missing)
+		rv_restore_gap_describe(gapline, sizeof(gapline), &S.gap);
 	if (manifest) {
 		if (fflush(stdout) == EOF)
 			rc = rv_error(RV_EFAIL, "cannot write to standard output");
@@ -187,113 +156,104 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 
 	if (json) {
 		root = json_object();
-		if (have_lease) {
-			iso(t1, lease.since_ms);
-			json_object_set_new(root, "lease",
-					    json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "site",
-						      lease.site, "epoch", (json_int_t)lease.epoch,
-						      "holder", lease.holder, "generation",
-						      lease.gen, "since", t1, "since_ms",
-						      (json_int_t)lease.since_ms));
+		if (S.have_lease) {
+			iso(t1, S.lease.since_ms);
+			json_object_set_new(
+			    root, "lease",
+			    json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "site", S.lease.site,
+				      "epoch", (json_int_t)S.lease.epoch, "holder", S.lease.holder,
+				      "generation", S.lease.gen, "since", t1, "since_ms",
+				      (json_int_t)S.lease.since_ms));
 		} else {
 			json_object_set_new(root, "lease", json_null());
 		}
 		jg = json_array();
-	} else if (have_lease) {
-		iso(t1, lease.since_ms);
-		printf("lease:      site %s, epoch %" PRIu64 ", holder %s, since %s\n", lease.site,
-		       lease.epoch, lease.holder, t1);
-		printf("generation: %s\n", lease.gen);
+	} else if (S.have_lease) {
+		iso(t1, S.lease.since_ms);
+		printf("lease:      site %s, epoch %" PRIu64 ", holder %s, since %s\n",
+		       S.lease.site, S.lease.epoch, S.lease.holder, t1);
+		printf("generation: %s\n", S.lease.gen);
 	} else {
 		printf("lease:      none (nothing has been replicated to this store yet)\n");
 	}
 	if (!json)
-		printf("generations: %zu%s\n", g.n, g.n > TEXT_GENS ? " (the newest shown)" : "");
-	for (size_t i = 0; i < g.n; i++) {
-		struct rv_gen_meta meta;
+		printf("generations: %zu%s\n", S.gens.n,
+		       S.gens.n > TEXT_GENS ? " (the newest shown)" : "");
+	for (size_t i = 0; i < S.gens.n; i++) {
+		const struct rv_status_gen *g = &S.gen[i];
 
-		if (!json && i + TEXT_GENS < g.n)
+		if (!g->meta_read)
 			continue;
-		rc = rv_gen_meta_read(st, g.ids[i], &meta);
-		if (rc == RV_ENOTFOUND) {
-			/* A start that stopped before writing meta.json. */
-			rv_error_clear();
-			rc = 0;
+		if (!g->has_meta) {
 			if (json)
 				json_array_append_new(jg,
 						      json_pack("{s:s, s:n, s:n, s:n, s:n, s:n}",
-								"id", g.ids[i], "site", "epoch",
+								"id", g->id, "site", "epoch",
 								"created", "created_ms", "parent"));
 			else
-				printf("  %s  (no meta.json: its start was interrupted)\n",
-				       g.ids[i]);
+				printf("  %s  (no meta.json: its start was interrupted)\n", g->id);
 			continue;
 		}
-		if (rc)
-			goto out;
-		iso(t1, meta.created_ms);
+		iso(t1, g->meta.created_ms);
 		if (json)
 			json_array_append_new(
-			    jg, json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "id", meta.gen, "site",
-					  meta.site, "epoch", (json_int_t)meta.epoch, "created", t1,
-					  "created_ms", (json_int_t)meta.created_ms, "parent",
-					  jstr_or_null(meta.parent)));
+			    jg,
+			    json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "id", g->meta.gen, "site",
+				      g->meta.site, "epoch", (json_int_t)g->meta.epoch, "created",
+				      t1, "created_ms", (json_int_t)g->meta.created_ms, "parent",
+				      jstr_or_null(g->meta.parent)));
 		else
-			printf("  %s  site %-12s epoch %-4" PRIu64 " created %s\n", meta.gen,
-			       meta.site, meta.epoch, t1);
-		rv_gen_meta_release(&meta);
+			printf("  %s  site %-12s epoch %-4" PRIu64 " created %s\n", g->meta.gen,
+			       g->meta.site, g->meta.epoch, t1);
 	}
-	iso(t1, cs.seq_ms);
-	iso(t2, cs.manifest_ms);
+	iso(t1, S.content.seq_ms);
+	iso(t2, S.content.manifest_ms);
 	if (json) {
 		json_object_set_new(root, "generations", jg);
 		jg = NULL;
-		if (have_lease) {
+		if (S.have_lease) {
 			json_object_set_new(
 			    root, "content",
 			    json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
-				      "generation", cs.gen[0] ? cs.gen : lease.gen, "seq",
-				      (json_int_t)cs.seq, "time", t1, "time_ms",
-				      (json_int_t)cs.seq_ms, "manifest_seq",
-				      (json_int_t)cs.manifest_seq, "manifest_time", t2,
-				      "logs_after_manifest", (json_int_t)cs.logs, "files",
-				      (json_int_t)cnt.files, "dirs", (json_int_t)cnt.dirs, "links",
-				      (json_int_t)cnt.links, "bytes", (json_int_t)cnt.bytes));
+				      "generation", S.content.gen[0] ? S.content.gen : S.lease.gen,
+				      "seq", (json_int_t)S.content.seq, "time", t1, "time_ms",
+				      (json_int_t)S.content.seq_ms, "manifest_seq",
+				      (json_int_t)S.content.manifest_seq, "manifest_time", t2,
+				      "logs_after_manifest", (json_int_t)S.content.logs, "files",
+				      (json_int_t)S.files, "dirs", (json_int_t)S.dirs, "links",
+				      (json_int_t)S.links, "bytes", (json_int_t)S.bytes));
 			json_object_set_new(
 			    json_object_get(root, "content"), "gap",
-			    gap.missing
-				? json_pack("{s:s, s:I, s:I, s:s}", "generation", gap.gen,
-					    "missing_seq", (json_int_t)gap.missing, "next_seq",
-					    (json_int_t)gap.next, "message", gapline)
+			    S.gap.missing
+				? json_pack("{s:s, s:I, s:I, s:s}", "generation", S.gap.gen,
+					    "missing_seq", (json_int_t)S.gap.missing, "next_seq",
+					    (json_int_t)S.gap.next, "message", gapline)
 				: json_null());
 		} else
 			json_object_set_new(root, "content", json_null());
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) || puts("") == EOF)
 			rc = rv_error(RV_EFAIL, "cannot write to standard output");
-	} else if (have_lease) {
+	} else if (S.have_lease) {
 		printf("content:    commit %" PRIu64 " at %s (manifest %" PRIu64 " at %s, %" PRIu64
 		       " logs after it)\n",
-		       cs.seq, t1, cs.manifest_seq, t2, cs.logs);
+		       S.content.seq, t1, S.content.manifest_seq, t2, S.content.logs);
 		printf("            %" PRIu64 " files, %" PRIu64 " bytes, %" PRIu64
 		       " folders, %" PRIu64 " links\n",
-		       cnt.files, cnt.bytes, cnt.dirs, cnt.links);
-		if (gap.missing)
+		       S.files, S.bytes, S.dirs, S.links);
+		if (S.gap.missing)
 			printf("gap:        %s — the latest point cannot be restored; the "
 			       "newest before it can (restore --before-gap)\n",
 			       gapline);
 	}
 	/* Everything is printed; a gap is damage, so the exit says so. */
-	if (!rc && gap.missing)
-		rc = rv_restore_gap_error(&gap);
+	if (!rc && S.gap.missing)
+		rc = rv_restore_gap_error(&S.gap);
 out:
 	json_decref(jg);
 	json_decref(root);
-	rv_status_gens_release(&g);
-	rv_buf_release(&cnt.esc);
-	rv_buf_release(&cnt.esc2);
-	rv_cstate_release(&cs);
-	if (have_lease)
-		rv_lease_release(&lease);
+	rv_status_release(&S);
+	rv_buf_release(&pr.esc);
+	rv_buf_release(&pr.esc2);
 	rv_store_free(st);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "store/store.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,88 @@ int rv_status_content_gap(struct rv_store *s, const char *gen, struct rv_restore
 	}
 	rv_restore_point_release(&p);
 	return rc;
+}
+
+struct counter {
+	struct rv_status *st;
+	int (*entry)(void *ud, const struct rv_centry *e);
+	void *ud;
+};
+
+static int count_entry(void *ud, const struct rv_centry *e)
+{
+	struct counter *c = ud;
+
+	switch (e->type) {
+	case RV_CE_FILE:
+		c->st->files++;
+		c->st->bytes += e->size;
+		break;
+	case RV_CE_DIR:
+		c->st->dirs++;
+		break;
+	case RV_CE_LINK:
+		c->st->links++;
+		break;
+	default:
+		break;
+	}
+	return c->entry ? c->entry(c->ud, e) : 0;
+}
+
+int rv_status_collect(struct rv_store *s, size_t meta_newest,
+		      int (*entry)(void *ud, const struct rv_centry *e), void *ud,
+		      struct rv_status *out)
+{
+	struct counter cnt = {out, entry, ud};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rv_cstate_init(&out->content);
+	rc = rv_lease_read(s, &out->lease);
+	if (rc && rc != RV_ENOTFOUND)
+		return rc;
+	out->have_lease = !rc;
+	rv_error_clear();
+	if ((rc = rv_status_list_generations(s, &out->gens)))
+		return rc;
+	out->gen = rv_calloc(out->gens.n ? out->gens.n : 1, sizeof(*out->gen));
+	for (size_t i = 0; i < out->gens.n; i++) {
+		struct rv_status_gen *g = &out->gen[i];
+
+		g->id = out->gens.ids[i];
+		if (meta_newest != SIZE_MAX && i + meta_newest < out->gens.n)
+			continue;
+		g->meta_read = true;
+		rc = rv_gen_meta_read(s, g->id, &g->meta);
+		if (rc == RV_ENOTFOUND) {
+			rv_error_clear();
+			continue;
+		}
+		if (rc)
+			return rc;
+		g->has_meta = true;
+	}
+	if (!out->have_lease)
+		return 0;
+	if ((rc = rv_cstate_load(s, out->lease.gen, 64, &out->content)))
+		return rc;
+	if (!entry && (rc = rv_status_content_gap(s, out->lease.gen, &out->gap)))
+		return rc;
+	return rv_cstate_merge(out->content.base_fd, "the latest manifest", &out->content.changes,
+			       count_entry, &cnt);
+}
+
+void rv_status_release(struct rv_status *st)
+{
+	for (size_t i = 0; st->gen && i < st->gens.n; i++)
+		if (st->gen[i].has_meta)
+			rv_gen_meta_release(&st->gen[i].meta);
+	free(st->gen);
+	rv_status_gens_release(&st->gens);
+	rv_cstate_release(&st->content);
+	if (st->have_lease)
+		rv_lease_release(&st->lease);
+	memset(st, 0, sizeof(*st));
+	rv_cstate_init(&st->content);
 }

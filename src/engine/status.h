@@ -9,6 +9,8 @@
 
 #include "content/restore.h"
 #include "core/err.h"
+#include "engine/lease.h"
+#include "engine/replicate_state.h"
 
 struct rv_store;
 
@@ -27,5 +29,35 @@ void rv_status_gens_release(struct rv_status_gens *g);
  * generation without commits has no gap.  Only LISTs, no downloads. */
 int rv_status_content_gap(struct rv_store *s, const char *gen,
 			  struct rv_restore_gap *gap) RV_WARN_UNUSED;
+
+/* One generation as status shows it. */
+struct rv_status_gen {
+	const char *id; /* borrowed from `gens` */
+	bool has_meta;	/* false: meta.json missing (a start was interrupted) */
+	bool meta_read; /* outside `meta_newest`: not asked for */
+	struct rv_gen_meta meta;
+};
+
+/* Everything `revenant status` prints. */
+struct rv_status {
+	bool have_lease; /* false: nothing was replicated to this store yet */
+	struct rv_lease lease;
+	struct rv_status_gens gens;
+	struct rv_status_gen *gen; /* gens.n of them, oldest first */
+	/* The lease's generation's latest recorded state. */
+	struct rv_cstate content;
+	uint64_t files, dirs, links, bytes;
+	struct rv_restore_gap gap; /* missing 0: none (not looked for with `entry`) */
+};
+
+/* Gather it: the lease, the generations (meta.json of the newest
+ * `meta_newest`; SIZE_MAX: all), the latest recorded state and its counts,
+ * and the content log's gap.  `entry` (may be NULL) sees every entry of the
+ * latest state in manifest order (status --manifest; the gap check is then
+ * skipped).  A gap is not an error here: out->gap says it. */
+int rv_status_collect(struct rv_store *s, size_t meta_newest,
+		      int (*entry)(void *ud, const struct rv_centry *e), void *ud,
+		      struct rv_status *out) RV_WARN_UNUSED;
+void rv_status_release(struct rv_status *st);
 
 #endif
