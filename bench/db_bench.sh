@@ -184,7 +184,7 @@ if [[ $PARTS == *[bc]* ]]; then
 		--db "$work/restored.db" >"$work/rr.log" 2>&1 || die "(b) revenant restore failed: $(cat "$work/rr.log")"
 	set -- $(grep '^TIME ' "$work/rr.time")
 	add b "revenant restore --db-only" "$2" "$(awk "BEGIN{print $3 + $4}")" "$(($5 / 1024))" \
-		"$(tail -1 "$work/rr.log" | grep -o '([0-9]* segments[^)]*)' || true)"
+		"$(tail -1 "$work/rr.log" | grep -o '([0-9]* segments[^)]*)' || true) $(grep -o 'segments_ms=[0-9]* snapshot_ms=[0-9]* check_ms=[0-9]*' "$work/rr.log" || true)"
 	rm -f "$work/restored.db"
 	sync
 	sleep "$SETTLE"
