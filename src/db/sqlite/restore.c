@@ -191,7 +191,28 @@ struct pwriter {
 	bool have, quit;
 	int err;
 	uint64_t flushed; /* the writer's own */
+	/* The file's size as the writer left it (the writer's own; the
+	 * applying thread's after pw_drain): a commit that leaves the size as
+	 * it is (most do) costs no ftruncate. */
+	uint64_t size;
 };
+
+static void pw_grew(struct pwriter *w, uint64_t end)
+{
+	if (end > w->size)
+		w->size = end;
+}
+
+/* The file cut (or extended) to `size` bytes, unless it has that size. */
+static int pw_truncate(struct pwriter *w, uint64_t size)
+{
+	if (size == w->size)
+		return 0;
+	if (ftruncate(w->fd, (off_t)size) == -1)
+		return errno;
+	w->size = size;
+	return 0;
+}
 
 /* The pages of run `j` that segments first leaves to the snapshot, as
  * maximal runs. */
@@ -210,6 +231,8 @@ static int pw_run_kept(struct pwriter *w, const struct pw_job *j)
 		    pwrite_all(w->fd, j->p + a * j->page_size, (size_t)((b - a) * j->page_size),
 			       j->off + a * j->page_size) == -1)
 			return errno;
+		if (b > a)
+			pw_grew(w, j->off + b * j->page_size);
 	}
 	return 0;
 }
@@ -224,6 +247,8 @@ static int pw_run(struct pwriter *w, const struct pw_job *j)
 				return err;
 		} else if (pwrite_all(w->fd, j->p, j->n, j->off) == -1) {
 			return errno;
+		} else {
+			pw_grew(w, j->off + j->n);
 		}
 		rv_testpoint("db.written");
 		if (j->off + j->n - w->flushed >= WRITEBACK_STEP) {
@@ -238,14 +263,17 @@ static int pw_run(struct pwriter *w, const struct pw_job *j)
 	for (size_t i = 0; i < j->nops; i++) {
 		const struct pw_op *o = &j->ops[i];
 
+		int err;
+
 		if (o->page && pwrite_all(w->fd, o->page, j->page_size,
 					  (uint64_t)(o->pgno - 1) * j->page_size) == -1)
 			return errno;
-		if (o->page)
+		if (o->page) {
+			pw_grew(w, (uint64_t)o->pgno * j->page_size);
 			rv_testpoint("db.written");
-		if (o->commit &&
-		    ftruncate(w->fd, (off_t)((uint64_t)o->commit * j->page_size)) == -1)
-			return errno;
+		}
+		if (o->commit && (err = pw_truncate(w, (uint64_t)o->commit * j->page_size)) != 0)
+			return err;
 	}
 	return 0;
 }
@@ -278,8 +306,12 @@ static void *pw_main(void *arg)
 
 static void pw_start(struct pwriter *w, int fd)
 {
+	struct stat st;
+
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
+	/* Unknown: then the first commit cuts, as every one used to. */
+	w->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
 	w->buf = rv_malloc(2 * APPLY_BUF);
 	w->ops = rv_malloc(2 * OPS_MAX * sizeof(*w->ops));
 	w->seen = rv_malloc(SEEN_SLOTS * sizeof(*w->seen));
@@ -414,9 +446,12 @@ static int apply_snapshot(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *
 			rc = pw_submit(a->w, &j);
 	}
 	/* After segments the file already ends at the last commit's size. */
-	if (!rc && a->w && !first && !(rc = pw_drain(a->w)) &&
-	    ftruncate(a->w->fd, (off_t)(h->count * h->page_size)) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
+	if (!rc && a->w && !first && !(rc = pw_drain(a->w))) {
+		int err = pw_truncate(a->w, h->count * h->page_size);
+
+		if (err)
+			rc = rv_error_errno(RV_EFAIL, err, "truncate restored database");
+	}
 	return rc;
 }
 
