@@ -11,13 +11,15 @@
 #     revenant restore --db-only vs aws s3 cp + cp.
 # (c) peak RSS (VmHWM) of replicate on that database under the writer.
 # Env: SECS (30, per (a) run), SPARSE_SECS (90, the sparse run), RUNS
-# ("200:1s 200:100ms sparse:1s": which (a) runs, rate:sync_interval), BIG_MIB (1024), SECS_C (30), PARTS (abc).
+# ("200:1s 200:100ms sparse:1s": which (a) runs, rate:sync_interval), BIG_MIB (1024), SECS_C (30), PARTS (abc),
+# SETTLE (10: seconds of quiet before each timed restore, see below).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 rv="$(realpath "${1:-$top/build-rel/revenant}")"
 SECS=${SECS:-30}
 BIG_MIB=${BIG_MIB:-1024}
 SECS_C=${SECS_C:-30}
+SETTLE=${SETTLE:-10}
 SPARSE_SECS=${SPARSE_SECS:-90}
 RUNS=${RUNS:-200:1s 200:100ms sparse:1s}
 PARTS=${PARTS:-abc}
@@ -170,15 +172,22 @@ if [[ $PARTS == *[bc]* ]]; then
 	wait "$rpid" || die "replicate exit $? on SIGTERM"
 
 	# Restores: revenant (snapshot + segments, verified, integrity_check)
-	# vs the AWS CLI download + a copy into place.
+	# vs the AWS CLI download + a copy into place.  Each starts after
+	# SETTLE quiet seconds: on this VM memory a process frees goes back to
+	# the hypervisor within seconds and is slow to touch again (2 s of
+	# system time per GiB cold, 0.2 s warm), so without the pause whichever
+	# restore runs right after the other's 1 GiB file was removed writes
+	# into warm pages and the other into cold ones.
 	sync
+	sleep "$SETTLE"
 	/usr/bin/time -f 'TIME %e %U %S %M' -o "$work/rr.time" "$rv" -c "$work/b.yml" restore --db-only \
 		--db "$work/restored.db" >"$work/rr.log" 2>&1 || die "(b) revenant restore failed: $(cat "$work/rr.log")"
 	set -- $(grep '^TIME ' "$work/rr.time")
 	add b "revenant restore --db-only" "$2" "$(awk "BEGIN{print $3 + $4}")" "$(($5 / 1024))" \
-		"$(tail -1 "$work/rr.log" | grep -o '([0-9]* segments[^)]*)' || true)"
+		"$(tail -1 "$work/rr.log" | grep -o '([0-9]* segments[^)]*)' || true) $(grep -o 'segments_ms=[0-9]* snapshot_ms=[0-9]* check_ms=[0-9]*' "$work/rr.log" || true)"
 	rm -f "$work/restored.db"
 	sync
+	sleep "$SETTLE"
 	/usr/bin/time -f 'TIME %e %U %S %M' -o "$work/dl.time" "$AWS" --endpoint-url "$S3RVER_URL" s3 cp \
 		--only-show-errors s3://bench/peer/ghost.db "$work/dl.db" || die "(b) aws download failed"
 	/usr/bin/time -f 'TIME %e %U %S %M' -o "$work/cp.time" cp "$work/dl.db" "$work/placed.db"

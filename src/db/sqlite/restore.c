@@ -2,7 +2,13 @@
  * segments, or move one forward in place (see sqlite.h).  Frames are
  * applied the way a checkpoint would: each page written at (pgno - 1) *
  * page_size, the file cut to the commit frame's size; every segment ends on
- * a commit, so each applied segment leaves a consistent database. */
+ * a commit, so each applied segment leaves a consistent database.
+ *
+ * A full restore applies the segments first, onto an empty file, and the
+ * snapshot last, writing only the pages no segment wrote and no commit cut
+ * (see "Segments first" below): the result is the same file as snapshot
+ * then segments, but the snapshot's pages that the log replaces are never
+ * written, and the segments are decoded while the snapshot downloads. */
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/testpoint.h"
@@ -19,6 +25,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,6 +108,61 @@ struct pw_op {
 	uint32_t commit; /* database size in pages after it, 0 if none */
 };
 
+/* ---- Segments first ----
+ * Applying the segments in order onto an empty file, then the snapshot's
+ * page p only where (1) no frame of the segments wrote p and (2) p <= the
+ * smallest database size any of their commits set, gives the same file as
+ * the snapshot followed by the segments:
+ * - a page some frame wrote after the last cut below it holds that frame's
+ *   bytes either way (a cut and a later write read as the write);
+ * - a page once cut (a commit smaller than p) and not written after it
+ *   reads as zeros either way (here: a hole, or cut by the same commit);
+ * - any other page is the snapshot's (or zeros beyond its end).
+ * The file ends at the last commit's size, which no snapshot write passes.
+ * `struct pagemap` is (1): one bit per page number, in chunks allocated on
+ * first use, so a 1 GiB database of 4 KiB pages takes 32 KiB. */
+#define PM_CHUNK_SHIFT 18 /* bits per chunk: 32 KiB */
+#define PM_CHUNK_WORDS ((1u << PM_CHUNK_SHIFT) / 64)
+#define PM_TOP	       (1u << (32 - PM_CHUNK_SHIFT))
+#define PM_CHUNKS_MAX  256 /* 8 MiB of bits at most, for 2^26 pages */
+
+struct pagemap {
+	uint64_t *chunk[PM_TOP];
+	unsigned nchunks;
+};
+
+static int pm_set(struct pagemap *m, uint32_t pgno)
+{
+	uint64_t **c = &m->chunk[pgno >> PM_CHUNK_SHIFT];
+	uint32_t bit = pgno & ((1u << PM_CHUNK_SHIFT) - 1);
+
+	if (!*c) {
+		if (m->nchunks == PM_CHUNKS_MAX)
+			return rv_error(RV_ENOTSUP,
+					"the database log writes pages spread over more than %u "
+					"regions of %u pages — too sparse to restore",
+					PM_CHUNKS_MAX, 1u << PM_CHUNK_SHIFT);
+		*c = rv_calloc(PM_CHUNK_WORDS, sizeof(**c));
+		m->nchunks++;
+	}
+	(*c)[bit / 64] |= 1ull << (bit % 64);
+	return 0;
+}
+
+static bool pm_get(const struct pagemap *m, uint32_t pgno)
+{
+	const uint64_t *c = m->chunk[pgno >> PM_CHUNK_SHIFT];
+	uint32_t bit = pgno & ((1u << PM_CHUNK_SHIFT) - 1);
+
+	return c && (c[bit / 64] >> (bit % 64) & 1);
+}
+
+static void pm_release(struct pagemap *m)
+{
+	for (size_t i = 0; m && i < PM_TOP; i++)
+		free(m->chunk[i]);
+}
+
 struct pw_job {
 	const unsigned char *p; /* a run of n bytes at off ... */
 	size_t n;
@@ -108,6 +170,10 @@ struct pw_job {
 	const struct pw_op *ops; /* ... or nops page writes */
 	size_t nops;
 	uint32_t page_size;
+	/* For a run: when `skip` is set, only its pages not in `skip` and
+	 * numbered at most `limit` are written (segments first). */
+	const struct pagemap *skip;
+	uint64_t limit;
 };
 
 struct pwriter {
@@ -125,13 +191,65 @@ struct pwriter {
 	bool have, quit;
 	int err;
 	uint64_t flushed; /* the writer's own */
+	/* The file's size as the writer left it (the writer's own; the
+	 * applying thread's after pw_drain): a commit that leaves the size as
+	 * it is (most do) costs no ftruncate. */
+	uint64_t size;
 };
+
+static void pw_grew(struct pwriter *w, uint64_t end)
+{
+	if (end > w->size)
+		w->size = end;
+}
+
+/* The file cut (or extended) to `size` bytes, unless it has that size. */
+static int pw_truncate(struct pwriter *w, uint64_t size)
+{
+	if (size == w->size)
+		return 0;
+	if (ftruncate(w->fd, (off_t)size) == -1)
+		return errno;
+	w->size = size;
+	return 0;
+}
+
+/* The pages of run `j` that segments first leaves to the snapshot, as
+ * maximal runs. */
+static int pw_run_kept(struct pwriter *w, const struct pw_job *j)
+{
+	uint64_t first = j->off / j->page_size + 1, np = j->n / j->page_size;
+
+	for (uint64_t a = 0, b; a < np; a = b) {
+		while (a < np && (first + a > j->limit || pm_get(j->skip, (uint32_t)(first + a))))
+			a++;
+		for (b = a;
+		     b < np && first + b <= j->limit && !pm_get(j->skip, (uint32_t)(first + b));
+		     b++)
+			;
+		if (b > a &&
+		    pwrite_all(w->fd, j->p + a * j->page_size, (size_t)((b - a) * j->page_size),
+			       j->off + a * j->page_size) == -1)
+			return errno;
+		if (b > a)
+			pw_grew(w, j->off + b * j->page_size);
+	}
+	return 0;
+}
 
 static int pw_run(struct pwriter *w, const struct pw_job *j)
 {
 	if (!j->ops) {
-		if (pwrite_all(w->fd, j->p, j->n, j->off) == -1)
+		if (j->skip) {
+			int err = pw_run_kept(w, j);
+
+			if (err)
+				return err;
+		} else if (pwrite_all(w->fd, j->p, j->n, j->off) == -1) {
 			return errno;
+		} else {
+			pw_grew(w, j->off + j->n);
+		}
 		rv_testpoint("db.written");
 		if (j->off + j->n - w->flushed >= WRITEBACK_STEP) {
 			/* Only a hint: the fsync at the end is what counts. */
@@ -145,14 +263,17 @@ static int pw_run(struct pwriter *w, const struct pw_job *j)
 	for (size_t i = 0; i < j->nops; i++) {
 		const struct pw_op *o = &j->ops[i];
 
+		int err;
+
 		if (o->page && pwrite_all(w->fd, o->page, j->page_size,
 					  (uint64_t)(o->pgno - 1) * j->page_size) == -1)
 			return errno;
-		if (o->page)
+		if (o->page) {
+			pw_grew(w, (uint64_t)o->pgno * j->page_size);
 			rv_testpoint("db.written");
-		if (o->commit &&
-		    ftruncate(w->fd, (off_t)((uint64_t)o->commit * j->page_size)) == -1)
-			return errno;
+		}
+		if (o->commit && (err = pw_truncate(w, (uint64_t)o->commit * j->page_size)) != 0)
+			return err;
 	}
 	return 0;
 }
@@ -185,8 +306,12 @@ static void *pw_main(void *arg)
 
 static void pw_start(struct pwriter *w, int fd)
 {
+	struct stat st;
+
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
+	/* Unknown: then the first commit cuts, as every one used to. */
+	w->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
 	w->buf = rv_malloc(2 * APPLY_BUF);
 	w->ops = rv_malloc(2 * OPS_MAX * sizeof(*w->ops));
 	w->seen = rv_malloc(SEEN_SLOTS * sizeof(*w->seen));
@@ -283,34 +408,56 @@ static void skip_rewritten(uint32_t *seen, struct pw_op *ops, size_t n)
 	}
 }
 
-/* The snapshot's pages, in order, to the writer (or only read through
- * into `buf` when w is NULL). */
+/* How objects are applied: through the writer `w`, or only read
+ * through and checked (into `buf`, APPLY_BUF bytes) when w is NULL.
+ * `page_size` is fixed by the first object and checked for every later
+ * one.  With `written` set (segments first), a segment's pages are marked
+ * there and its commits tracked, and a snapshot writes only the pages they
+ * leave to it. */
+struct apply_ctx {
+	struct pwriter *w;
+	unsigned char *buf;
+	uint32_t page_size;
+	struct pagemap *written;
+	uint64_t min_commit;  /* smallest database size a commit set; UINT64_MAX */
+	uint64_t last_commit; /* the last commit's size, 0 before any */
+};
+
+/* The snapshot's pages, in order, to the writer. */
 static int apply_snapshot(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h,
-			  struct pwriter *w, unsigned char *buf)
+			  struct apply_ctx *a)
 {
 	uint64_t per = APPLY_BUF / h->page_size;
+	bool first = a->written && a->last_commit;
 	int rc = 0;
 
 	for (uint64_t i = 0; !rc && i < h->count; i += per) {
 		uint64_t m = h->count - i < per ? h->count - i : per;
-		unsigned char *to = w ? pw_half(w) : buf;
-		struct pw_job j = {
-		    .p = to, .n = (size_t)(m * h->page_size), .off = i * h->page_size};
+		unsigned char *to = a->w ? pw_half(a->w) : a->buf;
+		struct pw_job j = {.p = to,
+				   .n = (size_t)(m * h->page_size),
+				   .off = i * h->page_size,
+				   .page_size = h->page_size,
+				   .skip = first ? a->written : NULL,
+				   .limit = a->min_commit};
 
 		rc = rv_dbobj_reader_read(r, to, j.n);
-		if (!rc && w)
-			rc = pw_submit(w, &j);
+		if (!rc && a->w)
+			rc = pw_submit(a->w, &j);
 	}
-	if (!rc && w && !(rc = pw_drain(w)) &&
-	    ftruncate(w->fd, (off_t)(h->count * h->page_size)) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "truncate restored database");
+	/* After segments the file already ends at the last commit's size. */
+	if (!rc && a->w && !first && !(rc = pw_drain(a->w))) {
+		int err = pw_truncate(a->w, h->count * h->page_size);
+
+		if (err)
+			rc = rv_error_errno(RV_EFAIL, err, "truncate restored database");
+	}
 	return rc;
 }
 
-/* A segment's frames, a batch at a time, to the writer (or only read
- * through and checked when w is NULL). */
+/* A segment's frames, a batch at a time, to the writer. */
 static int apply_segment(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h, const char *key,
-			 struct pwriter *w, unsigned char *buf)
+			 struct apply_ctx *a)
 {
 	size_t fsz = RV_WAL_FRAME_HDR_SIZE + h->page_size;
 	uint64_t per = APPLY_BUF / fsz;
@@ -319,13 +466,13 @@ static int apply_segment(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h
 
 	for (uint64_t i = 0; !rc && i < h->count; i += per) {
 		uint64_t m = h->count - i < per ? h->count - i : per;
-		unsigned char *from = w ? pw_half(w) : buf;
-		struct pw_op *ops = w ? pw_ops(w) : NULL;
+		unsigned char *from = a->w ? pw_half(a->w) : a->buf;
+		struct pw_op *ops = a->w ? pw_ops(a->w) : NULL;
 		struct pw_job j = {.ops = ops, .nops = (size_t)m, .page_size = h->page_size};
 
 		if ((rc = rv_dbobj_reader_read(r, from, (size_t)m * fsz)))
 			break;
-		for (uint64_t k = 0; k < m; k++) {
+		for (uint64_t k = 0; !rc && k < m; k++) {
 			rv_wal_frame_parse(&f, from + k * fsz);
 			if (f.pgno == 0)
 				return rv_error(RV_ECORRUPT,
@@ -335,10 +482,17 @@ static int apply_segment(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h
 				    (struct pw_op){.page = from + k * fsz + RV_WAL_FRAME_HDR_SIZE,
 						   .pgno = f.pgno,
 						   .commit = f.commit};
+			if (a->written) {
+				rc = pm_set(a->written, f.pgno);
+				if (f.commit && f.commit < a->min_commit)
+					a->min_commit = f.commit;
+				if (f.commit)
+					a->last_commit = f.commit;
+			}
 		}
-		if (w) {
-			skip_rewritten(w->seen, ops, j.nops);
-			rc = pw_submit(w, &j);
+		if (!rc && a->w) {
+			skip_rewritten(a->w->seen, ops, j.nops);
+			rc = pw_submit(a->w, &j);
 		}
 	}
 	if (!rc && !f.commit)
@@ -346,15 +500,10 @@ static int apply_segment(struct rv_dbobj_reader *r, const struct rv_dbobj_hdr *h
 	return rc;
 }
 
-/* Apply one object, read through `r`, through the writer `w`, or only
- * read it through and verify it when `w` is NULL (into `buf`, APPLY_BUF
- * bytes).  `*page_size` is fixed by the snapshot (or, when 0, by the
- * first segment) and checked for every segment.  The writer may still be
- * writing when this returns: pw_stop (or pw_drain) says whether all went
- * in. */
+/* Apply one object, read through `r`.  The writer may still be writing
+ * when this returns: pw_stop (or pw_drain) says whether all went in. */
 static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *gen,
-		 enum rv_dbobj_kind kind, struct pwriter *w, uint32_t *page_size,
-		 unsigned char *buf)
+		 enum rv_dbobj_kind kind, struct apply_ctx *a)
 {
 	const struct rv_dbobj_hdr *h = rv_dbobj_reader_hdr(r);
 	int rc;
@@ -364,19 +513,17 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 				"database object '%s' does not hold what its name says (kind, "
 				"generation or position)",
 				k->key);
-	if (kind == RV_DBOBJ_SNAPSHOT) {
-		*page_size = h->page_size;
-		rc = apply_snapshot(r, h, w, buf);
-	} else {
-		if (!*page_size)
-			*page_size = h->page_size;
-		if (h->page_size != *page_size)
-			return rv_error(RV_ECORRUPT,
-					"log segment '%s' has page size %" PRIu32
-					", the database %" PRIu32,
-					k->key, h->page_size, *page_size);
-		rc = apply_segment(r, h, k->key, w, buf);
-	}
+	if (!a->page_size)
+		a->page_size = h->page_size;
+	if (h->page_size != a->page_size)
+		return rv_error(RV_ECORRUPT,
+				"database object '%s' has page size %" PRIu32
+				", the database %" PRIu32,
+				k->key, h->page_size, a->page_size);
+	if (kind == RV_DBOBJ_SNAPSHOT)
+		rc = apply_snapshot(r, h, a);
+	else
+		rc = apply_segment(r, h, k->key, a);
 	if (!rc)
 		rc = rv_dbobj_reader_finish(r);
 	return rc;
@@ -384,7 +531,7 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 
 /* apply() on a downloaded file, from its start. */
 static int apply_fd(int in, const struct dbkey *k, const char *gen, enum rv_dbobj_kind kind,
-		    struct pwriter *w, uint32_t *page_size, unsigned char *buf)
+		    struct apply_ctx *a)
 {
 	struct rv_dbobj_reader *r = NULL;
 	int rc;
@@ -393,39 +540,95 @@ static int apply_fd(int in, const struct dbkey *k, const char *gen, enum rv_dbob
 		return rv_error_errno(RV_EFAIL, errno, "seek download of '%s'", k->key);
 	if ((rc = rv_dbobj_reader_new(&r, in, k->key)))
 		return rc;
-	rc = apply(r, k, gen, kind, w, page_size, buf);
+	rc = apply(r, k, gen, kind, a);
 	rv_dbobj_reader_free(r);
 	return rc;
 }
 
-/* Reading object `i` of a pfetch from the start, as a zstream source. */
+/* Reading object `i` of a pfetch from the start, as a zstream source.
+ *
+ * With `punch`, the download's bytes behind the reader are given back as
+ * it goes (a hole punched in the unnamed file every PUNCH_STEP), so that
+ * the restored file's pages can reuse that memory: the restore's page
+ * cache holds the database plus what the download is ahead, not the
+ * database plus the whole compressed snapshot.  The descriptor is only
+ * handed out once the download is complete (rv_pfetch_wait), so a helper
+ * thread waits for it; until then nothing is punched.  Only ever a hint:
+ * a failed punch leaves the bytes where they were. */
+#define PUNCH_STEP (8ull << 20)
+
+struct punch {
+	struct rv_pfetch *pf;
+	size_t i;
+	pthread_t t;
+	bool started;
+	_Atomic int fd; /* -1 until the download is complete */
+};
+
+static void *punch_main(void *arg)
+{
+	struct punch *u = arg;
+	int fd;
+
+	if (rv_pfetch_wait(u->pf, u->i, &fd) == 0)
+		atomic_store(&u->fd, fd);
+	return NULL;
+}
+
+static void punch_start(struct punch *u, struct rv_pfetch *pf, size_t i)
+{
+	u->pf = pf;
+	u->i = i;
+	atomic_init(&u->fd, -1);
+	u->started = pthread_create(&u->t, NULL, punch_main, u) == 0;
+}
+
+/* After rv_pfetch_drop (which ends a wait still under way). */
+static void punch_stop(struct punch *u)
+{
+	if (u->started)
+		pthread_join(u->t, NULL);
+	u->started = false;
+}
+
 struct cursor {
 	struct rv_pfetch *pf;
 	size_t i;
 	uint64_t off;
+	struct punch *punch;
+	uint64_t punched;
 };
 
 static ssize_t cursor_read(void *ud, void *p, size_t n)
 {
 	struct cursor *c = ud;
 	ssize_t got = rv_pfetch_read(c->pf, c->i, c->off, p, n);
+	int fd;
 
 	if (got > 0)
 		c->off += (uint64_t)got;
+	if (c->punch && c->off - c->punched >= PUNCH_STEP &&
+	    (fd = atomic_load(&c->punch->fd)) != -1) {
+		uint64_t to = c->off / PUNCH_STEP * PUNCH_STEP;
+
+		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)c->punched,
+				(off_t)(to - c->punched));
+		c->punched = to;
+	}
 	return got;
 }
 
 /* apply() on object `i` of a pfetch while it is still arriving. */
 static int apply_fetched(struct rv_pfetch *pf, size_t i, const struct dbkey *k, const char *gen,
-			 enum rv_dbobj_kind kind, struct pwriter *w, uint32_t *page_size)
+			 enum rv_dbobj_kind kind, struct apply_ctx *a, struct punch *punch)
 {
-	struct cursor c = {.pf = pf, .i = i};
+	struct cursor c = {.pf = pf, .i = i, .punch = punch};
 	struct rv_dbobj_reader *r = NULL;
 	int rc = rv_dbobj_reader_new_src(&r, cursor_read, &c, -1, k->key);
 
 	if (rc)
 		return rc;
-	rc = apply(r, k, gen, kind, w, page_size, NULL);
+	rc = apply(r, k, gen, kind, a);
 	rv_dbobj_reader_free(r);
 	return rc;
 }
@@ -455,7 +658,6 @@ int rv_sqlite_check(const char *path)
 	return rc;
 }
 
-/* Pick the snapshot and the chain of segments for the target. */
 /* integrity_check reads the file from the page cache while the fsync
  * writes it out: the two run side by side, and both must pass before the
  * rename. */
@@ -489,6 +691,7 @@ static int check_and_sync(const char *path, int fd)
 	return rc;
 }
 
+/* Pick the snapshot and the chain of segments for the target. */
 static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, struct keylist *logs,
 		size_t *snap, size_t *first, size_t *nlogs)
 {
@@ -548,6 +751,17 @@ static int plan(const struct rv_sqlite_restore_opts *o, struct keylist *snaps, s
 	return 0;
 }
 
+static void log_restored(const char *path, int64_t segs_ms, int64_t snap_ms, int64_t check_ms)
+{
+	char a[24], b[24], c[24];
+
+	snprintf(a, sizeof(a), "%" PRId64, segs_ms);
+	snprintf(b, sizeof(b), "%" PRId64, snap_ms);
+	snprintf(c, sizeof(c), "%" PRId64, check_ms);
+	rv_log(RV_LOG_INFO, "sqlite: restored", "db", path, "segments_ms", a, "snapshot_ms", b,
+	       "check_ms", c, NULL);
+}
+
 int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,
 		      struct rv_sqlite_restore_result *res)
 {
@@ -555,11 +769,12 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 	char *sp = NULL, *lp = NULL, *tmp = NULL, *tmpdir = NULL;
 	struct rv_pfetch_obj *objs = NULL;
 	struct pwriter w;
+	struct apply_ctx a = {.w = &w, .min_commit = UINT64_MAX};
 	struct rv_pfetch *pf = NULL;
 	size_t snap = 0, first = 0, n = 0;
-	uint32_t page_size = 0;
 	int out = -1, rc;
 	struct stat stt;
+	int64_t t0, t1 = 0, t2, t3;
 
 	memset(res, 0, sizeof(*res));
 	rc = rv_gen_id_check(o->gen);
@@ -591,11 +806,12 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 		rc = rv_error_errno(RV_EFAIL, errno, "create '%s'", tmp);
 		goto out;
 	}
-	/* The snapshot and every segment after it are fetched in parallel
-	 * ranged parts, in chain order, while they are applied in order. */
+	/* Segments first (see above): they are fetched first, in chain order,
+	 * then the snapshot, in parallel ranged parts; each is applied while
+	 * it arrives, the segments while the snapshot is still downloading. */
 	objs = rv_malloc((n + 1) * sizeof(*objs));
 	for (size_t i = 0; i <= n; i++) {
-		const struct dbkey *k = i == 0 ? &snaps.v[snap] : &logs.v[first + i - 1];
+		const struct dbkey *k = i < n ? &logs.v[first + i] : &snaps.v[snap];
 
 		objs[i] = (struct rv_pfetch_obj){.key = k->key, .size = k->size};
 	}
@@ -604,15 +820,22 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 
 		rc = rv_pfetch_start(&pf, st, objs, n + 1, &po);
 	}
+	a.written = rv_calloc(1, sizeof(*a.written));
 	pw_start(&w, out);
+	t0 = rv_mono_ms();
 	for (size_t i = 0; !rc && i <= n; i++) {
-		const struct dbkey *k = i == 0 ? &snaps.v[snap] : &logs.v[first + i - 1];
+		const struct dbkey *k = i < n ? &logs.v[first + i] : &snaps.v[snap];
 
-		rc = apply_fetched(pf, i, k, o->gen, i == 0 ? RV_DBOBJ_SNAPSHOT : RV_DBOBJ_LOG, &w,
-				   &page_size);
+		struct punch u = {0};
+
+		if (i == n) {
+			t1 = rv_mono_ms();
+			punch_start(&u, pf, i);
+		}
+		rc = apply_fetched(pf, i, k, o->gen, i < n ? RV_DBOBJ_LOG : RV_DBOBJ_SNAPSHOT, &a,
+				   i == n ? &u : NULL);
 		rv_pfetch_drop(pf, i);
-		res->pos = k->to;
-		res->time_ms = k->ms;
+		punch_stop(&u);
 	}
 	{
 		int rc2 = pw_stop(&w);
@@ -620,19 +843,30 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 		if (!rc)
 			rc = rc2;
 	}
+	t2 = rv_mono_ms();
+	if (n) {
+		res->pos = logs.v[first + n - 1].to;
+		res->time_ms = logs.v[first + n - 1].ms;
+	} else {
+		res->pos = snaps.v[snap].to;
+		res->time_ms = snaps.v[snap].ms;
+	}
 	rv_pfetch_free(pf);
 	free(objs);
 	res->segments = (unsigned)n;
 	if (!rc)
 		rc = check_and_sync(tmp, out);
+	t3 = rv_mono_ms();
 	close(out);
 	if (!rc && rename(tmp, o->out) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "rename '%s' to '%s'", tmp, o->out);
 	if (rc)
 		unlink(tmp);
 	else
-		rv_log(RV_LOG_INFO, "sqlite: restored", "db", o->out, NULL);
+		log_restored(o->out, t1 - t0, t2 - t1, t3 - t2);
 out:
+	pm_release(a.written);
+	free(a.written);
 	keylist_release(&snaps);
 	keylist_release(&logs);
 	free(sp);
@@ -703,8 +937,7 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 	struct rv_pfetch_opts po = {.tmpdir = tmpdir};
 	struct rv_pfetch_obj *objs = NULL;
 	struct rv_pfetch *pf = NULL;
-	unsigned char *buf = NULL;
-	uint32_t page_size = 0;
+	struct apply_ctx a = {0};
 	uint64_t at = from;
 	char *prefix;
 	int rc;
@@ -758,7 +991,7 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 	if (rc)
 		goto out;
 	g->fd = rv_malloc(g->logs.n * sizeof(*g->fd));
-	buf = rv_malloc(APPLY_BUF);
+	a.buf = rv_malloc(APPLY_BUF);
 	objs = rv_malloc((g->logs.n ? g->logs.n : 1) * sizeof(*objs));
 	for (size_t i = 0; i < g->logs.n; i++)
 		objs[i] =
@@ -778,14 +1011,14 @@ int rv_sqlite_segs_fetch(struct rv_sqlite_segs **out, struct rv_store *st, const
 			break;
 		}
 		g->nfd++;
-		rc = apply_fd(g->fd[i], k, gen, RV_DBOBJ_LOG, NULL, &page_size, buf);
+		rc = apply_fd(g->fd[i], k, gen, RV_DBOBJ_LOG, &a);
 		g->end = k->to;
 		g->time_ms = k->ms;
 	}
 	rv_pfetch_free(pf);
 	free(objs);
 out:
-	free(buf);
+	free(a.buf);
 	if (rc) {
 		rv_sqlite_segs_free(g);
 		return rc;
@@ -813,14 +1046,14 @@ static int file_page_size(int fd, uint32_t *ps)
 int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 {
 	struct pwriter w;
-	uint32_t page_size;
-	int rc = file_page_size(fd, &page_size), rc2;
+	struct apply_ctx a = {.w = &w};
+	int rc = file_page_size(fd, &a.page_size), rc2;
 
 	if (rc)
 		return rc;
 	pw_start(&w, fd);
 	for (size_t i = 0; !rc && i < g->nfd; i++)
-		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, &w, &page_size, NULL);
+		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, &a);
 	rc2 = pw_stop(&w);
 	return rc ? rc : rc2;
 }

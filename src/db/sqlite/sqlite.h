@@ -122,7 +122,9 @@ struct rv_sqlite_restore_result {
 
 /* Snapshot + segments in order, each verified (zstd checksum, end-line
  * SHA-256, frame layout) into a temporary file that is renamed to `out`
- * only after PRAGMA integrity_check says ok.  A missing segment is
+ * only after PRAGMA integrity_check says ok.  (The segments are written
+ * first and the snapshot's remaining pages last: the same file, see
+ * restore.c.)  A missing segment is
  * RV_ECORRUPT (never a silently older state); no snapshot at or before the
  * target is RV_ENOTFOUND. */
 int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,

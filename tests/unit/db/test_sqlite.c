@@ -4,8 +4,10 @@
  * compared row for row with a reference built from the same transactions,
  * a corrupt and a missing segment, a foreign TRUNCATE checkpoint, a
  * replaced database file, both snapshot sources (the file in place and a
- * backup-API copy), the WAL parser on a real WAL, and peak RSS with
- * a 200 MiB database. */
+ * backup-API copy), the WAL parser on a real WAL, peak RSS with
+ * a 200 MiB database, and the restore's order (segments first, the
+ * snapshot's remaining pages last) against a plain snapshot-then-frames
+ * replay, byte for byte, across growth, rewrites and a shrink. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -282,8 +284,12 @@ static void *writer_main(void *ud)
 		uint64_t k = atomic_load(&w->k) + 1;
 		int rc;
 
+		/* The count moves under the lock too: a paused ship must not
+		 * see a committed transaction before its count. */
 		pthread_mutex_lock(&w->mu);
 		rc = txn(db, k);
+		if (rc == SQLITE_OK)
+			atomic_store(&w->k, k);
 		pthread_mutex_unlock(&w->mu);
 		if (rc == SQLITE_BUSY)
 			continue;
@@ -291,7 +297,6 @@ static void *writer_main(void *ud)
 			w->err = rc;
 			break;
 		}
-		atomic_store(&w->k, k);
 		/* A few hundred transactions a second, like a busy Ghost. */
 		rv_sleep_ms(2);
 	}
@@ -894,6 +899,194 @@ static void test_memory_200mib(void **state)
 	sqlite3_close(src);
 }
 
+/* ---- segments first, against the plain replay ---- */
+
+/* Objects under `prefix` in position order (the listing's byte order). */
+static size_t list_keys(struct fx *fx, const char *prefix, char ***out)
+{
+	struct rv_list_page pg = {0};
+	size_t n;
+	char **v;
+
+	assert_int_equal(rv_store_list_page(fx->s, prefix, NULL, 0, &pg), 0);
+	assert_null(pg.next_token);
+	n = pg.count;
+	v = rv_calloc(n ? n : 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = rv_strdup(pg.items[i].key);
+	*out = v;
+	rv_list_page_release(&pg);
+	return n;
+}
+
+/* What a checkpoint would make: the snapshot's pages, then every frame of
+ * the segments up to `pos` written in order, the file cut at each commit. */
+static void plain_replay(struct fx *fx, uint64_t pos, const char *path)
+{
+	char *sp = rv_dbobj_snapshot_prefix(fx->gen), *lp = rv_dbobj_log_prefix(fx->gen);
+	char **snaps, **logs;
+	size_t ns = list_keys(fx, sp, &snaps), nl = list_keys(fx, lp, &logs);
+	int out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(out != -1);
+	if (ns != 1)
+		fail_msg("%zu snapshots under '%s'", ns, sp);
+	for (size_t i = 0; i <= nl; i++) {
+		char *file = rv_asprintf("%s/%s", fx->storedir, i == 0 ? snaps[0] : logs[i - 1]);
+		int in = open(file, O_RDONLY);
+		struct rv_dbobj_reader *r;
+		const struct rv_dbobj_hdr *h;
+		unsigned char *buf;
+
+		assert_true(in != -1);
+		assert_int_equal(rv_dbobj_reader_new(&r, in, file), 0);
+		h = rv_dbobj_reader_hdr(r);
+		if (i > 0 && h->from >= pos) {
+			rv_dbobj_reader_free(r);
+			close(in);
+			free(file);
+			break;
+		}
+		buf = rv_malloc(RV_WAL_FRAME_HDR_SIZE + h->page_size);
+		for (uint64_t k = 0; k < h->count; k++) {
+			struct rv_wal_frame f;
+
+			if (i == 0) {
+				assert_int_equal(rv_dbobj_reader_read(r, buf, h->page_size), 0);
+				assert_int_equal(
+				    pwrite(out, buf, h->page_size, (off_t)(k * h->page_size)),
+				    (ssize_t)h->page_size);
+				continue;
+			}
+			assert_int_equal(
+			    rv_dbobj_reader_read(r, buf, RV_WAL_FRAME_HDR_SIZE + h->page_size), 0);
+			rv_wal_frame_parse(&f, buf);
+			assert_int_equal(pwrite(out, buf + RV_WAL_FRAME_HDR_SIZE, h->page_size,
+						(off_t)(f.pgno - 1) * h->page_size),
+					 (ssize_t)h->page_size);
+			if (f.commit)
+				assert_int_equal(ftruncate(out, (off_t)f.commit * h->page_size), 0);
+		}
+		if (i == 0)
+			assert_int_equal(ftruncate(out, (off_t)(h->count * h->page_size)), 0);
+		assert_int_equal(rv_dbobj_reader_finish(r), 0);
+		rv_dbobj_reader_free(r);
+		free(buf);
+		close(in);
+		free(file);
+	}
+	close(out);
+	for (size_t i = 0; i < ns; i++)
+		free(snaps[i]);
+	for (size_t i = 0; i < nl; i++)
+		free(logs[i]);
+	free(snaps);
+	free(logs);
+	free(sp);
+	free(lp);
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY), fb = open(b, O_RDONLY);
+	static unsigned char ba[65536], bb[65536];
+	struct stat sa, sb;
+
+	assert_true(fa != -1 && fb != -1);
+	assert_int_equal(fstat(fa, &sa), 0);
+	assert_int_equal(fstat(fb, &sb), 0);
+	assert_int_equal(sa.st_size, sb.st_size);
+	for (off_t off = 0; off < sa.st_size; off += (off_t)sizeof(ba)) {
+		ssize_t na = pread(fa, ba, sizeof(ba), off), nb = pread(fb, bb, sizeof(bb), off);
+
+		assert_int_equal(na, nb);
+		assert_true(na > 0);
+		if (memcmp(ba, bb, (size_t)na) != 0)
+			fail_msg("'%s' and '%s' differ near byte %lld", a, b, (long long)off);
+	}
+	close(fa);
+	close(fb);
+}
+
+/* Segments that grow the database past the snapshot, rewrite the same
+ * pages in later segments, shrink it below the snapshot's size (VACUUM)
+ * and grow it again: a restore at every boundary is byte for byte the
+ * plain replay, and a restore in the middle never applies a later frame. */
+static void test_segments_first(void **state)
+{
+	struct fx *fx = *state;
+	struct rv_sqlite_opts o = {.db_path = fx->db, .gen = fx->gen};
+	static const char *const steps[] = {
+	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300) "
+	    "INSERT INTO t SELECT 1000 + x, x, randomblob(3000) FROM c",
+	    "UPDATE t SET b = randomblob(3000) WHERE id > 1000 AND id % 2 = 0",
+	    "UPDATE t SET v = v + 1, b = randomblob(2500) WHERE id > 1000",
+	    "DELETE FROM t WHERE id % 10 != 0",
+	    "VACUUM",
+	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 60) "
+	    "INSERT INTO t SELECT 5000 + x, x, randomblob(1000) FROM c",
+	};
+	uint64_t pos[8], n = 0;
+	off_t size[8];
+	struct rv_sqlite *s;
+	sqlite3 *db;
+	char *ref = rv_asprintf("%s/plain.db", fx->dir);
+
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	xexec(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400) "
+		  "INSERT INTO t SELECT x, x, randomblob(2000) FROM c");
+	sqlite3_close(db);
+	assert_int_equal(rv_sqlite_open(&s, &o), 0);
+	assert_int_equal(rv_sqlite_snapshot(s, fx->s, &pos[n++]), 0);
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		struct rv_sqlite_ship r;
+
+		xexec(db, steps[i]);
+		/* Two steps in one segment: a page written twice in it too. */
+		if (i == 1)
+			continue;
+		assert_int_equal(rv_sqlite_ship(s, fx->s, &r), 0);
+		assert_true(r.to > r.from);
+		pos[n++] = r.to;
+	}
+	sqlite3_close(db);
+	for (uint64_t i = 0; i < n; i++) {
+		struct rv_sqlite_restore_result res;
+
+		if (restore_at(fx, pos[i], &res))
+			fail_msg("restore at %" PRIu64 ": %s", pos[i], rv_errmsg());
+		assert_int_equal(res.pos, pos[i]);
+		assert_int_equal(res.segments, i);
+		plain_replay(fx, pos[i], ref);
+		assert_same_file(fx->out, ref);
+		{
+			struct stat st;
+
+			assert_int_equal(stat(fx->out, &st), 0);
+			size[i] = st.st_size;
+		}
+	}
+	/* It grew past the snapshot, then shrank below it (VACUUM). */
+	assert_int_equal(n, 6);
+	assert_true(size[1] > size[0]);
+	assert_true(size[4] < size[0]);
+	assert_true(size[5] > size[4]);
+	/* The source itself, checkpointed, is the last state. */
+	{
+		sqlite3 *src, *dst;
+
+		assert_int_equal(sqlite3_open(fx->db, &src), SQLITE_OK);
+		assert_int_equal(sqlite3_open_v2(fx->out, &dst, SQLITE_OPEN_READONLY, NULL),
+				 SQLITE_OK);
+		assert_same(src, dst);
+		sqlite3_close(dst);
+		sqlite3_close(src);
+	}
+	free(ref);
+	rv_sqlite_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +1101,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wal_switch_with_open_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_sources, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_200mib, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_segments_first, setup, teardown),
 	};
 
 	rv_log_setup(RV_LOG_WARN, RV_LOG_LOGFMT);
