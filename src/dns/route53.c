@@ -339,7 +339,7 @@ static int list_sets(struct r53 *d, const char *name, const char *type, struct r
 		bool more;
 
 		if ((rc = list_page(d, name, type, ident, R53_MAXITEMS, l)))
-			break;
+			goto out;
 		for (unsigned i = 0; i < l->n; i++) {
 			if (strcasecmp(l->sets[i].name, name) || strcmp(l->sets[i].type, type))
 				continue;
