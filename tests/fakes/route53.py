@@ -173,6 +173,10 @@ def xml_to_params(elem, shape, where):
         if text not in ("true", "false"):
             raise Fail("InvalidInput", f"{where}: '{text}' is not true or false")
         return text == "true"
+    # validate_parameters does not check enums (Action, Type, Failover...):
+    # the model's list of values does.
+    if getattr(shape, "enum", None) and text not in shape.enum:
+        raise Fail("InvalidInput", f"{where}: '{text}' is not one of {', '.join(shape.enum)}")
     return text
 
 
@@ -299,8 +303,10 @@ class Zone:
                                 "provided do not match the current values")
                 else:
                     del new[k]
-            else:  # UPSERT
+            elif action == "UPSERT":
                 new[k] = s
+            else:
+                raise Fail("InvalidInput", f"unknown Action {action}")
         if msgs:
             raise Fail("InvalidChangeBatch", msgs[0], msgs)
         self.sets = new

@@ -143,8 +143,49 @@ run "$R" -c "$W/wrongzone.yml" dns switch --to dr
 
 step "every request signed and shaped right (botocore's check at the fake)"
 route53_ctl GET /_ctl/stats >"$W/stats"
+cp "$W/stats" "$W/stats-revenant"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["bad_signature"]==0 and s["bad_body"]==0, s' "$W/stats" ||
 	fail "the fake refused requests: $(cat "$W/stats")"
+
+step "the fake refuses what Route 53 would (so it cannot agree with a wrong request)"
+/usr/bin/python3 - "$R53_URL" "$R53_ZONE" "$R53_AKID" "$R53_SECRET" <<'PY' || fail "the fake accepted a wrong request"
+import sys, urllib.request, urllib.error
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+url, zone, akid, secret = sys.argv[1:5]
+NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+def rrset(extra):
+    return ('<?xml version="1.0"?><ChangeResourceRecordSetsRequest xmlns="%s"><ChangeBatch><Changes>'
+            '<Change><Action>UPSERT</Action><ResourceRecordSet><Name>x.example.com.</Name><Type>A</Type>'
+            '%s</ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>' % (NS, extra))
+GOOD = '<TTL>60</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords>'
+def post(body, region="us-east-1", service="route53"):
+    req = AWSRequest(method="POST", url="%s/2013-04-01/hostedzone/%s/rrset" % (url, zone), data=body.encode())
+    SigV4Auth(Credentials(akid, secret), service, region).add_auth(req)
+    r = urllib.request.Request(req.url, data=req.body, method="POST", headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r) as a:
+            return a.status, a.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+cases = [
+    (rrset(GOOD + "<Bogus>1</Bogus>"), {}, 400, "InvalidInput"),
+    (rrset("<TTL>sixty</TTL>" + GOOD[15:]), {}, 400, "InvalidInput"),
+    (rrset("<Weight>1</Weight>" + GOOD), {}, 400, "InvalidInput"),
+    (rrset(GOOD).replace(NS, "https://example.com/ns/"), {}, 400, "InvalidInput"),
+    (rrset(GOOD).replace("UPSERT", "REPLACE"), {}, 400, "InvalidInput"),
+    (rrset(GOOD), {"region": "eu-west-1"}, 403, "SignatureDoesNotMatch"),
+    (rrset(GOOD), {"service": "s3"}, 403, "SignatureDoesNotMatch"),
+]
+for body, kw, want, code in cases:
+    st, txt = post(body, **kw)
+    if st != want or "<Code>%s</Code>" % code not in txt:
+        sys.exit("wanted %d %s, got %d %s for %s %s" % (want, code, st, txt, body, kw))
+st, txt = post(rrset(GOOD))
+if st != 200:
+    sys.exit("a good request was refused: %d %s" % (st, txt))
+PY
 
 step "the fake stopped (exit 3)"
 route53_stop

@@ -13,7 +13,8 @@
  *     token: refreshed once; Throttling twice, then through; NoSuchHostedZone:
  *     RV_EUSAGE naming dns.route53.zone_id; external-dns: refused;
  *   - PENDING for 1 s: the switch returns soon after INSYNC (printed; a
- *     generous bound asserted). */
+ *     generous bound asserted);
+ *   - a session token is sent and signed; a wrong secret: RV_EAUTH. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -196,10 +197,11 @@ static void assert_clean(const struct fake *f)
 	assert_int_equal(stat_of(f, "bad_body", NULL), 0);
 }
 
-static void open_p(const struct fake *f, struct rv_dns_provider *p, const char *zone,
-		   unsigned weight)
+static void open_creds(const struct fake *f, struct rv_dns_provider *p, const char *zone,
+		       unsigned weight, const char *secret, const char *token)
 {
-	struct rv_creds_config cc = {.access_key_id = AKID, .secret_access_key = SECRET};
+	struct rv_creds_config cc = {
+	    .access_key_id = AKID, .secret_access_key = secret, .session_token = token};
 	struct rv_dns_route53_opts o = {.zone_id = zone,
 					.endpoint = f->base,
 					.weight = weight,
@@ -208,6 +210,12 @@ static void open_p(const struct fake *f, struct rv_dns_provider *p, const char *
 
 	if (rv_dns_route53_open(p, &o))
 		fail_msg("open: %s", rv_errmsg());
+}
+
+static void open_p(const struct fake *f, struct rv_dns_provider *p, const char *zone,
+		   unsigned weight)
+{
+	open_creds(f, p, zone, weight, SECRET, NULL);
 }
 
 static void site(struct rv_dns_record *r, const char *name, const char *value)
@@ -565,6 +573,36 @@ static void test_external_dns(void **state)
 	fake_stop(&F);
 }
 
+/* Temporary credentials (IRSA, Pod Identity): the token is sent and signed;
+ * a wrong secret is refused by the fake's botocore check, and says so. */
+static void test_credentials(void **state)
+{
+	struct rv_dns_provider p;
+	struct rv_dns_record r;
+	struct rv_dns_switch_result res;
+	json_t *all;
+
+	(void)state;
+	fake_start(&F, STATE_DC, "0");
+	open_creds(&F, &p, ZONE, 0, SECRET, "FQoGZXIvYXdzEXAMPLETOKEN//+=");
+	plain_record(&r);
+	if (rv_dns_switch(&p, &r, "dr", false, &res))
+		fail_msg("switch: %s", rv_errmsg());
+	rv_dns_provider_close(&p);
+	all = ctl(&F, "GET", "/_ctl/state", NULL);
+	assert_string_equal(fake_value(all, "www.example.com.", NULL), "198.51.100.20");
+	json_decref(all);
+	assert_clean(&F);
+	open_creds(&F, &p, ZONE, 0, "not/the/secret", NULL);
+	assert_int_equal(rv_dns_switch(&p, &r, "dc", false, &res), RV_EAUTH);
+	print_message("%s\n", rv_errmsg());
+	assert_non_null(strstr(rv_errmsg(), "SignatureDoesNotMatch"));
+	assert_null(strstr(rv_errmsg(), "not/the/secret"));
+	assert_int_equal(stat_of(&F, "bad_signature", NULL), 1);
+	rv_dns_provider_close(&p);
+	fake_stop(&F);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +616,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_pending_then_insync, teardown),
 	    cmocka_unit_test_teardown(test_no_such_zone, teardown),
 	    cmocka_unit_test_teardown(test_external_dns, teardown),
+	    cmocka_unit_test_teardown(test_credentials, teardown),
 	};
 
 	rv_log_setup(RV_LOG_ERROR, RV_LOG_LOGFMT);
