@@ -567,12 +567,13 @@ static int wait_insync(struct r53 *d, const char *id, int64_t deadline)
 			break;
 		if (!strcmp(status, "INSYNC"))
 			break;
-		if (rv_mono_ms() + delay > deadline) {
-			rc = rv_error(RV_ENET,
-				      "route53 change '%s' is still %s after %u s — Route 53 "
-				      "accepted it and will apply it; watch it with `aws route53 "
-				      "get-change --id %s`, then `revenant dns show`",
-				      bare, status, d->timeout_ms / 1000, bare);
+		if (rv_mono_ms() >= deadline) {
+			rc = rv_error(
+			    RV_ENET,
+			    "route53 change '%s' is still %s after dns.route53.timeout "
+			    "(%.1f s) — Route 53 accepted it and will apply it; watch it "
+			    "with `aws route53 get-change --id %s`, then `revenant dns show`",
+			    bare, status, d->timeout_ms / 1000.0, bare);
 			break;
 		}
 		if (rv_shutdown_requested()) {
@@ -580,7 +581,8 @@ static int wait_insync(struct r53 *d, const char *id, int64_t deadline)
 				      status);
 			break;
 		}
-		rv_sleep_ms(delay);
+		/* The last look falls on the deadline itself. */
+		rv_sleep_ms(delay < deadline - rv_mono_ms() ? delay : deadline - rv_mono_ms());
 		delay = delay * 2 > R53_POLL_CAP ? R53_POLL_CAP : delay * 2;
 	}
 	rv_buf_release(&body);

@@ -47,7 +47,8 @@ Control (unsigned, not counted):
                              NoSuchHostedZone, ServiceUnavailable, InternalError)
   POST /_ctl/insync-delay    {"seconds": 1.0}
   GET  /_ctl/stats           {"requests": {op: n}, "bad_signature": n,
-                              "bad_body": n, "faults": n, "getchange": [t...]}
+                              "bad_body": n, "faults": n, "getchange": [t...],
+                              "actions": {CREATE|DELETE|UPSERT: n applied}}
 """
 import argparse
 import copy
@@ -228,7 +229,7 @@ class Zone:
         self.faults = []
         self.delay = args.insync_delay
         self.stats = {"requests": {}, "bad_signature": 0, "bad_body": 0, "faults": 0,
-                      "getchange": []}
+                      "getchange": [], "actions": {}}
         apex = [{"Name": self.zone, "Type": "SOA", "TTL": 900, "ResourceRecords": [
                     {"Value": "ns-1.awsdns-01.org. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"}]},
                 {"Name": self.zone, "Type": "NS", "TTL": 172800, "ResourceRecords": [
@@ -309,6 +310,8 @@ class Zone:
                 raise Fail("InvalidInput", f"unknown Action {action}")
         if msgs:
             raise Fail("InvalidChangeBatch", msgs[0], msgs)
+        for ch in changes:
+            self.stats["actions"][ch["Action"]] = self.stats["actions"].get(ch["Action"], 0) + 1
         self.sets = new
         cid = "C" + secrets.token_hex(10).upper()
         self.changes[cid] = time.time()

@@ -14,7 +14,8 @@
  *     RV_EUSAGE naming dns.route53.zone_id; external-dns: refused;
  *   - PENDING for 1 s: the switch returns soon after INSYNC (printed; a
  *     generous bound asserted);
- *   - a session token is sent and signed; a wrong secret: RV_EAUTH. */
+ *   - a session token is sent and signed; a wrong secret: RV_EAUTH;
+ *   - upsert sends one UPSERT; INSYNC later than the timeout: RV_ENET. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -603,6 +604,41 @@ static void test_credentials(void **state)
 	fake_stop(&F);
 }
 
+/* dns.route53.upsert: one UPSERT, no DELETE; and Route 53 slower than
+ * dns.route53.timeout: RV_ENET saying the change was accepted. */
+static void test_upsert_and_timeout(void **state)
+{
+	struct rv_creds_config cc = {.access_key_id = AKID, .secret_access_key = SECRET};
+	struct rv_dns_route53_opts o = {
+	    .zone_id = ZONE, .upsert = true, .timeout_ms = 1500, .creds = &cc};
+	struct rv_dns_provider p;
+	struct rv_dns_record r;
+	struct rv_dns_switch_result res;
+	int64_t t0, took;
+	json_t *all;
+
+	(void)state;
+	fake_start(&F, STATE_DC, "30");
+	o.endpoint = F.base;
+	if (rv_dns_route53_open(&p, &o))
+		fail_msg("open: %s", rv_errmsg());
+	plain_record(&r);
+	t0 = rv_mono_ms();
+	assert_int_equal(rv_dns_switch(&p, &r, "dr", false, &res), RV_ENET);
+	took = rv_mono_ms() - t0;
+	print_message("%lld ms: %s\n", (long long)took, rv_errmsg());
+	assert_non_null(strstr(rv_errmsg(), "still PENDING"));
+	assert_true(took >= 1500 && took < 1500 + 2500);
+	assert_int_equal(stat_of(&F, "actions", "UPSERT"), 1);
+	assert_int_equal(stat_of(&F, "actions", "DELETE"), 0);
+	all = ctl(&F, "GET", "/_ctl/state", NULL);
+	assert_string_equal(fake_value(all, "www.example.com.", NULL), "198.51.100.20");
+	json_decref(all);
+	assert_clean(&F);
+	rv_dns_provider_close(&p);
+	fake_stop(&F);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +653,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_no_such_zone, teardown),
 	    cmocka_unit_test_teardown(test_external_dns, teardown),
 	    cmocka_unit_test_teardown(test_credentials, teardown),
+	    cmocka_unit_test_teardown(test_upsert_and_timeout, teardown),
 	};
 
 	rv_log_setup(RV_LOG_ERROR, RV_LOG_LOGFMT);
