@@ -245,9 +245,10 @@ int rv_dns_records_from_config(const struct rv_config *c, struct rv_dns_record *
 			}
 			for (unsigned k = 0; k < r[i].nsites; k++)
 				if (!strcmp(r[i].sites[k].name, r[i].sites[r[i].nsites].name)) {
+					int rc = rv_error(RV_EUSAGE, "dns.targets: site '%s' twice",
+							  r[i].sites[k].name);
 					free(r);
-					return rv_error(RV_EUSAGE, "dns.targets: site '%s' twice",
-							r[i].sites[k].name);
+					return rc;
 				}
 			r[i].nsites++;
 		}

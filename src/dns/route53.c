@@ -452,7 +452,7 @@ static void interpret(const struct rv_dns_record *r, const struct rv_r53_set *se
 		if (!rv_dns_values_equal(&s->values, &site->values)) {
 			rv_dns_values_str(&s->values, v, sizeof(v));
 			snprintf(out->unclear, sizeof(out->unclear),
-				 "weighted set '%s' answers %.160s, not the site's target",
+				 "weighted set '%.60s' answers %.120s, not the site's target",
 				 s->set_id, v);
 			return;
 		}
