@@ -8,4 +8,5 @@ set(RV_FUZZ_TARGETS
   fuzz_config
   fuzz_path
   fuzz_format
+  fuzz_route53
 )

@@ -57,12 +57,15 @@ static void print_show(const struct rv_dns_report *r, size_t n, bool json)
 				json_object_set_new(o, "ttl", json_integer(r[i].answer.ttl));
 			if (r[i].answer.has_serial)
 				json_object_set_new(o, "serial", json_integer(r[i].answer.serial));
+			if (r[i].answer.unclear[0])
+				json_object_set_new(o, "unclear", json_string(r[i].answer.unclear));
 			json_array_append_new(a, o);
 			continue;
 		}
-		printf("%s %s %s site=%s%s\n", r[i].rec.name, rv_dns_type_name(r[i].rec.type), v,
-		       r[i].site[0] ? r[i].site : "(none)",
-		       r[i].answer.external_dns ? " external-dns=yes" : "");
+		printf("%s %s %s site=%s%s%s%s\n", r[i].rec.name, rv_dns_type_name(r[i].rec.type),
+		       v, r[i].site[0] ? r[i].site : "(none)",
+		       r[i].answer.external_dns ? " external-dns=yes" : "",
+		       r[i].answer.unclear[0] ? " unclear: " : "", r[i].answer.unclear);
 	}
 	if (a) {
 		char *s = json_dumps(a, JSON_INDENT(2));

@@ -89,7 +89,7 @@ struct rv_config {
 		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */
 	} database;
 	struct {
-		int provider;	/* 0: off, 1: rfc2136, 2: exec (dns/dns_config.c) */
+		int provider;	/* 0: off, 1: rfc2136, 2: route53, 3: exec (dns/dns_config.c) */
 		char **names;	/* NULL-terminated record names */
 		int type;	/* enum rv_dns_type */
 		int64_t ttl_ms; /* of the records a switch writes */
@@ -102,6 +102,16 @@ struct rv_config {
 			char *key_secret; /* secret */
 			int64_t timeout_ms;
 		} rfc2136;
+		struct {
+			char *zone_id;
+			char *endpoint; /* NULL: https://route53.amazonaws.com */
+			bool alias;	/* targets are DNSNAME@ZONEID alias targets */
+			bool weighted;	/* one weighted set per site */
+			int64_t weight; /* the winner's weight */
+			bool upsert;
+			int64_t timeout_ms; /* until INSYNC */
+			char *profile;	    /* NULL: store.credentials */
+		} route53;
 		struct {
 			char *command; /* absolute path, run with read|change */
 			int64_t timeout_ms;

@@ -51,6 +51,15 @@ struct rv_dns_values {
 
 /* Canonical text for one value of type `t`; RV_EUSAGE when it is not one. */
 int rv_dns_value_canon(enum rv_dns_type t, const char *in, char out[RV_DNS_NAME_MAX]);
+
+/* Alias targets (Route 53 A/AAAA aliases to a load balancer or CloudFront)
+ * are one value "DNSNAME@ZONEID": the target's name, canonical as a CNAME
+ * value, and the target's hosted zone id ("Z32O12XQLNTSW2").  These two
+ * are the only places that encoding is written or read. */
+#define RV_DNS_ZONE_ID_MAX 64
+int rv_dns_alias_canon(const char *in, char out[RV_DNS_NAME_MAX]) RV_WARN_UNUSED;
+int rv_dns_alias_split(const char *v, char name[RV_DNS_NAME_MAX],
+		       char zone[RV_DNS_ZONE_ID_MAX]) RV_WARN_UNUSED;
 /* The same set, whatever the order. */
 bool rv_dns_values_equal(const struct rv_dns_values *a, const struct rv_dns_values *b);
 /* "192.0.2.1,192.0.2.2" (sorted) into out; "(none)" when empty. */
@@ -68,6 +77,12 @@ struct rv_dns_record {
 	unsigned ttl;
 	unsigned nsites;
 	struct rv_dns_site sites[RV_DNS_MAX_SITES];
+	/* Route 53 only.  alias: each site's one value is an alias target
+	 * (rv_dns_alias_canon).  weighted: one weighted set per site, its
+	 * SetIdentifier the site's name; the site the record "points at" is
+	 * the one set weighted above 0. */
+	bool alias;
+	bool weighted;
 };
 
 struct rv_dns_answer {
@@ -78,6 +93,10 @@ struct rv_dns_answer {
 	char owner[64];	   /* its external-dns/owner=, when given */
 	uint32_t serial;   /* the zone's SOA serial, when the provider has one */
 	bool has_serial;
+	/* Not "" when what the provider holds is no single site's state (a
+	 * weighted name with no set or several sets weighted above 0, a set
+	 * that is no site's): what it is.  A switch refuses it (RV_EPRECOND). */
+	char unclear[256];
 };
 
 struct rv_dns_change_result {
@@ -117,6 +136,22 @@ struct rv_dns_rfc2136_opts {
 int rv_dns_rfc2136_check_algorithm(const char *alg) RV_WARN_UNUSED;
 int rv_dns_rfc2136_open(struct rv_dns_provider *out,
 			const struct rv_dns_rfc2136_opts *o) RV_WARN_UNUSED;
+
+/* ---- Route 53 ------------------------------------------------------------ */
+
+struct rv_creds_config;
+
+struct rv_dns_route53_opts {
+	const char *zone_id;  /* "Z0123456789ABC" (a "/hostedzone/" prefix is dropped) */
+	const char *endpoint; /* NULL: https://route53.amazonaws.com */
+	unsigned weight;      /* weighted: the winner's weight; 0: 1 */
+	bool upsert;	      /* UPSERT instead of DELETE exact + CREATE */
+	unsigned timeout_ms;  /* until INSYNC; 0: 120000 */
+	const struct rv_creds_config *creds;
+};
+
+int rv_dns_route53_open(struct rv_dns_provider *out,
+			const struct rv_dns_route53_opts *o) RV_WARN_UNUSED;
 
 /* ---- exec ---------------------------------------------------------------- */
 

@@ -58,6 +58,49 @@ int rv_dns_value_canon(enum rv_dns_type t, const char *in, char out[RV_DNS_NAME_
 	return 0;
 }
 
+int rv_dns_alias_canon(const char *in, char out[RV_DNS_NAME_MAX])
+{
+	const char *at = strrchr(in, '@');
+	char name[RV_DNS_NAME_MAX];
+	size_t n = at ? (size_t)(at - in) : 0, z = at ? strlen(at + 1) : 0;
+
+	if (!at || !n || n >= sizeof(name) || !z || z >= RV_DNS_ZONE_ID_MAX)
+		return rv_error(RV_EUSAGE,
+				"'%s' is not an alias target DNSNAME@ZONEID (e.g. "
+				"dualstack.my-alb.eu-west-1.elb.amazonaws.com@Z32O12XQLNTSW2)",
+				in);
+	for (size_t i = 0; i < z; i++)
+		if (!isalnum((unsigned char)at[1 + i]))
+			return rv_error(RV_EUSAGE,
+					"'%s': the hosted zone id after '@' is letters "
+					"and digits",
+					in);
+	memcpy(name, in, n);
+	name[n] = '\0';
+	if (rv_dns_value_canon(RV_DNS_CNAME, name, out))
+		return RV_EUSAGE;
+	n = strlen(out);
+	if (n + 1 + z + 1 > RV_DNS_NAME_MAX)
+		return rv_error(RV_EUSAGE, "alias target '%s' is too long", in);
+	out[n] = '@';
+	for (size_t i = 0; i <= z; i++)
+		out[n + 1 + i] = (char)toupper((unsigned char)at[1 + i]);
+	return 0;
+}
+
+int rv_dns_alias_split(const char *v, char name[RV_DNS_NAME_MAX], char zone[RV_DNS_ZONE_ID_MAX])
+{
+	const char *at = strrchr(v, '@');
+	size_t n = at ? (size_t)(at - v) : 0;
+
+	if (!at || !n || n >= RV_DNS_NAME_MAX || strlen(at + 1) >= RV_DNS_ZONE_ID_MAX || !at[1])
+		return rv_error(RV_EUSAGE, "'%s' is not an alias target DNSNAME@ZONEID", v);
+	memcpy(name, v, n);
+	name[n] = '\0';
+	snprintf(zone, RV_DNS_ZONE_ID_MAX, "%s", at + 1);
+	return 0;
+}
+
 static int cmp_value(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -110,7 +153,7 @@ int rv_dns_show(struct rv_dns_provider *p, const struct rv_dns_record *r, struct
 	site[0] = '\0';
 	if ((rc = p->ops->read(p->h, r, ans)))
 		return rc;
-	for (unsigned i = 0; ans->exists && i < r->nsites; i++)
+	for (unsigned i = 0; ans->exists && !ans->unclear[0] && i < r->nsites; i++)
 		if (rv_dns_values_equal(&ans->values, &r->sites[i].values)) {
 			snprintf(site, 64, "%s", r->sites[i].name);
 			break;
@@ -144,6 +187,11 @@ int rv_dns_switch(struct rv_dns_provider *p, const struct rv_dns_record *r, cons
 		    "revert a switch on its next loop — switch a name external-dns does "
 		    "not manage, or flip external-dns's source with the exec provider",
 		    r->name, ans.owner[0] ? ans.owner : "unknown");
+	if (ans.unclear[0])
+		return rv_error(RV_EPRECOND,
+				"dns record '%s' %s: %s — revenant does not overwrite a state it "
+				"does not recognise (correct the record, then switch)",
+				r->name, rv_dns_type_name(r->type), ans.unclear);
 	rv_dns_values_str(&ans.values, now, sizeof(now));
 	if (ans.exists && !res->from_site[0])
 		return rv_error(

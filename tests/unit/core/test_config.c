@@ -443,6 +443,15 @@ static void test_show_format(void **state)
 				   "    key_algorithm: \"hmac-sha256\"\n"
 				   "    key_secret: null\n"
 				   "    timeout: 2s\n"
+				   "  route53:\n"
+				   "    zone_id: null\n"
+				   "    endpoint: null\n"
+				   "    alias: false\n"
+				   "    weighted: false\n"
+				   "    weight: 1\n"
+				   "    upsert: false\n"
+				   "    timeout: 2m\n"
+				   "    profile: null\n"
 				   "  exec:\n"
 				   "    command: null\n"
 				   "    timeout: 30s\n"
@@ -468,6 +477,7 @@ static void test_roundtrip(void **state)
 					    "good/comments.yml",
 					    "good/env.yml",
 					    "good/secret_file.yml",
+					    "good/dns_route53.yml",
 					    "../../revenant.example.yml",
 					    NULL};
 
