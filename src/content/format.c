@@ -1,6 +1,7 @@
 /* format.c - content objects of store format v1 (docs/FORMAT.md). */
 #include "content/format.h"
 #include "core/mem.h"
+#include "store/store.h"
 #include "core/util.h"
 #include "core/zstream.h"
 
@@ -713,4 +714,66 @@ void rv_centry_release(struct rv_centry *e)
 	free((char *)e->target);
 	e->path = NULL;
 	e->target = NULL;
+}
+
+int rv_cobj_name_parse(const char *key, struct rv_cobj_name *out)
+{
+	const char *rest;
+
+	memset(out, 0, sizeof(*out));
+	if (!rv_key_gen_split(key, out->gen, &rest))
+		return rv_error(RV_ECORRUPT, "'%s' is not a key under a generation", key);
+	if (rv_str_startswith(rest, "content/log/") && rv_str_endswith(rest, ".log.zst"))
+		out->kind = RV_COBJ_LOG;
+	else if (rv_str_startswith(rest, "content/snapshot/") &&
+		 rv_str_endswith(rest, ".manifest.zst"))
+		out->kind = RV_COBJ_MANIFEST;
+	else
+		return rv_error(RV_ECORRUPT, "'%s' is not a content log or manifest key", key);
+	return rv_content_key_parse(key, &out->seq, &out->time_ms);
+}
+
+int rv_cobj_read_checked(const char *key, rv_cobj_source src, void *src_ud, rv_centry_fn fn,
+			 void *fn_ud, struct rv_cobj_hdr *hdr_out)
+{
+	struct rv_cobj_reader *r = NULL;
+	struct rv_cobj_name nm;
+	const struct rv_cobj_hdr *h;
+	const struct rv_centry *e;
+	int rc;
+
+	if ((rc = rv_cobj_name_parse(key, &nm)))
+		return rc;
+	if ((rc = rv_cobj_reader_new(&r, key, src, src_ud)))
+		return rc;
+	while (!(rc = rv_cobj_reader_next(r, &e)) && e)
+		if (fn && (rc = fn(fn_ud, e)))
+			break;
+	/* Read to the end line: only now is the header trusted. */
+	h = rv_cobj_reader_hdr(r);
+	if (!rc && (h->kind != nm.kind || strcmp(h->gen, nm.gen) || h->from != nm.seq ||
+		    h->to != nm.seq || h->time_ms != nm.time_ms))
+		rc = rv_error(RV_ECORRUPT,
+			      "content object '%s' is corrupt: its header (gen=%s from=%" PRIu64
+			      " to=%" PRIu64 " time=%" PRId64
+			      ") does not match its name — the stored copy is damaged",
+			      key, h->gen, h->from, h->to, h->time_ms);
+	if (!rc && hdr_out)
+		*hdr_out = *h;
+	rv_cobj_reader_free(r);
+	return rc;
+}
+
+int rv_cobj_fetch(struct rv_store *s, const char *key, int fd, rv_centry_fn fn, void *fn_ud,
+		  struct rv_cobj_hdr *hdr_out)
+{
+	int rc = rv_store_get_fd(s, key, fd, 0, 0, NULL);
+
+	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot rewind a temporary file");
+	if (!rc)
+		rc = rv_cobj_read_checked(key, rv_cobj_source_fd, &fd, fn, fn_ud, hdr_out);
+	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "cannot rewind a temporary file");
+	return rc;
 }

@@ -107,4 +107,34 @@ void rv_cobj_reader_free(struct rv_cobj_reader *r);
 /* Read a whole object just to verify it; `*count` gets the record count. */
 int rv_cobj_verify(const char *name, rv_cobj_source src, void *ud, uint64_t *count) RV_WARN_UNUSED;
 
+/* ---- reading a stored object: the one check every reader makes ---- */
+
+/* What a content object's key says it is:
+ * generations/<gen>/content/log/<seq>-<ms>.log.zst or
+ * .../content/snapshot/<seq>-<ms>.manifest.zst.  RV_ECORRUPT otherwise. */
+struct rv_cobj_name {
+	enum rv_cobj_kind kind;
+	char gen[RV_GEN_ID_LEN];
+	uint64_t seq;
+	int64_t time_ms;
+};
+int rv_cobj_name_parse(const char *key, struct rv_cobj_name *out) RV_WARN_UNUSED;
+
+typedef int (*rv_centry_fn)(void *ud, const struct rv_centry *e);
+
+/* Read the object `key` through from `src`: every record to `fn` (may be
+ * NULL; what it saw must not be acted on before this returns 0), the end
+ * line, and the header against the key's name (kind, generation, from =
+ * to = seq, time): RV_ECORRUPT naming the key on any difference or damage.
+ * `hdr_out` (may be NULL) gets the header. */
+int rv_cobj_read_checked(const char *key, rv_cobj_source src, void *src_ud, rv_centry_fn fn,
+			 void *fn_ud, struct rv_cobj_hdr *hdr_out) RV_WARN_UNUSED;
+
+struct rv_store;
+/* Download `key` into `fd` (a fresh temporary file at offset 0) and read it
+ * through as rv_cobj_read_checked does; `fd` is left at offset 0.
+ * RV_ENOTFOUND when the object is not in the store. */
+int rv_cobj_fetch(struct rv_store *s, const char *key, int fd, rv_centry_fn fn, void *fn_ud,
+		  struct rv_cobj_hdr *hdr_out) RV_WARN_UNUSED;
+
 #endif

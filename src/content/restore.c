@@ -452,19 +452,13 @@ int rv_restore_find_flags(struct rv_store *s, const char *gen, int64_t at_ms, un
 
 /* ---- fetching and verifying objects ---------------------------------------- */
 
-typedef int (*entry_fn)(void *ud, const struct rv_centry *e);
-
 /* Download `o` into an unlinked temporary file in the staging folder and
  * read it through, checking it and that its header matches its name;
  * `fn` sees every record.  `*fd_out` is the file, at offset 0. */
 static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_restore_obj *o,
-		     enum rv_cobj_kind kind, entry_fn fn, void *ud, int *fd_out,
-		     struct rv_cobj_hdr *hdr_out)
+		     rv_centry_fn fn, void *ud, int *fd_out, struct rv_cobj_hdr *hdr_out)
 {
 	char *tmp = rv_asprintf("%s/%s/o.XXXXXX", rv_apply_root(a), RV_APPLY_STAGING);
-	struct rv_cobj_reader *r = NULL;
-	const struct rv_cobj_hdr *h;
-	const struct rv_centry *e;
 	int fd, rc;
 
 	*fd_out = -1;
@@ -476,39 +470,12 @@ static int fetch_obj(struct rv_store *s, struct rv_apply *a, const struct rv_res
 	}
 	unlink(tmp);
 	free(tmp);
-	rc = rv_store_get_fd(s, o->key, fd, 0, 0, NULL);
+	rc = rv_cobj_fetch(s, o->key, fd, fn, ud, hdr_out);
 	if (rc == RV_ENOTFOUND)
 		rc = rv_error(RV_ENOTFOUND,
 			      "content object '%s' vanished from the store during the restore — "
 			      "run it again",
 			      o->key);
-	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "seek");
-	if (!rc)
-		rc = rv_cobj_reader_new(&r, o->key, rv_cobj_source_fd, &fd);
-	if (!rc) {
-		h = rv_cobj_reader_hdr(r);
-		if (h->kind != kind || strcmp(h->gen, o->gen) || h->from != o->seq ||
-		    h->to != o->seq || h->time_ms != o->time_ms)
-			rc = rv_error(
-			    RV_ECORRUPT,
-			    "content object '%s' is corrupt: its header (gen=%s from=%" PRIu64
-			    " to=%" PRIu64 " time=%" PRId64
-			    ") does not match its name — the stored copy is damaged",
-			    o->key, h->gen, h->from, h->to, h->time_ms);
-	}
-	while (!rc) {
-		if ((rc = rv_cobj_reader_next(r, &e)) || !e)
-			break;
-		if (fn)
-			rc = fn(ud, e);
-	}
-	/* Read to the end line: only now is the header trusted. */
-	if (!rc && hdr_out)
-		*hdr_out = *rv_cobj_reader_hdr(r);
-	rv_cobj_reader_free(r);
-	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "seek");
 	if (rc) {
 		close(fd);
 		return rc;
@@ -1056,15 +1023,14 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 	memset(st, 0, sizeof(*st));
 	ov_init(&ov);
 	/* Every object is read and checked before the folder changes. */
-	if (p->manifest.key &&
-	    (rc = fetch_obj(s, a, &p->manifest, RV_COBJ_MANIFEST, NULL, NULL, &mfd, NULL)))
+	if (p->manifest.key && (rc = fetch_obj(s, a, &p->manifest, NULL, NULL, &mfd, NULL)))
 		return rc;
 	for (size_t i = 0; !rc && i < p->nlogs; i++) {
 		int lfd;
 
 		if (stopping(o))
 			rc = rv_error(RV_EINTR, "restore interrupted");
-		else if (!(rc = fetch_obj(s, a, &p->logs[i], RV_COBJ_LOG, ov_add, &ov, &lfd, NULL)))
+		else if (!(rc = fetch_obj(s, a, &p->logs[i], ov_add, &ov, &lfd, NULL)))
 			close(lfd);
 	}
 	if (!rc) {
@@ -1180,7 +1146,7 @@ int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv
 	int fd, rc;
 
 	*files = *bytes = 0;
-	if ((rc = fetch_obj(s, a, log, RV_COBJ_LOG, collect_rec, &lr, &fd, &h)))
+	if ((rc = fetch_obj(s, a, log, collect_rec, &lr, &fd, &h)))
 		goto out;
 	close(fd);
 	if (before && (rc = before(ud, &h)))
@@ -1243,9 +1209,8 @@ int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bo
 {
 	const struct rv_restore_obj *o = p->nlogs ? &p->logs[p->nlogs - 1] : &p->manifest;
 	struct rv_buf b = RV_BUF_INIT(LOG_OBJ_MAX);
-	struct rv_cobj_reader *r = NULL;
+	struct rv_cobj_hdr h;
 	struct rv_cobj_mem m;
-	const struct rv_centry *e;
 	int rc;
 
 	*has_db = false;
@@ -1256,19 +1221,14 @@ int rv_restore_point_db(struct rv_store *s, const struct rv_restore_point *p, bo
 	if ((rc = rv_store_get_buf(s, o->key, &b, NULL)))
 		goto out;
 	m = (struct rv_cobj_mem){b.data, b.len, 0};
-	if ((rc = rv_cobj_reader_new(&r, o->key, rv_cobj_source_mem, &m)))
+	if ((rc = rv_cobj_read_checked(o->key, rv_cobj_source_mem, &m, NULL, NULL, &h)))
 		goto out;
-	*has_db = rv_cobj_reader_hdr(r)->has_db;
-	*db_pos = rv_cobj_reader_hdr(r)->db_pos;
-	memcpy(gen, rv_cobj_reader_hdr(r)->gen, RV_GEN_ID_LEN);
-	/* Read to the end line: the header is trusted only then. */
-	do
-		rc = rv_cobj_reader_next(r, &e);
-	while (!rc && e);
+	*has_db = h.has_db;
+	*db_pos = h.db_pos;
+	memcpy(gen, h.gen, RV_GEN_ID_LEN);
 out:
 	if (rc)
 		*has_db = false;
-	rv_cobj_reader_free(r);
 	rv_buf_release(&b);
 	return rc;
 }

@@ -140,58 +140,27 @@ static int collect(const struct rv_obj_info *info, void *ud)
 
 /* ---- reading content objects ---------------------------------------------- */
 
-static int tmp_open(int *fd)
+static int add_ref(void *ud, const struct rv_centry *e)
 {
-	const char *dir = getenv("TMPDIR");
-	char *path = rv_asprintf("%s/rv-prune.XXXXXX", dir && *dir ? dir : "/tmp");
-	int rc = 0;
-
-	*fd = mkostemp(path, O_CLOEXEC);
-	if (*fd == -1)
-		rc = rv_error_errno(RV_EFAIL, errno,
-				    "cannot create a temporary file in '%s' (set "
-				    "TMPDIR)",
-				    dir && *dir ? dir : "/tmp");
-	else
-		unlink(path);
-	free(path);
-	return rc;
+	return e->type == RV_CE_FILE ? rv_hset_add(ud, e->sha256, RV_SHA256_LEN, NULL) : 0;
 }
 
-/* Download `key` into `fd` (emptied first) and read it through: every
- * file record's SHA-256 goes into `refs` (when not NULL), the header into
- * `*hdr` (when not NULL).  With `refs` NULL only the header is read. */
+/* Download `key` into `fd` (emptied first) and read it through, checked
+ * against its name (content/format.h): every file record's SHA-256 goes
+ * into `refs` (when not NULL), the header into `*hdr` (when not NULL). */
 static int read_obj(struct rv_store *s, int fd, const char *key, struct rv_hset *refs,
 		    struct rv_cobj_hdr *hdr)
 {
-	struct rv_cobj_reader *r = NULL;
-	const struct rv_centry *e;
 	int rc;
 
 	if (ftruncate(fd, 0) == -1 || lseek(fd, 0, SEEK_SET) == -1)
 		return rv_error_errno(RV_EFAIL, errno, "cannot reset a temporary file");
-	rc = rv_store_get_fd(s, key, fd, 0, 0, NULL);
+	rc = rv_cobj_fetch(s, key, fd, refs ? add_ref : NULL, refs, hdr);
 	if (rc == RV_ENOTFOUND)
 		return rv_error(RV_ENOTFOUND,
 				"content object '%s' vanished during the prune (another prune "
 				"running?) — run it again",
 				key);
-	if (rc)
-		return rc;
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		return rv_error_errno(RV_EFAIL, errno, "seek");
-	if ((rc = rv_cobj_reader_new(&r, key, rv_cobj_source_fd, &fd)))
-		return rc;
-	if (hdr)
-		*hdr = *rv_cobj_reader_hdr(r);
-	while (refs) {
-		if ((rc = rv_cobj_reader_next(r, &e)) || !e)
-			break;
-		if (e->type == RV_CE_FILE &&
-		    (rc = rv_hset_add(refs, e->sha256, RV_SHA256_LEN, NULL)))
-			break;
-	}
-	rv_cobj_reader_free(r);
 	return rc;
 }
 
@@ -439,7 +408,7 @@ int rv_prune_plan(struct rv_store *s, const struct rv_prune_opts *o, struct rv_p
 	if (!rc)
 		rc = choose_generations(s, p, lease_gen, st->cutoff_ms);
 	if (!rc)
-		rc = tmp_open(&fd);
+		rc = rv_tmpfile(&fd);
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		struct pgen *g = &p->g[i];
 		uint64_t miss, next;
@@ -611,7 +580,7 @@ static int mark_blobs(struct mark *m)
 
 	if ((rc = rv_store_list(m->s, RV_KEY_GENERATIONS, collect_live, m)))
 		return rc;
-	if ((rc = tmp_open(&fd)))
+	if ((rc = rv_tmpfile(&fd)))
 		return rc;
 	for (size_t i = 0; !rc && i < m->n; i++)
 		rc = read_obj(m->s, fd, m->keys[i], &m->refs, NULL);

@@ -163,38 +163,17 @@ void rv_cstate_release(struct rv_cstate *s)
 	rv_cstate_init(s);
 }
 
-/* Download `key` into a fresh temporary file and verify it as a content
- * object of `kind` for generation `gen`. */
-static int fetch_verified(struct rv_store *st, const char *key, enum rv_cobj_kind kind,
-			  const char *gen, uint64_t seq, int *fd_out)
+/* Download `key` into a fresh temporary file, checked against its name
+ * (content/format.h: the key says the kind, generation and sequence the
+ * caller asked for). */
+static int fetch_verified(struct rv_store *st, const char *key, int *fd_out)
 {
-	struct rv_cobj_reader *r = NULL;
-	uint64_t count;
 	int fd, rc;
 
 	*fd_out = -1;
 	if ((rc = rv_tmpfile(&fd)))
 		return rc;
-	rc = rv_store_get_fd(st, key, fd, 0, 0, NULL);
-	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot rewind a temporary file");
-	if (!rc)
-		rc = rv_cobj_verify(key, rv_cobj_source_fd, &fd, &count);
-	if (!rc && lseek(fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot rewind a temporary file");
-	if (!rc)
-		rc = rv_cobj_reader_new(&r, key, rv_cobj_source_fd, &fd);
-	if (!rc) {
-		const struct rv_cobj_hdr *h = rv_cobj_reader_hdr(r);
-
-		if (h->kind != kind || strcmp(h->gen, gen) || h->to != seq)
-			rc = rv_error(RV_ECORRUPT,
-				      "'%s' does not describe what its name says (kind, generation "
-				      "or sequence) — the store is damaged",
-				      key);
-	}
-	rv_cobj_reader_free(r);
-	if (rc) {
+	if ((rc = rv_cobj_fetch(st, key, fd, NULL, NULL, NULL))) {
 		close(fd);
 		return rc;
 	}
@@ -215,19 +194,16 @@ static int keep_last(const struct rv_obj_info *info, void *ud)
 	return 0;
 }
 
-static int apply_log(struct rv_store *st, const char *key, const char *gen, uint64_t seq,
-		     struct rv_cchanges *c)
+static int apply_log(struct rv_store *st, const char *key, struct rv_cchanges *c)
 {
 	struct rv_cobj_reader *r = NULL;
 	const struct rv_centry *e;
 	int fd, rc;
 
-	if ((rc = fetch_verified(st, key, RV_COBJ_LOG, gen, seq, &fd)))
+	/* Verified whole first: a damaged log must not half-apply. */
+	if ((rc = fetch_verified(st, key, &fd)))
 		return rc;
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot rewind a temporary file");
-	if (!rc)
-		rc = rv_cobj_reader_new(&r, key, rv_cobj_source_fd, &fd);
+	rc = rv_cobj_reader_new(&r, key, rv_cobj_source_fd, &fd);
 	while (!rc && !(rc = rv_cobj_reader_next(r, &e)) && e)
 		rv_cchanges_apply(c, e);
 	rv_cobj_reader_free(r);
@@ -256,10 +232,7 @@ static int collect_log(const struct rv_obj_info *info, void *ud)
 		ls->gap = true;
 		return 1;
 	}
-	if (ls->n == ls->cap) {
-		ls->cap = ls->cap ? 2 * ls->cap : 16;
-		ls->keys = rv_realloc(ls->keys, ls->cap * sizeof(*ls->keys));
-	}
+	ls->keys = rv_grow(ls->keys, &ls->cap, ls->n + 1, sizeof(*ls->keys));
 	ls->keys[ls->n++] = rv_strdup(info->key);
 	ls->next++;
 	return 0;
@@ -276,8 +249,7 @@ static int load_one(struct rv_store *st, const char *gen, struct rv_cstate *out,
 	if (!rc && last.key) {
 		rc = rv_content_key_parse(last.key, &out->manifest_seq, &out->manifest_ms);
 		if (!rc)
-			rc = fetch_verified(st, last.key, RV_COBJ_MANIFEST, gen, out->manifest_seq,
-					    &out->base_fd);
+			rc = fetch_verified(st, last.key, &out->base_fd);
 		*empty = false;
 	}
 	out->seq = out->manifest_seq;
@@ -299,7 +271,7 @@ static int load_one(struct rv_store *st, const char *gen, struct rv_cstate *out,
 			if (!rc)
 				rc = rv_content_key_parse(ls.keys[i], &seq, &ms);
 			if (!rc)
-				rc = apply_log(st, ls.keys[i], gen, seq, &out->changes);
+				rc = apply_log(st, ls.keys[i], &out->changes);
 			if (!rc) {
 				out->seq = seq;
 				out->seq_ms = ms;

@@ -504,6 +504,64 @@ static void test_manifest_100k_streaming(void **state)
 	}
 }
 
+/* The one check every reader makes: the header against the key's name. */
+static void test_read_checked(void **state)
+{
+	const char *gen = "0000019a3c5e7f10-3fa9c2d1";
+	struct rv_cobj_hdr h = {.kind = RV_COBJ_LOG, .from = 7, .to = 7, .time_ms = 0x1234};
+	struct rv_centry e = {.type = RV_CE_DIR, .path = "d", .mode = 0755, .mtime_ns = 1};
+	struct rv_buf b = RV_BUF_INIT(1 << 16);
+	struct rv_cobj_writer *w;
+	struct rv_cobj_hdr got;
+	struct {
+		const char *key;
+		int rc;
+	} cases[] = {
+	    {"generations/0000019a3c5e7f10-3fa9c2d1/content/log/"
+	     "0000000000000007-0000000000001234.log.zst",
+	     0},
+	    /* the same bytes under another sequence, time, generation or kind */
+	    {"generations/0000019a3c5e7f10-3fa9c2d1/content/log/"
+	     "0000000000000008-0000000000001234.log.zst",
+	     RV_ECORRUPT},
+	    {"generations/0000019a3c5e7f10-3fa9c2d1/content/log/"
+	     "0000000000000007-0000000000001235.log.zst",
+	     RV_ECORRUPT},
+	    {"generations/0000019a3c5e7f11-3fa9c2d1/content/log/"
+	     "0000000000000007-0000000000001234.log.zst",
+	     RV_ECORRUPT},
+	    {"generations/0000019a3c5e7f10-3fa9c2d1/content/snapshot/"
+	     "0000000000000007-0000000000001234.manifest.zst",
+	     RV_ECORRUPT},
+	    /* not a content object's key at all */
+	    {"generations/0000019a3c5e7f10-3fa9c2d1/db/log/x.wal.zst", RV_ECORRUPT},
+	    {"blobs/sha256/ab/cd", RV_ECORRUPT},
+	};
+
+	(void)state;
+	memcpy(h.gen, gen, RV_GEN_ID_LEN);
+	assert_int_equal(rv_cobj_writer_new(&w, &h, true, rv_cobj_sink_buf, &b), 0);
+	assert_int_equal(rv_cobj_writer_add(w, &e), 0);
+	assert_int_equal(rv_cobj_writer_finish(w), 0);
+	rv_cobj_writer_free(w);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rv_cobj_mem m = {b.data, b.len, 0};
+		int rc =
+		    rv_cobj_read_checked(cases[i].key, rv_cobj_source_mem, &m, NULL, NULL, &got);
+
+		if (rc != cases[i].rc)
+			fail_msg("%s: %d, want %d (%s)", cases[i].key, rc, cases[i].rc,
+				 rv_errmsg());
+		if (!rc) {
+			assert_int_equal(got.to, 7);
+			assert_string_equal(got.gen, gen);
+		} else {
+			assert_non_null(strstr(rv_errmsg(), cases[i].key));
+		}
+	}
+	rv_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +573,7 @@ int main(void)
 	    cmocka_unit_test(test_corruption_detected),
 	    cmocka_unit_test(test_compatibility),
 	    cmocka_unit_test(test_manifest_100k_streaming),
+	    cmocka_unit_test(test_read_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

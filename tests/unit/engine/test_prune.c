@@ -100,12 +100,8 @@ static void blob(struct fx *fx, int i, int64_t ms)
 static void cobj(struct fx *fx, const char *gen, enum rv_cobj_kind kind, uint64_t seq, int64_t ms,
 		 int b, uint64_t db_pos)
 {
-	struct rv_cobj_hdr h = {.kind = kind,
-				.from = kind == RV_COBJ_LOG ? seq : 0,
-				.to = seq,
-				.time_ms = ms,
-				.has_db = true,
-				.db_pos = db_pos};
+	struct rv_cobj_hdr h = {
+	    .kind = kind, .from = seq, .to = seq, .time_ms = ms, .has_db = true, .db_pos = db_pos};
 	struct rv_centry d = {.type = RV_CE_DIR, .path = "d", .mode = 0755, .mtime_ns = 1};
 	struct rv_centry f = {.type = RV_CE_FILE, .size = 1, .mode = 0644, .mtime_ns = 1};
 	struct rv_buf buf = RV_BUF_INIT(1 << 16);
