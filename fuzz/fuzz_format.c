@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/err.h"
 #include "core/mem.h"
 

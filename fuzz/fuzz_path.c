@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "content/apply.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "store/store.h"

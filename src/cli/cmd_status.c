@@ -2,7 +2,7 @@
  * store holds: the lease, the generations, the latest commit, and the files
  * and bytes of the latest recorded state. */
 #include "cli/cli.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "engine/replicate_state.h"
 #include "engine/status.h"
 #include "core/buf.h"

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/err.h"
 
 struct rv_store;

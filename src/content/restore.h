@@ -24,7 +24,7 @@
 
 #include "content/apply.h"
 #include "content/content.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "core/err.h"
 
 struct rv_store;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "content/content.h"
-#include "content/format.h"
+#include "format/content.h"
 
 struct rv_scan;
 

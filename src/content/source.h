@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "content/content.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "content/watch.h"
 #include "core/err.h"
 

@@ -12,7 +12,7 @@
  * Threads: the map and the pending renames belong to the polling thread;
  * the queue and the stats are under `mu`. */
 #include "content/watch.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"

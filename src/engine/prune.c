@@ -2,13 +2,13 @@
  * objects, then mark and sweep the blobs (see prune.h for the rules). */
 #include "engine/prune.h"
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/hset.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/testpoint.h"
 #include "core/util.h"
-#include "db/dbobj.h"
+#include "format/dbobj.h"
 #include "store/store.h"
 #include "engine/lease.h"
 

@@ -1,7 +1,7 @@
 /* status.c - the store facts behind `revenant status` (see status.h). */
 #include "engine/status.h"
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/mem.h"
 #include "store/store.h"
 

@@ -13,7 +13,7 @@
 #include "core/mem.h"
 #include "core/testpoint.h"
 #include "core/util.h"
-#include "db/dbobj.h"
+#include "format/dbobj.h"
 #include "db/sqlite/sqlite.h"
 #include "db/sqlite/wal.h"
 #include "store/pfetch.h"

@@ -16,7 +16,7 @@
 #include "../testutil.h"
 
 #include "content/apply.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"

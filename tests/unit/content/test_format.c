@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/mem.h"
 #include "core/util.h"
 

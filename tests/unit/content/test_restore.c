@@ -13,7 +13,7 @@
 #include "../testutil.h"
 
 #include "content/apply.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "content/restore.h"
 #include "core/log.h"
 #include "core/mem.h"

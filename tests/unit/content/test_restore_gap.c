@@ -13,7 +13,7 @@
 
 #include "../testutil.h"
 
-#include "content/format.h"
+#include "format/content.h"
 #include "content/restore.h"
 #include "engine/status.h"
 #include "core/log.h"

@@ -8,7 +8,7 @@
 #include "../testutil.h"
 
 #include "content/content.h"
-#include "content/format.h"
+#include "format/content.h"
 #include "content/scan.h"
 #include "core/mem.h"
 

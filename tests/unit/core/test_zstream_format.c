@@ -18,11 +18,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/util.h"
-#include "db/dbobj.h"
+#include "format/dbobj.h"
 
 #define RECORDED_ZSTD 10504
 

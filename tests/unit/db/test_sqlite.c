@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
-#include "db/dbobj.h"
+#include "format/dbobj.h"
 #include "db/sqlite/sqlite.h"
 #include "db/sqlite/wal.h"
 #include "store/store.h"

@@ -8,7 +8,7 @@
 
 #include "../testutil.h"
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/mem.h"
 #include "store/store.h"
 #include "engine/lease.h"

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "engine/replicate_state.h"
 #include "core/buf.h"
 #include "core/mem.h"

@@ -3,14 +3,14 @@
  * line, a binary body of a length the header states, and an end line
  * "end <count> <sha256 of every byte before it>\n".  Written and read as
  * streams; nothing is held whole. */
-#ifndef RV_DB_DBOBJ_H
-#define RV_DB_DBOBJ_H
+#ifndef RV_FORMAT_DBOBJ_H
+#define RV_FORMAT_DBOBJ_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "content/format.h"
+#include "format/content.h"
 #include "core/err.h"
 #include "core/zstream.h"
 #include "format/layout.h"

@@ -1,5 +1,5 @@
-/* format.c - content objects of store format v1 (docs/FORMAT.md). */
-#include "content/format.h"
+/* content.c - content objects of store format v1 (docs/FORMAT.md). */
+#include "format/content.h"
 #include "core/mem.h"
 #include "store/store.h"
 #include "core/util.h"

@@ -1,5 +1,5 @@
 /* dbobj.c - database log segments and snapshots (see dbobj.h). */
-#include "db/dbobj.h"
+#include "format/dbobj.h"
 #include "core/mem.h"
 #include "core/util.h"
 #include "core/zstream.h"

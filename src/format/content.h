@@ -1,4 +1,4 @@
-/* format.h - store format v1, content half (docs/FORMAT.md is the spec):
+/* content.h - store format v1, content half (docs/FORMAT.md is the spec):
  * path escaping and order, and the streaming writer/reader of content logs
  * and manifests.  Keys and generation IDs: format/layout.h.
  *
@@ -6,8 +6,8 @@
  * lines: a header line, records, and an "end" line carrying the record
  * count and the SHA-256 of every byte before it.  The reader verifies both
  * and stops with RV_ECORRUPT naming the object on any damage. */
-#ifndef RV_CONTENT_FORMAT_H
-#define RV_CONTENT_FORMAT_H
+#ifndef RV_FORMAT_CONTENT_H
+#define RV_FORMAT_CONTENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
