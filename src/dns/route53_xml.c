@@ -3,6 +3,7 @@
  * escaped by libxml2, never pasted into markup). */
 #include "dns/route53_int.h"
 #include "core/util.h"
+#include "core/xml.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -10,50 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* No network, no entity expansion, no DTD: an answer is data. */
-static xmlDocPtr parse_xml(const char *body, size_t len)
-{
-	if (!body || !len || len > RV_R53_MAX_XML)
-		return NULL;
-	return xmlReadMemory(body, (int)len, "route53.xml", NULL,
-			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
-}
-
-static xmlNode *child(const xmlNode *n, const char *name)
-{
-	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-/* Text of child `name` (cut to fit); false when there is no such child. */
-static bool child_text(const xmlNode *n, const char *name, char *out, size_t outlen)
-{
-	xmlNode *c = child(n, name);
-	xmlChar *t;
-
-	out[0] = '\0';
-	if (!c)
-		return false;
-	t = xmlNodeGetContent(c);
-	if (t)
-		snprintf(out, outlen, "%s", (const char *)t);
-	xmlFree(t);
-	return true;
-}
-
 static bool child_i64(const xmlNode *n, const char *name, int64_t *v)
 {
 	char s[32];
 	uint64_t u;
 
-	if (!child_text(n, name, s, sizeof(s)) || rv_parse_u64(s, &u) || u > INT64_MAX)
+	if (!rv_xml_child_text(n, name, s, sizeof(s)) || rv_parse_u64(s, &u) || u > INT64_MAX)
 		return false;
 	*v = (int64_t)u;
 	return true;
@@ -85,36 +48,38 @@ static void value_of(const char *type, const char *raw, char out[RV_DNS_NAME_MAX
 
 static int parse_set(const xmlNode *n, struct rv_r53_set *s)
 {
-	xmlNode *rrs = child(n, "ResourceRecords"), *at = child(n, "AliasTarget");
+	xmlNode *rrs = rv_xml_child(n, "ResourceRecords"), *at = rv_xml_child(n, "AliasTarget");
 	char hc[64];
 
 	memset(s, 0, sizeof(*s));
-	if (!child_text(n, "Name", s->name, sizeof(s->name)) || !s->name[0] ||
-	    !child_text(n, "Type", s->type, sizeof(s->type)) || !s->type[0])
+	if (!rv_xml_child_text(n, "Name", s->name, sizeof(s->name)) || !s->name[0] ||
+	    !rv_xml_child_text(n, "Type", s->type, sizeof(s->type)) || !s->type[0])
 		return -1;
 	for (char *p = s->name; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	child_text(n, "SetIdentifier", s->set_id, sizeof(s->set_id));
+	rv_xml_child_text(n, "SetIdentifier", s->set_id, sizeof(s->set_id));
 	s->has_weight = child_i64(n, "Weight", &s->weight);
-	if (child(n, "Weight") && !s->has_weight)
+	if (rv_xml_child(n, "Weight") && !s->has_weight)
 		return -1;
 	s->has_ttl = child_i64(n, "TTL", &s->ttl);
-	if (child(n, "TTL") && !s->has_ttl)
+	if (rv_xml_child(n, "TTL") && !s->has_ttl)
 		return -1;
-	if (child_text(n, "HealthCheckId", hc, sizeof(hc)))
+	if (rv_xml_child_text(n, "HealthCheckId", hc, sizeof(hc)))
 		snprintf(s->health_check_id, sizeof(s->health_check_id), "%s", hc);
-	s->foreign = child(n, "Failover") || child(n, "GeoLocation") || child(n, "Region") ||
-		     child(n, "MultiValueAnswer") || child(n, "CidrRoutingConfig") ||
-		     child(n, "GeoProximityLocation") || child(n, "TrafficPolicyInstanceId");
+	s->foreign = rv_xml_child(n, "Failover") || rv_xml_child(n, "GeoLocation") ||
+		     rv_xml_child(n, "Region") || rv_xml_child(n, "MultiValueAnswer") ||
+		     rv_xml_child(n, "CidrRoutingConfig") ||
+		     rv_xml_child(n, "GeoProximityLocation") ||
+		     rv_xml_child(n, "TrafficPolicyInstanceId");
 	if (at) {
 		char name[RV_DNS_NAME_MAX], zone[RV_DNS_ZONE_ID_MAX], eval[8],
 		    in[2 * RV_DNS_NAME_MAX];
 
-		if (!child_text(at, "DNSName", name, sizeof(name)) ||
-		    !child_text(at, "HostedZoneId", zone, sizeof(zone)))
+		if (!rv_xml_child_text(at, "DNSName", name, sizeof(name)) ||
+		    !rv_xml_child_text(at, "HostedZoneId", zone, sizeof(zone)))
 			return -1;
-		child_text(at, "EvaluateTargetHealth", eval, sizeof(eval));
+		rv_xml_child_text(at, "EvaluateTargetHealth", eval, sizeof(eval));
 		s->evaluate_health = !strcmp(eval, "true");
 		s->alias = true;
 		snprintf(in, sizeof(in), "%s@%s", name, zone);
@@ -127,14 +92,14 @@ static int parse_set(const xmlNode *n, struct rv_r53_set *s)
 	for (xmlNode *c = rrs ? rrs->children : NULL; c; c = c->next) {
 		char raw[RV_DNS_NAME_MAX];
 
-		if (!is_elem(c, "ResourceRecord"))
+		if (!rv_xml_is(c, "ResourceRecord"))
 			continue;
 		if (s->values.n == RV_DNS_MAX_VALUES) {
 			/* More than revenant switches: not one of its sets. */
 			s->foreign = true;
 			break;
 		}
-		if (!child_text(c, "Value", raw, sizeof(raw)))
+		if (!rv_xml_child_text(c, "Value", raw, sizeof(raw)))
 			return -1;
 		value_of(s->type, raw, s->values.v[s->values.n++]);
 	}
@@ -144,20 +109,20 @@ static int parse_set(const xmlNode *n, struct rv_r53_set *s)
 
 int rv_r53_parse_list(const char *body, size_t len, struct rv_r53_list *out)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_R53_MAX_XML, "route53.xml");
 	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL, *sets;
 	char trunc[8];
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!is_elem(root, "ListResourceRecordSetsResponse") ||
-	    !(sets = child(root, "ResourceRecordSets"))) {
+	if (!rv_xml_is(root, "ListResourceRecordSetsResponse") ||
+	    !(sets = rv_xml_child(root, "ResourceRecordSets"))) {
 		xmlFreeDoc(doc);
 		return rv_error(RV_ECORRUPT, "route53: the record set list is not a "
 					     "ListResourceRecordSetsResponse");
 	}
 	for (xmlNode *c = sets->children; c && !rc; c = c->next) {
-		if (!is_elem(c, "ResourceRecordSet"))
+		if (!rv_xml_is(c, "ResourceRecordSet"))
 			continue;
 		if (out->n == RV_R53_MAX_SETS)
 			rc = rv_error(RV_ECORRUPT,
@@ -170,11 +135,11 @@ int rv_r53_parse_list(const char *body, size_t len, struct rv_r53_list *out)
 		else
 			out->n++;
 	}
-	child_text(root, "IsTruncated", trunc, sizeof(trunc));
+	rv_xml_child_text(root, "IsTruncated", trunc, sizeof(trunc));
 	out->truncated = !strcmp(trunc, "true");
-	child_text(root, "NextRecordName", out->next_name, sizeof(out->next_name));
-	child_text(root, "NextRecordType", out->next_type, sizeof(out->next_type));
-	child_text(root, "NextRecordIdentifier", out->next_id, sizeof(out->next_id));
+	rv_xml_child_text(root, "NextRecordName", out->next_name, sizeof(out->next_name));
+	rv_xml_child_text(root, "NextRecordType", out->next_type, sizeof(out->next_type));
+	rv_xml_child_text(root, "NextRecordIdentifier", out->next_id, sizeof(out->next_id));
 	for (char *p = out->next_name; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
@@ -184,16 +149,16 @@ int rv_r53_parse_list(const char *body, size_t len, struct rv_r53_list *out)
 
 int rv_r53_parse_change_info(const char *body, size_t len, char id[RV_R53_ID_MAX], char status[16])
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_R53_MAX_XML, "route53.xml");
 	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-	xmlNode *ci = child(root, "ChangeInfo");
+	xmlNode *ci = rv_xml_child(root, "ChangeInfo");
 	bool ok;
 
 	id[0] = status[0] = '\0';
-	ok = (is_elem(root, "ChangeResourceRecordSetsResponse") ||
-	      is_elem(root, "GetChangeResponse")) &&
-	     child_text(ci, "Id", id, RV_R53_ID_MAX) && child_text(ci, "Status", status, 16) &&
-	     id[0] && status[0];
+	ok = (rv_xml_is(root, "ChangeResourceRecordSetsResponse") ||
+	      rv_xml_is(root, "GetChangeResponse")) &&
+	     rv_xml_child_text(ci, "Id", id, RV_R53_ID_MAX) &&
+	     rv_xml_child_text(ci, "Status", status, 16) && id[0] && status[0];
 	xmlFreeDoc(doc);
 	if (!ok)
 		return rv_error(RV_ECORRUPT, "route53: the answer has no ChangeInfo Id and Status");
@@ -207,21 +172,22 @@ int rv_r53_parse_change_info(const char *body, size_t len, char id[RV_R53_ID_MAX
 
 void rv_r53_parse_error(const char *body, size_t len, struct rv_r53_error *e)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_R53_MAX_XML, "route53.xml");
 	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
 
 	memset(e, 0, sizeof(*e));
-	if (is_elem(root, "ErrorResponse")) {
-		xmlNode *er = child(root, "Error");
+	if (rv_xml_is(root, "ErrorResponse")) {
+		xmlNode *er = rv_xml_child(root, "Error");
 
-		child_text(er, "Code", e->code, sizeof(e->code));
-		child_text(er, "Type", e->type, sizeof(e->type));
-		child_text(er, "Message", e->message, sizeof(e->message));
-	} else if (is_elem(root, "InvalidChangeBatch")) {
+		rv_xml_child_text(er, "Code", e->code, sizeof(e->code));
+		rv_xml_child_text(er, "Type", e->type, sizeof(e->type));
+		rv_xml_child_text(er, "Message", e->message, sizeof(e->message));
+	} else if (rv_xml_is(root, "InvalidChangeBatch")) {
 		snprintf(e->code, sizeof(e->code), "InvalidChangeBatch");
-		child_text(child(root, "Messages"), "Message", e->message, sizeof(e->message));
+		rv_xml_child_text(rv_xml_child(root, "Messages"), "Message", e->message,
+				  sizeof(e->message));
 		if (!e->message[0])
-			child_text(root, "Message", e->message, sizeof(e->message));
+			rv_xml_child_text(root, "Message", e->message, sizeof(e->message));
 	}
 	/* One line: a message never carries a newline into the log. */
 	for (char *p = e->message; *p; p++)

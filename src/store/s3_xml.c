@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "core/xml.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -11,50 +12,9 @@
 #include <strings.h>
 #include <time.h>
 
-/* No network, no entity expansion, no DTD: the answer is data, not a
- * document to be trusted. */
-static xmlDocPtr parse_xml(const char *body, size_t len)
-{
-	if (!body || !len || len > RV_S3_MAX_XML)
-		return NULL;
-	return xmlReadMemory(body, (int)len, "s3.xml", NULL,
-			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-/* S3 answers carry a default namespace; match on the local name only. */
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
-}
-
-static xmlNode *child(const xmlNode *n, const char *name)
-{
-	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-/* Text of child `name` copied into out (truncated); false when missing. */
-static bool child_text(const xmlNode *n, const char *name, char *out, size_t outlen)
-{
-	xmlNode *c = child(n, name);
-	xmlChar *t;
-
-	if (outlen)
-		out[0] = '\0';
-	if (!c)
-		return false;
-	t = xmlNodeGetContent(c);
-	if (t && outlen)
-		snprintf(out, outlen, "%s", (const char *)t);
-	xmlFree(t);
-	return true;
-}
-
 static char *child_dup(const xmlNode *n, const char *name)
 {
-	xmlNode *c = child(n, name);
+	xmlNode *c = rv_xml_child(n, name);
 	xmlChar *t;
 	char *r;
 
@@ -68,9 +28,9 @@ static char *child_dup(const xmlNode *n, const char *name)
 
 static void fill_error(const xmlNode *root, struct rv_s3_error *out)
 {
-	child_text(root, "Code", out->code, sizeof(out->code));
-	child_text(root, "Message", out->message, sizeof(out->message));
-	child_text(root, "Region", out->region, sizeof(out->region));
+	rv_xml_child_text(root, "Code", out->code, sizeof(out->code));
+	rv_xml_child_text(root, "Message", out->message, sizeof(out->message));
+	rv_xml_child_text(root, "Region", out->region, sizeof(out->region));
 	/* Messages are shown on one line. */
 	for (char *p = out->message; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
@@ -84,11 +44,12 @@ int rv_s3_parse_error(const char *body, size_t len, struct rv_s3_error *out)
 	int rc = RV_ENOTFOUND;
 
 	memset(out, 0, sizeof(*out));
-	doc = parse_xml(body, len > RV_S3_MAX_ERRBODY ? RV_S3_MAX_ERRBODY : len);
+	doc = rv_xml_parse(body, len > RV_S3_MAX_ERRBODY ? RV_S3_MAX_ERRBODY : len, RV_S3_MAX_XML,
+			   "s3.xml");
 	if (!doc)
 		return RV_ENOTFOUND;
 	root = xmlDocGetRootElement(doc);
-	if (is_elem(root, "Error")) {
+	if (rv_xml_is(root, "Error")) {
 		fill_error(root, out);
 		rc = 0;
 	}
@@ -275,12 +236,12 @@ static int add_item(struct rv_list_page *out, size_t *alloc, const xmlNode *n, c
 	it->key = rv_strdup(key + sl);
 	free(key);
 	out->count++;
-	if (child_text(n, "Size", tmp, sizeof(tmp)) && rv_parse_u64(tmp, &it->size))
+	if (rv_xml_child_text(n, "Size", tmp, sizeof(tmp)) && rv_parse_u64(tmp, &it->size))
 		return rv_error(RV_ECORRUPT, "s3 list: bad <Size> '%s'", tmp);
-	if (child_text(n, "LastModified", tmp, sizeof(tmp)) &&
+	if (rv_xml_child_text(n, "LastModified", tmp, sizeof(tmp)) &&
 	    rv_parse_iso8601_ms(tmp, &it->mtime_ms))
 		return rv_error(RV_ECORRUPT, "s3 list: bad <LastModified> '%s'", tmp);
-	child_text(n, "ETag", it->etag, sizeof(it->etag));
+	rv_xml_child_text(n, "ETag", it->etag, sizeof(it->etag));
 	return 0;
 }
 
@@ -308,7 +269,7 @@ static int add_dir(struct rv_list_page *out, size_t *alloc, const xmlNode *n, co
 static int parse_list(const char *body, size_t len, const char *strip, bool dirs,
 		      struct rv_list_page *out)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_S3_MAX_XML, "s3.xml");
 	xmlNode *root;
 	size_t alloc = 0;
 	char trunc[16];
@@ -318,17 +279,17 @@ static int parse_list(const char *body, size_t len, const char *strip, bool dirs
 	if (!doc)
 		return rv_error(RV_ECORRUPT, "s3 list: the answer is not XML");
 	root = xmlDocGetRootElement(doc);
-	if (!is_elem(root, "ListBucketResult")) {
+	if (!rv_xml_is(root, "ListBucketResult")) {
 		xmlFreeDoc(doc);
 		return rv_error(RV_ECORRUPT, "s3 list: the answer is not a ListBucketResult");
 	}
 	for (xmlNode *c = root->children; c && !rc; c = c->next) {
-		if (!dirs && is_elem(c, "Contents"))
+		if (!dirs && rv_xml_is(c, "Contents"))
 			rc = add_item(out, &alloc, c, strip);
-		else if (dirs && is_elem(c, "CommonPrefixes"))
+		else if (dirs && rv_xml_is(c, "CommonPrefixes"))
 			rc = add_dir(out, &alloc, c, strip);
 	}
-	if (!rc && child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
+	if (!rc && rv_xml_child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
 	    !strcmp(trunc, "true")) {
 		out->next_token = child_dup(root, "NextContinuationToken");
 		if (!out->next_token || !*out->next_token)
@@ -353,14 +314,14 @@ int rv_s3_parse_list_dirs(const char *body, size_t len, const char *strip, struc
 
 int rv_s3_parse_upload_id(const char *body, size_t len, char **out)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_S3_MAX_XML, "s3.xml");
 	xmlNode *root;
 
 	*out = NULL;
 	if (!doc)
 		return rv_error(RV_ECORRUPT, "s3 create multipart upload: the answer is not XML");
 	root = xmlDocGetRootElement(doc);
-	if (is_elem(root, "InitiateMultipartUploadResult"))
+	if (rv_xml_is(root, "InitiateMultipartUploadResult"))
 		*out = child_dup(root, "UploadId");
 	xmlFreeDoc(doc);
 	if (!*out || !**out) {
@@ -375,7 +336,7 @@ int rv_s3_parse_upload_id(const char *body, size_t len, char **out)
 int rv_s3_parse_complete(const char *body, size_t len, char *etag, size_t etag_len,
 			 struct rv_s3_error *err)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_S3_MAX_XML, "s3.xml");
 	xmlNode *root;
 	int rc = 0;
 
@@ -385,11 +346,11 @@ int rv_s3_parse_complete(const char *body, size_t len, char *etag, size_t etag_l
 	if (!doc)
 		return rv_error(RV_ECORRUPT, "s3 complete multipart upload: the answer is not XML");
 	root = xmlDocGetRootElement(doc);
-	if (is_elem(root, "Error")) {
+	if (rv_xml_is(root, "Error")) {
 		fill_error(root, err);
 		rc = RV_ECORRUPT;
-	} else if (is_elem(root, "CompleteMultipartUploadResult")) {
-		child_text(root, "ETag", etag, etag_len);
+	} else if (rv_xml_is(root, "CompleteMultipartUploadResult")) {
+		rv_xml_child_text(root, "ETag", etag, etag_len);
 	} else {
 		rc = rv_error(RV_ECORRUPT, "s3 complete multipart upload: unexpected answer <%s>",
 			      root ? (const char *)root->name : "");
@@ -400,7 +361,7 @@ int rv_s3_parse_complete(const char *body, size_t len, char *etag, size_t etag_l
 
 int rv_s3_parse_versioning(const char *body, size_t len, char *status, size_t status_len)
 {
-	xmlDocPtr doc = parse_xml(body, len);
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_S3_MAX_XML, "s3.xml");
 	xmlNode *root;
 	int rc = 0;
 
@@ -409,8 +370,8 @@ int rv_s3_parse_versioning(const char *body, size_t len, char *status, size_t st
 	if (!doc)
 		return rv_error(RV_ECORRUPT, "s3 get versioning: the answer is not XML");
 	root = xmlDocGetRootElement(doc);
-	if (is_elem(root, "VersioningConfiguration"))
-		child_text(root, "Status", status, status_len);
+	if (rv_xml_is(root, "VersioningConfiguration"))
+		rv_xml_child_text(root, "Status", status, status_len);
 	else
 		rc = rv_error(RV_ECORRUPT, "s3 get versioning: unexpected answer");
 	xmlFreeDoc(doc);
