@@ -317,22 +317,16 @@ static ldns_rr *update_rr(const char *name, ldns_rr_type t, ldns_rr_class c, uin
 	return rr;
 }
 
-static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_values *from,
-		    const struct rv_dns_values *to, struct rv_dns_change_result *res)
+/* The UPDATE message: prerequisite (the RRset holds exactly `from`, or
+ * does not exist), the RRset's deletion, the new records.  NULL with the
+ * error set when a value is not of the record's type. */
+static ldns_pkt *update_pkt(const struct r2136 *d, const struct rv_dns_record *r,
+			    const struct rv_dns_values *from, const struct rv_dns_values *to)
 {
-	struct r2136 *d = h;
 	ldns_rr_type t = rr_type(r->type);
 	ldns_rr_list *pr = ldns_rr_list_new(), *up = ldns_rr_list_new();
-	ldns_pkt *u = NULL, *a = NULL;
-	ldns_rdf *zone = ldns_dname_new_frm_str(d->zone);
-	int64_t t0 = rv_mono_ms(), deadline = t0 + d->timeout_ms;
-	uint32_t before = 0;
-	ldns_status st;
-	int rc = 0;
+	ldns_pkt *u = NULL;
 
-	memset(res, 0, sizeof(*res));
-	if ((rc = soa_serial(d, &before)))
-		goto out;
 	if (from->n)
 		for (unsigned i = 0; i < from->n; i++)
 			ldns_rr_list_push_rr(
@@ -343,57 +337,78 @@ static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_
 	for (unsigned i = 0; i < to->n; i++) {
 		ldns_rr *rr = update_rr(r->name, t, LDNS_RR_CLASS_IN, r->ttl, to->v[i]);
 		if (!rr) {
-			rc = rv_error(RV_EUSAGE, "dns record '%s': '%s' is not a %s value", r->name,
-				      to->v[i], rv_dns_type_name(r->type));
+			rv_error(RV_EUSAGE, "dns record '%s': '%s' is not a %s value", r->name,
+				 to->v[i], rv_dns_type_name(r->type));
 			goto out;
 		}
 		ldns_rr_list_push_rr(up, rr);
 	}
-	u = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, pr, up, NULL);
-	zone = NULL; /* the packet owns it */
+	/* The packet takes the zone name; the lists are copied. */
+	u = ldns_update_pkt_new(ldns_dname_new_frm_str(d->zone), LDNS_RR_CLASS_IN, pr, up, NULL);
 	ldns_pkt_set_rd(u, false);
 	ldns_pkt_set_random_id(u);
-	st = ldns_update_pkt_tsig_add(u, d->res);
-	if (st == LDNS_STATUS_OK)
-		st = ldns_resolver_send_pkt(&a, d->res, u);
-	if (st != LDNS_STATUS_OK) {
-		rc = status_error(d, st, "update");
-		goto out;
-	}
-	if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR) {
-		rc = rcode_error(d, ldns_pkt_get_rcode(a), "update", r->name);
-		goto out;
-	}
-	/* Verified at the primary: the new values, under a new serial. */
+out:
+	ldns_rr_list_deep_free(pr);
+	ldns_rr_list_deep_free(up);
+	return u;
+}
+
+/* Ask the primary until it answers `to` under a serial other than
+ * `before`, or the deadline passes. */
+static int verify(struct r2136 *d, const struct rv_dns_record *r, const struct rv_dns_values *to,
+		  uint32_t before, int64_t deadline, struct rv_dns_change_result *res)
+{
 	for (;;) {
 		struct rv_dns_answer now;
+		char v[512];
+		int rc;
 
 		if ((rc = r_read(d, r, &now)))
-			goto out;
+			return rc;
 		if (rv_dns_values_equal(&now.values, to) && now.serial != before) {
 			res->serial = now.serial;
 			res->has_serial = true;
-			break;
+			return 0;
 		}
 		if (rv_mono_ms() >= deadline) {
-			char v[512];
-
 			rv_dns_values_str(&now.values, v, sizeof(v));
-			rc = rv_error(RV_ECORRUPT,
-				      "dns update '%s' at %s port %u was accepted, but the server "
-				      "still answers %s — check the zone on the server",
-				      r->name, d->server, d->port, v);
-			goto out;
+			return rv_error(
+			    RV_ECORRUPT,
+			    "dns update '%s' at %s port %u was accepted, but the server "
+			    "still answers %s — check the zone on the server",
+			    r->name, d->server, d->port, v);
 		}
 		rv_sleep_ms(10);
 	}
+}
+
+static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_values *from,
+		    const struct rv_dns_values *to, struct rv_dns_change_result *res)
+{
+	struct r2136 *d = h;
+	ldns_pkt *u = NULL, *a = NULL;
+	int64_t t0 = rv_mono_ms();
+	uint32_t before = 0;
+	ldns_status st;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = soa_serial(d, &before)))
+		return rc;
+	if (!(u = update_pkt(d, r, from, to)))
+		return RV_EUSAGE;
+	st = ldns_update_pkt_tsig_add(u, d->res);
+	if (st == LDNS_STATUS_OK)
+		st = ldns_resolver_send_pkt(&a, d->res, u);
+	if (st != LDNS_STATUS_OK)
+		rc = status_error(d, st, "update");
+	else if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR)
+		rc = rcode_error(d, ldns_pkt_get_rcode(a), "update", r->name);
+	else
+		rc = verify(d, r, to, before, t0 + d->timeout_ms, res);
 	res->ms = rv_mono_ms() - t0;
-out:
-	ldns_rdf_deep_free(zone);
 	ldns_pkt_free(u);
 	ldns_pkt_free(a);
-	ldns_rr_list_deep_free(pr);
-	ldns_rr_list_deep_free(up);
 	return rc;
 }
 

@@ -389,6 +389,46 @@ static struct rv_retry_policy policy_of(const struct rv_store *s)
 	};
 }
 
+/* The attempt's timeout: small requests get request_timeout, big bodies
+ * rely on the low-speed limit; both stop at the deadline (`left`). */
+static long attempt_timeout(const struct rv_store *s, const struct s3_req *r, int64_t left)
+{
+	bool big = r->body_len > S3_BIG_BODY || r->out_fd >= 0;
+	long tmo = left > LONG_MAX / 2 ? LONG_MAX / 2 : (long)left;
+
+	if (!big && s->opts.request_timeout_ms > 0 && s->opts.request_timeout_ms < tmo)
+		tmo = s->opts.request_timeout_ms;
+	return tmo < 1 ? 1 : tmo;
+}
+
+/* The one line for a request that ran out of attempts or time: what the
+ * server (or the network) kept answering, how often, for how long. */
+static int gave_up(struct rv_store *s, const struct s3_req *r, const struct s3_resp *resp,
+		   const struct rv_retry *rt, CURLcode last_cc, const char *why)
+{
+	struct s3_store *st = st_of(s);
+	double secs = (double)(rv_mono_ms() - rt->start_ms) / 1000.0;
+	const char *shown = r->shown ? r->shown : "";
+
+	if (rv_shutdown_requested() && !r->no_retry)
+		return rv_error(RV_EINTR, "s3 %s '%s': interrupted by shutdown", r->op, shown);
+	if (last_cc)
+		return rv_error(RV_ENET,
+				"s3 %s '%s': cannot reach %s: %s (%u attempt%s in %.1f s) — is "
+				"the endpoint right and the server up?",
+				r->op, shown, st->endpoint_desc, why, rt->attempt,
+				rt->attempt == 1 ? "" : "s", secs);
+	if (!strcmp(resp->err.code, "ConditionalRequestConflict")) {
+		struct rv_s3_ctx c = ctx_of(s, r);
+		return rv_s3_error_map(&c, 412, &resp->err);
+	}
+	return rv_error(RV_ENET,
+			"s3 %s '%s': %s kept failing: %s%s%s (%u attempt%s in %.1f s) — "
+			"the server is overloaded or down; retry later",
+			r->op, shown, st->endpoint_desc, why, resp->err.message[0] ? ": " : "",
+			resp->err.message, rt->attempt, rt->attempt == 1 ? "" : "s", secs);
+}
+
 /* One S3 request with retries.  0 on a 2xx answer; otherwise the mapped
  * error (resp->status and resp->err tell the caller what S3 said, so that
  * it may treat, say, a 404 on delete as success). */
@@ -418,20 +458,12 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 	rv_retry_start(&rt, &pol);
 	for (;;) {
 		int64_t left = rv_retry_remaining_ms(&rt);
-		long tmo;
+		long tmo = attempt_timeout(s, r, left);
 		bool cut;
-		bool big = r->body_len > S3_BIG_BODY || r->out_fd >= 0;
 
 		if (!r->no_retry && rv_shutdown_requested())
 			return rv_error(RV_EINTR, "s3 %s '%s': interrupted by shutdown", r->op,
 					r->shown ? r->shown : "");
-		/* Small requests get request_timeout; big bodies rely on the
-		 * low-speed limit.  Both stop at the deadline. */
-		tmo = left > LONG_MAX / 2 ? LONG_MAX / 2 : (long)left;
-		if (!big && s->opts.request_timeout_ms > 0 && s->opts.request_timeout_ms < tmo)
-			tmo = s->opts.request_timeout_ms;
-		if (tmo < 1)
-			tmo = 1;
 		if (why[0]) {
 			memcpy(prev_why, why, sizeof(prev_why));
 			prev_err = resp->err;
@@ -485,31 +517,7 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 		}
 	}
 
-	if (rv_shutdown_requested() && !r->no_retry)
-		return rv_error(RV_EINTR, "s3 %s '%s': interrupted by shutdown", r->op,
-				r->shown ? r->shown : "");
-	{
-		double secs = (double)(rv_mono_ms() - rt.start_ms) / 1000.0;
-		const char *shown = r->shown ? r->shown : "";
-		if (last_cc) {
-			return rv_error(
-			    RV_ENET,
-			    "s3 %s '%s': cannot reach %s: %s (%u attempt%s in %.1f s) — is "
-			    "the endpoint right and the server up?",
-			    r->op, shown, st->endpoint_desc, why, rt.attempt,
-			    rt.attempt == 1 ? "" : "s", secs);
-		}
-		if (!strcmp(resp->err.code, "ConditionalRequestConflict")) {
-			struct rv_s3_ctx c = ctx_of(s, r);
-			return rv_s3_error_map(&c, 412, &resp->err);
-		}
-		return rv_error(RV_ENET,
-				"s3 %s '%s': %s kept failing: %s%s%s (%u attempt%s in %.1f s) — "
-				"the server is overloaded or down; retry later",
-				r->op, shown, st->endpoint_desc, why,
-				resp->err.message[0] ? ": " : "", resp->err.message, rt.attempt,
-				rt.attempt == 1 ? "" : "s", secs);
-	}
+	return gave_up(s, r, resp, &rt, last_cc, why);
 }
 
 static void req_init(struct s3_req *r, const char *op, const char *method, const char *key)
