@@ -106,7 +106,7 @@ static void cobj(struct fx *fx, const char *gen, enum rv_cobj_kind kind, uint64_
 	struct rv_centry f = {.type = RV_CE_FILE, .size = 1, .mode = 0644, .mtime_ns = 1};
 	struct rv_buf buf = RV_BUF_INIT(1 << 16);
 	struct rv_cobj_writer *w;
-	char path[8], *key;
+	char path[16], *key;
 
 	memcpy(h.gen, gen, RV_GEN_ID_LEN);
 	assert_int_equal(rv_cobj_writer_new(&w, &h, true, rv_cobj_sink_buf, &buf), 0);
