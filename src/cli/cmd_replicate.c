@@ -146,6 +146,7 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 	ro.content = &co;
 	ro.site = cfg->site;
 	ro.sync_interval_ms = cfg->sync_interval_ms;
+	ro.heartbeat_interval_ms = cfg->failover.heartbeat_interval_ms;
 	ro.manifest_every = (unsigned)cfg->content.manifest_every;
 	ro.manifest_interval_ms = cfg->content.manifest_interval_ms;
 	ro.workers = (unsigned)cfg->content.upload_workers;

@@ -24,24 +24,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: revenant [-c FILE] status [--json] [URL]\n"
-		   "       revenant [-c FILE] status --manifest [URL]\n"
-		   "\n"
-		   "What the store (URL, else store.url) holds: the lease (site, epoch, holder,\n"
-		   "since), the generations (newest last), the latest content commit (sequence\n"
-		   "and time) and the files and bytes of the latest recorded state.  A gap in\n"
-		   "the content log (a commit missing while later ones are present: the latest\n"
-		   "point cannot be restored) is reported on its own line and exits 7.\n"
-		   "\n"
-		   "  --json       one JSON object instead of text\n"
-		   "  --manifest   print the latest recorded state of the content folder, one\n"
-		   "               record per line as in docs/FORMAT.md (file PATH SIZE MODE\n"
-		   "               MTIME_NS SHA256 / dir PATH MODE MTIME_NS / link PATH MTIME_NS\n"
-		   "               TARGET; paths %%-escaped), for scripts and tests\n"
-		   "\n"
-		   "exit codes: 0 ok (also for an empty store), 2 bad usage, 3 unreachable,\n"
-		   "4 permission, 7 a damaged object or a gap in the content log (everything\n"
-		   "else is still printed).\n");
+	fprintf(
+	    f,
+	    "usage: revenant [-c FILE] status [--json] [URL]\n"
+	    "       revenant [-c FILE] status --manifest [URL]\n"
+	    "\n"
+	    "What the store (URL, else store.url) holds: the lease (site, epoch, holder,\n"
+	    "since), the primary's heartbeat (its age; one from an older epoch is a\n"
+	    "fenced writer's), the generations (newest last), the latest content commit\n"
+	    "(sequence and time) and the files and bytes of the latest recorded state.  A gap in\n"
+	    "the content log (a commit missing while later ones are present: the latest\n"
+	    "point cannot be restored) is reported on its own line and exits 7.\n"
+	    "\n"
+	    "  --json       one JSON object instead of text\n"
+	    "  --manifest   print the latest recorded state of the content folder, one\n"
+	    "               record per line as in docs/FORMAT.md (file PATH SIZE MODE\n"
+	    "               MTIME_NS SHA256 / dir PATH MODE MTIME_NS / link PATH MTIME_NS\n"
+	    "               TARGET; paths %%-escaped), for scripts and tests\n"
+	    "\n"
+	    "exit codes: 0 ok (also for an empty store), 2 bad usage, 3 unreachable,\n"
+	    "4 permission, 7 a damaged object or a gap in the content log (everything\n"
+	    "else is still printed).\n");
 }
 
 static void iso(char out[32], int64_t ms)
@@ -97,6 +100,48 @@ static int print_entry(void *ud, const struct rv_centry *e)
 static json_t *jstr_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+/* A heartbeat from an older epoch than the lease's is a fenced writer's. */
+static bool hb_current(const struct rv_status *S)
+{
+	return S->have_heartbeat && S->have_lease && S->heartbeat.epoch == S->lease.epoch;
+}
+
+static void print_heartbeat(const struct rv_status *S)
+{
+	const struct rv_heartbeat *h = &S->heartbeat;
+	double age;
+	char t[32];
+
+	if (!S->have_heartbeat) {
+		printf(
+		    "heartbeat:  none (the primary predates heartbeats, or has not written one)\n");
+		return;
+	}
+	age = (double)(rv_now_ms() - h->time_ms) / 1000.0;
+	iso(t, h->time_ms);
+	printf("heartbeat:  site %s, epoch %" PRIu64 ", %.1f s ago (%s), last commit %" PRIu64
+	       "%s\n",
+	       h->site, h->epoch, age, t, h->seq,
+	       hb_current(S) ? "" : " — from an older lease: a fenced writer's, ignored");
+}
+
+static json_t *heartbeat_json(const struct rv_status *S)
+{
+	const struct rv_heartbeat *h = &S->heartbeat;
+	char t[32];
+
+	if (!S->have_heartbeat)
+		return json_null();
+	iso(t, h->time_ms);
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:o, s:b}", "site", h->site,
+			 "epoch", (json_int_t)h->epoch, "generation", h->gen, "holder", h->holder,
+			 "time", t, "time_ms", (json_int_t)h->time_ms, "age_seconds",
+			 (double)(rv_now_ms() - h->time_ms) / 1000.0, "seq", (json_int_t)h->seq,
+			 "commit_ms", (json_int_t)h->commit_ms, "db_pos",
+			 h->has_db ? json_integer((json_int_t)h->db_pos) : json_null(), "current",
+			 hb_current(S));
 }
 
 int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
@@ -167,12 +212,14 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 		} else {
 			json_object_set_new(root, "lease", json_null());
 		}
+		json_object_set_new(root, "heartbeat", heartbeat_json(&S));
 		jg = json_array();
 	} else if (S.have_lease) {
 		iso(t1, S.lease.since_ms);
 		printf("lease:      site %s, epoch %" PRIu64 ", holder %s, since %s\n",
 		       S.lease.site, S.lease.epoch, S.lease.holder, t1);
 		printf("generation: %s\n", S.lease.gen);
+		print_heartbeat(&S);
 	} else {
 		printf("lease:      none (nothing has been replicated to this store yet)\n");
 	}

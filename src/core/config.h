@@ -117,6 +117,10 @@ struct rv_config {
 			int64_t timeout_ms;
 		} exec;
 	} dns;
+	struct {
+		/* replicate writes heartbeat.json at least this often */
+		int64_t heartbeat_interval_ms;
+	} failover;
 	/* Recovery points younger than this stay restorable (`revenant prune`). */
 	int64_t retention_ms;
 };
@@ -212,6 +216,7 @@ extern const struct rv_config_section rv_config_section_content;   /* content/co
 extern const struct rv_config_section rv_config_section_ghost;	   /* ghost/ghost_config.c */
 extern const struct rv_config_section rv_config_section_database;  /* db/db_config.c */
 extern const struct rv_config_section rv_config_section_dns;	   /* dns/dns_config.c */
+extern const struct rv_config_section rv_config_section_failover;  /* engine/engine_config.c */
 extern const struct rv_config_section rv_config_section_retention; /* engine/engine_config.c */
 
 #endif

@@ -54,3 +54,20 @@ const struct rv_config_section rv_config_section_retention = {
     .nentries = sizeof(retention_entries) / sizeof(retention_entries[0]),
     .check = retention_check,
 };
+
+/* failover: the primary's heartbeat (engine/lease.h), and the failover
+ * keys that come with promotion. */
+static const struct rv_config_entry failover_entries[] = {
+    {.name = "failover.heartbeat_interval",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.heartbeat_interval_ms),
+     .def = "5s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 10 * RV_CONFIG_MIN},
+};
+
+const struct rv_config_section rv_config_section_failover = {
+    .owner = "engine",
+    .entries = failover_entries,
+    .nentries = sizeof(failover_entries) / sizeof(failover_entries[0]),
+};

@@ -16,6 +16,7 @@
 
 #define LEASE_FORMAT "revenant-lease"
 #define META_FORMAT  "revenant-generation"
+#define HB_FORMAT    "revenant-heartbeat"
 /* Conditional puts that keep losing mean another writer is in a loop too. */
 #define ACQUIRE_ROUNDS 5
 
@@ -449,6 +450,84 @@ int rv_gen_meta_read(struct rv_store *s, const char *gen, struct rv_gen_meta *ou
 out:
 	json_decref(o);
 	free(key);
+	rv_buf_release(&b);
+	return rc;
+}
+
+/* ---- heartbeat ------------------------------------------------------------ */
+
+void rv_heartbeat_release(struct rv_heartbeat *h)
+{
+	free(h->site);
+	free(h->holder);
+	h->site = h->holder = NULL;
+}
+
+int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	struct rv_put_opts po = {.content_type = "application/json", .cond = RV_PUT_ALWAYS};
+	json_t *o = header(HB_FORMAT);
+	char at[32];
+	int rc;
+
+	iso_time(at, h->time_ms);
+	json_object_set_new(o, "site", json_string(h->site ? h->site : ""));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)h->epoch));
+	json_object_set_new(o, "generation", json_string(h->gen));
+	json_object_set_new(o, "holder", json_string(h->holder ? h->holder : ""));
+	json_object_set_new(o, "time", json_string(at));
+	json_object_set_new(o, "time_ms", json_integer(h->time_ms));
+	json_object_set_new(o, "seq", json_integer((json_int_t)h->seq));
+	json_object_set_new(o, "commit_ms", json_integer(h->commit_ms));
+	json_object_set_new(o, "db_pos",
+			    h->has_db ? json_integer((json_int_t)h->db_pos) : json_null());
+	if (!(rc = dump(o, &b)))
+		rc = rv_store_put_buf(s, RV_HEARTBEAT_KEY, b.data, b.len, &po);
+	rv_buf_release(&b);
+	return rc;
+}
+
+int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	json_t *o = NULL, *epoch, *tms, *seq, *cms, *db;
+	const char *site, *gen, *holder;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_get_buf(s, RV_HEARTBEAT_KEY, &b, NULL);
+	if (!rc)
+		rc = load(&o, RV_HEARTBEAT_KEY, HB_FORMAT, b.data ? b.data : "", b.len);
+	if (rc)
+		goto out;
+	site = json_string_value(json_object_get(o, "site"));
+	gen = json_string_value(json_object_get(o, "generation"));
+	holder = json_string_value(json_object_get(o, "holder"));
+	epoch = json_object_get(o, "epoch");
+	tms = json_object_get(o, "time_ms");
+	seq = json_object_get(o, "seq");
+	cms = json_object_get(o, "commit_ms");
+	db = json_object_get(o, "db_pos");
+	if (!site || !gen || rv_gen_id_check(gen) || !holder || !json_is_integer(epoch) ||
+	    !json_is_integer(tms) || !json_is_integer(seq) || !json_is_integer(cms) ||
+	    (db && !json_is_null(db) && !json_is_integer(db))) {
+		rc = rv_error(RV_ECORRUPT,
+			      "'" RV_HEARTBEAT_KEY "' lacks a valid site, epoch, generation, "
+			      "holder, time_ms, seq or commit_ms");
+		goto out;
+	}
+	out->site = rv_strdup(site);
+	out->holder = rv_strdup(holder);
+	memcpy(out->gen, gen, RV_GEN_ID_LEN);
+	out->epoch = (uint64_t)json_integer_value(epoch);
+	out->time_ms = json_integer_value(tms);
+	out->seq = (uint64_t)json_integer_value(seq);
+	out->commit_ms = json_integer_value(cms);
+	out->has_db = db && json_is_integer(db);
+	out->db_pos = out->has_db ? (uint64_t)json_integer_value(db) : 0;
+out:
+	json_decref(o);
 	rv_buf_release(&b);
 	return rc;
 }

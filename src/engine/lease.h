@@ -89,4 +89,25 @@ void rv_gen_meta_release(struct rv_gen_meta *m);
 int rv_gen_meta_write(struct rv_store *s, const struct rv_gen_meta *m) RV_WARN_UNUSED;
 int rv_gen_meta_read(struct rv_store *s, const char *gen, struct rv_gen_meta *out) RV_WARN_UNUSED;
 
+/* heartbeat.json: the primary's "still here", written every
+ * heartbeat_interval also when Ghost is idle, so that the other site can
+ * tell a quiet primary from a dead one and bound what a promotion loses.
+ * A heartbeat counts only under the lease it names: one whose epoch is
+ * older than the lease's comes from a fenced writer. */
+struct rv_heartbeat {
+	char *site;
+	uint64_t epoch;
+	char gen[RV_GEN_ID_LEN];
+	char *holder;
+	int64_t time_ms;   /* when it was written (the writer's clock) */
+	uint64_t seq;	   /* the last content commit */
+	int64_t commit_ms; /* its time; 0: none yet */
+	bool has_db;
+	uint64_t db_pos; /* the database position of that commit */
+};
+void rv_heartbeat_release(struct rv_heartbeat *h);
+int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h) RV_WARN_UNUSED;
+/* RV_ENOTFOUND when no primary has written one yet. */
+int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out) RV_WARN_UNUSED;
+
 #endif

@@ -119,7 +119,8 @@ struct rv_replicate {
 		struct rv_buf data;
 		struct batch b;
 	} sealed;
-	int64_t next_commit, commit_backoff, next_idle_check;
+	int64_t next_commit, commit_backoff, next_idle_check, next_heartbeat;
+	int64_t commit_ms; /* wall time of the last commit (0: none yet) */
 
 	struct inflight *inf;
 	size_t ninf, capinf, max_inflight;
@@ -266,8 +267,8 @@ static void metrics_setup(struct rv_replicate *r)
 		    m, "revenant_db_new_generations_total",
 		    "Generations started because the WAL chain could not be continued.", NULL);
 	}
-	for (const char *const *k =
-		 (const char *const[]){"store", "upload", "unreadable", "overflow", "fenced", NULL};
+	for (const char *const *k = (const char *const[]){"store", "upload", "unreadable",
+							  "overflow", "fenced", "heartbeat", NULL};
 	     *k; k++) {
 		snprintf(labels, sizeof(labels), "kind=\"%s\"", *k);
 		(void)rv_metrics_counter(m, "revenant_errors_total", "Errors by kind.", labels);
@@ -477,6 +478,7 @@ static void committed(struct rv_replicate *r)
 		}
 	}
 	r->seq = r->sealed.seq;
+	r->commit_ms = r->sealed.ms;
 	if (r->db.h)
 		r->db_point = r->sealed.db_pos;
 	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
@@ -925,6 +927,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 		r->o.stop_grace_ms = 10000;
 	if (r->o.snapshot_interval_ms <= 0)
 		r->o.snapshot_interval_ms = 6 * 3600 * 1000;
+	if (r->o.heartbeat_interval_ms <= 0)
+		r->o.heartbeat_interval_ms = 5000;
 	r->src.ops = &rv_csrc_folder;
 	r->src.h = src;
 	r->base_fd = -1;
@@ -1254,10 +1258,45 @@ static int reconcile_turn(struct rv_replicate *r)
 	return 0;
 }
 
-/* A commit when one is due, else the idle writer's lease check. */
+/* heartbeat.json, after a lease check (a fenced writer writes none).  A
+ * failed put is retried at the next interval; the commits go on. */
+static int heartbeat(struct rv_replicate *r)
+{
+	struct rv_heartbeat h = {
+	    .site = r->lease.site,
+	    .epoch = r->lease.epoch,
+	    .holder = r->lease.holder,
+	    .time_ms = rv_now_ms(),
+	    .seq = r->seq,
+	    .commit_ms = r->commit_ms,
+	    .has_db = r->db.h != NULL,
+	    .db_pos = r->db_point,
+	};
+	int rc = lease_check(r);
+
+	r->next_heartbeat = rv_mono_ms() + r->o.heartbeat_interval_ms;
+	if (rc == RV_EFENCED)
+		return rc;
+	memcpy(h.gen, r->gen, RV_GEN_ID_LEN);
+	if (!rc)
+		rc = rv_heartbeat_write(r->o.store, &h);
+	if (rc) {
+		count_error(r, "heartbeat");
+		rv_log(RV_LOG_WARN, "heartbeat failed, will retry", "error", rv_errmsg(), NULL);
+		return 0;
+	}
+	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3; /* the lease was checked */
+	return 0;
+}
+
+/* A commit when one is due, else the idle writer's lease check; and the
+ * heartbeat on its own clock. */
 static int due_work(struct rv_replicate *r, int64_t now, bool stopping)
 {
 	int rc;
+
+	if (now >= r->next_heartbeat && !stopping && !r->sealed.active && (rc = heartbeat(r)))
+		return rc;
 
 	if (now >= commit_due(r)) {
 		if ((rc = commit(r)))
@@ -1281,6 +1320,7 @@ static int loop(struct rv_replicate *r)
 	r->rec.need = true;
 	r->next_commit = rv_mono_ms();
 	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3;
+	r->next_heartbeat = rv_mono_ms();
 	r->db_check_mono = rv_mono_ms() + db_check_period(r);
 	for (;;) {
 		int64_t now, at;
@@ -1315,6 +1355,8 @@ static int loop(struct rv_replicate *r)
 		at = commit_due(r);
 		if (!r->open.n && !r->sealed.active && r->next_idle_check < at)
 			at = r->next_idle_check;
+		if (!stopping && r->next_heartbeat < at)
+			at = r->next_heartbeat;
 		if (stopping && now + STOP_TURN_MS < at)
 			at = now + STOP_TURN_MS;
 		if ((rc = sleep_until(r, at, may_take_more(r) && !r->rec.need && !stopping)))

@@ -35,6 +35,9 @@ struct rv_replicate_opts {
 	unsigned workers;	      /* default 8 */
 	struct rv_metrics *metrics;   /* borrowed; NULL: none */
 	int64_t stop_grace_ms;	      /* finishing after a stop request; default 10 s */
+	/* heartbeat.json (engine/lease.h) at least this often, idle or not;
+	 * default 5 s. */
+	int64_t heartbeat_interval_ms;
 	/* The database half (NULL: content only).  Every tick ships the
 	 * WAL frames committed since the last one, then commits a content
 	 * log whose header names the database position: one recovery point

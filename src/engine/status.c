@@ -112,6 +112,11 @@ int rv_status_collect(struct rv_store *s, size_t meta_newest,
 		return rc;
 	out->have_lease = !rc;
 	rv_error_clear();
+	rc = rv_heartbeat_read(s, &out->heartbeat);
+	if (rc && rc != RV_ENOTFOUND)
+		return rc;
+	out->have_heartbeat = !rc;
+	rv_error_clear();
 	if ((rc = rv_status_list_generations(s, &out->gens)))
 		return rc;
 	out->gen = rv_calloc(out->gens.n ? out->gens.n : 1, sizeof(*out->gen));
@@ -151,6 +156,8 @@ void rv_status_release(struct rv_status *st)
 	rv_cstate_release(&st->content);
 	if (st->have_lease)
 		rv_lease_release(&st->lease);
+	if (st->have_heartbeat)
+		rv_heartbeat_release(&st->heartbeat);
 	memset(st, 0, sizeof(*st));
 	rv_cstate_init(&st->content);
 }

@@ -42,6 +42,8 @@ struct rv_status_gen {
 struct rv_status {
 	bool have_lease; /* false: nothing was replicated to this store yet */
 	struct rv_lease lease;
+	bool have_heartbeat; /* heartbeat.json, when a primary wrote one */
+	struct rv_heartbeat heartbeat;
 	struct rv_status_gens gens;
 	struct rv_status_gen *gen; /* gens.n of them, oldest first */
 	/* The lease's generation's latest recorded state. */

@@ -4,6 +4,7 @@
  * place to go and a reader can never disagree with the writer about a name.
  *
  *   lease.json
+ *   heartbeat.json
  *   blobs/sha256/<2 hex>/<64 hex>
  *   generations/<gen>/meta.json
  *   generations/<gen>/content/log/<16 hex seq>-<16 hex ms>.log.zst
@@ -26,6 +27,7 @@
 #define RV_FORMAT_MINOR 1
 
 #define RV_LEASE_KEY	   "lease.json"
+#define RV_HEARTBEAT_KEY   "heartbeat.json"
 #define RV_KEY_GENERATIONS "generations/"
 #define RV_KEY_BLOBS	   "blobs/sha256/"
 

@@ -455,6 +455,8 @@ static void test_show_format(void **state)
 				   "  exec:\n"
 				   "    command: null\n"
 				   "    timeout: 30s\n"
+				   "failover:\n"
+				   "  heartbeat_interval: 5s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
 	char *out;
