@@ -87,8 +87,33 @@ enum {
 #define HEALTHY_LAG_S 60.0
 
 struct gauges {
-	struct rv_metric *lag, *seq, *commit, *ready, *db_pos;
+	struct rv_metric *lag, *seq, *commit, *ready, *db_pos, *hb_age;
+	bool hb_stale; /* logged as stale, not yet as back */
 };
+
+/* A heartbeat this old says the primary, or its way to the store, is gone. */
+#define STALE_HEARTBEAT_S 30.0
+
+static void on_heartbeat(void *ud, double age, bool current)
+{
+	struct gauges *g = ud;
+	char a[32];
+	bool stale = age < 0 || age > STALE_HEARTBEAT_S || !current;
+
+	rv_metric_set(g->hb_age, age);
+	snprintf(a, sizeof(a), "%.1f", age);
+	if (stale && !g->hb_stale)
+		rv_log(RV_LOG_WARN,
+		       age < 0	  ? "no primary heartbeat in the store"
+		       : !current ? "the primary heartbeat is a fenced writer's"
+				  : "the primary heartbeat is stale: the primary or its way to "
+				    "the store is down",
+		       "age_seconds", a, NULL);
+	else if (!stale && g->hb_stale)
+		rv_log(RV_LOG_INFO, "the primary heartbeat is current again", "age_seconds", a,
+		       NULL);
+	g->hb_stale = stale;
+}
 
 static void on_applied(void *ud, const char *gen, uint64_t seq, int64_t commit_ms, double lag,
 		       int64_t db_pos)
@@ -257,8 +282,12 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 		    "Database position (WAL frames in its generation) applied last; compare "
 		    "with the primary's revenant_db_position_frames.",
 		    NULL);
+	g.hb_age =
+	    rv_metrics_gauge(m, "revenant_primary_heartbeat_age_seconds",
+			     "Age of the primary's heartbeat.json (-1: none in the store).", NULL);
 	so.applied = on_applied;
 	so.applied_ud = &g;
+	so.heartbeat = on_heartbeat;
 	rc = rv_cli_load_config(cli, false, &cfg);
 	if (!rc && !listen)
 		listen = cfg->metrics.listen;

@@ -189,6 +189,12 @@ struct rv_standby_opts {
 	void (*applied)(void *ud, const char *gen, uint64_t seq, int64_t commit_ms,
 			double lag_seconds, int64_t db_pos);
 	void *applied_ud;
+	/* The primary's heartbeat (engine/lease.h), read every
+	 * `heartbeat_check_ms` (default 5000): its age in seconds (-1: none
+	 * in the store) and whether it is the lease's epoch.  Called with the
+	 * same `applied_ud`; may be NULL. */
+	void (*heartbeat)(void *ud, double age_seconds, bool current);
+	unsigned heartbeat_check_ms;
 	/* A gap in the content log (rv_restore_find_flags) that blocks the
 	 * newest point: false, the standby reports it at every poll and stays
 	 * where it is (before it), and promote fails with RV_ECORRUPT; true

@@ -430,12 +430,39 @@ static void standby_close(struct standby *sb)
 		sb->db.ops->follow_close(sb->db.h);
 }
 
+/* The primary's heartbeat against the lease: how old, and whether a
+ * fenced writer's.  A store failure here is the follow loop's to report. */
+static void look_at_heartbeat(struct standby *sb)
+{
+	struct rv_heartbeat hb;
+	struct rv_lease l;
+	bool current;
+	int rc = rv_heartbeat_read(sb->s, &hb);
+
+	if (rc == RV_ENOTFOUND) {
+		rv_error_clear();
+		sb->o->heartbeat(sb->o->applied_ud, -1.0, false);
+		return;
+	}
+	if (rc) {
+		rv_error_clear();
+		return;
+	}
+	current = !rv_lease_read(sb->s, &l) && l.epoch == hb.epoch;
+	if (current)
+		rv_lease_release(&l);
+	rv_error_clear();
+	sb->o->heartbeat(sb->o->applied_ud, (double)(rv_now_ms() - hb.time_ms) / 1000.0, current);
+	rv_heartbeat_release(&hb);
+}
+
 int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_opts *o)
 {
 	unsigned interval = o->interval_ms ? o->interval_ms : 1000;
 	unsigned lag_log = o->lag_log_ms ? o->lag_log_ms : 30000;
+	unsigned hb_every = o->heartbeat_check_ms ? o->heartbeat_check_ms : 5000;
 	struct standby sb;
-	int64_t last_lag_log = rv_mono_ms();
+	int64_t last_lag_log = rv_mono_ms(), next_hb = 0;
 	int rc;
 
 	if ((rc = standby_open(&sb, s, dir, o))) {
@@ -469,6 +496,10 @@ int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_
 
 			o->applied(o->applied_ud, sb.gen, sb.seq, sb.commit_ms, lag,
 				   at ? (int64_t)dp.pos : -1);
+		}
+		if (o->heartbeat && rv_mono_ms() >= next_hb) {
+			look_at_heartbeat(&sb);
+			next_hb = rv_mono_ms() + hb_every;
 		}
 		if (sb.have && rv_mono_ms() - last_lag_log >= lag_log) {
 			char l[32], q[24], when[32];

@@ -4,13 +4,17 @@
 # lease's epoch, naming the last commit; `status` shows its age and that it
 # is current; after a kill -9 it stops moving (a standby can tell dead from
 # quiet); a restarted writer (epoch + 1) writes under the new epoch, and the
-# killed writer's last heartbeat is never rewritten afterwards.
+# killed writer's last heartbeat is never rewritten afterwards.  A standby
+# exports the heartbeat's age (revenant_primary_heartbeat_age_seconds) and
+# logs once when it goes stale.
 set -u
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
 
 T=$(mktemp -d /tmp/rv-hb.XXXXXX)
+SB_PID=
 cleanup() {
 	[ -n "${CR_PID:-}" ] && kill -KILL "$CR_PID" 2>/dev/null
+	[ -n "$SB_PID" ] && kill -KILL "$SB_PID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -81,6 +85,22 @@ grep -q '^heartbeat:  site dc, epoch ' "$T/st.txt" || fail "status text: $(cat "
 python3 -c 'import json,sys; h=json.load(open(sys.argv[1]))["heartbeat"]; assert h["current"] and h["age_seconds"] < 2.5, h' "$T/st.json" ||
 	fail "status --json heartbeat: $(cat "$T/st.json")"
 
+# a standby sees it young
+PORT=$(cr_free_port)
+"$REVENANT" -c "$T/rv.yml" standby --to "$T/dr" --interval 100ms --metrics-listen "127.0.0.1:$PORT" \
+	>"$T/sb.log" 2>&1 &
+SB_PID=$!
+hb_metric() {
+	curl -sf "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+		awk '/^revenant_primary_heartbeat_age_seconds /{print $2}'
+}
+metric_between() { # LOW HIGH: the standby's heartbeat age is in [LOW, HIGH]
+	local v
+	v=$(hb_metric)
+	[ -n "$v" ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[2]) <= float(sys.argv[1]) <= float(sys.argv[3]) else 1)' "$v" "$1" "$2"
+}
+until_ok 10 metric_between 0 3 || fail "standby heartbeat age: '$(hb_metric)'"
+
 # kill -9: the heartbeat stops where it was
 kill -KILL "$CR_PID"
 wait "$CR_PID" 2>/dev/null
@@ -92,6 +112,11 @@ sleep 2.2
 "$REVENANT" -c "$T/rv.yml" status --json >"$T/st.json" || fail "status --json"
 python3 -c 'import json,sys; h=json.load(open(sys.argv[1]))["heartbeat"]; assert h["age_seconds"] >= 2.0, h' "$T/st.json" ||
 	fail "a dead writer's heartbeat looks young: $(cat "$T/st.json")"
+# the standby's look (every 5 s) sees it age
+until_ok 12 metric_between 4 1000 || fail "standby heartbeat age after the kill: '$(hb_metric)'"
+kill -TERM "$SB_PID"
+wait "$SB_PID" || fail "standby exited $? on SIGTERM"
+SB_PID=
 
 # a new writer: epoch + 1, its own heartbeat
 cr_start "$T/rv.yml" "$T/r2.log" || fail "the second replicate did not start"
