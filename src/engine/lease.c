@@ -466,7 +466,8 @@ void rv_heartbeat_release(struct rv_heartbeat *h)
 int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h)
 {
 	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
-	struct rv_put_opts po = {.content_type = "application/json", .cond = RV_PUT_ALWAYS};
+	struct rv_put_opts po = {
+	    .content_type = "application/json", .cond = RV_PUT_ALWAYS, .volatile_ok = true};
 	json_t *o = header(HB_FORMAT);
 	char at[32];
 	int rc;

@@ -449,14 +449,15 @@ static int file_put_buf(struct rv_store *s, const char *key, const void *data, s
 	struct file_store *fs = fs_of(s);
 	struct tmpfile t = {NULL, NULL, NULL, -1};
 	int rc = check_key(key);
+	bool sync = s->opts.fsync && !(po && po->volatile_ok);
 
 	if (rc)
 		return rc;
-	rc = tmpfile_open(fs, key, s->opts.fsync, &t);
+	rc = tmpfile_open(fs, key, sync, &t);
 	if (!rc)
 		rc = write_all(t.fd, data, len, key);
 	if (!rc)
-		rc = commit(fs, key, &t, po, s->opts.fsync);
+		rc = commit(fs, key, &t, po, sync);
 	tmpfile_release(&t, true);
 	return rc;
 }

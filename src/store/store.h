@@ -82,6 +82,10 @@ struct rv_put_opts {
 	const char *if_match;	  /* etag for RV_PUT_IF_MATCH */
 	const char *content_type; /* default application/octet-stream */
 	char etag_out[80];	  /* filled on success when not NULL-terminated-empty */
+	/* Losing this write to a crash harms nothing (a heartbeat rewritten
+	 * every few seconds): the file backend skips its fsyncs.  Atomic
+	 * either way (temporary file and rename). */
+	bool volatile_ok;
 };
 
 struct rv_obj_info {
