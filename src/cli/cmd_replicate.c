@@ -35,7 +35,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: revenant [-c FILE] replicate\n"
+		"usage: revenant [-c FILE] replicate [--take-over]\n"
 		"\n"
 		"Ship the content folder (content.path) and, when database.sqlite is set,\n"
 		"Ghost's SQLite database to the store (store.url), and keep following both:\n"
@@ -48,6 +48,11 @@ static void usage(FILE *f)
 		"chain cannot be continued (logged).  Serves /metrics and /healthz on\n"
 		"metrics.listen.\n"
 		"SIGTERM or SIGINT: finish the uploads in flight, commit, exit 0 (within 10 s).\n"
+		"\n"
+		"  --take-over  promotion: take the lease even though another site holds it\n"
+		"               (its epoch moves on, so that site's writer stops at its next\n"
+		"               commit) and continue that site's generation from its last\n"
+		"               point; run it after 'standby --promote-once' restored it here\n"
 		"\n"
 		"exit codes: 0 stopped cleanly, 2 bad configuration, 3 store unreachable at\n"
 		"start, 4 permission (store or content folder), 5 content folder or store\n"
@@ -92,7 +97,9 @@ static void *signal_thread(void *arg)
 
 int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 {
+	enum { OPT_TAKE_OVER = 'T' };
 	static const struct option opts[] = {
+	    {"take-over", no_argument, NULL, OPT_TAKE_OVER},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -113,6 +120,10 @@ int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
+		}
+		if (c == OPT_TAKE_OVER) {
+			ro.take_over = true;
+			continue;
 		}
 		usage(stderr);
 		return rv_error(RV_EUSAGE, "unknown option (see revenant replicate --help)");

@@ -294,8 +294,8 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 			rc = rv_error(RV_EFENCED,
 				      "site '%s' holds the primary lease (epoch %" PRIu64
 				      ", holder %s); this is site '%s' — run it as a standby "
-				      "('revenant standby') while that site writes, or point it "
-				      "at its own store",
+				      "('revenant standby') while that site writes; to take over "
+				      "after 'standby --promote-once', run 'replicate --take-over'",
 				      cur.site, cur.epoch, cur.holder, o->site);
 			rv_lease_release(&cur);
 			return rc;

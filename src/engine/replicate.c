@@ -1009,8 +1009,9 @@ static int take_lease(struct rv_replicate *r, const char *gen, char parent[RV_GE
 		struct rv_lease prev;
 
 		rc = rv_lease_read(r->o.store, &prev);
-		if (!rc && !strcmp(prev.site, r->o.site))
+		if (!rc && (r->o.take_over || !strcmp(prev.site, r->o.site)))
 			memcpy(parent, prev.gen, RV_GEN_ID_LEN);
+		lo.take_over = r->o.take_over;
 		rv_lease_release(&prev);
 		if (rc && rc != RV_ENOTFOUND)
 			return rc;

@@ -38,6 +38,11 @@ struct rv_replicate_opts {
 	/* heartbeat.json (engine/lease.h) at least this often, idle or not;
 	 * default 5 s. */
 	int64_t heartbeat_interval_ms;
+	/* Promotion: take the lease even when another site holds it (its
+	 * epoch moves on, so that site's writer is fenced at its next check),
+	 * and continue that site's generation from its last point — what
+	 * `standby --promote-once` restored here. */
+	bool take_over;
 	/* The database half (NULL: content only).  Every tick ships the
 	 * WAL frames committed since the last one, then commits a content
 	 * log whose header names the database position: one recovery point
