@@ -144,6 +144,111 @@ static json_t *heartbeat_json(const struct rv_status *S)
 			 hb_current(S));
 }
 
+static json_t *gen_json(const struct rv_status_gen *g)
+{
+	char t[32];
+
+	if (!g->has_meta)
+		return json_pack("{s:s, s:n, s:n, s:n, s:n, s:n}", "id", g->id, "site", "epoch",
+				 "created", "created_ms", "parent");
+	iso(t, g->meta.created_ms);
+	return json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "id", g->meta.gen, "site", g->meta.site,
+			 "epoch", (json_int_t)g->meta.epoch, "created", t, "created_ms",
+			 (json_int_t)g->meta.created_ms, "parent", jstr_or_null(g->meta.parent));
+}
+
+static int print_json(const struct rv_status *S, const char *gapline)
+{
+	json_t *root = json_object(), *jg = json_array(), *content = json_null();
+	char t1[32], t2[32];
+	int rc = 0;
+
+	if (S->have_lease) {
+		iso(t1, S->lease.since_ms);
+		json_object_set_new(root, "lease",
+				    json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "site",
+					      S->lease.site, "epoch", (json_int_t)S->lease.epoch,
+					      "holder", S->lease.holder, "generation", S->lease.gen,
+					      "since", t1, "since_ms",
+					      (json_int_t)S->lease.since_ms));
+	} else {
+		json_object_set_new(root, "lease", json_null());
+	}
+	json_object_set_new(root, "heartbeat", heartbeat_json(S));
+	for (size_t i = 0; i < S->gens.n; i++)
+		if (S->gen[i].meta_read)
+			json_array_append_new(jg, gen_json(&S->gen[i]));
+	json_object_set_new(root, "generations", jg);
+	if (S->have_lease) {
+		iso(t1, S->content.seq_ms);
+		iso(t2, S->content.manifest_ms);
+		content = json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
+				    "generation", S->content.gen[0] ? S->content.gen : S->lease.gen,
+				    "seq", (json_int_t)S->content.seq, "time", t1, "time_ms",
+				    (json_int_t)S->content.seq_ms, "manifest_seq",
+				    (json_int_t)S->content.manifest_seq, "manifest_time", t2,
+				    "logs_after_manifest", (json_int_t)S->content.logs, "files",
+				    (json_int_t)S->files, "dirs", (json_int_t)S->dirs, "links",
+				    (json_int_t)S->links, "bytes", (json_int_t)S->bytes);
+		json_object_set_new(content, "gap",
+				    S->gap.missing
+					? json_pack("{s:s, s:I, s:I, s:s}", "generation",
+						    S->gap.gen, "missing_seq",
+						    (json_int_t)S->gap.missing, "next_seq",
+						    (json_int_t)S->gap.next, "message", gapline)
+					: json_null());
+	}
+	json_object_set_new(root, "content", content);
+	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) || puts("") == EOF)
+		rc = rv_error(RV_EFAIL, "cannot write to standard output");
+	json_decref(root);
+	return rc;
+}
+
+static void print_text(const struct rv_status *S, const char *gapline)
+{
+	char t1[32], t2[32];
+
+	if (S->have_lease) {
+		iso(t1, S->lease.since_ms);
+		printf("lease:      site %s, epoch %" PRIu64 ", holder %s, since %s\n",
+		       S->lease.site, S->lease.epoch, S->lease.holder, t1);
+		printf("generation: %s\n", S->lease.gen);
+		print_heartbeat(S);
+	} else {
+		printf("lease:      none (nothing has been replicated to this store yet)\n");
+	}
+	printf("generations: %zu%s\n", S->gens.n,
+	       S->gens.n > TEXT_GENS ? " (the newest shown)" : "");
+	for (size_t i = 0; i < S->gens.n; i++) {
+		const struct rv_status_gen *g = &S->gen[i];
+
+		if (!g->meta_read)
+			continue;
+		if (!g->has_meta) {
+			printf("  %s  (no meta.json: its start was interrupted)\n", g->id);
+			continue;
+		}
+		iso(t1, g->meta.created_ms);
+		printf("  %s  site %-12s epoch %-4" PRIu64 " created %s\n", g->meta.gen,
+		       g->meta.site, g->meta.epoch, t1);
+	}
+	if (!S->have_lease)
+		return;
+	iso(t1, S->content.seq_ms);
+	iso(t2, S->content.manifest_ms);
+	printf("content:    commit %" PRIu64 " at %s (manifest %" PRIu64 " at %s, %" PRIu64
+	       " logs after it)\n",
+	       S->content.seq, t1, S->content.manifest_seq, t2, S->content.logs);
+	printf("            %" PRIu64 " files, %" PRIu64 " bytes, %" PRIu64 " folders, %" PRIu64
+	       " links\n",
+	       S->files, S->bytes, S->dirs, S->links);
+	if (S->gap.missing)
+		printf("gap:        %s — the latest point cannot be restored; the newest before it "
+		       "can (restore --before-gap)\n",
+		       gapline);
+}
+
 int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 {
 	enum { OPT_MANIFEST = 'M' };
@@ -158,8 +263,6 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	struct printer pr;
 	char gapline[160] = "";
 	bool json = false, manifest = false;
-	json_t *root = NULL, *jg = NULL;
-	char t1[32], t2[32];
 	int c, rc;
 
 	memset(&S, 0, sizeof(S));
@@ -199,105 +302,14 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 		goto out;
 	}
 
-	if (json) {
-		root = json_object();
-		if (S.have_lease) {
-			iso(t1, S.lease.since_ms);
-			json_object_set_new(
-			    root, "lease",
-			    json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "site", S.lease.site,
-				      "epoch", (json_int_t)S.lease.epoch, "holder", S.lease.holder,
-				      "generation", S.lease.gen, "since", t1, "since_ms",
-				      (json_int_t)S.lease.since_ms));
-		} else {
-			json_object_set_new(root, "lease", json_null());
-		}
-		json_object_set_new(root, "heartbeat", heartbeat_json(&S));
-		jg = json_array();
-	} else if (S.have_lease) {
-		iso(t1, S.lease.since_ms);
-		printf("lease:      site %s, epoch %" PRIu64 ", holder %s, since %s\n",
-		       S.lease.site, S.lease.epoch, S.lease.holder, t1);
-		printf("generation: %s\n", S.lease.gen);
-		print_heartbeat(&S);
-	} else {
-		printf("lease:      none (nothing has been replicated to this store yet)\n");
-	}
-	if (!json)
-		printf("generations: %zu%s\n", S.gens.n,
-		       S.gens.n > TEXT_GENS ? " (the newest shown)" : "");
-	for (size_t i = 0; i < S.gens.n; i++) {
-		const struct rv_status_gen *g = &S.gen[i];
-
-		if (!g->meta_read)
-			continue;
-		if (!g->has_meta) {
-			if (json)
-				json_array_append_new(jg,
-						      json_pack("{s:s, s:n, s:n, s:n, s:n, s:n}",
-								"id", g->id, "site", "epoch",
-								"created", "created_ms", "parent"));
-			else
-				printf("  %s  (no meta.json: its start was interrupted)\n", g->id);
-			continue;
-		}
-		iso(t1, g->meta.created_ms);
-		if (json)
-			json_array_append_new(
-			    jg,
-			    json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "id", g->meta.gen, "site",
-				      g->meta.site, "epoch", (json_int_t)g->meta.epoch, "created",
-				      t1, "created_ms", (json_int_t)g->meta.created_ms, "parent",
-				      jstr_or_null(g->meta.parent)));
-		else
-			printf("  %s  site %-12s epoch %-4" PRIu64 " created %s\n", g->meta.gen,
-			       g->meta.site, g->meta.epoch, t1);
-	}
-	iso(t1, S.content.seq_ms);
-	iso(t2, S.content.manifest_ms);
-	if (json) {
-		json_object_set_new(root, "generations", jg);
-		jg = NULL;
-		if (S.have_lease) {
-			json_object_set_new(
-			    root, "content",
-			    json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
-				      "generation", S.content.gen[0] ? S.content.gen : S.lease.gen,
-				      "seq", (json_int_t)S.content.seq, "time", t1, "time_ms",
-				      (json_int_t)S.content.seq_ms, "manifest_seq",
-				      (json_int_t)S.content.manifest_seq, "manifest_time", t2,
-				      "logs_after_manifest", (json_int_t)S.content.logs, "files",
-				      (json_int_t)S.files, "dirs", (json_int_t)S.dirs, "links",
-				      (json_int_t)S.links, "bytes", (json_int_t)S.bytes));
-			json_object_set_new(
-			    json_object_get(root, "content"), "gap",
-			    S.gap.missing
-				? json_pack("{s:s, s:I, s:I, s:s}", "generation", S.gap.gen,
-					    "missing_seq", (json_int_t)S.gap.missing, "next_seq",
-					    (json_int_t)S.gap.next, "message", gapline)
-				: json_null());
-		} else
-			json_object_set_new(root, "content", json_null());
-		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) || puts("") == EOF)
-			rc = rv_error(RV_EFAIL, "cannot write to standard output");
-	} else if (S.have_lease) {
-		printf("content:    commit %" PRIu64 " at %s (manifest %" PRIu64 " at %s, %" PRIu64
-		       " logs after it)\n",
-		       S.content.seq, t1, S.content.manifest_seq, t2, S.content.logs);
-		printf("            %" PRIu64 " files, %" PRIu64 " bytes, %" PRIu64
-		       " folders, %" PRIu64 " links\n",
-		       S.files, S.bytes, S.dirs, S.links);
-		if (S.gap.missing)
-			printf("gap:        %s — the latest point cannot be restored; the "
-			       "newest before it can (restore --before-gap)\n",
-			       gapline);
-	}
+	if (json)
+		rc = print_json(&S, gapline);
+	else
+		print_text(&S, gapline);
 	/* Everything is printed; a gap is damage, so the exit says so. */
 	if (!rc && S.gap.missing)
 		rc = rv_restore_gap_error(&S.gap);
 out:
-	json_decref(jg);
-	json_decref(root);
 	rv_status_release(&S);
 	rv_buf_release(&pr.esc);
 	rv_buf_release(&pr.esc2);

@@ -589,6 +589,53 @@ static int wait_insync(struct r53 *d, const char *id, int64_t deadline)
 	return rc;
 }
 
+/* The change batch: plain, the set as read DELETEd and the new one
+ * CREATEd (or one UPSERT); weighted, every site's set rewritten, the
+ * winner with the weight and the others 0.  `*n` changes into `ch`. */
+static int build_batch(const struct r53 *d, const struct rv_dns_record *r,
+		       const struct rv_dns_values *to, struct rv_r53_change *ch,
+		       struct rv_r53_set *news, size_t *n)
+{
+	const struct rv_dns_site *win = NULL;
+
+	*n = 0;
+	if (!r->weighted) {
+		new_set(r, to, &news[0]);
+		if (d->upsert) {
+			ch[(*n)++] = (struct rv_r53_change){"UPSERT", &news[0]};
+		} else {
+			if (d->nlast)
+				ch[(*n)++] = (struct rv_r53_change){"DELETE", &d->last[0]};
+			ch[(*n)++] = (struct rv_r53_change){"CREATE", &news[0]};
+		}
+		return 0;
+	}
+	for (unsigned i = 0; i < r->nsites && !win; i++)
+		if (rv_dns_values_equal(&r->sites[i].values, to))
+			win = &r->sites[i];
+	if (!win)
+		return rv_error(
+		    RV_EUSAGE, "route53 change '%s': the new values are no site's target", r->name);
+	if (!d->upsert)
+		for (unsigned i = 0; i < d->nlast; i++)
+			ch[(*n)++] = (struct rv_r53_change){"DELETE", &d->last[i]};
+	for (unsigned i = 0; i < r->nsites; i++) {
+		new_set(r, &r->sites[i].values, &news[i]);
+		snprintf(news[i].set_id, sizeof(news[i].set_id), "%s", r->sites[i].name);
+		news[i].has_weight = true;
+		news[i].weight = &r->sites[i] == win ? (d->weight ? d->weight : 1) : 0;
+		/* A health check on a site's set stays with it. */
+		for (unsigned k = 0; k < d->nlast; k++)
+			if (!strcmp(d->last[k].set_id, news[i].set_id)) {
+				memcpy(news[i].health_check_id, d->last[k].health_check_id,
+				       sizeof(news[i].health_check_id));
+				news[i].evaluate_health = d->last[k].evaluate_health;
+			}
+		ch[(*n)++] = (struct rv_r53_change){d->upsert ? "UPSERT" : "CREATE", &news[i]};
+	}
+	return 0;
+}
+
 static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_values *from,
 		    const struct rv_dns_values *to, struct rv_dns_change_result *res)
 {
@@ -596,8 +643,8 @@ static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_
 	struct rv_r53_change ch[2 * RV_R53_MAX_SETS];
 	struct rv_r53_set news[RV_DNS_MAX_SITES];
 	struct rv_dns_answer now;
-	char id[RV_R53_ID_MAX];
-	int64_t t0, deadline;
+	char id[RV_R53_ID_MAX], v[512];
+	int64_t t0;
 	size_t n = 0;
 	int rc;
 
@@ -617,58 +664,17 @@ static int r_change(void *h, const struct rv_dns_record *r, const struct rv_dns_
 				"route53 change '%s' %s: the record changed since revenant read "
 				"it; nothing was changed — show it again, then switch",
 				r->name, rv_dns_type_name(r->type));
-	if (!r->weighted) {
-		new_set(r, to, &news[0]);
-		if (d->upsert) {
-			ch[n++] = (struct rv_r53_change){"UPSERT", &news[0]};
-		} else {
-			if (d->nlast)
-				ch[n++] = (struct rv_r53_change){"DELETE", &d->last[0]};
-			ch[n++] = (struct rv_r53_change){"CREATE", &news[0]};
-		}
-	} else {
-		const struct rv_dns_site *win = NULL;
-
-		for (unsigned i = 0; i < r->nsites && !win; i++)
-			if (rv_dns_values_equal(&r->sites[i].values, to))
-				win = &r->sites[i];
-		if (!win)
-			return rv_error(RV_EUSAGE,
-					"route53 change '%s': the new values are no "
-					"site's target",
-					r->name);
-		if (!d->upsert)
-			for (unsigned i = 0; i < d->nlast; i++)
-				ch[n++] = (struct rv_r53_change){"DELETE", &d->last[i]};
-		for (unsigned i = 0; i < r->nsites; i++) {
-			new_set(r, &r->sites[i].values, &news[i]);
-			snprintf(news[i].set_id, sizeof(news[i].set_id), "%s", r->sites[i].name);
-			news[i].has_weight = true;
-			news[i].weight = &r->sites[i] == win ? (d->weight ? d->weight : 1) : 0;
-			/* A health check on a site's set stays with it. */
-			for (unsigned k = 0; k < d->nlast; k++)
-				if (!strcmp(d->last[k].set_id, news[i].set_id)) {
-					memcpy(news[i].health_check_id, d->last[k].health_check_id,
-					       sizeof(news[i].health_check_id));
-					news[i].evaluate_health = d->last[k].evaluate_health;
-				}
-			ch[n++] = (struct rv_r53_change){d->upsert ? "UPSERT" : "CREATE", &news[i]};
-		}
-	}
-	t0 = rv_mono_ms();
-	deadline = t0 + d->timeout_ms;
-	d->have_last = false; /* whatever happens, the next change reads again */
-	if ((rc = post_batch(d, r, ch, n, id)))
+	if ((rc = build_batch(d, r, to, ch, news, &n)))
 		return rc;
-	if ((rc = wait_insync(d, id, deadline)))
+	t0 = rv_mono_ms();
+	d->have_last = false; /* whatever happens, the next change reads again */
+	if ((rc = post_batch(d, r, ch, n, id)) || (rc = wait_insync(d, id, t0 + d->timeout_ms)))
 		return rc;
 	res->ms = rv_mono_ms() - t0;
 	/* Verified: the record now answers the new values. */
 	if ((rc = r_read(d, r, &now)))
 		return rc;
 	if (now.unclear[0] || !rv_dns_values_equal(&now.values, to)) {
-		char v[512];
-
 		rv_dns_values_str(&now.values, v, sizeof(v));
 		return rv_error(RV_ECORRUPT,
 				"route53 change '%s' is INSYNC, but the record answers %s%s%s — "
