@@ -9,4 +9,5 @@ set(RV_FUZZ_TARGETS
   fuzz_path
   fuzz_format
   fuzz_route53
+  fuzz_lease
 )

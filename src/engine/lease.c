@@ -463,14 +463,10 @@ void rv_heartbeat_release(struct rv_heartbeat *h)
 	h->site = h->holder = NULL;
 }
 
-int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h)
+int rv_heartbeat_encode(const struct rv_heartbeat *h, struct rv_buf *out)
 {
-	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
-	struct rv_put_opts po = {
-	    .content_type = "application/json", .cond = RV_PUT_ALWAYS, .volatile_ok = true};
 	json_t *o = header(HB_FORMAT);
 	char at[32];
-	int rc;
 
 	iso_time(at, h->time_ms);
 	json_object_set_new(o, "site", json_string(h->site ? h->site : ""));
@@ -483,25 +479,31 @@ int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h)
 	json_object_set_new(o, "commit_ms", json_integer(h->commit_ms));
 	json_object_set_new(o, "db_pos",
 			    h->has_db ? json_integer((json_int_t)h->db_pos) : json_null());
-	if (!(rc = dump(o, &b)))
+	return dump(o, out);
+}
+
+int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	struct rv_put_opts po = {
+	    .content_type = "application/json", .cond = RV_PUT_ALWAYS, .volatile_ok = true};
+	int rc = rv_heartbeat_encode(h, &b);
+
+	if (!rc)
 		rc = rv_store_put_buf(s, RV_HEARTBEAT_KEY, b.data, b.len, &po);
 	rv_buf_release(&b);
 	return rc;
 }
 
-int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
+int rv_heartbeat_decode(struct rv_heartbeat *out, const char *json, size_t len)
 {
-	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
 	json_t *o = NULL, *epoch, *tms, *seq, *cms, *db;
 	const char *site, *gen, *holder;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = rv_store_get_buf(s, RV_HEARTBEAT_KEY, &b, NULL);
-	if (!rc)
-		rc = load(&o, RV_HEARTBEAT_KEY, HB_FORMAT, b.data ? b.data : "", b.len);
-	if (rc)
-		goto out;
+	if ((rc = load(&o, RV_HEARTBEAT_KEY, HB_FORMAT, json, len)))
+		return rc;
 	site = json_string_value(json_object_get(o, "site"));
 	gen = json_string_value(json_object_get(o, "generation"));
 	holder = json_string_value(json_object_get(o, "holder"));
@@ -510,13 +512,16 @@ int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
 	seq = json_object_get(o, "seq");
 	cms = json_object_get(o, "commit_ms");
 	db = json_object_get(o, "db_pos");
-	if (!site || !gen || rv_gen_id_check(gen) || !holder || !json_is_integer(epoch) ||
-	    !json_is_integer(tms) || !json_is_integer(seq) || !json_is_integer(cms) ||
-	    (db && !json_is_null(db) && !json_is_integer(db))) {
-		rc = rv_error(RV_ECORRUPT,
-			      "'" RV_HEARTBEAT_KEY "' lacks a valid site, epoch, generation, "
-			      "holder, time_ms, seq or commit_ms");
-		goto out;
+	if (!site || !site_ok(site) || !gen || strlen(gen) != RV_GEN_ID_LEN - 1 ||
+	    rv_gen_id_check(gen) || !holder || !json_is_integer(epoch) ||
+	    json_integer_value(epoch) < 1 || !json_is_integer(tms) || !json_is_integer(seq) ||
+	    json_integer_value(seq) < 0 || !json_is_integer(cms) ||
+	    (db && !json_is_null(db) && (!json_is_integer(db) || json_integer_value(db) < 0))) {
+		rv_error_clear();
+		json_decref(o);
+		return rv_error(RV_ECORRUPT,
+				"'" RV_HEARTBEAT_KEY "' lacks a valid site, epoch, generation, "
+				"holder, time_ms, seq or commit_ms");
 	}
 	out->site = rv_strdup(site);
 	out->holder = rv_strdup(holder);
@@ -527,8 +532,19 @@ int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
 	out->commit_ms = json_integer_value(cms);
 	out->has_db = db && json_is_integer(db);
 	out->db_pos = out->has_db ? (uint64_t)json_integer_value(db) : 0;
-out:
 	json_decref(o);
+	return 0;
+}
+
+int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_get_buf(s, RV_HEARTBEAT_KEY, &b, NULL);
+	if (!rc)
+		rc = rv_heartbeat_decode(out, b.data ? b.data : "", b.len);
 	rv_buf_release(&b);
 	return rc;
 }

@@ -106,6 +106,10 @@ struct rv_heartbeat {
 	uint64_t db_pos; /* the database position of that commit */
 };
 void rv_heartbeat_release(struct rv_heartbeat *h);
+int rv_heartbeat_encode(const struct rv_heartbeat *h, struct rv_buf *out) RV_WARN_UNUSED;
+/* RV_ECORRUPT for anything but a well-formed heartbeat (a valid site and
+ * generation ID, epoch >= 1, the numbers present). */
+int rv_heartbeat_decode(struct rv_heartbeat *out, const char *json, size_t len) RV_WARN_UNUSED;
 int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h) RV_WARN_UNUSED;
 /* RV_ENOTFOUND when no primary has written one yet. */
 int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out) RV_WARN_UNUSED;
