@@ -36,13 +36,6 @@ struct rv_apply {
 	atomic_uint seq; /* unique names in the staging folder */
 };
 
-static int errno_code(int err)
-{
-	return err == EACCES || err == EPERM || err == EROFS ? RV_EAUTH
-	       : err == ENOENT				     ? RV_ENOTFOUND
-							     : RV_EFAIL;
-}
-
 static struct timespec ts_from_ns(int64_t ns)
 {
 	struct timespec t;
@@ -72,15 +65,15 @@ static int rm_tree(int dfd, const char *name, const char *shown, int depth)
 	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
-		return rv_error_errno(errno_code(errno), errno, "cannot remove '%s'", shown);
+		return rv_error_errno(rv_errno_result(errno), errno, "cannot remove '%s'", shown);
 	if (depth > RM_MAX_DEPTH)
 		return rv_error(RV_EFAIL, "cannot remove '%s': folders nested deeper than %d",
 				shown, RM_MAX_DEPTH);
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
-		return errno == ENOENT
-			   ? 0
-			   : rv_error_errno(errno_code(errno), errno, "cannot remove '%s'", shown);
+		return errno == ENOENT ? 0
+				       : rv_error_errno(rv_errno_result(errno), errno,
+							"cannot remove '%s'", shown);
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -93,7 +86,8 @@ static int rm_tree(int dfd, const char *name, const char *shown, int depth)
 	}
 	closedir(d);
 	if (!rc && unlinkat(dfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot remove folder '%s'", shown);
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot remove folder '%s'",
+				    shown);
 	return rc;
 }
 
@@ -150,7 +144,7 @@ static int open_parent(struct rv_apply *a, const char *path, bool create, int *o
 			if (unlinkat(fd, name, 0) == -1 && errno != ENOENT) {
 				int err = errno;
 				close(fd);
-				return rv_error_errno(errno_code(err), err,
+				return rv_error_errno(rv_errno_result(err), err,
 						      "cannot replace '%s/%.*s' by a folder",
 						      a->root, (int)(slash - path), path);
 			}
@@ -160,7 +154,7 @@ static int open_parent(struct rv_apply *a, const char *path, bool create, int *o
 			if (mkdirat(fd, name, 0755) == -1 && errno != EEXIST) {
 				int err = errno;
 				close(fd);
-				return rv_error_errno(errno_code(err), err,
+				return rv_error_errno(rv_errno_result(err), err,
 						      "cannot create folder '%s/%.*s'", a->root,
 						      (int)(slash - path), path);
 			}
@@ -171,7 +165,7 @@ static int open_parent(struct rv_apply *a, const char *path, bool create, int *o
 			close(fd);
 			return rv_error_errno(err == ENOENT || err == ENOTDIR || err == ELOOP
 						  ? RV_ENOTFOUND
-						  : errno_code(err),
+						  : rv_errno_result(err),
 					      err, "cannot open folder '%s/%.*s'", a->root,
 					      (int)(slash - path), path);
 		}
@@ -195,7 +189,8 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 		return rc;
 	real = realpath(dir, NULL);
 	if (!real)
-		return rv_error_errno(errno_code(errno), errno, "cannot resolve folder '%s'", dir);
+		return rv_error_errno(rv_errno_result(errno), errno, "cannot resolve folder '%s'",
+				      dir);
 	a = rv_calloc(1, sizeof(*a));
 	a->s = s;
 	if (o)
@@ -205,7 +200,7 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 	a->staging_fd = -1;
 	a->root_fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->root_fd == -1) {
-		rc = rv_error_errno(errno == ENOTDIR ? RV_EUSAGE : errno_code(errno), errno,
+		rc = rv_error_errno(errno == ENOTDIR ? RV_EUSAGE : rv_errno_result(errno), errno,
 				    "cannot open folder '%s'", real);
 		goto fail;
 	}
@@ -222,15 +217,15 @@ int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 	if ((rc = rm_tree(a->root_fd, RV_APPLY_STAGING, a->staging, 0)))
 		goto fail;
 	if (mkdirat(a->root_fd, RV_APPLY_STAGING, 0700) == -1) {
-		rc = rv_error_errno(errno_code(errno), errno, "cannot create folder '%s'",
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot create folder '%s'",
 				    a->staging);
 		goto fail;
 	}
 	a->staging_fd =
 	    openat(a->root_fd, RV_APPLY_STAGING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (a->staging_fd == -1) {
-		rc =
-		    rv_error_errno(errno_code(errno), errno, "cannot open folder '%s'", a->staging);
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot open folder '%s'",
+				    a->staging);
 		goto fail;
 	}
 	*out = a;
@@ -308,7 +303,7 @@ static int check_local(struct rv_apply *a, const struct rv_centry *e, enum rv_ap
 		t[0] = t[1] = ts_from_ns(e->mtime_ns);
 		if (fchmod(fd, e->mode) == -1 || futimens(fd, t) == -1)
 			rc =
-			    rv_error_errno(errno_code(errno), errno,
+			    rv_error_errno(rv_errno_result(errno), errno,
 					   "cannot set mode or mtime of '%s/%s'", a->root, e->path);
 		else
 			*res = RV_APPLY_FIXED;
@@ -341,7 +336,7 @@ int rv_apply_stage(struct rv_apply *a, const struct rv_centry *e, bool check_exi
 	tmp = rv_asprintf("%s/f%u.XXXXXX", a->staging, atomic_fetch_add(&a->seq, 1));
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd == -1) {
-		rc = rv_error_errno(errno_code(errno), errno, "cannot create a file in '%s'",
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot create a file in '%s'",
 				    a->staging);
 		free(tmp);
 		return rc;
@@ -405,8 +400,8 @@ int rv_apply_place(struct rv_apply *a, const char *staged, const char *path)
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		rc = rm_tree(pfd, base, path, 0);
 	if (!rc && renameat(a->staging_fd, sname, pfd, base) == -1)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot rename into '%s/%s'", a->root,
-				    path);
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot rename into '%s/%s'",
+				    a->root, path);
 	if (rc)
 		unlink(staged);
 	close(pfd);
@@ -446,11 +441,11 @@ static int dir_attrs(struct rv_apply *a, int pfd, const char *base, const char *
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
 			   ? rv_error(RV_EFAIL, "folder '%s/%s' vanished during the restore",
 				      a->root, path)
-			   : rv_error_errno(errno_code(errno), errno, "cannot open folder '%s/%s'",
-					    a->root, path);
+			   : rv_error_errno(rv_errno_result(errno), errno,
+					    "cannot open folder '%s/%s'", a->root, path);
 	t[0] = t[1] = ts_from_ns(mtime_ns);
 	if (fchmod(fd, mode) == -1 || (set_time && futimens(fd, t) == -1))
-		rc = rv_error_errno(errno_code(errno), errno,
+		rc = rv_error_errno(rv_errno_result(errno), errno,
 				    "cannot set the mode or mtime of '%s/%s'", a->root, path);
 	close(fd);
 	return rc;
@@ -467,10 +462,10 @@ int rv_apply_dir(struct rv_apply *a, const struct rv_centry *e, bool final)
 		return rc;
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
 	    unlinkat(pfd, base, 0) == -1 && errno != ENOENT)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot replace '%s/%s' by a folder",
-				    a->root, e->path);
+		rc = rv_error_errno(rv_errno_result(errno), errno,
+				    "cannot replace '%s/%s' by a folder", a->root, e->path);
 	if (!rc && mkdirat(pfd, base, 0700) == -1 && errno != EEXIST)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot create folder '%s/%s'",
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot create folder '%s/%s'",
 				    a->root, e->path);
 	if (!rc)
 		rc = dir_attrs(a, pfd, base, e->path, mode, final, e->mtime_ns);
@@ -610,20 +605,20 @@ int rv_apply_link(struct rv_apply *a, const struct rv_centry *e, enum rv_apply_r
 	}
 	snprintf(name, sizeof(name), "l%u.%ld", atomic_fetch_add(&a->seq, 1), (long)getpid());
 	if (symlinkat(e->target, a->staging_fd, name) == -1) {
-		rc = rv_error_errno(errno_code(errno), errno, "cannot create symlink '%s/%s'",
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot create symlink '%s/%s'",
 				    a->root, e->path);
 		goto out;
 	}
 	if (renameat(a->staging_fd, name, pfd, base) == -1) {
-		rc = rv_error_errno(errno_code(errno), errno, "cannot rename into '%s/%s'", a->root,
-				    e->path);
+		rc = rv_error_errno(rv_errno_result(errno), errno, "cannot rename into '%s/%s'",
+				    a->root, e->path);
 		unlinkat(a->staging_fd, name, 0);
 		goto out;
 	}
 times:
 	if (utimensat(pfd, base, t, AT_SYMLINK_NOFOLLOW) == -1)
-		rc = rv_error_errno(errno_code(errno), errno, "cannot set the mtime of '%s/%s'",
-				    a->root, e->path);
+		rc = rv_error_errno(rv_errno_result(errno), errno,
+				    "cannot set the mtime of '%s/%s'", a->root, e->path);
 out:
 	close(pfd);
 	return rc;

@@ -99,3 +99,10 @@ const char *rv_result_name(int rc)
 		return "failure";
 	}
 }
+
+int rv_errno_result(int err)
+{
+	if (err == EACCES || err == EPERM || err == EROFS)
+		return RV_EAUTH;
+	return err == ENOENT ? RV_ENOTFOUND : RV_EFAIL;
+}

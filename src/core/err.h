@@ -49,6 +49,9 @@ int rv_verror(int code, const char *fmt, va_list ap) RV_PRINTF(2, 0);
 /* Same, appending ": strerror(errno)". */
 int rv_error_errno(int code, int errnum, const char *fmt, ...) RV_PRINTF(3, 4);
 const char *rv_errmsg(void);
+/* The RV_E* a failed file operation's errno stands for: RV_EAUTH for
+ * EACCES/EPERM/EROFS, RV_ENOTFOUND for ENOENT, RV_EFAIL otherwise. */
+int rv_errno_result(int err);
 void rv_error_clear(void);
 int rv_exit_code(int rc);
 const char *rv_result_name(int rc);

@@ -372,10 +372,8 @@ int rv_mkdirs(const char *dir)
 			*s = '\0';
 		if (*p && mkdir(p, 0755) == -1 && errno != EEXIST) {
 			int e = errno;
-			int code = e == EACCES || e == EPERM || e == EROFS ? RV_EAUTH
-				   : e == ENOENT			   ? RV_ENOTFOUND
-									   : RV_EFAIL;
-			rc = rv_error_errno(code, e, "cannot create folder '%s'", p);
+
+			rc = rv_error_errno(rv_errno_result(e), e, "cannot create folder '%s'", p);
 			break;
 		}
 		if (!s)

@@ -67,6 +67,7 @@ struct standby {
 	uint64_t gap_next;   /* a later sequence seen past the missing one (0: unknown) */
 	char *last_err;
 	int64_t last_err_ms;
+	uint64_t lease_epoch; /* as the last poll read it (0: not read yet) */
 };
 
 static bool stop_now(void *ud)
@@ -337,6 +338,7 @@ static int follow(struct standby *sb, size_t *applied)
 	*applied = 0;
 	if ((rc = rv_lease_read(sb->s, &lease)))
 		return rc;
+	sb->lease_epoch = lease.epoch;
 	if (strcmp(lease.gen, sb->gen)) {
 		rv_log(RV_LOG_INFO, "the lease names a new generation: restoring it", "from",
 		       sb->gen, "to", lease.gen, "site", lease.site, NULL);
@@ -448,10 +450,14 @@ static void look_at_heartbeat(struct standby *sb)
 		rv_error_clear();
 		return;
 	}
-	current = !rv_lease_read(sb->s, &l) && l.epoch == hb.epoch;
-	if (current)
+	/* The follow loop reads the lease every poll; only before its first
+	 * poll is there none to compare with. */
+	if (!sb->lease_epoch && !rv_lease_read(sb->s, &l)) {
+		sb->lease_epoch = l.epoch;
 		rv_lease_release(&l);
+	}
 	rv_error_clear();
+	current = sb->lease_epoch == hb.epoch;
 	sb->o->heartbeat(sb->o->applied_ud, (double)(rv_now_ms() - hb.time_ms) / 1000.0, current);
 	rv_heartbeat_release(&hb);
 }

@@ -24,6 +24,7 @@ set -u
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
 . "$RV_SRCDIR/tests/lib/s3rver.sh"
 . "$RV_SRCDIR/tests/lib/testpoint.sh"
+. "$RV_SRCDIR/tests/lib/wait.sh"
 
 dr_setup fencepause
 APID='' BPID=''
@@ -52,15 +53,6 @@ configs() {
 }
 configs
 
-# until_ok SECS CMD...: CMD every 50 ms until it succeeds; 1 after SECS s.
-until_ok() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 # exited PID: gone or a zombie (kill -0 succeeds on a zombie).
 exited() {
 	local st

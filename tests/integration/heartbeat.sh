@@ -9,6 +9,7 @@
 # logs once when it goes stale.
 set -u
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
+. "$RV_SRCDIR/tests/lib/wait.sh"
 
 T=$(mktemp -d /tmp/rv-hb.XXXXXX)
 SB_PID=
@@ -44,15 +45,6 @@ hb() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[
 lease() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/store/lease.json" "$1"; }
 # field_above FIELD N: heartbeat.json's FIELD is above N (read anew each call)
 field_above() { [ "$(hb "$1")" -gt "$2" ]; }
-# until_ok SECS CMD...
-until_ok() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 
 cr_start "$T/rv.yml" "$T/r1.log" || fail "replicate did not start"
 until_ok 5 test -f "$HB" || fail "no heartbeat.json 5 s after the start"

@@ -8,6 +8,7 @@
 # a restore of the latest point holds dc's files and what dr wrote after.
 set -u
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
+. "$RV_SRCDIR/tests/lib/wait.sh"
 
 T=$(mktemp -d /tmp/rv-takeover.XXXXXX)
 DC_PID=
@@ -40,14 +41,6 @@ YML
 config "$T/dc.yml" dc "$T/dc"
 config "$T/dr.yml" dr "$T/dr"
 j() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-until_ok() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 recorded() { "$REVENANT" -c "$T/$1.yml" status --manifest 2>/dev/null | grep -q " $2 "; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
