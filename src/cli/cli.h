@@ -35,6 +35,11 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_dns(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv);
+
+/* `replicate` on a loaded configuration, until SIGTERM/SIGINT (what
+ * `promote` goes on with); `cfg` stays the caller's. */
+int rv_cli_replicate(const struct rv_config *cfg, bool take_over) RV_WARN_UNUSED;
 
 /* Load the config (-c, ./revenant.yml, /etc/revenant/revenant.yml); with
  * `required` false a missing default file gives the built-in defaults.

@@ -95,44 +95,22 @@ static void *signal_thread(void *arg)
 	}
 }
 
-int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
+/* The replicate loop on a loaded configuration (also what `promote` runs
+ * once this site is primary); `cfg` stays the caller's. */
+int rv_cli_replicate(const struct rv_config *cfg, bool take_over)
 {
-	enum { OPT_TAKE_OVER = 'T' };
-	static const struct option opts[] = {
-	    {"take-over", no_argument, NULL, OPT_TAKE_OVER},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct rv_config *cfg = NULL;
 	struct rv_store *st = NULL;
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
 	struct rv_replicate *r = NULL;
 	struct rv_content_opts co;
 	char *db_rel = NULL;
-	struct rv_replicate_opts ro = {0};
+	struct rv_replicate_opts ro = {.take_over = take_over};
 	struct sigctx sc = {.sg = {.fd = -1}, .done_fd = -1};
 	pthread_t sig_thread;
 	bool sig_started = false;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (c == OPT_TAKE_OVER) {
-			ro.take_over = true;
-			continue;
-		}
-		usage(stderr);
-		return rv_error(RV_EUSAGE, "unknown option (see revenant replicate --help)");
-	}
-	if (optind != argc)
-		return rv_error(RV_EUSAGE, "replicate takes no arguments (see revenant replicate "
-					   "--help)");
-	if ((rc = rv_cli_load_config(cli, true, &cfg)))
-		return rc;
 	if (!cfg->content.path) {
 		rc = rv_error(RV_EUSAGE, "%s: content.path is not set: name Ghost's content folder",
 			      cfg->source);
@@ -230,7 +208,40 @@ out:
 	rv_replicate_free(r);
 	rv_metrics_free(m);
 	rv_store_free(st);
-	rv_config_free(cfg);
 	free(db_rel);
+	return rc;
+}
+
+int rv_cmd_replicate(struct rv_cli *cli, int argc, char **argv)
+{
+	enum { OPT_TAKE_OVER = 'T' };
+	static const struct option opts[] = {
+	    {"take-over", no_argument, NULL, OPT_TAKE_OVER},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct rv_config *cfg = NULL;
+	bool take_over = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == OPT_TAKE_OVER) {
+			take_over = true;
+			continue;
+		}
+		usage(stderr);
+		return rv_error(RV_EUSAGE, "unknown option (see revenant replicate --help)");
+	}
+	if (optind != argc)
+		return rv_error(RV_EUSAGE, "replicate takes no arguments (see revenant replicate "
+					   "--help)");
+	if ((rc = rv_cli_load_config(cli, true, &cfg)))
+		return rc;
+	rc = rv_cli_replicate(cfg, take_over);
+	rv_config_free(cfg);
 	return rc;
 }

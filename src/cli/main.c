@@ -19,6 +19,7 @@ static const struct rv_command commands[] = {
     {"restore", "bring the database and content folder back (latest or --at TIME)", rv_cmd_restore},
     {"standby", "keep a warm copy of the database and content folder (--promote-once)",
      rv_cmd_standby},
+    {"promote", "fail over: make this site primary when the other is gone", rv_cmd_promote},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},
     {NULL, NULL, NULL},
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 		"  0 success            1 failure             2 bad usage or configuration\n"
 		"  3 network/unreachable 4 auth or permission  5 not found\n"
 		"  6 conflict (conditional write lost)         7 corrupt data\n"
-		"  8 fenced (another site is primary)          130 interrupted\n");
+		"  8 fenced (another site is primary)          10 refused (promote's guard)\n"
+		"  130 interrupted\n");
 }
 
 int main(int argc, char **argv)

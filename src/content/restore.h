@@ -171,6 +171,15 @@ int rv_restore_apply_log(struct rv_store *s, struct rv_apply *a, const struct rv
 
 /* --- standby ------------------------------------------------------------ */
 
+struct rv_standby_point {
+	char gen[RV_GEN_ID_LEN];
+	uint64_t seq;
+	int64_t commit_ms;
+	bool has_db;
+	char db_gen[RV_GEN_ID_LEN];
+	uint64_t db_pos;
+};
+
 struct rv_standby_opts {
 	struct rv_restore_opts restore;
 	/* Also keep this SQLite file at every point followed (NULL: content
@@ -201,6 +210,15 @@ struct rv_standby_opts {
 	 * (--before-gap), both take the newest point before the gap, with a
 	 * warning.  Either way a manifest past the gap moves it on. */
 	bool before_gap;
+	/* rv_standby_promote only: called once the catch-up reached the newest
+	 * point it could, before the database is handed to Ghost; non-zero
+	 * stops there (the folder and database stay a standby's, the state
+	 * file kept, so a standby or a later promote resumes).  After it
+	 * returns 0 the store is read again for commits that landed
+	 * meanwhile (engine/promote.c takes the lease here, so that no more
+	 * can). */
+	int (*before_promote)(void *ud, const struct rv_standby_point *p);
+	void *before_promote_ud;
 };
 
 /* Initial restore (with delete), then follow the lease's generation until
@@ -212,15 +230,6 @@ struct rv_standby_opts {
  * anything unexpected means a full restore of the database instead. */
 int rv_standby_run(struct rv_store *s, const char *dir,
 		   const struct rv_standby_opts *o) RV_WARN_UNUSED;
-
-struct rv_standby_point {
-	char gen[RV_GEN_ID_LEN];
-	uint64_t seq;
-	int64_t commit_ms;
-	bool has_db;
-	char db_gen[RV_GEN_ID_LEN];
-	uint64_t db_pos;
-};
 
 /* Catch up once to the latest point (from a previous standby's state or
  * from nothing), run PRAGMA integrity_check on `db_path`, remove the state

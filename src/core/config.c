@@ -78,6 +78,7 @@ static const struct rv_config_section *const sections[] = {
     &rv_config_section_database,
     &rv_config_section_dns,
     &rv_config_section_failover,
+    &rv_config_section_hooks,
     &rv_config_section_retention,
 };
 

@@ -120,7 +120,14 @@ struct rv_config {
 	struct {
 		/* replicate writes heartbeat.json at least this often */
 		int64_t heartbeat_interval_ms;
+		int64_t dead_after_ms;	  /* older heartbeat: the primary is gone */
+		int64_t max_loss_ms;	  /* promote's guard */
+		int64_t ghost_timeout_ms; /* promote waits this long for Ghost */
 	} failover;
+	struct {
+		char *promote, *demote, *fenced, *standby; /* absolute paths; NULL: none */
+		int64_t timeout_ms;
+	} hooks;
 	/* Recovery points younger than this stay restorable (`revenant prune`). */
 	int64_t retention_ms;
 };
@@ -217,6 +224,7 @@ extern const struct rv_config_section rv_config_section_ghost;	   /* ghost/ghost
 extern const struct rv_config_section rv_config_section_database;  /* db/db_config.c */
 extern const struct rv_config_section rv_config_section_dns;	   /* dns/dns_config.c */
 extern const struct rv_config_section rv_config_section_failover;  /* engine/engine_config.c */
+extern const struct rv_config_section rv_config_section_hooks;	   /* engine/engine_config.c */
 extern const struct rv_config_section rv_config_section_retention; /* engine/engine_config.c */
 
 #endif

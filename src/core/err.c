@@ -65,6 +65,8 @@ int rv_exit_code(int rc)
 		return RV_EXIT_CORRUPT;
 	case RV_EFENCED:
 		return RV_EXIT_FENCED;
+	case RV_EREFUSED:
+		return RV_EXIT_REFUSED;
 	case RV_EINTR:
 		return RV_EXIT_INTR;
 	default:
@@ -95,6 +97,8 @@ const char *rv_result_name(int rc)
 		return "not_supported";
 	case RV_EINTR:
 		return "interrupted";
+	case RV_EREFUSED:
+		return "refused";
 	default:
 		return "failure";
 	}

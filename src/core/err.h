@@ -26,6 +26,7 @@ enum rv_result {
 	RV_EFENCED = -8,   /* another site holds a newer lease epoch */
 	RV_ENOTSUP = -9,   /* the backend or server cannot do this */
 	RV_EINTR = -10,	   /* interrupted by shutdown */
+	RV_EREFUSED = -11, /* a safety guard said no (promote's max-loss guard) */
 };
 
 /* Documented process exit codes (docs/OPERATIONS.md, `revenant --help`). */
@@ -39,6 +40,7 @@ enum rv_exit {
 	RV_EXIT_CONFLICT = 6,
 	RV_EXIT_CORRUPT = 7,
 	RV_EXIT_FENCED = 8,
+	RV_EXIT_REFUSED = 10,
 	RV_EXIT_INTR = 130,
 };
 

@@ -77,6 +77,10 @@ struct rv_dbtgt_ops {
 	/* Check the database and give it up; the follower holds no point
 	 * afterwards. */
 	int (*promote)(void *h);
+	/* The target exists and no follower's state vouches for it: it is
+	 * Ghost's (promoted, or never a standby's), and a promotion that
+	 * resumes must not restore over it. */
+	bool (*is_ghosts)(const char *target);
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;

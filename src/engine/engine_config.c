@@ -55,8 +55,8 @@ const struct rv_config_section rv_config_section_retention = {
     .check = retention_check,
 };
 
-/* failover: the primary's heartbeat (engine/lease.h), and the failover
- * keys that come with promotion. */
+/* failover: the primary's heartbeat (engine/lease.h) and what `promote`
+ * needs to decide and to finish (engine/promote.h). */
 static const struct rv_config_entry failover_entries[] = {
     {.name = "failover.heartbeat_interval",
      .type = RV_CONFIG_DURATION,
@@ -64,10 +64,96 @@ static const struct rv_config_entry failover_entries[] = {
      .def = "5s",
      .min = 1 * RV_CONFIG_SEC,
      .max = 10 * RV_CONFIG_MIN},
+    {.name = "failover.dead_after",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.dead_after_ms),
+     .def = "30s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 24 * 60 * RV_CONFIG_MIN,
+     .desc = "a heartbeat older than this: the primary counts as gone"},
+    {.name = "failover.max_loss",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.max_loss_ms),
+     .def = "30s",
+     .min = 0,
+     .max = 24 * 60 * RV_CONFIG_MIN,
+     .desc = "promote refuses (exit 10) when it cannot show the loss is within this"},
+    {.name = "failover.ghost_timeout",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.ghost_timeout_ms),
+     .def = "2m",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 60 * RV_CONFIG_MIN,
+     .desc = "how long promote waits for Ghost (ghost.url) to answer"},
 };
+
+/* A dead_after within two heartbeats would call a primary dead between
+ * two of its heartbeats. */
+static int failover_check(const struct rv_config *c, const struct rv_config_origin *o)
+{
+	char d[32], h[32];
+
+	if (c->failover.dead_after_ms >= 2 * c->failover.heartbeat_interval_ms)
+		return 0;
+	rv_config_fmt_duration(d, sizeof(d), c->failover.dead_after_ms);
+	rv_config_fmt_duration(h, sizeof(h), c->failover.heartbeat_interval_ms);
+	return rv_config_fail(o, rv_config_line(o, "failover.dead_after"), "failover.dead_after",
+			      "%s is less than two heartbeats (failover.heartbeat_interval %s): a "
+			      "live primary would look dead between two of them",
+			      d, h);
+}
 
 const struct rv_config_section rv_config_section_failover = {
     .owner = "engine",
     .entries = failover_entries,
     .nentries = sizeof(failover_entries) / sizeof(failover_entries[0]),
+    .check = failover_check,
+};
+
+/* hooks: the operator's commands at each role change (engine/hooks.h). */
+static const struct rv_config_entry hooks_entries[] = {
+    {.name = "hooks.promote",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(hooks.promote),
+     .desc = "run when this site becomes primary: start Ghost"},
+    {.name = "hooks.demote",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(hooks.demote),
+     .desc = "run before this site hands the primary role over: stop Ghost's writes"},
+    {.name = "hooks.fenced",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(hooks.fenced),
+     .desc = "run when this site finds it lost the lease: stop Ghost"},
+    {.name = "hooks.standby",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(hooks.standby),
+     .desc = "run when this site starts following the other as a standby"},
+    {.name = "hooks.timeout",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(hooks.timeout_ms),
+     .def = "60s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 60 * RV_CONFIG_MIN},
+};
+
+static int hooks_check(const struct rv_config *c, const struct rv_config_origin *o)
+{
+	static const char *const names[] = {"hooks.promote", "hooks.demote", "hooks.fenced",
+					    "hooks.standby"};
+	const char *v[] = {c->hooks.promote, c->hooks.demote, c->hooks.fenced, c->hooks.standby};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i] && v[i][0] != '/')
+			return rv_config_fail(o, rv_config_line(o, names[i]), names[i],
+					      "a hook is an executable's absolute path (it gets "
+					      "the event in its environment: docs/OPERATIONS.md "
+					      "\"Hooks\")");
+	return 0;
+}
+
+const struct rv_config_section rv_config_section_hooks = {
+    .owner = "engine",
+    .entries = hooks_entries,
+    .nentries = sizeof(hooks_entries) / sizeof(hooks_entries[0]),
+    .check = hooks_check,
 };

@@ -290,7 +290,21 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 			rv_lease_release(&cur);
 			return rc;
 		}
-		if (!absent && strcmp(cur.site, o->site) && !o->take_over) {
+		if (o->from && (absent || !same_lease(&cur, o->from))) {
+			rc = absent
+				 ? rv_error(RV_EFENCED,
+					    "the lease object '" RV_LEASE_KEY "' vanished while "
+					    "this promotion ran: nothing was taken")
+				 : rv_error(RV_EFENCED,
+					    "the lease moved on while this promotion ran: site "
+					    "'%s' holds it at epoch %" PRIu64 " (holder %s) — "
+					    "another promotion, or a primary that started again; "
+					    "nothing was taken",
+					    cur.site, cur.epoch, cur.holder);
+			rv_lease_release(&cur);
+			return rc;
+		}
+		if (!absent && strcmp(cur.site, o->site) && !o->take_over && !o->from) {
 			rc = rv_error(RV_EFENCED,
 				      "site '%s' holds the primary lease (epoch %" PRIu64
 				      ", holder %s); this is site '%s' — run it as a standby "

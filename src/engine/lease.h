@@ -47,6 +47,11 @@ struct rv_lease_opts {
 	 * process that lost the lease never takes it back; only a fresh
 	 * start (NULL here) or a promotion (take_over) may. */
 	const struct rv_lease *renew;
+	/* Promotion: take the lease only while the stored one is still
+	 * exactly this (holder and epoch; implies take_over), else
+	 * RV_EFENCED naming who holds it now — of two promotions that read
+	 * the same lease, exactly one wins. */
+	const struct rv_lease *from;
 };
 
 /* "<hostname>:<pid>:<8 hex random>" into `out`. */

@@ -526,6 +526,26 @@ int rv_standby_run(struct rv_store *s, const char *dir, const struct rv_standby_
 	return rc;
 }
 
+/* Follow until a round applies nothing (commits that land while it runs),
+ * at most PROMOTE_ROUNDS times. */
+static int catch_up(struct standby *sb, int rc)
+{
+	for (int round = 0; !rc && round < PROMOTE_ROUNDS; round++) {
+		size_t applied;
+
+		if ((rc = follow(sb, &applied)) || !applied)
+			break;
+	}
+	return rc;
+}
+
+static void where(const struct standby *sb, struct rv_standby_point *out)
+{
+	memcpy(out->gen, sb->gen, RV_GEN_ID_LEN);
+	out->seq = sb->seq;
+	out->commit_ms = sb->commit_ms;
+}
+
 int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_standby_opts *o,
 		       struct rv_standby_point *out)
 {
@@ -538,11 +558,20 @@ int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_stan
 	sb.promote = true;
 	rc = full_restore(&sb, false);
 	/* Commits that landed during the restore. */
-	for (int round = 0; !rc && round < PROMOTE_ROUNDS; round++) {
-		size_t applied;
+	rc = catch_up(&sb, rc);
+	if (!rc && o->before_promote) {
+		struct rv_dbtgt_point dp;
 
-		if ((rc = follow(&sb, &applied)) || !applied)
-			break;
+		where(&sb, out);
+		if (db_on(&sb) && sb.db.ops->follow_at(sb.db.h, &dp)) {
+			out->has_db = true;
+			memcpy(out->db_gen, dp.gen, RV_GEN_ID_LEN);
+			out->db_pos = dp.pos;
+		}
+		if ((rc = o->before_promote(o->before_promote_ud, out)))
+			goto out;
+		/* What landed before the caller's step took effect. */
+		rc = catch_up(&sb, 0);
 	}
 	if (!rc && db_on(&sb)) {
 		struct rv_dbtgt_point dp;
@@ -558,11 +587,8 @@ int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_stan
 		memcpy(out->db_gen, dp.gen, RV_GEN_ID_LEN);
 		out->db_pos = dp.pos;
 	}
-	if (!rc) {
-		memcpy(out->gen, sb.gen, RV_GEN_ID_LEN);
-		out->seq = sb.seq;
-		out->commit_ms = sb.commit_ms;
-	}
+	if (!rc)
+		where(&sb, out);
 out:
 	standby_close(&sb);
 	return rc;

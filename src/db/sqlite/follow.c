@@ -431,6 +431,16 @@ static int promote(void *h)
 	return rv_fsync_dir(db->dir);
 }
 
+static bool is_ghosts(const char *target)
+{
+	char *state = rv_asprintf("%s.revenant-standby", target);
+	struct stat b;
+	bool ghosts = stat(target, &b) == 0 && stat(state, &b) == -1 && errno == ENOENT;
+
+	free(state);
+	return ghosts;
+}
+
 const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .name = "sqlite",
     .restore = sqlite_restore,
@@ -438,5 +448,6 @@ const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .follow_close = follow_close,
     .follow_at = follow_at,
     .follow_go = follow_go,
+    .is_ghosts = is_ghosts,
     .promote = promote,
 };

@@ -1,0 +1,94 @@
+/* promote.h - `revenant promote`: the unplanned failover, run at the site
+ * that is to become primary when the other is gone (docs/OPERATIONS.md,
+ * "Failing over").
+ *
+ * The steps, in order, each one's failure a stop at a state a rerun
+ * finishes from:
+ *   guard    read the lease and the old primary's heartbeat: refuse
+ *            (RV_EREFUSED) when the primary looks alive (heartbeat younger
+ *            than dead_after) or the loss cannot be shown within max_loss;
+ *   catch-up bring the folder and database (a standby's, or nothing) to
+ *            the newest point of the lease's generation; judge the loss
+ *            against that point;
+ *   lease    take it from the lease read by the guard, epoch + 1, naming
+ *            the same generation (a conditional write: of two promotions
+ *            exactly one wins); from here on the old primary is fenced at
+ *            its next check, and what it committed before is read once
+ *            more; then the database is handed to Ghost;
+ *   hook     hooks.promote (start Ghost);
+ *   ghost    wait until ghost.url answers as Ghost (failover.ghost_timeout);
+ *   dns      switch every dns: name to this site.
+ * The caller then replicates as primary: a new generation whose parent is
+ * the promoted one (replicate's start does that, the lease being this
+ * site's).  A rerun at a site that holds the lease skips the guard and the
+ * take, catches up again (a no-op when the database is already Ghost's)
+ * and runs the rest: hooks must be safe to run twice.
+ *
+ * The loss bound: writes Ghost acknowledged at the old site after the
+ * promoted point and before it died.  The heartbeat says the primary was
+ * alive at its time with its last commit; anything acknowledged more than
+ * sync_interval before a commit is in it.  So the bound is the heartbeat's
+ * time less the newer of the point's commit time and (when the heartbeat
+ * names this very point or an older one of its generation) the heartbeat's
+ * time less sync_interval.  It cannot see past the last heartbeat: a
+ * primary cut off from the store keeps no heartbeat and is bounded by its
+ * own fencing instead (docs/ARCHITECTURE.md, "Failover timing"). */
+#ifndef RV_ENGINE_PROMOTE_H
+#define RV_ENGINE_PROMOTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "content/restore.h"
+#include "engine/hooks.h"
+
+struct rv_store;
+struct rv_config;
+
+struct rv_promote_opts {
+	struct rv_store *store;
+	const char *site;
+	const char *dir;		/* Ghost's content folder here */
+	struct rv_standby_opts standby; /* restore options, db_path, keep */
+	int64_t sync_interval_ms;
+	int64_t dead_after_ms;
+	int64_t max_loss_ms;
+	bool force; /* promote whatever the guard says (and say the figure) */
+	const struct rv_hooks *hooks;
+	const char *ghost_url; /* NULL: do not wait for Ghost */
+	int64_t ghost_timeout_ms;
+	const struct rv_config *dns; /* dns: switch when its provider is on */
+};
+
+enum rv_promote_stage {
+	RV_PROMOTE_GUARD,
+	RV_PROMOTE_CATCHUP,
+	RV_PROMOTE_LEASE,
+	RV_PROMOTE_HOOK,
+	RV_PROMOTE_GHOST,
+	RV_PROMOTE_DNS,
+	RV_PROMOTE_DONE,
+};
+const char *rv_promote_stage_name(enum rv_promote_stage s);
+
+struct rv_promote_result {
+	enum rv_promote_stage stage; /* DONE, or the step that stopped it */
+	bool resumed;		     /* this site held the lease already */
+	char from_site[64];	     /* the lease's site before ("" : none) */
+	uint64_t from_epoch, epoch;  /* before and after */
+	bool have_hb;		     /* the old primary's heartbeat was read */
+	int64_t hb_ms;		     /* its time */
+	bool hb_current;	     /* written under the lease's epoch */
+	struct rv_standby_point point;
+	int64_t loss_bound_ms; /* -1: cannot be shown */
+	bool forced;	       /* the guard said no and --force went on */
+	int64_t catchup_ms, hook_ms, ghost_ms, dns_ms, total_ms;
+	unsigned dns_switched; /* names moved */
+};
+
+/* 0 when every step is done; RV_EREFUSED from the guard (the figure in the
+ * message); else the failing step's code, res->stage naming it, and a
+ * message that says what state that leaves and how to finish. */
+int rv_promote(const struct rv_promote_opts *o, struct rv_promote_result *res) RV_WARN_UNUSED;
+
+#endif
