@@ -9,6 +9,7 @@
  * shutdown flag makes stuck store operations give up. */
 #include "cli/cli.h"
 #include "content/content.h"
+#include "engine/hooks.h"
 #include "engine/replicate.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -106,6 +107,7 @@ int rv_cli_replicate(const struct rv_config *cfg, bool take_over)
 	struct rv_content_opts co;
 	char *db_rel = NULL;
 	struct rv_replicate_opts ro = {.take_over = take_over};
+	struct rv_hooks hooks;
 	struct sigctx sc = {.sg = {.fd = -1}, .done_fd = -1};
 	pthread_t sig_thread;
 	bool sig_started = false;
@@ -136,6 +138,9 @@ int rv_cli_replicate(const struct rv_config *cfg, bool take_over)
 	ro.site = cfg->site;
 	ro.sync_interval_ms = cfg->sync_interval_ms;
 	ro.heartbeat_interval_ms = cfg->failover.heartbeat_interval_ms;
+	ro.fence_after_ms = cfg->failover.fence_after_ms;
+	rv_hooks_from_config(cfg, &hooks);
+	ro.hooks = &hooks;
 	ro.manifest_every = (unsigned)cfg->content.manifest_every;
 	ro.manifest_interval_ms = cfg->content.manifest_interval_ms;
 	ro.workers = (unsigned)cfg->content.upload_workers;

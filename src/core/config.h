@@ -120,7 +120,9 @@ struct rv_config {
 	struct {
 		/* replicate writes heartbeat.json at least this often */
 		int64_t heartbeat_interval_ms;
-		int64_t dead_after_ms;	  /* older heartbeat: the primary is gone */
+		int64_t dead_after_ms;	/* older heartbeat: the primary is gone */
+		int64_t fence_after_ms; /* no heartbeat landed this long: self-fence */
+		int64_t max_clock_skew_ms;
 		int64_t max_loss_ms;	  /* promote's guard */
 		int64_t ghost_timeout_ms; /* promote waits this long for Ghost */
 	} failover;

@@ -71,6 +71,20 @@ static const struct rv_config_entry failover_entries[] = {
      .min = 1 * RV_CONFIG_SEC,
      .max = 24 * 60 * RV_CONFIG_MIN,
      .desc = "a heartbeat older than this: the primary counts as gone"},
+    {.name = "failover.fence_after",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.fence_after_ms),
+     .def = "10s",
+     .min = 1 * RV_CONFIG_SEC,
+     .max = 24 * 60 * RV_CONFIG_MIN,
+     .desc = "a primary whose heartbeat cannot reach the store this long runs hooks.fenced"},
+    {.name = "failover.max_clock_skew",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.max_clock_skew_ms),
+     .def = "2s",
+     .min = 0,
+     .max = 10 * RV_CONFIG_MIN,
+     .desc = "the most the sites' wall clocks may differ (NTP keeps it far lower)"},
     {.name = "failover.max_loss",
      .type = RV_CONFIG_DURATION,
      .off = RV_CONFIG_FIELD(failover.max_loss_ms),
@@ -91,16 +105,33 @@ static const struct rv_config_entry failover_entries[] = {
  * two of its heartbeats. */
 static int failover_check(const struct rv_config *c, const struct rv_config_origin *o)
 {
-	char d[32], h[32];
+	int64_t fenced_by = c->failover.fence_after_ms + c->failover.max_clock_skew_ms;
+	char d[32], h[32], f[32], t[32], k[32];
 
-	if (c->failover.dead_after_ms >= 2 * c->failover.heartbeat_interval_ms)
-		return 0;
 	rv_config_fmt_duration(d, sizeof(d), c->failover.dead_after_ms);
 	rv_config_fmt_duration(h, sizeof(h), c->failover.heartbeat_interval_ms);
-	return rv_config_fail(o, rv_config_line(o, "failover.dead_after"), "failover.dead_after",
-			      "%s is less than two heartbeats (failover.heartbeat_interval %s): a "
-			      "live primary would look dead between two of them",
-			      d, h);
+	rv_config_fmt_duration(f, sizeof(f), c->failover.fence_after_ms);
+	rv_config_fmt_duration(t, sizeof(t), c->hooks.timeout_ms);
+	rv_config_fmt_duration(k, sizeof(k), c->failover.max_clock_skew_ms);
+	if (c->failover.fence_after_ms < 2 * c->failover.heartbeat_interval_ms)
+		return rv_config_fail(o, rv_config_line(o, "failover.fence_after"),
+				      "failover.fence_after",
+				      "%s is less than two heartbeats (failover.heartbeat_interval "
+				      "%s): one slow write would stop Ghost",
+				      f, h);
+	if (c->hooks.fenced)
+		fenced_by += c->hooks.timeout_ms;
+	/* The other site promotes at dead_after by its clock; Ghost here
+	 * stops by fence_after (+ the fenced hook's time) by this one. */
+	if (c->failover.dead_after_ms <= fenced_by)
+		return rv_config_fail(
+		    o, rv_config_line(o, "failover.dead_after"), "failover.dead_after",
+		    "%s must exceed failover.fence_after (%s)%s%s%s + failover.max_clock_skew "
+		    "(%s), or both sites could take writes at once (docs/ARCHITECTURE.md, "
+		    "\"Failover timing\")",
+		    d, f, c->hooks.fenced ? " + hooks.timeout (" : "", c->hooks.fenced ? t : "",
+		    c->hooks.fenced ? ")" : "", k);
+	return 0;
 }
 
 const struct rv_config_section rv_config_section_failover = {
@@ -131,7 +162,7 @@ static const struct rv_config_entry hooks_entries[] = {
     {.name = "hooks.timeout",
      .type = RV_CONFIG_DURATION,
      .off = RV_CONFIG_FIELD(hooks.timeout_ms),
-     .def = "60s",
+     .def = "15s",
      .min = 1 * RV_CONFIG_SEC,
      .max = 60 * RV_CONFIG_MIN},
 };

@@ -1,6 +1,7 @@
 /* replicate.c - the replicate loop: events and reconcile in, records out,
  * one log object per commit, a manifest now and then (see replicate.h). */
 #include "engine/replicate.h"
+#include "engine/hooks.h"
 #include "engine/replicate_int.h"
 #include "engine/replicate_state.h"
 #include "content/scan.h"
@@ -71,6 +72,7 @@ struct metrics_set {
 	struct rv_metric *last_sync, *files, *bytes, *depth, *epoch, *commits, *uploaded, *blobs,
 	    *reconciles;
 	struct rv_metric *db_pos, *db_segments, *db_bytes, *db_snapshots, *db_newgen;
+	struct rv_metric *self_fenced, *role;
 };
 
 struct rv_replicate {
@@ -91,6 +93,17 @@ struct rv_replicate {
 	/* Sticky: once the lease was lost this process writes nothing and
 	 * never takes the lease again (only a fresh start may). */
 	bool fenced;
+	struct {
+		pthread_t t;
+		pthread_mutex_t mu;
+		pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+		bool inited, started, stop;
+		bool cut_off;	 /* self-fenced, until a heartbeat lands */
+		int64_t ok_mono; /* when the last heartbeat that landed was taken */
+		uint64_t epoch, seq;
+		int64_t commit_ms;
+		char gen[RV_GEN_ID_LEN];
+	} wd; /* the self-fencing watchdog */
 	uint64_t seq;
 	int base_fd;
 	struct rv_cchanges ch;
@@ -146,7 +159,7 @@ struct rv_replicate {
 	struct metrics_set m;
 };
 
-enum reason { H_STARTING, H_OK, H_STORE, H_FENCED, H_STOPPED };
+enum reason { H_STARTING, H_OK, H_STORE, H_FENCED, H_STOPPED, H_CUT_OFF };
 
 static const char *const reason_text[] = {
     "starting: taking the lease and reconciling",
@@ -154,6 +167,8 @@ static const char *const reason_text[] = {
     "the store is failing: commits are retried",
     "fenced: another writer holds the lease",
     "stopped",
+    "cut off from the store past failover.fence_after: Ghost's writes were stopped "
+    "(hooks.fenced)",
 };
 
 /* ---- small helpers ---- */
@@ -237,6 +252,13 @@ static void metrics_setup(struct rv_replicate *r)
 				      "Changes seen but not committed yet (events queued, files "
 				      "being read or uploaded, records waiting for a commit).",
 				      NULL);
+	r->m.role = rv_metrics_gauge(m, "revenant_role", RV_METRICS_ROLE_HELP, "role=\"primary\"");
+	rv_metric_set(r->m.role, 1);
+	r->m.self_fenced = rv_metrics_counter(
+	    m, "revenant_self_fenced_total",
+	    "Times this primary stopped Ghost's writes (hooks.fenced) because its heartbeat "
+	    "could not reach the store for failover.fence_after.",
+	    NULL);
 	r->m.epoch = rv_metrics_gauge(m, "revenant_lease_epoch",
 				      "Epoch of the lease this writer "
 				      "holds.",
@@ -1259,6 +1281,138 @@ static int reconcile_turn(struct rv_replicate *r)
 	return 0;
 }
 
+/* The fenced hook: Ghost must not go on taking writes that go nowhere.
+ * Keeps the caller's error message. */
+static void run_fenced_hook(const struct rv_replicate *r, const struct rv_hook_info *hi,
+			    const char *why)
+{
+	char msg[512];
+
+	if (!r->o.hooks)
+		return;
+	snprintf(msg, sizeof(msg), "%s", rv_errmsg());
+	if (rv_hook_run(r->o.hooks, RV_HOOK_FENCED, hi))
+		rv_log(RV_LOG_ERROR, "the fenced hook failed: Ghost may still take writes here",
+		       "reason", why, "error", rv_errmsg(), NULL);
+	rv_error(RV_EFENCED, "%s", msg);
+}
+
+/* ---- self-fencing ----
+ *
+ * A primary whose heartbeat has not reached the store for fence_after
+ * stops Ghost's writes (hooks.fenced) before the other site may call it
+ * dead: the standby promotes only once the heartbeat is dead_after old,
+ * and dead_after > fence_after + hooks.timeout + clock skew
+ * (docs/ARCHITECTURE.md, "Failover timing").  A thread of its own that
+ * sleeps until the deadline, because the loop may sit in a store call that
+ * only its deadline ends.  Replication goes on trying: if the store comes
+ * back with the lease still this site's, what Ghost wrote is shipped. */
+
+static void wd_landed(struct rv_replicate *r, int64_t taken, const struct rv_heartbeat *h)
+{
+	bool was_cut;
+
+	pthread_mutex_lock(&r->wd.mu);
+	r->wd.ok_mono = taken;
+	r->wd.epoch = h->epoch;
+	r->wd.seq = h->seq;
+	r->wd.commit_ms = h->commit_ms;
+	memcpy(r->wd.gen, h->gen, RV_GEN_ID_LEN);
+	was_cut = r->wd.cut_off;
+	r->wd.cut_off = false;
+	pthread_cond_signal(&r->wd.cv);
+	pthread_mutex_unlock(&r->wd.mu);
+	if (was_cut) {
+		atomic_store(&r->health_reason, H_OK);
+		rv_log(RV_LOG_WARN,
+		       "the store answers again and this site still holds the lease: replication "
+		       "goes on; Ghost was stopped by hooks.fenced — start it again once you know "
+		       "the other site did not promote",
+		       NULL);
+	}
+}
+
+static void *watchdog(void *arg)
+{
+	struct rv_replicate *r = arg;
+
+	pthread_mutex_lock(&r->wd.mu);
+	while (!r->wd.stop) {
+		int64_t due = r->wd.ok_mono + r->o.fence_after_ms, now = rv_mono_ms();
+		struct rv_hook_info hi = {.site = r->o.site, .loss_bound_ms = -1};
+		char gen[RV_GEN_ID_LEN], secs[32];
+		struct timespec ts;
+
+		if (r->wd.cut_off) {
+			pthread_cond_wait(&r->wd.cv, &r->wd.mu);
+			continue;
+		}
+		if (now < due) {
+			ts.tv_sec = due / 1000;
+			ts.tv_nsec = (long)(due % 1000) * 1000000L;
+			pthread_cond_timedwait(&r->wd.cv, &r->wd.mu, &ts);
+			continue;
+		}
+		r->wd.cut_off = true;
+		hi.epoch = r->wd.epoch;
+		memcpy(gen, r->wd.gen, RV_GEN_ID_LEN);
+		hi.gen = gen[0] ? gen : NULL;
+		hi.seq = r->wd.seq;
+		hi.point_ms = r->wd.commit_ms;
+		snprintf(secs, sizeof(secs), "%.1f", (double)(now - r->wd.ok_mono) / 1000.0);
+		pthread_mutex_unlock(&r->wd.mu);
+		atomic_store(&r->health_reason, H_CUT_OFF);
+		if (r->o.metrics)
+			rv_metric_add(r->m.self_fenced, 1);
+		rv_log(RV_LOG_ERROR,
+		       "cut off from the store past failover.fence_after: stopping Ghost's writes "
+		       "(hooks.fenced) before the other site may promote",
+		       "seconds_without_heartbeat", secs, NULL);
+		run_fenced_hook(r, &hi, "cut off from the store");
+		rv_error_clear();
+		pthread_mutex_lock(&r->wd.mu);
+	}
+	pthread_mutex_unlock(&r->wd.mu);
+	return NULL;
+}
+
+static int wd_start(struct rv_replicate *r)
+{
+	pthread_condattr_t ca;
+	int e;
+
+	if (r->o.fence_after_ms <= 0)
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->wd.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&r->wd.mu, NULL);
+	r->wd.ok_mono = rv_mono_ms();
+	r->wd.inited = true;
+	if ((e = pthread_create(&r->wd.t, NULL, watchdog, r)))
+		return rv_error_errno(RV_EFAIL, e, "cannot start the fencing watchdog");
+	r->wd.started = true;
+	return 0;
+}
+
+static void wd_stop(struct rv_replicate *r)
+{
+	if (r->wd.started) {
+		pthread_mutex_lock(&r->wd.mu);
+		r->wd.stop = true;
+		pthread_cond_signal(&r->wd.cv);
+		pthread_mutex_unlock(&r->wd.mu);
+		pthread_join(r->wd.t, NULL);
+		r->wd.started = false;
+	}
+	if (r->wd.inited) {
+		pthread_cond_destroy(&r->wd.cv);
+		pthread_mutex_destroy(&r->wd.mu);
+		r->wd.inited = false;
+	}
+}
+
 /* heartbeat.json, after a lease check (a fenced writer writes none).  A
  * failed put is retried at the next interval; the commits go on. */
 static int heartbeat(struct rv_replicate *r)
@@ -1273,6 +1427,7 @@ static int heartbeat(struct rv_replicate *r)
 	    .has_db = r->db.h != NULL,
 	    .db_pos = r->db_point,
 	};
+	int64_t taken = rv_mono_ms(); /* when h.time_ms was read */
 	int rc = lease_check(r);
 
 	r->next_heartbeat = rv_mono_ms() + r->o.heartbeat_interval_ms;
@@ -1286,6 +1441,7 @@ static int heartbeat(struct rv_replicate *r)
 		rv_log(RV_LOG_WARN, "heartbeat failed, will retry", "error", rv_errmsg(), NULL);
 		return 0;
 	}
+	wd_landed(r, taken, &h);
 	r->next_idle_check = rv_mono_ms() + r->health_max_ms / 3; /* the lease was checked */
 	return 0;
 }
@@ -1385,11 +1541,29 @@ int rv_replicate_run(struct rv_replicate *r)
 				 r->wake_fd)))
 		goto out;
 	r->pool_started = true;
+	if ((rc = wd_start(r)))
+		goto out;
 	rc = loop(r);
 out:
+	wd_stop(r);
 	if (rc == RV_EFENCED) {
+		struct rv_hook_info hi = {.site = r->o.site,
+					  .epoch = r->have_lease ? r->lease.epoch : 0,
+					  .gen = r->gen[0] ? r->gen : NULL,
+					  .seq = r->seq,
+					  .point_ms = r->commit_ms,
+					  .loss_bound_ms = -1};
+
 		atomic_store(&r->health_reason, H_FENCED);
 		count_error(r, "fenced");
+		if (r->o.metrics) {
+			rv_metric_set(r->m.role, 0);
+			rv_metric_set(rv_metrics_gauge(r->o.metrics, "revenant_role",
+						       RV_METRICS_ROLE_HELP, "role=\"fenced\""),
+				      1);
+		}
+		if (!r->wd.cut_off)
+			run_fenced_hook(r, &hi, "another site holds the lease");
 	}
 	if (r->watching)
 		r->src.ops->watch_stop(r->src.h);

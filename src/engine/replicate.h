@@ -24,6 +24,7 @@
 
 struct rv_store;
 struct rv_metrics;
+struct rv_hooks;
 
 struct rv_replicate_opts {
 	struct rv_store *store;		       /* borrowed */
@@ -38,6 +39,12 @@ struct rv_replicate_opts {
 	/* heartbeat.json (engine/lease.h) at least this often, idle or not;
 	 * default 5 s. */
 	int64_t heartbeat_interval_ms;
+	/* A primary that has not written its heartbeat for this long stops
+	 * Ghost's writes itself (hooks.fenced) before the other site may
+	 * promote (docs/ARCHITECTURE.md, "Failover timing"); 0: never. */
+	int64_t fence_after_ms;
+	/* Run at a fencing (lost lease or self-fencing); NULL: none. */
+	const struct rv_hooks *hooks;
 	/* Promotion: take the lease even when another site holds it (its
 	 * epoch moves on, so that site's writer is fenced at its next check),
 	 * and continue that site's generation from its last point — what

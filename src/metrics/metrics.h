@@ -24,6 +24,12 @@
 
 #define RV_METRICS_DEFAULT_LISTEN "127.0.0.1:9187"
 
+/* revenant_role{role="primary"|"fenced"|"standby"}: one help text for the
+ * processes that set it. */
+#define RV_METRICS_ROLE_HELP                                                                       \
+	"1 for the role this process plays (primary: holds the lease and replicates; fenced: "     \
+	"lost it; standby: follows the primary)."
+
 struct rv_metrics;
 struct rv_metric;
 

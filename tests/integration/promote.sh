@@ -60,6 +60,8 @@ metrics:
 failover:
   heartbeat_interval: 1s
   dead_after: 3s
+  fence_after: 2s
+  max_clock_skew: 500ms
   max_loss: ${5:-5s}
 hooks:
   promote: $HOOK

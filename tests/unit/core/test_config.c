@@ -457,6 +457,17 @@ static void test_show_format(void **state)
 				   "    timeout: 30s\n"
 				   "failover:\n"
 				   "  heartbeat_interval: 5s\n"
+				   "  dead_after: 30s\n"
+				   "  fence_after: 10s\n"
+				   "  max_clock_skew: 2s\n"
+				   "  max_loss: 30s\n"
+				   "  ghost_timeout: 2m\n"
+				   "hooks:\n"
+				   "  promote: null\n"
+				   "  demote: null\n"
+				   "  fenced: null\n"
+				   "  standby: null\n"
+				   "  timeout: 15s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
 	char *out;
