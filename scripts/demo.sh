@@ -19,8 +19,13 @@
 #   RV_DRILL_DR=standby   a warm DR site instead of a cold one: `revenant
 #                         standby` follows the store during the writes (the
 #                         database inside the folder, as Ghost lays it out);
-#                         after the kill it is stopped and `standby
-#                         --promote-once` readies the site
+#                         after the kill it is stopped and `revenant promote`
+#                         fails over: it refuses until DC's heartbeat is
+#                         failover.dead_after (3 s) old, then catches up,
+#                         takes the lease, starts the DR Ghost through
+#                         hooks.promote, waits for it, switches a DNS name
+#                         (the exec provider, a file here) and replicates
+#                         as primary
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rv=${1:-$here/../build/revenant}
@@ -44,11 +49,12 @@ umask 022
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/revenant-drill.XXXXXX")
 RV_GHOST_WORK=$W/sites # ghost.sh keeps its sites there
-REP="" WRITER="" SB="" ok=""
+REP="" WRITER="" SB="" PR="" DETECT_MS="" ok=""
 cleanup() {
 	if [[ -n $WRITER ]]; then kill -TERM "$WRITER" 2>/dev/null || true; fi
 	if [[ -n $REP ]]; then kill -KILL "$REP" 2>/dev/null || true; fi
 	if [[ -n $SB ]]; then kill -KILL "$SB" 2>/dev/null || true; fi
+	if [[ -n $PR ]]; then kill -KILL "$PR" 2>/dev/null || true; fi
 	ghost_cleanup_all
 	if [[ -n ${RV_DEMO_KEEP:-} || (-z $ok && ${RV_DEMO_KEEP_ON_FAIL:-1} == 1) ]]; then
 		[[ -n $ok ]] || echo "demo: logs kept in $W (ghost: sites/*/ghost.log, revenant: rep.log)" >&2
@@ -90,6 +96,7 @@ store: {url: "$STORE", fsync: true}
 content: {path: "$DC_CONTENT"}
 database: {sqlite: "$DC_DB"}
 metrics: {listen: "off"}
+failover: {heartbeat_interval: 1s, fence_after: 2s, dead_after: 3s, max_clock_skew: 500ms}
 EOF
 step "DC: revenant replicate -> $STORE (sync_interval ${sync_ms} ms)"
 "$rv" -c "$W/dc.yml" --log-level debug replicate >>"$W/rep.log" 2>&1 &
@@ -138,15 +145,53 @@ step "DC: killed (Ghost and revenant, SIGKILL) at $(date -u -d "@$((KILL_MS / 10
 # ---- the DR site
 if [[ $dr_mode == standby ]]; then
 	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
-	step "DR: stop the standby, then revenant standby --promote-once"
+	step "DR: stop the standby; revenant promote (hooks.promote starts Ghost, DNS via exec)"
 	kill -TERM "$SB"
 	rc=0
 	wait "$SB" || rc=$?
 	SB=
 	((rc == 0)) || fail "the standby exited $rc on SIGTERM: $(tail -5 "$W/standby.log")"
-	"$rv" --log-level warn standby --promote-once --to "$DR_CONTENT" --db "$DR_DB" "$STORE" \
-		>"$W/restore.out" 2>"$W/restore.err" ||
-		fail "promote failed: $(cat "$W/restore.out" "$W/restore.err")"
+	ghost_prepare dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" || fail "cannot prepare the DR Ghost"
+	export RV_GHOST_LAUNCH_DIR RV_EXEC_STATE=$W/dns.state
+	RV_GHOST_LAUNCH_DIR=$(ghost_dir dr)
+	echo 192.0.2.10 >"$RV_EXEC_STATE"
+	cat >"$W/dr.yml" <<YML
+site: dr
+sync_interval: ${sync_ms}ms
+store: {url: "$STORE", fsync: true}
+content: {path: "$DR_CONTENT"}
+database: {sqlite: "$DR_DB"}
+metrics: {listen: "off"}
+ghost: {url: "http://127.0.0.1:$DR_PORT"}
+failover: {heartbeat_interval: 1s, fence_after: 2s, dead_after: 3s, max_clock_skew: 500ms}
+hooks: {promote: "$here/../tests/fixtures/hooks/ghost_launch.sh", timeout: 10s}
+dns:
+  provider: exec
+  names: [blog.example.test]
+  type: A
+  targets: ["dc=192.0.2.10", "dr=192.0.2.20"]
+  exec: {command: "$here/../tests/fixtures/dns/exec_provider.sh"}
+YML
+	# Refused (exit 10) while DC's heartbeat is younger than dead_after:
+	# that wait is the failure detection.  Once it passes, promote goes on
+	# replicating as primary; it is done when it prints its timings.
+	for _ in $(seq 1 40); do
+		rc=0
+		"$rv" -c "$W/dr.yml" --log-level info promote >"$W/restore.out" 2>"$W/promote.log" &
+		PR=$!
+		while kill -0 "$PR" 2>/dev/null && ! grep -q '^timings ' "$W/restore.out"; do
+			sleep 0.05
+		done
+		grep -q '^timings ' "$W/restore.out" && break
+		wait "$PR" || rc=$?
+		PR=
+		((rc == 10)) || fail "promote failed (exit $rc): $(tail -3 "$W/promote.log")"
+		DETECT_MS=$(now_ms)
+		sleep 0.25
+	done
+	[[ -n $PR ]] || fail "promote kept refusing: $(tail -1 "$W/promote.log")"
+	ghost_adopt dr || fail "the promote hook started no Ghost"
+	[[ $(cat "$RV_EXEC_STATE") == 192.0.2.20 ]] || fail "the DNS name does not point at dr"
 else
 	step "DR: revenant restore --to dr/content --db dr/ghost.db"
 	mkdir -p "$W/dr"
@@ -156,10 +201,16 @@ else
 fi
 sed 's/^/         /' "$W/restore.out"
 RESTORED_MS=$(now_ms)
-step "DR: start Ghost on the $dr_mode folder and database"
-ghost_start dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" ||
-	fail "the DR Ghost did not start on the $dr_mode site"
-UP_MS=$(now_ms)
+if [[ $dr_mode == standby ]]; then
+	# promote waited for Ghost (ghost.url) before it printed its timings
+	UP_MS=$RESTORED_MS
+	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
+else
+	step "DR: start Ghost on the $dr_mode folder and database"
+	ghost_start dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" ||
+		fail "the DR Ghost did not start on the $dr_mode site"
+	UP_MS=$(now_ms)
+fi
 DR_URL=$(ghost_url dr)
 step "DR: $DR_URL answers (/ghost/api/admin/site/ 200)"
 
@@ -178,9 +229,14 @@ rc=0
 /usr/bin/python3 "$here/drill.py" check --url "$DR_URL" --key-file "$KEY" --acks "$W/acks.jsonl" \
 	--kill-ms "$KILL_MS" --dc-content "$DC_CONTENT" --sync-ms "$sync_ms" --grace-ms 1000 \
 	--summary "$W/summary.json" || rc=$?
-printf '  RTO: %.3f s from the kill to the DR Ghost answering (%s %.3f s, Ghost start %.3f s)\n' \
-	"$((UP_MS - KILL_MS))e-3" "$([[ $dr_mode == standby ]] && echo promote || echo restore)" \
-	"$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
+if [[ $dr_mode == standby ]]; then
+	printf '  RTO: %.3f s from the kill to the DR Ghost answering with the name switched (detection: promote refused for %.3f s, until dead_after)\n' \
+		"$((UP_MS - KILL_MS))e-3" "$((${DETECT_MS:-$KILL_MS} - KILL_MS))e-3"
+	sed 's/^/         /' "$W/restore.out"
+else
+	printf '  RTO: %.3f s from the kill to the DR Ghost answering (restore %.3f s, Ghost start %.3f s)\n' \
+		"$((UP_MS - KILL_MS))e-3" "$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
+fi
 ((rc == 0)) || fail "the checks of the DR site failed (see FAIL above)"
 # Ghost must keep working while revenant holds its database (WAL shipping
 # must never make a write fail with "database is locked").
@@ -229,5 +285,12 @@ PY
 	echo "         ok: all four reported"
 fi
 ghost_stop dr
+if [[ -n $PR ]]; then
+	kill -TERM "$PR"
+	rc=0
+	wait "$PR" || rc=$?
+	PR=
+	((rc == 0)) || fail "promote's replicate exited $rc on SIGTERM: $(tail -3 "$W/promote.log")"
+fi
 ok=1
 step "demo: OK — the DR site has every write acknowledged more than $((sync_ms + 1000)) ms before the kill"

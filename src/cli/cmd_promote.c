@@ -118,7 +118,8 @@ int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv)
 	po.standby.db_path = cfg->database.sqlite;
 	po.standby.restore.keep = &keep;
 	po.standby.restore.keep_path = cfg->database.sqlite;
-	po.sync_interval_ms = cfg->sync_interval_ms;
+	po.stops_within_ms =
+	    cfg->failover.fence_after_ms + (cfg->hooks.fenced ? cfg->hooks.timeout_ms : 0);
 	po.dead_after_ms = cfg->failover.dead_after_ms;
 	po.max_loss_ms = cfg->failover.max_loss_ms;
 	po.hooks = &hooks;

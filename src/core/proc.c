@@ -12,14 +12,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
 
-/* Read both pipes until both end or the deadline passes. */
-static bool drain(int fds[2], struct rv_buf *b[2], size_t cap, int64_t deadline)
+/* What is in a pipe now, without waiting for more. */
+static void take_rest(int fd, struct rv_buf *b, size_t cap)
 {
-	struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+	char chunk[4096];
+	ssize_t n;
+
+	if (fd < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		return;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (b->len + (size_t)n <= cap && rv_buf_add(b, chunk, (size_t)n))
+			rv_error_clear();
+}
+
+/* Read both pipes until both end or the deadline passes; with a pidfd
+ * (>= 0), also until the command itself exits: something it started in the
+ * background may hold the pipes open for as long as it runs. */
+static bool drain(int fds[2], int pidfd, struct rv_buf *b[2], size_t cap, int64_t deadline)
+{
+	struct pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {pidfd, POLLIN, 0}};
 	char chunk[4096];
 
 	while (p[0].fd >= 0 || p[1].fd >= 0) {
@@ -27,7 +43,7 @@ static bool drain(int fds[2], struct rv_buf *b[2], size_t cap, int64_t deadline)
 
 		if (left <= 0)
 			return false;
-		if (poll(p, 2, (int)left) < 0) {
+		if (poll(p, 3, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
 			return true;
@@ -44,6 +60,11 @@ static bool drain(int fds[2], struct rv_buf *b[2], size_t cap, int64_t deadline)
 			}
 			if (b[i]->len + (size_t)n <= cap && rv_buf_add(b[i], chunk, (size_t)n))
 				rv_error_clear();
+		}
+		if (p[2].fd >= 0 && (p[2].revents & POLLIN)) {
+			take_rest(p[0].fd, b[0], cap);
+			take_rest(p[1].fd, b[1], cap);
+			return true;
 		}
 	}
 	return true;
@@ -76,7 +97,8 @@ int rv_proc_run(const struct rv_proc_opts *o, struct rv_proc_result *res)
 	posix_spawnattr_t at;
 	char **env = make_env(o);
 	pid_t pid;
-	int rc = 0, e;
+	int rc = 0, e, pidfd;
+	bool ok;
 
 	res->status = 0;
 	res->out = (struct rv_buf)RV_BUF_INIT(o->out_max);
@@ -106,7 +128,12 @@ int rv_proc_run(const struct rv_proc_opts *o, struct rv_proc_result *res)
 	}
 	fds[0] = po[0];
 	fds[1] = pe[0];
-	if (!drain(fds, bufs, o->out_max, rv_mono_ms() + o->timeout_ms)) {
+	/* Linux >= 5.3; without it, the pipes' end is the command's. */
+	pidfd = o->until_exit ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	ok = drain(fds, pidfd, bufs, o->out_max, rv_mono_ms() + o->timeout_ms);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (!ok) {
 		kill(-pid, SIGKILL);
 		rc = rv_error(RV_ENET, "%s: '%s' did not finish within %u ms (killed)", o->what,
 			      o->argv[0], o->timeout_ms);

@@ -22,6 +22,10 @@ struct rv_proc_opts {
 	unsigned timeout_ms;	 /* > 0 */
 	size_t out_max;		 /* cap of each of stdout and stderr */
 	const char *what;	 /* for messages: "dns exec", "hook promote" */
+	/* Done when the command itself exits, even if something it started
+	 * in the background (a daemon: Ghost) still holds its stdout/stderr;
+	 * that output is not read.  Else done when both pipes close. */
+	bool until_exit;
 };
 
 struct rv_proc_result {

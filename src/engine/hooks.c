@@ -52,7 +52,8 @@ int rv_hook_run(const struct rv_hooks *h, enum rv_hook_event ev, const struct rv
 				  .env_drop = "REVENANT_",
 				  .timeout_ms = h->timeout_ms ? h->timeout_ms : 60000,
 				  .out_max = HOOK_OUT_MAX,
-				  .what = what};
+				  .what = what,
+				  .until_exit = true};
 	struct rv_proc_result res;
 	int64_t t0 = rv_mono_ms();
 	size_t n = 0;

@@ -25,14 +25,16 @@
  * and runs the rest: hooks must be safe to run twice.
  *
  * The loss bound: writes Ghost acknowledged at the old site after the
- * promoted point and before it died.  The heartbeat says the primary was
- * alive at its time with its last commit; anything acknowledged more than
- * sync_interval before a commit is in it.  So the bound is the heartbeat's
- * time less the newer of the point's commit time and (when the heartbeat
- * names this very point or an older one of its generation) the heartbeat's
- * time less sync_interval.  It cannot see past the last heartbeat: a
- * primary cut off from the store keeps no heartbeat and is bounded by its
- * own fencing instead (docs/ARCHITECTURE.md, "Failover timing"). */
+ * promoted point and before it stopped.  Everything acknowledged before
+ * the point's commit is in it.  The old primary was alive at its last
+ * heartbeat; had it lived on with the store reachable, its next heartbeat
+ * would be there; had it lived on cut off from the store, it stopped
+ * Ghost's writes itself within fence_after (+ hooks.timeout for
+ * hooks.fenced).  So it stopped by heartbeat + fence_after (+ the hook's
+ * time), and the bound is that less the point's commit time.  Both times
+ * are the old primary's clock: no skew between them.  It assumes the old
+ * site runs with the same failover: settings as this one (the same
+ * revenant.yml at both sites, apart from `site`). */
 #ifndef RV_ENGINE_PROMOTE_H
 #define RV_ENGINE_PROMOTE_H
 
@@ -50,8 +52,11 @@ struct rv_promote_opts {
 	const char *site;
 	const char *dir;		/* Ghost's content folder here */
 	struct rv_standby_opts standby; /* restore options, db_path, keep */
-	int64_t sync_interval_ms;
 	int64_t dead_after_ms;
+	/* The old primary stops Ghost's writes within this after its last
+	 * heartbeat: failover.fence_after, + hooks.timeout when
+	 * hooks.fenced is set. */
+	int64_t stops_within_ms;
 	int64_t max_loss_ms;
 	bool force; /* promote whatever the guard says (and say the figure) */
 	const struct rv_hooks *hooks;

@@ -205,6 +205,7 @@ EOF
 	RV_GHOST_DIRS[$name]=$dir
 	RV_GHOST_CONTENTS[$name]=$content
 	RV_GHOST_DBS[$name]=$dbfile
+	[[ -n ${RV_GHOST_PREPARE_ONLY:-} ]] && return 0
 	echo "=== start $(date -u +%H:%M:%S)" >>"$dir/ghost.log"
 	(
 		cd "$dir" || exit 1
@@ -212,6 +213,33 @@ EOF
 	) >>"$dir/ghost.log" 2>&1 &
 	RV_GHOST_PIDS[$name]=$!
 	echo "${RV_GHOST_PIDS[$name]}" >"$dir/ghost.pid"
+	ghost_wait "$name"
+}
+
+# ghost_prepare NAME PORT [sqlite [CONTENT_DIR [DB_FILE]]]: ghost_start's
+# set-up without the start: the instance's folder and config are written
+# and ghost_url/ghost_dir/... answer; something else starts it (a failover
+# hook: tests/fixtures/hooks/ghost_launch.sh with RV_GHOST_LAUNCH_DIR set to
+# ghost_dir NAME), then ghost_adopt NAME.
+ghost_prepare() {
+	RV_GHOST_PREPARE_ONLY=1 ghost_start "$@"
+}
+
+# ghost_adopt NAME: take the instance something else started (its
+# ghost.pid) as this shell's, for ghost_stop and the cleanup.
+ghost_adopt() {
+	local name=$1 dir=${RV_GHOST_DIRS[$1]:-}
+	[[ -n $dir && -s $dir/ghost.pid ]] || {
+		_ghost_err "ghost_adopt: '$name' has no ghost.pid"
+		return 1
+	}
+	RV_GHOST_PIDS[$name]=$(cat "$dir/ghost.pid")
+}
+
+# ghost_wait NAME: until the instance's Admin API answers (or it exits, or
+# RV_GHOST_START_TIMEOUT passes: then it is killed).
+ghost_wait() {
+	local name=$1 dir=${RV_GHOST_DIRS[$1]} port=${RV_GHOST_PORTS[$1]}
 	local url=http://127.0.0.1:$port deadline=$((SECONDS + RV_GHOST_START_TIMEOUT))
 	while ((SECONDS < deadline)); do
 		if ! kill -0 "${RV_GHOST_PIDS[$name]}" 2>/dev/null; then

@@ -1,7 +1,8 @@
 /* test_proc.c - core/proc.h: a command's output collected up to the cap
  * (and a chatty command never blocks), the environment with the dropped
  * prefix gone and the added variables present, exit statuses, a missing
- * command, and a timeout that kills the whole process group. */
+ * command, a timeout that kills the whole process group, and (until_exit)
+ * a command that leaves a daemon behind holding its output. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -126,12 +127,38 @@ static void test_missing_and_timeout(void **state)
 	free(pidfile);
 }
 
+/* A hook that starts Ghost in the background: done when the hook exits,
+ * the daemon left running with the pipes it holds; without until_exit the
+ * run would wait for the daemon until the timeout and kill it. */
+static void test_daemon_left_behind(void **state)
+{
+	const char *argv[] = {"/bin/sh", "-c", "sleep 30 & echo $! ; echo started", NULL};
+	struct rv_proc_opts o = {
+	    .argv = argv, .timeout_ms = 10000, .out_max = 1024, .what = "test", .until_exit = true};
+	struct rv_proc_result r;
+	int64_t t0 = rv_mono_ms();
+	long daemon;
+
+	(void)state;
+	assert_int_equal(rv_proc_run(&o, &r), 0);
+	assert_true(rv_mono_ms() - t0 < 5000);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_true(r.out.len > 0);
+	daemon = strtol(r.out.data, NULL, 10);
+	assert_true(daemon > 1);
+	assert_int_equal(kill((pid_t)daemon, 0), 0); /* still running */
+	kill((pid_t)daemon, SIGKILL);
+	rv_proc_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_output_and_status),
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_missing_and_timeout),
+	    cmocka_unit_test(test_daemon_left_behind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
