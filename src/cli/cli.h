@@ -2,7 +2,9 @@
 #ifndef RV_CLI_H
 #define RV_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -36,6 +38,56 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_dns(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_run(struct rv_cli *cli, int argc, char **argv);
+
+/* Stopping a long-running command on SIGTERM/SIGINT (cli/sigstop.c): the
+ * signals are blocked in every thread (open it before any thread starts)
+ * and read by one thread of its own, which calls `stop(obj)` at the first;
+ * after `grace_ms` (or at a second signal) it asks every store call to
+ * give up (core/retry.h's shutdown flag). */
+#include "core/signals.h"
+struct rv_cli_sig {
+	struct rv_signals sg;
+	void (*stop)(void *);
+	void *obj;
+	int64_t grace_ms;
+	int done_fd; /* written when the command ends */
+	bool started;
+	pthread_t t;
+};
+void rv_cli_sig_init(struct rv_cli_sig *s);
+int rv_cli_sig_open(struct rv_cli_sig *s) RV_WARN_UNUSED;
+int rv_cli_sig_start(struct rv_cli_sig *s, void (*stop)(void *), void *obj,
+		     int64_t grace_ms) RV_WARN_UNUSED;
+void rv_cli_sig_close(struct rv_cli_sig *s);
+
+/* What `replicate` and `run` build from revenant.yml for the primary role
+ * (cmd_replicate.c). */
+#include "content/content.h"
+#include "engine/hooks.h"
+#include "engine/replicate.h"
+struct rv_metrics;
+struct rv_cli_rep {
+	struct rv_replicate_opts ro;
+	struct rv_content_opts co;
+	struct rv_hooks hooks;
+	char *db_rel;
+};
+int rv_cli_rep_setup(const struct rv_config *cfg, struct rv_metrics *m, bool need_db,
+		     struct rv_cli_rep *out) RV_WARN_UNUSED;
+void rv_cli_rep_release(struct rv_cli_rep *r);
+
+/* What `promote` and `run` build from revenant.yml for a promotion
+ * (cmd_promote.c); `keep` and `hooks` are filled and borrowed. */
+struct rv_promote_opts;
+void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po,
+			 struct rv_content_opts *keep, struct rv_hooks *hooks);
+
+/* The standby's metrics (cmd_standby.c): revenant_standby_* gauges and
+ * revenant_primary_heartbeat_age_seconds, set through so->applied and
+ * so->heartbeat (so->applied_ud); the returned state is freed with free(). */
+struct rv_standby_opts;
+void *rv_cli_standby_gauges(struct rv_metrics *m, struct rv_standby_opts *so);
 
 /* `replicate` on a loaded configuration, until SIGTERM/SIGINT (what
  * `promote` goes on with); `cfg` stays the caller's. */

@@ -26,7 +26,9 @@ static const char promote_usage[] =
     "next commit), runs hooks.promote, waits for Ghost at ghost.url, switches\n"
     "the dns: names to this site, and replicates as primary (a new generation\n"
     "whose parent is the promoted point) until SIGTERM.  Stopped part-way, it says\n"
-    "where; run it again to finish.\n"
+    "where; run it again to finish.  When this site's agent (revenant run) holds\n"
+    "the folder, promote takes the lease for it and waits until the agent has\n"
+    "finished and writes its heartbeat as primary.\n"
     "\n"
     "  --force         promote whatever the guard says (the figure is still printed)\n"
     "  --no-replicate  stop once DNS is switched (start 'revenant replicate' next)\n"
@@ -56,6 +58,27 @@ static void print_result(const struct rv_promote_result *r)
 	       (double)r->catchup_ms / 1000.0, (double)r->hook_ms / 1000.0,
 	       (double)r->ghost_ms / 1000.0, (double)r->dns_ms / 1000.0,
 	       (double)r->total_ms / 1000.0, r->dns_switched);
+}
+
+void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po,
+			 struct rv_content_opts *keep, struct rv_hooks *hooks)
+{
+	rv_cli_content_opts(cfg, keep);
+	rv_hooks_from_config(cfg, hooks);
+	po->site = cfg->site;
+	po->dir = cfg->content.path;
+	po->standby.db_path = cfg->database.sqlite;
+	po->standby.restore.keep = keep;
+	po->standby.restore.keep_path = cfg->database.sqlite;
+	po->stops_within_ms =
+	    cfg->failover.fence_after_ms + (cfg->hooks.fenced ? cfg->hooks.timeout_ms : 0);
+	po->dead_after_ms = cfg->failover.dead_after_ms;
+	po->max_loss_ms = cfg->failover.max_loss_ms;
+	po->hooks = hooks;
+	po->ghost_url = cfg->ghost.url;
+	po->ghost_timeout_ms = cfg->failover.ghost_timeout_ms;
+	po->agent_timeout_ms = cfg->failover.ghost_timeout_ms + 60000;
+	po->dns = cfg;
 }
 
 int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv)
@@ -111,21 +134,15 @@ int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv)
 			      cfg->source, !cfg->content.path ? "content.path" : "store.url");
 		goto out;
 	}
-	rv_cli_content_opts(cfg, &keep);
-	rv_hooks_from_config(cfg, &hooks);
-	po.site = cfg->site;
-	po.dir = cfg->content.path;
-	po.standby.db_path = cfg->database.sqlite;
-	po.standby.restore.keep = &keep;
-	po.standby.restore.keep_path = cfg->database.sqlite;
-	po.stops_within_ms =
-	    cfg->failover.fence_after_ms + (cfg->hooks.fenced ? cfg->hooks.timeout_ms : 0);
-	po.dead_after_ms = cfg->failover.dead_after_ms;
-	po.max_loss_ms = cfg->failover.max_loss_ms;
-	po.hooks = &hooks;
-	po.ghost_url = cfg->ghost.url;
-	po.ghost_timeout_ms = cfg->failover.ghost_timeout_ms;
-	po.dns = cfg;
+	rv_cli_promote_opts(cfg, &po, &keep, &hooks);
+	if (rv_promote_folder_busy(po.dir)) {
+		/* This site's agent (revenant run) follows as a standby: it
+		 * finishes once the lease is this site's. */
+		po.remote = true;
+		replicate = false;
+		rv_log(RV_LOG_INFO, "the content folder is held by this site's agent: it finishes",
+		       "folder", po.dir, NULL);
+	}
 	if ((rc = rv_cli_open_store_cfg(cfg, NULL, &s)))
 		goto out;
 	po.store = s;

@@ -61,39 +61,76 @@ static void usage(FILE *f)
 		"everything was committed (the next start reconciles it).\n");
 }
 
-struct sigctx {
-	struct rv_signals sg;
-	struct rv_replicate *r;
-	int done_fd; /* written when the command ends */
-};
-
-/* Sleeps until a signal comes (no tick: an idle sidecar must not wake for
- * nothing); after the first, until the grace period ends.  A thread of its
- * own, not the replicate loop: the loop may sit in a store call that only
- * the shutdown flag ends. */
-static void *signal_thread(void *arg)
+static void stop_replicate(void *r)
 {
-	struct sigctx *s = arg;
-	int64_t hard_at = 0;
+	rv_replicate_stop(r);
+}
 
-	for (;;) {
-		int64_t left = hard_at ? hard_at - rv_mono_ms() : -1;
-		int sig =
-		    rv_signals_wait(&s->sg, hard_at ? (left > 0 ? (int)left : 0) : -1, s->done_fd);
-		char b[16];
-		uint64_t v;
+/* The replicate options from a loaded configuration, the folder and the
+ * database file checked (no store is touched; `need_db` false: a missing
+ * database file is fine — `run`'s standby restores it); `out` borrows from `cfg`
+ * and `m`.  Release with rv_cli_rep_release. */
+int rv_cli_rep_setup(const struct rv_config *cfg, struct rv_metrics *m, bool need_db,
+		     struct rv_cli_rep *out)
+{
+	struct rv_replicate_opts *ro = &out->ro;
+	int rc;
 
-		if (read(s->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-			return NULL;
-		if (sig && !hard_at) {
-			rv_log(RV_LOG_INFO, "signal received, stopping", "signal",
-			       rv_signals_name(sig, b), NULL);
-			rv_replicate_stop(s->r);
-			hard_at = rv_mono_ms() + STOP_GRACE_MS + 1000;
-		} else if (sig || (hard_at && rv_mono_ms() >= hard_at)) {
-			rv_shutdown_request();
-		}
+	memset(out, 0, sizeof(*out));
+	if (!cfg->content.path)
+		return rv_error(RV_EUSAGE,
+				"%s: content.path is not set: name Ghost's content folder",
+				cfg->source);
+	if (!cfg->store.url)
+		return rv_error(RV_EUSAGE, "%s: store.url is not set: name the replica store",
+				cfg->source);
+	rv_cli_content_opts(cfg, &out->co);
+	rv_hooks_from_config(cfg, &out->hooks);
+	ro->content = &out->co;
+	ro->site = cfg->site;
+	ro->sync_interval_ms = cfg->sync_interval_ms;
+	ro->heartbeat_interval_ms = cfg->failover.heartbeat_interval_ms;
+	ro->fence_after_ms = cfg->failover.fence_after_ms;
+	ro->hooks = &out->hooks;
+	ro->manifest_every = (unsigned)cfg->content.manifest_every;
+	ro->manifest_interval_ms = cfg->content.manifest_interval_ms;
+	ro->workers = (unsigned)cfg->content.upload_workers;
+	ro->metrics = m;
+	ro->stop_grace_ms = STOP_GRACE_MS;
+	ro->sqlite_path = cfg->database.sqlite;
+	ro->snapshot_interval_ms = cfg->database.snapshot_interval_ms;
+	ro->snapshot_log_ratio = (unsigned)cfg->database.snapshot_log_ratio;
+	ro->busy_timeout_ms = (int)cfg->database.busy_timeout_ms;
+	/* The folder is checked before the store is touched: a wrong path
+	 * is the most common mistake and needs no network to report. */
+	if ((rc = rv_replicate_check_folder(&out->co)))
+		return rc;
+	if (cfg->database.sqlite) {
+		struct stat sb;
+
+		if (!need_db && stat(cfg->database.sqlite, &sb) == -1 && errno == ENOENT)
+			sb.st_mode = S_IFREG; /* a standby's, restored when it follows */
+		else if (stat(cfg->database.sqlite, &sb) == -1)
+			return rv_error_errno(
+			    errno == ENOENT ? RV_ENOTFOUND : RV_EAUTH, errno,
+			    "%s: database.sqlite '%s' cannot be used — name Ghost's "
+			    "SQLite file (database.connection.filename in its config)",
+			    cfg->source, cfg->database.sqlite);
+		if (!S_ISREG(sb.st_mode))
+			return rv_error(RV_EUSAGE, "%s: database.sqlite '%s' is not a regular file",
+					cfg->source, cfg->database.sqlite);
+		/* The database inside the folder (content/data/ghost.db) is
+		 * the database replication's, whatever content.exclude says. */
+		out->co.always_exclude = out->db_rel =
+		    rv_content_rel_under(out->co.root, cfg->database.sqlite);
 	}
+	return 0;
+}
+
+void rv_cli_rep_release(struct rv_cli_rep *r)
+{
+	free(r->db_rel);
+	r->db_rel = NULL;
 }
 
 /* The replicate loop on a loaded configuration (also what `promote` runs
@@ -104,77 +141,20 @@ int rv_cli_replicate(const struct rv_config *cfg, bool take_over)
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
 	struct rv_replicate *r = NULL;
-	struct rv_content_opts co;
-	char *db_rel = NULL;
-	struct rv_replicate_opts ro = {.take_over = take_over};
-	struct rv_hooks hooks;
-	struct sigctx sc = {.sg = {.fd = -1}, .done_fd = -1};
-	pthread_t sig_thread;
-	bool sig_started = false;
+	struct rv_cli_rep rep = {0};
+	struct rv_replicate_opts ro;
+	struct rv_cli_sig sc;
 	int rc;
 
-	if (!cfg->content.path) {
-		rc = rv_error(RV_EUSAGE, "%s: content.path is not set: name Ghost's content folder",
-			      cfg->source);
-		goto out;
-	}
-	if (!cfg->store.url) {
-		rc = rv_error(RV_EUSAGE, "%s: store.url is not set: name the replica store",
-			      cfg->source);
-		goto out;
-	}
-	rv_cli_content_opts(cfg, &co);
-
-	/* Before any thread exists, so that every thread inherits the mask. */
-	if ((rc = rv_signals_open(&sc.sg)))
-		goto out;
-	if ((sc.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot set up signal handling");
-		goto out;
-	}
-
+	rv_cli_sig_init(&sc);
 	rv_metrics_new(&m);
-	ro.content = &co;
-	ro.site = cfg->site;
-	ro.sync_interval_ms = cfg->sync_interval_ms;
-	ro.heartbeat_interval_ms = cfg->failover.heartbeat_interval_ms;
-	ro.fence_after_ms = cfg->failover.fence_after_ms;
-	rv_hooks_from_config(cfg, &hooks);
-	ro.hooks = &hooks;
-	ro.manifest_every = (unsigned)cfg->content.manifest_every;
-	ro.manifest_interval_ms = cfg->content.manifest_interval_ms;
-	ro.workers = (unsigned)cfg->content.upload_workers;
-	ro.metrics = m;
-	ro.stop_grace_ms = STOP_GRACE_MS;
-	ro.sqlite_path = cfg->database.sqlite;
-	ro.snapshot_interval_ms = cfg->database.snapshot_interval_ms;
-	ro.snapshot_log_ratio = (unsigned)cfg->database.snapshot_log_ratio;
-	ro.busy_timeout_ms = (int)cfg->database.busy_timeout_ms;
-	/* The folder is checked before the store is touched: a wrong path
-	 * is the most common mistake and needs no network to report. */
-	if ((rc = rv_replicate_check_folder(&co)))
+	if ((rc = rv_cli_rep_setup(cfg, m, true, &rep)))
 		goto out;
-	if (cfg->database.sqlite) {
-		struct stat sb;
-
-		if (stat(cfg->database.sqlite, &sb) == -1) {
-			rc = rv_error_errno(
-			    errno == ENOENT ? RV_ENOTFOUND : RV_EAUTH, errno,
-			    "%s: database.sqlite '%s' cannot be used — name Ghost's "
-			    "SQLite file (database.connection.filename in its config)",
-			    cfg->source, cfg->database.sqlite);
-			goto out;
-		}
-		if (!S_ISREG(sb.st_mode)) {
-			rc = rv_error(RV_EUSAGE, "%s: database.sqlite '%s' is not a regular file",
-				      cfg->source, cfg->database.sqlite);
-			goto out;
-		}
-	}
-	/* The database inside the folder (content/data/ghost.db) is the
-	 * database replication's, whatever content.exclude says. */
-	if (cfg->database.sqlite)
-		co.always_exclude = db_rel = rv_content_rel_under(co.root, cfg->database.sqlite);
+	ro = rep.ro;
+	ro.take_over = take_over;
+	/* Before any thread exists, so that every thread inherits the mask. */
+	if ((rc = rv_cli_sig_open(&sc)))
+		goto out;
 	if ((rc = rv_cli_open_store_cfg(cfg, NULL, &st)))
 		goto out;
 	if ((rc = rv_store_probe(st)))
@@ -185,35 +165,21 @@ int rv_cli_replicate(const struct rv_config *cfg, bool take_over)
 	if (cfg->metrics.listen &&
 	    (rc = rv_metrics_serve(&srv, cfg->metrics.listen, m, rv_replicate_health, r)))
 		goto out;
-	sc.r = r;
-	if ((errno = pthread_create(&sig_thread, NULL, signal_thread, &sc))) {
-		rc = rv_error_errno(RV_EFAIL, errno, "cannot start the signal thread");
+	if ((rc = rv_cli_sig_start(&sc, stop_replicate, r, STOP_GRACE_MS)))
 		goto out;
-	}
-	sig_started = true;
-	rv_log(RV_LOG_DEBUG, "replicating content", "folder", co.root, "store",
+	rv_log(RV_LOG_DEBUG, "replicating content", "folder", rep.co.root, "store",
 	       rv_store_describe(st), "site", cfg->site, "metrics",
 	       cfg->metrics.listen ? cfg->metrics.listen : "off", NULL);
 	rc = rv_replicate_run(r);
 	if (!rc)
 		rv_log(RV_LOG_INFO, "replicate stopped cleanly", NULL);
 out:
-	if (sig_started) {
-		uint64_t one = 1;
-
-		if (write(sc.done_fd, &one, sizeof(one)) == -1) {
-			/* an eventfd at its limit is still readable */
-		}
-		pthread_join(sig_thread, NULL);
-	}
-	if (sc.done_fd >= 0)
-		close(sc.done_fd);
-	rv_signals_close(&sc.sg);
+	rv_cli_sig_close(&sc);
 	rv_metrics_server_free(srv);
 	rv_replicate_free(r);
 	rv_metrics_free(m);
 	rv_store_free(st);
-	free(db_rel);
+	rv_cli_rep_release(&rep);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 #include "content/restore.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/signals.h"
 #include "core/util.h"
 #include "metrics/metrics.h"
@@ -189,6 +190,35 @@ static int promote_once(struct rv_store *s, const char *to, const struct rv_stan
 	return 0;
 }
 
+void *rv_cli_standby_gauges(struct rv_metrics *m, struct rv_standby_opts *so)
+{
+	struct gauges *g = rv_calloc(1, sizeof(*g));
+
+	g->lag =
+	    rv_metrics_gauge(m, "revenant_standby_lag_seconds",
+			     "How long the standby folder may have been behind the store.", NULL);
+	g->seq =
+	    rv_metrics_gauge(m, "revenant_standby_applied_seq",
+			     "Content sequence number applied last (in its generation).", NULL);
+	g->commit = rv_metrics_gauge(m, "revenant_standby_last_commit_timestamp_seconds",
+				     "Commit time of the content commit applied last.", NULL);
+	g->ready = rv_metrics_gauge(m, "revenant_standby_ready",
+				    "1 once the first full restore is done.", NULL);
+	if (so->db_path)
+		g->db_pos = rv_metrics_gauge(
+		    m, "revenant_standby_db_position_frames",
+		    "Database position (WAL frames in its generation) applied last; compare "
+		    "with the primary's revenant_db_position_frames.",
+		    NULL);
+	g->hb_age =
+	    rv_metrics_gauge(m, "revenant_primary_heartbeat_age_seconds",
+			     "Age of the primary's heartbeat.json (-1: none in the store).", NULL);
+	so->applied = on_applied;
+	so->applied_ud = g;
+	so->heartbeat = on_heartbeat;
+	return g;
+}
+
 int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -210,7 +240,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct rv_content_opts keep;
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
-	struct gauges g = {0};
+	void *gp = NULL;
 	const char *to = NULL, *listen = NULL;
 	bool promote = false;
 	int c, rc;
@@ -267,27 +297,9 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	so.wait = wait_signal;
 	so.wait_ud = &sg;
 	rv_metrics_new(&m);
-	g.lag =
-	    rv_metrics_gauge(m, "revenant_standby_lag_seconds",
-			     "How long the standby folder may have been behind the store.", NULL);
-	g.seq = rv_metrics_gauge(m, "revenant_standby_applied_seq",
-				 "Content sequence number applied last (in its generation).", NULL);
-	g.commit = rv_metrics_gauge(m, "revenant_standby_last_commit_timestamp_seconds",
-				    "Commit time of the content commit applied last.", NULL);
-	g.ready = rv_metrics_gauge(m, "revenant_standby_ready",
-				   "1 once the first full restore is done.", NULL);
-	if (so.db_path)
-		g.db_pos = rv_metrics_gauge(
-		    m, "revenant_standby_db_position_frames",
-		    "Database position (WAL frames in its generation) applied last; compare "
-		    "with the primary's revenant_db_position_frames.",
-		    NULL);
-	g.hb_age =
-	    rv_metrics_gauge(m, "revenant_primary_heartbeat_age_seconds",
-			     "Age of the primary's heartbeat.json (-1: none in the store).", NULL);
-	so.applied = on_applied;
-	so.applied_ud = &g;
-	so.heartbeat = on_heartbeat;
+	gp = rv_cli_standby_gauges(m, &so);
+	rv_metric_set(
+	    rv_metrics_gauge(m, "revenant_role", RV_METRICS_ROLE_HELP, "role=\"standby\""), 1);
 	rc = rv_cli_load_config(cli, false, &cfg);
 	if (!rc && !listen)
 		listen = cfg->metrics.listen;
@@ -300,7 +312,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	}
 	if ((listen && !strcmp(listen, "off")) || promote)
 		listen = NULL; /* a one-shot run has nothing to serve */
-	if (!rc && listen && !(rc = rv_metrics_serve(&srv, listen, m, health, &g))) {
+	if (!rc && listen && !(rc = rv_metrics_serve(&srv, listen, m, health, gp))) {
 		char port[16];
 		snprintf(port, sizeof(port), "%u", rv_metrics_server_port(srv));
 		rv_log(RV_LOG_INFO, "standby metrics", "listen", listen, "port", port, NULL);
@@ -314,6 +326,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	rv_metrics_server_free(srv);
 	rv_store_free(s);
 	rv_metrics_free(m);
+	free(gp);
 	rv_config_free(cfg);
 	rv_signals_close(&sg.sg);
 	return rc;

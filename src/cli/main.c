@@ -19,6 +19,7 @@ static const struct rv_command commands[] = {
     {"restore", "bring the database and content folder back (latest or --at TIME)", rv_cmd_restore},
     {"standby", "keep a warm copy of the database and content folder (--promote-once)",
      rv_cmd_standby},
+    {"run", "the one process per site: replicate or follow, as the lease says", rv_cmd_run},
     {"promote", "fail over: make this site primary when the other is gone", rv_cmd_promote},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},

@@ -203,6 +203,10 @@ struct rv_standby_opts {
 	 * in the store) and whether it is the lease's epoch.  Called with the
 	 * same `applied_ud`; may be NULL. */
 	void (*heartbeat)(void *ud, double age_seconds, bool current);
+	/* Every poll's lease (its site, epoch and generation), with the same
+	 * `applied_ud`; may be NULL.  The agent (engine/agent.c) learns
+	 * from it that this site was promoted. */
+	void (*lease_seen)(void *ud, const char *site, uint64_t epoch, const char *gen);
 	unsigned heartbeat_check_ms;
 	/* A gap in the content log (rv_restore_find_flags) that blocks the
 	 * newest point: false, the standby reports it at every poll and stays

@@ -125,6 +125,12 @@ struct rv_config {
 		int64_t max_clock_skew_ms;
 		int64_t max_loss_ms;	  /* promote's guard */
 		int64_t ghost_timeout_ms; /* promote waits this long for Ghost */
+		char *initial_primary;	  /* run: may create the lease; NULL: none */
+		char *save_dir;		  /* NULL: <content.path>.revenant-saved */
+		bool auto_failover;
+		char *probe_url;
+		int64_t probe_interval_ms;
+		int64_t fall, rise;
 	} failover;
 	struct {
 		char *promote, *demote, *fenced, *standby; /* absolute paths; NULL: none */

@@ -81,6 +81,10 @@ struct rv_dbtgt_ops {
 	 * Ghost's (promoted, or never a standby's), and a promotion that
 	 * resumes must not restore over it. */
 	bool (*is_ghosts)(const char *target);
+	/* A consistent copy of `target` as it is now, at `dest` (must not
+	 * exist): what a fenced primary keeps aside before it becomes a
+	 * standby and the target is restored over. */
+	int (*save_copy)(const char *target, const char *dest);
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;

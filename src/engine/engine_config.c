@@ -2,6 +2,8 @@
  * replicate commits (sync_interval) and how long prune keeps recovery points
  * (retention).  Two sections because `config show` writes sync_interval
  * after site and retention last. */
+#include <string.h>
+
 #include "core/config.h"
 
 static const struct rv_config_entry sync_entries[] = {
@@ -92,6 +94,43 @@ static const struct rv_config_entry failover_entries[] = {
      .min = 0,
      .max = 24 * 60 * RV_CONFIG_MIN,
      .desc = "promote refuses (exit 10) when it cannot show the loss is within this"},
+    {.name = "failover.initial_primary",
+     .type = RV_CONFIG_NAME,
+     .off = RV_CONFIG_FIELD(failover.initial_primary),
+     .desc = "revenant run: the site that starts as primary on an empty store"},
+    {.name = "failover.save_dir",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(failover.save_dir),
+     .desc = "where a fenced primary keeps what the store may not hold; default: "
+	     "<content.path>.revenant-saved"},
+    {.name = "failover.auto",
+     .type = RV_CONFIG_BOOL,
+     .off = RV_CONFIG_FIELD(failover.auto_failover),
+     .def = "false",
+     .desc = "revenant run at the standby: promote when the heartbeat is dead_after old and "
+	     "the probe fails"},
+    {.name = "failover.probe_url",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(failover.probe_url),
+     .desc = "the primary site's health URL the automatic failover probes"},
+    {.name = "failover.probe_interval",
+     .type = RV_CONFIG_DURATION,
+     .off = RV_CONFIG_FIELD(failover.probe_interval_ms),
+     .def = "2s",
+     .min = 100,
+     .max = 10 * RV_CONFIG_MIN},
+    {.name = "failover.fall",
+     .type = RV_CONFIG_INT,
+     .off = RV_CONFIG_FIELD(failover.fall),
+     .def = "3",
+     .min = 1,
+     .max = 100},
+    {.name = "failover.rise",
+     .type = RV_CONFIG_INT,
+     .off = RV_CONFIG_FIELD(failover.rise),
+     .def = "2",
+     .min = 1,
+     .max = 100},
     {.name = "failover.ghost_timeout",
      .type = RV_CONFIG_DURATION,
      .off = RV_CONFIG_FIELD(failover.ghost_timeout_ms),
@@ -119,6 +158,13 @@ static int failover_check(const struct rv_config *c, const struct rv_config_orig
 				      "%s is less than two heartbeats (failover.heartbeat_interval "
 				      "%s): one slow write would stop Ghost",
 				      f, h);
+	if (c->failover.auto_failover &&
+	    (!c->failover.probe_url || (strncmp(c->failover.probe_url, "http://", 7) &&
+					strncmp(c->failover.probe_url, "https://", 8))))
+		return rv_config_fail(o, rv_config_line(o, "failover.auto"), "failover.auto",
+				      "automatic failover needs failover.probe_url, an http(s) URL "
+				      "of the primary site that answers while it is up (its "
+				      "revenant /healthz, or Ghost's /ghost/api/admin/site/)");
 	if (c->hooks.fenced)
 		fenced_by += c->hooks.timeout_ms;
 	/* The other site promotes at dead_after by its clock; Ghost here

@@ -1,10 +1,14 @@
 /* promote.c - the unplanned failover (promote.h). */
 #include "engine/promote.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -259,13 +263,86 @@ static bool handed_over(struct promote *p)
 	bool ours = false;
 
 	if (!rv_gen_meta_read(o->store, p->lease.gen, &meta)) {
-		ours = meta.site && !strcmp(meta.site, o->site) && meta.parent;
+		ours = meta.site && !strcmp(meta.site, o->site);
 		rv_gen_meta_release(&meta);
 	}
 	rv_error_clear();
 	if (ours)
 		return true;
 	return o->standby.db_path && rv_dbtgt_sqlite.is_ghosts(o->standby.db_path);
+}
+
+bool rv_promote_folder_busy(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy;
+
+	if (fd == -1)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* Remote: the agent that holds the folder finishes once it sees the lease
+ * is this site's; it is done when its heartbeat as primary lands. */
+static int wait_agent(struct promote *p)
+{
+	const struct rv_promote_opts *o = p->o;
+	int64_t end = rv_mono_ms() + o->agent_timeout_ms;
+
+	for (;;) {
+		struct rv_heartbeat hb;
+		bool done = false;
+
+		if (!rv_heartbeat_read(o->store, &hb)) {
+			done = !strcmp(hb.site, o->site) && hb.epoch > p->res->epoch;
+			if (done)
+				snprintf(p->res->point.gen, sizeof(p->res->point.gen), "%s",
+					 hb.gen);
+			rv_heartbeat_release(&hb);
+		}
+		rv_error_clear();
+		if (done) {
+			p->res->by_agent = true;
+			p->res->stage = RV_PROMOTE_DONE;
+			return 0;
+		}
+		if (rv_mono_ms() >= end)
+			return rv_error(
+			    RV_ENET,
+			    "this site's agent (revenant run) did not report as primary "
+			    "within %" PRId64 " s: look at its log — it finishes the "
+			    "catch-up, hooks.promote, Ghost and DNS",
+			    o->agent_timeout_ms / 1000);
+		rv_sleep_ms(200);
+	}
+}
+
+/* Remote: the point the agent's catch-up will reach is the newest one in
+ * the store. */
+static int remote_promote(struct promote *p)
+{
+	struct rv_restore_point rp;
+	struct rv_standby_point sp = {0};
+	int64_t t0 = rv_mono_ms();
+	int rc;
+
+	if (p->res->resumed)
+		return wait_agent(p);
+	p->res->stage = RV_PROMOTE_CATCHUP;
+	if ((rc = rv_restore_find(p->o->store, p->lease.gen, RV_RESTORE_LATEST, &rp)))
+		return rc;
+	memcpy(sp.gen, rp.gen, RV_GEN_ID_LEN);
+	sp.seq = rp.seq;
+	sp.commit_ms = rp.time_ms;
+	rv_restore_point_release(&rp);
+	p->res->catchup_ms = rv_mono_ms() - t0;
+	if ((rc = before_promote(p, &sp)))
+		return rc;
+	rv_log(RV_LOG_INFO, "lease taken for this site's agent: waiting for it to finish", "site",
+	       p->o->site, NULL);
+	return wait_agent(p);
 }
 
 /* Says where a promotion that stopped after the lease was taken stands. */
@@ -297,6 +374,10 @@ int rv_promote(const struct rv_promote_opts *o, struct rv_promote_result *res)
 	rv_lease_holder_id(p.holder, sizeof(p.holder));
 	if ((rc = guard(&p)))
 		goto out;
+	if (o->remote) {
+		rc = remote_promote(&p);
+		goto out;
+	}
 	if (res->resumed && handed_over(&p)) {
 		rv_log(RV_LOG_INFO, "this site holds the lease and its data is Ghost's: finishing",
 		       "generation", p.lease.gen, NULL);

@@ -63,6 +63,14 @@ struct rv_promote_opts {
 	const char *ghost_url; /* NULL: do not wait for Ghost */
 	int64_t ghost_timeout_ms;
 	const struct rv_config *dns; /* dns: switch when its provider is on */
+	/* The folder is another process's: this site's agent (`revenant
+	 * run`), which follows as a standby.  Promote then judges the loss
+	 * against the newest point in the store (what the agent's catch-up
+	 * reaches), takes the lease, and waits up to `agent_timeout_ms` for
+	 * the agent to finish — catch-up, hooks, Ghost, DNS — and write its
+	 * first heartbeat as primary. */
+	bool remote;
+	int64_t agent_timeout_ms;
 };
 
 enum rv_promote_stage {
@@ -89,7 +97,12 @@ struct rv_promote_result {
 	bool forced;	       /* the guard said no and --force went on */
 	int64_t catchup_ms, hook_ms, ghost_ms, dns_ms, total_ms;
 	unsigned dns_switched; /* names moved */
+	bool by_agent;	       /* remote: the agent finished it */
 };
+
+/* Whether `dir` is held by another revenant process (a standby or the
+ * agent): the lock the standby and promote take (db/target.h). */
+bool rv_promote_folder_busy(const char *dir);
 
 /* 0 when every step is done; RV_EREFUSED from the guard (the figure in the
  * message); else the failing step's code, res->stage naming it, and a

@@ -1607,6 +1607,14 @@ int rv_replicate_health(void *arg, char *why, size_t n)
 	return -1;
 }
 
+void rv_replicate_last_commit(const struct rv_replicate *r, char gen[RV_GEN_ID_LEN], uint64_t *seq,
+			      int64_t *commit_ms)
+{
+	memcpy(gen, r->gen, RV_GEN_ID_LEN);
+	*seq = r->seq;
+	*commit_ms = r->commit_ms;
+}
+
 void rv_replicate_free(struct rv_replicate *r)
 {
 	if (!r)

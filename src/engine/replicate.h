@@ -21,6 +21,7 @@
 
 #include "content/content.h"
 #include "core/err.h"
+#include "format/layout.h"
 
 struct rv_store;
 struct rv_metrics;
@@ -80,6 +81,10 @@ void rv_replicate_stop(struct rv_replicate *r);
 /* 0 when the last commit (or idle lease check) is recent, else a negative
  * value and the reason; for /healthz.  Thread-safe. */
 int rv_replicate_health(void *r, char *why, size_t n);
+/* After rv_replicate_run returned: this writer's generation and its last
+ * commit (seq 0 and time 0: none). */
+void rv_replicate_last_commit(const struct rv_replicate *r, char gen[RV_GEN_ID_LEN], uint64_t *seq,
+			      int64_t *commit_ms);
 void rv_replicate_free(struct rv_replicate *r);
 
 #endif

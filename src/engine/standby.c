@@ -339,6 +339,8 @@ static int follow(struct standby *sb, size_t *applied)
 	if ((rc = rv_lease_read(sb->s, &lease)))
 		return rc;
 	sb->lease_epoch = lease.epoch;
+	if (sb->o->lease_seen)
+		sb->o->lease_seen(sb->o->applied_ud, lease.site, lease.epoch, lease.gen);
 	if (strcmp(lease.gen, sb->gen)) {
 		rv_log(RV_LOG_INFO, "the lease names a new generation: restoring it", "from",
 		       sb->gen, "to", lease.gen, "site", lease.site, NULL);

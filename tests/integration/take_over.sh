@@ -89,7 +89,8 @@ grep -q "fenced\|holds the primary lease\|lost the lease" "$T/dc.log" || fail "d
 # dr carries on; the heartbeat is dr's; the latest point has both
 echo three >"$T/dr/three.txt"
 until_ok 10 recorded dr three.txt || fail "three.txt never reached the store"
-until_ok 5 test "$(j "$T/store/heartbeat.json" site)" = dr || fail "the heartbeat is not dr's"
+hb_is_dr() { [ "$(j "$T/store/heartbeat.json" site)" = dr ]; }
+until_ok 5 hb_is_dr || fail "the heartbeat is not dr's"
 "$REVENANT" -c "$T/dr.yml" restore --to "$T/check" >/dev/null 2>"$T/restore.log" || fail "restore: $(cat "$T/restore.log")"
 cmp -s "$T/check/one.txt" "$T/dc/one.txt" && cmp -s "$T/check/three.txt" "$T/dr/three.txt" ||
 	fail "the restored point lacks one.txt or three.txt"

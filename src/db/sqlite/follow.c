@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+
+#include <sqlite3.h>
 #include <unistd.h>
 
 /* A state file is a few hundred bytes. */
@@ -441,6 +443,41 @@ static bool is_ghosts(const char *target)
 	return ghosts;
 }
 
+/* SQLite's online backup: consistent while Ghost may still write. */
+static int save_copy(const char *target, const char *dest)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc = RV_OK, e;
+
+	if (sqlite3_open_v2(target, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = rv_error(RV_EFAIL, "open '%s' to save it aside: %s", target,
+			      src ? sqlite3_errmsg(src) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	if (sqlite3_open_v2(dest, &dst,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE,
+			    NULL) != SQLITE_OK) {
+		rc = rv_error(RV_EFAIL, "create '%s': %s", dest,
+			      dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto out;
+	}
+	if (!(b = sqlite3_backup_init(dst, "main", src, "main"))) {
+		rc = rv_error(RV_EFAIL, "save '%s' aside: %s", target, sqlite3_errmsg(dst));
+		goto out;
+	}
+	e = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (e != SQLITE_DONE)
+		rc = rv_error(RV_EFAIL, "save '%s' aside to '%s': %s", target, dest,
+			      sqlite3_errstr(e));
+out:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return rc;
+}
+
 const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .name = "sqlite",
     .restore = sqlite_restore,
@@ -449,5 +486,6 @@ const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .follow_at = follow_at,
     .follow_go = follow_go,
     .is_ghosts = is_ghosts,
+    .save_copy = save_copy,
     .promote = promote,
 };
