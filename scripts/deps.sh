@@ -18,6 +18,10 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       systemd
       # Ghost's native modules (sqlite3, re2) build from source.
       g++ make python3-setuptools
+      # The container image (deploy/image/build.sh, tests/integration/deploy_image.sh):
+      # ICU's tools trim its data library; skopeo/umoci read the OCI layout,
+      # runc runs it (crun 1.8 refuses this machine's hybrid cgroups).
+      icu-devtools jq skopeo umoci runc
       # Benchmarks compare against these.
       # lsyncd + rsync: bench/content_bench.sh.
       rclone hyperfine lsyncd rsync)
