@@ -22,6 +22,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # ICU's tools trim its data library; skopeo/umoci read the OCI layout,
       # runc runs it (crun 1.8 refuses this machine's hybrid cgroups).
       icu-devtools jq skopeo umoci runc
+      # The manifests' checks (deploy/check/k8s_check.py).
+      python3-yaml
       # Benchmarks compare against these.
       # lsyncd + rsync: bench/content_bench.sh.
       rclone hyperfine lsyncd rsync)
@@ -48,4 +50,11 @@ fi
 if [ -f tests/package-lock.json ] && [ ! -f tests/node_modules/.package-lock.json ]; then
 	echo "deps: npm ci in tests/"
 	(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# npm packages for the deploy/ checks (kubernetes-models, @cdktf/hcl2json),
+# pinned by deploy/check/package-lock.json.
+if [ -f deploy/check/package-lock.json ] && [ ! -f deploy/check/node_modules/.package-lock.json ]; then
+	echo "deps: npm ci in deploy/check/"
+	(cd deploy/check && npm ci --no-audit --no-fund --loglevel=error)
 fi
