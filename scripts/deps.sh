@@ -22,8 +22,9 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # ICU's tools trim its data library; skopeo/umoci read the OCI layout,
       # runc runs it (crun 1.8 refuses this machine's hybrid cgroups).
       icu-devtools jq skopeo umoci runc
-      # The manifests' checks (deploy/check/k8s_check.py).
-      python3-yaml
+      # The manifests' checks (deploy/check/k8s_check.py); promtool (in
+      # Debian's prometheus) checks and unit-tests the alert rules.
+      python3-yaml prometheus
       # Benchmarks compare against these.
       # lsyncd + rsync: bench/content_bench.sh.
       rclone hyperfine lsyncd rsync)

@@ -175,6 +175,26 @@ def main():
         if t["name"] == "ghost":
             bad(f"HorizontalPodAutoscaler/{name}: Ghost is a single writer and must not scale")
 
+    # The Prometheus Operator's objects (no schema in kubernetes-models).
+    for name, pm in by.get("PodMonitor", {}).items():
+        sel = pm["spec"].get("selector", {}).get("matchLabels", {})
+        pods = [o for o in workloads if sel and all(pod_labels(o).get(k) == v for k, v in sel.items())]
+        if not pods:
+            bad(f"PodMonitor/{name}: its selector {sel} matches no pod template")
+        for ep in pm["spec"].get("podMetricsEndpoints", []):
+            for o in pods:
+                names = {p.get("name") for c in pod_spec(o)["containers"] for p in c.get("ports", [])}
+                if ep.get("port") not in names:
+                    bad(f"PodMonitor/{name}: {o['metadata']['name']} has no port '{ep.get('port')}'")
+    for name, pr in by.get("PrometheusRule", {}).items():
+        groups = pr.get("spec", {}).get("groups", [])
+        if not groups:
+            bad(f"PrometheusRule/{name}: no groups")
+        for g in groups:
+            for r in g.get("rules", []):
+                if not r.get("expr") or not (r.get("alert") or r.get("record")):
+                    bad(f"PrometheusRule/{name}: a rule in {g.get('name')} without expr and alert/record")
+
     ghost = deps.get("ghost")
     if not ghost and site:
         bad("no Deployment/ghost")
