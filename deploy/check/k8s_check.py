@@ -246,6 +246,9 @@ def main():
                 bad("dr: no Deployment/revenant-standby running standby")
             if cron and not cron["spec"].get("suspend"):
                 bad("dr: prune must be suspended at the standby site")
+            job = by.get("Job", {}).get("revenant-promote")
+            if not job or not job["spec"].get("suspend") or "--promote-once" not in pod_spec(job)["containers"][0]["args"]:
+                bad("dr: no suspended Job/revenant-promote running standby --promote-once")
         elif site == "dc":
             if ghost["spec"].get("replicas", 1) != 1:
                 bad("dc: Ghost must run")

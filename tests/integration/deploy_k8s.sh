@@ -61,9 +61,12 @@ for k in base:base overlays/dc:dc overlays/dr:dr examples/single-site:single; do
 	ok
 done
 
-# The Job template, outside every kustomization.
-$PY "$CHECK/k8s_check.py" "$K8S/jobs/purge-posts.yaml" "$T/jobs" || fail "k8s_check on jobs/purge-posts.yaml"
-node "$CHECK/k8s_schema.js" "$T/jobs/objects.json" >/dev/null || fail "schemas on jobs/purge-posts.yaml"
+# The Job templates, outside every kustomization.
+for j in "$K8S"/jobs/*.yaml; do
+	n=$(basename "$j" .yaml)
+	$PY "$CHECK/k8s_check.py" "$j" "$T/jobs-$n" || fail "k8s_check on jobs/$n.yaml"
+	node "$CHECK/k8s_schema.js" "$T/jobs-$n/objects.json" >/dev/null || fail "schemas on jobs/$n.yaml"
+done
 ok
 
 # The checkers refuse what they must.
