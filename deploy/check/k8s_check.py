@@ -22,7 +22,8 @@ for `revenant config check`).  Checks:
   - Ghost is one writer: replicas <= 1, strategy Recreate, no HPA on it;
   - revenant's metrics listen where the probes and the container port are;
   - the site's role: dc runs `replicate` beside Ghost, dr runs `standby`
-    with Ghost at zero replicas and prune suspended.
+    with Ghost at zero replicas, prune suspended and the promote Job
+    waiting (suspended).
 Exits 1 with one line per problem.
 """
 
