@@ -11,8 +11,10 @@ for `revenant config check`).  Checks:
   - every document parses, has apiVersion, kind, metadata.name;
   - every container image is pinned: a tag other than `latest`, or a digest;
   - every container has cpu and memory requests and a memory limit;
-  - every pod runs as non-root; revenant's containers have a read-only
-    root filesystem, no privilege escalation and drop every capability;
+  - every pod meets Pod Security "restricted": non-root, no privilege
+    escalation, every capability dropped, a RuntimeDefault seccomp profile,
+    no host namespaces or hostPath; revenant's containers also have a
+    read-only root filesystem;
   - no Secret objects and no secret values: env entries whose name says
     password/secret/token/key come from secretKeyRef, and no ConfigMap holds
     a key that looks like a credential;
@@ -141,7 +143,17 @@ def main():
         if ps.get("automountServiceAccountToken") is not False:
             bad(f"{wname}: the API token is mounted (automountServiceAccountToken not false)")
         psc = ps.get("securityContext", {})
+        # Pod Security "restricted" (namespace.yaml enforces it).
+        for k in ("hostNetwork", "hostPID", "hostIPC"):
+            if ps.get(k):
+                bad(f"{wname}: {k}")
+        for v in ps.get("volumes", []):
+            if "hostPath" in v:
+                bad(f"{wname}: hostPath volume '{v['name']}'")
         for c in ps.get("initContainers", []) + ps["containers"]:
+            sp = c.get("securityContext", {}).get("seccompProfile") or psc.get("seccompProfile")
+            if not sp or sp.get("type") not in ("RuntimeDefault", "Localhost"):
+                bad(f"{wname}/{c['name']}: no RuntimeDefault seccomp profile")
             check_container(f"{wname}/{c['name']}", c, psc)
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {}).get("configMapKeyRef")
