@@ -154,6 +154,10 @@ YML
 run version --version || fail "revenant --version in the image: $(cat "$T/version.out")"
 grep -qx "revenant $ver" "$T/version.out" || fail "--version said: $(cat "$T/version.out")"
 run check -c /etc/revenant/revenant.yml config check || fail "config check: $(cat "$T/check.out")"
+# The root is read-only and the process is not root: writing below / fails.
+run rofs store put file:/// notes/x.txt /etc/passwd && fail "a write to the image's root succeeded"
+grep -qi 'read-only file system\|permission denied' "$T/rofs.out" ||
+	fail "writing to / failed for another reason: $(cat "$T/rofs.out")"
 ok
 
 b=$(bundle repl -c /etc/revenant/revenant.yml replicate) || fail "bundle repl"
