@@ -13,6 +13,10 @@
 #     Route 53 actions route53.c names; replicate deletes only its probe
 #     objects (the prefix s3.c's S3_PROBE_PREFIX names), prune may delete
 #     everything under the store's prefix;
+#   - the stacks and the manifests agree: the roles the overlays' IRSA
+#     annotations name are the ones Terraform makes, the ServiceAccounts and
+#     namespace its trust policies name exist, and both sites' store.url is
+#     the bucket's region and the prefix the policies grant;
 #   - the checker is not vacuous: an undeclared variable, a missing module
 #     output, an undefined resource, a syntax error and an account id in a
 #     copy of the tree are each reported.
@@ -70,6 +74,57 @@ for e in errors:
 print(f"iam: replicate {sorted(acts('replicate'))}; prune {sorted(acts('prune'))}; "
       f"route53 {sorted(acts('route53'))}; bucket init (not granted) "
       f"{sorted(table[o] for o in init_ops)}")
+sys.exit(1 if errors else 0)
+PY
+ok
+
+# The stacks and the manifests agree: role names, namespace and
+# ServiceAccounts, the store's bucket region and prefix.
+(cd "$TF" && OUT=$T NODE_PATH=$CHECK/node_modules node -e '
+const h = require("@cdktf/hcl2json"), fs = require("fs");
+(async () => {
+	for (const f of process.argv.slice(1))
+		fs.writeFileSync(process.env.OUT + "/" + f.replace(/\//g, "_") + ".json",
+			JSON.stringify(await h.parse(f, fs.readFileSync(f, "utf8"))));
+})().catch((e) => { console.error(String(e)); process.exit(1); });
+' dc/main.tf dc/variables.tf dr/main.tf dr/variables.tf modules/revenant-iam/variables.tf \
+	modules/revenant-iam/main.tf) 2>"$T/hcl.err" || fail "hcl2json: $(cat "$T/hcl.err")"
+/usr/bin/python3 - "$T" "$RV_SRCDIR/deploy/k8s" <<'PY' || fail "the stacks and the manifests disagree"
+import json, re, sys, yaml
+t, k8s = sys.argv[1:]
+j = lambda f: json.load(open(f"{t}/{f.replace('/', '_')}.json"))
+iam_vars = j("modules/revenant-iam/variables.tf")["variable"]
+iam_main = j("modules/revenant-iam/main.tf")
+default = lambda vs, n: vs[n][0].get("default")
+errors = []
+sas = {d["metadata"]["name"] for d in yaml.safe_load_all(open(f"{k8s}/base/serviceaccounts.yaml"))}
+for v in ("service_account", "prune_service_account"):
+    if default(iam_vars, v) not in sas:
+        errors.append(f"revenant-iam's {v} default {default(iam_vars, v)} is no ServiceAccount in base")
+ns = yaml.safe_load(open(f"{k8s}/base/namespace.yaml"))["metadata"]["name"]
+if default(iam_vars, "namespace") != ns:
+    errors.append(f"revenant-iam's namespace default is not {ns}")
+role_keys = set(iam_main["locals"][0]["accounts"].keys())
+dr_vars = j("dr/variables.tf")["variable"]
+bucket_region = default(dr_vars, "region")
+for site in ("dc", "dr"):
+    mod = j(f"{site}/main.tf")["module"]["revenant_iam"][0]
+    vs = j(f"{site}/variables.tf")["variable"]
+    prefix = default(vs, "store_prefix")
+    kz = yaml.safe_load(open(f"{k8s}/overlays/{site}/kustomization.yaml"))
+    for p in kz.get("patches", []):
+        if p["target"]["kind"] != "ServiceAccount":
+            continue
+        arn = yaml.safe_load(p["patch"])[0]["value"]
+        want = f"{mod['name_prefix']}-{p['target']['name']}"
+        if p["target"]["name"] not in role_keys or not arn.endswith(f":role/{want}"):
+            errors.append(f"overlays/{site}: {p['target']['name']} annotated {arn}, Terraform makes role {want}")
+    cfg = yaml.safe_load(open(f"{k8s}/overlays/{site}/revenant.yml"))
+    m = re.match(r"s3://[^/]+/([^?]+)\?(?:.*&)?region=([\w-]+)", cfg["store"]["url"])
+    if not m or m.group(1).strip("/") != prefix or m.group(2) != bucket_region:
+        errors.append(f"overlays/{site}: store.url {cfg['store']['url']} is not prefix {prefix} in {bucket_region}")
+for e in errors:
+    print("agree: " + e, file=sys.stderr)
 sys.exit(1 if errors else 0)
 PY
 ok
