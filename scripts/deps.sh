@@ -18,6 +18,13 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       systemd
       # Ghost's native modules (sqlite3, re2) build from source.
       g++ make python3-setuptools
+      # The container image (deploy/image/build.sh, tests/integration/deploy_image.sh):
+      # ICU's tools trim its data library; skopeo/umoci read the OCI layout,
+      # runc runs it (crun 1.8 refuses this machine's hybrid cgroups).
+      icu-devtools jq skopeo umoci runc
+      # The manifests' checks (deploy/check/k8s_check.py); promtool (in
+      # Debian's prometheus) checks and unit-tests the alert rules.
+      python3-yaml prometheus
       # Benchmarks compare against these.
       # lsyncd + rsync: bench/content_bench.sh.
       rclone hyperfine lsyncd rsync)
@@ -44,4 +51,11 @@ fi
 if [ -f tests/package-lock.json ] && [ ! -f tests/node_modules/.package-lock.json ]; then
 	echo "deps: npm ci in tests/"
 	(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# npm packages for the deploy/ checks (kubernetes-models, @cdktf/hcl2json),
+# pinned by deploy/check/package-lock.json.
+if [ -f deploy/check/package-lock.json ] && [ ! -f deploy/check/node_modules/.package-lock.json ]; then
+	echo "deps: npm ci in deploy/check/"
+	(cd deploy/check && npm ci --no-audit --no-fund --loglevel=error)
 fi

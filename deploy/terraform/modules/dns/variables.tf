@@ -1,0 +1,15 @@
+variable "zone_name" {
+  description = "The public hosted zone, e.g. example.com."
+  type        = string
+}
+
+variable "public_name" {
+  description = "The blog's public name, e.g. blog.example.com."
+  type        = string
+}
+
+variable "initial_site" {
+  description = "The site the public name points at when created (dc)."
+  type        = string
+  default     = "dc"
+}
