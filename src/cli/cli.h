@@ -39,6 +39,7 @@ int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_dns(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_run(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_switchover(struct rv_cli *cli, int argc, char **argv);
 
 /* Stopping a long-running command on SIGTERM/SIGINT (cli/sigstop.c): the
  * signals are blocked in every thread (open it before any thread starts)

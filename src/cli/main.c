@@ -21,6 +21,8 @@ static const struct rv_command commands[] = {
      rv_cmd_standby},
     {"run", "the one process per site: replicate or follow, as the lease says", rv_cmd_run},
     {"promote", "fail over: make this site primary when the other is gone", rv_cmd_promote},
+    {"switchover", "move the primary role to another site, nothing lost (planned)",
+     rv_cmd_switchover},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},
     {NULL, NULL, NULL},

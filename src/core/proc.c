@@ -95,6 +95,7 @@ int rv_proc_run(const struct rv_proc_opts *o, struct rv_proc_result *res)
 	struct rv_buf *bufs[2] = {&res->out, &res->err};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	sigset_t none, dfl;
 	char **env = make_env(o);
 	pid_t pid;
 	int rc = 0, e, pidfd;
@@ -111,10 +112,23 @@ int rv_proc_run(const struct rv_proc_opts *o, struct rv_proc_result *res)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	/* Its own process group, so a timeout kills what it started too. */
+	/* Its own process group, so a timeout kills what it started too; and
+	 * the signal mask and dispositions of a fresh process: revenant
+	 * blocks SIGTERM/SIGINT in every thread (core/signals.h), and a
+	 * command — or the Ghost a hook starts — inheriting that could never
+	 * be stopped with SIGTERM. */
 	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					  POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setpgroup(&at, 0);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_setsigdefault(&at, &dfl);
 	e = posix_spawn(&pid, o->argv[0], &fa, &at, (char *const *)o->argv, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);

@@ -51,7 +51,8 @@ struct rv_agent {
 	void *user_ud;
 	_Atomic bool ready;
 	_Atomic uint64_t lag_bits;
-	double hb_age; /* -1: none; under mu */
+	int64_t next_status; /* sites/<site>/standby.json due (mono) */
+	double hb_age;	     /* -1: none; under mu */
 	bool hb_known;
 	/* the automatic failover's probe */
 	int64_t next_probe;
@@ -197,6 +198,19 @@ static void sb_applied(void *ud, const char *gen, uint64_t seq, int64_t commit_m
 	memcpy(&bits, &lag, sizeof(bits));
 	atomic_store(&a->lag_bits, bits);
 	atomic_store(&a->ready, true);
+	if (rv_mono_ms() >= a->next_status) {
+		struct rv_standby_status st = {.site = (char *)a->o.site,
+					       .seq = seq,
+					       .commit_ms = commit_ms,
+					       .time_ms = rv_now_ms()};
+
+		memcpy(st.gen, gen, RV_GEN_ID_LEN);
+		a->next_status = rv_mono_ms() + a->o.rep.heartbeat_interval_ms;
+		if (rv_standby_status_write(a->o.store, &st))
+			rv_log(RV_LOG_DEBUG, "cannot write the standby status", "error",
+			       rv_errmsg(), NULL);
+		rv_error_clear();
+	}
 	if (a->user_applied)
 		a->user_applied(a->user_ud, gen, seq, commit_ms, lag, db_pos);
 }
@@ -357,6 +371,7 @@ static int run_replicate(struct rv_agent *a)
 	uint64_t seq, epoch = 0;
 	int64_t commit_ms;
 	struct rv_lease l;
+	bool handed;
 	int rc;
 
 	if ((rc = rv_replicate_new(&r, &a->o.rep)))
@@ -375,7 +390,20 @@ static int run_replicate(struct rv_agent *a)
 	a->r = NULL;
 	pthread_mutex_unlock(&a->mu);
 	rv_replicate_last_commit(r, gen, &seq, &commit_ms);
+	handed = rv_replicate_handed_over(r);
 	rv_replicate_free(r);
+	if (!rc && handed) {
+		/* A planned switchover: Ghost stopped (hooks.demote), the final
+		 * point shipped, the lease handed over; follow the new primary. */
+		struct rv_hook_info hi = {.site = a->o.site,
+					  .gen = gen[0] ? gen : NULL,
+					  .seq = seq,
+					  .point_ms = commit_ms,
+					  .loss_bound_ms = 0};
+
+		set_role(a, ROLE_STANDBY);
+		return rv_hook_run(a->o.hooks, RV_HOOK_STANDBY, &hi);
+	}
 	if (!rc)
 		return RV_EINTR; /* stopped */
 	if (rc != RV_EFENCED)

@@ -26,6 +26,8 @@ void rv_lease_release(struct rv_lease *l)
 		return;
 	free(l->site);
 	free(l->holder);
+	free(l->switchover_to);
+	free(l->handover_from);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -111,6 +113,16 @@ int rv_lease_encode(const struct rv_lease *l, struct rv_buf *out)
 	json_object_set_new(o, "since", json_string(since));
 	json_object_set_new(o, "since_ms", json_integer(l->since_ms));
 	json_object_set_new(o, "holder", json_string(l->holder));
+	if (l->switchover_to)
+		json_object_set_new(o, "switchover_to", json_string(l->switchover_to));
+	if (l->handover_from) {
+		json_t *h = json_object();
+
+		json_object_set_new(h, "from", json_string(l->handover_from));
+		json_object_set_new(h, "seq", json_integer((json_int_t)l->handover_seq));
+		json_object_set_new(h, "commit_ms", json_integer(l->handover_commit_ms));
+		json_object_set_new(o, "handover", h);
+	}
 	return dump(o, out);
 }
 
@@ -160,6 +172,32 @@ static int load(json_t **out, const char *name, const char *format, const char *
 	return 0;
 }
 
+/* The optional switchover fields (format 1.2): absent in older leases. */
+static int lease_decode_switchover(json_t *o, struct rv_lease *out)
+{
+	json_t *to = json_object_get(o, "switchover_to"), *h = json_object_get(o, "handover");
+
+	if (to) {
+		if (!json_is_string(to) || !site_ok(json_string_value(to)))
+			return rv_error(RV_ECORRUPT, "'" RV_LEASE_KEY "': switchover_to is not a "
+						     "site name — the stored copy is damaged");
+		out->switchover_to = rv_strdup(json_string_value(to));
+	}
+	if (h) {
+		const char *from = json_string_value(json_object_get(h, "from"));
+		json_t *seq = json_object_get(h, "seq"), *cms = json_object_get(h, "commit_ms");
+
+		if (!json_is_object(h) || !from || !site_ok(from) || !json_is_integer(seq) ||
+		    json_integer_value(seq) < 0 || !json_is_integer(cms))
+			return rv_error(RV_ECORRUPT, "'" RV_LEASE_KEY "': a malformed handover "
+						     "— the stored copy is damaged");
+		out->handover_from = rv_strdup(from);
+		out->handover_seq = (uint64_t)json_integer_value(seq);
+		out->handover_commit_ms = json_integer_value(cms);
+	}
+	return 0;
+}
+
 int rv_lease_decode(struct rv_lease *out, const char *json, size_t len)
 {
 	json_t *o, *epoch, *since;
@@ -189,8 +227,11 @@ int rv_lease_decode(struct rv_lease *out, const char *json, size_t len)
 	out->site = rv_strdup(site);
 	out->holder = rv_strdup(holder);
 	memcpy(out->gen, gen, RV_GEN_ID_LEN);
+	rc = lease_decode_switchover(o, out);
 	json_decref(o);
-	return 0;
+	if (rc)
+		rv_lease_release(out);
+	return rc;
 }
 
 int rv_lease_read(struct rv_store *s, struct rv_lease *out)
@@ -372,7 +413,18 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o, struct r
 int rv_lease_check(struct rv_store *s, const struct rv_lease *mine)
 {
 	struct rv_lease cur;
+	int rc = rv_lease_check_read(s, mine, &cur);
+
+	rv_lease_release(&cur);
+	return rc;
+}
+
+int rv_lease_check_read(struct rv_store *s, const struct rv_lease *mine, struct rv_lease *out)
+{
+	struct rv_lease cur;
 	int rc = rv_lease_read(s, &cur);
+
+	memset(out, 0, sizeof(*out));
 
 	if (rc == RV_ENOTFOUND)
 		return rv_error(RV_EFENCED,
@@ -392,7 +444,98 @@ int rv_lease_check(struct rv_store *s, const struct rv_lease *mine)
 			      " (holder %s, generation %s); this writer had epoch %" PRIu64
 			      " — stopped writing",
 			      cur.site, cur.epoch, cur.holder, cur.gen, mine->epoch);
+		rv_lease_release(&cur);
+		return rc;
 	}
+	*out = cur;
+	return 0;
+}
+
+/* Rewrite the stored lease `cur` as `next` with put-if-match on its etag
+ * (a weak store: write, settle, re-read and compare the epoch/holder and
+ * what changed). */
+static int lease_rewrite(struct rv_store *s, const struct rv_lease *cur,
+			 const struct rv_lease *next)
+{
+	const struct rv_store_caps *caps = rv_store_caps(s);
+	struct rv_put_opts po = {.content_type = "application/json"};
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	struct rv_lease back;
+	int rc = rv_lease_encode(next, &b);
+
+	if (!rc && caps->put_if_match) {
+		po.cond = RV_PUT_IF_MATCH;
+		po.if_match = cur->etag;
+	} else {
+		po.cond = RV_PUT_ALWAYS;
+	}
+	if (!rc)
+		rc = rv_store_put_buf(s, RV_LEASE_KEY, b.data, b.len, &po);
+	rv_buf_release(&b);
+	if (rc)
+		return rc;
+	if (!caps->put_if_match)
+		rv_sleep_ms(500);
+	if ((rc = rv_lease_read(s, &back)))
+		return rc;
+	if (!same_lease(&back, next) || strcmp(back.site, next->site) ||
+	    !back.switchover_to != !next->switchover_to)
+		rc = rv_error(RV_EPRECOND, "the lease changed while it was rewritten");
+	rv_lease_release(&back);
+	return rc;
+}
+
+int rv_lease_ask_switchover(struct rv_store *s, uint64_t epoch, const char *to, bool clear)
+{
+	struct rv_lease cur, next;
+	int rc;
+
+	if (!clear && (!to || !site_ok(to)))
+		return rv_error(RV_EUSAGE, "switchover: '%s' is not a site name", to ? to : "");
+	if ((rc = rv_lease_read(s, &cur)))
+		return rc;
+	if (cur.epoch != epoch) {
+		rc = rv_error(RV_EPRECOND,
+			      "the lease moved on (epoch %" PRIu64 ", site '%s') since it was read",
+			      cur.epoch, cur.site);
+		rv_lease_release(&cur);
+		return rc;
+	}
+	if (!clear && !strcmp(cur.site, to)) {
+		rc = rv_error(RV_EUSAGE, "site '%s' holds the lease already", to);
+		rv_lease_release(&cur);
+		return rc;
+	}
+	next = cur;
+	next.switchover_to = clear ? NULL : (char *)to;
+	rc = lease_rewrite(s, &cur, &next);
+	rv_lease_release(&cur);
+	return rc;
+}
+
+int rv_lease_hand_over(struct rv_store *s, const struct rv_lease *mine, const char *to,
+		       uint64_t seq, int64_t commit_ms)
+{
+	struct rv_lease cur, next = {0};
+	char epoch[24];
+	int rc = rv_lease_check_read(s, mine, &cur);
+
+	if (rc)
+		return rc;
+	next.epoch = cur.epoch + 1;
+	next.site = (char *)to;
+	memcpy(next.gen, cur.gen, RV_GEN_ID_LEN);
+	next.since_ms = rv_now_ms();
+	next.holder = rv_asprintf("handover:%s", mine->holder);
+	next.handover_from = mine->site;
+	next.handover_seq = seq;
+	next.handover_commit_ms = commit_ms;
+	rc = lease_rewrite(s, &cur, &next);
+	snprintf(epoch, sizeof(epoch), "%" PRIu64, next.epoch);
+	if (!rc)
+		rv_log(RV_LOG_INFO, "lease handed over", "to", to, "epoch", epoch, "generation",
+		       next.gen, NULL);
+	free(next.holder);
 	rv_lease_release(&cur);
 	return rc;
 }
@@ -560,5 +703,75 @@ int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out)
 	if (!rc)
 		rc = rv_heartbeat_decode(out, b.data ? b.data : "", b.len);
 	rv_buf_release(&b);
+	return rc;
+}
+
+/* ---- sites/<site>/standby.json -------------------------------------- */
+
+#define SB_FORMAT "revenant-standby-status"
+
+void rv_standby_status_release(struct rv_standby_status *st)
+{
+	free(st->site);
+	memset(st, 0, sizeof(*st));
+}
+
+int rv_standby_status_write(struct rv_store *s, const struct rv_standby_status *st)
+{
+	struct rv_put_opts po = {
+	    .content_type = "application/json", .cond = RV_PUT_ALWAYS, .volatile_ok = true};
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	json_t *o = header(SB_FORMAT);
+	char *key = rv_site_standby_key(st->site);
+	int rc;
+
+	json_object_set_new(o, "site", json_string(st->site));
+	json_object_set_new(o, "generation", json_string(st->gen));
+	json_object_set_new(o, "seq", json_integer((json_int_t)st->seq));
+	json_object_set_new(o, "commit_ms", json_integer(st->commit_ms));
+	json_object_set_new(o, "time_ms", json_integer(st->time_ms));
+	rc = dump(o, &b);
+	if (!rc)
+		rc = rv_store_put_buf(s, key, b.data, b.len, &po);
+	rv_buf_release(&b);
+	free(key);
+	return rc;
+}
+
+int rv_standby_status_read(struct rv_store *s, const char *site, struct rv_standby_status *out)
+{
+	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
+	char *key = rv_site_standby_key(site);
+	json_t *o = NULL, *seq, *cms, *tms;
+	const char *st, *gen;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_get_buf(s, key, &b, NULL);
+	if (!rc)
+		rc = load(&o, key, SB_FORMAT, b.data ? b.data : "", b.len);
+	rv_buf_release(&b);
+	if (rc) {
+		free(key);
+		return rc;
+	}
+	st = json_string_value(json_object_get(o, "site"));
+	gen = json_string_value(json_object_get(o, "generation"));
+	seq = json_object_get(o, "seq");
+	cms = json_object_get(o, "commit_ms");
+	tms = json_object_get(o, "time_ms");
+	if (!st || strcmp(st, site) || !gen || strlen(gen) != RV_GEN_ID_LEN - 1 ||
+	    rv_gen_id_check(gen) || !json_is_integer(seq) || json_integer_value(seq) < 0 ||
+	    !json_is_integer(cms) || !json_is_integer(tms)) {
+		rc = rv_error(RV_ECORRUPT, "'%s' is malformed — the stored copy is damaged", key);
+	} else {
+		out->site = rv_strdup(st);
+		memcpy(out->gen, gen, RV_GEN_ID_LEN);
+		out->seq = (uint64_t)json_integer_value(seq);
+		out->commit_ms = json_integer_value(cms);
+		out->time_ms = json_integer_value(tms);
+	}
+	json_decref(o);
+	free(key);
 	return rc;
 }

@@ -31,6 +31,15 @@ struct rv_lease {
 	int64_t since_ms;
 	char *holder;
 	char etag[80]; /* of the stored object, for RV_PUT_IF_MATCH */
+	/* A planned switchover asked for (`revenant switchover`): the site
+	 * the holder is to hand the lease to; NULL: none. */
+	char *switchover_to;
+	/* Set by a hand-over: the site that handed the lease over and its
+	 * final commit, which the new holder must reach before it writes;
+	 * NULL: the lease was taken, not handed over. */
+	char *handover_from;
+	uint64_t handover_seq;
+	int64_t handover_commit_ms;
 };
 void rv_lease_release(struct rv_lease *l);
 
@@ -81,6 +90,24 @@ int rv_lease_acquire(struct rv_store *s, const struct rv_lease_opts *o,
  * lease object is gone or unreadable as a lease. */
 int rv_lease_check(struct rv_store *s, const struct rv_lease *mine) RV_WARN_UNUSED;
 
+/* rv_lease_check, and the stored lease in `cur` when it is still `mine`
+ * (to see a switchover asked for); `cur` is left empty otherwise. */
+int rv_lease_check_read(struct rv_store *s, const struct rv_lease *mine,
+			struct rv_lease *cur) RV_WARN_UNUSED;
+
+/* Ask the holder of the lease at `epoch` to hand it to site `to` (a
+ * conditional rewrite that leaves epoch and holder alone, so the holder is
+ * not fenced by it): RV_EPRECOND when the lease is no longer at `epoch`,
+ * RV_EUSAGE when `to` holds it already.  `clear` takes the request back. */
+int rv_lease_ask_switchover(struct rv_store *s, uint64_t epoch, const char *to,
+			    bool clear) RV_WARN_UNUSED;
+
+/* The holder `mine`, its final commit shipped, hands the lease to `to`:
+ * epoch + 1, the same generation, handover_* set; only while the stored
+ * lease is still `mine` (RV_EFENCED otherwise). */
+int rv_lease_hand_over(struct rv_store *s, const struct rv_lease *mine, const char *to,
+		       uint64_t seq, int64_t commit_ms) RV_WARN_UNUSED;
+
 /* generations/<gen>/meta.json: written once when a generation starts. */
 struct rv_gen_meta {
 	char gen[RV_GEN_ID_LEN];
@@ -118,5 +145,21 @@ int rv_heartbeat_decode(struct rv_heartbeat *out, const char *json, size_t len) 
 int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h) RV_WARN_UNUSED;
 /* RV_ENOTFOUND when no primary has written one yet. */
 int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out) RV_WARN_UNUSED;
+
+/* sites/<site>/standby.json: where a standby agent (`revenant run`)
+ * stands, rewritten every heartbeat interval while it follows, so that a
+ * planned switchover can refuse a standby that is gone or behind. */
+struct rv_standby_status {
+	char *site;
+	char gen[RV_GEN_ID_LEN];
+	uint64_t seq;	   /* the last content commit applied */
+	int64_t commit_ms; /* its time */
+	int64_t time_ms;   /* when this was written (the standby's clock) */
+};
+void rv_standby_status_release(struct rv_standby_status *st);
+int rv_standby_status_write(struct rv_store *s, const struct rv_standby_status *st) RV_WARN_UNUSED;
+/* RV_ENOTFOUND when that site never wrote one. */
+int rv_standby_status_read(struct rv_store *s, const char *site,
+			   struct rv_standby_status *out) RV_WARN_UNUSED;
 
 #endif

@@ -161,6 +161,18 @@ static int before_promote(void *ud, const struct rv_standby_point *pt)
 			res->forced = true;
 	}
 	res->stage = RV_PROMOTE_LEASE;
+	if (res->resumed && p->lease.handover_from && !strcmp(p->lease.gen, pt->gen)) {
+		/* A planned switchover: the old primary's final point, exactly. */
+		if (pt->seq < p->lease.handover_seq)
+			return rv_error(RV_ENOTFOUND,
+					"switchover: the catch-up reached seq %" PRIu64
+					" of generation %s, not the point site '%s' handed over "
+					"(seq %" PRIu64 ") — is the store listing it yet? run "
+					"'revenant promote' again",
+					pt->seq, pt->gen, p->lease.handover_from,
+					p->lease.handover_seq);
+		res->loss_bound_ms = 0;
+	}
 	if (res->resumed)
 		return 0; /* ours already: replicate's start takes it on */
 	rc = rv_lease_acquire(o->store, &lo, &got);

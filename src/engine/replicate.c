@@ -93,12 +93,17 @@ struct rv_replicate {
 	/* Sticky: once the lease was lost this process writes nothing and
 	 * never takes the lease again (only a fresh start may). */
 	bool fenced;
+	char *handover_to;   /* a switchover asked for: the site to hand over to */
+	bool handover_due;   /* seen, not begun */
+	bool handed_over;    /* the lease was handed over at the final commit */
+	int64_t handover_t0; /* when the demote began (mono) */
 	struct {
 		pthread_t t;
 		pthread_mutex_t mu;
 		pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 		bool inited, started, stop;
 		bool cut_off;	 /* self-fenced, until a heartbeat lands */
+		bool paused;	 /* a switchover stops Ghost itself */
 		int64_t ok_mono; /* when the last heartbeat that landed was taken */
 		uint64_t epoch, seq;
 		int64_t commit_ms;
@@ -429,12 +434,60 @@ static int lease_check(struct rv_replicate *r)
 {
 	int rc;
 
+	struct rv_lease cur;
+
 	if (r->fenced)
 		return rv_error(RV_EFENCED, "this writer lost the lease before — stopped writing");
-	rc = rv_lease_check(r->o.store, &r->lease);
+	rc = rv_lease_check_read(r->o.store, &r->lease, &cur);
 	if (rc == RV_EFENCED)
 		r->fenced = true;
+	if (!rc && cur.switchover_to && !r->handover_to && !atomic_load(&r->stop)) {
+		r->handover_to = rv_strdup(cur.switchover_to);
+		r->handover_due = true;
+	}
+	rv_lease_release(&cur);
 	return rc;
+}
+
+static void wd_pause(struct rv_replicate *r, bool pause);
+
+/* A planned switchover was asked for: stop Ghost's writes (hooks.demote),
+ * then stop like a SIGTERM does — the final commit ships everything —
+ * and hand the lease over (rv_replicate_run).  A demote hook that fails
+ * takes the request back: this site stays primary. */
+static void switchover_begin(struct rv_replicate *r)
+{
+	struct rv_hook_info hi = {.site = r->o.site,
+				  .epoch = r->lease.epoch,
+				  .gen = r->gen,
+				  .seq = r->seq,
+				  .point_ms = r->commit_ms,
+				  .loss_bound_ms = 0,
+				  .from_site = r->o.site};
+	int rc = 0;
+
+	r->handover_due = false;
+	rv_log(RV_LOG_INFO, "switchover asked for: stopping Ghost's writes (hooks.demote)", "to",
+	       r->handover_to, NULL);
+	r->handover_t0 = rv_mono_ms();
+	wd_pause(r, true);
+	if (r->o.hooks)
+		rc = rv_hook_run(r->o.hooks, RV_HOOK_DEMOTE, &hi);
+	if (rc) {
+		wd_pause(r, false);
+		rv_log(RV_LOG_ERROR,
+		       "switchover cancelled: the demote hook failed; this site stays "
+		       "primary",
+		       "error", rv_errmsg(), NULL);
+		if (rv_lease_ask_switchover(r->o.store, r->lease.epoch, NULL, true))
+			rv_log(RV_LOG_ERROR, "cannot take the switchover request back", "error",
+			       rv_errmsg(), NULL);
+		rv_error_clear();
+		free(r->handover_to);
+		r->handover_to = NULL;
+		return;
+	}
+	rv_replicate_stop(r);
 }
 
 static int seal(struct rv_replicate *r)
@@ -1343,7 +1396,7 @@ static void *watchdog(void *arg)
 		char gen[RV_GEN_ID_LEN], secs[32];
 		struct timespec ts;
 
-		if (r->wd.cut_off) {
+		if (r->wd.cut_off || r->wd.paused) {
 			pthread_cond_wait(&r->wd.cv, &r->wd.mu);
 			continue;
 		}
@@ -1394,6 +1447,21 @@ static int wd_start(struct rv_replicate *r)
 		return rv_error_errno(RV_EFAIL, e, "cannot start the fencing watchdog");
 	r->wd.started = true;
 	return 0;
+}
+
+/* A switchover stops Ghost's writes itself (hooks.demote) and stops
+ * writing heartbeats while it ships the final point: no self-fencing
+ * meanwhile.  Taken back, the clock starts again from now. */
+static void wd_pause(struct rv_replicate *r, bool pause)
+{
+	if (!r->wd.inited)
+		return;
+	pthread_mutex_lock(&r->wd.mu);
+	r->wd.paused = pause;
+	if (!pause)
+		r->wd.ok_mono = rv_mono_ms();
+	pthread_cond_signal(&r->wd.cv);
+	pthread_mutex_unlock(&r->wd.mu);
 }
 
 static void wd_stop(struct rv_replicate *r)
@@ -1506,6 +1574,10 @@ static int loop(struct rv_replicate *r)
 		}
 		if ((rc = due_work(r, now, stopping)))
 			return rc;
+		if (r->handover_due && !stopping) {
+			switchover_begin(r);
+			continue;
+		}
 		update_depth(r);
 		if (r->rec.active && may_take_more(r))
 			continue;
@@ -1544,6 +1616,23 @@ int rv_replicate_run(struct rv_replicate *r)
 	if ((rc = wd_start(r)))
 		goto out;
 	rc = loop(r);
+	if (!rc && r->handover_to && !r->fenced) {
+		char took[32];
+
+		if ((rc = rv_lease_hand_over(r->o.store, &r->lease, r->handover_to, r->seq,
+					     r->commit_ms))) {
+			if (rc == RV_EFENCED)
+				r->fenced = true;
+		} else {
+			r->handed_over = true;
+			snprintf(took, sizeof(took), "%.3f",
+				 (double)(rv_mono_ms() - r->handover_t0) / 1000.0);
+			rv_log(RV_LOG_INFO,
+			       "switchover: the final point is shipped and the lease "
+			       "handed over",
+			       "to", r->handover_to, "seconds", took, NULL);
+		}
+	}
 out:
 	wd_stop(r);
 	if (rc == RV_EFENCED) {
@@ -1615,10 +1704,16 @@ void rv_replicate_last_commit(const struct rv_replicate *r, char gen[RV_GEN_ID_L
 	*commit_ms = r->commit_ms;
 }
 
+bool rv_replicate_handed_over(const struct rv_replicate *r)
+{
+	return r->handed_over;
+}
+
 void rv_replicate_free(struct rv_replicate *r)
 {
 	if (!r)
 		return;
+	free(r->handover_to);
 	rec_close(r);
 	batch_clear(&r->open);
 	sealed_clear(r);

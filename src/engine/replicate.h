@@ -17,6 +17,7 @@
 #ifndef RV_ENGINE_REPLICATE_H
 #define RV_ENGINE_REPLICATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "content/content.h"
@@ -85,6 +86,9 @@ int rv_replicate_health(void *r, char *why, size_t n);
  * commit (seq 0 and time 0: none). */
 void rv_replicate_last_commit(const struct rv_replicate *r, char gen[RV_GEN_ID_LEN], uint64_t *seq,
 			      int64_t *commit_ms);
+/* After rv_replicate_run returned 0: whether it stopped because it handed
+ * the lease over in a planned switchover (engine/lease.h). */
+bool rv_replicate_handed_over(const struct rv_replicate *r);
 void rv_replicate_free(struct rv_replicate *r);
 
 #endif

@@ -116,6 +116,11 @@ bool rv_key_gen_split(const char *key, char id[RV_GEN_ID_LEN], const char **rest
 	return true;
 }
 
+char *rv_site_standby_key(const char *site)
+{
+	return rv_asprintf("sites/%s/standby.json", site);
+}
+
 char *rv_gen_meta_key(const char *gen)
 {
 	return rv_asprintf(RV_KEY_GENERATIONS "%s/meta.json", gen);

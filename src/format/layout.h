@@ -5,6 +5,7 @@
  *
  *   lease.json
  *   heartbeat.json
+ *   sites/<site>/standby.json
  *   blobs/sha256/<2 hex>/<64 hex>
  *   generations/<gen>/meta.json
  *   generations/<gen>/content/log/<16 hex seq>-<16 hex ms>.log.zst
@@ -41,6 +42,9 @@ int rv_gen_id_check(const char *s) RV_WARN_UNUSED;
 /* When `key` lies under generations/<a generation ID>/: true, the ID in
  * `id` and the rest of the key after its '/' in `*rest`. */
 bool rv_key_gen_split(const char *key, char id[RV_GEN_ID_LEN], const char **rest);
+/* sites/<site>/standby.json: a standby agent's "where I stand" (fresh
+ * string). */
+char *rv_site_standby_key(const char *site);
 /* generations/<gen>/meta.json (fresh string). */
 char *rv_gen_meta_key(const char *gen);
 

@@ -13,6 +13,7 @@
 #include "core/proc.h"
 #include "core/util.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,13 +153,32 @@ static void test_daemon_left_behind(void **state)
 	rv_proc_result_release(&r);
 }
 
+/* The caller blocks SIGTERM (as every revenant thread does for its
+ * signalfd): the command must still start with nothing blocked, or a Ghost
+ * a hook starts could never be stopped with SIGTERM. */
+static void test_signals_unblocked(void **state)
+{
+	sigset_t term, old;
+	struct rv_proc_result r;
+	char line[64];
+
+	(void)state;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+	assert_int_equal(sh("grep '^SigBlk' /proc/self/status", NULL, 5000, 1024, &r), 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rv_proc_last_line(&r.out, line, sizeof(line));
+	assert_string_equal(line, "SigBlk:\t0000000000000000");
+	rv_proc_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_output_and_status),
-	    cmocka_unit_test(test_env),
-	    cmocka_unit_test(test_missing_and_timeout),
-	    cmocka_unit_test(test_daemon_left_behind),
+	    cmocka_unit_test(test_output_and_status),	cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_missing_and_timeout), cmocka_unit_test(test_daemon_left_behind),
+	    cmocka_unit_test(test_signals_unblocked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
