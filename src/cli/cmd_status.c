@@ -127,6 +127,55 @@ static void print_heartbeat(const struct rv_status *S)
 	       hb_current(S) ? "" : " — from an older lease: a fenced writer's, ignored");
 }
 
+/* How far a standby is behind the primary's last commit (0: at it). */
+static double standby_behind(const struct rv_status *S, const struct rv_standby_status *st)
+{
+	const struct rv_heartbeat *h = &S->heartbeat;
+
+	if (!S->have_heartbeat || (!strcmp(h->gen, st->gen) && st->seq >= h->seq))
+		return 0.0;
+	return h->commit_ms > st->commit_ms ? (double)(h->commit_ms - st->commit_ms) / 1000.0 : 0.0;
+}
+
+static void print_standbys(const struct rv_status *S)
+{
+	for (size_t i = 0; i < S->nstandby; i++) {
+		const struct rv_standby_status *st = &S->standby[i];
+		bool following = S->have_lease && !strcmp(st->gen, S->lease.gen) &&
+				 strcmp(st->site, S->lease.site);
+
+		printf("standby:    site %s, seq %" PRIu64 ", %.1f s behind the primary, reported "
+		       "%.1f s ago%s\n",
+		       st->site, st->seq, standby_behind(S, st),
+		       (double)(rv_now_ms() - st->time_ms) / 1000.0,
+		       following ? "" : " — not following the lease's generation (an old report)");
+	}
+	if (S->have_lease && S->lease.switchover_to)
+		printf("switchover: asked for, to site %s (the primary acts at its next lease "
+		       "check)\n",
+		       S->lease.switchover_to);
+	if (S->have_lease && S->lease.handover_from)
+		printf("handover:   from site %s at seq %" PRIu64 "\n", S->lease.handover_from,
+		       S->lease.handover_seq);
+}
+
+static json_t *standbys_json(const struct rv_status *S)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < S->nstandby; i++) {
+		const struct rv_standby_status *st = &S->standby[i];
+
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "site", st->site,
+				 "generation", st->gen, "seq", (json_int_t)st->seq, "commit_ms",
+				 (json_int_t)st->commit_ms, "time_ms", (json_int_t)st->time_ms,
+				 "age_seconds", (double)(rv_now_ms() - st->time_ms) / 1000.0,
+				 "behind_seconds", standby_behind(S, st)));
+	}
+	return a;
+}
+
 static json_t *heartbeat_json(const struct rv_status *S)
 {
 	const struct rv_heartbeat *h = &S->heartbeat;
@@ -175,6 +224,7 @@ static int print_json(const struct rv_status *S, const char *gapline)
 		json_object_set_new(root, "lease", json_null());
 	}
 	json_object_set_new(root, "heartbeat", heartbeat_json(S));
+	json_object_set_new(root, "standbys", standbys_json(S));
 	for (size_t i = 0; i < S->gens.n; i++)
 		if (S->gen[i].meta_read)
 			json_array_append_new(jg, gen_json(&S->gen[i]));
@@ -215,6 +265,7 @@ static void print_text(const struct rv_status *S, const char *gapline)
 		       S->lease.site, S->lease.epoch, S->lease.holder, t1);
 		printf("generation: %s\n", S->lease.gen);
 		print_heartbeat(S);
+		print_standbys(S);
 	} else {
 		printf("lease:      none (nothing has been replicated to this store yet)\n");
 	}

@@ -98,6 +98,44 @@ static int count_entry(void *ud, const struct rv_centry *e)
 	return c->entry ? c->entry(c->ud, e) : 0;
 }
 
+static int collect_site(const struct rv_obj_info *info, void *ud)
+{
+	struct rv_status_gens *g = ud;
+	const char *k = info->key + strlen(RV_KEY_SITES);
+	size_t n = strlen(k);
+
+	if (n < 2 || n > 64 || k[n - 1] != '/')
+		return 0;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 4;
+		g->ids = rv_realloc(g->ids, g->cap * sizeof(*g->ids));
+	}
+	g->ids[g->n++] = rv_strndup(k, n - 1);
+	return 0;
+}
+
+/* The standby reports (sites/<site>/standby.json); a site folder without a
+ * readable one is skipped. */
+static int collect_standbys(struct rv_store *s, struct rv_status *out)
+{
+	struct rv_status_gens sites = {0};
+	int rc = rv_store_list_dirs(s, RV_KEY_SITES, collect_site, &sites);
+
+	for (size_t i = 0; !rc && i < sites.n; i++) {
+		struct rv_standby_status st;
+		int e = rv_standby_status_read(s, sites.ids[i], &st);
+
+		if (e) {
+			rv_error_clear();
+			continue;
+		}
+		out->standby = rv_realloc(out->standby, (out->nstandby + 1) * sizeof(st));
+		out->standby[out->nstandby++] = st;
+	}
+	rv_status_gens_release(&sites);
+	return rc;
+}
+
 int rv_status_collect(struct rv_store *s, size_t meta_newest,
 		      int (*entry)(void *ud, const struct rv_centry *e), void *ud,
 		      struct rv_status *out)
@@ -117,6 +155,10 @@ int rv_status_collect(struct rv_store *s, size_t meta_newest,
 		return rc;
 	out->have_heartbeat = !rc;
 	rv_error_clear();
+	/* Advisory (for switchover): a listing that fails here fails below
+	 * too, where it matters. */
+	if (collect_standbys(s, out))
+		rv_error_clear();
 	if ((rc = rv_status_list_generations(s, &out->gens)))
 		return rc;
 	out->gen = rv_calloc(out->gens.n ? out->gens.n : 1, sizeof(*out->gen));
@@ -158,6 +200,9 @@ void rv_status_release(struct rv_status *st)
 		rv_lease_release(&st->lease);
 	if (st->have_heartbeat)
 		rv_heartbeat_release(&st->heartbeat);
+	for (size_t i = 0; i < st->nstandby; i++)
+		rv_standby_status_release(&st->standby[i]);
+	free(st->standby);
 	memset(st, 0, sizeof(*st));
 	rv_cstate_init(&st->content);
 }

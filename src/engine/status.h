@@ -50,6 +50,9 @@ struct rv_status {
 	struct rv_cstate content;
 	uint64_t files, dirs, links, bytes;
 	struct rv_restore_gap gap; /* missing 0: none (not looked for with `entry`) */
+	/* sites/<site>/standby.json of every site that wrote one */
+	struct rv_standby_status *standby;
+	size_t nstandby;
 };
 
 /* Gather it: the lease, the generations (meta.json of the newest

@@ -118,7 +118,7 @@ bool rv_key_gen_split(const char *key, char id[RV_GEN_ID_LEN], const char **rest
 
 char *rv_site_standby_key(const char *site)
 {
-	return rv_asprintf("sites/%s/standby.json", site);
+	return rv_asprintf(RV_KEY_SITES "%s/standby.json", site);
 }
 
 char *rv_gen_meta_key(const char *gen)

@@ -31,6 +31,7 @@
 #define RV_HEARTBEAT_KEY   "heartbeat.json"
 #define RV_KEY_GENERATIONS "generations/"
 #define RV_KEY_BLOBS	   "blobs/sha256/"
+#define RV_KEY_SITES	   "sites/"
 
 #define RV_GEN_ID_LEN 26 /* 16 hex + '-' + 8 hex + NUL */
 /* "blobs/sha256/xx/" + 64 hex + NUL */
