@@ -120,9 +120,10 @@ struct rv_restore_stats {
 	uint64_t same;	/* files already right */
 	uint64_t fixed; /* files whose mode or mtime were fixed */
 	uint64_t dirs, links, links_skipped;
-	uint64_t extra;	  /* local paths not in the target, kept */
-	uint64_t removed; /* local paths not in the target, removed */
-	uint64_t failed;  /* files that could not be restored */
+	uint64_t extra;		/* local paths not in the target, kept */
+	uint64_t removed;	/* local paths not in the target, removed */
+	uint64_t failed;	/* files that could not be restored */
+	uint64_t bytes_objects; /* the manifest and logs read */
 	double seconds;
 };
 
@@ -149,6 +150,12 @@ struct rv_restore_opts {
 	/* Polled between entries; returning true stops with RV_EINTR. */
 	bool (*stop)(void *ud);
 	void *stop_ud;
+	/* rv_restore_apply_point: called once the manifest and logs are read
+	 * and the target set counted (`st` files and bytes), before any file
+	 * is downloaded; non-zero stops with that result (verify's scratch
+	 * space check). */
+	int (*planned)(void *ud, const struct rv_restore_stats *st);
+	void *planned_ud;
 };
 
 /* Rebuild `a`'s folder at point `p` (found with rv_restore_find). */

@@ -423,3 +423,15 @@ int rv_tmpfile(int *fd_out)
 	*fd_out = fd;
 	return 0;
 }
+
+void rv_human_size(char *out, size_t n, uint64_t bytes)
+{
+	if (bytes >= (1ull << 30))
+		snprintf(out, n, "%.1f GiB", (double)bytes / (double)(1ull << 30));
+	else if (bytes >= (1ull << 20))
+		snprintf(out, n, "%.1f MiB", (double)bytes / (double)(1ull << 20));
+	else if (bytes >= 1024)
+		snprintf(out, n, "%.1f KiB", (double)bytes / 1024.0);
+	else
+		snprintf(out, n, "%" PRIu64 " B", bytes);
+}

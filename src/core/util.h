@@ -59,5 +59,7 @@ int rv_fsync_dir(const char *dir) RV_WARN_UNUSED;
 
 bool rv_str_startswith(const char *s, const char *prefix);
 bool rv_str_endswith(const char *s, const char *suffix);
+/* "512 B", "1.5 KiB", "3.2 MiB", "1.0 GiB": a size for people to read. */
+void rv_human_size(char *out, size_t n, uint64_t bytes);
 
 #endif

@@ -20,6 +20,9 @@
 struct rv_store;
 
 struct rv_site_restore_opts {
+	/* The point, already found (rv_restore_find): restore exactly this
+	 * one (borrowed); NULL: find it from gen, at_ms and find_flags. */
+	const struct rv_restore_point *point;
 	const char *gen;     /* only this generation; NULL: the lease's */
 	int64_t at_ms;	     /* RV_RESTORE_LATEST or the time to go back to */
 	unsigned find_flags; /* RV_RESTORE_BEFORE_GAP */

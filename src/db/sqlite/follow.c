@@ -434,6 +434,8 @@ static int promote(void *h)
 const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .name = "sqlite",
     .restore = sqlite_restore,
+    .restore_size = rv_sqlite_restore_size,
+    .inspect = rv_sqlite_inspect,
     .follow_open = follow_open,
     .follow_close = follow_close,
     .follow_at = follow_at,

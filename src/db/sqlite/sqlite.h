@@ -130,6 +130,23 @@ struct rv_sqlite_restore_result {
 int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,
 		      struct rv_sqlite_restore_result *res) RV_WARN_UNUSED;
 
+/* What restoring `gen` at exactly `pos` downloads and writes
+ * (target.h's restore_size): the snapshot's header and the last
+ * segment's last commit are read (a segment over 16 MiB is not: the
+ * log's frames then bound the growth), the rest comes from LISTs. */
+struct rv_dbtgt_size;
+int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos,
+			   struct rv_dbtgt_size *out) RV_WARN_UNUSED;
+
+/* target.h's inspect: foreign_key_check's rows counted, the posts
+ * table's html, feature_image, mobiledoc and lexical (those it has) to
+ * `fn`, on a read-only connection. */
+struct rv_dbtgt_inspect;
+int rv_sqlite_inspect(const char *path,
+		      int (*fn)(void *ud, const char *id, const char *column, const char *text,
+				size_t n),
+		      void *ud, struct rv_dbtgt_inspect *out) RV_WARN_UNUSED;
+
 /* ---- applying segments in place (standby) ---- */
 
 /* Log segments downloaded and verified, ready to be applied to a database
