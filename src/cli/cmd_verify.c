@@ -24,7 +24,7 @@
 
 static const char verify_usage[] =
     "usage: revenant verify [--at TIME | --sample N] [--scratch DIR] [--json]\n"
-    "                       [--metrics-file FILE] [-j N] [URL]\n"
+    "                       [--metrics-file FILE] [--pushgateway URL] [-j N] [URL]\n"
     "\n"
     "A restore drill: restore a recovery point of the store (URL, default store.url\n"
     "of the configuration) into a temporary folder under DIR and check everything a\n"
@@ -47,6 +47,9 @@ static const char verify_usage[] =
     "  --metrics-file FILE    write revenant_verify_* gauges to FILE for\n"
     "                         node_exporter's textfile collector (atomically; also\n"
     "                         on failure, keeping the last success's time)\n"
+    "  --pushgateway URL      POST the same gauges to URL/metrics/job/revenant_verify\n"
+    "                         (a Prometheus Pushgateway; a failure sends no last-success\n"
+    "                         time, so the gateway keeps the last one)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
     "\n"
     "Prints the point (generation, sequence, commit time), its age (the RPO now),\n"
@@ -64,6 +67,14 @@ enum {
 	OPT_SCRATCH = 'D',
 	OPT_JSON = 'J',
 	OPT_METRICS = 'M',
+	OPT_PUSH = 'P',
+};
+
+/* Where the figures go besides stdout. */
+struct outputs {
+	bool json;
+	const char *metrics_file;
+	const char *pushgateway;
 };
 
 /* SIGINT/SIGTERM stop the drill between files; the scratch folder is
@@ -215,8 +226,7 @@ static int print_json(const struct rv_verify_result *r, int rc, int64_t now_ms)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct rv_verify_opts *o, bool *json,
-		      const char **metrics)
+static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct outputs *out)
 {
 	static const struct option longopts[] = {
 	    {"at", required_argument, NULL, OPT_AT},
@@ -224,6 +234,7 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, bool *jso
 	    {"scratch", required_argument, NULL, OPT_SCRATCH},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"metrics-file", required_argument, NULL, OPT_METRICS},
+	    {"pushgateway", required_argument, NULL, OPT_PUSH},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -253,10 +264,18 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, bool *jso
 			o->scratch = optarg;
 			break;
 		case OPT_JSON:
-			*json = true;
+			out->json = true;
 			break;
 		case OPT_METRICS:
-			*metrics = optarg;
+			out->metrics_file = optarg;
+			break;
+		case OPT_PUSH:
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return rv_error(RV_EUSAGE,
+						"--pushgateway wants an http:// or https:// URL, "
+						"not '%s'",
+						optarg);
+			out->pushgateway = optarg;
 			break;
 		case 'j':
 			if ((rc = rv_cli_parse_jobs(optarg, &o->jobs)))
@@ -290,6 +309,21 @@ static void point_done(void *ud, const struct rv_verify_point *p)
 	       when, NULL);
 }
 
+/* An output that failed: the first failure (the drill's, or the first
+ * output's) keeps its message in `*keep`, later ones are logged. */
+static void output_failed(int err, int *rc2, char **keep)
+{
+	if (!err)
+		return;
+	if (*keep) {
+		rv_log(RV_LOG_ERROR, "verify: cannot report the result", "error", rv_errmsg(),
+		       NULL);
+		return;
+	}
+	*keep = rv_strdup(rv_errmsg());
+	*rc2 = err;
+}
+
 int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 {
 	struct rv_verify_opts o = {.at_ms = RV_RESTORE_LATEST, .point_done = point_done};
@@ -297,8 +331,9 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	struct sigctx sc = {.done_fd = -1};
 	struct rv_config *cfg = NULL;
 	struct rv_store *s = NULL;
-	const char *metrics = NULL;
-	bool json = false, sig = false;
+	struct outputs out = {0};
+	char *keep = NULL;
+	bool sig = false;
 	pthread_t th;
 	int rc, rc2;
 
@@ -306,7 +341,7 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 		fputs(verify_usage, stdout);
 		return 0;
 	}
-	if ((rc = parse_args(argc, argv, &o, &json, &metrics)))
+	if ((rc = parse_args(argc, argv, &o, &out)))
 		return rc;
 	if ((rc = rv_signals_open(&sc.sg)))
 		return rc;
@@ -316,27 +351,22 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	    !(rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
 		rc = rv_verify(s, &o, &res);
 	rc2 = 0;
-	if (json)
+	if (out.json)
 		rc2 = print_json(&res, rc, rv_now_ms());
 	else if (res.n)
 		print_text(&res, rv_now_ms());
 	fflush(stdout);
-	if (metrics) {
-		/* Its own failure must not hide the drill's. */
-		char *msg = rc ? rv_strdup(rv_errmsg()) : NULL;
-		int rc3 = rv_verify_write_metrics(metrics, &res, rc);
-
-		if (rc3 && rc)
-			rv_log(RV_LOG_ERROR, "verify: cannot write the metrics file", "error",
-			       rv_errmsg(), NULL);
-		if (rc)
-			rv_error(rc, "%s", msg);
-		else if (!rc2)
-			rc2 = rc3;
-		free(msg);
-	}
+	/* Their own failures must not hide the drill's. */
+	keep = rc || rc2 ? rv_strdup(rv_errmsg()) : NULL;
+	if (out.metrics_file)
+		output_failed(rv_verify_write_metrics(out.metrics_file, &res, rc), &rc2, &keep);
+	if (out.pushgateway)
+		output_failed(rv_verify_push_metrics(out.pushgateway, &res, rc), &rc2, &keep);
 	if (!rc)
 		rc = rc2;
+	if (keep)
+		rv_error(rc, "%s", keep);
+	free(keep);
 	if (sig) {
 		uint64_t one = 1;
 

@@ -398,10 +398,16 @@ int rv_fsync_dir(const char *dir)
 
 int rv_tmpfile(int *fd_out)
 {
-	const char *dir = getenv("TMPDIR");
+	return rv_tmpfile_in(NULL, fd_out);
+}
+
+int rv_tmpfile_in(const char *dir, int *fd_out)
+{
 	char *path;
 	int fd;
 
+	if (!dir)
+		dir = getenv("TMPDIR");
 	if (!dir || !*dir)
 		dir = "/tmp";
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -54,6 +54,8 @@ int rv_write_all(int fd, const void *p, size_t n);
 int rv_mkdirs(const char *dir) RV_WARN_UNUSED;
 /* An anonymous temporary file under $TMPDIR (or /tmp), already unlinked. */
 int rv_tmpfile(int *fd_out) RV_WARN_UNUSED;
+/* The same in `dir` (NULL: as above). */
+int rv_tmpfile_in(const char *dir, int *fd_out) RV_WARN_UNUSED;
 /* fsync a folder, so that a rename or a new name in it is durable. */
 int rv_fsync_dir(const char *dir) RV_WARN_UNUSED;
 

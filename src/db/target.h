@@ -90,9 +90,10 @@ struct rv_dbtgt_ops {
 	int (*restore)(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 		       struct rv_dbtgt_point *res);
 	/* What restoring (gen, pos) would download and write, from LISTs and
-	 * the objects' headers; the same RV_ENOTFOUND / RV_ECORRUPT as
-	 * restore for a missing snapshot or a gap. */
-	int (*restore_size)(struct rv_store *st, const char *gen, uint64_t pos,
+	 * the objects' headers (read into unnamed files in `tmpdir`); the
+	 * same RV_ENOTFOUND / RV_ECORRUPT as restore for a missing snapshot
+	 * or a gap. */
+	int (*restore_size)(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
 			    struct rv_dbtgt_size *out);
 	/* Read-only checks of the restored database `db`, and every text of
 	 * the application's posts to `fn` (may be NULL). */

@@ -1,6 +1,7 @@
 /* verify.c - restore drills (see verify.h). */
 #include "engine/verify.h"
 #include "content/restore.h"
+#include "core/http.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
@@ -280,6 +281,7 @@ static int verify_point(struct vctx *v, const char *gen)
 	struct rv_restore_point p = {0};
 	char dbgen[RV_GEN_ID_LEN];
 	char *dir = NULL;
+	bool made = false;
 	int64_t t0 = rv_mono_ms();
 	int rc;
 
@@ -292,22 +294,26 @@ static int verify_point(struct vctx *v, const char *gen)
 		rc = rv_restore_point_db(v->s, &p, &vp->has_db, &vp->db_pos, dbgen);
 	}
 	memset(&v->dbsize, 0, sizeof(v->dbsize));
-	if (!rc && vp->has_db) {
-		rc = v->db->restore_size(v->s, dbgen, vp->db_pos, &v->dbsize);
-		vp->bytes_read += v->dbsize.probed;
-	}
 	if (!rc) {
 		dir = rv_asprintf("%s/revenant-verify.XXXXXX", v->o->scratch);
-		if (!mkdtemp(dir))
-			rc = rv_error_errno(rv_errno_result(errno), errno,
-					    "cannot make a scratch folder in '%s'", v->o->scratch);
+		/* A local failure, never the point's (not RV_ENOTFOUND). */
+		made = mkdtemp(dir) != NULL;
+		if (!made)
+			rc = rv_error_errno(errno == EACCES || errno == EPERM ? RV_EAUTH : RV_EFAIL,
+					    errno, "cannot make a scratch folder in '%s'",
+					    v->o->scratch);
+	}
+	if (!rc && vp->has_db) {
+		rc = v->db->restore_size(v->s, dbgen, vp->db_pos, dir, &v->dbsize);
+		vp->bytes_read += v->dbsize.probed;
 	}
 	if (!rc) {
 		v->dir = dir;
 		rc = restore_point(v, &p);
-		rm_tree(dir);
 		v->dir = NULL;
 	}
+	if (made)
+		rm_tree(dir);
 	/* "Nothing to verify" is the store's state, not a damaged point. */
 	if (rc && point_failure(rc) && (vp->found || rc == RV_ECORRUPT))
 		rc = unrestorable(vp);
@@ -640,5 +646,45 @@ int rv_verify_write_metrics(const char *path, const struct rv_verify_result *res
 		err = write_file_atomic(path, b.data, b.len);
 	rv_buf_release(&b);
 	rv_metrics_free(m);
+	return err;
+}
+
+int rv_verify_push_metrics(const char *url, const struct rv_verify_result *res, int rc)
+{
+	static const char *const hdrs[] = {"Content-Type: text/plain; version=0.0.4", NULL};
+	struct rv_http_resp resp = {0};
+	struct rv_metrics *m = NULL;
+	struct rv_buf b;
+	size_t n = strlen(url);
+	char *full;
+	int err;
+
+	while (n && url[n - 1] == '/')
+		n--;
+	full = rv_asprintf("%.*s/metrics/job/revenant_verify", (int)n, url);
+	rv_metrics_new(&m);
+	/* A failure sends no last-success time: POST replaces only the
+	 * metrics it names, so the gateway keeps the one it has. */
+	rv_verify_metrics(m, res, rc, (double)rv_now_ms() / 1000.0, -1);
+	rv_buf_init(&b, 1u << 20);
+	err = rv_metrics_render(m, &b);
+	if (!err) {
+		struct rv_http_req req = {.method = "POST",
+					  .url = full,
+					  .headers = hdrs,
+					  .body = b.data,
+					  .body_len = b.len,
+					  .timeout_ms = 30000,
+					  .max_response = 64u << 10};
+
+		err = rv_http_do(&req, &resp);
+		if (!err && (resp.status < 200 || resp.status > 299))
+			err = rv_error(RV_ENET, "pushgateway '%s' answered %ld: %.200s", full,
+				       resp.status, resp.body.data ? resp.body.data : "");
+	}
+	rv_http_resp_release(&resp);
+	rv_buf_release(&b);
+	rv_metrics_free(m);
+	free(full);
 	return err;
 }

@@ -126,4 +126,11 @@ void rv_verify_metrics(struct rv_metrics *m, const struct rv_verify_result *res,
 int rv_verify_write_metrics(const char *path, const struct rv_verify_result *res,
 			    int rc) RV_WARN_UNUSED;
 
+/* --pushgateway: the same gauges POSTed to `url`/metrics/job/revenant_verify
+ * (a Prometheus Pushgateway); a failed run leaves out the last success's
+ * time, which the gateway then keeps.  RV_ENET when it cannot be reached or
+ * answers other than 2xx. */
+int rv_verify_push_metrics(const char *url, const struct rv_verify_result *res,
+			   int rc) RV_WARN_UNUSED;
+
 #endif

@@ -13,6 +13,9 @@
 #     refuses before any download, exit 1, and leaves no scratch folder;
 #   - the store is byte for byte the same after all of that (verify never
 #     writes, never takes the lease);
+#   - --pushgateway POSTs the same gauges to a small listener (a failed
+#     run without the last success's time); an unreachable gateway is
+#     exit 3 after a good drill;
 #   - damage, each on a copy of the store: a flipped byte in a blob, in a
 #     database segment, a truncated manifest, a content log removed (a
 #     gap), an image a post names deleted at the source: exit 9 and the
@@ -26,8 +29,10 @@ export LC_ALL=C.UTF-8
 
 W=$(mktemp -d /tmp/rv-verify.XXXXXX)
 RP=
+PG=
 cleanup() {
 	if [ -n "$RP" ]; then kill -9 "$RP" 2>/dev/null || true; fi
+	if [ -n "$PG" ]; then kill -9 "$PG" 2>/dev/null || true; fi
 	if [ -n "${RV_KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -37,8 +42,8 @@ fail() {
 }
 step() { echo "--- $*"; }
 sql() { sqlite3 -cmd ".timeout 5000" "$@"; }
-# in_logs REGEX: a content log in the store has a line matching it.
-in_logs() { find "$W/store/generations" -path '*/content/log/*' -exec zstdcat {} + 2>/dev/null | grep -qE "$1"; }
+# in_logs REGEX [STORE]: a content log in the store has a line matching it.
+in_logs() { find "${2:-$W/store}/generations" -path '*/content/log/*' -exec zstdcat {} + 2>/dev/null | grep -qE "$1"; }
 nlogs() { find "$W/store/generations" -path '*/content/log/*' -name '*.zst' 2>/dev/null | wc -l; }
 more_logs() { (($(nlogs) > $1)); }
 # jq-like checks without jq: py EXPR FILE, EXPR over `j` (the JSON).
@@ -172,6 +177,8 @@ py "len(j['points']) == 3 and all(p['ok'] and 'asked_ms' in p and p['time_ms'] <
 verify_rc 2 "$W/v4" "$W/store" --sample 3 --at "$T_MID"
 grep -q 'do not go together' "$W/v4.err" || fail "--sample with --at: $(cat "$W/v4.err")"
 verify_rc 2 "$W/v4" "$W/store" --sample 0
+verify_rc 2 "$W/v4" "$W/store" --scratch "$W/nowhere"
+grep -q "error: --scratch '$W/nowhere' cannot be used" "$W/v4.err" || fail "missing scratch: $(cat "$W/v4.err")"
 
 step "too little scratch space: refused before any download"
 REVENANT_TEST_SCRATCH_FREE=1M verify_rc 1 "$W/v5" "$W/store"
@@ -243,4 +250,52 @@ grep -q "error: the point at .* does not restore: 1 image named by posts is miss
 py "j['points'][0]['missing'] == [{'post': 'p42', 'path': 'images/2026/12/gone.jpg'}]" "$W/d5.json" ||
 	fail "missing image JSON: $(cat "$W/d5.json")"
 verify_rc 0 "$W/d6" "$W/store" --at "$T_GOOD"
+
+step "--pushgateway: the gauges POSTed to URL/metrics/job/revenant_verify"
+python3 - "$W/pg.port" "$W/pushed" <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[2], "ab") as f:
+            f.write(("%s %s %s\n" % (self.command, self.path, self.headers.get("Content-Type"))).encode() + body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_PUT = do_POST
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".tmp", "w").write(str(s.server_port))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()
+PY
+PG=$!
+have_port() { [ -s "$W/pg.port" ]; }
+until_ok 10 have_port || fail "the pushgateway listener did not start"
+PGURL=http://127.0.0.1:$(cat "$W/pg.port")/
+verify_rc 0 "$W/p1" "$W/store" --at "$T_GOOD" --pushgateway "$PGURL"
+grep -qx 'POST /metrics/job/revenant_verify text/plain; version=0.0.4' "$W/pushed" || fail "push: $(cat "$W/pushed")"
+grep -qx 'revenant_verify_ok 1' "$W/pushed" && grep -q '^revenant_verify_last_success_timestamp_seconds ' "$W/pushed" ||
+	fail "push: $(cat "$W/pushed")"
+: >"$W/pushed"
+verify_rc 9 "$W/p2" "$W/s1" --pushgateway "$PGURL"
+grep -qx 'revenant_verify_ok 0' "$W/pushed" && ! grep -q 'last_success' "$W/pushed" ||
+	fail "push after a failure: $(cat "$W/pushed")"
+kill "$PG"
+wait "$PG" 2>/dev/null || true
+PG=
+verify_rc 3 "$W/p3" "$W/store" --at "$T_GOOD" --pushgateway "$PGURL"
+grep -q '^error: ' "$W/p3.err" || fail "unreachable pushgateway: $(cat "$W/p3.err")"
+
+step "a store without a database: the folder alone"
+mkdir "$W/store-c"
+sed -e "s|file://$W/store|file://$W/store-c|" -e '/^database:/d' "$W/r.yml" >"$W/rc.yml"
+"$REVENANT" -c "$W/rc.yml" replicate 2>>"$W/rep-c.log" &
+RP=$!
+until_ok 20 in_logs '^file images/2026/12/big.png ' "$W/store-c" || fail "content-only replicate shipped nothing"
+stop_replicate
+verify_rc 0 "$W/c1.json" "$W/store-c" --json
+py "(lambda p: p['ok'] and p['db_position'] is None and not p['ghost_schema'] and p['files'] == 4)(j['points'][0])" \
+	"$W/c1.json" || fail "content-only: $(cat "$W/c1.json")"
 echo "PASS"

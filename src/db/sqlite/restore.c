@@ -1070,13 +1070,13 @@ int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 #define PROBE_SEG_MAX (16u << 20)
 
 /* Download [0, len) of `key` to a temporary file and open a reader on it. */
-static int probe_open(struct rv_store *st, const char *key, uint64_t len, int *fd,
-		      struct rv_dbobj_reader **r)
+static int probe_open(struct rv_store *st, const char *key, uint64_t len, const char *tmpdir,
+		      int *fd, struct rv_dbobj_reader **r)
 {
 	int rc;
 
 	*r = NULL;
-	if ((rc = rv_tmpfile(fd)))
+	if ((rc = rv_tmpfile_in(tmpdir, fd)))
 		return rc;
 	rc = rv_store_get_fd(st, key, *fd, 0, len, NULL);
 	if (!rc && lseek(*fd, 0, SEEK_SET) == -1)
@@ -1087,7 +1087,8 @@ static int probe_open(struct rv_store *st, const char *key, uint64_t len, int *f
 }
 
 /* The database size the last commit of segment `k` left, in bytes. */
-static int probe_last_commit(struct rv_store *st, const struct dbkey *k, uint64_t *bytes)
+static int probe_last_commit(struct rv_store *st, const struct dbkey *k, const char *tmpdir,
+			     uint64_t *bytes)
 {
 	struct rv_dbobj_reader *r = NULL;
 	const struct rv_dbobj_hdr *h;
@@ -1095,7 +1096,7 @@ static int probe_last_commit(struct rv_store *st, const struct dbkey *k, uint64_
 	struct rv_wal_frame f = {0};
 	int fd = -1, rc;
 
-	rc = probe_open(st, k->key, 0, &fd, &r);
+	rc = probe_open(st, k->key, 0, tmpdir, &fd, &r);
 	if (!rc) {
 		h = rv_dbobj_reader_hdr(r);
 		frame = rv_malloc(RV_WAL_FRAME_HDR_SIZE + (size_t)h->page_size);
@@ -1114,7 +1115,7 @@ static int probe_last_commit(struct rv_store *st, const struct dbkey *k, uint64_
 	return rc;
 }
 
-int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos,
+int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
 			   struct rv_dbtgt_size *out)
 {
 	struct keylist snaps = {.kind = RV_DBOBJ_SNAPSHOT}, logs = {.kind = RV_DBOBJ_LOG};
@@ -1139,7 +1140,7 @@ int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos,
 
 		out->download = k->size;
 		out->probed = len;
-		if ((rc = probe_open(st, k->key, len, &fd, &r)))
+		if ((rc = probe_open(st, k->key, len, tmpdir, &fd, &r)))
 			goto out;
 		page_size = rv_dbobj_reader_hdr(r)->page_size;
 		out->database = rv_dbobj_body_size(rv_dbobj_reader_hdr(r));
@@ -1152,7 +1153,7 @@ int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos,
 		uint64_t size;
 
 		if (last->size <= PROBE_SEG_MAX) {
-			if ((rc = probe_last_commit(st, last, &size)))
+			if ((rc = probe_last_commit(st, last, tmpdir, &size)))
 				goto out;
 			out->probed += last->size;
 		} else {

@@ -133,9 +133,10 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 /* What restoring `gen` at exactly `pos` downloads and writes
  * (target.h's restore_size): the snapshot's header and the last
  * segment's last commit are read (a segment over 16 MiB is not: the
- * log's frames then bound the growth), the rest comes from LISTs. */
+ * log's frames then bound the growth), the rest comes from LISTs.  What
+ * is read goes to unnamed files in `tmpdir` (NULL: $TMPDIR). */
 struct rv_dbtgt_size;
-int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos,
+int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
 			   struct rv_dbtgt_size *out) RV_WARN_UNUSED;
 
 /* target.h's inspect: foreign_key_check's rows counted, the posts
