@@ -131,8 +131,8 @@ static void print_point(const struct rv_verify_point *p, int64_t now_ms)
 	if (p->ghost_schema)
 		printf("  posts: %" PRIu64 ", %" PRIu64 " image references, all present\n",
 		       p->posts, p->image_refs);
-	printf("  restored in %.2f s, checked in %.2f s, read %s\n", p->restore_seconds, p->seconds,
-	       rd);
+	printf("  restored in %.2f s (%.2f s with the checks), read %s\n", p->restore_seconds,
+	       p->seconds, rd);
 }
 
 static void print_text(const struct rv_verify_result *r, int64_t now_ms)

@@ -1110,7 +1110,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 		free(dirs[i].path);
 	}
 	free(dirs);
-	if (!rc && !o->fsync_each) {
+	if (!rc && !o->fsync_each && !o->no_sync) {
 		int fd = open(rv_apply_root(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd == -1 || syncfs(fd) == -1)
 			rc = rv_error_errno(RV_EFAIL, errno, "sync folder '%s'", rv_apply_root(a));

@@ -144,6 +144,7 @@ struct rv_restore_opts {
 	const char *keep_path;
 	bool allow_outside_links;
 	bool fsync_each; /* fsync every file (standby); else one syncfs at the end */
+	bool no_sync;	 /* neither: a throw-away copy (verify) */
 	rv_restore_progress_fn progress;
 	void *progress_ud;
 	unsigned progress_ms;

@@ -46,6 +46,7 @@ struct rv_dbtgt_restore_opts {
 	const char *out;    /* SQLite: the file to create; it must not exist */
 	const char *tmpdir; /* downloads; NULL: next to `out` */
 	unsigned jobs;	    /* parallel downloads; 0: the target's default */
+	bool no_sync;	    /* a throw-away copy (verify): not made durable */
 };
 
 /* A point a database sits at. */

@@ -31,11 +31,11 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 }
 
 static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
-		      struct rv_site_restore_result *res)
+		      bool no_sync, struct rv_site_restore_result *res)
 {
 	/* SQLite is the only database restore writes until MySQL lands. */
 	const struct rv_dbtgt_ops *ops = &rv_dbtgt_sqlite;
-	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file};
+	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file, .no_sync = no_sync};
 	int64_t t0 = rv_mono_ms();
 	char *d = rv_strdup(file);
 	int rc;
@@ -115,13 +115,16 @@ int rv_site_restore(struct rv_store *s, const struct rv_site_restore_opts *o,
 		       o->to, NULL);
 		if ((rc = rv_apply_open(&a, s, o->to, &o->apply)))
 			goto out;
-		if ((rc = rv_restore_apply_point(s, a, pp, &o->content, &res->content)))
+		struct rv_restore_opts co = o->content;
+
+		co.no_sync |= o->no_sync;
+		if ((rc = rv_restore_apply_point(s, a, pp, &co, &res->content)))
 			goto out;
 		res->folder = true;
 		res->root = rv_strdup(rv_apply_root(a));
 	}
 	if (has_db)
-		rc = restore_db(s, db_gen, db_pos, o->db, res);
+		rc = restore_db(s, db_gen, db_pos, o->db, o->no_sync, res);
 out:
 	rv_apply_free(a);
 	rv_restore_point_release(&found);

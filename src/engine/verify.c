@@ -246,6 +246,9 @@ static int restore_point(struct vctx *v, const struct rv_restore_point *p)
 	struct rv_site_restore_opts so = {
 	    .point = p,
 	    .at_ms = RV_RESTORE_LATEST,
+	    /* thrown away afterwards: making it durable would only load the
+	     * disk the primary may share */
+	    .no_sync = true,
 	    .content = {.jobs = v->o->jobs ? v->o->jobs : 8,
 			.planned = space_check,
 			.planned_ud = v,

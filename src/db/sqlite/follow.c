@@ -65,6 +65,7 @@ static int sqlite_restore(struct rv_store *st, const struct rv_dbtgt_restore_opt
 	    .out = o->out,
 	    .tmpdir = o->tmpdir,
 	    .jobs = o->jobs,
+	    .no_sync = o->no_sync,
 	};
 	struct rv_sqlite_restore_result r;
 	int rc;

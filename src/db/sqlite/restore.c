@@ -676,12 +676,16 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-static int check_and_sync(const char *path, int fd)
+static int check_and_sync(const char *path, int fd, bool sync)
 {
 	struct syncer y = {.fd = fd};
 	pthread_t t;
-	bool threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
+	bool threaded;
 	int rc;
+
+	if (!sync)
+		return rv_sqlite_check(path);
+	threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
 
 	if (!threaded)
 		sync_main(&y);
@@ -857,7 +861,7 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 	free(objs);
 	res->segments = (unsigned)n;
 	if (!rc)
-		rc = check_and_sync(tmp, out);
+		rc = check_and_sync(tmp, out, !o->no_sync);
 	t3 = rv_mono_ms();
 	close(out);
 	if (!rc && rename(tmp, o->out) == -1)

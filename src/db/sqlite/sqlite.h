@@ -112,6 +112,7 @@ struct rv_sqlite_restore_opts {
 	const char *out;    /* the database file to create; must not exist */
 	const char *tmpdir; /* downloads; NULL = out's folder */
 	unsigned jobs;	    /* parallel ranged GETs; 0 = 4 */
+	bool no_sync;	    /* no fsync before the rename (a throw-away copy) */
 };
 
 struct rv_sqlite_restore_result {
