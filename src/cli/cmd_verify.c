@@ -92,10 +92,11 @@ static void *signal_thread(void *arg)
 		int sig = rv_signals_wait(&s->sg, -1, s->done_fd);
 		uint64_t v;
 
-		if (read(s->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-			return NULL;
+		/* A signal pending when the drill ended still counts. */
 		if (sig)
 			rv_shutdown_request();
+		if (read(s->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+			return NULL;
 	}
 }
 
@@ -350,6 +351,16 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	if (!(rc = rv_cli_load_config(cli, false, &cfg)) &&
 	    !(rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
 		rc = rv_verify(s, &o, &res);
+	if (sig) {
+		uint64_t one = 1;
+
+		if (write(sc.done_fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+			pthread_join(th, NULL);
+		else
+			pthread_detach(th);
+	}
+	if (!rc && rv_shutdown_requested())
+		rc = rv_error(RV_EINTR, "verify interrupted");
 	rc2 = 0;
 	if (out.json)
 		rc2 = print_json(&res, rc, rv_now_ms());
@@ -367,14 +378,6 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	if (keep)
 		rv_error(rc, "%s", keep);
 	free(keep);
-	if (sig) {
-		uint64_t one = 1;
-
-		if (write(sc.done_fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
-			pthread_join(th, NULL);
-		else
-			pthread_detach(th);
-	}
 	if (sc.done_fd != -1)
 		close(sc.done_fd);
 	rv_signals_close(&sc.sg);

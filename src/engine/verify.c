@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/retry.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/target.h"
 #include "engine/site_restore.h"
@@ -88,6 +89,7 @@ static int space_check(void *ud, const struct rv_restore_stats *st)
 	    rv_verify_scratch_need(st->files, st->bytes, v->dbsize.database, v->dbsize.download);
 	if ((rc = scratch_free(v->dir, &vp->scratch_free)))
 		return rc;
+	rv_testpoint("verify.planned");
 	rv_human_size(need, sizeof(need), vp->scratch_need);
 	rv_human_size(fr, sizeof(fr), vp->scratch_free);
 	rv_human_size(cb, sizeof(cb), st->bytes);
@@ -419,14 +421,16 @@ static int sample(struct vctx *v, struct rv_verify_result *res)
 
 	if ((rc = rv_status_list_generations(v->s, &g)) || (rc = oldest_point(v->s, &g, &lo)))
 		goto out;
-	if (lo < 0 || !res->have_latest) {
+	if (lo < 0) {
 		rc = rv_error(RV_ENOTFOUND, "the store holds no recovery point to verify");
 		goto out;
 	}
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed = (uint64_t)rv_now_ms();
 	times = rv_malloc(o->sample * sizeof(*times));
-	rv_verify_sample_times(times, o->sample, lo, res->latest_ms, seed);
+	/* A latest point that does not restore still ends the window. */
+	rv_verify_sample_times(times, o->sample, lo,
+			       res->have_latest ? res->latest_ms : rv_now_ms(), seed);
 	res->points = rv_calloc(o->sample, sizeof(*res->points));
 	for (unsigned i = 0; i < o->sample; i++) {
 		v->vp = &res->points[res->n++];

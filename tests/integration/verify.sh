@@ -11,6 +11,8 @@
 #   - too little scratch space (declared through the test build's
 #     REVENANT_TEST_SCRATCH_FREE: no small file system without root)
 #     refuses before any download, exit 1, and leaves no scratch folder;
+#   - SIGINT at the moment the space is checked (test point
+#     verify.planned): exit 130, the scratch folder removed;
 #   - the store is byte for byte the same after all of that (verify never
 #     writes, never takes the lease);
 #   - --pushgateway POSTs the same gauges to a small listener (a failed
@@ -25,6 +27,7 @@ set -euo pipefail
 
 : "${REVENANT:?set REVENANT to the built binary}"
 . "$RV_SRCDIR/tests/lib/wait.sh"
+. "$RV_SRCDIR/tests/lib/testpoint.sh"
 export LC_ALL=C.UTF-8
 
 W=$(mktemp -d /tmp/rv-verify.XXXXXX)
@@ -145,7 +148,8 @@ py "(lambda p: p['ok'] and p['seq'] == $seq and p['db_position'] > 0 and p['file
 	and p['ghost_schema'] and p['posts'] == 41 and p['image_refs'] == 8
 	and p['images_missing'] == 0 and p['fk_violations'] == 0
 	and p['scratch_need'] > p['content_bytes'] + p['db_bytes']
-	and 0 < p['age_seconds'] < 120 and p['restore_seconds'] > 0)(j['points'][0])" "$W/v1.json" ||
+	and 0 < p['age_seconds'] < 120 and p['restore_seconds'] > 0
+	and p['db_bytes'] == $(sql "$DB" "PRAGMA page_count") * $(sql "$DB" "PRAGMA page_size"))(j['points'][0])" "$W/v1.json" ||
 	fail "point: $(cat "$W/v1.json")"
 M=$W/m/verify.prom
 for m in revenant_verify_ok revenant_verify_last_success_timestamp_seconds \
@@ -185,6 +189,20 @@ REVENANT_TEST_SCRATCH_FREE=1M verify_rc 1 "$W/v5" "$W/store"
 grep -qE "error: not enough scratch space in '$W/scratch/revenant-verify\.[^']+': the point needs [0-9.]+ MiB .* 1\.0 MiB free" "$W/v5.err" ||
 	fail "scratch refusal: $(cat "$W/v5.err")"
 ! grep -q 'sqlite: restored' "$W/v5.err" || fail "the database was restored before the refusal"
+
+step "SIGINT during the drill: exit 130, the scratch folder removed"
+REVENANT_TESTPOINT=verify.planned "$REVENANT" --log-level warn verify --scratch "$W/scratch" \
+	"file://$W/store" >"$W/i.out" 2>"$W/i.err" &
+VP=$!
+tp_wait_stopped "$VP" 30 || fail "verify did not stop at verify.planned: $(cat "$W/i.err")"
+[[ -n $(ls -A "$W/scratch") ]] || fail "no scratch folder while the drill runs"
+kill -INT "$VP"
+kill -CONT "$VP"
+rc=0
+wait "$VP" || rc=$?
+[[ $rc == 130 ]] || fail "an interrupted verify exited $rc: $(cat "$W/i.err")"
+grep -q '^error: .*interrupted' "$W/i.err" || fail "interrupted: $(cat "$W/i.err")"
+[[ -z $(ls -A "$W/scratch") ]] || fail "an interrupted verify left $(ls -A "$W/scratch")"
 
 step "the store is unchanged by all of that"
 store_sums >"$W/sums.after"
