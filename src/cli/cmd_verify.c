@@ -59,7 +59,8 @@ static const char verify_usage[] =
     "that does not restore (the message names it and the object: a corrupt or\n"
     "missing object, a gap, a database failing integrity_check, images the posts\n"
     "name missing), 1 not enough scratch space (or another local failure),\n"
-    "2 bad usage, 3 store unreachable, 4 permission, 5 nothing in the store.\n";
+    "2 bad usage, 3 store (or pushgateway) unreachable, 4 permission, 5 nothing\n"
+    "in the store, 130 interrupted (the scratch folder is removed all the same).\n";
 
 enum {
 	OPT_AT = 'A',

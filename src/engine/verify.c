@@ -155,6 +155,7 @@ static int check_db(struct vctx *v, const char *db, const char *root)
 {
 	struct rv_verify_point *vp = v->vp;
 	struct rv_dbtgt_inspect in;
+	int64_t t0 = rv_mono_ms();
 	int rc;
 
 	v->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -171,6 +172,15 @@ static int check_db(struct vctx *v, const char *db, const char *root)
 	vp->fk_violations = in.fk_violations;
 	vp->ghost_schema = in.app_schema;
 	vp->posts = in.posts;
+	{
+		char ms[24], posts[24], refs[24];
+
+		snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
+		snprintf(posts, sizeof(posts), "%" PRIu64, in.posts);
+		snprintf(refs, sizeof(refs), "%" PRIu64, vp->image_refs);
+		rv_log(RV_LOG_INFO, "verify: database inspected", "posts", posts, "image_refs",
+		       refs, "inspect_ms", ms, NULL);
+	}
 	if (in.fk_violations) {
 		char n[24];
 
@@ -317,8 +327,15 @@ static int verify_point(struct vctx *v, const char *gen)
 		rc = restore_point(v, &p);
 		v->dir = NULL;
 	}
-	if (made)
+	if (made) {
+		int64_t t1 = rv_mono_ms();
+		char ms[24];
+
 		rm_tree(dir);
+		snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t1);
+		rv_log(RV_LOG_DEBUG, "verify: scratch folder removed", "folder", dir, "ms", ms,
+		       NULL);
+	}
 	/* "Nothing to verify" is the store's state, not a damaged point. */
 	if (rc && point_failure(rc) && (vp->found || rc == RV_ECORRUPT))
 		rc = unrestorable(vp);
@@ -395,20 +412,25 @@ static int oldest_point(struct rv_store *s, const struct rv_status_gens *g, int6
 static int sample_one(struct vctx *v, const struct rv_status_gens *g, int64_t t)
 {
 	size_t i = g->n;
-	int rc = RV_ENOTFOUND;
+	char when[32];
+	int rc;
 
 	while (i > 0 && gen_ms(g->ids[i - 1]) > t)
 		i--;
 	for (; i > 0; i--) {
-		free(v->vp->error);
+		free(v->vp->error); /* an earlier try found no point: nothing else is set */
 		memset(v->vp, 0, sizeof(*v->vp));
 		v->vp->asked_ms = t;
 		rc = verify_point(v, g->ids[i - 1]);
 		if (rc != RV_ENOTFOUND || v->vp->found)
 			return rc;
-		rv_error_clear();
 	}
-	return rc ? rc : rv_error(RV_ENOTFOUND, "no recovery point at or before the sample time");
+	rv_restore_format_time(when, t);
+	rc = rv_error(RV_ENOTFOUND, "no recovery point at or before %s in any generation", when);
+	free(v->vp->error);
+	v->vp->rc = rc;
+	v->vp->error = rv_strdup(rv_errmsg());
+	return rc;
 }
 
 static int sample(struct vctx *v, struct rv_verify_result *res)
