@@ -19,10 +19,11 @@
 #     run without the last success's time); an unreachable gateway is
 #     exit 3 after a good drill;
 #   - damage, each on a copy of the store: a flipped byte in a blob, in a
-#     database segment, a truncated manifest, a content log removed (a
-#     gap), an image a post names deleted at the source: exit 9 and the
-#     object (or the image and the post) named; the metrics file then says
-#     ok 0 and keeps the last success's time.
+#     database segment, a database segment removed, a truncated manifest,
+#     a content log removed (a gap), an image a post names deleted at the
+#     source: exit 9 and the object (or the image and the post) named; the
+#     metrics file then says ok 0 and keeps the last success's time;
+#   - a store replicated without a database: the folder alone verified.
 set -euo pipefail
 
 : "${REVENANT:?set REVENANT to the built binary}"
@@ -239,6 +240,13 @@ seg=$(cd "$D" && find generations -path '*/db/log/*' | sort | head -1)
 flip "$D/$seg" $(($(stat -c %s "$D/$seg") / 2))
 verify_rc 9 "$W/d2" "$D"
 grep -qF "$seg" "$W/d2.err" || fail "segment damage does not name '$seg': $(cat "$W/d2.err")"
+
+step "a database segment removed: exit 9, the gap named"
+damaged s5
+rm "$D/$seg"
+verify_rc 9 "$W/d5s" "$D"
+grep -q "does not restore: generation .*: database log has a gap: position 0 is missing" "$W/d5s.err" ||
+	fail "segment gap: $(cat "$W/d5s.err")"
 
 step "a truncated manifest: exit 9, the manifest named"
 damaged s3
