@@ -40,6 +40,8 @@ cleanup() {
 	if [ -n "${RV_KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
+# A command that fails outside a check (set -e) says where.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
@@ -220,6 +222,24 @@ flip() { # flip FILE OFFSET
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
 	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+# damage_zst FILE: flip a byte that changes what the zstd object holds.
+# Not every byte does: a flip in bits the decoder never reads leaves the
+# content (and both checksums over it) as it was, and such an object is
+# not damaged at all (it restores to the same bytes).
+damage_zst() {
+	local f=$1 off want
+	want=$(zstdcat "$f" | sha256sum)
+	cp "$f" "$f.orig"
+	for off in $(seq $(($(stat -c %s "$f") / 2)) $(($(stat -c %s "$f") - 1))); do
+		flip "$f" "$off"
+		if ! zstd -qt "$f" 2>/dev/null || [[ $(zstdcat "$f" 2>/dev/null | sha256sum) != "$want" ]]; then
+			rm "$f.orig"
+			return 0
+		fi
+		cp "$f.orig" "$f"
+	done
+	fail "no byte of $f changes its content"
+}
 
 step "a flipped byte in a blob: exit 9, the file and its blob named"
 damaged s1
@@ -237,7 +257,7 @@ grep -qx "revenant_verify_last_success_timestamp_seconds $ok_at" "$M" ||
 step "a flipped byte in a database segment: exit 9, the segment named"
 damaged s2
 seg=$(cd "$D" && find generations -path '*/db/log/*' | sort | head -1)
-flip "$D/$seg" $(($(stat -c %s "$D/$seg") / 2))
+damage_zst "$D/$seg"
 verify_rc 9 "$W/d2" "$D"
 grep -qF "$seg" "$W/d2.err" || fail "segment damage does not name '$seg': $(cat "$W/d2.err")"
 
