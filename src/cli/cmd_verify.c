@@ -23,8 +23,9 @@
 #include <unistd.h>
 
 static const char verify_usage[] =
-    "usage: revenant verify [--at TIME | --sample N] [--scratch DIR] [--json]\n"
-    "                       [--metrics-file FILE] [--pushgateway URL] [-j N] [URL]\n"
+    "usage: revenant verify [--at TIME | --sample N] [--generation G] [--scratch DIR]\n"
+    "                       [--json] [--metrics-file FILE] [--pushgateway URL] [-j N]\n"
+    "                       [URL]\n"
     "\n"
     "A restore drill: restore a recovery point of the store (URL, default store.url\n"
     "of the configuration) into a temporary folder under DIR and check everything a\n"
@@ -41,6 +42,8 @@ static const char verify_usage[] =
     "                         seconds) instead of the latest\n"
     "  --sample N             N points at random times across the store's history\n"
     "                         (1 to 100), one after the other\n"
+    "  --generation G         the latest point (or --at) of generation G instead of\n"
+    "                         the lease's\n"
     "  --scratch DIR          where the temporary folder goes (default $TMPDIR, else\n"
     "                         /tmp)\n"
     "  --json                 one JSON object on stdout (also on failure)\n"
@@ -69,6 +72,7 @@ enum {
 	OPT_JSON = 'J',
 	OPT_METRICS = 'M',
 	OPT_PUSH = 'P',
+	OPT_GEN = 'G',
 };
 
 /* Where the figures go besides stdout. */
@@ -148,6 +152,8 @@ static void print_text(const struct rv_verify_result *r, int64_t now_ms)
 			rto = r->points[i].restore_seconds;
 	}
 	rv_human_size(rd, sizeof(rd), r->bytes_read);
+	if (rto <= 0)
+		return; /* no point was restored: the error line says why */
 	if (r->have_latest) {
 		rv_restore_format_time(when, r->latest_ms);
 		printf("RPO now: %.1f s (newest point %s)\n", r->rpo_seconds, when);
@@ -237,6 +243,7 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"metrics-file", required_argument, NULL, OPT_METRICS},
 	    {"pushgateway", required_argument, NULL, OPT_PUSH},
+	    {"generation", required_argument, NULL, OPT_GEN},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -262,6 +269,11 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 			o->sample = (unsigned)n;
 			break;
 		}
+		case OPT_GEN:
+			if (rv_gen_id_check(optarg))
+				return RV_EUSAGE;
+			o->gen = optarg;
+			break;
 		case OPT_SCRATCH:
 			o->scratch = optarg;
 			break;
@@ -289,6 +301,9 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 	}
 	if (at && o->sample)
 		return rv_error(RV_EUSAGE, "--at and --sample do not go together");
+	if (o->gen && o->sample)
+		return rv_error(RV_EUSAGE,
+				"--sample draws from every generation: drop --generation");
 	if (argc - optind > 1)
 		return rv_error(RV_EUSAGE, "verify takes at most one URL (see revenant verify "
 					   "--help)");

@@ -488,10 +488,10 @@ out:
 /* ---- the run ------------------------------------------------------------------ */
 
 /* The newest point's time, for the RPO (LISTs and one small object). */
-static int find_latest(struct rv_store *s, struct rv_verify_result *res)
+static int find_latest(struct rv_store *s, const char *gen, struct rv_verify_result *res)
 {
 	struct rv_restore_point p = {0};
-	int rc = rv_restore_find(s, NULL, RV_RESTORE_LATEST, &p);
+	int rc = rv_restore_find(s, gen, RV_RESTORE_LATEST, &p);
 
 	if (!rc) {
 		res->have_latest = true;
@@ -516,13 +516,16 @@ int rv_verify(struct rv_store *s, const struct rv_verify_opts *o, struct rv_veri
 	memset(res, 0, sizeof(*res));
 	if (o->sample > RV_VERIFY_SAMPLE_MAX)
 		return rv_error(RV_EUSAGE, "--sample takes 1 to %d points", RV_VERIFY_SAMPLE_MAX);
+	if (o->sample && o->gen)
+		return rv_error(RV_EUSAGE,
+				"--sample draws from every generation: drop --generation");
 	if (!oo.scratch) {
 		const char *t = getenv("TMPDIR");
 
 		oo.scratch = t && *t ? t : "/tmp";
 	}
 	snprintf(res->scratch, sizeof(res->scratch), "%s", oo.scratch);
-	if ((rc = find_latest(s, res)))
+	if ((rc = find_latest(s, oo.gen, res)))
 		return rc;
 	if (oo.sample) {
 		rc = sample(&v, res);
@@ -530,7 +533,7 @@ int rv_verify(struct rv_store *s, const struct rv_verify_opts *o, struct rv_veri
 		res->points = rv_calloc(1, sizeof(*res->points));
 		v.vp = &res->points[res->n++];
 		v.vp->asked_ms = oo.at_ms;
-		rc = verify_point(&v, NULL);
+		rc = verify_point(&v, oo.gen);
 		res->bytes_read = v.vp->bytes_read;
 		if (oo.point_done)
 			oo.point_done(oo.ud, v.vp);

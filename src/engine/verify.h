@@ -44,6 +44,7 @@ struct rv_verify_point;
 
 struct rv_verify_opts {
 	int64_t at_ms;	 /* RV_RESTORE_LATEST or a time */
+	const char *gen; /* only this generation (and its parents); NULL: the lease's */
 	unsigned sample; /* > 0: this many random points instead of at_ms */
 	/* The scratch folder's parent; NULL: $TMPDIR, else /tmp. */
 	const char *scratch;

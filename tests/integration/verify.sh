@@ -296,6 +296,12 @@ grep -q "error: the point at .* does not restore: 1 image named by posts is miss
 py "j['points'][0]['missing'] == [{'post': 'p42', 'path': 'images/2026/12/gone.jpg'}]" "$W/d5.json" ||
 	fail "missing image JSON: $(cat "$W/d5.json")"
 verify_rc 0 "$W/d6" "$W/store" --at "$T_GOOD"
+# The first generation's latest point is the good one.
+gen1=$(ls "$W/store/generations" | head -1)
+verify_rc 0 "$W/d7.json" "$W/store" --json --generation "$gen1"
+py "j['points'][0]['generation'] == '$gen1' and j['points'][0]['posts'] == 41" "$W/d7.json" ||
+	fail "--generation: $(cat "$W/d7.json")"
+verify_rc 2 "$W/d7" "$W/store" --generation "$gen1" --sample 2
 
 step "--pushgateway: the gauges POSTed to URL/metrics/job/revenant_verify"
 python3 - "$W/pg.port" "$W/pushed" <<'PY' &
