@@ -8,7 +8,9 @@
 #     file:// store (fsync on) and s3rver.
 # (b) a BIG_MIB database: revenant's first snapshot (replicate start ->
 #     snapshot in s3rver) vs sqlite3 .backup + aws s3 cp; restore:
-#     revenant restore --db-only vs aws s3 cp + cp.
+#     revenant restore --db-only vs aws s3 cp + cp; revenant verify (the
+#     restore drill of issue 15: the same restore into scratch space, the
+#     posts' texts read, foreign_key_check, the scratch removed) beside it.
 # (c) peak RSS (VmHWM) of replicate on that database under the writer.
 # Env: SECS (30, per (a) run), SPARSE_SECS (90, the sparse run), RUNS
 # ("200:1s 200:100ms sparse:1s": which (a) runs, rate:sync_interval), BIG_MIB (1024), SECS_C (30), PARTS (abc),
@@ -186,6 +188,14 @@ if [[ $PARTS == *[bc]* ]]; then
 	add b "revenant restore --db-only" "$2" "$(awk "BEGIN{print $3 + $4}")" "$(($5 / 1024))" \
 		"$(tail -1 "$work/rr.log" | grep -o '([0-9]* segments[^)]*)' || true) $(grep -o 'segments_ms=[0-9]* snapshot_ms=[0-9]* check_ms=[0-9]*' "$work/rr.log" || true)"
 	rm -f "$work/restored.db"
+	sync
+	sleep "$SETTLE"
+	mkdir -p "$work/scratch"
+	/usr/bin/time -f 'TIME %e %U %S %M' -o "$work/vf.time" "$rv" -c "$work/b.yml" verify \
+		--scratch "$work/scratch" >"$work/vf.log" 2>&1 || die "(b) revenant verify failed: $(cat "$work/vf.log")"
+	set -- $(grep '^TIME ' "$work/vf.time")
+	add b "revenant verify (restore drill)" "$2" "$(awk "BEGIN{print $3 + $4}")" "$(($5 / 1024))" \
+		"$(grep -o 'restored in [0-9.]* s ([0-9.]* s with the checks)' "$work/vf.log" || true) $(grep -o 'snapshot_ms=[0-9]* check_ms=[0-9]*\|inspect_ms=[0-9]*' "$work/vf.log" | tr '\n' ' ' || true)"
 	sync
 	sleep "$SETTLE"
 	/usr/bin/time -f 'TIME %e %U %S %M' -o "$work/dl.time" "$AWS" --endpoint-url "$S3RVER_URL" s3 cp \

@@ -75,18 +75,6 @@ struct progress_ui {
 	bool drawn;
 };
 
-static void human(char *out, size_t n, uint64_t bytes)
-{
-	if (bytes >= (1ull << 30))
-		snprintf(out, n, "%.1f GiB", (double)bytes / (double)(1ull << 30));
-	else if (bytes >= (1ull << 20))
-		snprintf(out, n, "%.1f MiB", (double)bytes / (double)(1ull << 20));
-	else if (bytes >= 1024)
-		snprintf(out, n, "%.1f KiB", (double)bytes / 1024.0);
-	else
-		snprintf(out, n, "%" PRIu64 " B", bytes);
-}
-
 static void show_progress(void *ud, const struct rv_restore_stats *st, bool final)
 {
 	struct progress_ui *ui = ud;
@@ -95,9 +83,9 @@ static void show_progress(void *ud, const struct rv_restore_stats *st, bool fina
 	double rate = st->seconds > 0 ? (double)st->bytes_downloaded / st->seconds : 0;
 	char b1[32], b2[32], r[32];
 
-	human(b1, sizeof(b1), st->bytes_downloaded);
-	human(b2, sizeof(b2), st->bytes);
-	human(r, sizeof(r), (uint64_t)rate);
+	rv_human_size(b1, sizeof(b1), st->bytes_downloaded);
+	rv_human_size(b2, sizeof(b2), st->bytes);
+	rv_human_size(r, sizeof(r), (uint64_t)rate);
 	if (ui->tty) {
 		char bar[31];
 		int fill = (int)(pct * 30 / 100);
@@ -156,8 +144,8 @@ static void print_result(const struct rv_site_restore_result *r, const char *db)
 		       db, r->dbres.gen, r->dbres.pos, r->dbres.segments, when, r->db_seconds);
 	if (!r->folder)
 		return;
-	human(b1, sizeof(b1), st->bytes);
-	human(b2, sizeof(b2), st->bytes_downloaded);
+	rv_human_size(b1, sizeof(b1), st->bytes);
+	rv_human_size(b2, sizeof(b2), st->bytes_downloaded);
 	printf("restored %s: generation %s, seq %" PRIu64 ", commit %s\n", r->root, r->gen, r->seq,
 	       when);
 	printf("files: %" PRIu64 " (%s); downloaded %" PRIu64 " (%s), already right %" PRIu64

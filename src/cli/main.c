@@ -23,6 +23,7 @@ static const struct rv_command commands[] = {
     {"promote", "fail over: make this site primary when the other is gone", rv_cmd_promote},
     {"switchover", "move the primary role to another site, nothing lost (planned)",
      rv_cmd_switchover},
+    {"verify", "restore drill: restore a point into scratch space and check it", rv_cmd_verify},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
     {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},
     {NULL, NULL, NULL},
@@ -38,22 +39,22 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (const struct rv_command *c = commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f,
-		"\n"
-		"global options:\n"
-		"  -c, --config FILE     configuration (default ./revenant.yml, then\n"
-		"                        /etc/revenant/revenant.yml)\n"
-		"      --log-level L     debug, info, warn, error (default info)\n"
-		"      --log-format F    logfmt or json (default logfmt)\n"
-		"  -h, --help            this help; `revenant <command> --help` for one command\n"
-		"  -V, --version         print the version\n"
-		"\n"
-		"exit codes:\n"
-		"  0 success            1 failure             2 bad usage or configuration\n"
-		"  3 network/unreachable 4 auth or permission  5 not found\n"
-		"  6 conflict (conditional write lost)         7 corrupt data\n"
-		"  8 fenced (another site is primary)          10 refused (promote's guard)\n"
-		"  130 interrupted\n");
+	fprintf(
+	    f, "\n"
+	       "global options:\n"
+	       "  -c, --config FILE     configuration (default ./revenant.yml, then\n"
+	       "                        /etc/revenant/revenant.yml)\n"
+	       "      --log-level L     debug, info, warn, error (default info)\n"
+	       "      --log-format F    logfmt or json (default logfmt)\n"
+	       "  -h, --help            this help; `revenant <command> --help` for one command\n"
+	       "  -V, --version         print the version\n"
+	       "\n"
+	       "exit codes:\n"
+	       "  0 success            1 failure             2 bad usage or configuration\n"
+	       "  3 network/unreachable 4 auth or permission  5 not found\n"
+	       "  6 conflict (conditional write lost)         7 corrupt data\n"
+	       "  8 fenced (another site is primary)          9 a point does not restore (verify)\n"
+	       "  10 refused (promote's or switchover's guard) 130 interrupted\n");
 }
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1000,6 +1001,13 @@ out:
 	return rc;
 }
 
+static uint64_t fd_size(int fd)
+{
+	struct stat sb;
+
+	return fd != -1 && fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
 struct dirrec {
 	char *path;
 	uint32_t mode;
@@ -1025,18 +1033,23 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 	/* Every object is read and checked before the folder changes. */
 	if (p->manifest.key && (rc = fetch_obj(s, a, &p->manifest, NULL, NULL, &mfd, NULL)))
 		return rc;
+	base.bytes_objects = fd_size(mfd);
 	for (size_t i = 0; !rc && i < p->nlogs; i++) {
 		int lfd;
 
 		if (stopping(o))
 			rc = rv_error(RV_EINTR, "restore interrupted");
-		else if (!(rc = fetch_obj(s, a, &p->logs[i], ov_add, &ov, &lfd, NULL)))
+		else if (!(rc = fetch_obj(s, a, &p->logs[i], ov_add, &ov, &lfd, NULL))) {
+			base.bytes_objects += fd_size(lfd);
 			close(lfd);
+		}
 	}
 	if (!rc) {
 		ov_sort(&ov);
 		rc = pass_count(a, &ov, mfd, p->manifest.key, o, &base);
 	}
+	if (!rc && o->planned)
+		rc = o->planned(o->planned_ud, &base);
 	if (rc)
 		goto out_early;
 
@@ -1084,6 +1097,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 	st->links_skipped = base.links_skipped;
 	st->extra = base.extra;
 	st->removed = base.removed;
+	st->bytes_objects = base.bytes_objects;
 	if (!rc && pool.first_rc)
 		rc = rv_error(pool.first_rc,
 			      "%" PRIu64 " of %" PRIu64 " files not restored; first: %s",
@@ -1096,7 +1110,7 @@ int rv_restore_apply_point(struct rv_store *s, struct rv_apply *a, const struct 
 		free(dirs[i].path);
 	}
 	free(dirs);
-	if (!rc && !o->fsync_each) {
+	if (!rc && !o->fsync_each && !o->no_sync) {
 		int fd = open(rv_apply_root(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd == -1 || syncfs(fd) == -1)
 			rc = rv_error_errno(RV_EFAIL, errno, "sync folder '%s'", rv_apply_root(a));

@@ -120,9 +120,10 @@ struct rv_restore_stats {
 	uint64_t same;	/* files already right */
 	uint64_t fixed; /* files whose mode or mtime were fixed */
 	uint64_t dirs, links, links_skipped;
-	uint64_t extra;	  /* local paths not in the target, kept */
-	uint64_t removed; /* local paths not in the target, removed */
-	uint64_t failed;  /* files that could not be restored */
+	uint64_t extra;		/* local paths not in the target, kept */
+	uint64_t removed;	/* local paths not in the target, removed */
+	uint64_t failed;	/* files that could not be restored */
+	uint64_t bytes_objects; /* the manifest and logs read */
 	double seconds;
 };
 
@@ -143,12 +144,19 @@ struct rv_restore_opts {
 	const char *keep_path;
 	bool allow_outside_links;
 	bool fsync_each; /* fsync every file (standby); else one syncfs at the end */
+	bool no_sync;	 /* neither: a throw-away copy (verify) */
 	rv_restore_progress_fn progress;
 	void *progress_ud;
 	unsigned progress_ms;
 	/* Polled between entries; returning true stops with RV_EINTR. */
 	bool (*stop)(void *ud);
 	void *stop_ud;
+	/* rv_restore_apply_point: called once the manifest and logs are read
+	 * and the target set counted (`st` files and bytes), before any file
+	 * is downloaded; non-zero stops with that result (verify's scratch
+	 * space check). */
+	int (*planned)(void *ud, const struct rv_restore_stats *st);
+	void *planned_ud;
 };
 
 /* Rebuild `a`'s folder at point `p` (found with rv_restore_find). */

@@ -69,6 +69,8 @@ int rv_exit_code(int rc)
 		return RV_EXIT_REFUSED;
 	case RV_EINTR:
 		return RV_EXIT_INTR;
+	case RV_EUNRESTORABLE:
+		return RV_EXIT_UNRESTORABLE;
 	default:
 		return RV_EXIT_FAIL;
 	}
@@ -97,6 +99,8 @@ const char *rv_result_name(int rc)
 		return "not_supported";
 	case RV_EINTR:
 		return "interrupted";
+	case RV_EUNRESTORABLE:
+		return "unrestorable";
 	case RV_EREFUSED:
 		return "refused";
 	default:

@@ -26,7 +26,11 @@ enum rv_result {
 	RV_EFENCED = -8,   /* another site holds a newer lease epoch */
 	RV_ENOTSUP = -9,   /* the backend or server cannot do this */
 	RV_EINTR = -10,	   /* interrupted by shutdown */
-	RV_EREFUSED = -11, /* a safety guard said no (promote's max-loss guard) */
+	/* verify: the store holds a recovery point that does not restore (a
+	 * damaged or missing object, a gap, a database that fails its checks,
+	 * posts naming images the point lacks) */
+	RV_EUNRESTORABLE = -11,
+	RV_EREFUSED = -12, /* a safety guard said no (promote's max-loss guard, switchover) */
 };
 
 /* Documented process exit codes (docs/OPERATIONS.md, `revenant --help`). */
@@ -40,6 +44,7 @@ enum rv_exit {
 	RV_EXIT_CONFLICT = 6,
 	RV_EXIT_CORRUPT = 7,
 	RV_EXIT_FENCED = 8,
+	RV_EXIT_UNRESTORABLE = 9,
 	RV_EXIT_REFUSED = 10,
 	RV_EXIT_INTR = 130,
 };

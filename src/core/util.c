@@ -398,10 +398,16 @@ int rv_fsync_dir(const char *dir)
 
 int rv_tmpfile(int *fd_out)
 {
-	const char *dir = getenv("TMPDIR");
+	return rv_tmpfile_in(NULL, fd_out);
+}
+
+int rv_tmpfile_in(const char *dir, int *fd_out)
+{
 	char *path;
 	int fd;
 
+	if (!dir)
+		dir = getenv("TMPDIR");
 	if (!dir || !*dir)
 		dir = "/tmp";
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -422,4 +428,16 @@ int rv_tmpfile(int *fd_out)
 	free(path);
 	*fd_out = fd;
 	return 0;
+}
+
+void rv_human_size(char *out, size_t n, uint64_t bytes)
+{
+	if (bytes >= (1ull << 30))
+		snprintf(out, n, "%.1f GiB", (double)bytes / (double)(1ull << 30));
+	else if (bytes >= (1ull << 20))
+		snprintf(out, n, "%.1f MiB", (double)bytes / (double)(1ull << 20));
+	else if (bytes >= 1024)
+		snprintf(out, n, "%.1f KiB", (double)bytes / 1024.0);
+	else
+		snprintf(out, n, "%" PRIu64 " B", bytes);
 }

@@ -54,10 +54,14 @@ int rv_write_all(int fd, const void *p, size_t n);
 int rv_mkdirs(const char *dir) RV_WARN_UNUSED;
 /* An anonymous temporary file under $TMPDIR (or /tmp), already unlinked. */
 int rv_tmpfile(int *fd_out) RV_WARN_UNUSED;
+/* The same in `dir` (NULL: as above). */
+int rv_tmpfile_in(const char *dir, int *fd_out) RV_WARN_UNUSED;
 /* fsync a folder, so that a rename or a new name in it is durable. */
 int rv_fsync_dir(const char *dir) RV_WARN_UNUSED;
 
 bool rv_str_startswith(const char *s, const char *prefix);
 bool rv_str_endswith(const char *s, const char *suffix);
+/* "512 B", "1.5 KiB", "3.2 MiB", "1.0 GiB": a size for people to read. */
+void rv_human_size(char *out, size_t n, uint64_t bytes);
 
 #endif

@@ -46,6 +46,7 @@ struct rv_dbtgt_restore_opts {
 	const char *out;    /* SQLite: the file to create; it must not exist */
 	const char *tmpdir; /* downloads; NULL: next to `out` */
 	unsigned jobs;	    /* parallel downloads; 0: the target's default */
+	bool no_sync;	    /* a throw-away copy (verify): not made durable */
 };
 
 /* A point a database sits at. */
@@ -55,6 +56,28 @@ struct rv_dbtgt_point {
 	int64_t time_ms;   /* the commit time of the last log applied */
 	unsigned segments; /* log objects applied after the snapshot (restore) */
 };
+
+/* What a restore of one point needs (verify says it before it starts). */
+struct rv_dbtgt_size {
+	uint64_t download; /* the objects' stored (compressed) bytes */
+	uint64_t database; /* the restored database's size: the larger of the
+			    * snapshot's and the last commit's */
+	uint64_t probed;   /* bytes read from the store to find that out */
+	unsigned segments; /* log objects after the snapshot */
+};
+
+/* A restored database, looked at read-only beyond restore's own checks
+ * (verify). */
+struct rv_dbtgt_inspect {
+	uint64_t fk_violations; /* rows foreign_key_check reports (SQLite) */
+	bool app_schema;	/* Ghost's posts table is there */
+	uint64_t posts;		/* rows of it read */
+};
+
+/* One text of a Ghost post that may name content files: `column` of the
+ * post `id` (html, feature_image, mobiledoc, lexical...).  Non-zero stops. */
+typedef int (*rv_dbtgt_text_fn)(void *ud, const char *id, const char *column, const char *text,
+				size_t n);
 
 struct rv_dbtgt_follow_opts {
 	const char *target; /* SQLite: the database file */
@@ -67,6 +90,15 @@ struct rv_dbtgt_ops {
 	const char *name; /* meta.json's "database" */
 	int (*restore)(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 		       struct rv_dbtgt_point *res);
+	/* What restoring (gen, pos) would download and write, from LISTs and
+	 * the objects' headers (read into unnamed files in `tmpdir`); the
+	 * same RV_ENOTFOUND / RV_ECORRUPT as restore for a missing snapshot
+	 * or a gap. */
+	int (*restore_size)(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
+			    struct rv_dbtgt_size *out);
+	/* Read-only checks of the restored database `db`, and every text of
+	 * the application's posts to `fn` (may be NULL). */
+	int (*inspect)(const char *db, rv_dbtgt_text_fn fn, void *ud, struct rv_dbtgt_inspect *out);
 	/* A follower of `o->target`, holding whatever point its own state
 	 * vouches for. */
 	int (*follow_open)(void **h, struct rv_store *st, const struct rv_dbtgt_follow_opts *o);

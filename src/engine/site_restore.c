@@ -31,11 +31,11 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 }
 
 static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
-		      struct rv_site_restore_result *res)
+		      bool no_sync, struct rv_site_restore_result *res)
 {
 	/* SQLite is the only database restore writes until MySQL lands. */
 	const struct rv_dbtgt_ops *ops = &rv_dbtgt_sqlite;
-	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file};
+	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file, .no_sync = no_sync};
 	int64_t t0 = rv_mono_ms();
 	char *d = rv_strdup(file);
 	int rc;
@@ -82,7 +82,8 @@ static int point_db(struct rv_store *s, const struct rv_site_restore_opts *o,
 int rv_site_restore(struct rv_store *s, const struct rv_site_restore_opts *o,
 		    struct rv_site_restore_result *res)
 {
-	struct rv_restore_point p;
+	struct rv_restore_point found = {0};
+	const struct rv_restore_point *pp = &found;
 	struct rv_apply *a = NULL;
 	char db_gen[RV_GEN_ID_LEN];
 	uint64_t db_pos = 0;
@@ -92,36 +93,41 @@ int rv_site_restore(struct rv_store *s, const struct rv_site_restore_opts *o,
 	memset(res, 0, sizeof(*res));
 	if ((rc = rv_site_restore_check(o)))
 		return rc;
-	if ((rc = rv_restore_find_flags(s, o->gen, o->at_ms, o->find_flags, &p)))
+	if (o->point)
+		pp = o->point;
+	else if ((rc = rv_restore_find_flags(s, o->gen, o->at_ms, o->find_flags, &found)))
 		return rc;
-	memcpy(res->gen, p.gen, RV_GEN_ID_LEN);
-	res->seq = p.seq;
-	res->time_ms = p.time_ms;
+	memcpy(res->gen, pp->gen, RV_GEN_ID_LEN);
+	res->seq = pp->seq;
+	res->time_ms = pp->time_ms;
 	if (o->chosen)
-		o->chosen(o->ud, &p);
-	if ((rc = point_db(s, o, &p, &has_db, &db_pos, db_gen)))
+		o->chosen(o->ud, pp);
+	if ((rc = point_db(s, o, pp, &has_db, &db_pos, db_gen)))
 		goto out;
 	if (!o->db_only) {
 		char seq[24], logs[24], when[32];
 
-		rv_restore_format_time(when, p.time_ms);
-		snprintf(seq, sizeof(seq), "%" PRIu64, p.seq);
-		snprintf(logs, sizeof(logs), "%zu", p.nlogs);
-		rv_log(RV_LOG_INFO, "restoring", "generation", p.gen, "seq", seq, "commit", when,
-		       "manifest", p.manifest.key ? p.manifest.key : "none", "logs", logs, "to",
+		rv_restore_format_time(when, pp->time_ms);
+		snprintf(seq, sizeof(seq), "%" PRIu64, pp->seq);
+		snprintf(logs, sizeof(logs), "%zu", pp->nlogs);
+		rv_log(RV_LOG_INFO, "restoring", "generation", pp->gen, "seq", seq, "commit", when,
+		       "manifest", pp->manifest.key ? pp->manifest.key : "none", "logs", logs, "to",
 		       o->to, NULL);
 		if ((rc = rv_apply_open(&a, s, o->to, &o->apply)))
 			goto out;
-		if ((rc = rv_restore_apply_point(s, a, &p, &o->content, &res->content)))
+		struct rv_restore_opts co = o->content;
+
+		co.no_sync |= o->no_sync;
+		if ((rc = rv_restore_apply_point(s, a, pp, &co, &res->content)))
 			goto out;
 		res->folder = true;
 		res->root = rv_strdup(rv_apply_root(a));
 	}
 	if (has_db)
-		rc = restore_db(s, db_gen, db_pos, o->db, res);
+		rc = restore_db(s, db_gen, db_pos, o->db, o->no_sync, res);
 out:
 	rv_apply_free(a);
-	rv_restore_point_release(&p);
+	rv_restore_point_release(&found);
 	return rc;
 }
 

@@ -20,6 +20,9 @@
 struct rv_store;
 
 struct rv_site_restore_opts {
+	/* The point, already found (rv_restore_find): restore exactly this
+	 * one (borrowed); NULL: find it from gen, at_ms and find_flags. */
+	const struct rv_restore_point *point;
 	const char *gen;     /* only this generation; NULL: the lease's */
 	int64_t at_ms;	     /* RV_RESTORE_LATEST or the time to go back to */
 	unsigned find_flags; /* RV_RESTORE_BEFORE_GAP */
@@ -27,6 +30,9 @@ struct rv_site_restore_opts {
 	const char *db;	     /* where Ghost's SQLite file goes (must not exist); NULL: none */
 	bool content_only;   /* the folder alone, whatever the point holds */
 	bool db_only;	     /* the database alone (db set, to NULL) */
+	/* A throw-away copy (verify): nothing is synced to disk (content's
+	 * no_sync is set from it too). */
+	bool no_sync;
 	struct rv_restore_opts content;
 	struct rv_apply_opts apply;
 	/* Called once the point is chosen, before anything is written (to

@@ -12,6 +12,8 @@
 #   - revenant-standby.service's ExecStart brings a second folder and
 #     database to the same point, and stops the same way;
 #   - revenant-prune.service's ExecStart runs to exit 0;
+#   - revenant-verify.service's ExecStart restores the latest point into
+#     scratch space, exits 0 and writes its metrics file;
 #   - the exit codes the units refuse to restart on are the ones revenant
 #     really gives: a bad configuration, a fenced replicate (another site
 #     holds the lease), a second standby on the same folder.
@@ -34,6 +36,7 @@ unit() {
 	sed -e "s|/usr/local/bin/revenant|$REVENANT|g" \
 		-e "s|/etc/revenant/revenant.yml|$T/revenant.yml|g" \
 		-e "s|/var/www/ghost|$2|g" \
+		-e "s|/var/lib/node_exporter/textfile_collector|$T/textfile|g" \
 		"$RV_SRCDIR/contrib/systemd/$1" >"$T/units/$1"
 }
 # exec_start NAME: its ExecStart command line (no quoting in our units).
@@ -43,7 +46,9 @@ key() { sed -n "s/^$2=//p" "$T/units/$1"; }
 unit revenant.service "$T/dc"
 unit revenant-standby.service "$T/dr"
 unit revenant-prune.service "$T/dc"
-cp "$RV_SRCDIR/contrib/systemd/revenant-prune.timer" "$T/units/"
+unit revenant-verify.service "$T/dc"
+cp "$RV_SRCDIR/contrib/systemd/revenant-prune.timer" "$RV_SRCDIR/contrib/systemd/revenant-verify.timer" \
+	"$T/units/"
 out=$(cd "$T/units" && systemd-analyze verify ./*.service ./*.timer 2>&1) ||
 	fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify has remarks: $out"
@@ -119,6 +124,14 @@ read -r -a cmd <<<"$(exec_start revenant-standby.service) --promote-once"
 [ ! -e "$SDB.revenant-standby" ] || fail "promote-once left the standby state"
 dr_check --db "$SDB" --ack "$T/ack" --acked-before $(($(dr_now_ms) + 1)) >/dev/null ||
 	fail "the promoted database is not the source's"
+ok
+
+# verify, as its timer's service runs it
+mkdir -p "$T/textfile"
+read -r -a cmd <<<"$(exec_start revenant-verify.service)"
+"${cmd[@]}" >"$T/verify.log" 2>&1 || fail "verify (unit command): $(cat "$T/verify.log")"
+grep -qx 'revenant_verify_ok 1' "$T/textfile/revenant_verify.prom" ||
+	fail "verify (unit command) metrics: $(cat "$T/textfile/revenant_verify.prom")"
 ok
 
 # prune, as the timer's service runs it

@@ -67,6 +67,7 @@ static int sqlite_restore(struct rv_store *st, const struct rv_dbtgt_restore_opt
 	    .out = o->out,
 	    .tmpdir = o->tmpdir,
 	    .jobs = o->jobs,
+	    .no_sync = o->no_sync,
 	};
 	struct rv_sqlite_restore_result r;
 	int rc;
@@ -481,6 +482,8 @@ out:
 const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .name = "sqlite",
     .restore = sqlite_restore,
+    .restore_size = rv_sqlite_restore_size,
+    .inspect = rv_sqlite_inspect,
     .follow_open = follow_open,
     .follow_close = follow_close,
     .follow_at = follow_at,

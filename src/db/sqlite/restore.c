@@ -16,6 +16,7 @@
 #include "format/dbobj.h"
 #include "db/sqlite/sqlite.h"
 #include "db/sqlite/wal.h"
+#include "db/target.h"
 #include "store/pfetch.h"
 #include "store/store.h"
 
@@ -27,6 +28,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -674,12 +676,16 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-static int check_and_sync(const char *path, int fd)
+static int check_and_sync(const char *path, int fd, bool sync)
 {
 	struct syncer y = {.fd = fd};
 	pthread_t t;
-	bool threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
+	bool threaded;
 	int rc;
+
+	if (!sync)
+		return rv_sqlite_check(path);
+	threaded = pthread_create(&t, NULL, sync_main, &y) == 0;
 
 	if (!threaded)
 		sync_main(&y);
@@ -855,7 +861,7 @@ int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *
 	free(objs);
 	res->segments = (unsigned)n;
 	if (!rc)
-		rc = check_and_sync(tmp, out);
+		rc = check_and_sync(tmp, out, !o->no_sync);
 	t3 = rv_mono_ms();
 	close(out);
 	if (!rc && rename(tmp, o->out) == -1)
@@ -1056,4 +1062,118 @@ int rv_sqlite_segs_apply(struct rv_sqlite_segs *g, int fd)
 		rc = apply_fd(g->fd[i], &g->logs.v[i], g->gen, RV_DBOBJ_LOG, &a);
 	rc2 = pw_stop(&w);
 	return rc ? rc : rc2;
+}
+
+/* ---- what a restore needs (verify) ------------------------------------------ */
+
+/* The snapshot's header is in its first zstd block (at most 128 KiB of
+ * text and pages, a little more compressed). */
+#define PROBE_HEAD (256u << 10)
+/* A last segment up to this size is read through for its commit's size;
+ * beyond it the log's frames bound the growth instead. */
+#define PROBE_SEG_MAX (16u << 20)
+
+/* Download [0, len) of `key` to a temporary file and open a reader on it. */
+static int probe_open(struct rv_store *st, const char *key, uint64_t len, const char *tmpdir,
+		      int *fd, struct rv_dbobj_reader **r)
+{
+	int rc;
+
+	*r = NULL;
+	if ((rc = rv_tmpfile_in(tmpdir, fd)))
+		return rc;
+	rc = rv_store_get_fd(st, key, *fd, 0, len, NULL);
+	if (!rc && lseek(*fd, 0, SEEK_SET) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "seek");
+	if (!rc)
+		rc = rv_dbobj_reader_new(r, *fd, key);
+	return rc;
+}
+
+/* The database size the last commit of segment `k` left, in bytes. */
+static int probe_last_commit(struct rv_store *st, const struct dbkey *k, const char *tmpdir,
+			     uint64_t *bytes)
+{
+	struct rv_dbobj_reader *r = NULL;
+	const struct rv_dbobj_hdr *h;
+	unsigned char *frame = NULL;
+	struct rv_wal_frame f = {0};
+	int fd = -1, rc;
+
+	rc = probe_open(st, k->key, 0, tmpdir, &fd, &r);
+	if (!rc) {
+		h = rv_dbobj_reader_hdr(r);
+		frame = rv_malloc(RV_WAL_FRAME_HDR_SIZE + (size_t)h->page_size);
+		for (uint64_t i = 0; !rc && i < h->count; i++)
+			rc = rv_dbobj_reader_read(r, frame, RV_WAL_FRAME_HDR_SIZE + h->page_size);
+		if (!rc)
+			rc = rv_dbobj_reader_finish(r);
+		if (!rc && h->count)
+			rv_wal_frame_parse(&f, frame);
+		*bytes = (uint64_t)f.commit * h->page_size;
+	}
+	free(frame);
+	rv_dbobj_reader_free(r);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
+			   struct rv_dbtgt_size *out)
+{
+	struct keylist snaps = {.kind = RV_DBOBJ_SNAPSHOT}, logs = {.kind = RV_DBOBJ_LOG};
+	struct rv_sqlite_restore_opts o = {.gen = gen, .pos = pos};
+	struct rv_dbobj_reader *r = NULL;
+	char *sp = rv_dbobj_snapshot_prefix(gen), *lp = rv_dbobj_log_prefix(gen);
+	size_t snap = 0, first = 0, n = 0;
+	uint32_t page_size = 0;
+	int fd = -1, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = rv_store_list(st, sp, collect, &snaps);
+	if (!rc)
+		rc = rv_store_list(st, lp, collect, &logs);
+	if (!rc)
+		rc = plan(&o, &snaps, &logs, &snap, &first, &n);
+	if (rc)
+		goto out;
+	{
+		const struct dbkey *k = &snaps.v[snap];
+		uint64_t len = k->size < PROBE_HEAD ? k->size : PROBE_HEAD;
+
+		out->download = k->size;
+		out->probed = len;
+		if ((rc = probe_open(st, k->key, len, tmpdir, &fd, &r)))
+			goto out;
+		page_size = rv_dbobj_reader_hdr(r)->page_size;
+		out->database = rv_dbobj_body_size(rv_dbobj_reader_hdr(r));
+	}
+	out->segments = (unsigned)n;
+	for (size_t i = 0; i < n; i++)
+		out->download += logs.v[first + i].size;
+	if (n) {
+		const struct dbkey *last = &logs.v[first + n - 1];
+		uint64_t size;
+
+		if (last->size <= PROBE_SEG_MAX) {
+			if ((rc = probe_last_commit(st, last, tmpdir, &size)))
+				goto out;
+			out->probed += last->size;
+		} else {
+			/* Every frame after the snapshot could be a new page. */
+			size = out->database + (last->to - snaps.v[snap].from) * page_size;
+		}
+		if (size > out->database)
+			out->database = size;
+	}
+out:
+	rv_dbobj_reader_free(r);
+	if (fd != -1)
+		close(fd);
+	keylist_release(&snaps);
+	keylist_release(&logs);
+	free(sp);
+	free(lp);
+	return rc;
 }

@@ -112,6 +112,7 @@ struct rv_sqlite_restore_opts {
 	const char *out;    /* the database file to create; must not exist */
 	const char *tmpdir; /* downloads; NULL = out's folder */
 	unsigned jobs;	    /* parallel ranged GETs; 0 = 4 */
+	bool no_sync;	    /* no fsync before the rename (a throw-away copy) */
 };
 
 struct rv_sqlite_restore_result {
@@ -129,6 +130,24 @@ struct rv_sqlite_restore_result {
  * target is RV_ENOTFOUND. */
 int rv_sqlite_restore(struct rv_store *st, const struct rv_sqlite_restore_opts *o,
 		      struct rv_sqlite_restore_result *res) RV_WARN_UNUSED;
+
+/* What restoring `gen` at exactly `pos` downloads and writes
+ * (target.h's restore_size): the snapshot's header and the last
+ * segment's last commit are read (a segment over 16 MiB is not: the
+ * log's frames then bound the growth), the rest comes from LISTs.  What
+ * is read goes to unnamed files in `tmpdir` (NULL: $TMPDIR). */
+struct rv_dbtgt_size;
+int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos, const char *tmpdir,
+			   struct rv_dbtgt_size *out) RV_WARN_UNUSED;
+
+/* target.h's inspect: foreign_key_check's rows counted, the posts
+ * table's html, feature_image, mobiledoc and lexical (those it has) to
+ * `fn`, on a read-only connection. */
+struct rv_dbtgt_inspect;
+int rv_sqlite_inspect(const char *path,
+		      int (*fn)(void *ud, const char *id, const char *column, const char *text,
+				size_t n),
+		      void *ud, struct rv_dbtgt_inspect *out) RV_WARN_UNUSED;
 
 /* ---- applying segments in place (standby) ---- */
 

@@ -225,11 +225,92 @@ static void test_follow(void **state)
 	assert_rows(fx->out, "one,two");
 }
 
+struct texts {
+	char all[256];
+};
+
+static int text_fn(void *ud, const char *id, const char *column, const char *text, size_t n)
+{
+	struct texts *t = ud;
+	size_t len = strlen(t->all);
+
+	snprintf(t->all + len, sizeof(t->all) - len, "%s%s.%s=%.*s", len ? "," : "", id, column,
+		 (int)n, text);
+	return 0;
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* verify's two calls: what a restore needs, worked out before it, and the
+ * restored file looked at read-only. */
+static void test_size_and_inspect(void **state)
+{
+	const struct rv_dbtgt_ops *ops = &rv_dbtgt_sqlite;
+	struct fx *fx = *state;
+	struct rv_dbtgt_restore_opts o = {.gen = GEN, .pos = fx->p2};
+	struct rv_dbtgt_size sz;
+	struct rv_dbtgt_inspect in;
+	struct rv_dbtgt_point p;
+	struct texts t = {{0}};
+	char a[192], b[192];
+	sqlite3 *c;
+
+	snprintf(a, sizeof(a), "%s/latest.db", fx->dir);
+	o.out = a;
+	assert_int_equal(ops->restore(fx->st, &o, &p), 0);
+	assert_int_equal(ops->restore_size(fx->st, GEN, fx->p2, fx->dir, &sz), 0);
+	assert_int_equal(sz.segments, 2);
+	assert_int_equal(sz.database, (uint64_t)size_of(a));
+	assert_true(sz.download > 0 && sz.probed > 0);
+	assert_int_equal(ops->restore_size(fx->st, GEN, fx->p1, NULL, &sz), 0);
+	assert_int_equal(sz.segments, 1);
+	/* past the log's end: the store lost a segment */
+	assert_int_equal(ops->restore_size(fx->st, GEN, fx->p2 + 3, NULL, &sz), RV_ECORRUPT);
+	assert_int_equal(ops->restore_size(fx->st, "0000019a3c5e7f11-00000000", 1, NULL, &sz),
+			 RV_ENOTFOUND);
+
+	/* the posts' texts (html only: the other columns are missing) */
+	assert_int_equal(ops->inspect(a, text_fn, &t, &in), 0);
+	assert_true(in.app_schema);
+	assert_int_equal(in.posts, 2);
+	assert_int_equal(in.fk_violations, 0);
+	assert_string_equal(t.all, "1.html=one,2.html=two");
+
+	/* no posts table; a row whose parent is missing */
+	snprintf(b, sizeof(b), "%s/other.db", fx->dir);
+	assert_int_equal(sqlite3_open(b, &c), SQLITE_OK);
+	exec(c, "CREATE TABLE tags(id TEXT PRIMARY KEY);"
+		"CREATE TABLE posts_tags(id TEXT, tag_id TEXT REFERENCES tags(id));"
+		"INSERT INTO posts_tags VALUES ('x', 'gone')");
+	sqlite3_close(c);
+	assert_int_equal(ops->inspect(b, text_fn, &t, &in), 0);
+	assert_false(in.app_schema);
+	assert_int_equal(in.fk_violations, 1);
+	/* not a database */
+	assert_int_equal(ops->inspect(fx->src, NULL, NULL, &in), 0);
+	snprintf(b, sizeof(b), "%s/junk.db", fx->dir);
+	{
+		FILE *f = fopen(b, "w");
+
+		assert_non_null(f);
+		fputs("this is not a database, and long enough to look like a header.......\n", f);
+		fclose(f);
+	}
+	assert_int_equal(ops->inspect(b, NULL, NULL, &in), RV_ECORRUPT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_size_and_inspect, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
