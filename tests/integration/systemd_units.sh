@@ -47,6 +47,7 @@ unit revenant.service "$T/dc"
 unit revenant-standby.service "$T/dr"
 unit revenant-prune.service "$T/dc"
 unit revenant-verify.service "$T/dc"
+unit revenant-run.service "$T/dc"
 cp "$RV_SRCDIR/contrib/systemd/revenant-prune.timer" "$RV_SRCDIR/contrib/systemd/revenant-verify.timer" \
 	"$T/units/"
 out=$(cd "$T/units" && systemd-analyze verify ./*.service ./*.timer 2>&1) ||
@@ -153,5 +154,13 @@ rc=0
 timeout 20 "${cmd[@]}" >"$T/bad.log" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -qw -- "$rc" <<<"$prevent" ||
 	fail "a bad configuration exits $rc, not in RestartPreventExitStatus ($prevent): $(cat "$T/bad.log")"
+ok
+# run: the same bad configuration is not retried either
+read -r -a cmd <<<"$(exec_start revenant-run.service)"
+[ "${cmd[-1]}" = run ] || fail "revenant-run.service does not run 'revenant run': ${cmd[*]}"
+rc=0
+timeout 20 "${cmd[@]}" >"$T/runbad.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -qw -- "$rc" <<<"$(key revenant-run.service RestartPreventExitStatus)" ||
+	fail "run with a bad configuration exits $rc, not in RestartPreventExitStatus: $(cat "$T/runbad.log")"
 ok
 echo "systemd_units: $checks checks passed"
