@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/target.h"
 #include "dns/dns.h"
@@ -160,6 +161,7 @@ static int before_promote(void *ud, const struct rv_standby_point *pt)
 		if (o->force && (res->loss_bound_ms < 0 || res->loss_bound_ms > o->max_loss_ms))
 			res->forced = true;
 	}
+	rv_testpoint("promote.caught_up");
 	res->stage = RV_PROMOTE_LEASE;
 	if (res->resumed && p->lease.handover_from && !strcmp(p->lease.gen, pt->gen)) {
 		/* A planned switchover: the old primary's final point, exactly. */
@@ -180,6 +182,7 @@ static int before_promote(void *ud, const struct rv_standby_point *pt)
 		return rc;
 	p->leased = true;
 	res->epoch = got.epoch;
+	rv_testpoint("promote.lease_taken");
 	rv_lease_release(&got);
 	return 0;
 }
@@ -248,8 +251,10 @@ static int finish(struct promote *p)
 	int rc;
 
 	res->stage = RV_PROMOTE_HOOK;
+	rv_testpoint("promote.handed_over");
 	if ((rc = rv_hook_run(o->hooks, RV_HOOK_PROMOTE, &hi)))
 		return rc;
+	rv_testpoint("promote.hook_done");
 	res->hook_ms = rv_mono_ms() - t;
 	t = rv_mono_ms();
 	res->stage = RV_PROMOTE_GHOST;
@@ -260,6 +265,7 @@ static int finish(struct promote *p)
 	res->stage = RV_PROMOTE_DNS;
 	if ((rc = switch_dns(o, res)))
 		return rc;
+	rv_testpoint("promote.dns_done");
 	res->dns_ms = rv_mono_ms() - t;
 	res->stage = RV_PROMOTE_DONE;
 	return 0;
