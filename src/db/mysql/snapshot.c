@@ -1,0 +1,684 @@
+/* snapshot.c - a consistent online snapshot of one MySQL/MariaDB database
+ * into the store (mysql.h; docs/FORMAT.md, "Database objects (MySQL)").
+ *
+ * One connection opens a consistent-snapshot transaction and reads the
+ * binlog position that goes with it: on MariaDB from the status variables
+ * binlog_snapshot_file/_position, which describe exactly that transaction,
+ * with no lock at all; elsewhere (MySQL) under FLUSH TABLES WITH READ LOCK
+ * held only while the transaction starts and SHOW MASTER STATUS runs.
+ * Then, inside that transaction: each table's CREATE TABLE and its rows as
+ * multi-row INSERTs (strings escaped by the server's own rules for the
+ * connection's utf8mb4, binary values as hex), the views, the triggers.
+ * Each statement is a record of a database object compressed on the fly
+ * and written into a pipe that a second thread puts into the store: the
+ * dump is never whole in memory or on disk; one statement is (at most
+ * INSERT_BATCH bytes, or one row's). */
+#include "db/mysql/mysql.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "format/dbobj.h"
+#include "format/layout.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An INSERT is sent on once it holds this much (a row alone may be more). */
+#define INSERT_BATCH (1u << 20)
+
+struct dump {
+	MYSQL *m;
+	struct rv_dbobj_writer *w;
+	struct rv_buf stmt; /* the statement being built */
+	char *esc;	    /* mysql_real_escape_string's output */
+	size_t esc_cap;
+	struct rv_mysql_snap_pos *res;
+	const char *db;
+};
+
+static int my_err(MYSQL *m, const char *what, const char *name)
+{
+	return rv_error(rv_mysql_result(mysql_errno(m)), "mysql snapshot: %s '%s': %s", what, name,
+			mysql_error(m));
+}
+
+static int record(struct dump *d, const char *type, const char *kind, const char *name)
+{
+	char tag[RV_DBOBJ_TAG_MAX];
+	int rc;
+
+	rv_dbobj_tag(tag, kind, name ? name : "");
+	rc = rv_dbobj_writer_record(d->w, type, tag, d->stmt.data ? d->stmt.data : "", d->stmt.len);
+	d->res->bytes += d->stmt.len;
+	rv_buf_reset(&d->stmt);
+	return rc;
+}
+
+/* ---- the position ---- */
+
+static int status_pos(struct dump *d)
+{
+	static const char q[] = "SHOW STATUS LIKE 'binlog_snapshot_%'";
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	bool file = false, pos = false;
+
+	if (mysql_real_query(d->m, q, sizeof(q) - 1) || !(r = mysql_store_result(d->m)))
+		return my_err(d->m, "reading", "binlog_snapshot_*");
+	while ((row = mysql_fetch_row(r))) {
+		if (!row[0] || !row[1])
+			continue;
+		if (!strcasecmp(row[0], "Binlog_snapshot_file")) {
+			snprintf(d->res->file, sizeof(d->res->file), "%s", row[1]);
+			file = true;
+		} else if (!strcasecmp(row[0], "Binlog_snapshot_position")) {
+			pos = !rv_parse_u64(row[1], &d->res->pos);
+		}
+	}
+	mysql_free_result(r);
+	return file && pos ? 0 : RV_ENOTFOUND;
+}
+
+static int master_status(struct dump *d)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc = RV_ENOTFOUND;
+
+	/* MySQL 8.2 renamed it; older servers know only the first name. */
+	if (mysql_query(d->m, "SHOW BINARY LOG STATUS") && mysql_query(d->m, "SHOW MASTER STATUS"))
+		return my_err(d->m, "reading", "SHOW MASTER STATUS");
+	if (!(r = mysql_store_result(d->m)))
+		return my_err(d->m, "reading", "SHOW MASTER STATUS");
+	if ((row = mysql_fetch_row(r)) && row[0] && row[1]) {
+		snprintf(d->res->file, sizeof(d->res->file), "%s", row[0]);
+		rc = rv_parse_u64(row[1], &d->res->pos) ? RV_ENOTFOUND : 0;
+		if (mysql_num_fields(r) >= 5 && row[4])
+			snprintf(d->res->gtid, sizeof(d->res->gtid), "%s", row[4]);
+	}
+	mysql_free_result(r);
+	return rc;
+}
+
+/* Open the snapshot transaction and learn its binlog position. */
+static int begin(struct dump *d)
+{
+	struct rv_buf v = RV_BUF_INIT(sizeof(d->res->gtid) - 1);
+	int rc;
+
+	if ((rc = rv_mysql_exec(d->m, "mysql snapshot: session",
+				"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) ||
+	    (rc = rv_mysql_exec(d->m, "mysql snapshot: session", "SET SESSION time_zone='+00:00'")))
+		return rc;
+	if (rv_mysql_is_mariadb(d->m)) {
+		if ((rc = rv_mysql_exec(d->m, "mysql snapshot: start",
+					"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")))
+			return rc;
+		rc = status_pos(d);
+		if (rc && rc != RV_ENOTFOUND)
+			return rc;
+		if (!rc && *d->res->file) {
+			char *q, esc[600];
+
+			mysql_real_escape_string(d->m, esc, d->res->file,
+						 (unsigned long)strnlen(d->res->file, 290));
+			q = rv_asprintf("SELECT BINLOG_GTID_POS('%s', %" PRIu64 ")", esc,
+					d->res->pos);
+			rc = rv_mysql_value(d->m, q, &v);
+			free(q);
+			if (rc && rc != RV_ENOTFOUND) {
+				rv_buf_release(&v);
+				return rc;
+			}
+			snprintf(d->res->gtid, sizeof(d->res->gtid), "%s", rv_buf_str(&v));
+			rv_buf_release(&v);
+			return 0;
+		}
+		rv_buf_release(&v);
+		return rv_error(RV_EUSAGE, "mysql snapshot: the server has binary logging off — "
+					   "set log_bin in its config and restart it (revenant "
+					   "config check lists what else it needs)");
+	}
+	/* MySQL: a moment of global read lock pins the position to the
+	 * transaction's start. */
+	d->res->locked = true;
+	if ((rc = rv_mysql_exec(d->m, "mysql snapshot: lock", "FLUSH TABLES WITH READ LOCK")))
+		return rc;
+	rc = rv_mysql_exec(d->m, "mysql snapshot: start",
+			   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+	if (!rc)
+		rc = master_status(d);
+	{
+		int rc2 = rv_mysql_exec(d->m, "mysql snapshot: unlock", "UNLOCK TABLES");
+
+		rc = rc ? rc : rc2;
+	}
+	rv_buf_release(&v);
+	if (rc == RV_ENOTFOUND)
+		return rv_error(RV_EUSAGE, "mysql snapshot: the server has binary logging off — "
+					   "set log_bin in its config and restart it");
+	return rc;
+}
+
+/* ---- tables ---- */
+
+static int esc_room(struct dump *d, size_t n)
+{
+	if (n > RV_DBOBJ_RECORD_MAX)
+		return rv_error(RV_EFAIL, "mysql snapshot: a value of %zu bytes is too large", n);
+	if (n > d->esc_cap) {
+		free(d->esc);
+		d->esc_cap = n + (n >> 1) + 4096;
+		d->esc = rv_malloc(d->esc_cap);
+	}
+	return 0;
+}
+
+static int add_hex(struct rv_buf *b, const unsigned char *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	char chunk[8192];
+	int rc = rv_buf_add(b, "0x", 2);
+
+	for (size_t i = 0; !rc && i < n;) {
+		size_t k = 0;
+
+		for (; i < n && k + 2 <= sizeof(chunk); i++) {
+			chunk[k++] = hx[p[i] >> 4];
+			chunk[k++] = hx[p[i] & 15];
+		}
+		rc = rv_buf_add(b, chunk, k);
+	}
+	return rc;
+}
+
+static bool is_binary(const MYSQL_FIELD *f)
+{
+	if (f->type == MYSQL_TYPE_BIT)
+		return true;
+	if (f->type == MYSQL_TYPE_JSON)
+		return false; /* MySQL reports JSON as binary; it loads as text */
+	if (f->charsetnr != 63)
+		return false;
+	switch (f->type) {
+	case MYSQL_TYPE_TINY_BLOB:
+	case MYSQL_TYPE_MEDIUM_BLOB:
+	case MYSQL_TYPE_LONG_BLOB:
+	case MYSQL_TYPE_BLOB:
+	case MYSQL_TYPE_STRING:
+	case MYSQL_TYPE_VAR_STRING:
+	case MYSQL_TYPE_VARCHAR:
+	case MYSQL_TYPE_GEOMETRY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_number(const MYSQL_FIELD *f)
+{
+	switch (f->type) {
+	case MYSQL_TYPE_TINY:
+	case MYSQL_TYPE_SHORT:
+	case MYSQL_TYPE_LONG:
+	case MYSQL_TYPE_INT24:
+	case MYSQL_TYPE_LONGLONG:
+	case MYSQL_TYPE_DECIMAL:
+	case MYSQL_TYPE_NEWDECIMAL:
+	case MYSQL_TYPE_FLOAT:
+	case MYSQL_TYPE_DOUBLE:
+	case MYSQL_TYPE_YEAR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int add_value(struct dump *d, const MYSQL_FIELD *f, const char *v, unsigned long n)
+{
+	unsigned long k;
+	int rc;
+
+	if (!v)
+		return rv_buf_add(&d->stmt, "NULL", 4);
+	if (is_binary(f))
+		return n ? add_hex(&d->stmt, (const unsigned char *)v, n)
+			 : rv_buf_add(&d->stmt, "''", 2);
+	/* Numbers as the server wrote them; "inf"/"nan" cannot be stored. */
+	if (is_number(f))
+		return rv_buf_add(&d->stmt, v, n);
+	if ((rc = esc_room(d, 2 * (size_t)n + 1)))
+		return rc;
+	k = mysql_real_escape_string(d->m, d->esc, v, n);
+	if (k == (unsigned long)-1)
+		return rv_error(RV_EFAIL, "mysql snapshot: a value cannot be escaped");
+	rc = rv_buf_add(&d->stmt, "'", 1);
+	rc = rc ? rc : rv_buf_add(&d->stmt, d->esc, k);
+	return rc ? rc : rv_buf_add(&d->stmt, "'", 1);
+}
+
+/* The columns a dump reads and loads: all but generated ones, which the
+ * server computes again. */
+static int columns(struct dump *d, const char *table, struct rv_buf *cols)
+{
+	struct rv_buf q = RV_BUF_INIT(4096);
+	char et[600], ed[600];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc, n = 0;
+
+	mysql_real_escape_string(d->m, et, table, (unsigned long)strnlen(table, 290));
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	rc = rv_buf_addf(&q,
+			 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+			 "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND EXTRA NOT LIKE '%%GENERATED%%' "
+			 "ORDER BY ORDINAL_POSITION",
+			 ed, et);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "reading the columns of", table);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	while (!rc && (row = mysql_fetch_row(r))) {
+		if (n++)
+			rc = rv_buf_add(cols, ",", 1);
+		rc = rc ? rc : rv_mysql_ident(cols, row[0]);
+	}
+	mysql_free_result(r);
+	if (!rc && !n)
+		rc = rv_error(RV_EFAIL, "mysql snapshot: table '%s' has no columns to dump", table);
+	return rc;
+}
+
+static int show_create(struct dump *d, const char *what, const char *name, unsigned col,
+		       struct rv_buf *out)
+{
+	struct rv_buf q = RV_BUF_INIT(1024);
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	unsigned long *len;
+	int rc;
+
+	rc = rv_buf_addf(&q, "SHOW CREATE %s ", what);
+	rc = rc ? rc : rv_mysql_ident(&q, name);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "SHOW CREATE of", name);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	row = mysql_fetch_row(r);
+	len = mysql_fetch_lengths(r);
+	if (!row || mysql_num_fields(r) <= col || !row[col])
+		rc = rv_error(RV_EFAIL, "mysql snapshot: SHOW CREATE %s '%s' gave nothing", what,
+			      name);
+	else
+		rc = rv_buf_add(out, row[col], len[col]);
+	mysql_free_result(r);
+	return rc;
+}
+
+/* "CREATE ALGORITHM=… DEFINER=`u`@`h` SQL SECURITY …": without the
+ * DEFINER clause the restoring account becomes the definer (the source's
+ * accounts need not exist where a database is restored). */
+static void strip_definer(struct rv_buf *b)
+{
+	char *p = b->data ? strstr(b->data, "DEFINER=") : NULL, *e;
+
+	if (!p || p - b->data > 200)
+		return;
+	e = p + 8;
+	for (int part = 0; part < 2; part++) {
+		if (*e == '`') {
+			for (e++; *e && !(*e == '`' && e[1] != '`'); e += *e == '`' ? 2 : 1)
+				;
+			if (*e)
+				e++;
+		} else {
+			while (*e && *e != '@' && *e != ' ')
+				e++;
+		}
+		if (part == 0 && *e == '@')
+			e++;
+		else
+			break;
+	}
+	while (*e == ' ')
+		e++;
+	memmove(p, e, strlen(e) + 1);
+	b->len -= (size_t)(e - p);
+}
+
+static int dump_rows(struct dump *d, const char *table)
+{
+	struct rv_buf cols = RV_BUF_INIT(1u << 20), head = RV_BUF_INIT(1u << 20),
+		      q = RV_BUF_INIT(1u << 20);
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	MYSQL_FIELD *f;
+	unsigned nf;
+	uint64_t rows = 0;
+	int rc;
+
+	rc = columns(d, table, &cols);
+	rc = rc ? rc : rv_buf_add(&head, "INSERT INTO ", 12);
+	rc = rc ? rc : rv_mysql_ident(&head, table);
+	rc = rc ? rc : rv_buf_addf(&head, " (%s) VALUES ", cols.data);
+	rc = rc ? rc : rv_buf_addf(&q, "SELECT %s FROM ", cols.data);
+	rc = rc ? rc : rv_mysql_ident(&q, table);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_use_result(d->m))))
+		rc = my_err(d->m, "reading the rows of", table);
+	rv_buf_release(&q);
+	rv_buf_release(&cols);
+	if (rc) {
+		rv_buf_release(&head);
+		return rc;
+	}
+	f = mysql_fetch_fields(r);
+	nf = mysql_num_fields(r);
+	while (!rc && (row = mysql_fetch_row(r))) {
+		unsigned long *len = mysql_fetch_lengths(r);
+
+		if (!d->stmt.len)
+			rc = rv_buf_add(&d->stmt, head.data, head.len);
+		else
+			rc = rv_buf_add(&d->stmt, ",", 1);
+		rc = rc ? rc : rv_buf_add(&d->stmt, "(", 1);
+		for (unsigned i = 0; !rc && i < nf; i++) {
+			if (i)
+				rc = rv_buf_add(&d->stmt, ",", 1);
+			rc = rc ? rc : add_value(d, &f[i], row[i], len[i]);
+		}
+		rc = rc ? rc : rv_buf_add(&d->stmt, ")", 1);
+		rows++;
+		if (!rc && d->stmt.len >= INSERT_BATCH)
+			rc = record(d, "sql", "rows:", table);
+	}
+	if (!rc && mysql_errno(d->m))
+		rc = my_err(d->m, "reading the rows of", table);
+	mysql_free_result(r);
+	if (!rc && d->stmt.len)
+		rc = record(d, "sql", "rows:", table);
+	rv_buf_release(&head);
+	d->res->rows += rows;
+	return rc;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void names_free(struct names *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i]);
+	free(n->v);
+	n->v = NULL;
+	n->n = 0;
+}
+
+/* The database's tables or views (TABLE_TYPE), by name. */
+static int list(struct dump *d, const char *type, struct names *out)
+{
+	struct rv_buf q = RV_BUF_INIT(2048);
+	char ed[600];
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	rc = rv_buf_addf(&q,
+			 "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE "
+			 "TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' ORDER BY TABLE_NAME",
+			 ed, type);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "listing the tables of", d->db);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r))) {
+		if (row[1] && strcasecmp(row[1], "InnoDB"))
+			rv_log(RV_LOG_WARN,
+			       "mysql snapshot: a table outside InnoDB is not in the consistent "
+			       "snapshot (writes to it during the dump may be half in)",
+			       "table", row[0], "engine", row[1], NULL);
+		out->v[out->n++] = rv_strdup(row[0]);
+	}
+	mysql_free_result(r);
+	return 0;
+}
+
+static int dump_triggers(struct dump *d)
+{
+	struct rv_buf q = RV_BUF_INIT(2048), mode = RV_BUF_INIT(4096);
+	struct names t = {0};
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	rc = rv_buf_add(&q, "SHOW TRIGGERS FROM ", 19);
+	rc = rc ? rc : rv_mysql_ident(&q, d->db);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "listing the triggers of", d->db);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	t.v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r)))
+		t.v[t.n++] = rv_strdup(row[0]);
+	mysql_free_result(r);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		/* SHOW CREATE TRIGGER: name, sql_mode, statement, … */
+		rc = show_create(d, "TRIGGER", t.v[i], 1, &mode);
+		rc = rc ? rc : rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", mode.data);
+		rc = rc ? rc : record(d, "sql", "mode:", t.v[i]);
+		rc = rc ? rc : show_create(d, "TRIGGER", t.v[i], 2, &d->stmt);
+		if (!rc)
+			strip_definer(&d->stmt);
+		rc = rc ? rc : record(d, "sql", "trigger:", t.v[i]);
+		rv_buf_reset(&mode);
+		d->res->triggers++;
+	}
+	rv_buf_release(&mode);
+	names_free(&t);
+	return rc;
+}
+
+/* The session a load needs, as the dump's first record. */
+static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, "
+			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
+static const char postamble[] = "SET foreign_key_checks=1, unique_checks=1";
+
+static int dump_all(struct dump *d)
+{
+	struct names tables = {0}, views = {0};
+	int rc;
+
+	rc = list(d, "BASE TABLE", &tables);
+	rc = rc ? rc : list(d, "VIEW", &views);
+	rc = rc ? rc : rv_buf_add(&d->stmt, preamble, sizeof(preamble) - 1);
+	rc = rc ? rc : record(d, "sql", "session", NULL);
+	for (size_t i = 0; !rc && i < tables.n; i++) {
+		rc = show_create(d, "TABLE", tables.v[i], 1, &d->stmt);
+		rc = rc ? rc : record(d, "sql", "table:", tables.v[i]);
+		rc = rc ? rc : dump_rows(d, tables.v[i]);
+		d->res->tables++;
+	}
+	for (size_t i = 0; !rc && i < views.n; i++) {
+		rc = show_create(d, "VIEW", views.v[i], 1, &d->stmt);
+		if (!rc)
+			strip_definer(&d->stmt);
+		rc = rc ? rc : record(d, "sql", "view:", views.v[i]);
+		d->res->views++;
+	}
+	rc = rc ? rc : dump_triggers(d);
+	rc = rc ? rc : rv_buf_add(&d->stmt, postamble, sizeof(postamble) - 1);
+	rc = rc ? rc : record(d, "sql", "session", NULL);
+	names_free(&tables);
+	names_free(&views);
+	return rc;
+}
+
+/* ---- into the store ---- */
+
+struct putter {
+	struct rv_store *st;
+	const char *key;
+	int fd;
+	int rc;
+	char err[1024];
+};
+
+static void *put_main(void *p)
+{
+	struct putter *pt = p;
+	struct rv_put_opts po = {.cond = RV_PUT_ALWAYS};
+
+	pt->rc = rv_store_put_fd(pt->st, pt->key, pt->fd, UINT64_MAX, &po);
+	if (pt->rc)
+		snprintf(pt->err, sizeof(pt->err), "%s", rv_errmsg());
+	close(pt->fd);
+	return NULL;
+}
+
+/* The charset and collation of the database: the restore creates it so. */
+static int db_charset(struct dump *d, char *meta, size_t n)
+{
+	char ed[600], q[800];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	snprintf(q, sizeof(q),
+		 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+		 "information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'",
+		 ed);
+	if (mysql_query(d->m, q) || !(r = mysql_store_result(d->m)))
+		return my_err(d->m, "reading the charset of", d->db);
+	row = mysql_fetch_row(r);
+	if (row && row[0] && row[1])
+		snprintf(meta, n, "charset=%s collation=%s", row[0], row[1]);
+	mysql_free_result(r);
+	return 0;
+}
+
+/* A header token's value: no space or control byte (GTID lists carry
+ * newlines on MySQL). */
+static void token_clean(char *s)
+{
+	char *o = s;
+
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p > 0x20 && *p != 0x7f)
+			*o++ = *p;
+	*o = '\0';
+}
+
+static int build_header(struct dump *d, struct rv_dbobj_hdr *h)
+{
+	char cs[256] = "";
+	int rc, n;
+
+	if ((rc = db_charset(d, cs, sizeof(cs))))
+		return rc;
+	token_clean(d->res->file);
+	token_clean(d->res->gtid);
+	snprintf(d->res->server, sizeof(d->res->server), "%s", mysql_get_server_info(d->m));
+	token_clean(d->res->server);
+	snprintf(h->engine, sizeof(h->engine), "mysql");
+	n = snprintf(h->meta, sizeof(h->meta),
+		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid=%s server=%s%s%s", d->res->file,
+		     d->res->pos, *d->res->gtid ? d->res->gtid : "-", d->res->server,
+		     *cs ? " " : "", cs);
+	if (n < 0 || (size_t)n >= sizeof(h->meta))
+		return rv_error(RV_EFAIL, "mysql snapshot: the GTID position is too long for the "
+					  "object header");
+	return 0;
+}
+
+int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
+		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out)
+{
+	struct dump d = {.res = res, .db = c->database};
+	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT, .from = at, .to = at};
+	struct putter pt = {.st = st, .fd = -1};
+	pthread_t th;
+	bool started = false;
+	int fds[2] = {-1, -1}, rc, rc2;
+	char *key = NULL;
+	int64_t t0 = rv_mono_ms();
+
+	memset(res, 0, sizeof(*res));
+	if (key_out)
+		*key_out = NULL;
+	rv_buf_init(&d.stmt, RV_DBOBJ_RECORD_MAX);
+	if ((rc = rv_mysql_connect(&d.m, c, NULL)))
+		return rc;
+	rc = begin(&d);
+	if (!rc) {
+		memcpy(h.gen, gen, RV_GEN_ID_LEN);
+		h.time_ms = rv_now_ms();
+		rc = build_header(&d, &h);
+	}
+	if (!rc && pipe2(fds, O_CLOEXEC) == -1)
+		rc = rv_error_errno(RV_EFAIL, errno, "mysql snapshot: pipe");
+	if (!rc) {
+		key = rv_dbobj_snapshot_key(gen, at, h.time_ms);
+		pt.key = key;
+		pt.fd = fds[0];
+		fds[0] = -1;
+		if (pthread_create(&th, NULL, put_main, &pt)) {
+			close(pt.fd);
+			rc = rv_error(RV_EFAIL, "mysql snapshot: cannot start a thread");
+		} else {
+			started = true;
+		}
+	}
+	if (!rc)
+		rc = rv_dbobj_writer_new(&d.w, &h, fds[1]);
+	rc = rc ? rc : dump_all(&d);
+	rc = rc ? rc : rv_dbobj_writer_finish(d.w);
+	rv_dbobj_writer_free(d.w);
+	if (fds[1] != -1)
+		close(fds[1]); /* the put sees the end of the object */
+	rc2 = rv_mysql_exec(d.m, "mysql snapshot: commit", "COMMIT");
+	rc = rc ? rc : rc2;
+	mysql_close(d.m);
+	if (started) {
+		pthread_join(th, NULL);
+		/* The store's failure is the cause when there is one (the
+		 * dump then only saw the pipe close). */
+		if (pt.rc)
+			rc = rv_error(pt.rc, "%s", pt.err);
+		/* A failed dump ends the pipe early and the put may have stored
+		 * what came: never leave a partial snapshot under its name (a
+		 * reader would refuse it, but it must not even look like one). */
+		if (rc && !pt.rc && rv_store_delete(st, key) != 0)
+			rv_log(RV_LOG_WARN,
+			       "mysql snapshot: a failed snapshot could not be removed", "key", key,
+			       "error", rv_errmsg(), NULL);
+	}
+	rv_buf_release(&d.stmt);
+	free(d.esc);
+	if (!rc) {
+		char ms[24], rows[24];
+
+		snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
+		snprintf(rows, sizeof(rows), "%" PRIu64, res->rows);
+		rv_log(RV_LOG_INFO, "mysql: snapshot written", "key", key, "binlog_file", res->file,
+		       "gtid", res->gtid, "rows", rows, "ms", ms, NULL);
+		if (key_out) {
+			*key_out = key;
+			key = NULL;
+		}
+	}
+	free(key);
+	return rc;
+}
