@@ -92,9 +92,20 @@ mariadb_start() {
 	mkdir -p "$MARIADB_DIR/data"
 	user=$(mariadb_user)
 	# The server's user must reach its folder; the test (root or the
-	# same user) reaches everything anyway.
+	# same user) reaches everything anyway.  A test's own mktemp folder
+	# (0700) gets o+x: others may pass through it, not list it.
 	chmod 755 "$MARIADB_DIR"
 	chown -R "$user" "$MARIADB_DIR"
+	if [ "$user" != "$(id -un)" ]; then
+		local d
+		d=$(dirname "$(readlink -f "$MARIADB_DIR")")
+		while [ "$d" != / ] && [ -O "$d" ] && ! runuser -u "$user" -- test -x "$d" 2>/dev/null; do
+			chmod o+x "$d"
+			d=$(dirname "$d")
+		done
+		runuser -u "$user" -- test -w "$MARIADB_DIR/data" ||
+			mariadb_die "user $user cannot reach $MARIADB_DIR" || return 1
+	fi
 	MARIADB_SOCK=$MARIADB_DIR/mariadb.sock
 	MARIADB_PORT=$(mariadb_free_port)
 	export MARIADB_DIR MARIADB_SOCK MARIADB_PORT
