@@ -86,26 +86,44 @@ static const struct rv_config_entry entries[] = {
      .max = 5 * RV_CONFIG_MIN},
 };
 
-/* The first database.mysql key the file gave, or NULL. */
-static const char *mysql_given(const struct rv_config_origin *o, unsigned *line)
+/* database.mysql is configured when any of the keys that name a server,
+ * an account or a database is set (port, tls and the rest have defaults
+ * and alone mean nothing, as `config show` writes them all): the first
+ * such key given, and its line. */
+static const char *mysql_given(const struct rv_config *c, const struct rv_config_origin *o,
+			       unsigned *line)
 {
-	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
-		if (!strncmp(entries[i].name, MY(""), strlen(MY(""))) &&
-		    (*line = rv_config_line(o, entries[i].name)) != 0)
-			return entries[i].name;
-	return NULL;
+	const struct rv_mysql_conf *m = &c->database.mysql;
+	const struct {
+		const char *key;
+		const char *val;
+	} k[] = {{MY("host"), m->host},		{MY("socket"), m->socket},
+		 {MY("user"), m->user},		{MY("password"), m->password},
+		 {MY("database"), m->database}, {MY("tls_ca"), m->tls_ca}};
+	const char *first = NULL;
+
+	*line = 0;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		unsigned l = rv_config_line(o, k[i].key);
+
+		if (k[i].val && (!first || (l && (l < *line || !*line)))) {
+			first = k[i].key;
+			*line = l;
+		}
+	}
+	return first;
 }
 
 static int database_check(const struct rv_config *c, const struct rv_config_origin *o)
 {
 	const struct rv_mysql_conf *m = &c->database.mysql;
 	unsigned line = 0;
-	const char *key = mysql_given(o, &line);
+	const char *key = mysql_given(c, o, &line);
 
-	if (!key && !m->password)
+	if (!key)
 		return 0;
 	if (c->database.sqlite)
-		return rv_config_fail(o, line, key ? key : MY("password"),
+		return rv_config_fail(o, line, key,
 				      "database.sqlite is set too: replicate one database, "
 				      "give database.sqlite or database.mysql, not both");
 	if (!m->database)
