@@ -88,6 +88,8 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 	if (!rc)
 		rc = rv_zstream_writer_tune(w->zs, w->records ? 3 : 1,
 					    h->kind == RV_DBOBJ_SNAPSHOT ? 1 : 0);
+	if (!rc && w->records)
+		rc = rv_zstream_writer_job_size(w->zs, 1u << 20);
 	if (!rc)
 		rc = rv_zstream_write(w->zs, line, (size_t)n);
 	if (rc) {

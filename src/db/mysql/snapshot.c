@@ -36,8 +36,6 @@ struct dump {
 	MYSQL *m;
 	struct rv_dbobj_writer *w;
 	struct rv_buf stmt; /* the statement being built */
-	char *esc;	    /* mysql_real_escape_string's output */
-	size_t esc_cap;
 	struct rv_mysql_snap_pos *res;
 	const char *db;
 };
@@ -168,18 +166,6 @@ static int begin(struct dump *d)
 
 /* ---- tables ---- */
 
-static int esc_room(struct dump *d, size_t n)
-{
-	if (n > RV_DBOBJ_RECORD_MAX)
-		return rv_error(RV_EFAIL, "mysql snapshot: a value of %zu bytes is too large", n);
-	if (n > d->esc_cap) {
-		free(d->esc);
-		d->esc_cap = n + (n >> 1) + 4096;
-		d->esc = rv_malloc(d->esc_cap);
-	}
-	return 0;
-}
-
 static int add_hex(struct rv_buf *b, const unsigned char *p, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
@@ -240,11 +226,34 @@ static bool is_number(const MYSQL_FIELD *f)
 	}
 }
 
+/* A string literal of `v` for the utf8mb4 connection, with backslash
+ * escapes (the load's sql_mode keeps them): what mysql_real_escape_string
+ * writes for utf8mb4, whose multi-byte sequences never hold an ASCII byte,
+ * so escaping byte by byte is exact — and several times faster than its
+ * per-character validity checks, which were 40 % of a dump's CPU. */
+static int add_string(struct rv_buf *b, const char *v, size_t n)
+{
+	static const char map[256] = {[0] = '0',     ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\',
+				      ['\''] = '\'', ['"'] = '"',  [26] = 'Z'};
+	size_t run = 0;
+	int rc = rv_buf_add(b, "'", 1);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		char e = map[(unsigned char)v[i]];
+		char pair[2] = {'\\', e};
+
+		if (!e)
+			continue;
+		rc = rv_buf_add(b, v + run, i - run);
+		rc = rc ? rc : rv_buf_add(b, pair, 2);
+		run = i + 1;
+	}
+	rc = rc ? rc : rv_buf_add(b, v + run, n - run);
+	return rc ? rc : rv_buf_add(b, "'", 1);
+}
+
 static int add_value(struct dump *d, const MYSQL_FIELD *f, const char *v, unsigned long n)
 {
-	unsigned long k;
-	int rc;
-
 	if (!v)
 		return rv_buf_add(&d->stmt, "NULL", 4);
 	if (is_binary(f))
@@ -253,14 +262,7 @@ static int add_value(struct dump *d, const MYSQL_FIELD *f, const char *v, unsign
 	/* Numbers as the server wrote them; "inf"/"nan" cannot be stored. */
 	if (is_number(f))
 		return rv_buf_add(&d->stmt, v, n);
-	if ((rc = esc_room(d, 2 * (size_t)n + 1)))
-		return rc;
-	k = mysql_real_escape_string(d->m, d->esc, v, n);
-	if (k == (unsigned long)-1)
-		return rv_error(RV_EFAIL, "mysql snapshot: a value cannot be escaped");
-	rc = rv_buf_add(&d->stmt, "'", 1);
-	rc = rc ? rc : rv_buf_add(&d->stmt, d->esc, k);
-	return rc ? rc : rv_buf_add(&d->stmt, "'", 1);
+	return add_string(&d->stmt, v, n);
 }
 
 /* The columns a dump reads and loads: all but generated ones, which the
@@ -666,7 +668,6 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 			       "error", rv_errmsg(), NULL);
 	}
 	rv_buf_release(&d.stmt);
-	free(d.esc);
 	if (!rc) {
 		char ms[24], rows[24];
 
