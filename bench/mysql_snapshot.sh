@@ -2,7 +2,7 @@
 # mysql_snapshot.sh - a MySQL/MariaDB snapshot: revenant's (consistent
 # snapshot streamed as one zstd object into a file:// store) against what
 # a user runs otherwise, `mariadb-dump --single-transaction | zstd` into a
-# file, on the same Ghost-shaped database in the same run, on a private
+# file (fsynced, as the store's file is), on the same Ghost-shaped database in the same run, on a private
 # MariaDB (tests/lib/mariadb.sh).  Wall time, CPU, peak RSS and bytes of
 # each, and the ratios.  Both outputs are loaded back and compared
 # (CHECKSUM TABLE) so that neither wins by dumping less.
@@ -84,7 +84,7 @@ for run in 1 2; do
 	rm -rf "$W/store/generations" "$W/dump.sql.zst"
 	R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "file://$W/store")
 	R[rvb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
-	R[md$run]=$(measure bash -c "set -o pipefail; mariadb-dump --no-defaults -S '$MARIADB_SOCK' -uroot --single-transaction --default-character-set=utf8mb4 ghost | zstd -q -c > '$W/dump.sql.zst'")
+	R[md$run]=$(measure bash -c "set -o pipefail; mariadb-dump --no-defaults -S '$MARIADB_SOCK' -uroot --single-transaction --default-character-set=utf8mb4 ghost | zstd -q -c > '$W/dump.sql.zst' && sync '$W/dump.sql.zst'")
 	R[mdb$run]=$(stat -c %s "$W/dump.sql.zst")
 done
 

@@ -93,6 +93,7 @@ INSERT INTO settings VALUES ('s1', 'title', 'Mein Blog 🚀', 'string', 1.5e-300
 CREATE VIEW published_posts AS SELECT p.id, p.title, u.name AS author FROM posts p JOIN users u ON u.id = p.author_id WHERE p.status = 'published';
 CREATE VIEW published_count AS SELECT COUNT(*) AS c FROM published_posts;
 CREATE TRIGGER posts_slug BEFORE INSERT ON posts FOR EACH ROW SET NEW.slug = LOWER(NEW.slug);
+CREATE DEFINER=\`root\`@\`localhost\` SQL SECURITY INVOKER VIEW a_defs AS SELECT 'x DEFINER=\`y\`@\`z\` VIEW' AS d, COUNT(*) AS c FROM published_count;
 " || fail "load the schema and rows"
 echo "rows: $(mariadb_sql -D ghost "SELECT (SELECT COUNT(*) FROM posts)+(SELECT COUNT(*) FROM posts_tags)+(SELECT COUNT(*) FROM members)+(SELECT COUNT(*) FROM media)+(SELECT COUNT(*) FROM users)")"
 
@@ -171,6 +172,8 @@ for t in users posts tags posts_tags members media settings; do
 	[ "$(mariadb_sql "SHOW CREATE TABLE ghost.$t" | cut -f2-)" = "$(mariadb_sql "SHOW CREATE TABLE ghost_restored.$t" | cut -f2-)" ] || fail "schema of $t differs"
 done
 [ "$(mariadb_sql -D ghost "SELECT * FROM published_count")" = "$(mariadb_sql -D ghost_restored "SELECT * FROM published_count")" ] || fail "views"
+[ "$(mariadb_sql -D ghost_restored "SELECT d FROM a_defs")" = 'x DEFINER=`y`@`z` VIEW' ] || fail "a view naming DEFINER= in its query"
+[ "$(mariadb_sql "SELECT SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA='ghost_restored' AND TABLE_NAME='a_defs'")" = INVOKER ] || fail "SQL SECURITY"
 [ "$(mariadb_sql "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='ghost_restored'")" = "SET NEW.slug = LOWER(NEW.slug)" ] || fail "trigger"
 [ "$(mariadb_sql "SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='ghost_restored' AND CONSTRAINT_TYPE='FOREIGN KEY'")" = 3 ] || fail "foreign keys"
 

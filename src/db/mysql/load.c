@@ -295,7 +295,10 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 		close(fds[0]); /* a download still writing stops on EPIPE */
 	if (started) {
 		pthread_join(th, NULL);
-		if (g.rc && rc)
+		/* An object that ended early because its download failed:
+		 * the download's error is the cause (a failed statement
+		 * closes the pipe first, and the download's EPIPE is not). */
+		if (g.rc && rc == RV_ECORRUPT)
 			rc = rv_error(g.rc, "%s", g.err);
 	}
 	if (rc && created)

@@ -330,10 +330,15 @@ static int show_create(struct dump *d, const char *what, const char *name, unsig
  * accounts need not exist where a database is restored). */
 static void strip_definer(struct rv_buf *b)
 {
-	char *p = b->data ? strstr(b->data, "DEFINER=") : NULL, *e;
+	char *p = b->data ? strcasestr(b->data, " DEFINER=") : NULL, *e;
+	const char *v = b->data ? strcasestr(b->data, " VIEW ") : NULL,
+		   *t = b->data ? strcasestr(b->data, " TRIGGER ") : NULL;
 
-	if (!p || p - b->data > 200)
+	/* Only in the clauses before the object's name: "DEFINER=" in a
+	 * view's query or a trigger's body is someone's data. */
+	if (!p || (v && p > v) || (t && p > t))
 		return;
+	p++;
 	e = p + 8;
 	for (int part = 0; part < 2; part++) {
 		if (*e == '`') {

@@ -492,7 +492,7 @@ static void test_mysql(void **state)
 
 	(void)state;
 	set_test_env();
-	c = load_ok("good/mysql.yml");
+	c = load_ok("server/mysql.yml");
 	assert_null(c->database.sqlite);
 	assert_string_equal(c->database.mysql.host, "mysql.ghost.svc.cluster.local");
 	assert_int_equal(c->database.mysql.port, 3307);
@@ -525,7 +525,7 @@ static void test_roundtrip(void **state)
 					    "good/env.yml",
 					    "good/secret_file.yml",
 					    "good/dns_route53.yml",
-					    "good/mysql.yml",
+					    "server/mysql.yml",
 					    "../../revenant.example.yml",
 					    NULL};
 
