@@ -13,6 +13,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # throw-away servers (tests/lib/mariadb.sh); mariadb-dump and zstd
       # for bench/mysql_snapshot.sh.  About 11 s to install here.
       libmariadb-dev mariadb-server mariadb-client zstd
+      # openssl: certificates for the TLS case of tests/integration/mysql_check.sh.
+      openssl
       # DNS switch tests: a real BIND (named, dig, nsupdate, tsig-keygen).
       bind9 bind9-dnsutils
       # Tests: the real second S3 client, botocore (independent SigV4 check),

@@ -3,7 +3,8 @@
 # in each way the check knows, one at a time: each gives its exact line
 # and the documented exit code (2 a server setting, 3 unreachable, 4
 # refused or a missing privilege, 5 no such database), and no password
-# ever appears in the output.  Also the database.mysql rules of the file
+# ever appears in the output.  TLS against a server with a certificate
+# made here: verified with tls_ca, refused without, tls_verify: false.  Also the database.mysql rules of the file
 # itself (exit 2) and `config show`'s redaction.
 set -uo pipefail
 : "${REVENANT:?set REVENANT to the revenant binary}" "${RV_TESTDIR:?}"
@@ -148,6 +149,31 @@ run "$R" config check -c "$W/c.yml"
 [ "$rc" = 2 ] || fail "exit $rc"
 [ "$(grep -c '^error: mysql' "$W/err")" = 8 ] || fail "expected 7 lines and the summary"
 mariadb_sql "SET GLOBAL binlog_format=ROW"
+
+step "TLS: verified against the CA given, refused against the system's, unverified on request"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=rv-test-ca" \
+	-keyout "$W/ca.key" -out "$W/ca.pem" 2>/dev/null || fail "CA"
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$W/srv.key" -out "$W/srv.csr" 2>/dev/null || fail "CSR"
+printf 'subjectAltName=IP:127.0.0.1\n' >"$W/san.ext"
+openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
+	-extfile "$W/san.ext" -out "$W/srv.pem" 2>/dev/null || fail "server certificate"
+cp "$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$MARIADB_DIR/"
+chown "$(mariadb_user)" "$MARIADB_DIR"/*.pem "$MARIADB_DIR/srv.key"
+mariadb_restart --ssl-ca="$MARIADB_DIR/ca.pem" --ssl-cert="$MARIADB_DIR/srv.pem" --ssl-key="$MARIADB_DIR/srv.key" || fail "restart with TLS"
+mariadb_sql "ALTER USER 'rv'@'%' REQUIRE SSL" || fail "require ssl"
+config rv ghost | sed "s|^    database: ghost\$|    database: ghost\n    tls: on\n    tls_ca: $W/ca.pem|" >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+[ "$rc" = 0 ] || fail "TLS verified against its CA: exit $rc"
+config rv ghost | sed 's|^    database: ghost$|    database: ghost\n    tls: on|' >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+[ "$rc" = 3 ] || fail "TLS against the system's CAs: exit $rc"
+grep -q "^error: mysql $AT: cannot connect: .* — check database.mysql.host/port or socket, TLS, and that the server runs$" "$W/err" || fail "TLS message"
+config rv ghost | sed 's|^    database: ghost$|    database: ghost\n    tls: on\n    tls_verify: false|' >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+[ "$rc" = 0 ] || fail "TLS unverified: exit $rc"
+run "$R" config check -c "$W/ok.yml"
+[ "$rc" = 4 ] || fail "an account that requires TLS, without it: exit $rc"
+mariadb_sql "ALTER USER 'rv'@'%' REQUIRE NONE"
 
 step "binary logging off (server restarted without it): exit 2"
 mariadb_restart --skip-log-bin || fail "restart"

@@ -55,7 +55,8 @@ CREATE TABLE posts_tags (id VARCHAR(24) PRIMARY KEY, post_id VARCHAR(24) NOT NUL
   FOREIGN KEY (tag_id) REFERENCES tags(id)) ENGINE=InnoDB;
 CREATE TABLE members (id VARCHAR(24) PRIMARY KEY, email VARCHAR(191) NOT NULL UNIQUE, name VARCHAR(191) NULL,
   note VARCHAR(2000) NULL, geolocation JSON NULL, email_disabled TINYINT(1) NOT NULL DEFAULT 0,
-  created_at DATETIME(6) NOT NULL) ENGINE=InnoDB;
+  created_at DATETIME(6) NOT NULL, domain VARCHAR(191) AS (SUBSTRING_INDEX(email, '@', -1)) VIRTUAL,
+  name_len INT AS (CHAR_LENGTH(name)) STORED, INDEX (domain)) ENGINE=InnoDB;
 CREATE TABLE media (id INT PRIMARY KEY, data LONGBLOB NULL, small VARBINARY(64) NULL, sha CHAR(64) NULL) ENGINE=InnoDB;
 CREATE TABLE settings (id VARCHAR(24) PRIMARY KEY, \`key\` VARCHAR(50) NOT NULL UNIQUE, value TEXT NULL,
   \`type\` VARCHAR(50) NOT NULL, flags DOUBLE NULL, amount DECIMAL(20,6) NULL, b BIT(8) NULL) ENGINE=InnoDB;
@@ -78,7 +79,7 @@ INSERT INTO tags WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WH
   SELECT CONCAT('b', LPAD(HEX(i),23,'0')), CONCAT('Tag ', i, ' ☕'), CONCAT('tag-', i) FROM s;
 INSERT INTO posts_tags WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 3000)
   SELECT CONCAT('c', LPAD(HEX(i),23,'0')), CONCAT('a', LPAD(HEX(1 + i % 2000),23,'0')), CONCAT('b', LPAD(HEX(1 + i % 40),23,'0')), i % 4 FROM s;
-INSERT INTO members WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 2000)
+INSERT INTO members (id, email, name, note, geolocation, email_disabled, created_at) WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 2000)
   SELECT CONCAT('d', LPAD(HEX(i),23,'0')), CONCAT('m', i, '@example.org'), IF(i % 9 = 0, NULL, CONCAT('Mitglied ', i, ' 👩‍💻')),
          IF(i % 11 = 0, CONCAT('nul', CHAR(0), 'byte, quote '' and \\\\ and ', CHAR(26), ' sub'), NULL),
          IF(i % 2 = 0, JSON_OBJECT('city', 'Zürich', 'i', i, 'ok', TRUE, 'ratio', i / 7), NULL),

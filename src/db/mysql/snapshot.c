@@ -266,7 +266,9 @@ static int add_value(struct dump *d, const MYSQL_FIELD *f, const char *v, unsign
 }
 
 /* The columns a dump reads and loads: all but generated ones, which the
- * server computes again. */
+ * server computes again (by GENERATION_EXPRESSION, which both servers
+ * have: MySQL's EXTRA also says DEFAULT_GENERATED of an ordinary column
+ * with an expression default). */
 static int columns(struct dump *d, const char *table, struct rv_buf *cols)
 {
 	struct rv_buf q = RV_BUF_INIT(4096);
@@ -277,11 +279,13 @@ static int columns(struct dump *d, const char *table, struct rv_buf *cols)
 
 	mysql_real_escape_string(d->m, et, table, (unsigned long)strnlen(table, 290));
 	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc = rv_buf_addf(&q,
-			 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
-			 "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND EXTRA NOT LIKE '%%GENERATED%%' "
-			 "ORDER BY ORDINAL_POSITION",
-			 ed, et);
+	rc = rv_buf_addf(
+	    &q,
+	    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+	    "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND (GENERATION_EXPRESSION IS NULL OR "
+	    "GENERATION_EXPRESSION = '') "
+	    "ORDER BY ORDINAL_POSITION",
+	    ed, et);
 	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
 		rc = my_err(d->m, "reading the columns of", table);
 	rv_buf_release(&q);
