@@ -6,19 +6,26 @@
 # their interfaces by tests/tools/mysql_tool until replicate/restore carry
 # MySQL).
 #   - the data: utf8mb4 (emoji, CJK), NULLs, binary blobs with every byte
-#     value, 1 MiB TEXT, datetimes with fractions, JSON, a view, a trigger;
+#     value (one of 8 MiB), 1 MiB TEXT, datetimes with fractions, JSON,
+#     generated columns, views (one naming another, one with DEFINER=
+#     in its query), a trigger, foreign keys;
 #   - the writer commits (insert + counter update) in one transaction,
 #     continuously: the restore holds exactly the writes the binlog has
 #     before the header's position (mariadb-binlog decodes them), none
 #     after, and its counter equals its row count;
 #   - the static tables: CHECKSUM TABLE and an ordered dump, equal;
 #   - a restore into an existing database: exit 6, nothing touched; a
-#     corrupt or truncated object: exit 7 and no database left behind.
+#     corrupt or truncated object: exit 7 and no database left behind;
+#   - killed at a test point: a snapshot leaves no object; a restore
+#     leaves its marker table, and the next restore into that name drops
+#     it and finishes.
 set -uo pipefail
 : "${RV_MYSQL_TOOL:?set RV_MYSQL_TOOL to the mysql_tool binary}" "${RV_TESTDIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-snap.XXXXXX")
 # shellcheck source=/dev/null
 . "$RV_TESTDIR/lib/mariadb.sh"
+# shellcheck source=/dev/null
+. "$RV_TESTDIR/lib/testpoint.sh"
 WRITER=
 trap '[ -n "$WRITER" ] && kill $WRITER 2>/dev/null; mariadb_stop; rm -rf "$W"' EXIT
 T=$RV_MYSQL_TOOL
@@ -89,6 +96,7 @@ INSERT INTO media WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s W
             CONCAT(UNHEX(SHA2(i, 256)), UNHEX(SHA2(i + 1, 512)), REPEAT(UNHEX('00275C0A0D1A22FF'), i)))),
          IF(i % 3 = 0, NULL, UNHEX(SHA2(i, 256))), SHA2(i, 256) FROM s;
 INSERT INTO media VALUES (1000, RANDOM_BYTES(1024) , RANDOM_BYTES(64), NULL);
+INSERT INTO media VALUES (1001, REPEAT(RANDOM_BYTES(1024), 8192), NULL, 'one 8 MiB row: a 16 MiB statement alone');
 INSERT INTO settings VALUES ('s1', 'title', 'Mein Blog 🚀', 'string', 1.5e-300, 12345678901234.123456, b'10100101'),
   ('s2', 'description', NULL, 'string', NULL, -0.000001, b'0'), ('s3', 'empty', '', 'string', -0.0, 0, NULL);
 CREATE VIEW published_posts AS SELECT p.id, p.title, u.name AS author FROM posts p JOIN users u ON u.id = p.author_id WHERE p.status = 'published';
@@ -184,6 +192,28 @@ rc=$?
 [ "$rc" = 6 ] || fail "exit $rc"
 grep -q "database 'ghost_restored' already exists" "$W/err" || fail "message: $(cat "$W/err")"
 [ "$(mariadb_sql -D ghost_restored "SELECT v FROM counters")" = "$n" ] || fail "the existing database changed"
+
+step "a snapshot killed half-way (test point mysql.dumped) leaves no object"
+REVENANT_TESTPOINT=mysql.dumped@4 "$T" snapshot "$W/rv.yml" "file://$W/store" >/dev/null 2>"$W/err" &
+pid=$!
+tp_wait_stopped "$pid" || fail "the snapshot never reached mysql.dumped"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+[ "$(find "$W/store" -name '*.db.zst' | wc -l)" = 1 ] || fail "a killed snapshot left an object: $(find "$W/store" -name '*.db.zst')"
+
+step "a restore killed half-way (test point mysql.loaded) is marked, and the next one redoes it"
+REVENANT_TESTPOINT=mysql.loaded@5 "$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_killed >/dev/null 2>"$W/err" &
+pid=$!
+tp_wait_stopped "$pid" || fail "the restore never reached mysql.loaded"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+[ "$(mariadb_sql -D ghost_killed "SHOW TABLES LIKE 'revenant_restore_incomplete'")" = revenant_restore_incomplete ] || fail "a killed restore left no marker"
+"$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_killed >/dev/null 2>"$W/err" || fail "the restore after a killed one: $(cat "$W/err")"
+grep -q "did not finish (its marker table is there): dropping it" "$W/err" || fail "no word of the earlier restore"
+[ -z "$(mariadb_sql -D ghost_killed "SHOW TABLES LIKE 'revenant_restore_incomplete'")" ] || fail "the marker is still there"
+for t in users posts members media writes counters; do
+	[ "$(mariadb_sql "CHECKSUM TABLE ghost_restored.$t" | cut -f2)" = "$(mariadb_sql "CHECKSUM TABLE ghost_killed.$t" | cut -f2)" ] || fail "$t differs after the redone restore"
+done
 
 step "a corrupt or truncated object: exit 7, no database left"
 size=$(stat -c %s "$obj")

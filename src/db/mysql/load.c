@@ -6,10 +6,13 @@
  * marker table, `revenant_restore_incomplete`, dropped only after the
  * object's end line, SHA-256 and zstd checksum verified: a database that
  * still has the marker is not a restore (a load killed half-way leaves
- * it); a load that fails drops the database again. */
+ * it, and the next load into that name drops it and starts again); a
+ * load that fails drops the database again.  Any other database at the
+ * name is refused: a restore never touches what it did not make. */
 #include "db/mysql/mysql.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "db/target.h"
 #include "format/dbobj.h"
@@ -129,35 +132,48 @@ struct load {
 	uint64_t records;
 };
 
+/* Run every record, then verify the object.  A statement runs before
+ * the end line is checked (the object streams in), so a statement that
+ * fails may be damage, not the server: the rest is then read without
+ * running anything, and a failed verification is the error (corrupt, exit
+ * 7) rather than whatever the server said about the damaged statement. */
 static int run_records(struct load *l)
 {
 	struct rv_buf body = RV_BUF_INIT(RV_DBOBJ_RECORD_MAX);
 	struct deferred dv = {0};
-	char type[16], tag[RV_DBOBJ_TAG_MAX];
+	char type[16], tag[RV_DBOBJ_TAG_MAX], *failed = NULL;
 	bool end = false;
-	int rc = 0;
+	int rc = 0, sql_rc = 0;
 
 	while (!rc && !end) {
 		rc = rv_dbobj_reader_record(l->r, type, tag, &body, &end);
-		if (rc || end || strcmp(type, "sql"))
+		if (rc || end || sql_rc || strcmp(type, "sql"))
 			continue; /* a record type of a newer 1.x: not ours to run */
 		l->records++;
 		if (mysql_real_query(l->m, body.data ? body.data : "", body.len) == 0) {
 			MYSQL_RES *res = mysql_store_result(l->m);
 
 			mysql_free_result(res);
+			rv_testpoint("mysql.loaded");
 			continue;
 		}
-		if (!strncmp(tag, "view:", 5) &&
-		    (mysql_errno(l->m) == ER_NO_SUCH_TABLE || mysql_errno(l->m) == ER_VIEW_INVALID))
+		if (!strncmp(tag, "view:", 5) && (mysql_errno(l->m) == ER_NO_SUCH_TABLE ||
+						  mysql_errno(l->m) == ER_VIEW_INVALID)) {
 			rc = defer(&dv, tag, &body);
-		else
-			rc = rv_error(rv_mysql_result(mysql_errno(l->m)),
-				      "mysql restore of '%s': record %" PRIu64 " (%s): %s", l->key,
-				      l->records, *tag ? tag : "sql", mysql_error(l->m));
+		} else {
+			sql_rc = rv_mysql_result(mysql_errno(l->m));
+			failed =
+			    rv_asprintf("mysql restore of '%s': record %" PRIu64 " (%s): %s",
+					l->key, l->records, *tag ? tag : "sql", mysql_error(l->m));
+		}
 	}
 	if (!rc)
+		rc = rv_dbobj_reader_finish(l->r);
+	if (!rc && sql_rc)
+		rc = rv_error(sql_rc, "%s", failed);
+	if (!rc)
 		rc = run_deferred(l->m, &dv, l->key);
+	free(failed);
 	deferred_free(&dv);
 	rv_buf_release(&body);
 	return rc;
@@ -207,6 +223,26 @@ static int exists(MYSQL *m, const char *db, bool *yes)
 			e);
 	rc = rv_mysql_value(m, q, &v);
 	*yes = !rc && strcmp(rv_buf_str(&v), "0");
+	free(q);
+	rv_buf_release(&v);
+	return rc;
+}
+
+/* A database at the name: ours half-loaded (the marker table is there:
+ * `*ours`), or someone else's. */
+static int has_marker(MYSQL *m, const char *db, bool *ours)
+{
+	struct rv_buf v = RV_BUF_INIT(64);
+	char e[600], *q;
+	int rc;
+
+	mysql_real_escape_string(m, e, db, (unsigned long)strnlen(db, 290));
+	q = rv_asprintf(
+	    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='%s' AND "
+	    "TABLE_NAME='" MARKER "'",
+	    e);
+	rc = rv_mysql_value(m, q, &v);
+	*ours = !rc && strcmp(rv_buf_str(&v), "0");
 	free(q);
 	rv_buf_release(&v);
 	return rc;
@@ -263,11 +299,29 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 	if ((rc = rv_mysql_connect(&l.m, c, "")))
 		return rc;
 	rc = exists(l.m, dbname, &there);
-	if (!rc && there)
-		rc = rv_error(RV_EPRECOND,
-			      "mysql restore: database '%s' already exists on %s — restore into a "
-			      "new name, or drop it first",
-			      dbname, rv_mysql_where(c, where, sizeof(where)));
+	if (!rc && there) {
+		bool ours = false;
+
+		rc = has_marker(l.m, dbname, &ours);
+		if (!rc && ours) {
+			rv_log(RV_LOG_WARN,
+			       "mysql restore: the database holds an earlier restore that did not "
+			       "finish (its marker table is there): dropping it and starting again",
+			       "database", dbname, NULL);
+			drop_db(l.m, dbname);
+			rc = exists(l.m, dbname, &there);
+			if (!rc && there)
+				rc = rv_error(RV_EFAIL,
+					      "mysql restore: cannot drop the unfinished "
+					      "restore in '%s'",
+					      dbname);
+		} else if (!rc) {
+			rc = rv_error(RV_EPRECOND,
+				      "mysql restore: database '%s' already exists on %s — "
+				      "restore into a new name, or drop it first",
+				      dbname, rv_mysql_where(c, where, sizeof(where)));
+		}
+	}
 	if (!rc && pipe2(fds, O_CLOEXEC) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "mysql restore: pipe");
 	if (!rc) {
@@ -287,7 +341,6 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 		created = true;
 	}
 	rc = rc ? rc : run_records(&l);
-	rc = rc ? rc : rv_dbobj_reader_finish(l.r);
 	rc = rc ? rc
 		: rv_mysql_exec(l.m, "mysql restore: drop the marker", "DROP TABLE `" MARKER "`");
 	rv_dbobj_reader_free(l.r);

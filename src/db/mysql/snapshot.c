@@ -16,6 +16,7 @@
 #include "db/mysql/mysql.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "core/util.h"
 #include "format/dbobj.h"
 #include "format/layout.h"
@@ -55,6 +56,7 @@ static int record(struct dump *d, const char *type, const char *kind, const char
 	rc = rv_dbobj_writer_record(d->w, type, tag, d->stmt.data ? d->stmt.data : "", d->stmt.len);
 	d->res->bytes += d->stmt.len;
 	rv_buf_reset(&d->stmt);
+	rv_testpoint("mysql.dumped");
 	return rc;
 }
 
