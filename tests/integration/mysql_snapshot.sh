@@ -12,7 +12,9 @@
 #   - the writer commits (insert + counter update) in one transaction,
 #     continuously: the restore holds exactly the writes the binlog has
 #     before the header's position (mariadb-binlog decodes them), none
-#     after, and its counter equals its row count;
+#     after, and its counter equals its row count; twice, with one
+#     connection (no lock) and with three (snapshot_jobs: 3, commits held
+#     while they open);
 #   - the static tables: CHECKSUM TABLE and an ordered dump, equal;
 #   - a restore into an existing database: exit 6, nothing touched; a
 #     corrupt or truncated object: exit 7 and no database left behind;
@@ -107,14 +109,17 @@ CREATE DEFINER=\`root\`@\`localhost\` SQL SECURITY INVOKER VIEW a_defs AS SELECT
 echo "rows: $(mariadb_sql -D ghost "SELECT (SELECT COUNT(*) FROM posts)+(SELECT COUNT(*) FROM posts_tags)+(SELECT COUNT(*) FROM members)+(SELECT COUNT(*) FROM media)+(SELECT COUNT(*) FROM users)")"
 
 step "a writer commits continuously (insert + counter, one transaction each)"
-(
-	i=0
+writes() {
+	local i=0
 	while :; do
 		i=$((i + 1))
 		echo "BEGIN; INSERT INTO writes (n, note, at) VALUES ($i, 'w$i ✓', NOW(6)); UPDATE counters SET v = v + 1 WHERE id = 1; COMMIT;"
 		[ $((i % 20)) = 0 ] && echo "DO SLEEP(0.01);"
-	done | mariadb --no-defaults --default-character-set=utf8mb4 -S "$MARIADB_SOCK" -uroot -D ghost 2>/dev/null
-) &
+	done
+}
+# $! is the client (the pipeline's last process): killing it stops the
+# writes at once, and the generator dies on the closed pipe.
+writes | mariadb --no-defaults --default-character-set=utf8mb4 -S "$MARIADB_SOCK" -uroot -D ghost 2>/dev/null &
 WRITER=$!
 for _ in $(seq 1 100); do
 	[ "$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")" -gt 200 ] && break
@@ -122,69 +127,103 @@ for _ in $(seq 1 100); do
 done
 [ "$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")" -gt 200 ] || fail "the writer does not write"
 
-step "snapshot while it writes"
+cat >"$W/rv3.yml" <<YML
+database:
+  mysql:
+    socket: $MARIADB_SOCK
+    user: root
+    database: ghost
+    snapshot_jobs: 3
+YML
+
+# snap CONFIG: a snapshot while the writer writes; sets gen, obj, hdr
+snap() {
+	local t0
+	t0=$(date +%s%N)
+	"$T" snapshot "$1" "file://$W/store" >"$W/snap.out" 2>"$W/snap.err" || { cat "$W/snap.err" >&2; fail "snapshot"; }
+	echo "snapshot took $((($(date +%s%N) - t0) / 1000000)) ms"
+	gen=$(sed -n 's/^gen=\([^ ]*\) .*/\1/p' "$W/snap.out")
+	obj=$(find "$W/store/generations/$gen/db/snapshot" -name '*.db.zst')
+	[ -f "$obj" ] || fail "no snapshot object"
+	hdr=$(zstdcat "$obj" | head -1)
+	echo "header: $hdr"
+	echo "object: $(stat -c %s "$obj") bytes"
+}
+
+# check GEN OBJ DB: restore GEN into DB and compare it with the source as
+# of the binlog position in OBJ's header
+check() {
+	local gen=$1 obj=$2 db=$3 hdr file pos gtid t0 files n max src dst a b
+	hdr=$(zstdcat "$obj" | head -1)
+	file=$(sed -n 's/.* binlog_file=\([^ ]*\).*/\1/p' <<<"$hdr")
+	pos=$(sed -n 's/.* binlog_pos=\([0-9]*\).*/\1/p' <<<"$hdr")
+	gtid=$(sed -n 's/.* gtid=\([^ ]*\).*/\1/p' <<<"$hdr")
+	[ -n "$file" ] && [ -n "$pos" ] && [ -n "$gtid" ] || fail "no binlog position in the header"
+	[ "$gtid" = "$(mariadb_sql "SELECT BINLOG_GTID_POS('$file', $pos)")" ] || fail "the GTID does not match the position"
+	zstd -tq "$obj" || fail "zstd -t"
+
+	step "$db: restore"
+	t0=$(date +%s%N)
+	"$T" restore "$W/rv.yml" "file://$W/store" "$gen" "$db" >"$W/rest.out" 2>"$W/rest.err" || { cat "$W/rest.err" >&2; fail "restore"; }
+	echo "restore took $((($(date +%s%N) - t0) / 1000000)) ms"
+	[ -z "$(mariadb_sql -D "$db" "SHOW TABLES LIKE 'revenant_restore_incomplete'")" ] || fail "the marker table is still there"
+
+	step "$db: the writes are exactly those before $file:$pos"
+	# The binlog up to the position, decoded: every writes row inserted there.
+	files=$(cd "$MARIADB_DIR/data" && ls binlog.[0-9]* | sort | awk -v f="$file" '$0 <= f')
+	# shellcheck disable=SC2086
+	(cd "$MARIADB_DIR/data" && mariadb-binlog --no-defaults --base64-output=decode-rows -v --stop-position="$pos" $files) >"$W/binlog.txt" 2>"$W/binlog.err" || fail "mariadb-binlog: $(cat "$W/binlog.err")"
+	# "### INSERT INTO `ghost`.`writes`" then "### SET" then "###   @1=<id>"
+	awk '/^### INSERT INTO `ghost`.`writes`/ {w=1; next} w && /^###   @1=/ {sub(/^###   @1=/, ""); print; w=0}' "$W/binlog.txt" | sort -n >"$W/ids.binlog"
+	mariadb_sql -D "$db" "SELECT id FROM writes ORDER BY id" >"$W/ids.restored"
+	n=$(wc -l <"$W/ids.restored")
+	echo "writes: $n in the snapshot, $(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes") now"
+	[ "$n" -gt 200 ] || fail "too few writes in the snapshot ($n)"
+	diff -q "$W/ids.binlog" "$W/ids.restored" >/dev/null || fail "restored writes differ from the binlog before $file:$pos ($(wc -l <"$W/ids.binlog") there)"
+	[ "$(mariadb_sql -D "$db" "SELECT v FROM counters")" = "$n" ] || fail "counter $(mariadb_sql -D "$db" "SELECT v FROM counters") != rows $n: not one consistent moment"
+	max=$(tail -1 "$W/ids.restored")
+	src=$(mariadb_sql -D ghost "SELECT id, n, note, at FROM writes WHERE id <= $max ORDER BY id" | md5sum)
+	dst=$(mariadb_sql -D "$db" "SELECT id, n, note, at FROM writes ORDER BY id" | md5sum)
+	[ "$src" = "$dst" ] || fail "the writes rows differ"
+
+	step "$db: every other table equal, row for row"
+	for t in users posts tags posts_tags members media settings; do
+		a=$(mariadb_sql "CHECKSUM TABLE ghost.$t" | cut -f2)
+		b=$(mariadb_sql "CHECKSUM TABLE $db.$t" | cut -f2)
+		[ "$a" = "$b" ] || fail "CHECKSUM TABLE $t: $a != $b"
+		a=$(mariadb_sql -D ghost "SELECT * FROM $t ORDER BY 1" | md5sum)
+		b=$(mariadb_sql -D "$db" "SELECT * FROM $t ORDER BY 1" | md5sum)
+		[ "$a" = "$b" ] || fail "ordered dump of $t differs"
+		[ "$(mariadb_sql "SHOW CREATE TABLE ghost.$t" | cut -f2-)" = "$(mariadb_sql "SHOW CREATE TABLE $db.$t" | cut -f2-)" ] || fail "schema of $t differs"
+	done
+	[ "$(mariadb_sql -D ghost "SELECT * FROM published_count")" = "$(mariadb_sql -D "$db" "SELECT * FROM published_count")" ] || fail "views"
+	[ "$(mariadb_sql -D "$db" "SELECT d FROM a_defs")" = 'x DEFINER=`y`@`z` VIEW' ] || fail "a view naming DEFINER= in its query"
+	[ "$(mariadb_sql "SELECT SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA='$db' AND TABLE_NAME='a_defs'")" = INVOKER ] || fail "SQL SECURITY"
+	[ "$(mariadb_sql "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='$db'")" = "SET NEW.slug = LOWER(NEW.slug)" ] || fail "trigger"
+	[ "$(mariadb_sql "SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='$db' AND CONSTRAINT_TYPE='FOREIGN KEY'")" = 3 ] || fail "foreign keys"
+}
+
 mkdir -p "$W/store"
-t0=$(date +%s%N)
-"$T" snapshot "$W/rv.yml" "file://$W/store" >"$W/snap.out" 2>"$W/snap.err" || { cat "$W/snap.err" >&2; fail "snapshot"; }
-echo "snapshot took $((($(date +%s%N) - t0) / 1000000)) ms"
-gen=$(sed -n 's/^gen=\([^ ]*\) .*/\1/p' "$W/snap.out")
-before=$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")
-sleep 0.5
+step "snapshot while it writes: one connection, no lock"
+snap "$W/rv.yml"
+gen1=$gen obj1=$obj
+sleep 0.3
+step "snapshot while it writes: three connections opened while commits are held"
+snap "$W/rv3.yml"
+gen3=$gen obj3=$obj
+sleep 0.3
 kill "$WRITER" 2>/dev/null
 wait "$WRITER" 2>/dev/null
 WRITER=
 after=$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")
-obj=$(find "$W/store/generations/$gen/db/snapshot" -name '*.db.zst')
-[ -f "$obj" ] || fail "no snapshot object"
-hdr=$(zstdcat "$obj" | head -1)
-echo "header: $hdr"
-echo "object: $(stat -c %s "$obj") bytes"
-file=$(sed -n 's/.* binlog_file=\([^ ]*\).*/\1/p' <<<"$hdr")
-pos=$(sed -n 's/.* binlog_pos=\([0-9]*\).*/\1/p' <<<"$hdr")
-gtid=$(sed -n 's/.* gtid=\([^ ]*\).*/\1/p' <<<"$hdr")
-[ -n "$file" ] && [ -n "$pos" ] && [ -n "$gtid" ] || fail "no binlog position in the header"
-[ "$gtid" = "$(mariadb_sql "SELECT BINLOG_GTID_POS('$file', $pos)")" ] || fail "the GTID does not match the position"
-zstd -tq "$obj" || fail "zstd -t"
 
-step "restore into another database"
-t0=$(date +%s%N)
-"$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_restored >"$W/rest.out" 2>"$W/rest.err" || { cat "$W/rest.err" >&2; fail "restore"; }
-echo "restore took $((($(date +%s%N) - t0) / 1000000)) ms"
-[ -z "$(mariadb_sql -D ghost_restored "SHOW TABLES LIKE 'revenant_restore_incomplete'")" ] || fail "the marker table is still there"
-
-step "the writes are exactly those before the position"
-# The binlog up to the position, decoded: every writes row inserted there.
-files=$(cd "$MARIADB_DIR/data" && ls binlog.[0-9]* | sort | awk -v f="$file" '$0 <= f')
-(cd "$MARIADB_DIR/data" && mariadb-binlog --no-defaults --base64-output=decode-rows -v --stop-position="$pos" $files) >"$W/binlog.txt" 2>"$W/binlog.err" || fail "mariadb-binlog: $(cat "$W/binlog.err")"
-# "### INSERT INTO `ghost`.`writes`" then "### SET" then "###   @1=<id>"
-awk '/^### INSERT INTO `ghost`.`writes`/ {w=1; next} w && /^###   @1=/ {sub(/^###   @1=/, ""); print; w=0}' "$W/binlog.txt" | sort -n >"$W/ids.binlog"
-mariadb_sql -D ghost_restored "SELECT id FROM writes ORDER BY id" >"$W/ids.restored"
+check "$gen1" "$obj1" ghost_restored
 n=$(wc -l <"$W/ids.restored")
-echo "writes: $n in the snapshot, $before when it ended, $after at the end"
-[ "$n" -gt 200 ] || fail "too few writes in the snapshot ($n)"
 [ "$after" -gt "$n" ] || fail "no write after the snapshot: the test proves nothing"
-diff -q "$W/ids.binlog" "$W/ids.restored" >/dev/null || fail "restored writes differ from the binlog before $file:$pos ($(wc -l <"$W/ids.binlog") there)"
-[ "$(mariadb_sql -D ghost_restored "SELECT v FROM counters")" = "$n" ] || fail "counter $(mariadb_sql -D ghost_restored "SELECT v FROM counters") != rows $n: not one consistent moment"
-max=$(tail -1 "$W/ids.restored")
-src=$(mariadb_sql -D ghost "SELECT id, n, note, at FROM writes WHERE id <= $max ORDER BY id" | md5sum)
-dst=$(mariadb_sql -D ghost_restored "SELECT id, n, note, at FROM writes ORDER BY id" | md5sum)
-[ "$src" = "$dst" ] || fail "the writes rows differ"
-
-step "every other table equal, row for row"
-for t in users posts tags posts_tags members media settings; do
-	a=$(mariadb_sql "CHECKSUM TABLE ghost.$t" | cut -f2)
-	b=$(mariadb_sql "CHECKSUM TABLE ghost_restored.$t" | cut -f2)
-	[ "$a" = "$b" ] || fail "CHECKSUM TABLE $t: $a != $b"
-	a=$(mariadb_sql -D ghost "SELECT * FROM $t ORDER BY 1" | md5sum)
-	b=$(mariadb_sql -D ghost_restored "SELECT * FROM $t ORDER BY 1" | md5sum)
-	[ "$a" = "$b" ] || fail "ordered dump of $t differs"
-	[ "$(mariadb_sql "SHOW CREATE TABLE ghost.$t" | cut -f2-)" = "$(mariadb_sql "SHOW CREATE TABLE ghost_restored.$t" | cut -f2-)" ] || fail "schema of $t differs"
-done
-[ "$(mariadb_sql -D ghost "SELECT * FROM published_count")" = "$(mariadb_sql -D ghost_restored "SELECT * FROM published_count")" ] || fail "views"
-[ "$(mariadb_sql -D ghost_restored "SELECT d FROM a_defs")" = 'x DEFINER=`y`@`z` VIEW' ] || fail "a view naming DEFINER= in its query"
-[ "$(mariadb_sql "SELECT SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA='ghost_restored' AND TABLE_NAME='a_defs'")" = INVOKER ] || fail "SQL SECURITY"
-[ "$(mariadb_sql "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='ghost_restored'")" = "SET NEW.slug = LOWER(NEW.slug)" ] || fail "trigger"
-[ "$(mariadb_sql "SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='ghost_restored' AND CONSTRAINT_TYPE='FOREIGN KEY'")" = 3 ] || fail "foreign keys"
+check "$gen3" "$obj3" ghost_restored3
+[ "$(wc -l <"$W/ids.restored")" -gt "$n" ] || fail "the second snapshot has no more writes than the first"
+[ "$after" -gt "$(wc -l <"$W/ids.restored")" ] || fail "no write after the second snapshot"
+gen=$gen1 obj=$obj1
 
 step "a restore into an existing database is refused (exit 6), nothing touched"
 "$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_restored >/dev/null 2>"$W/err"
@@ -199,7 +238,7 @@ pid=$!
 tp_wait_stopped "$pid" || fail "the snapshot never reached mysql.dumped"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
-[ "$(find "$W/store" -name '*.db.zst' | wc -l)" = 1 ] || fail "a killed snapshot left an object: $(find "$W/store" -name '*.db.zst')"
+[ "$(find "$W/store" -name '*.db.zst' | wc -l)" = 2 ] || fail "a killed snapshot left an object: $(find "$W/store" -name '*.db.zst')"
 
 step "a restore killed half-way (test point mysql.loaded) is marked, and the next one redoes it"
 REVENANT_TESTPOINT=mysql.loaded@5 "$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_killed >/dev/null 2>"$W/err" &

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct getter {
 	int fd;
 	int rc;
 	char err[1024];
+	atomic_bool done; /* set before its end of the pipe closes */
 };
 
 static void *get_main(void *p)
@@ -45,6 +47,7 @@ static void *get_main(void *p)
 	g->rc = rv_store_get_fd(g->st, g->key, g->fd, 0, 0, NULL);
 	if (g->rc)
 		snprintf(g->err, sizeof(g->err), "%s", rv_errmsg());
+	atomic_store(&g->done, true);
 	close(g->fd);
 	return NULL;
 }
@@ -288,9 +291,9 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 		  const char *gen, uint64_t pos, const char *dbname, struct rv_mysql_snap_pos *res)
 {
 	struct load l = {.key = key};
-	struct getter g = {.st = st, .key = key, .fd = -1};
+	struct getter g = {.st = st, .key = key, .fd = -1, .done = false};
 	pthread_t th;
-	bool started = false, created = false, there;
+	bool started = false, created = false, there, early;
 	int fds[2] = {-1, -1}, rc;
 	char cs[64] = "", coll[64] = "", where[300];
 
@@ -344,14 +347,15 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 	rc = rc ? rc
 		: rv_mysql_exec(l.m, "mysql restore: drop the marker", "DROP TABLE `" MARKER "`");
 	rv_dbobj_reader_free(l.r);
+	/* An object that ended early because its download had failed
+	 * already: the download's error is the cause.  A download still
+	 * running when the load stops gets EPIPE below, which is not. */
+	early = started && atomic_load(&g.done);
 	if (fds[0] != -1)
 		close(fds[0]); /* a download still writing stops on EPIPE */
 	if (started) {
 		pthread_join(th, NULL);
-		/* An object that ended early because its download failed:
-		 * the download's error is the cause (a failed statement
-		 * closes the pipe first, and the download's EPIPE is not). */
-		if (g.rc && rc == RV_ECORRUPT)
+		if (early && g.rc && rc == RV_ECORRUPT)
 			rc = rv_error(g.rc, "%s", g.err);
 	}
 	if (rc && created)

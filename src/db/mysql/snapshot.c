@@ -6,6 +6,9 @@
  * binlog_snapshot_file/_position, which describe exactly that transaction,
  * with no lock at all; elsewhere (MySQL) under FLUSH TABLES WITH READ LOCK
  * held only while the transaction starts and SHOW MASTER STATUS runs.
+ * With snapshot_jobs > 1, that many connections open their transactions at
+ * one moment (commits held for it) and take tables from a shared list, the
+ * largest first, each writing whole statements into the one object.
  * Then, inside that transaction: each table's CREATE TABLE and its rows as
  * multi-row INSERTs (strings escaped by the server's own rules for the
  * connection's utf8mb4, binary values as hex), the views, the triggers.
@@ -33,13 +36,40 @@
 /* An INSERT is sent on once it holds this much (a row alone may be more). */
 #define INSERT_BATCH (1u << 20)
 
+/* What the dumping connections share (snapshot_jobs > 1: one thread
+ * each), under `mu`: the object writer, the counters, the next table to
+ * take, the first failure. */
+struct shared {
+	pthread_mutex_t mu;
+	struct rv_dbobj_writer *w;
+	struct rv_mysql_snap_pos *res;
+	char **tables;
+	size_t ntables, next;
+	int rc; /* the first failure, its message in err */
+	char err[1024];
+};
+
+/* One connection's dump: its own snapshot transaction and statement. */
 struct dump {
 	MYSQL *m;
-	struct rv_dbobj_writer *w;
 	struct rv_buf stmt; /* the statement being built */
-	struct rv_mysql_snap_pos *res;
+	struct shared *sh;
 	const char *db;
+	pthread_t th;
+	bool started;
 };
+
+/* The first failure of any connection wins; later ones are its echoes. */
+static int fail_shared(struct shared *sh, int rc)
+{
+	pthread_mutex_lock(&sh->mu);
+	if (!sh->rc) {
+		sh->rc = rc;
+		snprintf(sh->err, sizeof(sh->err), "%s", rv_errmsg());
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return rc;
+}
 
 static int my_err(MYSQL *m, const char *what, const char *name)
 {
@@ -53,8 +83,14 @@ static int record(struct dump *d, const char *type, const char *kind, const char
 	int rc;
 
 	rv_dbobj_tag(tag, kind, name ? name : "");
-	rc = rv_dbobj_writer_record(d->w, type, tag, d->stmt.data ? d->stmt.data : "", d->stmt.len);
-	d->res->bytes += d->stmt.len;
+	pthread_mutex_lock(&d->sh->mu);
+	if (d->sh->rc)
+		rc = RV_EINTR; /* another connection failed: stop */
+	else
+		rc = rv_dbobj_writer_record(d->sh->w, type, tag, d->stmt.data ? d->stmt.data : "",
+					    d->stmt.len);
+	d->sh->res->bytes += d->stmt.len;
+	pthread_mutex_unlock(&d->sh->mu);
 	rv_buf_reset(&d->stmt);
 	rv_testpoint("mysql.dumped");
 	return rc;
@@ -62,7 +98,7 @@ static int record(struct dump *d, const char *type, const char *kind, const char
 
 /* ---- the position ---- */
 
-static int status_pos(struct dump *d)
+static int status_pos(struct dump *d, struct rv_mysql_snap_pos *res)
 {
 	static const char q[] = "SHOW STATUS LIKE 'binlog_snapshot_%'";
 	MYSQL_RES *r;
@@ -75,94 +111,131 @@ static int status_pos(struct dump *d)
 		if (!row[0] || !row[1])
 			continue;
 		if (!strcasecmp(row[0], "Binlog_snapshot_file")) {
-			snprintf(d->res->file, sizeof(d->res->file), "%s", row[1]);
+			snprintf(res->file, sizeof(res->file), "%s", row[1]);
 			file = true;
 		} else if (!strcasecmp(row[0], "Binlog_snapshot_position")) {
-			pos = !rv_parse_u64(row[1], &d->res->pos);
+			pos = !rv_parse_u64(row[1], &res->pos);
 		}
 	}
 	mysql_free_result(r);
 	return file && pos ? 0 : RV_ENOTFOUND;
 }
 
-static int master_status(struct dump *d)
+static int master_status(MYSQL *m, struct rv_mysql_snap_pos *res)
 {
 	MYSQL_RES *r;
 	MYSQL_ROW row;
 	int rc = RV_ENOTFOUND;
 
 	/* MySQL 8.2 renamed it; older servers know only the first name. */
-	if (mysql_query(d->m, "SHOW BINARY LOG STATUS") && mysql_query(d->m, "SHOW MASTER STATUS"))
-		return my_err(d->m, "reading", "SHOW MASTER STATUS");
-	if (!(r = mysql_store_result(d->m)))
-		return my_err(d->m, "reading", "SHOW MASTER STATUS");
+	if (mysql_query(m, "SHOW BINARY LOG STATUS") && mysql_query(m, "SHOW MASTER STATUS"))
+		return my_err(m, "reading", "SHOW MASTER STATUS");
+	if (!(r = mysql_store_result(m)))
+		return my_err(m, "reading", "SHOW MASTER STATUS");
 	if ((row = mysql_fetch_row(r)) && row[0] && row[1]) {
-		snprintf(d->res->file, sizeof(d->res->file), "%s", row[0]);
-		rc = rv_parse_u64(row[1], &d->res->pos) ? RV_ENOTFOUND : 0;
+		snprintf(res->file, sizeof(res->file), "%s", row[0]);
+		rc = rv_parse_u64(row[1], &res->pos) ? RV_ENOTFOUND : 0;
 		if (mysql_num_fields(r) >= 5 && row[4])
-			snprintf(d->res->gtid, sizeof(d->res->gtid), "%s", row[4]);
+			snprintf(res->gtid, sizeof(res->gtid), "%s", row[4]);
 	}
 	mysql_free_result(r);
 	return rc;
 }
 
-/* Open the snapshot transaction and learn its binlog position. */
-static int begin(struct dump *d)
+static const char binlog_off[] = "mysql snapshot: the server has binary logging off — set "
+				 "log_bin in its config and restart it (revenant config "
+				 "check lists what else it needs)";
+
+static int start_txn(MYSQL *m)
 {
-	struct rv_buf v = RV_BUF_INIT(sizeof(d->res->gtid) - 1);
 	int rc;
 
-	if ((rc = rv_mysql_exec(d->m, "mysql snapshot: session",
+	if ((rc = rv_mysql_exec(m, "mysql snapshot: session",
 				"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) ||
-	    (rc = rv_mysql_exec(d->m, "mysql snapshot: session", "SET SESSION time_zone='+00:00'")))
+	    (rc = rv_mysql_exec(m, "mysql snapshot: session", "SET SESSION time_zone='+00:00'")))
 		return rc;
-	if (rv_mysql_is_mariadb(d->m)) {
-		if ((rc = rv_mysql_exec(d->m, "mysql snapshot: start",
-					"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")))
-			return rc;
-		rc = status_pos(d);
-		if (rc && rc != RV_ENOTFOUND)
-			return rc;
-		if (!rc && *d->res->file) {
-			char *q, esc[600];
+	return rv_mysql_exec(m, "mysql snapshot: start",
+			     "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+}
 
-			mysql_real_escape_string(d->m, esc, d->res->file,
-						 (unsigned long)strnlen(d->res->file, 290));
-			q = rv_asprintf("SELECT BINLOG_GTID_POS('%s', %" PRIu64 ")", esc,
-					d->res->pos);
-			rc = rv_mysql_value(d->m, q, &v);
-			free(q);
-			if (rc && rc != RV_ENOTFOUND) {
-				rv_buf_release(&v);
-				return rc;
-			}
-			snprintf(d->res->gtid, sizeof(d->res->gtid), "%s", rv_buf_str(&v));
-			rv_buf_release(&v);
-			return 0;
-		}
-		rv_buf_release(&v);
-		return rv_error(RV_EUSAGE, "mysql snapshot: the server has binary logging off — "
-					   "set log_bin in its config and restart it (revenant "
-					   "config check lists what else it needs)");
-	}
-	/* MySQL: a moment of global read lock pins the position to the
-	 * transaction's start. */
-	d->res->locked = true;
-	if ((rc = rv_mysql_exec(d->m, "mysql snapshot: lock", "FLUSH TABLES WITH READ LOCK")))
-		return rc;
-	rc = rv_mysql_exec(d->m, "mysql snapshot: start",
-			   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-	if (!rc)
-		rc = master_status(d);
-	{
-		int rc2 = rv_mysql_exec(d->m, "mysql snapshot: unlock", "UNLOCK TABLES");
+/* MariaDB: the GTID position of the binlog position. */
+static int gtid_of(MYSQL *m, struct rv_mysql_snap_pos *res)
+{
+	struct rv_buf v = RV_BUF_INIT(sizeof(res->gtid) - 1);
+	char *q, esc[600];
+	int rc;
 
-		rc = rc ? rc : rc2;
-	}
-	rv_buf_release(&v);
+	mysql_real_escape_string(m, esc, res->file, (unsigned long)strnlen(res->file, 290));
+	q = rv_asprintf("SELECT BINLOG_GTID_POS('%s', %" PRIu64 ")", esc, res->pos);
+	rc = rv_mysql_value(m, q, &v);
+	free(q);
 	if (rc == RV_ENOTFOUND)
-		return rv_error(RV_EUSAGE, "mysql snapshot: the server has binary logging off — "
-					   "set log_bin in its config and restart it");
+		rc = 0;
+	if (!rc)
+		snprintf(res->gtid, sizeof(res->gtid), "%s", rv_buf_str(&v));
+	rv_buf_release(&v);
+	return rc;
+}
+
+/* Open the snapshot transactions of `d[0..n)` at one moment and learn
+ * its binlog position.  MariaDB, one connection: the transaction's own
+ * binlog_snapshot_* status, no lock.  MariaDB, several: BACKUP STAGE
+ * BLOCK_COMMIT on a control connection while they start (commits wait
+ * that long; every one must report the same position).  MySQL: FLUSH
+ * TABLES WITH READ LOCK while they start and SHOW MASTER STATUS runs. */
+static int begin(const struct rv_mysql_conf *c, struct dump *d, unsigned n,
+		 struct rv_mysql_snap_pos *res)
+{
+	bool mariadb = rv_mysql_is_mariadb(d[0].m);
+	MYSQL *ctl = NULL;
+	int rc = 0, rc2;
+
+	if (n > 1 || !mariadb) {
+		if ((rc = rv_mysql_connect(&ctl, c, NULL)))
+			return rc;
+		if (mariadb) {
+			rc = rv_mysql_exec(ctl, "mysql snapshot: hold commits",
+					   "BACKUP STAGE START");
+			rc = rc ? rc
+				: rv_mysql_exec(ctl, "mysql snapshot: hold commits",
+						"BACKUP STAGE BLOCK_COMMIT");
+		} else {
+			res->locked = true;
+			rc = rv_mysql_exec(ctl, "mysql snapshot: lock",
+					   "FLUSH TABLES WITH READ LOCK");
+		}
+	}
+	for (unsigned i = 0; !rc && i < n; i++) {
+		struct rv_mysql_snap_pos p = {0};
+
+		rc = start_txn(d[i].m);
+		if (rc || !mariadb)
+			continue;
+		rc = status_pos(&d[i], &p);
+		if (rc == RV_ENOTFOUND || (!rc && !*p.file))
+			rc = rv_error(RV_EUSAGE, "%s", binlog_off);
+		else if (!rc && i == 0)
+			*res = p;
+		else if (!rc && (strcmp(p.file, res->file) || p.pos != res->pos))
+			rc = rv_error(RV_EFAIL,
+				      "mysql snapshot: the connections' snapshots are at different "
+				      "binlog positions (%s:%" PRIu64 " and %s:%" PRIu64
+				      ") although commits were held",
+				      res->file, res->pos, p.file, p.pos);
+	}
+	if (!rc && !mariadb) {
+		rc = master_status(ctl, res);
+		if (rc == RV_ENOTFOUND)
+			rc = rv_error(RV_EUSAGE, "%s", binlog_off);
+	}
+	if (ctl) {
+		rc2 = rv_mysql_exec(ctl, "mysql snapshot: release commits",
+				    mariadb ? "BACKUP STAGE END" : "UNLOCK TABLES");
+		rc = rc ? rc : rc2;
+		mysql_close(ctl);
+	}
+	if (!rc && mariadb)
+		rc = gtid_of(d[0].m, res);
 	return rc;
 }
 
@@ -418,7 +491,9 @@ static int dump_rows(struct dump *d, const char *table)
 	if (!rc && d->stmt.len)
 		rc = record(d, "sql", "rows:", table);
 	rv_buf_release(&head);
-	d->res->rows += rows;
+	pthread_mutex_lock(&d->sh->mu);
+	d->sh->res->rows += rows;
+	pthread_mutex_unlock(&d->sh->mu);
 	return rc;
 }
 
@@ -436,7 +511,8 @@ static void names_free(struct names *n)
 	n->n = 0;
 }
 
-/* The database's tables or views (TABLE_TYPE), by name. */
+/* The database's tables or views (TABLE_TYPE), the largest first (the
+ * connections of a parallel dump take them in this order). */
 static int list(struct dump *d, const char *type, struct names *out)
 {
 	struct rv_buf q = RV_BUF_INIT(2048);
@@ -446,10 +522,12 @@ static int list(struct dump *d, const char *type, struct names *out)
 	int rc;
 
 	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc = rv_buf_addf(&q,
-			 "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE "
-			 "TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' ORDER BY TABLE_NAME",
-			 ed, type);
+	rc =
+	    rv_buf_addf(&q,
+			"SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE "
+			"TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' ORDER BY COALESCE(DATA_LENGTH, 0) + "
+			"COALESCE(INDEX_LENGTH, 0) DESC, TABLE_NAME",
+			ed, type);
 	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
 		rc = my_err(d->m, "listing the tables of", d->db);
 	rv_buf_release(&q);
@@ -497,7 +575,7 @@ static int dump_triggers(struct dump *d)
 			strip_definer(&d->stmt);
 		rc = rc ? rc : record(d, "sql", "trigger:", t.v[i]);
 		rv_buf_reset(&mode);
-		d->res->triggers++;
+		d->sh->res->triggers++;
 	}
 	rv_buf_release(&mode);
 	names_free(&t);
@@ -509,31 +587,80 @@ static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_k
 			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
 static const char postamble[] = "SET foreign_key_checks=1, unique_checks=1";
 
-static int dump_all(struct dump *d)
+static int dump_table(struct dump *d, const char *table)
 {
+	int rc = show_create(d, "TABLE", table, 1, &d->stmt);
+
+	rc = rc ? rc : record(d, "sql", "table:", table);
+	rc = rc ? rc : dump_rows(d, table);
+	if (!rc) {
+		pthread_mutex_lock(&d->sh->mu);
+		d->sh->res->tables++;
+		pthread_mutex_unlock(&d->sh->mu);
+	}
+	return rc;
+}
+
+/* Take tables until none is left or a connection failed. */
+static void *worker_main(void *p)
+{
+	struct dump *d = p;
+	struct shared *sh = d->sh;
+
+	for (;;) {
+		const char *t = NULL;
+		int rc;
+
+		pthread_mutex_lock(&sh->mu);
+		if (!sh->rc && sh->next < sh->ntables)
+			t = sh->tables[sh->next++];
+		pthread_mutex_unlock(&sh->mu);
+		if (!t)
+			break;
+		if ((rc = dump_table(d, t))) {
+			fail_shared(sh, rc);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Tables on `n` connections (the first on this thread), then views and
+ * triggers on the first. */
+static int dump_all(struct dump *d, unsigned n)
+{
+	struct shared *sh = d[0].sh;
 	struct names tables = {0}, views = {0};
 	int rc;
 
-	rc = list(d, "BASE TABLE", &tables);
-	rc = rc ? rc : list(d, "VIEW", &views);
-	rc = rc ? rc : rv_buf_add(&d->stmt, preamble, sizeof(preamble) - 1);
-	rc = rc ? rc : record(d, "sql", "session", NULL);
-	for (size_t i = 0; !rc && i < tables.n; i++) {
-		rc = show_create(d, "TABLE", tables.v[i], 1, &d->stmt);
-		rc = rc ? rc : record(d, "sql", "table:", tables.v[i]);
-		rc = rc ? rc : dump_rows(d, tables.v[i]);
-		d->res->tables++;
+	rc = list(&d[0], "BASE TABLE", &tables);
+	rc = rc ? rc : list(&d[0], "VIEW", &views);
+	rc = rc ? rc : rv_buf_add(&d[0].stmt, preamble, sizeof(preamble) - 1);
+	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
+	if (!rc) {
+		sh->tables = tables.v;
+		sh->ntables = tables.n;
+		for (unsigned i = 1; i < n; i++)
+			d[i].started = !pthread_create(&d[i].th, NULL, worker_main, &d[i]);
+		worker_main(&d[0]);
+		for (unsigned i = 1; i < n; i++)
+			if (d[i].started)
+				pthread_join(d[i].th, NULL);
+		/* A connection that did not start leaves its tables to the
+		 * others; only a failure counts. */
+		if (sh->rc)
+			rc = rv_error(sh->rc, "%s", sh->err);
 	}
 	for (size_t i = 0; !rc && i < views.n; i++) {
-		rc = show_create(d, "VIEW", views.v[i], 1, &d->stmt);
+		rc = show_create(&d[0], "VIEW", views.v[i], 1, &d[0].stmt);
 		if (!rc)
-			strip_definer(&d->stmt);
-		rc = rc ? rc : record(d, "sql", "view:", views.v[i]);
-		d->res->views++;
+			strip_definer(&d[0].stmt);
+		rc = rc ? rc : record(&d[0], "sql", "view:", views.v[i]);
+		sh->res->views++;
 	}
-	rc = rc ? rc : dump_triggers(d);
-	rc = rc ? rc : rv_buf_add(&d->stmt, postamble, sizeof(postamble) - 1);
-	rc = rc ? rc : record(d, "sql", "session", NULL);
+	rc = rc ? rc : dump_triggers(&d[0]);
+	rc = rc ? rc : rv_buf_add(&d[0].stmt, postamble, sizeof(postamble) - 1);
+	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
 	names_free(&tables);
 	names_free(&views);
 	return rc;
@@ -601,15 +728,16 @@ static int build_header(struct dump *d, struct rv_dbobj_hdr *h)
 
 	if ((rc = db_charset(d, cs, sizeof(cs))))
 		return rc;
-	token_clean(d->res->file);
-	token_clean(d->res->gtid);
-	snprintf(d->res->server, sizeof(d->res->server), "%s", mysql_get_server_info(d->m));
-	token_clean(d->res->server);
+	struct rv_mysql_snap_pos *res = d->sh->res;
+
+	token_clean(res->file);
+	token_clean(res->gtid);
+	snprintf(res->server, sizeof(res->server), "%s", mysql_get_server_info(d->m));
+	token_clean(res->server);
 	snprintf(h->engine, sizeof(h->engine), "mysql");
 	n = snprintf(h->meta, sizeof(h->meta),
-		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid=%s server=%s%s%s", d->res->file,
-		     d->res->pos, *d->res->gtid ? d->res->gtid : "-", d->res->server,
-		     *cs ? " " : "", cs);
+		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid=%s server=%s%s%s", res->file,
+		     res->pos, *res->gtid ? res->gtid : "-", res->server, *cs ? " " : "", cs);
 	if (n < 0 || (size_t)n >= sizeof(h->meta))
 		return rv_error(RV_EFAIL, "mysql snapshot: the GTID position is too long for the "
 					  "object header");
@@ -619,26 +747,33 @@ static int build_header(struct dump *d, struct rv_dbobj_hdr *h)
 int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
 		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out)
 {
-	struct dump d = {.res = res, .db = c->database};
+	unsigned n = c->snapshot_jobs > 1 ? (unsigned)c->snapshot_jobs : 1;
+	struct shared sh = {.res = res};
+	struct dump *d = rv_calloc(n, sizeof(*d));
 	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT, .from = at, .to = at};
 	struct putter pt = {.st = st, .fd = -1};
 	pthread_t th;
 	bool started = false;
-	int fds[2] = {-1, -1}, rc, rc2;
+	int fds[2] = {-1, -1}, rc = 0, rc2;
 	char *key = NULL;
 	int64_t t0 = rv_mono_ms();
 
 	memset(res, 0, sizeof(*res));
 	if (key_out)
 		*key_out = NULL;
-	rv_buf_init(&d.stmt, RV_DBOBJ_RECORD_MAX);
-	if ((rc = rv_mysql_connect(&d.m, c, NULL)))
-		return rc;
-	rc = begin(&d);
+	pthread_mutex_init(&sh.mu, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		d[i].sh = &sh;
+		d[i].db = c->database;
+		rv_buf_init(&d[i].stmt, RV_DBOBJ_RECORD_MAX);
+		if (!rc)
+			rc = rv_mysql_connect(&d[i].m, c, NULL);
+	}
+	rc = rc ? rc : begin(c, d, n, res);
 	if (!rc) {
 		memcpy(h.gen, gen, RV_GEN_ID_LEN);
 		h.time_ms = rv_now_ms();
-		rc = build_header(&d, &h);
+		rc = build_header(&d[0], &h);
 	}
 	if (!rc && pipe2(fds, O_CLOEXEC) == -1)
 		rc = rv_error_errno(RV_EFAIL, errno, "mysql snapshot: pipe");
@@ -655,15 +790,22 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 		}
 	}
 	if (!rc)
-		rc = rv_dbobj_writer_new(&d.w, &h, fds[1]);
-	rc = rc ? rc : dump_all(&d);
-	rc = rc ? rc : rv_dbobj_writer_finish(d.w);
-	rv_dbobj_writer_free(d.w);
+		rc = rv_dbobj_writer_new(&sh.w, &h, fds[1]);
+	rc = rc ? rc : dump_all(d, n);
+	rc = rc ? rc : rv_dbobj_writer_finish(sh.w);
+	rv_dbobj_writer_free(sh.w);
 	if (fds[1] != -1)
 		close(fds[1]); /* the put sees the end of the object */
-	rc2 = rv_mysql_exec(d.m, "mysql snapshot: commit", "COMMIT");
-	rc = rc ? rc : rc2;
-	mysql_close(d.m);
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].m) {
+			rc2 = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
+			rc = rc ? rc : rc2;
+			mysql_close(d[i].m);
+		}
+		rv_buf_release(&d[i].stmt);
+	}
+	free(d);
+	pthread_mutex_destroy(&sh.mu);
 	if (started) {
 		pthread_join(th, NULL);
 		/* The store's failure is the cause when there is one (the
@@ -678,14 +820,14 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 			       "mysql snapshot: a failed snapshot could not be removed", "key", key,
 			       "error", rv_errmsg(), NULL);
 	}
-	rv_buf_release(&d.stmt);
 	if (!rc) {
-		char ms[24], rows[24];
+		char ms[24], rows[24], jobs[8];
 
 		snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
 		snprintf(rows, sizeof(rows), "%" PRIu64, res->rows);
+		snprintf(jobs, sizeof(jobs), "%u", n);
 		rv_log(RV_LOG_INFO, "mysql: snapshot written", "key", key, "binlog_file", res->file,
-		       "gtid", res->gtid, "rows", rows, "ms", ms, NULL);
+		       "gtid", res->gtid, "rows", rows, "connections", jobs, "ms", ms, NULL);
 		if (key_out) {
 			*key_out = key;
 			key = NULL;
