@@ -243,12 +243,78 @@ static int kv_u64(const char *tok, const char *key, uint64_t *v)
 	return rv_parse_u64(tok + kl + 1, v) == 0 ? 0 : -1;
 }
 
+/* "revenant <major>.<minor> <kind>": t[0..2]. */
+static int parse_version_kind(struct rv_dbobj_reader *r, char **t)
+{
+	struct rv_dbobj_hdr *h = &r->h;
+	char *dot = strchr(t[1], '.');
+	uint64_t ma, mi;
+
+	if (strcmp(t[0], "revenant") != 0)
+		return corrupt(r, "no revenant header line");
+	if (!dot)
+		return corrupt(r, "bad format version");
+	*dot = '\0';
+	if (rv_parse_u64(t[1], &ma) || rv_parse_u64(dot + 1, &mi))
+		return corrupt(r, "bad format version");
+	if (ma != RV_FORMAT_MAJOR)
+		return rv_error(RV_ENOTSUP,
+				"object '%s' is in store format %" PRIu64 ".%" PRIu64
+				"; this revenant reads format %d.x",
+				r->name, ma, mi, RV_FORMAT_MAJOR);
+	h->major = (unsigned)ma;
+	h->minor = (unsigned)mi;
+	if (strcmp(t[2], kind_names[0]) == 0)
+		h->kind = RV_DBOBJ_LOG;
+	else if (strcmp(t[2], kind_names[1]) == 0)
+		h->kind = RV_DBOBJ_SNAPSHOT;
+	else
+		return corrupt(r, "not a database object");
+	return 0;
+}
+
+/* engine=: a record body, which has no page size or count (the records
+ * end at the end line); an engine this reader does not know is refused. */
+static int parse_engine(struct rv_dbobj_reader *r, char **t, int n, unsigned *seen)
+{
+	struct rv_dbobj_hdr *h = &r->h;
+
+	for (int i = 3; i < n; i++) {
+		if (strncmp(t[i], "engine=", 7))
+			continue;
+		if (strlen(t[i] + 7) >= sizeof(h->engine) || strcmp(t[i] + 7, "mysql"))
+			return rv_error(RV_ENOTSUP,
+					"object '%s' holds a database engine this revenant does "
+					"not know (%s)",
+					r->name, t[i]);
+		memcpy(h->engine, t[i] + 7, strlen(t[i] + 7) + 1);
+		*seen |= 16 | 32;
+	}
+	return 0;
+}
+
+/* An engine's own key, kept for it in order in h->meta. */
+static int add_meta(struct rv_dbobj_reader *r, const char *tok, size_t *ml)
+{
+	struct rv_dbobj_hdr *h = &r->h;
+	size_t tl = strlen(tok);
+
+	if (*ml + tl + 2 > sizeof(h->meta))
+		return corrupt(r, "header too long");
+	if (*ml)
+		h->meta[(*ml)++] = ' ';
+	memcpy(h->meta + *ml, tok, tl + 1);
+	*ml += tl;
+	return 0;
+}
+
 static int parse_header(struct rv_dbobj_reader *r, char *line)
 {
 	char *save = NULL, *t[64];
-	int n = 0;
+	int n = 0, rc;
 	size_t ml = 0;
 	uint64_t v;
+	unsigned seen = 0;
 	struct rv_dbobj_hdr *h = &r->h;
 
 	for (char *p = strtok_r(line, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
@@ -256,43 +322,10 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 			return corrupt(r, "header has too many keys");
 		t[n++] = p;
 	}
-	if (n < 3 || strcmp(t[0], "revenant") != 0)
+	if (n < 3)
 		return corrupt(r, "no revenant header line");
-	{
-		char *dot = strchr(t[1], '.');
-		uint64_t ma, mi;
-
-		if (!dot)
-			return corrupt(r, "bad format version");
-		*dot = '\0';
-		if (rv_parse_u64(t[1], &ma) || rv_parse_u64(dot + 1, &mi))
-			return corrupt(r, "bad format version");
-		if (ma != RV_FORMAT_MAJOR)
-			return rv_error(RV_ENOTSUP,
-					"object '%s' is in store format %" PRIu64 ".%" PRIu64
-					"; this revenant reads format %d.x",
-					r->name, ma, mi, RV_FORMAT_MAJOR);
-		h->major = (unsigned)ma;
-		h->minor = (unsigned)mi;
-	}
-	if (strcmp(t[2], kind_names[0]) == 0)
-		h->kind = RV_DBOBJ_LOG;
-	else if (strcmp(t[2], kind_names[1]) == 0)
-		h->kind = RV_DBOBJ_SNAPSHOT;
-	else
-		return corrupt(r, "not a database object");
-	unsigned seen = 0;
-	for (int i = 3; i < n; i++)
-		if (!strncmp(t[i], "engine=", 7)) {
-			if (strlen(t[i] + 7) >= sizeof(h->engine) || strcmp(t[i] + 7, "mysql"))
-				return rv_error(RV_ENOTSUP,
-						"object '%s' holds a database engine this "
-						"revenant does not know (%s)",
-						r->name, t[i]);
-			memcpy(h->engine, t[i] + 7, strlen(t[i] + 7) + 1);
-			/* No page size or count: the records end at the end line. */
-			seen |= 16 | 32;
-		}
+	if ((rc = parse_version_kind(r, t)) || (rc = parse_engine(r, t, n, &seen)))
+		return rc;
 	for (int i = 3; i < n; i++) {
 		if (!strncmp(t[i], "engine=", 7))
 			continue;
@@ -307,15 +340,8 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 			h->time_ms = (int64_t)v;
 			seen |= 8;
 		} else if (*h->engine) {
-			size_t tl = strlen(t[i]);
-
-			/* The engine's own keys, kept for it in order. */
-			if (ml + tl + 2 > sizeof(h->meta))
-				return corrupt(r, "header too long");
-			if (ml)
-				h->meta[ml++] = ' ';
-			memcpy(h->meta + ml, t[i], tl + 1);
-			ml += tl;
+			if ((rc = add_meta(r, t[i], &ml)))
+				return rc;
 		} else if (kv_u64(t[i], "page_size", &v) == 0 && v >= 512 && v <= 65536 &&
 			   !(v & (v - 1))) {
 			h->page_size = (uint32_t)v;

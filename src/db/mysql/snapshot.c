@@ -744,6 +744,70 @@ static int build_header(struct dump *d, struct rv_dbobj_hdr *h)
 	return 0;
 }
 
+/* The put side: a pipe whose read end a thread puts into the store as
+ * `key`; the dump writes the object into *wfd. */
+static int put_start(struct putter *pt, pthread_t *th, int *wfd)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "mysql snapshot: pipe");
+	pt->fd = fds[0];
+	if (pthread_create(th, NULL, put_main, pt)) {
+		close(fds[0]);
+		close(fds[1]);
+		return rv_error(RV_EFAIL, "mysql snapshot: cannot start a thread");
+	}
+	*wfd = fds[1];
+	return 0;
+}
+
+/* After the pipe closed: the put's outcome, and no partial object left
+ * under the key when anything failed. */
+static int put_finish(struct putter *pt, pthread_t th, int rc)
+{
+	pthread_join(th, NULL);
+	/* The store's failure is the cause when there is one (the dump then
+	 * only saw the pipe close). */
+	if (pt->rc)
+		rc = rv_error(pt->rc, "%s", pt->err);
+	/* A failed dump ends the pipe early and the put may have stored what
+	 * came: never leave a partial snapshot under its name (a reader would
+	 * refuse it, but it must not even look like one). */
+	if (rc && !pt->rc && rv_store_delete(pt->st, pt->key) != 0)
+		rv_log(RV_LOG_WARN, "mysql snapshot: a failed snapshot could not be removed", "key",
+		       pt->key, "error", rv_errmsg(), NULL);
+	return rc;
+}
+
+/* Commit (read-only: ends the snapshot) and close every connection. */
+static int dumps_close(struct dump *d, unsigned n, int rc)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].m) {
+			int rc2 = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
+
+			rc = rc ? rc : rc2;
+			mysql_close(d[i].m);
+		}
+		rv_buf_release(&d[i].stmt);
+	}
+	free(d);
+	return rc;
+}
+
+static void log_written(const char *key, const struct rv_mysql_snap_pos *res, unsigned n,
+			int64_t t0)
+{
+	char ms[24], rows[24], jobs[8];
+
+	snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
+	snprintf(rows, sizeof(rows), "%" PRIu64, res->rows);
+	snprintf(jobs, sizeof(jobs), "%u", n);
+	rv_log(RV_LOG_INFO, "mysql: snapshot written", "key", key, "binlog_file", res->file, "gtid",
+	       res->gtid, "rows", rows, "connections", jobs, "ms", ms, NULL);
+}
+
 int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
 		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out)
 {
@@ -754,7 +818,7 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 	struct putter pt = {.st = st, .fd = -1};
 	pthread_t th;
 	bool started = false;
-	int fds[2] = {-1, -1}, rc = 0, rc2;
+	int wfd = -1, rc = 0;
 	char *key = NULL;
 	int64_t t0 = rv_mono_ms();
 
@@ -775,59 +839,23 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 		h.time_ms = rv_now_ms();
 		rc = build_header(&d[0], &h);
 	}
-	if (!rc && pipe2(fds, O_CLOEXEC) == -1)
-		rc = rv_error_errno(RV_EFAIL, errno, "mysql snapshot: pipe");
 	if (!rc) {
 		key = rv_dbobj_snapshot_key(gen, at, h.time_ms);
 		pt.key = key;
-		pt.fd = fds[0];
-		fds[0] = -1;
-		if (pthread_create(&th, NULL, put_main, &pt)) {
-			close(pt.fd);
-			rc = rv_error(RV_EFAIL, "mysql snapshot: cannot start a thread");
-		} else {
-			started = true;
-		}
+		started = !(rc = put_start(&pt, &th, &wfd));
 	}
-	if (!rc)
-		rc = rv_dbobj_writer_new(&sh.w, &h, fds[1]);
+	rc = rc ? rc : rv_dbobj_writer_new(&sh.w, &h, wfd);
 	rc = rc ? rc : dump_all(d, n);
 	rc = rc ? rc : rv_dbobj_writer_finish(sh.w);
 	rv_dbobj_writer_free(sh.w);
-	if (fds[1] != -1)
-		close(fds[1]); /* the put sees the end of the object */
-	for (unsigned i = 0; i < n; i++) {
-		if (d[i].m) {
-			rc2 = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
-			rc = rc ? rc : rc2;
-			mysql_close(d[i].m);
-		}
-		rv_buf_release(&d[i].stmt);
-	}
-	free(d);
+	if (wfd != -1)
+		close(wfd); /* the put sees the end of the object */
+	rc = dumps_close(d, n, rc);
 	pthread_mutex_destroy(&sh.mu);
-	if (started) {
-		pthread_join(th, NULL);
-		/* The store's failure is the cause when there is one (the
-		 * dump then only saw the pipe close). */
-		if (pt.rc)
-			rc = rv_error(pt.rc, "%s", pt.err);
-		/* A failed dump ends the pipe early and the put may have stored
-		 * what came: never leave a partial snapshot under its name (a
-		 * reader would refuse it, but it must not even look like one). */
-		if (rc && !pt.rc && rv_store_delete(st, key) != 0)
-			rv_log(RV_LOG_WARN,
-			       "mysql snapshot: a failed snapshot could not be removed", "key", key,
-			       "error", rv_errmsg(), NULL);
-	}
+	if (started)
+		rc = put_finish(&pt, th, rc);
 	if (!rc) {
-		char ms[24], rows[24], jobs[8];
-
-		snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
-		snprintf(rows, sizeof(rows), "%" PRIu64, res->rows);
-		snprintf(jobs, sizeof(jobs), "%u", n);
-		rv_log(RV_LOG_INFO, "mysql: snapshot written", "key", key, "binlog_file", res->file,
-		       "gtid", res->gtid, "rows", rows, "connections", jobs, "ms", ms, NULL);
+		log_written(key, res, n, t0);
 		if (key_out) {
 			*key_out = key;
 			key = NULL;
