@@ -14,7 +14,8 @@
 #     before the header's position (mariadb-binlog decodes them), none
 #     after, and its counter equals its row count; twice, with one
 #     connection (no lock) and with three (snapshot_jobs: 3, commits held
-#     while they open);
+#     while they open) as an account with exactly the privileges `config
+#     check` asks for, restored by one limited to `ghost\_r%`.*;
 #   - the static tables: CHECKSUM TABLE and an ordered dump, equal;
 #   - a restore into an existing database: exit 6, nothing touched; a
 #     corrupt or truncated object: exit 7 and no database left behind;
@@ -127,13 +128,31 @@ for _ in $(seq 1 100); do
 done
 [ "$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")" -gt 200 ] || fail "the writer does not write"
 
+# The accounts an operator would give: the snapshot's has exactly what
+# `config check` asks for; the restore's ends at the databases it makes.
+mariadb_sql "CREATE USER 'rv'@'localhost' IDENTIFIED BY 'snap-pw';
+GRANT RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'rv'@'localhost';
+GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ghost.* TO 'rv'@'localhost';
+CREATE USER 'rvrestore'@'localhost' IDENTIFIED BY 'restore-pw';
+GRANT CREATE, DROP, INSERT, SELECT, ALTER, INDEX, CREATE VIEW, SHOW VIEW, TRIGGER, REFERENCES
+  ON \`ghost\\_r%\`.* TO 'rvrestore'@'localhost';" || fail "accounts"
+printf 'snap-pw\n' >"$W/snap-pw"
 cat >"$W/rv3.yml" <<YML
 database:
   mysql:
     socket: $MARIADB_SOCK
-    user: root
+    user: rv
+    password_file: $W/snap-pw
     database: ghost
     snapshot_jobs: 3
+YML
+cat >"$W/restore.yml" <<YML
+database:
+  mysql:
+    socket: $MARIADB_SOCK
+    user: rvrestore
+    password: restore-pw
+    database: ghost
 YML
 
 # snap CONFIG: a snapshot while the writer writes; sets gen, obj, hdr
@@ -150,10 +169,10 @@ snap() {
 	echo "object: $(stat -c %s "$obj") bytes"
 }
 
-# check GEN OBJ DB: restore GEN into DB and compare it with the source as
-# of the binlog position in OBJ's header
+# check GEN OBJ DB CONFIG: restore GEN into DB as CONFIG's account and
+# compare it with the source as of the binlog position in OBJ's header
 check() {
-	local gen=$1 obj=$2 db=$3 hdr file pos gtid t0 files n max src dst a b
+	local gen=$1 obj=$2 db=$3 cfg=$4 hdr file pos gtid t0 files n max src dst a b
 	hdr=$(zstdcat "$obj" | head -1)
 	file=$(sed -n 's/.* binlog_file=\([^ ]*\).*/\1/p' <<<"$hdr")
 	pos=$(sed -n 's/.* binlog_pos=\([0-9]*\).*/\1/p' <<<"$hdr")
@@ -164,7 +183,7 @@ check() {
 
 	step "$db: restore"
 	t0=$(date +%s%N)
-	"$T" restore "$W/rv.yml" "file://$W/store" "$gen" "$db" >"$W/rest.out" 2>"$W/rest.err" || { cat "$W/rest.err" >&2; fail "restore"; }
+	"$T" restore "$cfg" "file://$W/store" "$gen" "$db" >"$W/rest.out" 2>"$W/rest.err" || { cat "$W/rest.err" >&2; fail "restore"; }
 	echo "restore took $((($(date +%s%N) - t0) / 1000000)) ms"
 	[ -z "$(mariadb_sql -D "$db" "SHOW TABLES LIKE 'revenant_restore_incomplete'")" ] || fail "the marker table is still there"
 
@@ -208,7 +227,7 @@ step "snapshot while it writes: one connection, no lock"
 snap "$W/rv.yml"
 gen1=$gen obj1=$obj
 sleep 0.3
-step "snapshot while it writes: three connections opened while commits are held"
+step "snapshot while it writes: three connections opened while commits are held, as an account with only what config check asks"
 snap "$W/rv3.yml"
 gen3=$gen obj3=$obj
 sleep 0.3
@@ -217,10 +236,18 @@ wait "$WRITER" 2>/dev/null
 WRITER=
 after=$(mariadb_sql -D ghost "SELECT COUNT(*) FROM writes")
 
-check "$gen1" "$obj1" ghost_restored
+check "$gen1" "$obj1" ghost_restored "$W/rv.yml"
 n=$(wc -l <"$W/ids.restored")
 [ "$after" -gt "$n" ] || fail "no write after the snapshot: the test proves nothing"
-check "$gen3" "$obj3" ghost_restored3
+# A limited account creates triggers on a server with binary logging on
+# only with log_bin_trust_function_creators (else SUPER): refused, named.
+"$T" restore "$W/restore.yml" "file://$W/store" "$gen3" ghost_rx >/dev/null 2>"$W/err"
+rc=$?
+[ "$rc" = 4 ] || fail "trigger without SUPER: exit $rc: $(cat "$W/err")"
+grep -q "the target has binary logging on: SET GLOBAL log_bin_trust_function_creators=1 there" "$W/err" || fail "no hint: $(cat "$W/err")"
+[ -z "$(mariadb_sql "SHOW DATABASES LIKE 'ghost_rx'")" ] || fail "a refused restore left its database"
+mariadb_sql "SET GLOBAL log_bin_trust_function_creators=1"
+check "$gen3" "$obj3" ghost_restored3 "$W/restore.yml"
 [ "$(wc -l <"$W/ids.restored")" -gt "$n" ] || fail "the second snapshot has no more writes than the first"
 [ "$after" -gt "$(wc -l <"$W/ids.restored")" ] || fail "no write after the second snapshot"
 gen=$gen1 obj=$obj1

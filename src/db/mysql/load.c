@@ -164,10 +164,16 @@ static int run_records(struct load *l)
 						  mysql_errno(l->m) == ER_VIEW_INVALID)) {
 			rc = defer(&dv, tag, &body);
 		} else {
-			sql_rc = rv_mysql_result(mysql_errno(l->m));
-			failed =
-			    rv_asprintf("mysql restore of '%s': record %" PRIu64 " (%s): %s",
-					l->key, l->records, *tag ? tag : "sql", mysql_error(l->m));
+			bool super = mysql_errno(l->m) == ER_BINLOG_CREATE_ROUTINE_NEED_SUPER;
+
+			sql_rc = super ? RV_EAUTH : rv_mysql_result(mysql_errno(l->m));
+			failed = rv_asprintf(
+			    "mysql restore of '%s': record %" PRIu64 " (%s): %s%s", l->key,
+			    l->records, *tag ? tag : "sql", mysql_error(l->m),
+			    super ? " — the target has binary logging on: SET GLOBAL "
+				    "log_bin_trust_function_creators=1 there, or restore as an "
+				    "account with SUPER"
+				  : "");
 		}
 	}
 	if (!rc)
