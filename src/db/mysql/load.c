@@ -257,7 +257,9 @@ static int has_marker(MYSQL *m, const char *db, bool *ours)
 	return rc;
 }
 
-static int create_db(MYSQL *m, const char *db, const char *cs, const char *coll)
+/* `*created` once the database is ours to drop again (a CREATE that lost
+ * a race with someone else's leaves theirs alone). */
+static int create_db(MYSQL *m, const char *db, const char *cs, const char *coll, bool *created)
 {
 	struct rv_buf q = RV_BUF_INIT(4096);
 	int rc = rv_buf_add(&q, "CREATE DATABASE ", 16);
@@ -268,6 +270,7 @@ static int create_db(MYSQL *m, const char *db, const char *cs, const char *coll)
 	if (!rc && *coll)
 		rc = rv_buf_addf(&q, " COLLATE %s", coll);
 	rc = rc ? rc : rv_mysql_exec(m, "mysql restore: create the database", q.data);
+	*created = !rc;
 	if (!rc && mysql_select_db(m, db))
 		rc = rv_error(rv_mysql_result(mysql_errno(m)), "mysql restore: use '%s': %s", db,
 			      mysql_error(m));
@@ -345,10 +348,7 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 	}
 	rc = rc ? rc : rv_dbobj_reader_new(&l.r, fds[0], key);
 	rc = rc ? rc : check_header(&l, gen, pos, res, cs, coll);
-	if (!rc) {
-		rc = create_db(l.m, dbname, cs, coll);
-		created = true;
-	}
+	rc = rc ? rc : create_db(l.m, dbname, cs, coll, &created);
 	rc = rc ? rc : run_records(&l);
 	rc = rc ? rc
 		: rv_mysql_exec(l.m, "mysql restore: drop the marker", "DROP TABLE `" MARKER "`");
