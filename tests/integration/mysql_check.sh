@@ -71,6 +71,7 @@ config rv >"$W/ok.yml"
 run "$R" config check -c "$W/ok.yml"
 [ "$rc" = 0 ] || fail "exit $rc"
 grep -qx "ok: $W/ok.yml" "$W/out" || fail "no ok line"
+grep -q "^ok: mysql $AT: 10\.11\.[0-9]*-MariaDB.*, binlog_format ROW, binlog_row_image FULL, server_id 1 (revenant's replica: [0-9]*), every privilege granted$" "$W/out" || fail "no server line"
 
 step "config show redacts the password"
 config rv | sed "s|password_file: .*|password: \${PWENV}|" >"$W/show.yml"

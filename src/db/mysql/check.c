@@ -330,6 +330,11 @@ int rv_mysql_check(const struct rv_config *c, FILE *out)
 		check_vars(&k, c, &v, mariadb);
 		rc = check_grants(&k, m, mc->database, mariadb);
 	}
+	if (!rc && !k.n)
+		printf("ok: mysql %s: %s, binlog_format ROW, binlog_row_image FULL, server_id %s "
+		       "(revenant's replica: %" PRIu32 "), every privilege granted\n",
+		       k.where, mysql_get_server_info(m), v.server_id,
+		       rv_mysql_server_id(mc, c->site));
 	mysql_close(m);
 	if (rc)
 		return rc;

@@ -47,7 +47,8 @@ int rv_mysql_ident(struct rv_buf *b, const char *name) RV_WARN_UNUSED;
 bool rv_mysql_is_mariadb(MYSQL *m);
 
 /* config check: connect, then one line on `out` for each problem, each
- * naming its fix.  Returns 0 when none, else the RV_E* of the first line
+ * naming its fix.  Returns 0 when none (after one "ok: mysql …" line on
+ * stdout saying what was found), else the RV_E* of the first line
  * (RV_ENET unreachable, RV_EAUTH refused or missing privileges,
  * RV_ENOTFOUND no database, RV_EUSAGE server settings), with the message
  * "<n> problem(s) …". */
