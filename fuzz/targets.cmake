@@ -10,4 +10,5 @@ set(RV_FUZZ_TARGETS
   fuzz_format
   fuzz_route53
   fuzz_lease
+  fuzz_dbobj
 )

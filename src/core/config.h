@@ -37,6 +37,24 @@
 #define RV_CONFIG_SECRET_MAX   65536	  /* bytes in one *_file */
 #define RV_CONFIG_DEFAULT_NAME "(built-in defaults)"
 
+/* database.mysql (db/db_config.c): a MySQL 8 / MariaDB server and the
+ * database to replicate.  Set when `database` is not NULL. */
+enum rv_mysql_tls { RV_MYSQL_TLS_OFF, RV_MYSQL_TLS_ON };
+struct rv_mysql_conf {
+	char *host;	       /* NULL: the socket */
+	int64_t port;	       /* with host */
+	char *socket;	       /* a unix socket path; NULL: host */
+	char *user;	       /* required */
+	char *password;	       /* secret; NULL: none */
+	char *database;	       /* Ghost's database (e.g. "ghost"); NULL: not configured */
+	int tls;	       /* enum rv_mysql_tls */
+	bool tls_verify;       /* the server's certificate and name, when tls is on */
+	char *tls_ca;	       /* a CA file; NULL: the system's */
+	int64_t server_id;     /* revenant's replica server_id; 0: derived (rv_mysql_server_id) */
+	int64_t snapshot_jobs; /* connections dumping tables in parallel */
+	int64_t connect_timeout_ms;
+};
+
 struct rv_config {
 	char *source;		  /* the file it came from, or RV_CONFIG_DEFAULT_NAME */
 	char *site;		  /* this site's name; default: the short hostname */
@@ -84,6 +102,7 @@ struct rv_config {
 	} ghost;
 	struct {
 		char *sqlite;		      /* Ghost's SQLite file; NULL: no database */
+		struct rv_mysql_conf mysql;   /* or a MySQL/MariaDB database (never both) */
 		int64_t snapshot_interval_ms; /* a fresh snapshot at least this often */
 		int64_t snapshot_log_ratio;   /* ... and once the log is this many times the db */
 		int64_t busy_timeout_ms;      /* waiting for Ghost's write lock */

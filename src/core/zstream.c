@@ -100,6 +100,13 @@ int rv_zstream_writer_tune(struct rv_zstream_writer *w, int level, int workers)
 	return 0;
 }
 
+int rv_zstream_writer_job_size(struct rv_zstream_writer *w, size_t bytes)
+{
+	if (w->cctx)
+		(void)ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_jobSize, (int)bytes);
+	return 0;
+}
+
 static int ob_flush(struct rv_zstream_writer *w)
 {
 	int rc;

@@ -36,6 +36,11 @@ int rv_zstream_writer_new(struct rv_zstream_writer **out, bool compress, rv_zstr
  * inline for a few percent more bytes.  Workers are ignored when the zstd
  * library has no thread support. */
 int rv_zstream_writer_tune(struct rv_zstream_writer *w, int level, int workers) RV_WARN_UNUSED;
+/* With workers: the input each of them takes at a time (zstd's default is
+ * several MiB at level 3, and a few jobs are buffered: 1 MiB keeps a
+ * MySQL dump's writer near 20 MiB of RSS instead of near 60, at the same
+ * speed and the same bytes within 1 %).  Ignored without workers. */
+int rv_zstream_writer_job_size(struct rv_zstream_writer *w, size_t bytes) RV_WARN_UNUSED;
 /* Hash and compress; the sink sees output in chunks of up to 64 KiB.  A
  * failed writer stays failed: every later call returns the same code. */
 int rv_zstream_write(struct rv_zstream_writer *w, const void *p, size_t n) RV_WARN_UNUSED;

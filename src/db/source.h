@@ -1,6 +1,7 @@
 /* source.h - a database as the replication engine sees it: the writer's
- * side of a database source (SQLite today; MySQL/MariaDB lands beside it
- * as a second ops table, not as a branch in the engine).
+ * side of a database source: SQLite (db/sqlite/) and MySQL/MariaDB
+ * (db/mysql/, snapshots only so far), each an ops table, not a branch in
+ * the engine.
  *
  * Contract, what the engine relies on:
  *   - open fixes position 0 at the database as it is now, in generation
@@ -29,10 +30,14 @@
 #include "format/layout.h"
 
 struct rv_store;
+struct rv_mysql_conf;
 
 struct rv_dbsrc_opts {
 	const char *path; /* SQLite: the database file */
-	const char *gen;  /* the generation objects are written under */
+	/* MySQL/MariaDB: the server and database (core/config.h), borrowed
+	 * for as long as the source is open. */
+	const struct rv_mysql_conf *mysql;
+	const char *gen; /* the generation objects are written under */
 	int busy_timeout_ms;
 };
 
@@ -66,5 +71,7 @@ struct rv_dbsrc {
 };
 
 extern const struct rv_dbsrc_ops rv_dbsrc_sqlite;
+/* Snapshots only so far: ship fails with RV_ENOTSUP (db/mysql/source.c). */
+extern const struct rv_dbsrc_ops rv_dbsrc_mysql;
 
 #endif

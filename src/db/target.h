@@ -1,6 +1,7 @@
 /* target.h - a database as the engine restores it: the reader's side of a
- * database (SQLite today; MySQL/MariaDB lands beside it as a second ops
- * table, not as a branch in the engine).  source.h is the writer's side.
+ * database: SQLite (db/sqlite/) and MySQL/MariaDB (db/mysql/, restore of
+ * a snapshot only so far), each an ops table, not a branch in the engine.
+ * source.h is the writer's side.
  *
  * Two ways to use a target:
  *   - restore creates a database whole at one store point, where there is
@@ -35,18 +36,21 @@
 #include "format/layout.h"
 
 struct rv_store;
+struct rv_mysql_conf;
 
 /* The newest position of a generation. */
 #define RV_DBTGT_POS_LATEST UINT64_MAX
 
 struct rv_dbtgt_restore_opts {
 	const char *gen;
-	uint64_t pos;	    /* exact position, or RV_DBTGT_POS_LATEST */
-	int64_t at_ms;	    /* > 0: the latest point whose commit time is <= at_ms */
-	const char *out;    /* SQLite: the file to create; it must not exist */
-	const char *tmpdir; /* downloads; NULL: next to `out` */
-	unsigned jobs;	    /* parallel downloads; 0: the target's default */
-	bool no_sync;	    /* a throw-away copy (verify): not made durable */
+	uint64_t pos;			   /* exact position, or RV_DBTGT_POS_LATEST */
+	int64_t at_ms;			   /* > 0: the latest point whose commit time is <= at_ms */
+	const char *out;		   /* SQLite: the file to create; MySQL: the database to
+					      create; it must not exist */
+	const struct rv_mysql_conf *mysql; /* MySQL: the server to restore on */
+	const char *tmpdir;		   /* downloads; NULL: next to `out` */
+	unsigned jobs;			   /* parallel downloads; 0: the target's default */
+	bool no_sync;			   /* a throw-away copy (verify): not made durable */
 };
 
 /* A point a database sits at. */
@@ -120,5 +124,8 @@ struct rv_dbtgt_ops {
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
+/* Restore of a snapshot only so far: the follower functions are NULL
+ * (db/mysql/load.c). */
+extern const struct rv_dbtgt_ops rv_dbtgt_mysql;
 
 #endif

@@ -38,7 +38,8 @@ static int retention_check(const struct rv_config *c, const struct rv_config_ori
 	char r[32], i[32];
 	unsigned lr, li;
 
-	if (!c->database.sqlite || c->retention_ms >= c->database.snapshot_interval_ms)
+	if ((!c->database.sqlite && !c->database.mysql.database) ||
+	    c->retention_ms >= c->database.snapshot_interval_ms)
 		return 0;
 	lr = rv_config_line(o, "retention");
 	li = rv_config_line(o, "database.snapshot_interval");

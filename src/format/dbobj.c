@@ -10,12 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LINE_MAX_B 512u
+#define LINE_MAX_B (RV_DBOBJ_META_MAX + 512u)
 
 static const char *const kind_names[] = {"db-log", "db-snapshot"};
 
 uint64_t rv_dbobj_body_size(const struct rv_dbobj_hdr *h)
 {
+	if (rv_dbobj_records(h))
+		return UINT64_MAX;
 	if (h->kind == RV_DBOBJ_LOG)
 		return h->count * (24u + (uint64_t)h->page_size);
 	return h->count * (uint64_t)h->page_size;
@@ -27,7 +29,17 @@ struct rv_dbobj_writer {
 	int fd;
 	struct rv_zstream_writer *zs;
 	uint64_t body_left, count;
+	bool records;
 };
+
+/* Engine and meta tokens: no space, no control byte, nothing empty. */
+static bool tokens_ok(const char *s, bool allow_space)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (*p == ' ' && (!allow_space || p[1] == ' ')))
+			return false;
+	return !allow_space || (s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' '));
+}
 
 static int w_sink(void *w, const void *p, size_t n)
 {
@@ -44,20 +56,40 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 
 	*out = NULL;
 	w->fd = fd;
+	w->records = rv_dbobj_records(h);
 	w->body_left = rv_dbobj_body_size(h);
-	w->count = h->count;
-	n = snprintf(line, sizeof(line),
-		     "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64 " time=%" PRId64
-		     " page_size=%" PRIu32 " %s=%" PRIu64 "\n",
-		     RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen, h->from, h->to,
-		     h->time_ms, h->page_size, h->kind == RV_DBOBJ_LOG ? "frames" : "pages",
-		     h->count);
+	w->count = w->records ? 0 : h->count;
+	if (w->records && (!tokens_ok(h->engine, false) || !tokens_ok(h->meta, true))) {
+		free(w);
+		return rv_error(RV_EFAIL, "database object header: bad engine or meta tokens");
+	}
+	if (w->records)
+		n = snprintf(line, sizeof(line),
+			     "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64
+			     " time=%" PRId64 " engine=%s%s%s\n",
+			     RV_FORMAT_MAJOR, RV_DBOBJ_RECORDS_MINOR, kind_names[h->kind], h->gen,
+			     h->from, h->to, h->time_ms, h->engine, *h->meta ? " " : "", h->meta);
+	else
+		n = snprintf(line, sizeof(line),
+			     "revenant %d.%d %s gen=%s from=%" PRIu64 " to=%" PRIu64
+			     " time=%" PRId64 " page_size=%" PRIu32 " %s=%" PRIu64 "\n",
+			     RV_FORMAT_MAJOR, RV_FORMAT_MINOR, kind_names[h->kind], h->gen, h->from,
+			     h->to, h->time_ms, h->page_size,
+			     h->kind == RV_DBOBJ_LOG ? "frames" : "pages", h->count);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		free(w);
+		return rv_error(RV_EFAIL, "database object header too long");
+	}
 	rc = rv_zstream_writer_new(&w->zs, true, w_sink, w);
 	/* Pages are dense; speed matters more than the last percent (see
 	 * rv_zstream_writer_tune).  A snapshot is compressed on its own thread
-	 * while this one hashes and writes. */
+	 * while this one hashes and writes.  A dump's SQL text is worth level
+	 * 3, still on a thread of its own beside the one reading the server. */
 	if (!rc)
-		rc = rv_zstream_writer_tune(w->zs, 1, h->kind == RV_DBOBJ_SNAPSHOT ? 1 : 0);
+		rc = rv_zstream_writer_tune(w->zs, w->records ? 3 : 1,
+					    h->kind == RV_DBOBJ_SNAPSHOT ? 1 : 0);
+	if (!rc && w->records)
+		rc = rv_zstream_writer_job_size(w->zs, 1u << 20);
 	if (!rc)
 		rc = rv_zstream_write(w->zs, line, (size_t)n);
 	if (rc) {
@@ -70,10 +102,61 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 
 int rv_dbobj_writer_add(struct rv_dbobj_writer *w, const void *p, size_t n)
 {
+	if (w->records)
+		return rv_error(RV_EFAIL, "database object: raw bytes in a record body");
 	if (n > w->body_left)
 		return rv_error(RV_EFAIL, "database object body longer than its header says");
 	w->body_left -= n;
 	return rv_zstream_write(w->zs, p, n);
+}
+
+void rv_dbobj_tag(char out[RV_DBOBJ_TAG_MAX], const char *prefix, const char *s)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t k = 0;
+
+	for (const char *p = prefix; *p && k + 1 < RV_DBOBJ_TAG_MAX; p++)
+		out[k++] = *p;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool esc = *p <= 0x20 || *p == 0x7f || *p == '%';
+
+		if (k + (esc ? 3 : 1) >= RV_DBOBJ_TAG_MAX)
+			break;
+		if (esc) {
+			out[k++] = '%';
+			out[k++] = hx[*p >> 4];
+			out[k++] = hx[*p & 15];
+		} else {
+			out[k++] = (char)*p;
+		}
+	}
+	out[k] = '\0';
+}
+
+int rv_dbobj_writer_record(struct rv_dbobj_writer *w, const char *type, const char *tag,
+			   const void *p, size_t n)
+{
+	char line[RV_DBOBJ_TAG_MAX + 64];
+	int k, rc;
+
+	if (!w->records)
+		return rv_error(RV_EFAIL, "database object: a record in a page body");
+	if (n > RV_DBOBJ_RECORD_MAX)
+		return rv_error(RV_EFAIL,
+				"database object: a record of %zu bytes is over the %llu "
+				"the format allows",
+				n, (unsigned long long)RV_DBOBJ_RECORD_MAX);
+	k = snprintf(line, sizeof(line), "%s %zu%s%s\n", type, n, tag && *tag ? " " : "",
+		     tag && *tag ? tag : "");
+	if (k < 0 || (size_t)k >= sizeof(line) || !tokens_ok(type, false) || !*type ||
+	    !strcmp(type, "end") || (tag && !tokens_ok(tag, false)))
+		return rv_error(RV_EFAIL, "database object: bad record type or tag");
+	rc = rv_zstream_write(w->zs, line, (size_t)k);
+	rc = rc ? rc : rv_zstream_write(w->zs, p, n);
+	rc = rc ? rc : rv_zstream_write(w->zs, "\n", 1);
+	if (!rc)
+		w->count++;
+	return rc;
 }
 
 int rv_dbobj_writer_finish(struct rv_dbobj_writer *w)
@@ -82,7 +165,7 @@ int rv_dbobj_writer_finish(struct rv_dbobj_writer *w)
 	char hex[RV_SHA256_HEX], line[128];
 	int n, rc;
 
-	if (w->body_left)
+	if (!w->records && w->body_left)
 		return rv_error(RV_EFAIL, "database object body shorter than its header says");
 	if ((rc = rv_zstream_writer_sha256(w->zs, sha)))
 		return rc;
@@ -110,6 +193,8 @@ struct rv_dbobj_reader {
 	struct rv_buf line;
 	struct rv_dbobj_hdr h;
 	uint64_t body_left;
+	uint64_t records; /* record bodies: read so far */
+	bool at_end;	  /* record bodies: "end " seen */
 };
 
 static int corrupt(struct rv_dbobj_reader *r, const char *what)
@@ -158,42 +243,92 @@ static int kv_u64(const char *tok, const char *key, uint64_t *v)
 	return rv_parse_u64(tok + kl + 1, v) == 0 ? 0 : -1;
 }
 
-static int parse_header(struct rv_dbobj_reader *r, char *line)
+/* "revenant <major>.<minor> <kind>": t[0..2]. */
+static int parse_version_kind(struct rv_dbobj_reader *r, char **t)
 {
-	char *save = NULL, *t[12];
-	int n = 0;
-	uint64_t v;
 	struct rv_dbobj_hdr *h = &r->h;
+	char *dot = strchr(t[1], '.');
+	uint64_t ma, mi;
 
-	for (char *p = strtok_r(line, " ", &save); p && n < 12; p = strtok_r(NULL, " ", &save))
-		t[n++] = p;
-	if (n < 3 || strcmp(t[0], "revenant") != 0)
+	if (strcmp(t[0], "revenant") != 0)
 		return corrupt(r, "no revenant header line");
-	{
-		char *dot = strchr(t[1], '.');
-		uint64_t ma, mi;
-
-		if (!dot)
-			return corrupt(r, "bad format version");
-		*dot = '\0';
-		if (rv_parse_u64(t[1], &ma) || rv_parse_u64(dot + 1, &mi))
-			return corrupt(r, "bad format version");
-		if (ma != RV_FORMAT_MAJOR)
-			return rv_error(RV_ENOTSUP,
-					"object '%s' is in store format %" PRIu64 ".%" PRIu64
-					"; this revenant reads format %d.x",
-					r->name, ma, mi, RV_FORMAT_MAJOR);
-		h->major = (unsigned)ma;
-		h->minor = (unsigned)mi;
-	}
+	if (!dot)
+		return corrupt(r, "bad format version");
+	*dot = '\0';
+	if (rv_parse_u64(t[1], &ma) || rv_parse_u64(dot + 1, &mi))
+		return corrupt(r, "bad format version");
+	if (ma != RV_FORMAT_MAJOR)
+		return rv_error(RV_ENOTSUP,
+				"object '%s' is in store format %" PRIu64 ".%" PRIu64
+				"; this revenant reads format %d.x",
+				r->name, ma, mi, RV_FORMAT_MAJOR);
+	h->major = (unsigned)ma;
+	h->minor = (unsigned)mi;
 	if (strcmp(t[2], kind_names[0]) == 0)
 		h->kind = RV_DBOBJ_LOG;
 	else if (strcmp(t[2], kind_names[1]) == 0)
 		h->kind = RV_DBOBJ_SNAPSHOT;
 	else
 		return corrupt(r, "not a database object");
-	unsigned seen = 0;
+	return 0;
+}
+
+/* engine=: a record body, which has no page size or count (the records
+ * end at the end line); an engine this reader does not know is refused. */
+static int parse_engine(struct rv_dbobj_reader *r, char **t, int n, unsigned *seen)
+{
+	struct rv_dbobj_hdr *h = &r->h;
+
 	for (int i = 3; i < n; i++) {
+		if (strncmp(t[i], "engine=", 7))
+			continue;
+		if (strlen(t[i] + 7) >= sizeof(h->engine) || strcmp(t[i] + 7, "mysql"))
+			return rv_error(RV_ENOTSUP,
+					"object '%s' holds a database engine this revenant does "
+					"not know (%s)",
+					r->name, t[i]);
+		memcpy(h->engine, t[i] + 7, strlen(t[i] + 7) + 1);
+		*seen |= 16 | 32;
+	}
+	return 0;
+}
+
+/* An engine's own key, kept for it in order in h->meta. */
+static int add_meta(struct rv_dbobj_reader *r, const char *tok, size_t *ml)
+{
+	struct rv_dbobj_hdr *h = &r->h;
+	size_t tl = strlen(tok);
+
+	if (*ml + tl + 2 > sizeof(h->meta))
+		return corrupt(r, "header too long");
+	if (*ml)
+		h->meta[(*ml)++] = ' ';
+	memcpy(h->meta + *ml, tok, tl + 1);
+	*ml += tl;
+	return 0;
+}
+
+static int parse_header(struct rv_dbobj_reader *r, char *line)
+{
+	char *save = NULL, *t[64];
+	int n = 0, rc;
+	size_t ml = 0;
+	uint64_t v;
+	unsigned seen = 0;
+	struct rv_dbobj_hdr *h = &r->h;
+
+	for (char *p = strtok_r(line, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+		if (n == 64)
+			return corrupt(r, "header has too many keys");
+		t[n++] = p;
+	}
+	if (n < 3)
+		return corrupt(r, "no revenant header line");
+	if ((rc = parse_version_kind(r, t)) || (rc = parse_engine(r, t, n, &seen)))
+		return rc;
+	for (int i = 3; i < n; i++) {
+		if (!strncmp(t[i], "engine=", 7))
+			continue;
 		if (strncmp(t[i], "gen=", 4) == 0 && rv_gen_id_check(t[i] + 4) == 0) {
 			memcpy(h->gen, t[i] + 4, RV_GEN_ID_LEN);
 			seen |= 1;
@@ -204,6 +339,9 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 		} else if (kv_u64(t[i], "time", &v) == 0 && v <= INT64_MAX) {
 			h->time_ms = (int64_t)v;
 			seen |= 8;
+		} else if (*h->engine) {
+			if ((rc = add_meta(r, t[i], &ml)))
+				return rc;
 		} else if (kv_u64(t[i], "page_size", &v) == 0 && v >= 512 && v <= 65536 &&
 			   !(v & (v - 1))) {
 			h->page_size = (uint32_t)v;
@@ -217,7 +355,9 @@ static int parse_header(struct rv_dbobj_reader *r, char *line)
 	}
 	if (seen != 63)
 		return corrupt(r, "header misses a key");
-	if (h->kind == RV_DBOBJ_LOG && h->to - h->from != h->count)
+	if (*h->engine && h->kind == RV_DBOBJ_SNAPSHOT && h->from != h->to)
+		return corrupt(r, "snapshot position range is not one position");
+	if (!*h->engine && h->kind == RV_DBOBJ_LOG && h->to - h->from != h->count)
 		return corrupt(r, "frame count does not match the position range");
 	r->body_left = rv_dbobj_body_size(h);
 	return 0;
@@ -261,8 +401,76 @@ const struct rv_dbobj_hdr *rv_dbobj_reader_hdr(const struct rv_dbobj_reader *r)
 	return &r->h;
 }
 
+int rv_dbobj_reader_record(struct rv_dbobj_reader *r, char type[16], char tag[RV_DBOBJ_TAG_MAX],
+			   struct rv_buf *body, bool *end)
+{
+	const unsigned char *pk;
+	size_t got, tl;
+	uint64_t len;
+	char *sp, *sp2;
+	int rc;
+
+	*end = false;
+	rv_buf_reset(body);
+	if (!rv_dbobj_records(&r->h))
+		return corrupt(r, "records asked of a page body");
+	if (r->at_end) {
+		*end = true;
+		return 0;
+	}
+	if ((rc = rv_zstream_peek(r->zs, 4, &pk, &got)))
+		return rc;
+	if (got == 4 && !memcmp(pk, "end ", 4)) {
+		r->at_end = *end = true;
+		return 0;
+	}
+	if ((rc = r_line(r, true)))
+		return rc;
+	sp = strchr(r->line.data, ' ');
+	if (!sp || (size_t)(sp - r->line.data) >= 16 || sp == r->line.data)
+		return corrupt(r, "bad record line");
+	memcpy(type, r->line.data, (size_t)(sp - r->line.data));
+	type[sp - r->line.data] = '\0';
+	sp2 = strchr(sp + 1, ' ');
+	if (sp2)
+		*sp2 = '\0';
+	if (rv_parse_u64(sp + 1, &len) || len > RV_DBOBJ_RECORD_MAX)
+		return corrupt(r, "bad record length");
+	tl = sp2 ? strlen(sp2 + 1) : 0;
+	if (tl >= RV_DBOBJ_TAG_MAX || (sp2 && (!tl || strchr(sp2 + 1, ' '))))
+		return corrupt(r, "bad record tag");
+	memcpy(tag, sp2 ? sp2 + 1 : "", tl + 1);
+	if (len > body->max)
+		return corrupt(r, "record longer than this reader accepts");
+	/* Room for the bytes and the '\n' after them, read in one go. */
+	rv_buf_reset(body);
+	{
+		char chunk[65536];
+		uint64_t left = len + 1;
+
+		while (left) {
+			size_t k = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
+
+			if ((rc = rv_zstream_read(r->zs, chunk, k)))
+				return rc;
+			left -= k;
+			if (!left) {
+				if (chunk[k - 1] != '\n')
+					return corrupt(r, "record not ended by a newline");
+				k--;
+			}
+			if (k && (rc = rv_buf_add(body, chunk, k)))
+				return corrupt(r, "record longer than this reader accepts");
+		}
+	}
+	r->records++;
+	return 0;
+}
+
 int rv_dbobj_reader_read(struct rv_dbobj_reader *r, void *p, size_t n)
 {
+	if (rv_dbobj_records(&r->h))
+		return corrupt(r, "raw read of a record body");
 	if (n > r->body_left)
 		return corrupt(r, "read past the announced body");
 	r->body_left -= n;
@@ -275,8 +483,13 @@ int rv_dbobj_reader_finish(struct rv_dbobj_reader *r)
 	unsigned char sha[RV_SHA256_LEN];
 	int rc;
 
-	if (r->body_left)
+	if (rv_dbobj_records(&r->h)) {
+		if (!r->at_end)
+			return corrupt(r, "records not fully read");
+		r->h.count = r->records;
+	} else if (r->body_left) {
 		return corrupt(r, "body not fully read");
+	}
 	if ((rc = r_line(r, false)) || (rc = rv_zstream_reader_sha256(r->zs, sha)))
 		return rc;
 	rv_hex(hex, sha, sizeof(sha));

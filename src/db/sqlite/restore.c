@@ -515,6 +515,10 @@ static int apply(struct rv_dbobj_reader *r, const struct dbkey *k, const char *g
 				"database object '%s' does not hold what its name says (kind, "
 				"generation or position)",
 				k->key);
+	if (rv_dbobj_records(h))
+		return rv_error(RV_ECORRUPT,
+				"database object '%s' is a %s object in an SQLite generation",
+				k->key, h->engine);
 	if (!a->page_size)
 		a->page_size = h->page_size;
 	if (h->page_size != a->page_size)

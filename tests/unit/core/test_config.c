@@ -23,17 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db/mysql/mysql.h"
+
 /* Every secret value in tests/configs; none may ever be printed. */
 static const char *const secrets[] = {
-    "test-inline-secret/not-real",
-    "test-inline-token-not-real",
-    "test-file-secret/not-real",
-    "test-file-token-not-real",
-    "inline-secret-value",
-    "unterminated-secret",
-    "not-a-real-key-name-value",
-    "TOPSECRET-LINE",
-    NULL,
+    "test-inline-secret/not-real", "test-inline-token-not-real",
+    "test-file-secret/not-real",   "test-file-token-not-real",
+    "inline-secret-value",	   "unterminated-secret",
+    "not-a-real-key-name-value",   "TOPSECRET-LINE",
+    "test-db-password-not-real",   NULL,
 };
 
 static void assert_no_secret(const char *text)
@@ -79,6 +77,7 @@ static void set_test_env(void)
 	setenv("RV_CFGTEST_DIR", "/srv/rv", 1);
 	setenv("RV_CFGTEST_PARTS", "16", 1);
 	setenv("RV_CFGTEST_EMPTY", "", 1);
+	setenv("RV_CFGTEST_DBPW", "test-db-password-not-real", 1);
 	unsetenv("RV_CFGTEST_UNSET_REGION");
 	unsetenv("RV_CFGTEST_UNSET_PART");
 	unsetenv("RV_CFGTEST_SURELY_UNSET");
@@ -427,6 +426,19 @@ static void test_show_format(void **state)
 				   "  admin_key: null\n"
 				   "database:\n"
 				   "  sqlite: null\n"
+				   "  mysql:\n"
+				   "    host: null\n"
+				   "    port: 3306\n"
+				   "    socket: null\n"
+				   "    user: null\n"
+				   "    password: null\n"
+				   "    database: null\n"
+				   "    tls: off\n"
+				   "    tls_verify: true\n"
+				   "    tls_ca: null\n"
+				   "    server_id: 0\n"
+				   "    snapshot_jobs: 1\n"
+				   "    connect_timeout: 10s\n"
 				   "  snapshot_interval: 6h\n"
 				   "  snapshot_log_ratio: 2\n"
 				   "  busy_timeout: 5s\n"
@@ -488,6 +500,39 @@ static void test_show_format(void **state)
 	rv_config_free(c);
 }
 
+/* database.mysql: the keys, the secret from the environment and never
+ * shown, the derived server_id. */
+static void test_mysql(void **state)
+{
+	struct rv_config *c;
+	struct rv_mysql_conf m = {0};
+	char *out;
+
+	(void)state;
+	set_test_env();
+	c = load_ok("server/mysql.yml");
+	assert_null(c->database.sqlite);
+	assert_string_equal(c->database.mysql.host, "mysql.ghost.svc.cluster.local");
+	assert_int_equal(c->database.mysql.port, 3307);
+	assert_null(c->database.mysql.socket);
+	assert_string_equal(c->database.mysql.user, "revenant");
+	assert_string_equal(c->database.mysql.password, "test-db-password-not-real");
+	assert_string_equal(c->database.mysql.database, "ghost");
+	assert_int_equal(c->database.mysql.tls, RV_MYSQL_TLS_ON);
+	assert_true(c->database.mysql.tls_verify);
+	assert_string_equal(c->database.mysql.tls_ca, "/etc/ssl/certs/db-ca.pem");
+	assert_int_equal(c->database.mysql.snapshot_jobs, 1);
+	assert_int_equal(rv_mysql_server_id(&c->database.mysql, "dc"), 4242);
+	out = show(c);
+	assert_no_secret(out);
+	assert_non_null(strstr(out, "    password: \"[redacted]\"\n"));
+	free(out);
+	rv_config_free(c);
+	/* Derived: 0x52560000 + FNV-1a-32(site) mod 65536, stable, per site. */
+	assert_int_equal(rv_mysql_server_id(&m, "dc"), 0x52560000u + (0x561cc530u & 0xffffu));
+	assert_int_not_equal(rv_mysql_server_id(&m, "dc"), rv_mysql_server_id(&m, "dr"));
+}
+
 /* show -> parse -> show is a fixed point for every good file. */
 static void test_roundtrip(void **state)
 {
@@ -498,6 +543,7 @@ static void test_roundtrip(void **state)
 					    "good/env.yml",
 					    "good/secret_file.yml",
 					    "good/dns_route53.yml",
+					    "server/mysql.yml",
 					    "../../revenant.example.yml",
 					    NULL};
 
@@ -697,6 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_show_redacts),
 	    cmocka_unit_test(test_show_format),
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_mysql),
 	    cmocka_unit_test(test_truncations),
 	    cmocka_unit_test(test_cli_glue),
 	    cmocka_unit_test(test_sections),

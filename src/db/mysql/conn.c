@@ -1,0 +1,166 @@
+/* conn.c - the one way src/db/mysql/ connects to a server (mysql.h). */
+#include "db/mysql/mysql.h"
+#include "core/mem.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <string.h>
+
+uint32_t rv_mysql_server_id(const struct rv_mysql_conf *c, const char *site)
+{
+	uint32_t h = 2166136261u;
+
+	if (c->server_id)
+		return (uint32_t)c->server_id;
+	for (const unsigned char *p = (const unsigned char *)(site ? site : ""); *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return 0x52560000u + (h & 0xffffu);
+}
+
+const char *rv_mysql_where(const struct rv_mysql_conf *c, char *buf, size_t n)
+{
+	if (c->socket)
+		snprintf(buf, n, "socket '%s'", c->socket);
+	else
+		snprintf(buf, n, "%s:%lld", c->host ? c->host : "localhost", (long long)c->port);
+	return buf;
+}
+
+int rv_mysql_result(unsigned err)
+{
+	switch (err) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_UNKNOWN_HOST:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SSL_CONNECTION_ERROR:
+	case ER_CON_COUNT_ERROR:
+		return RV_ENET;
+	case ER_ACCESS_DENIED_ERROR:
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_TABLEACCESS_DENIED_ERROR:
+	case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+	case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+		return RV_EAUTH;
+	case ER_BAD_DB_ERROR:
+		return RV_ENOTFOUND;
+	default:
+		return RV_EFAIL;
+	}
+}
+
+int rv_mysql_connect(MYSQL **out, const struct rv_mysql_conf *c, const char *database)
+{
+	MYSQL *m = mysql_init(NULL);
+	unsigned tmo = (unsigned)((c->connect_timeout_ms + 999) / 1000), rw = 600;
+	char where[300];
+	my_bool yes = 1, no = 0;
+	const char *db = database ? database : c->database;
+	int rc;
+
+	*out = NULL;
+	if (!m)
+		return rv_error(RV_EFAIL, "mysql: out of memory");
+	if (!tmo)
+		tmo = 10;
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
+	/* A dead link must not hang a dump or a load for ever. */
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no);
+	if (c->socket) {
+		unsigned proto = MYSQL_PROTOCOL_SOCKET;
+
+		mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+	} else {
+		unsigned proto = MYSQL_PROTOCOL_TCP;
+
+		mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+	}
+	if (c->tls == RV_MYSQL_TLS_ON) {
+		mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+		mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, c->tls_verify ? &yes : &no);
+		if (c->tls_ca)
+			mysql_options(m, MYSQL_OPT_SSL_CA, c->tls_ca);
+	}
+	if (!mysql_real_connect(m, c->socket ? NULL : (c->host ? c->host : "localhost"), c->user,
+				c->password ? c->password : "", db && *db ? db : NULL,
+				(unsigned)c->port, c->socket, 0)) {
+		unsigned e = mysql_errno(m);
+
+		rv_mysql_where(c, where, sizeof(where));
+		rc = rv_mysql_result(e);
+		if (rc == RV_EAUTH)
+			rc = rv_error(RV_EAUTH,
+				      "mysql %s: %s — check database.mysql.user and its password "
+				      "(password or password_file)",
+				      where, mysql_error(m));
+		else if (rc == RV_ENOTFOUND)
+			rc = rv_error(RV_ENOTFOUND,
+				      "mysql %s: database '%s' does not exist — check "
+				      "database.mysql.database",
+				      where, db);
+		else if (rc == RV_ENET || e >= 2000)
+			rc = rv_error(RV_ENET,
+				      "mysql %s: cannot connect: %s — check database.mysql.host/"
+				      "port or socket, TLS, and that the server runs",
+				      where, mysql_error(m));
+		else
+			rc = rv_error(rc, "mysql %s: %s", where, mysql_error(m));
+		mysql_close(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+int rv_mysql_exec(MYSQL *m, const char *what, const char *sql)
+{
+	if (mysql_real_query(m, sql, strlen(sql)) == 0) {
+		MYSQL_RES *r = mysql_store_result(m);
+
+		mysql_free_result(r);
+		if (!mysql_errno(m))
+			return 0;
+	}
+	return rv_error(rv_mysql_result(mysql_errno(m)), "%s: %s", what, mysql_error(m));
+}
+
+int rv_mysql_value(MYSQL *m, const char *sql, struct rv_buf *out)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc = 0;
+
+	rv_buf_reset(out);
+	if (mysql_real_query(m, sql, strlen(sql)) || !(r = mysql_store_result(m)))
+		return rv_error(rv_mysql_result(mysql_errno(m)), "mysql: '%s': %s", sql,
+				mysql_error(m));
+	row = mysql_fetch_row(r);
+	if (!row)
+		rc = RV_ENOTFOUND;
+	else if (row[0])
+		rc = rv_buf_addstr(out, row[0]);
+	else
+		rc = rv_buf_addstr(out, "");
+	mysql_free_result(r);
+	return rc;
+}
+
+int rv_mysql_ident(struct rv_buf *b, const char *name)
+{
+	int rc = rv_buf_add(b, "`", 1);
+
+	for (const char *p = name; !rc && *p; p++)
+		rc = *p == '`' ? rv_buf_add(b, "``", 2) : rv_buf_add(b, p, 1);
+	return rc ? rc : rv_buf_add(b, "`", 1);
+}
+
+bool rv_mysql_is_mariadb(MYSQL *m)
+{
+	const char *v = mysql_get_server_info(m);
+
+	return v && strstr(v, "MariaDB") != NULL;
+}

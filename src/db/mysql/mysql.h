@@ -1,0 +1,86 @@
+/* mysql.h - MySQL 8 / MariaDB through Connector/C (libmariadb): the
+ * connection every part of src/db/mysql/ opens, the server checks of
+ * `config check`, and the snapshot and restore of a database (the binlog
+ * stream is not built yet: issue 11).
+ *
+ * What differs between the two servers stays in this folder: the snapshot
+ * position (MariaDB's binlog_snapshot_* status without a lock; elsewhere a
+ * moment of FLUSH TABLES WITH READ LOCK), the privilege names (BINLOG
+ * MONITOR on MariaDB 10.5+, REPLICATION CLIENT on MySQL), the retention
+ * variables.  Tested against MariaDB 10.11; MySQL 8 is built to its
+ * documentation only (docs/FORMAT.md, "Database objects (MySQL)"). */
+#ifndef RV_DB_MYSQL_H
+#define RV_DB_MYSQL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <mysql.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+
+/* The derived replica server_id when database.mysql.server_id is 0:
+ * 1381367808 (0x52560000, "RV") + FNV-1a-32(site) mod 65536. */
+uint32_t rv_mysql_server_id(const struct rv_mysql_conf *c, const char *site);
+
+/* Connect as the configured account to `database` (NULL: the configured
+ * one; "" none), utf8mb4, with the configured TLS and timeouts.  Errors:
+ * RV_ENET (unreachable, TLS handshake), RV_EAUTH (access denied),
+ * RV_ENOTFOUND (no such database), RV_EFAIL; the message names the server
+ * and never a secret. */
+int rv_mysql_connect(MYSQL **out, const struct rv_mysql_conf *c,
+		     const char *database) RV_WARN_UNUSED;
+/* "host:port" or "socket PATH", for messages. */
+const char *rv_mysql_where(const struct rv_mysql_conf *c, char *buf, size_t n);
+/* Run one statement; on failure the message is "<what>: <server error>". */
+int rv_mysql_exec(MYSQL *m, const char *what, const char *sql) RV_WARN_UNUSED;
+/* The first column of the first row of `sql` into `out` (NULL → ""),
+ * capped by out's cap; RV_ENOTFOUND when no row. */
+int rv_mysql_value(MYSQL *m, const char *sql, struct rv_buf *out) RV_WARN_UNUSED;
+/* The RV_E* a server or client error number stands for. */
+int rv_mysql_result(unsigned err);
+/* `name` quoted as an identifier (`a``b`) appended to `b`. */
+int rv_mysql_ident(struct rv_buf *b, const char *name) RV_WARN_UNUSED;
+bool rv_mysql_is_mariadb(MYSQL *m);
+
+/* config check: connect, then one line on `out` for each problem, each
+ * naming its fix.  Returns 0 when none (after one "ok: mysql …" line on
+ * stdout saying what was found), else the RV_E* of the first line
+ * (RV_ENET unreachable, RV_EAUTH refused or missing privileges,
+ * RV_ENOTFOUND no database, RV_EUSAGE server settings), with the message
+ * "<n> problem(s) …". */
+int rv_mysql_check(const struct rv_config *c, FILE *out) RV_WARN_UNUSED;
+
+/* ---- snapshot (snapshot.c) ---- */
+
+/* Where a snapshot sits in the server's history. */
+struct rv_mysql_snap_pos {
+	char file[256];	  /* the binlog file (empty: binary logging off) */
+	uint64_t pos;	  /* and the offset in it */
+	char gtid[1024];  /* MariaDB: BINLOG_GTID_POS(file,pos); MySQL: gtid_executed */
+	char server[128]; /* @@version */
+	uint64_t tables, views, triggers, rows;
+	uint64_t bytes; /* body bytes, before compression */
+	bool locked;	/* the position needed FLUSH TABLES WITH READ LOCK */
+};
+
+/* Dump `c->database` at one consistent moment into the store as the
+ * snapshot object of generation `gen` at position `at` (streamed through a
+ * pipe: nothing is held whole or spooled).  `key_out` (may be NULL) gets
+ * the key written (fresh string). */
+struct rv_store;
+int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
+		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out) RV_WARN_UNUSED;
+
+/* Load the snapshot object `key` into database `dbname` on the server of
+ * `c` (it must not exist: created by the load; on any failure it is
+ * dropped again, so a database at that name is a whole restore).
+ * `res` (may be NULL) gets the snapshot's position from its header. */
+int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
+		  const char *gen, uint64_t pos, const char *dbname,
+		  struct rv_mysql_snap_pos *res) RV_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,866 @@
+/* snapshot.c - a consistent online snapshot of one MySQL/MariaDB database
+ * into the store (mysql.h; docs/FORMAT.md, "Database objects (MySQL)").
+ *
+ * One connection opens a consistent-snapshot transaction and reads the
+ * binlog position that goes with it: on MariaDB from the status variables
+ * binlog_snapshot_file/_position, which describe exactly that transaction,
+ * with no lock at all; elsewhere (MySQL) under FLUSH TABLES WITH READ LOCK
+ * held only while the transaction starts and SHOW MASTER STATUS runs.
+ * With snapshot_jobs > 1, that many connections open their transactions at
+ * one moment (commits held for it) and take tables from a shared list, the
+ * largest first, each writing whole statements into the one object.
+ * Then, inside that transaction: each table's CREATE TABLE and its rows as
+ * multi-row INSERTs (strings escaped by the server's own rules for the
+ * connection's utf8mb4, binary values as hex), the views, the triggers.
+ * Each statement is a record of a database object compressed on the fly
+ * and written into a pipe that a second thread puts into the store: the
+ * dump is never whole in memory or on disk; one statement is (at most
+ * INSERT_BATCH bytes, or one row's). */
+#include "db/mysql/mysql.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/testpoint.h"
+#include "core/util.h"
+#include "format/dbobj.h"
+#include "format/layout.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An INSERT is sent on once it holds this much (a row alone may be more). */
+#define INSERT_BATCH (1u << 20)
+
+/* What the dumping connections share (snapshot_jobs > 1: one thread
+ * each), under `mu`: the object writer, the counters, the next table to
+ * take, the first failure. */
+struct shared {
+	pthread_mutex_t mu;
+	struct rv_dbobj_writer *w;
+	struct rv_mysql_snap_pos *res;
+	char **tables;
+	size_t ntables, next;
+	int rc; /* the first failure, its message in err */
+	char err[1024];
+};
+
+/* One connection's dump: its own snapshot transaction and statement. */
+struct dump {
+	MYSQL *m;
+	struct rv_buf stmt; /* the statement being built */
+	struct shared *sh;
+	const char *db;
+	pthread_t th;
+	bool started;
+};
+
+/* The first failure of any connection wins; later ones are its echoes. */
+static int fail_shared(struct shared *sh, int rc)
+{
+	pthread_mutex_lock(&sh->mu);
+	if (!sh->rc) {
+		sh->rc = rc;
+		snprintf(sh->err, sizeof(sh->err), "%s", rv_errmsg());
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return rc;
+}
+
+static int my_err(MYSQL *m, const char *what, const char *name)
+{
+	return rv_error(rv_mysql_result(mysql_errno(m)), "mysql snapshot: %s '%s': %s", what, name,
+			mysql_error(m));
+}
+
+static int record(struct dump *d, const char *type, const char *kind, const char *name)
+{
+	char tag[RV_DBOBJ_TAG_MAX];
+	int rc;
+
+	rv_dbobj_tag(tag, kind, name ? name : "");
+	pthread_mutex_lock(&d->sh->mu);
+	if (d->sh->rc)
+		rc = RV_EINTR; /* another connection failed: stop */
+	else
+		rc = rv_dbobj_writer_record(d->sh->w, type, tag, d->stmt.data ? d->stmt.data : "",
+					    d->stmt.len);
+	d->sh->res->bytes += d->stmt.len;
+	pthread_mutex_unlock(&d->sh->mu);
+	rv_buf_reset(&d->stmt);
+	rv_testpoint("mysql.dumped");
+	return rc;
+}
+
+/* ---- the position ---- */
+
+static int status_pos(struct dump *d, struct rv_mysql_snap_pos *res)
+{
+	static const char q[] = "SHOW STATUS LIKE 'binlog_snapshot_%'";
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	bool file = false, pos = false;
+
+	if (mysql_real_query(d->m, q, sizeof(q) - 1) || !(r = mysql_store_result(d->m)))
+		return my_err(d->m, "reading", "binlog_snapshot_*");
+	while ((row = mysql_fetch_row(r))) {
+		if (!row[0] || !row[1])
+			continue;
+		if (!strcasecmp(row[0], "Binlog_snapshot_file")) {
+			snprintf(res->file, sizeof(res->file), "%s", row[1]);
+			file = true;
+		} else if (!strcasecmp(row[0], "Binlog_snapshot_position")) {
+			pos = !rv_parse_u64(row[1], &res->pos);
+		}
+	}
+	mysql_free_result(r);
+	return file && pos ? 0 : RV_ENOTFOUND;
+}
+
+static int master_status(MYSQL *m, struct rv_mysql_snap_pos *res)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc = RV_ENOTFOUND;
+
+	/* MySQL 8.2 renamed it; older servers know only the first name. */
+	if (mysql_query(m, "SHOW BINARY LOG STATUS") && mysql_query(m, "SHOW MASTER STATUS"))
+		return my_err(m, "reading", "SHOW MASTER STATUS");
+	if (!(r = mysql_store_result(m)))
+		return my_err(m, "reading", "SHOW MASTER STATUS");
+	if ((row = mysql_fetch_row(r)) && row[0] && row[1]) {
+		snprintf(res->file, sizeof(res->file), "%s", row[0]);
+		rc = rv_parse_u64(row[1], &res->pos) ? RV_ENOTFOUND : 0;
+		if (mysql_num_fields(r) >= 5 && row[4])
+			snprintf(res->gtid, sizeof(res->gtid), "%s", row[4]);
+	}
+	mysql_free_result(r);
+	return rc;
+}
+
+static const char binlog_off[] = "mysql snapshot: the server has binary logging off — set "
+				 "log_bin in its config and restart it (revenant config "
+				 "check lists what else it needs)";
+
+static int start_txn(MYSQL *m)
+{
+	int rc;
+
+	if ((rc = rv_mysql_exec(m, "mysql snapshot: session",
+				"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) ||
+	    (rc = rv_mysql_exec(m, "mysql snapshot: session", "SET SESSION time_zone='+00:00'")))
+		return rc;
+	return rv_mysql_exec(m, "mysql snapshot: start",
+			     "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+}
+
+/* MariaDB: the GTID position of the binlog position. */
+static int gtid_of(MYSQL *m, struct rv_mysql_snap_pos *res)
+{
+	struct rv_buf v = RV_BUF_INIT(sizeof(res->gtid) - 1);
+	char *q, esc[600];
+	int rc;
+
+	mysql_real_escape_string(m, esc, res->file, (unsigned long)strnlen(res->file, 290));
+	q = rv_asprintf("SELECT BINLOG_GTID_POS('%s', %" PRIu64 ")", esc, res->pos);
+	rc = rv_mysql_value(m, q, &v);
+	free(q);
+	if (rc == RV_ENOTFOUND)
+		rc = 0;
+	if (!rc)
+		snprintf(res->gtid, sizeof(res->gtid), "%s", rv_buf_str(&v));
+	rv_buf_release(&v);
+	return rc;
+}
+
+/* Open the snapshot transactions of `d[0..n)` at one moment and learn
+ * its binlog position.  MariaDB, one connection: the transaction's own
+ * binlog_snapshot_* status, no lock.  MariaDB, several: BACKUP STAGE
+ * BLOCK_COMMIT on a control connection while they start (commits wait
+ * that long; every one must report the same position).  MySQL: FLUSH
+ * TABLES WITH READ LOCK while they start and SHOW MASTER STATUS runs. */
+static int begin(const struct rv_mysql_conf *c, struct dump *d, unsigned n,
+		 struct rv_mysql_snap_pos *res)
+{
+	bool mariadb = rv_mysql_is_mariadb(d[0].m);
+	MYSQL *ctl = NULL;
+	int rc = 0, rc2;
+
+	if (n > 1 || !mariadb) {
+		if ((rc = rv_mysql_connect(&ctl, c, NULL)))
+			return rc;
+		if (mariadb) {
+			rc = rv_mysql_exec(ctl, "mysql snapshot: hold commits",
+					   "BACKUP STAGE START");
+			rc = rc ? rc
+				: rv_mysql_exec(ctl, "mysql snapshot: hold commits",
+						"BACKUP STAGE BLOCK_COMMIT");
+		} else {
+			res->locked = true;
+			rc = rv_mysql_exec(ctl, "mysql snapshot: lock",
+					   "FLUSH TABLES WITH READ LOCK");
+		}
+	}
+	for (unsigned i = 0; !rc && i < n; i++) {
+		struct rv_mysql_snap_pos p = {0};
+
+		rc = start_txn(d[i].m);
+		if (rc || !mariadb)
+			continue;
+		rc = status_pos(&d[i], &p);
+		if (rc == RV_ENOTFOUND || (!rc && !*p.file))
+			rc = rv_error(RV_EUSAGE, "%s", binlog_off);
+		else if (!rc && i == 0)
+			*res = p;
+		else if (!rc && (strcmp(p.file, res->file) || p.pos != res->pos))
+			rc = rv_error(RV_EFAIL,
+				      "mysql snapshot: the connections' snapshots are at different "
+				      "binlog positions (%s:%" PRIu64 " and %s:%" PRIu64
+				      ") although commits were held",
+				      res->file, res->pos, p.file, p.pos);
+	}
+	if (!rc && !mariadb) {
+		rc = master_status(ctl, res);
+		if (rc == RV_ENOTFOUND)
+			rc = rv_error(RV_EUSAGE, "%s", binlog_off);
+	}
+	if (ctl) {
+		rc2 = rv_mysql_exec(ctl, "mysql snapshot: release commits",
+				    mariadb ? "BACKUP STAGE END" : "UNLOCK TABLES");
+		rc = rc ? rc : rc2;
+		mysql_close(ctl);
+	}
+	if (!rc && mariadb)
+		rc = gtid_of(d[0].m, res);
+	return rc;
+}
+
+/* ---- tables ---- */
+
+static int add_hex(struct rv_buf *b, const unsigned char *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	char chunk[8192];
+	int rc = rv_buf_add(b, "0x", 2);
+
+	for (size_t i = 0; !rc && i < n;) {
+		size_t k = 0;
+
+		for (; i < n && k + 2 <= sizeof(chunk); i++) {
+			chunk[k++] = hx[p[i] >> 4];
+			chunk[k++] = hx[p[i] & 15];
+		}
+		rc = rv_buf_add(b, chunk, k);
+	}
+	return rc;
+}
+
+static bool is_binary(const MYSQL_FIELD *f)
+{
+	if (f->type == MYSQL_TYPE_BIT)
+		return true;
+	if (f->type == MYSQL_TYPE_JSON)
+		return false; /* MySQL reports JSON as binary; it loads as text */
+	if (f->charsetnr != 63)
+		return false;
+	switch (f->type) {
+	case MYSQL_TYPE_TINY_BLOB:
+	case MYSQL_TYPE_MEDIUM_BLOB:
+	case MYSQL_TYPE_LONG_BLOB:
+	case MYSQL_TYPE_BLOB:
+	case MYSQL_TYPE_STRING:
+	case MYSQL_TYPE_VAR_STRING:
+	case MYSQL_TYPE_VARCHAR:
+	case MYSQL_TYPE_GEOMETRY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_number(const MYSQL_FIELD *f)
+{
+	switch (f->type) {
+	case MYSQL_TYPE_TINY:
+	case MYSQL_TYPE_SHORT:
+	case MYSQL_TYPE_LONG:
+	case MYSQL_TYPE_INT24:
+	case MYSQL_TYPE_LONGLONG:
+	case MYSQL_TYPE_DECIMAL:
+	case MYSQL_TYPE_NEWDECIMAL:
+	case MYSQL_TYPE_FLOAT:
+	case MYSQL_TYPE_DOUBLE:
+	case MYSQL_TYPE_YEAR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A string literal of `v` for the utf8mb4 connection, with backslash
+ * escapes (the load's sql_mode keeps them): what mysql_real_escape_string
+ * writes for utf8mb4, whose multi-byte sequences never hold an ASCII byte,
+ * so escaping byte by byte is exact — and several times faster than its
+ * per-character validity checks, which were 40 % of a dump's CPU. */
+static int add_string(struct rv_buf *b, const char *v, size_t n)
+{
+	static const char map[256] = {[0] = '0',     ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\',
+				      ['\''] = '\'', ['"'] = '"',  [26] = 'Z'};
+	size_t run = 0;
+	int rc = rv_buf_add(b, "'", 1);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		char e = map[(unsigned char)v[i]];
+		char pair[2] = {'\\', e};
+
+		if (!e)
+			continue;
+		rc = rv_buf_add(b, v + run, i - run);
+		rc = rc ? rc : rv_buf_add(b, pair, 2);
+		run = i + 1;
+	}
+	rc = rc ? rc : rv_buf_add(b, v + run, n - run);
+	return rc ? rc : rv_buf_add(b, "'", 1);
+}
+
+static int add_value(struct dump *d, const MYSQL_FIELD *f, const char *v, unsigned long n)
+{
+	if (!v)
+		return rv_buf_add(&d->stmt, "NULL", 4);
+	if (is_binary(f))
+		return n ? add_hex(&d->stmt, (const unsigned char *)v, n)
+			 : rv_buf_add(&d->stmt, "''", 2);
+	/* Numbers as the server wrote them; "inf"/"nan" cannot be stored. */
+	if (is_number(f))
+		return rv_buf_add(&d->stmt, v, n);
+	return add_string(&d->stmt, v, n);
+}
+
+/* The columns a dump reads and loads: all but generated ones, which the
+ * server computes again (by GENERATION_EXPRESSION, which both servers
+ * have: MySQL's EXTRA also says DEFAULT_GENERATED of an ordinary column
+ * with an expression default). */
+static int columns(struct dump *d, const char *table, struct rv_buf *cols)
+{
+	struct rv_buf q = RV_BUF_INIT(4096);
+	char et[600], ed[600];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc, n = 0;
+
+	mysql_real_escape_string(d->m, et, table, (unsigned long)strnlen(table, 290));
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	rc = rv_buf_addf(
+	    &q,
+	    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+	    "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND (GENERATION_EXPRESSION IS NULL OR "
+	    "GENERATION_EXPRESSION = '') "
+	    "ORDER BY ORDINAL_POSITION",
+	    ed, et);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "reading the columns of", table);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	while (!rc && (row = mysql_fetch_row(r))) {
+		if (n++)
+			rc = rv_buf_add(cols, ",", 1);
+		rc = rc ? rc : rv_mysql_ident(cols, row[0]);
+	}
+	mysql_free_result(r);
+	if (!rc && !n)
+		rc = rv_error(RV_EFAIL, "mysql snapshot: table '%s' has no columns to dump", table);
+	return rc;
+}
+
+static int show_create(struct dump *d, const char *what, const char *name, unsigned col,
+		       struct rv_buf *out)
+{
+	struct rv_buf q = RV_BUF_INIT(1024);
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	unsigned long *len;
+	int rc;
+
+	rc = rv_buf_addf(&q, "SHOW CREATE %s ", what);
+	rc = rc ? rc : rv_mysql_ident(&q, name);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "SHOW CREATE of", name);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	row = mysql_fetch_row(r);
+	len = mysql_fetch_lengths(r);
+	if (!row || mysql_num_fields(r) <= col || !row[col])
+		rc = rv_error(RV_EFAIL, "mysql snapshot: SHOW CREATE %s '%s' gave nothing", what,
+			      name);
+	else
+		rc = rv_buf_add(out, row[col], len[col]);
+	mysql_free_result(r);
+	return rc;
+}
+
+/* "CREATE ALGORITHM=… DEFINER=`u`@`h` SQL SECURITY …": without the
+ * DEFINER clause the restoring account becomes the definer (the source's
+ * accounts need not exist where a database is restored). */
+static void strip_definer(struct rv_buf *b)
+{
+	char *p = b->data ? strcasestr(b->data, " DEFINER=") : NULL, *e;
+	const char *v = b->data ? strcasestr(b->data, " VIEW ") : NULL,
+		   *t = b->data ? strcasestr(b->data, " TRIGGER ") : NULL;
+
+	/* Only in the clauses before the object's name: "DEFINER=" in a
+	 * view's query or a trigger's body is someone's data. */
+	if (!p || (v && p > v) || (t && p > t))
+		return;
+	p++;
+	e = p + 8;
+	for (int part = 0; part < 2; part++) {
+		if (*e == '`') {
+			for (e++; *e && !(*e == '`' && e[1] != '`'); e += *e == '`' ? 2 : 1)
+				;
+			if (*e)
+				e++;
+		} else {
+			while (*e && *e != '@' && *e != ' ')
+				e++;
+		}
+		if (part == 0 && *e == '@')
+			e++;
+		else
+			break;
+	}
+	while (*e == ' ')
+		e++;
+	memmove(p, e, strlen(e) + 1);
+	b->len -= (size_t)(e - p);
+}
+
+static int dump_rows(struct dump *d, const char *table)
+{
+	struct rv_buf cols = RV_BUF_INIT(1u << 20), head = RV_BUF_INIT(1u << 20),
+		      q = RV_BUF_INIT(1u << 20);
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	MYSQL_FIELD *f;
+	unsigned nf;
+	uint64_t rows = 0;
+	int rc;
+
+	rc = columns(d, table, &cols);
+	rc = rc ? rc : rv_buf_add(&head, "INSERT INTO ", 12);
+	rc = rc ? rc : rv_mysql_ident(&head, table);
+	rc = rc ? rc : rv_buf_addf(&head, " (%s) VALUES ", cols.data);
+	rc = rc ? rc : rv_buf_addf(&q, "SELECT %s FROM ", cols.data);
+	rc = rc ? rc : rv_mysql_ident(&q, table);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_use_result(d->m))))
+		rc = my_err(d->m, "reading the rows of", table);
+	rv_buf_release(&q);
+	rv_buf_release(&cols);
+	if (rc) {
+		rv_buf_release(&head);
+		return rc;
+	}
+	f = mysql_fetch_fields(r);
+	nf = mysql_num_fields(r);
+	while (!rc && (row = mysql_fetch_row(r))) {
+		unsigned long *len = mysql_fetch_lengths(r);
+
+		if (!d->stmt.len)
+			rc = rv_buf_add(&d->stmt, head.data, head.len);
+		else
+			rc = rv_buf_add(&d->stmt, ",", 1);
+		rc = rc ? rc : rv_buf_add(&d->stmt, "(", 1);
+		for (unsigned i = 0; !rc && i < nf; i++) {
+			if (i)
+				rc = rv_buf_add(&d->stmt, ",", 1);
+			rc = rc ? rc : add_value(d, &f[i], row[i], len[i]);
+		}
+		rc = rc ? rc : rv_buf_add(&d->stmt, ")", 1);
+		rows++;
+		if (!rc && d->stmt.len >= INSERT_BATCH)
+			rc = record(d, "sql", "rows:", table);
+	}
+	if (!rc && mysql_errno(d->m))
+		rc = my_err(d->m, "reading the rows of", table);
+	mysql_free_result(r);
+	if (!rc && d->stmt.len)
+		rc = record(d, "sql", "rows:", table);
+	rv_buf_release(&head);
+	pthread_mutex_lock(&d->sh->mu);
+	d->sh->res->rows += rows;
+	pthread_mutex_unlock(&d->sh->mu);
+	return rc;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void names_free(struct names *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i]);
+	free(n->v);
+	n->v = NULL;
+	n->n = 0;
+}
+
+/* The database's tables or views (TABLE_TYPE), the largest first (the
+ * connections of a parallel dump take them in this order). */
+static int list(struct dump *d, const char *type, struct names *out)
+{
+	struct rv_buf q = RV_BUF_INIT(2048);
+	char ed[600];
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	rc =
+	    rv_buf_addf(&q,
+			"SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE "
+			"TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' ORDER BY COALESCE(DATA_LENGTH, 0) + "
+			"COALESCE(INDEX_LENGTH, 0) DESC, TABLE_NAME",
+			ed, type);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "listing the tables of", d->db);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r))) {
+		if (row[1] && strcasecmp(row[1], "InnoDB"))
+			rv_log(RV_LOG_WARN,
+			       "mysql snapshot: a table outside InnoDB is not in the consistent "
+			       "snapshot (writes to it during the dump may be half in)",
+			       "table", row[0], "engine", row[1], NULL);
+		out->v[out->n++] = rv_strdup(row[0]);
+	}
+	mysql_free_result(r);
+	return 0;
+}
+
+static int dump_triggers(struct dump *d)
+{
+	struct rv_buf q = RV_BUF_INIT(2048), mode = RV_BUF_INIT(4096);
+	struct names t = {0};
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	rc = rv_buf_add(&q, "SHOW TRIGGERS FROM ", 19);
+	rc = rc ? rc : rv_mysql_ident(&q, d->db);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "listing the triggers of", d->db);
+	rv_buf_release(&q);
+	if (rc)
+		return rc;
+	t.v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r)))
+		t.v[t.n++] = rv_strdup(row[0]);
+	mysql_free_result(r);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		/* SHOW CREATE TRIGGER: name, sql_mode, statement, … */
+		rc = show_create(d, "TRIGGER", t.v[i], 1, &mode);
+		rc = rc ? rc : rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", mode.data);
+		rc = rc ? rc : record(d, "sql", "mode:", t.v[i]);
+		rc = rc ? rc : show_create(d, "TRIGGER", t.v[i], 2, &d->stmt);
+		if (!rc)
+			strip_definer(&d->stmt);
+		rc = rc ? rc : record(d, "sql", "trigger:", t.v[i]);
+		rv_buf_reset(&mode);
+		d->sh->res->triggers++;
+	}
+	rv_buf_release(&mode);
+	names_free(&t);
+	return rc;
+}
+
+/* The session a load needs, as the dump's first record. */
+static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, "
+			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
+static const char postamble[] = "SET foreign_key_checks=1, unique_checks=1";
+
+static int dump_table(struct dump *d, const char *table)
+{
+	int rc = show_create(d, "TABLE", table, 1, &d->stmt);
+
+	rc = rc ? rc : record(d, "sql", "table:", table);
+	rc = rc ? rc : dump_rows(d, table);
+	if (!rc) {
+		pthread_mutex_lock(&d->sh->mu);
+		d->sh->res->tables++;
+		pthread_mutex_unlock(&d->sh->mu);
+	}
+	return rc;
+}
+
+/* Take tables until none is left or a connection failed. */
+static void *worker_main(void *p)
+{
+	struct dump *d = p;
+	struct shared *sh = d->sh;
+
+	for (;;) {
+		const char *t = NULL;
+		int rc;
+
+		pthread_mutex_lock(&sh->mu);
+		if (!sh->rc && sh->next < sh->ntables)
+			t = sh->tables[sh->next++];
+		pthread_mutex_unlock(&sh->mu);
+		if (!t)
+			break;
+		if ((rc = dump_table(d, t))) {
+			fail_shared(sh, rc);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Tables on `n` connections (the first on this thread), then views and
+ * triggers on the first. */
+static int dump_all(struct dump *d, unsigned n)
+{
+	struct shared *sh = d[0].sh;
+	struct names tables = {0}, views = {0};
+	int rc;
+
+	rc = list(&d[0], "BASE TABLE", &tables);
+	rc = rc ? rc : list(&d[0], "VIEW", &views);
+	rc = rc ? rc : rv_buf_add(&d[0].stmt, preamble, sizeof(preamble) - 1);
+	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
+	if (!rc) {
+		sh->tables = tables.v;
+		sh->ntables = tables.n;
+		for (unsigned i = 1; i < n; i++)
+			d[i].started = !pthread_create(&d[i].th, NULL, worker_main, &d[i]);
+		worker_main(&d[0]);
+		for (unsigned i = 1; i < n; i++)
+			if (d[i].started)
+				pthread_join(d[i].th, NULL);
+		/* A connection that did not start leaves its tables to the
+		 * others; only a failure counts. */
+		if (sh->rc)
+			rc = rv_error(sh->rc, "%s", sh->err);
+	}
+	for (size_t i = 0; !rc && i < views.n; i++) {
+		rc = show_create(&d[0], "VIEW", views.v[i], 1, &d[0].stmt);
+		if (!rc)
+			strip_definer(&d[0].stmt);
+		rc = rc ? rc : record(&d[0], "sql", "view:", views.v[i]);
+		sh->res->views++;
+	}
+	rc = rc ? rc : dump_triggers(&d[0]);
+	rc = rc ? rc : rv_buf_add(&d[0].stmt, postamble, sizeof(postamble) - 1);
+	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
+	names_free(&tables);
+	names_free(&views);
+	return rc;
+}
+
+/* ---- into the store ---- */
+
+struct putter {
+	struct rv_store *st;
+	const char *key;
+	int fd;
+	int rc;
+	char err[1024];
+};
+
+static void *put_main(void *p)
+{
+	struct putter *pt = p;
+	struct rv_put_opts po = {.cond = RV_PUT_ALWAYS};
+
+	pt->rc = rv_store_put_fd(pt->st, pt->key, pt->fd, UINT64_MAX, &po);
+	if (pt->rc)
+		snprintf(pt->err, sizeof(pt->err), "%s", rv_errmsg());
+	close(pt->fd);
+	return NULL;
+}
+
+/* The charset and collation of the database: the restore creates it so. */
+static int db_charset(struct dump *d, char *meta, size_t n)
+{
+	char ed[600], q[800];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	snprintf(q, sizeof(q),
+		 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+		 "information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'",
+		 ed);
+	if (mysql_query(d->m, q) || !(r = mysql_store_result(d->m)))
+		return my_err(d->m, "reading the charset of", d->db);
+	row = mysql_fetch_row(r);
+	if (row && row[0] && row[1])
+		snprintf(meta, n, "charset=%s collation=%s", row[0], row[1]);
+	mysql_free_result(r);
+	return 0;
+}
+
+/* A header token's value: no space or control byte (GTID lists carry
+ * newlines on MySQL). */
+static void token_clean(char *s)
+{
+	char *o = s;
+
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p > 0x20 && *p != 0x7f)
+			*o++ = *p;
+	*o = '\0';
+}
+
+static int build_header(struct dump *d, struct rv_dbobj_hdr *h)
+{
+	char cs[256] = "";
+	int rc, n;
+
+	if ((rc = db_charset(d, cs, sizeof(cs))))
+		return rc;
+	struct rv_mysql_snap_pos *res = d->sh->res;
+
+	token_clean(res->file);
+	token_clean(res->gtid);
+	snprintf(res->server, sizeof(res->server), "%s", mysql_get_server_info(d->m));
+	token_clean(res->server);
+	snprintf(h->engine, sizeof(h->engine), "mysql");
+	n = snprintf(h->meta, sizeof(h->meta),
+		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid=%s server=%s%s%s", res->file,
+		     res->pos, *res->gtid ? res->gtid : "-", res->server, *cs ? " " : "", cs);
+	if (n < 0 || (size_t)n >= sizeof(h->meta))
+		return rv_error(RV_EFAIL, "mysql snapshot: the GTID position is too long for the "
+					  "object header");
+	return 0;
+}
+
+/* The put side: a pipe whose read end a thread puts into the store as
+ * `key`; the dump writes the object into *wfd. */
+static int put_start(struct putter *pt, pthread_t *th, int *wfd)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "mysql snapshot: pipe");
+	pt->fd = fds[0];
+	if (pthread_create(th, NULL, put_main, pt)) {
+		close(fds[0]);
+		close(fds[1]);
+		return rv_error(RV_EFAIL, "mysql snapshot: cannot start a thread");
+	}
+	*wfd = fds[1];
+	return 0;
+}
+
+/* After the pipe closed: the put's outcome, and no partial object left
+ * under the key when anything failed. */
+static int put_finish(struct putter *pt, pthread_t th, int rc)
+{
+	pthread_join(th, NULL);
+	/* The store's failure is the cause when there is one (the dump then
+	 * only saw the pipe close). */
+	if (pt->rc)
+		rc = rv_error(pt->rc, "%s", pt->err);
+	/* A failed dump ends the pipe early and the put may have stored what
+	 * came: never leave a partial snapshot under its name (a reader would
+	 * refuse it, but it must not even look like one). */
+	if (rc && !pt->rc && rv_store_delete(pt->st, pt->key) != 0)
+		rv_log(RV_LOG_WARN, "mysql snapshot: a failed snapshot could not be removed", "key",
+		       pt->key, "error", rv_errmsg(), NULL);
+	return rc;
+}
+
+/* Commit (read-only: ends the snapshot) and close every connection. */
+static int dumps_close(struct dump *d, unsigned n, int rc)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].m) {
+			int rc2 = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
+
+			rc = rc ? rc : rc2;
+			mysql_close(d[i].m);
+		}
+		rv_buf_release(&d[i].stmt);
+	}
+	free(d);
+	return rc;
+}
+
+static void log_written(const char *key, const struct rv_mysql_snap_pos *res, unsigned n,
+			int64_t t0)
+{
+	char ms[24], rows[24], jobs[8];
+
+	snprintf(ms, sizeof(ms), "%" PRId64, rv_mono_ms() - t0);
+	snprintf(rows, sizeof(rows), "%" PRIu64, res->rows);
+	snprintf(jobs, sizeof(jobs), "%u", n);
+	rv_log(RV_LOG_INFO, "mysql: snapshot written", "key", key, "binlog_file", res->file, "gtid",
+	       res->gtid, "rows", rows, "connections", jobs, "ms", ms, NULL);
+}
+
+int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
+		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out)
+{
+	unsigned n = c->snapshot_jobs > 1 ? (unsigned)c->snapshot_jobs : 1;
+	struct shared sh = {.res = res};
+	struct dump *d = rv_calloc(n, sizeof(*d));
+	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT, .from = at, .to = at};
+	struct putter pt = {.st = st, .fd = -1};
+	pthread_t th;
+	bool started = false;
+	int wfd = -1, rc = 0;
+	char *key = NULL;
+	int64_t t0 = rv_mono_ms();
+
+	memset(res, 0, sizeof(*res));
+	if (key_out)
+		*key_out = NULL;
+	pthread_mutex_init(&sh.mu, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		d[i].sh = &sh;
+		d[i].db = c->database;
+		rv_buf_init(&d[i].stmt, RV_DBOBJ_RECORD_MAX);
+		if (!rc)
+			rc = rv_mysql_connect(&d[i].m, c, NULL);
+	}
+	rc = rc ? rc : begin(c, d, n, res);
+	if (!rc) {
+		memcpy(h.gen, gen, RV_GEN_ID_LEN);
+		h.time_ms = rv_now_ms();
+		rc = build_header(&d[0], &h);
+	}
+	if (!rc) {
+		key = rv_dbobj_snapshot_key(gen, at, h.time_ms);
+		pt.key = key;
+		started = !(rc = put_start(&pt, &th, &wfd));
+	}
+	rc = rc ? rc : rv_dbobj_writer_new(&sh.w, &h, wfd);
+	rc = rc ? rc : dump_all(d, n);
+	rc = rc ? rc : rv_dbobj_writer_finish(sh.w);
+	rv_dbobj_writer_free(sh.w);
+	if (wfd != -1)
+		close(wfd); /* the put sees the end of the object */
+	rc = dumps_close(d, n, rc);
+	pthread_mutex_destroy(&sh.mu);
+	if (started)
+		rc = put_finish(&pt, th, rc);
+	if (!rc) {
+		log_written(key, res, n, t0);
+		if (key_out) {
+			*key_out = key;
+			key = NULL;
+		}
+	}
+	free(key);
+	return rc;
+}
