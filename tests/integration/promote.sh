@@ -10,6 +10,7 @@
 #     refused, exit 10, the figure and failover.max_loss named;
 #   - a promote hook that fails: exit 1 naming the hook, its exit status and
 #     its stderr line, and saying the lease is held and to run it again;
+#     one that hangs: killed at hooks.timeout, exit 3, said where;
 #   - the rerun finishes: hooks.promote ran once more with the event in its
 #     environment (site, epoch, generation, point, loss bound), the dns
 #     name (exec provider) points at dr, the lease is dr's at a newer epoch,
@@ -148,6 +149,16 @@ NEW_EPOCH=$(j "$T/store/lease.json" epoch)
 dr_check --db "$T/dr.db" --ack "$T/acks.log" --acked-before $((KILL_MS - 1200)) >"$T/check.out" ||
 	fail "the promoted database: $(cat "$T/check.out")"
 [ ! -e "$T/dr.db.revenant-standby" ] || fail "the promoted database still has a standby state"
+
+# --- a hook that hangs: killed at hooks.timeout, stopped, said where -------
+sed 's/^  timeout: 10s$/  timeout: 1s/' "$T/dr.yml" >"$T/dr1.yml"
+RV_HOOK_MODE=hang timeout 30 "$REVENANT" -c "$T/dr1.yml" promote >"$T/hang.out" 2>"$T/hang.log"
+rc=$?
+[ "$rc" = 3 ] || fail "promote with a hanging hook exited $rc, not 3: $(cat "$T/hang.log")"
+grep -q "did not finish within hooks.timeout (1 s) and was killed.*stopped at the hook step" "$T/hang.log" ||
+	grep -q "stopped at the hook step.*did not finish within hooks.timeout (1 s)" "$T/hang.log" ||
+	fail "the hang is not reported with where it stopped: $(cat "$T/hang.log")"
+[ "$(cat "$RV_EXEC_STATE")" = 192.0.2.10 ] || fail "DNS switched although the hook hung"
 
 # --- rerun: finishes, replicates -------------------------------------------
 : >"$RV_HOOK_LOG"
