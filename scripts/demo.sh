@@ -26,14 +26,18 @@
 #                         hooks.promote, waits for it, switches a DNS name
 #                         (the exec provider, a file here) and replicates
 #                         as primary
+#   RV_DRILL_DR=auto      the DR site runs `revenant run` with failover.auto
+#                         (probing the DC Ghost): after the kill it promotes
+#                         itself — nobody runs a command — and its
+#                         hooks.promote starts the DR Ghost
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rv=${1:-$here/../build/revenant}
 rv=$(cd "$(dirname "$rv")" && pwd)/$(basename "$rv")
 write_s=${RV_DRILL_SECONDS:-20}
 dr_mode=${RV_DRILL_DR:-restore}
-[[ $dr_mode == restore || $dr_mode == standby ]] || {
-	echo "demo: RV_DRILL_DR is 'restore' or 'standby', not '$dr_mode'" >&2
+[[ $dr_mode == restore || $dr_mode == standby || $dr_mode == auto ]] || {
+	echo "demo: RV_DRILL_DR is 'restore', 'standby' or 'auto', not '$dr_mode'" >&2
 	exit 2
 }
 sync_ms=1000
@@ -114,8 +118,60 @@ for _ in $(seq 1 150); do
 done
 committed || fail "no first commit in the store within 15 s"
 
+# dr_config EXTRA: the DR site's revenant.yml (promote, run), EXTRA appended
+# under failover:.
+dr_config() {
+	cat >"$W/dr.yml" <<YML
+site: dr
+sync_interval: ${sync_ms}ms
+store: {url: "$STORE", fsync: true}
+content: {path: "$DR_CONTENT"}
+database: {sqlite: "$DR_DB"}
+metrics: {listen: "off"}
+ghost: {url: "http://127.0.0.1:$DR_PORT"}
+failover:
+  heartbeat_interval: 1s
+  fence_after: 2s
+  dead_after: 3s
+  max_clock_skew: 500ms
+  initial_primary: dc
+$1
+hooks: {promote: "$here/../tests/fixtures/hooks/ghost_launch.sh", timeout: 10s}
+dns:
+  provider: exec
+  names: [blog.example.test]
+  type: A
+  targets: ["dc=192.0.2.10", "dr=192.0.2.20"]
+  exec: {command: "$here/../tests/fixtures/dns/exec_provider.sh"}
+YML
+}
+
 # A warm DR site follows the store from now on.
 DR_CONTENT=$W/dr/content DR_DB=$W/dr/ghost.db
+DR_PORT=$(ghost_free_port)
+if [[ $dr_mode == auto ]]; then
+	DR_DB=$W/dr/content/data/ghost.db
+	mkdir -p "$DR_CONTENT"
+	# ghost_prepare (below, once the database is there) writes the DR
+	# Ghost's folder where the promote hook looks for it
+	export RV_GHOST_LAUNCH_DIR=$RV_GHOST_WORK/dr RV_EXEC_STATE=$W/dns.state
+	echo 192.0.2.10 >"$RV_EXEC_STATE"
+	dr_config "  auto: true
+  probe_url: $DC_URL/
+  probe_interval: 500ms
+  fall: 2
+  rise: 2"
+	step "DR: revenant run with failover.auto (warm site, probing $DC_URL/)"
+	"$rv" -c "$W/dr.yml" --log-level info run >>"$W/standby.log" 2>&1 &
+	SB=$!
+	for _ in $(seq 1 300); do
+		[[ -e $DR_DB.revenant-standby ]] && break
+		sleep 0.05
+	done
+	[[ -e $DR_DB.revenant-standby ]] || fail "the DR agent restored no database: $(tail -5 "$W/standby.log")"
+	ghost_prepare dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" || fail "cannot prepare the DR Ghost"
+	[[ $(ghost_dir dr) == "$RV_GHOST_LAUNCH_DIR" ]] || fail "the DR Ghost's folder is not where the hook looks"
+fi
 if [[ $dr_mode == standby ]]; then
 	DR_DB=$W/dr/content/data/ghost.db
 	step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
@@ -132,7 +188,6 @@ WRITER=$!
 sleep "$write_s"
 kill -0 "$REP" 2>/dev/null || fail "revenant replicate died during the writes"
 kill -0 "$WRITER" 2>/dev/null || fail "the writer stopped early: $(cat "$W/writer.log")"
-DR_PORT=$(ghost_free_port)
 
 # ---- the disaster: both processes of the DC site at the same instant
 KILL_MS=$(now_ms)
@@ -155,23 +210,7 @@ if [[ $dr_mode == standby ]]; then
 	export RV_GHOST_LAUNCH_DIR RV_EXEC_STATE=$W/dns.state
 	RV_GHOST_LAUNCH_DIR=$(ghost_dir dr)
 	echo 192.0.2.10 >"$RV_EXEC_STATE"
-	cat >"$W/dr.yml" <<YML
-site: dr
-sync_interval: ${sync_ms}ms
-store: {url: "$STORE", fsync: true}
-content: {path: "$DR_CONTENT"}
-database: {sqlite: "$DR_DB"}
-metrics: {listen: "off"}
-ghost: {url: "http://127.0.0.1:$DR_PORT"}
-failover: {heartbeat_interval: 1s, fence_after: 2s, dead_after: 3s, max_clock_skew: 500ms}
-hooks: {promote: "$here/../tests/fixtures/hooks/ghost_launch.sh", timeout: 10s}
-dns:
-  provider: exec
-  names: [blog.example.test]
-  type: A
-  targets: ["dc=192.0.2.10", "dr=192.0.2.20"]
-  exec: {command: "$here/../tests/fixtures/dns/exec_provider.sh"}
-YML
+	dr_config ""
 	# Refused (exit 10) while DC's heartbeat is younger than dead_after:
 	# that wait is the failure detection.  Once it passes, promote goes on
 	# replicating as primary; it is done when it prints its timings.
@@ -192,6 +231,18 @@ YML
 	[[ -n $PR ]] || fail "promote kept refusing: $(tail -1 "$W/promote.log")"
 	ghost_adopt dr || fail "the promote hook started no Ghost"
 	[[ $(cat "$RV_EXEC_STATE") == 192.0.2.20 ]] || fail "the DNS name does not point at dr"
+elif [[ $dr_mode == auto ]]; then
+	step "DR: waiting for the agent to fail over by itself"
+	kill -0 "$SB" 2>/dev/null || fail "the DR agent died during the writes: $(tail -5 "$W/standby.log")"
+	for _ in $(seq 1 300); do
+		[[ -s $RV_GHOST_LAUNCH_DIR/ghost.pid ]] && grep -q 'msg=promoted' "$W/standby.log" && break
+		sleep 0.05
+	done
+	grep -q 'msg=promoted' "$W/standby.log" || fail "the DR agent did not promote itself: $(tail -5 "$W/standby.log")"
+	ghost_adopt dr || fail "the promote hook started no Ghost"
+	[[ $(cat "$RV_EXEC_STATE") == 192.0.2.20 ]] || fail "the DNS name does not point at dr"
+	grep -E 'automatic failover|msg=promoted' "$W/standby.log" >"$W/restore.out"
+	PR=$SB SB=
 else
 	step "DR: revenant restore --to dr/content --db dr/ghost.db"
 	mkdir -p "$W/dr"
@@ -203,6 +254,10 @@ sed 's/^/         /' "$W/restore.out"
 RESTORED_MS=$(now_ms)
 if [[ $dr_mode == standby ]]; then
 	# promote waited for Ghost (ghost.url) before it printed its timings
+	UP_MS=$RESTORED_MS
+	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
+elif [[ $dr_mode == auto ]]; then
+	# the agent logs "promoted" once Ghost answered and DNS switched
 	UP_MS=$RESTORED_MS
 	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
 else
@@ -232,6 +287,10 @@ rc=0
 if [[ $dr_mode == standby ]]; then
 	printf '  RTO: %.3f s from the kill to the DR Ghost answering with the name switched (detection: promote refused for %.3f s, until dead_after)\n' \
 		"$((UP_MS - KILL_MS))e-3" "$((${DETECT_MS:-$KILL_MS} - KILL_MS))e-3"
+	sed 's/^/         /' "$W/restore.out"
+elif [[ $dr_mode == auto ]]; then
+	printf '  RTO: %.3f s from the kill to the DR Ghost answering with the name switched, no operator (automatic failover)\n' \
+		"$((UP_MS - KILL_MS))e-3"
 	sed 's/^/         /' "$W/restore.out"
 else
 	printf '  RTO: %.3f s from the kill to the DR Ghost answering (restore %.3f s, Ghost start %.3f s)\n' \
