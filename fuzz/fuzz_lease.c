@@ -51,7 +51,8 @@ static void heartbeat_case(const char *json, size_t len)
 		abort();
 	if (a.epoch != b.epoch || a.time_ms != b.time_ms || a.seq != b.seq ||
 	    a.commit_ms != b.commit_ms || a.has_db != b.has_db || a.db_pos != b.db_pos ||
-	    strcmp(a.site, b.site) || strcmp(a.holder, b.holder) || strcmp(a.gen, b.gen))
+	    a.idle != b.idle || strcmp(a.site, b.site) || strcmp(a.holder, b.holder) ||
+	    strcmp(a.gen, b.gen))
 		abort();
 	rv_heartbeat_release(&a);
 	rv_heartbeat_release(&b);

@@ -49,7 +49,8 @@ long rv_retry_backoff_ms(const struct rv_retry_policy *p, unsigned attempt, uint
  * with RV_EINTR. */
 void rv_shutdown_request(void);
 bool rv_shutdown_requested(void);
-/* For tests: clear the flag. */
+/* Clear the flag: for tests, and for a writer that raised it to cut its
+ * own uploads short when the process goes on (engine/replicate.c). */
 void rv_shutdown_reset(void);
 
 #endif

@@ -636,6 +636,7 @@ int rv_heartbeat_encode(const struct rv_heartbeat *h, struct rv_buf *out)
 	json_object_set_new(o, "commit_ms", json_integer(h->commit_ms));
 	json_object_set_new(o, "db_pos",
 			    h->has_db ? json_integer((json_int_t)h->db_pos) : json_null());
+	json_object_set_new(o, "idle", json_boolean(h->idle));
 	return dump(o, out);
 }
 
@@ -687,6 +688,7 @@ int rv_heartbeat_decode(struct rv_heartbeat *out, const char *json, size_t len)
 	out->time_ms = json_integer_value(tms);
 	out->seq = (uint64_t)json_integer_value(seq);
 	out->commit_ms = json_integer_value(cms);
+	out->idle = json_is_true(json_object_get(o, "idle"));
 	out->has_db = db && json_is_integer(db);
 	out->db_pos = out->has_db ? (uint64_t)json_integer_value(db) : 0;
 	json_decref(o);

@@ -136,6 +136,12 @@ struct rv_heartbeat {
 	int64_t commit_ms; /* its time; 0: none yet */
 	bool has_db;
 	uint64_t db_pos; /* the database position of that commit */
+	/* Nothing was waiting to be committed when it was written (no file
+	 * change queued, read, uploading or sealed, no reconcile): everything
+	 * Ghost wrote more than sync_interval before `time_ms` is in commit
+	 * `seq` (the database's frames ship every tick).  False also when a
+	 * writer that predates the field wrote it. */
+	bool idle;
 };
 void rv_heartbeat_release(struct rv_heartbeat *h);
 int rv_heartbeat_encode(const struct rv_heartbeat *h, struct rv_buf *out) RV_WARN_UNUSED;

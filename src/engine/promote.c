@@ -47,11 +47,16 @@ static void secs(char out[32], int64_t ms)
 /* The figure promote judges by (promote.h, "The loss bound"). */
 static int64_t loss_bound(const struct promote *p, const struct rv_standby_point *pt)
 {
-	int64_t stopped_by = p->hb.time_ms + p->o->stops_within_ms;
+	int64_t stopped_by = p->hb.time_ms + p->o->stops_within_ms, covered = pt->commit_ms;
 
 	if (!p->res->have_hb || !p->res->hb_current)
 		return -1;
-	return stopped_by > pt->commit_ms ? stopped_by - pt->commit_ms : 0;
+	/* An idle heartbeat naming this point (or an older one of its
+	 * generation): everything older than a tick at its time is in it. */
+	if (p->hb.idle && !strcmp(p->hb.gen, pt->gen) && p->hb.seq <= pt->seq &&
+	    p->hb.time_ms - p->o->sync_interval_ms > covered)
+		covered = p->hb.time_ms - p->o->sync_interval_ms;
+	return stopped_by > covered ? stopped_by - covered : 0;
 }
 
 /* Before anything changes: is the old primary gone, can the store be

@@ -31,7 +31,10 @@
  * would be there; had it lived on cut off from the store, it stopped
  * Ghost's writes itself within fence_after (+ hooks.timeout for
  * hooks.fenced).  So it stopped by heartbeat + fence_after (+ the hook's
- * time), and the bound is that less the point's commit time.  Both times
+ * time), and the bound is that less the point's commit time — or less the
+ * heartbeat's time minus sync_interval, when the heartbeat says nothing was
+ * waiting to be committed and names this point: a quiet blog loses at most
+ * a tick, however long ago its last write.  Both times
  * are the old primary's clock: no skew between them.  It assumes the old
  * site runs with the same failover: settings as this one (the same
  * revenant.yml at both sites, apart from `site`). */
@@ -52,6 +55,7 @@ struct rv_promote_opts {
 	const char *site;
 	const char *dir;		/* Ghost's content folder here */
 	struct rv_standby_opts standby; /* restore options, db_path, keep */
+	int64_t sync_interval_ms;
 	int64_t dead_after_ms;
 	/* The old primary stops Ghost's writes within this after its last
 	 * heartbeat: failover.fence_after, + hooks.timeout when

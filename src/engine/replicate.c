@@ -235,6 +235,17 @@ static void update_depth(struct rv_replicate *r)
 				      (double)r->sealed.b.n);
 }
 
+/* No file change queued, being read or uploaded, waiting in a batch or
+ * sealed, and no reconcile walking: what the heartbeat calls idle. */
+static bool nothing_pending(const struct rv_replicate *r)
+{
+	struct rv_watch_stats ws = {0};
+
+	r->src.ops->watch_stats(r->src.h, &ws);
+	return !ws.depth && !r->ninf && !r->open.n && !r->sealed.active && !r->rec.active &&
+	       !r->rec.need;
+}
+
 static void metrics_setup(struct rv_replicate *r)
 {
 	struct rv_metrics *m = r->o.metrics;
@@ -1494,6 +1505,7 @@ static int heartbeat(struct rv_replicate *r)
 	    .commit_ms = r->commit_ms,
 	    .has_db = r->db.h != NULL,
 	    .db_pos = r->db_point,
+	    .idle = nothing_pending(r),
 	};
 	int64_t taken = rv_mono_ms(); /* when h.time_ms was read */
 	int rc = lease_check(r);
@@ -1660,10 +1672,16 @@ out:
 		pthread_join(r->wthread, NULL);
 	r->wthread_started = false;
 	if (r->pool_started) {
+		bool already = rv_shutdown_requested();
+
 		if (rc)
 			rv_shutdown_request(); /* nothing will commit what they read */
 		rv_rpool_stop(&r->pool);
 		r->pool_started = false;
+		/* The process may go on (`run` becomes a standby): the flag was
+		 * this writer's own, to cut its uploads short. */
+		if (rc && !already)
+			rv_shutdown_reset();
 	}
 	return rc;
 }

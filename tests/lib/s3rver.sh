@@ -27,6 +27,8 @@ s3rver_free_port() {
 }
 
 # s3rver_start [DATA_DIR] [PORT]: reuse DATA_DIR/PORT to restart a killed server.
+# S3RVER_ADDR: the address it listens on (default 127.0.0.1; S3RVER_URL is
+# 127.0.0.1 either way).
 s3rver_start() {
 	[ -f "$S3RVER_BIN" ] || s3rver_die "s3rver is not installed: run 'npm ci --prefix $S3RVER_TESTS_DIR'" || return 1
 	command -v node >/dev/null || s3rver_die "node is not installed" || return 1
@@ -36,7 +38,7 @@ s3rver_start() {
 	mkdir -p "$S3RVER_DIR/data"
 	# s3rver makes list continuation tokens with DES, which OpenSSL 3 keeps
 	# in its legacy provider: without it every truncated list answers 500.
-	node --openssl-legacy-provider "$S3RVER_BIN" -d "$S3RVER_DIR/data" -a 127.0.0.1 -p "$S3RVER_PORT" --no-vhost-buckets \
+	node --openssl-legacy-provider "$S3RVER_BIN" -d "$S3RVER_DIR/data" -a "${S3RVER_ADDR:-127.0.0.1}" -p "$S3RVER_PORT" --no-vhost-buckets \
 		>>"$S3RVER_DIR/s3rver.log" 2>&1 &
 	S3RVER_PID=$!
 	export S3RVER_DIR S3RVER_PORT S3RVER_URL S3RVER_PID
