@@ -84,9 +84,6 @@ enum {
 	OPT_BEFORE_GAP = 'g',
 };
 
-/* Past this, /healthz says the standby is behind. */
-#define HEALTHY_LAG_S 60.0
-
 struct gauges {
 	struct rv_metric *lag, *seq, *commit, *ready, *db_pos, *hb_age;
 	bool hb_stale; /* logged as stale, not yet as back */
@@ -133,17 +130,8 @@ static void on_applied(void *ud, const char *gen, uint64_t seq, int64_t commit_m
 static int health(void *ud, char *why, size_t n)
 {
 	struct gauges *g = ud;
-	double lag = rv_metric_get(g->lag);
 
-	if (rv_metric_get(g->ready) < 1) {
-		snprintf(why, n, "standby has not restored the latest point yet");
-		return -1;
-	}
-	if (lag > HEALTHY_LAG_S) {
-		snprintf(why, n, "standby is %.0f s behind the store", lag);
-		return -1;
-	}
-	return 0;
+	return rv_standby_health(rv_metric_get(g->ready) >= 1, rv_metric_get(g->lag), why, n);
 }
 
 struct sig {

@@ -247,6 +247,10 @@ int rv_standby_run(struct rv_store *s, const char *dir,
  * from nothing), run PRAGMA integrity_check on `db_path`, remove the state
  * file and return where it stands: the folder and database are then ready
  * for Ghost.  Errors are returned, not retried. */
+/* /healthz for a standby: 0 once it restored a point (`ready`) and is
+ * under a minute behind the store, else -1 and the reason in `why`. */
+int rv_standby_health(bool ready, double lag_seconds, char *why, size_t n);
+
 int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_standby_opts *o,
 		       struct rv_standby_point *out) RV_WARN_UNUSED;
 

@@ -23,8 +23,6 @@
 #include "engine/lease.h"
 #include "metrics/metrics.h"
 
-/* A standby this far behind, or not restored yet, is unhealthy. */
-#define HEALTHY_LAG_S 60.0
 /* The standby looks at the heartbeat this often (the auto failover's
  * clock). */
 #define HEARTBEAT_CHECK_MS 1000
@@ -584,15 +582,7 @@ int rv_agent_health(void *arg, char *why, size_t n)
 		double lag;
 
 		memcpy(&lag, &bits, sizeof(lag));
-		if (!atomic_load(&a->ready)) {
-			snprintf(why, n, "standby has not restored the latest point yet");
-			return -1;
-		}
-		if (lag > HEALTHY_LAG_S) {
-			snprintf(why, n, "standby is %.0f s behind the store", lag);
-			return -1;
-		}
-		return 0;
+		return rv_standby_health(atomic_load(&a->ready), lag, why, n);
 	}
 	snprintf(why, n, "%s",
 		 role == ROLE_FENCED ? "fenced: saving aside, becoming a standby"

@@ -41,6 +41,8 @@
  * cannot show (the missing log was the last of its 256-block, or only a
  * manifest lies past it). */
 #define GAP_CHECK_MS 10000
+/* Past this, /healthz says the standby is behind. */
+#define HEALTHY_LAG_S 60.0
 /* Catch-up rounds of --promote-once after the first restore. */
 #define PROMOTE_ROUNDS 16
 
@@ -594,4 +596,17 @@ int rv_standby_promote(struct rv_store *s, const char *dir, const struct rv_stan
 out:
 	standby_close(&sb);
 	return rc;
+}
+
+int rv_standby_health(bool ready, double lag, char *why, size_t n)
+{
+	if (!ready) {
+		snprintf(why, n, "standby has not restored the latest point yet");
+		return -1;
+	}
+	if (lag > HEALTHY_LAG_S) {
+		snprintf(why, n, "standby is %.0f s behind the store", lag);
+		return -1;
+	}
+	return 0;
 }
