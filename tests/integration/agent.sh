@@ -15,9 +15,9 @@
 #     dr never got) and the file written while frozen (paths.txt), runs
 #     hooks.standby, writes nothing more into its own generation, and
 #     follows dr: dr's file and row reach dc's folder and database;
-#   - fall-back: dr's agent stopped (SIGTERM: its last commit shipped),
-#     `promote` at dc through dc's agent: dc is primary again with
-#     everything dr wrote; dr's agent restarted follows dc as a standby.
+#   - fall-back: `switchover` at dc once it follows dr: dr runs
+#     hooks.demote, hands over; dc is primary again with everything dr
+#     wrote; dr follows, and restarted, stays a standby.
 set -u
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
 . "$RV_SRCDIR/tests/lib/wait.sh"
@@ -28,7 +28,7 @@ DC= DR= DR_WPID=
 cleanup() {
 	for p in ${DC:-} ${DR:-}; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
 	[ -n "${DR_WPID:-}" ] && kill -KILL "$DR_WPID" 2>/dev/null
-	rm -rf "$T"
+	[ -n "${RV_KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 fail() {
@@ -57,7 +57,7 @@ failover:
   max_clock_skew: 500ms
   max_loss: 10s
   save_dir: $T/$1/saved
-hooks: {promote: $HOOK, fenced: $HOOK, standby: $HOOK, timeout: 2s}
+hooks: {promote: $HOOK, fenced: $HOOK, standby: $HOOK, demote: $HOOK, timeout: 2s}
 dns:
   provider: exec
   names: [www.example.test]
@@ -119,8 +119,8 @@ DC_LOGS=$(find "$T/store/generations/$DC_GEN/content/log" -type f | wc -l)
 kill -CONT "$DC"
 until_ok 15 grep -q '^event=standby' "$T/dc.hooks" || fail "dc never became a standby"
 [ "$(grep -c '^event=fenced' "$T/dc.hooks")" = 1 ] || fail "hooks.fenced ran $(grep -c '^event=fenced' "$T/dc.hooks") times"
-SAVED=$(sed -n 's/^event=standby .*REVENANT_SAVED=\([^ ]*\).*/\1/p' "$T/dc.hooks")
-[ -d "$SAVED" ] || fail "hooks.standby was not told where the saved writes are: $(cat "$T/dc.hooks")"
+SAVED=$(sed -n 's/^event=standby .*REVENANT_SAVED=\([^ ]*\).*/\1/p' "$T/dc.hooks" | head -1)
+[ -d "$SAVED" ] || fail "hooks.standby was not told where the saved writes are ($SAVED): $(tr "\n" "|" <"$T/dc.hooks")"
 grep -qx "while-frozen.txt" "$SAVED/paths.txt" || fail "the file written while frozen is not saved: $(cat "$SAVED/paths.txt")"
 cmp -s "$SAVED/content/while-frozen.txt" "$T/dc/c/while-frozen.txt" 2>/dev/null ||
 	cmp -s "$SAVED/content/while-frozen.txt" <(echo frozen) || fail "the saved copy differs"
@@ -138,19 +138,25 @@ until_ok 10 is_role "$PORT_DC" standby || fail "dc's role is not standby"
 # --- fall-back to dc ----------------------------------------------------------
 echo three >"$T/dr/c/three.txt"
 until_ok 10 in_store dr three.txt || fail "three.txt never reached the store"
-kill -TERM "$DR"
-wait "$DR"
-rc=$?
-DR=
-[ "$rc" = 0 ] || fail "dr's agent exited $rc on SIGTERM"
-sleep 5.2
-"$REVENANT" -c "$T/dc.yml" promote >"$T/back.out" 2>"$T/back.err" || fail "promote back at dc: $(cat "$T/back.err")"
+dc_follows() { [ "$(j "$T/store/sites/dc/standby.json" generation)" = "$(j "$T/store/lease.json" generation)" ]; }
+until_ok 15 dc_follows || fail "dc does not report as a standby of dr's generation"
+"$REVENANT" -c "$T/dc.yml" switchover >"$T/back.out" 2>"$T/back.err" ||
+	fail "switchover back to dc: $(cat "$T/back.err")"
+grep -q "^switched over from=dr to=dc" "$T/back.out" || fail "switchover's summary: $(cat "$T/back.out")"
 [ "$(j "$T/store/lease.json" site)" = dc ] || fail "the lease is not dc's after the fall-back"
 for f in one two three; do
 	test -f "$T/dc/c/$f.txt" || fail "dc lacks $f.txt after the fall-back"
 done
 [ "$(sqlite3 "$T/dc/ghost.db" 'SELECT count(*) FROM txlog WHERE id = 1000000')" = 1 ] ||
 	fail "dc lacks the row written at dr"
+until_ok 10 is_role "$PORT_DR" standby || fail "dr is not a standby after the switchover"
+grep -q '^event=demote' "$T/dr.hooks" || fail "dr's demote hook did not run"
+# dr's agent restarted: still a standby
+kill -TERM "$DR"
+wait "$DR"
+rc=$?
+DR=
+[ "$rc" = 0 ] || fail "dr's agent exited $rc on SIGTERM"
 run dr
 until_ok 20 is_role "$PORT_DR" standby || fail "dr's restarted agent is not a standby: $(curl -s "http://127.0.0.1:$PORT_DR/metrics" | grep role)"
 kill -TERM "$DC"
