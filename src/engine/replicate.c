@@ -478,12 +478,19 @@ static void switchover_begin(struct rv_replicate *r)
 	int rc = 0;
 
 	r->handover_due = false;
-	rv_log(RV_LOG_INFO, "switchover asked for: stopping Ghost's writes (hooks.demote)", "to",
-	       r->handover_to, NULL);
 	r->handover_t0 = rv_mono_ms();
-	wd_pause(r, true);
-	if (r->o.hooks)
+	if (!r->o.hooks || !r->o.hooks->cmd[RV_HOOK_DEMOTE]) {
+		/* Without it Ghost goes on taking writes after the final
+		 * commit, and the new primary never sees them. */
+		rc = rv_error(RV_EUSAGE, "hooks.demote is not set: nothing would stop Ghost's "
+					 "writes before the final commit, and the writes after it "
+					 "would be lost — set hooks.demote at this site");
+	} else {
+		rv_log(RV_LOG_INFO, "switchover asked for: stopping Ghost's writes (hooks.demote)",
+		       "to", r->handover_to, NULL);
+		wd_pause(r, true);
 		rc = rv_hook_run(r->o.hooks, RV_HOOK_DEMOTE, &hi);
+	}
 	if (rc) {
 		wd_pause(r, false);
 		rv_log(RV_LOG_ERROR,

@@ -12,8 +12,8 @@
 #     primary's database, no id was acknowledged twice (a lost transaction
 #     would be written again under the same id), integrity_check passes,
 #     and the standby's database reaches the same rows;
-#   - a demote hook that fails: the switchover is taken back (exit 1), the
-#     primary stays primary and keeps replicating.
+#   - a demote hook that fails, or none set: the switchover is taken back
+#     (exit 1), the primary stays primary and keeps replicating.
 set -u
 . "$RV_SRCDIR/tests/lib/wait.sh"
 . "$RV_SRCDIR/tests/lib/db_replicate.sh"
@@ -49,7 +49,7 @@ failover:
   fence_after: 2s
   max_clock_skew: 500ms
   max_loss: 5s
-hooks: {promote: $HOOK, demote: ${2:-$HOOK}, fenced: $HOOK, timeout: 5s}
+hooks: {promote: $HOOK, $([ "${2:-}" = none ] || echo "demote: ${2:-$HOOK},") fenced: $HOOK, timeout: 5s}
 YML
 }
 config dc
@@ -128,6 +128,19 @@ rc=$?
 grep -q "took the switchover back" "$T/back.err" || fail "the message: $(cat "$T/back.err")"
 primary_is dc || fail "dc is not primary after the cancelled switchover"
 grep -q '"switchover_to"' "$T/store/lease.json" && fail "the request is still in lease.json"
+# --- no demote hook at all: refused by the primary, taken back -------------
+config dc none
+kill -TERM "$DC"
+wait "$DC"
+DC=
+run dc
+until_ok 20 primary_is dc || fail "dc's agent did not come back as primary"
+until_ok 15 dr_follows || fail "dr does not follow dc's new generation"
+"$REVENANT" -c "$T/dr.yml" switchover >"$T/none.out" 2>"$T/none.err"
+rc=$?
+[ "$rc" = 1 ] || fail "a switchover with no demote hook exited $rc, not 1: $(cat "$T/none.err")"
+grep -q "hooks.demote is not set" "$T/dc.log" || fail "dc's log does not say why it refused"
+primary_is dc || fail "dc is not primary after the refused switchover"
 N=$(find "$T/store/generations" -name '*.log.zst' | wc -l)
 more_logs() { [ "$(find "$T/store/generations" -name '*.log.zst' | wc -l)" -gt "$N" ]; }
 until_ok 10 more_logs || fail "dc stopped committing after the cancelled switchover"
