@@ -1603,7 +1603,11 @@ static int loop(struct rv_replicate *r)
 		at = commit_due(r);
 		if (!r->open.n && !r->sealed.active && r->next_idle_check < at)
 			at = r->next_idle_check;
-		if (!stopping && r->next_heartbeat < at)
+		/* As due_work: no heartbeat while a sealed commit waits for its
+		 * retry (its lease check is the one that counts) — waking for
+		 * one that will not be written spins the loop for the whole
+		 * of a store outage. */
+		if (!stopping && !r->sealed.active && r->next_heartbeat < at)
 			at = r->next_heartbeat;
 		if (stopping && now + STOP_TURN_MS < at)
 			at = now + STOP_TURN_MS;

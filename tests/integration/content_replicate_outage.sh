@@ -8,7 +8,8 @@
 # After each, within a bound, the store's latest state equals the folder
 # (paths, bytes, modes, link targets), a `revenant restore` into an empty
 # folder equals it too (diff -r and a sha256+mode list), the one replicate
-# process never exited, and /metrics counted the store errors.
+# process never exited, /metrics counted the store errors, and it did not
+# spin while it waited (under 10 s of CPU in the 30 s outage).
 set -u
 . "$RV_SRCDIR/tests/lib/s3rver.sh"
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
@@ -149,8 +150,15 @@ PID_A=$CR_PID
 converge "$T/a.yml" "$T/c" 10 || fail "initial files not replicated"
 s3rver_stop KILL
 echo "s3rver killed"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+C0=$(cpu_ticks "$PID_A")
 churn "$T/c" 30 out-a
 kill -0 "$PID_A" || fail "replicate died while the store was down"
+# Waiting out the outage is sleeping, not spinning: a loop that woke for
+# a heartbeat it would not write burned a whole core here.
+CPU_S=$(( ($(cpu_ticks "$PID_A") - C0) / $(getconf CLK_TCK) ))
+echo "replicate used $CPU_S s of CPU during the 30 s outage"
+((CPU_S < 10)) || fail "replicate used $CPU_S s of CPU in a 30 s store outage: it spins"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PA/healthz")" = 503 ] ||
 	fail "/healthz is not 503 after 30 s without a store"
 s3rver_start "$S3RVER_DIR" "$S3RVER_PORT" || fail "cannot restart s3rver"

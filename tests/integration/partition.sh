@@ -30,6 +30,10 @@ DC_IP=10.231.$X.2 DC_GW=10.231.$X.1 DR_IP=10.232.$X.2 DR_GW=10.232.$X.1
 DC= DR=
 cleanup() {
 	for p in ${DC:-} ${DR:-}; do kill -KILL "$p" 2>/dev/null; done
+	# whatever still runs inside the namespaces
+	for ns in "$NS_DC" "$NS_DR"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	done
 	s3rver_cleanup 2>/dev/null
 	ip netns del "$NS_DC" 2>/dev/null
 	ip netns del "$NS_DR" 2>/dev/null
@@ -97,10 +101,10 @@ dc_logs() { "$REVENANT" store ls "$URL" "generations/$DC_GEN/content/log/" 2>/de
 in_ns() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 echo one >"$T/dc/one.txt"
-RV_HOOK_LOG="$T/dc.hooks" in_ns "$NS_DC" "$REVENANT" -c "$T/dc.yml" run >"$T/dc.log" 2>&1 &
+RV_HOOK_LOG="$T/dc.hooks" ip netns exec "$NS_DC" "$REVENANT" -c "$T/dc.yml" run >"$T/dc.log" 2>&1 &
 DC=$!
 until_ok 20 lease_is dc || fail "dc's agent did not become primary"
-RV_HOOK_LOG="$T/dr.hooks" in_ns "$NS_DR" "$REVENANT" -c "$T/dr.yml" run >"$T/dr.log" 2>&1 &
+RV_HOOK_LOG="$T/dr.hooks" ip netns exec "$NS_DR" "$REVENANT" -c "$T/dr.yml" run >"$T/dr.log" 2>&1 &
 DR=$!
 until_ok 20 test -f "$T/dr/one.txt" || fail "dr's agent did not follow"
 in_ns "$NS_DR" curl -sf -m 2 "http://$DC_IP:9187/healthz" >/dev/null || fail "dr cannot probe dc before the cut"
@@ -137,4 +141,9 @@ grep -q "saved aside" "$T/dc.log" || fail "dc saved nothing aside"
 echo four >"$T/dr/four.txt"
 until_ok 20 test -f "$T/dc/four.txt" || fail "dc does not follow dr"
 [ ! -e "$T/dc/three.txt" ] || fail "dc's divergent file is still in its folder (it follows dr)"
+for p in $DC $DR; do kill -TERM "$p"; done
+wait $DC $DR
+rc=$?
+DC= DR=
+[ "$rc" = 0 ] || fail "an agent exited $rc on SIGTERM"
 echo "PASS"
