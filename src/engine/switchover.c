@@ -76,7 +76,9 @@ static int wait_handover(const struct rv_switchover_opts *o, int64_t end,
 		int rc = rv_lease_read(o->store, &l);
 
 		if (!rc) {
-			if (!strcmp(l.site, o->to) && l.handover_from) {
+			/* The target's agent may have started its own generation
+			 * (epoch + 1 again, no handover fields) before this poll. */
+			if (!strcmp(l.site, o->to) && l.epoch > res->epoch_before) {
 				res->epoch_after = l.epoch;
 				res->handover_seq = l.handover_seq;
 				rv_lease_release(&l);
@@ -117,7 +119,7 @@ static int wait_primary(const struct rv_switchover_opts *o, int64_t end,
 		bool done = false;
 
 		if (!rv_heartbeat_read(o->store, &hb)) {
-			done = !strcmp(hb.site, o->to) && hb.epoch > res->epoch_after;
+			done = !strcmp(hb.site, o->to) && hb.epoch >= res->epoch_after;
 			rv_heartbeat_release(&hb);
 		}
 		rv_error_clear();

@@ -38,9 +38,9 @@ struct rv_switchover_opts {
 struct rv_switchover_result {
 	char from[64];
 	uint64_t epoch_before, epoch_after;
-	uint64_t handover_seq;
-	int64_t handed_ms;  /* request -> the lease handed over (demote + final commit) */
-	int64_t primary_ms; /* request -> the new primary's first heartbeat */
+	uint64_t handover_seq; /* 0: the target started its generation before it was read */
+	int64_t handed_ms;     /* request -> the lease handed over (demote + final commit) */
+	int64_t primary_ms;    /* request -> the new primary's first heartbeat */
 };
 
 /* 0 once the target writes its heartbeat as primary; RV_EREFUSED from the

@@ -887,12 +887,29 @@ int rv_sqlite_open(struct rv_sqlite **out, const struct rv_sqlite_opts *o)
 		sqlite3_stmt *q = NULL;
 		const unsigned char *mode = NULL;
 
+		int64_t until = rv_mono_ms() + busy;
+		int step;
+
 		/* WAL is recorded in the database header, so it outlives us and every
-		 * other connection (Ghost's) uses it from its next transaction on. */
-		if (sqlite3_prepare_v2(s->w, "PRAGMA journal_mode=WAL", -1, &q, NULL) ==
-			SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW)
-			mode = sqlite3_column_text(q, 0);
+		 * other connection (Ghost's) uses it from its next transaction on.
+		 * The switch needs the database to itself; SQLite answers BUSY at
+		 * once, without its busy handler, when another connection is
+		 * writing: retried here for the busy timeout. */
+		for (;;) {
+			if (sqlite3_prepare_v2(s->w, "PRAGMA journal_mode=WAL", -1, &q, NULL) !=
+			    SQLITE_OK)
+				break;
+			step = sqlite3_step(q);
+			if (step == SQLITE_ROW) {
+				mode = sqlite3_column_text(q, 0);
+				break;
+			}
+			if ((step != SQLITE_BUSY && step != SQLITE_LOCKED) || rv_mono_ms() >= until)
+				break;
+			sqlite3_finalize(q);
+			q = NULL;
+			rv_sleep_ms(20);
+		}
 		if (!mode || strcmp((const char *)mode, "wal") != 0)
 			rc = rv_error(
 			    RV_EPRECOND,
