@@ -9,15 +9,18 @@
 #     itself once the heartbeat is dead_after old — within dead_after + 3 s
 #     of the kill — replicates as primary (the lease, a new generation whose
 #     parent is dc's), counts revenant_failovers_total 1, and has dc's last
-#     file.
+#     file — and the public name is switched at a real BIND (RFC 2136 with
+#     TSIG, tests/lib/bind.sh): dig at the BIND answers dr's address.
 set -u
 . "$RV_SRCDIR/tests/lib/wait.sh"
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
+. "$RV_SRCDIR/tests/lib/bind.sh"
 
 T=$(mktemp -d /tmp/rv-auto.XXXXXX)
 DC= DR= WEB=
 cleanup() {
 	for p in ${DC:-} ${DR:-} ${WEB:-}; do kill -KILL "$p" 2>/dev/null; done
+	bind_cleanup 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -32,6 +35,9 @@ WEB_PORT=$(cr_free_port) PORT_DR=$(cr_free_port)
 python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$WEB_PORT" >"$T/web.out" 2>&1 &
 WEB=$!
 until_ok 10 curl -sf "http://127.0.0.1:$WEB_PORT/up" -o /dev/null || fail "the probe server did not start"
+bind_start "$T/bind" || fail "cannot start BIND"
+printf '%s\n' "$BIND_KEY_SECRET" >"$T/tsig"
+[ "$(bind_dig www.example.test A)" = 192.0.2.10 ] || fail "the zone does not start at dc's address"
 config() { # config SITE METRICS
 	cat >"$T/$1.yml" <<YML
 site: $1
@@ -51,6 +57,18 @@ failover:
   probe_interval: 500ms
   fall: 3
   rise: 2
+dns:
+  provider: rfc2136
+  names: [www.example.test]
+  type: A
+  ttl: 30s
+  targets: ["dc=192.0.2.10", "dr=198.51.100.20"]
+  rfc2136:
+    server: "127.0.0.1:$BIND_PORT"
+    zone: example.test
+    key_name: rv-test
+    key_secret_file: $T/tsig
+    timeout: 2s
 YML
 }
 config dc off
@@ -93,6 +111,8 @@ DR_GEN=$(j "$T/store/lease.json" generation)
 until_ok 5 test -f "$T/store/generations/$DR_GEN/meta.json" || fail "no meta.json for dr's generation"
 [ -n "$(j "$T/store/generations/$DR_GEN/meta.json" parent)" ] || fail "dr's generation has no parent"
 cmp -s "$T/dr/c/two.txt" "$T/dc/c/two.txt" || fail "dr lacks dc's last file"
+[ "$(bind_dig www.example.test A)" = 198.51.100.20 ] ||
+	fail "dig at the BIND answers $(bind_dig www.example.test A), not dr's address"
 one_failover() { [ "$(metric revenant_failovers_total)" = 1 ]; }
 until_ok 5 one_failover || fail "revenant_failovers_total is $(metric revenant_failovers_total)"
 kill -TERM "$DR"
