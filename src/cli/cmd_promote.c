@@ -1,6 +1,7 @@
 /* cmd_promote.c - `revenant promote`: parse, call rv_promote
  * (engine/promote.h), print what happened, then replicate as primary. */
 #include "cli/cli.h"
+#include "content/apply.h"
 #include "content/content.h"
 #include "content/restore.h"
 #include "core/config.h"
@@ -136,7 +137,7 @@ int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	rv_cli_promote_opts(cfg, &po, &keep, &hooks);
-	if (rv_promote_folder_busy(po.dir)) {
+	if (rv_apply_busy(po.dir)) {
 		/* This site's agent (revenant run) follows as a standby: it
 		 * finishes once the lease is this site's. */
 		po.remote = true;

@@ -75,9 +75,8 @@ int rv_cmd_run(struct rv_cli *cli, int argc, char **argv)
 	rv_cli_promote_opts(cfg, &ao.pro, &keep, &hooks);
 	ao.hooks = &hooks;
 	ao.rep.hooks = &hooks;
-	ao.sb.restore =
-	    (struct rv_restore_opts){.jobs = 8, .keep = &keep, .keep_path = cfg->database.sqlite};
-	ao.sb.db_path = cfg->database.sqlite;
+	/* The standby role follows into what a promotion hands to Ghost. */
+	ao.sb = ao.pro.standby;
 	ao.sb.interval_ms = 1000;
 	gauges = rv_cli_standby_gauges(m, &ao.sb);
 	ao.initial_primary =

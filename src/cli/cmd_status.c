@@ -130,11 +130,7 @@ static void print_heartbeat(const struct rv_status *S)
 /* How far a standby is behind the primary's last commit (0: at it). */
 static double standby_behind(const struct rv_status *S, const struct rv_standby_status *st)
 {
-	const struct rv_heartbeat *h = &S->heartbeat;
-
-	if (!S->have_heartbeat || (!strcmp(h->gen, st->gen) && st->seq >= h->seq))
-		return 0.0;
-	return h->commit_ms > st->commit_ms ? (double)(h->commit_ms - st->commit_ms) / 1000.0 : 0.0;
+	return S->have_heartbeat ? (double)rv_standby_behind_ms(&S->heartbeat, st) / 1000.0 : 0.0;
 }
 
 static void print_standbys(const struct rv_status *S)

@@ -175,6 +175,18 @@ static int open_parent(struct rv_apply *a, const char *path, bool create, int *o
 	}
 }
 
+bool rv_apply_busy(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy;
+
+	if (fd == -1)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 		  const struct rv_apply_opts *o)
 {

@@ -43,6 +43,10 @@ struct rv_apply;
 /* Creates `dir` (and its parents) if missing and an empty staging folder
  * in it (leftovers of a killed run are removed).  RV_EAUTH / RV_EUSAGE /
  * RV_EFAIL naming the folder when it cannot be used. */
+/* Whether another process holds `dir` as rv_apply_open does (a running
+ * standby, restore or `revenant run`); false when it cannot tell. */
+bool rv_apply_busy(const char *dir);
+
 int rv_apply_open(struct rv_apply **out, struct rv_store *s, const char *dir,
 		  const struct rv_apply_opts *o) RV_WARN_UNUSED;
 /* Removes the staging folder. */

@@ -452,30 +452,25 @@ int rv_lease_check_read(struct rv_store *s, const struct rv_lease *mine, struct 
 }
 
 /* Rewrite the stored lease `cur` as `next` with put-if-match on its etag
- * (a weak store: write, settle, re-read and compare the epoch/holder and
- * what changed). */
+ * (a weak store: weak_put's write, settle, re-read), then read it back to
+ * see the site and the switchover request are what was written. */
 static int lease_rewrite(struct rv_store *s, const struct rv_lease *cur,
 			 const struct rv_lease *next)
 {
-	const struct rv_store_caps *caps = rv_store_caps(s);
-	struct rv_put_opts po = {.content_type = "application/json"};
+	struct rv_put_opts po = {
+	    .content_type = "application/json", .cond = RV_PUT_IF_MATCH, .if_match = cur->etag};
+	const struct rv_lease_opts settle = {0};
 	struct rv_buf b = RV_BUF_INIT(RV_LEASE_MAX);
 	struct rv_lease back;
 	int rc = rv_lease_encode(next, &b);
 
-	if (!rc && caps->put_if_match) {
-		po.cond = RV_PUT_IF_MATCH;
-		po.if_match = cur->etag;
-	} else {
-		po.cond = RV_PUT_ALWAYS;
-	}
 	if (!rc)
-		rc = rv_store_put_buf(s, RV_LEASE_KEY, b.data, b.len, &po);
+		rc = rv_store_caps(s)->put_if_match
+			 ? rv_store_put_buf(s, RV_LEASE_KEY, b.data, b.len, &po)
+			 : weak_put(s, &settle, next, &b);
 	rv_buf_release(&b);
 	if (rc)
 		return rc;
-	if (!caps->put_if_match)
-		rv_sleep_ms(500);
 	if ((rc = rv_lease_read(s, &back)))
 		return rc;
 	if (!same_lease(&back, next) || strcmp(back.site, next->site) ||
@@ -776,4 +771,33 @@ int rv_standby_status_read(struct rv_store *s, const char *site, struct rv_stand
 	json_decref(o);
 	free(key);
 	return rc;
+}
+
+int64_t rv_standby_behind_ms(const struct rv_heartbeat *hb, const struct rv_standby_status *st)
+{
+	if (!strcmp(hb->gen, st->gen) && st->seq >= hb->seq)
+		return 0;
+	return hb->commit_ms > st->commit_ms ? hb->commit_ms - st->commit_ms : 0;
+}
+
+int rv_heartbeat_wait(struct rv_store *s, const char *site, uint64_t min_epoch, int64_t end_ms,
+		      char gen[RV_GEN_ID_LEN])
+{
+	for (;;) {
+		struct rv_heartbeat hb;
+		bool done = false;
+
+		if (!rv_heartbeat_read(s, &hb)) {
+			done = !strcmp(hb.site, site) && hb.epoch >= min_epoch;
+			if (done && gen)
+				memcpy(gen, hb.gen, RV_GEN_ID_LEN);
+			rv_heartbeat_release(&hb);
+		}
+		rv_error_clear();
+		if (done)
+			return 0;
+		if (rv_mono_ms() >= end_ms)
+			return RV_ENET;
+		rv_sleep_ms(100);
+	}
 }

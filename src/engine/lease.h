@@ -151,6 +151,11 @@ int rv_heartbeat_decode(struct rv_heartbeat *out, const char *json, size_t len) 
 int rv_heartbeat_write(struct rv_store *s, const struct rv_heartbeat *h) RV_WARN_UNUSED;
 /* RV_ENOTFOUND when no primary has written one yet. */
 int rv_heartbeat_read(struct rv_store *s, struct rv_heartbeat *out) RV_WARN_UNUSED;
+/* Until site `site` writes a heartbeat at `min_epoch` or later (0; `gen`,
+ * when not NULL, gets its generation) or the monotonic clock reaches
+ * `end_ms` (RV_ENET, no message: the caller says what it waited for). */
+int rv_heartbeat_wait(struct rv_store *s, const char *site, uint64_t min_epoch, int64_t end_ms,
+		      char gen[RV_GEN_ID_LEN]) RV_WARN_UNUSED;
 
 /* sites/<site>/standby.json: where a standby agent (`revenant run`)
  * stands, rewritten every heartbeat interval while it follows, so that a
@@ -163,6 +168,9 @@ struct rv_standby_status {
 	int64_t time_ms;   /* when this was written (the standby's clock) */
 };
 void rv_standby_status_release(struct rv_standby_status *st);
+/* How far (ms) the standby is behind the primary's last commit as its
+ * heartbeat names it; 0 when it holds that commit. */
+int64_t rv_standby_behind_ms(const struct rv_heartbeat *hb, const struct rv_standby_status *st);
 int rv_standby_status_write(struct rv_store *s, const struct rv_standby_status *st) RV_WARN_UNUSED;
 /* RV_ENOTFOUND when that site never wrote one. */
 int rv_standby_status_read(struct rv_store *s, const char *site,

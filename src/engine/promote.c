@@ -1,14 +1,10 @@
 /* promote.c - the unplanned failover (promote.h). */
 #include "engine/promote.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -295,51 +291,22 @@ static bool handed_over(struct promote *p)
 	return o->standby.db_path && rv_dbtgt_sqlite.is_ghosts(o->standby.db_path);
 }
 
-bool rv_promote_folder_busy(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool busy;
-
-	if (fd == -1)
-		return false;
-	busy = flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
-	close(fd);
-	return busy;
-}
-
 /* Remote: the agent that holds the folder finishes once it sees the lease
  * is this site's; it is done when its heartbeat as primary lands. */
 static int wait_agent(struct promote *p)
 {
 	const struct rv_promote_opts *o = p->o;
-	int64_t end = rv_mono_ms() + o->agent_timeout_ms;
 
-	for (;;) {
-		struct rv_heartbeat hb;
-		bool done = false;
-
-		if (!rv_heartbeat_read(o->store, &hb)) {
-			done = !strcmp(hb.site, o->site) && hb.epoch > p->res->epoch;
-			if (done)
-				snprintf(p->res->point.gen, sizeof(p->res->point.gen), "%s",
-					 hb.gen);
-			rv_heartbeat_release(&hb);
-		}
-		rv_error_clear();
-		if (done) {
-			p->res->by_agent = true;
-			p->res->stage = RV_PROMOTE_DONE;
-			return 0;
-		}
-		if (rv_mono_ms() >= end)
-			return rv_error(
-			    RV_ENET,
-			    "this site's agent (revenant run) did not report as primary "
-			    "within %" PRId64 " s: look at its log — it finishes the "
-			    "catch-up, hooks.promote, Ghost and DNS",
-			    o->agent_timeout_ms / 1000);
-		rv_sleep_ms(200);
-	}
+	if (rv_heartbeat_wait(o->store, o->site, p->res->epoch + 1,
+			      rv_mono_ms() + o->agent_timeout_ms, p->res->point.gen))
+		return rv_error(RV_ENET,
+				"this site's agent (revenant run) did not report as primary "
+				"within %" PRId64 " s: look at its log — it finishes the "
+				"catch-up, hooks.promote, Ghost and DNS",
+				o->agent_timeout_ms / 1000);
+	p->res->by_agent = true;
+	p->res->stage = RV_PROMOTE_DONE;
+	return 0;
 }
 
 /* Remote: the point the agent's catch-up will reach is the newest one in

@@ -104,10 +104,6 @@ struct rv_promote_result {
 	bool by_agent;	       /* remote: the agent finished it */
 };
 
-/* Whether `dir` is held by another revenant process (a standby or the
- * agent): the lock the standby and promote take (db/target.h). */
-bool rv_promote_folder_busy(const char *dir);
-
 /* 0 when every step is done; RV_EREFUSED from the guard (the figure in the
  * message); else the failing step's code, res->stage naming it, and a
  * message that says what state that leaves and how to finish. */

@@ -24,10 +24,7 @@ static int collect_gen(const struct rv_obj_info *info, void *ud)
 		free(id);
 		return 0;
 	}
-	if (g->n == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 16;
-		g->ids = rv_realloc(g->ids, g->cap * sizeof(*g->ids));
-	}
+	g->ids = rv_grow(g->ids, &g->cap, g->n + 1, sizeof(*g->ids));
 	g->ids[g->n++] = id;
 	return 0;
 }
@@ -106,10 +103,7 @@ static int collect_site(const struct rv_obj_info *info, void *ud)
 
 	if (n < 2 || n > 64 || k[n - 1] != '/')
 		return 0;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 4;
-		g->ids = rv_realloc(g->ids, g->cap * sizeof(*g->ids));
-	}
+	g->ids = rv_grow(g->ids, &g->cap, g->n + 1, sizeof(*g->ids));
 	g->ids[g->n++] = rv_strndup(k, n - 1);
 	return 0;
 }

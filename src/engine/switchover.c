@@ -15,7 +15,7 @@ static int refuse_unless_ready(const struct rv_switchover_opts *o, const struct 
 {
 	struct rv_standby_status st;
 	struct rv_heartbeat hb;
-	int64_t now = rv_now_ms(), behind = 0;
+	int64_t now = rv_now_ms(), behind;
 	int rc;
 
 	if ((rc = rv_heartbeat_read(o->store, &hb)))
@@ -52,8 +52,7 @@ static int refuse_unless_ready(const struct rv_switchover_opts *o, const struct 
 			      strcmp(st.gen, l->gen) ? "follows another generation"
 						     : "has not reported for a while");
 	} else {
-		if (st.seq < hb.seq || strcmp(hb.gen, st.gen))
-			behind = hb.commit_ms > st.commit_ms ? hb.commit_ms - st.commit_ms : 0;
+		behind = rv_standby_behind_ms(&hb, &st);
 		if (behind > o->max_behind_ms)
 			rc = rv_error(RV_EREFUSED,
 				      "switchover refuses: site '%s's standby is %.1f s behind the "
@@ -114,25 +113,13 @@ static int wait_handover(const struct rv_switchover_opts *o, int64_t end,
 static int wait_primary(const struct rv_switchover_opts *o, int64_t end,
 			struct rv_switchover_result *res)
 {
-	for (;;) {
-		struct rv_heartbeat hb;
-		bool done = false;
-
-		if (!rv_heartbeat_read(o->store, &hb)) {
-			done = !strcmp(hb.site, o->to) && hb.epoch >= res->epoch_after;
-			rv_heartbeat_release(&hb);
-		}
-		rv_error_clear();
-		if (done)
-			return 0;
-		if (rv_mono_ms() >= end)
-			return rv_error(RV_ENET,
-					"site '%s' holds the lease (handed over at seq %" PRIu64
-					") but did not report as primary within the timeout — look "
-					"at its agent's log; 'revenant promote' there finishes it",
-					o->to, res->handover_seq);
-		rv_sleep_ms(POLL_MS);
-	}
+	if (rv_heartbeat_wait(o->store, o->to, res->epoch_after, end, NULL))
+		return rv_error(RV_ENET,
+				"site '%s' holds the lease (handed over at seq %" PRIu64
+				") but did not report as primary within the timeout — look "
+				"at its agent's log; 'revenant promote' there finishes it",
+				o->to, res->handover_seq);
+	return 0;
 }
 
 int rv_switchover(const struct rv_switchover_opts *o, struct rv_switchover_result *res)

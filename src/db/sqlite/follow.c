@@ -370,6 +370,12 @@ static void follow_close(void *h)
 	free(db);
 }
 
+/* The follower's state file: next to the database it vouches for. */
+static char *state_path_of(const char *db)
+{
+	return rv_asprintf("%s.revenant-standby", db);
+}
+
 static int follow_open(void **h, struct rv_store *st, const struct rv_dbtgt_follow_opts *o)
 {
 	struct follower *db = rv_calloc(1, sizeof(*db));
@@ -384,7 +390,7 @@ static int follow_open(void **h, struct rv_store *st, const struct rv_dbtgt_foll
 	db->path = rv_strdup(o->target);
 	db->dir = rv_strdup(dirname(d));
 	free(d);
-	db->state_path = rv_asprintf("%s.revenant-standby", db->path);
+	db->state_path = state_path_of(db->path);
 	db->tmp = rv_asprintf("%s.revenant-standby-new", db->path);
 	if ((rc = lock_folder(db, o->locked_dir))) {
 		follow_close(db);
@@ -436,7 +442,7 @@ static int promote(void *h)
 
 static bool is_ghosts(const char *target)
 {
-	char *state = rv_asprintf("%s.revenant-standby", target);
+	char *state = state_path_of(target);
 	struct stat b;
 	bool ghosts = stat(target, &b) == 0 && stat(state, &b) == -1 && errno == ENOENT;
 
