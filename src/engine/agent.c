@@ -618,6 +618,7 @@ int rv_agent_new(struct rv_agent **out, const struct rv_agent_opts *o)
 	a->o.sb.heartbeat_check_ms = HEARTBEAT_CHECK_MS;
 	a->o.pro.force = false;
 	a->o.pro.remote = false;
+	a->o.pro.metrics = o->metrics;
 	if (o->metrics) {
 		for (int i = 0; i < NROLES; i++) {
 			char label[32];

@@ -14,6 +14,7 @@
 #include "dns/dns.h"
 #include "engine/lease.h"
 #include "ghost/client.h"
+#include "metrics/metrics.h"
 
 /* How often promote asks Ghost whether it answers yet. */
 #define GHOST_POLL_MS 250
@@ -220,10 +221,48 @@ static int wait_ghost(const struct rv_promote_opts *o)
 	return rc;
 }
 
+/* The last switch as metrics: when, how long, how it ended, and where this
+ * process pointed the names (the target it last made the served one). */
+static void dns_metrics(struct rv_metrics *m, const char *site, int rc, int64_t ms)
+{
+	char label[96];
+
+	if (!m)
+		return;
+	rv_metric_set(rv_metrics_gauge(m, "revenant_dns_switch_timestamp_seconds",
+				       "When this process last switched the dns: names "
+				       "(Unix time).",
+				       NULL),
+		      (double)rv_now_ms() / 1000.0);
+	rv_metric_set(rv_metrics_gauge(m, "revenant_dns_switch_duration_seconds",
+				       "How long the last DNS switch took: read, "
+				       "compare-and-swap, verified at the servers.",
+				       NULL),
+		      (double)ms / 1000.0);
+	rv_metric_set(rv_metrics_gauge(m, "revenant_dns_switch_success",
+				       "1 when the last DNS switch pointed every name at its "
+				       "site, 0 when it failed (the log says which name).",
+				       NULL),
+		      rc ? 0.0 : 1.0);
+	snprintf(label, sizeof(label), "result=\"%s\"", rc ? "failed" : "ok");
+	rv_metric_add(rv_metrics_counter(m, "revenant_dns_switches_total",
+					 "DNS switches this process ran, by result.", label),
+		      1.0);
+	if (!rc) {
+		snprintf(label, sizeof(label), "site=\"%s\"", site);
+		rv_metric_set(rv_metrics_gauge(m, "revenant_dns_switched_to",
+					       "1 for the site this process last pointed the "
+					       "dns: names at.",
+					       label),
+			      1.0);
+	}
+}
+
 static int switch_dns(const struct rv_promote_opts *o, struct rv_promote_result *res)
 {
 	struct rv_dns_report *rep = NULL;
 	size_t n = 0;
+	int64_t t = rv_mono_ms();
 	int rc;
 
 	if (!o->dns || !o->dns->dns.provider)
@@ -233,6 +272,7 @@ static int switch_dns(const struct rv_promote_opts *o, struct rv_promote_result 
 		if (!rep[i].rc && rep[i].sw.changed)
 			res->dns_switched++;
 	free(rep);
+	dns_metrics(o->metrics, o->site, rc, rv_mono_ms() - t);
 	return rc;
 }
 

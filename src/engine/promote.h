@@ -49,6 +49,7 @@
 
 struct rv_store;
 struct rv_config;
+struct rv_metrics;
 
 struct rv_promote_opts {
 	struct rv_store *store;
@@ -75,6 +76,9 @@ struct rv_promote_opts {
 	 * first heartbeat as primary. */
 	bool remote;
 	int64_t agent_timeout_ms;
+	/* Borrowed, NULL: none.  The DNS switch's figures go here
+	 * (revenant_dns_switch_*: docs/OPERATIONS.md, "Metrics"). */
+	struct rv_metrics *metrics;
 };
 
 enum rv_promote_stage {

@@ -115,6 +115,13 @@ cmp -s "$T/dr/c/two.txt" "$T/dc/c/two.txt" || fail "dr lacks dc's last file"
 	fail "dig at the BIND answers $(bind_dig www.example.test A), not dr's address"
 one_failover() { [ "$(metric revenant_failovers_total)" = 1 ]; }
 until_ok 5 one_failover || fail "revenant_failovers_total is $(metric revenant_failovers_total)"
+# The switch's figures on /metrics (issue 13): it succeeded, towards dr,
+# took a measured time, and was counted once.
+[ "$(metric revenant_dns_switch_success)" = 1 ] || fail "revenant_dns_switch_success is '$(metric revenant_dns_switch_success)'"
+[ "$(metric 'revenant_dns_switched_to{site="dr"}')" = 1 ] || fail "revenant_dns_switched_to does not name dr"
+[ "$(metric 'revenant_dns_switches_total{result="ok"}')" = 1 ] || fail "revenant_dns_switches_total{ok} is '$(metric 'revenant_dns_switches_total{result="ok"}')'"
+python3 -c "import sys; d=float(sys.argv[1]); sys.exit(0 if 0 < d < 2.0 else 1)" "$(metric revenant_dns_switch_duration_seconds)" ||
+	fail "revenant_dns_switch_duration_seconds is '$(metric revenant_dns_switch_duration_seconds)'"
 kill -TERM "$DR"
 wait "$DR"
 rc=$?

@@ -6,8 +6,9 @@
 #     they must and stay quiet before) - promtool from Debian's prometheus;
 #   - every dashboard query parses (promtool checks them as recording rules);
 #   - every metric the alerts and the dashboard name is one a live revenant
-#     exports: `replicate` (file store, SQLite database) and `standby` run
-#     here and their /metrics are read; the only other names allowed are
+#     exports: `replicate` (file store, SQLite database), `standby` and
+#     `run` (resuming as primary: a DNS switch) run here and their
+#     /metrics are read; the only other names allowed are
 #     Prometheus's `up` and the kubelet's container memory;
 #   - the name check is not vacuous: a misspelt metric is reported.
 # About 5 s.
@@ -68,6 +69,36 @@ until_ok 30 ready || fail "the standby never became ready: $(tail -5 "$T/sb.log"
 kill -TERM "$SB" && wait "$SB"
 SB=
 dr_stop
+# `revenant run` at the site holding the lease finishes its promotion
+# (here: only the DNS switch, through an exec provider over a file) before
+# it replicates: the switch's metrics.
+printf '198.51.100.20\n' >"$T/record"
+cat >"$T/dns.sh" <<SH
+#!/bin/sh
+case "\$1" in
+read) cat "$T/record" ;;
+change) printf '%s\\n' "\$REVENANT_DNS_TO" >"$T/record" ;;
+esac
+SH
+chmod +x "$T/dns.sh"
+p3=$(s3rver_free_port)
+sed "s|^  listen: .*|  listen: 127.0.0.1:$p3|" "$T/dc.yml" >"$T/run.yml"
+cat >>"$T/run.yml" <<YML
+dns:
+  provider: exec
+  names: [blog.example.test]
+  type: A
+  targets: ["dc=192.0.2.10", "dr=198.51.100.20"]
+  exec: {command: $T/dns.sh}
+YML
+"$REVENANT" -c "$T/run.yml" run >"$T/run.log" 2>&1 &
+SB=$!
+switched() { curl -fsS "http://127.0.0.1:$p3/metrics" 2>/dev/null | grep -q '^revenant_dns_switch_success 1'; }
+until_ok 30 switched || fail "run did not switch DNS: $(tail -5 "$T/run.log")"
+[ "$(cat "$T/record")" = 192.0.2.10 ] || fail "the record is $(cat "$T/record"), not dc's"
+curl -fsS "http://127.0.0.1:$p3/metrics" >>"$T/metrics.txt" || fail "no /metrics from run"
+kill -TERM "$SB" && wait "$SB"
+SB=
 ok
 
 # names FILE: every metric name the expressions in exprs.json use that is

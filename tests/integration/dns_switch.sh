@@ -4,7 +4,8 @@
 # second switch change nothing; a record someone else changed is refused
 # with exit 6 and left alone; a wrong TSIG secret exits 4 and prints no
 # secret; a name external-dns owns is refused with exit 2; BIND stopped
-# exits 3 within the timeout; --json is JSON.
+# exits 3 within the timeout; an answer truncated over UDP is asked again
+# over TCP; --json is JSON.
 set -uo pipefail
 : "${REVENANT:?set REVENANT to the revenant binary}" "${RV_TESTDIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-dns-switch.XXXXXX")
@@ -99,6 +100,18 @@ run "$R" -c "$W/owned.yml" dns switch --to dr
 [[ $rc == 2 ]] || fail "external-dns: exit $rc, not 2: $(cat "$W/err")"
 grep -q "owned by external-dns (owner 'dc')" "$W/err" || fail "external-dns: $(cat "$W/err")"
 [[ $(answer owned) == 192.0.2.30 ]] || fail "an external-dns record was changed"
+
+step "an answer too big for UDP is asked again over TCP (the ownership record in it is seen)"
+config big "$W/secret" >"$W/big.yml"
+run "$R" -c "$W/big.yml" dns switch --to dr
+[[ $rc == 2 ]] || fail "big answer: exit $rc, not 2: $(cat "$W/err")"
+grep -q "owned by external-dns (owner 'dr')" "$W/err" || fail "big answer: $(cat "$W/err")"
+[[ $(answer big) == 192.0.2.10 ]] || fail "the big name was changed"
+# BIND's query log marks a query that came over TCP with T in its flags.
+grep -q "query: big.example.test IN TXT .*T" "$BIND_DIR/named.log" ||
+	fail "no TXT query for big.example.test came over TCP: $(grep big.example.test "$BIND_DIR/named.log")"
+grep -q "query: big.example.test IN TXT [^T]*\$" "$BIND_DIR/named.log" ||
+	fail "revenant did not ask over UDP first: $(grep big.example.test "$BIND_DIR/named.log")"
 
 step "usage errors"
 run "$R" -c "$W/rv.yml" dns switch

@@ -5,7 +5,9 @@
 #
 #   . tests/lib/bind.sh
 #   bind_start              # sets BIND_DIR, BIND_PORT, BIND_PID, BIND_ZONE,
-#                           # BIND_KEY_FILE, BIND_KEY_NAME, BIND_KEY_SECRET
+#                           # BIND_KEY_FILE, BIND_KEY_NAME, BIND_KEY_SECRET;
+#                           # its log, with the queries it answered
+#                           # (named -g logs to stderr): $BIND_DIR/named.log
 #   bind_dig NAME [TYPE]    # what the server answers (+short)
 #   bind_stop / bind_cleanup
 #
@@ -44,6 +46,16 @@ blog	IN CNAME	dc-lb.$BIND_ZONE.
 owned	IN A	192.0.2.30
 owned	IN TXT	"heritage=external-dns,external-dns/owner=dc,external-dns/resource=ingress/ghost/ghost"
 EOF
+	# "big": an A record whose name also holds more TXT than fits in a UDP
+	# answer (BIND truncates it: the client must ask again over TCP), the
+	# external-dns ownership record last among them.
+	{
+		echo "big	IN A	192.0.2.10"
+		for i in $(seq 10 29); do
+			printf 'big	IN TXT	"site-verification-%s=%s"\n' "$i" "$(printf '%0230d' "$i")"
+		done
+		echo 'big	IN TXT	"heritage=external-dns,external-dns/owner=dr,external-dns/resource=service/ghost/ghost"'
+	} >>"$BIND_DIR/zone.db"
 	cat >"$BIND_DIR/named.conf" <<EOF
 include "$BIND_DIR/key.conf";
 options {
@@ -53,6 +65,7 @@ options {
 	pid-file "$BIND_DIR/named.pid";
 	recursion no;
 	notify no;
+	querylog yes;
 };
 zone "$BIND_ZONE" {
 	type primary;
