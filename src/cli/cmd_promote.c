@@ -72,7 +72,8 @@ void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po
 	po->standby.restore.keep = keep;
 	po->standby.restore.keep_path = cfg->database.sqlite;
 	po->stops_within_ms =
-	    cfg->failover.fence_after_ms + (cfg->hooks.fenced ? cfg->hooks.timeout_ms : 0);
+	    cfg->failover.fence_after_ms +
+	    (rv_hooks_stop_ghost(hooks, RV_HOOK_FENCED) ? cfg->hooks.timeout_ms : 0);
 	po->sync_interval_ms = cfg->sync_interval_ms;
 	po->dead_after_ms = cfg->failover.dead_after_ms;
 	po->max_loss_ms = cfg->failover.max_loss_ms;

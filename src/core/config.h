@@ -153,6 +153,7 @@ struct rv_config {
 	} failover;
 	struct {
 		char *promote, *demote, *fenced, *standby; /* absolute paths; NULL: none */
+		char *gate; /* the Ghost gate's folder (engine/gate.h); NULL: none */
 		int64_t timeout_ms;
 	} hooks;
 	/* Recovery points younger than this stay restorable (`revenant prune`). */

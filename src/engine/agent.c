@@ -20,6 +20,7 @@
 #include "core/mem.h"
 #include "core/util.h"
 #include "db/target.h"
+#include "engine/gate.h"
 #include "engine/lease.h"
 #include "metrics/metrics.h"
 
@@ -445,6 +446,33 @@ static void promoted_log(struct rv_agent *a, const struct rv_promote_result *res
 		rv_metric_add(a->m_failovers, 1);
 }
 
+/* A new Ghost behind the gate creates its SQLite database only once the
+ * gate opens: wait for the file (a first boot takes seconds), saying so,
+ * rather than exit and be restarted.  It checks once a second, only here,
+ * until Ghost's first start; true when stopped meanwhile. */
+static bool wait_database(struct rv_agent *a)
+{
+	const char *db = a->o.sb.db_path;
+	int64_t t0 = rv_mono_ms(), said = 0;
+
+	while (db && access(db, F_OK) == -1 && errno == ENOENT) {
+		if (rv_mono_ms() - said >= 30000) {
+			char secs[24];
+
+			snprintf(secs, sizeof(secs), "%" PRId64, (rv_mono_ms() - t0) / 1000);
+			rv_log(RV_LOG_WARN,
+			       "the SQLite database does not exist yet: waiting for Ghost to create "
+			       "it (a first start behind the gate) — if Ghost has its database "
+			       "elsewhere, fix database.sqlite",
+			       "db", db, "seconds", secs, NULL);
+			said = rv_mono_ms();
+		}
+		if (nap(a, 1000))
+			return true;
+	}
+	return false;
+}
+
 /* This site holds the lease (or may create it): finish a promotion under
  * way, then replicate. */
 static int primary(struct rv_agent *a, bool lease_exists)
@@ -463,6 +491,13 @@ static int primary(struct rv_agent *a, bool lease_exists)
 		if (res.stage == RV_PROMOTE_DONE && res.catchup_ms > 0)
 			promoted_log(a, &res);
 	}
+	/* The first primary of a store (no promotion ran): Ghost may start. */
+	if (a->o.hooks->gate) {
+		if ((rc = rv_gate_open(a->o.hooks->gate)))
+			return rc;
+		if (wait_database(a))
+			return RV_EINTR;
+	}
 	return run_replicate(a);
 }
 
@@ -479,6 +514,10 @@ static int standby(struct rv_agent *a)
 	pthread_mutex_unlock(&a->mu);
 	atomic_store(&a->ready, false);
 	set_role(a, ROLE_STANDBY);
+	/* Ghost never runs where the standby restores (a no-op when the
+	 * gate closed already: fenced, handed over). */
+	if (a->o.hooks->gate && (rc = rv_gate_close(a->o.hooks->gate, a->o.hooks->timeout_ms)))
+		return rc;
 	if ((rc = rv_standby_run(a->o.store, a->o.dir, &a->o.sb)))
 		return rc;
 	pthread_mutex_lock(&a->mu);

@@ -146,6 +146,7 @@ static const struct rv_config_entry failover_entries[] = {
 static int failover_check(const struct rv_config *c, const struct rv_config_origin *o)
 {
 	int64_t fenced_by = c->failover.fence_after_ms + c->failover.max_clock_skew_ms;
+	bool stops = c->hooks.fenced || c->hooks.gate; /* something stops Ghost */
 	char d[32], h[32], f[32], t[32], k[32];
 
 	rv_config_fmt_duration(d, sizeof(d), c->failover.dead_after_ms);
@@ -166,7 +167,7 @@ static int failover_check(const struct rv_config *c, const struct rv_config_orig
 				      "automatic failover needs failover.probe_url, an http(s) URL "
 				      "of the primary site that answers while it is up (its "
 				      "revenant /healthz, or Ghost's /ghost/api/admin/site/)");
-	if (c->hooks.fenced)
+	if (stops)
 		fenced_by += c->hooks.timeout_ms;
 	/* The other site promotes at dead_after by its clock; Ghost here
 	 * stops by fence_after (+ the fenced hook's time) by this one. */
@@ -176,8 +177,7 @@ static int failover_check(const struct rv_config *c, const struct rv_config_orig
 		    "%s must exceed failover.fence_after (%s)%s%s%s + failover.max_clock_skew "
 		    "(%s), or both sites could take writes at once (docs/ARCHITECTURE.md, "
 		    "\"Failover timing\")",
-		    d, f, c->hooks.fenced ? " + hooks.timeout (" : "", c->hooks.fenced ? t : "",
-		    c->hooks.fenced ? ")" : "", k);
+		    d, f, stops ? " + hooks.timeout (" : "", stops ? t : "", stops ? ")" : "", k);
 	return 0;
 }
 
@@ -206,6 +206,11 @@ static const struct rv_config_entry hooks_entries[] = {
      .type = RV_CONFIG_PATH,
      .off = RV_CONFIG_FIELD(hooks.standby),
      .desc = "run when this site starts following the other as a standby"},
+    {.name = "hooks.gate",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(hooks.gate),
+     .desc = "a folder shared with Ghost's wrapper: open while this site is primary "
+	     "(docs/OPERATIONS.md \"The Ghost gate\")"},
     {.name = "hooks.timeout",
      .type = RV_CONFIG_DURATION,
      .off = RV_CONFIG_FIELD(hooks.timeout_ms),
@@ -219,6 +224,11 @@ static int hooks_check(const struct rv_config *c, const struct rv_config_origin 
 	static const char *const names[] = {"hooks.promote", "hooks.demote", "hooks.fenced",
 					    "hooks.standby"};
 	const char *v[] = {c->hooks.promote, c->hooks.demote, c->hooks.fenced, c->hooks.standby};
+
+	if (c->hooks.gate && c->hooks.gate[0] != '/')
+		return rv_config_fail(o, rv_config_line(o, "hooks.gate"), "hooks.gate",
+				      "the gate is a folder's absolute path (the volume "
+				      "shared with Ghost's wrapper)");
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (v[i] && v[i][0] != '/')

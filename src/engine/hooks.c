@@ -12,6 +12,7 @@
 #include "core/mem.h"
 #include "core/proc.h"
 #include "core/util.h"
+#include "engine/gate.h"
 
 #define HOOK_OUT_MAX (64u << 10)
 
@@ -28,7 +29,21 @@ void rv_hooks_from_config(const struct rv_config *c, struct rv_hooks *out)
 	out->cmd[RV_HOOK_DEMOTE] = c->hooks.demote;
 	out->cmd[RV_HOOK_FENCED] = c->hooks.fenced;
 	out->cmd[RV_HOOK_STANDBY] = c->hooks.standby;
+	out->gate = c->hooks.gate;
 	out->timeout_ms = (unsigned)c->hooks.timeout_ms;
+}
+
+bool rv_hooks_stop_ghost(const struct rv_hooks *h, enum rv_hook_event ev)
+{
+	return h && (unsigned)ev < 4 && (h->cmd[ev] || h->gate);
+}
+
+/* The gate as `ev` wants it, within `timeout_ms`. */
+static int gate(const struct rv_hooks *h, enum rv_hook_event ev, unsigned timeout_ms)
+{
+	if (!h->gate)
+		return 0;
+	return ev == RV_HOOK_PROMOTE ? rv_gate_open(h->gate) : rv_gate_close(h->gate, timeout_ms);
 }
 
 static void log_output(const char *name, const char *stream, const struct rv_buf *b)
@@ -55,12 +70,18 @@ int rv_hook_run(const struct rv_hooks *h, enum rv_hook_event ev, const struct rv
 				  .what = what,
 				  .until_exit = true};
 	struct rv_proc_result res;
-	int64_t t0 = rv_mono_ms();
+	int64_t t0 = rv_mono_ms(), spent;
 	size_t n = 0;
 	int rc;
 
+	if ((rc = gate(h, ev, po.timeout_ms)))
+		return rc;
 	if (!cmd)
 		return 0;
+	/* One hooks.timeout for the gate and the hook: the failover timing
+	 * counts it once. */
+	spent = rv_mono_ms() - t0;
+	po.timeout_ms = spent + 1000 < po.timeout_ms ? po.timeout_ms - (unsigned)spent : 1000;
 	snprintf(what, sizeof(what), "hook %s", name);
 	env[n++] = rv_asprintf("REVENANT_EVENT=%s", name);
 	if (info->site)

@@ -139,7 +139,7 @@ until_ok 15 dr_follows || fail "dr does not follow dc's new generation"
 "$REVENANT" -c "$T/dr.yml" switchover >"$T/none.out" 2>"$T/none.err"
 rc=$?
 [ "$rc" = 1 ] || fail "a switchover with no demote hook exited $rc, not 1: $(cat "$T/none.err")"
-grep -q "hooks.demote is not set" "$T/dc.log" || fail "dc's log does not say why it refused"
+grep -q "neither hooks.demote nor hooks.gate is set" "$T/dc.log" || fail "dc's log does not say why it refused"
 primary_is dc || fail "dc is not primary after the refused switchover"
 N=$(find "$T/store/generations" -name '*.log.zst' | wc -l)
 more_logs() { [ "$(find "$T/store/generations" -name '*.log.zst' | wc -l)" -gt "$N" ]; }
