@@ -23,9 +23,11 @@ for `revenant config check`).  Checks:
     the HPA's target, Service selectors that match a pod template;
   - Ghost is one writer: replicas <= 1, strategy Recreate, no HPA on it;
   - revenant's metrics listen where the probes and the container port are;
-  - the site's role: dc runs `replicate` beside Ghost, dr runs `standby`
-    with Ghost at zero replicas, prune suspended and the promote Job
-    waiting (suspended).
+  - the site's role: a single site runs `replicate` beside Ghost; dc and
+    dr both run `run` with Ghost behind the gate (components/gate: one
+    emptyDir in both containers at revenant.yml's hooks.gate, Ghost's
+    command ghost-gate.sh, no HTTP liveness probe on Ghost, a
+    failover.initial_primary), and dr's prune is suspended.
 Exits 1 with one line per problem.
 """
 
@@ -92,6 +94,34 @@ def check_container(where, c, pod_sc):
             bad(f"{where}: env {e['name']} holds a value, not a secretKeyRef")
         if "value" in e and re.search(r"(AKIA|ASIA)[A-Z0-9]{16}", e["value"]):
             bad(f"{where}: env {e['name']} holds an AWS access key id")
+
+
+def check_gate(ghost, side, rv, cms, bad):
+    """Two sites: Ghost runs behind the gate revenant's `run` holds
+    (components/gate): one volume mounted in both containers where the
+    revenant.yml's hooks.gate says, Ghost's command the wrapper, and a
+    failover: section naming the first primary."""
+    spec = pod_spec(ghost)
+    gh = side.get("ghost")
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = lambda c: {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    cfgs = [v["configMap"]["name"] for v in vols.values() if "configMap" in v]
+    cfg = next((yaml.safe_load(cms[n]["data"]["revenant.yml"]) for n in cfgs
+                if n in cms and "revenant.yml" in cms[n].get("data", {})), None) or {}
+    gate = (cfg.get("hooks") or {}).get("gate")
+    if not gate:
+        bad("Deployment/ghost: revenant.yml sets no hooks.gate: nothing stops Ghost at a fenced or standby site")
+        return
+    shared = [n for n, p in mounts(rv).items() if p == gate and mounts(gh or {}).get(n) == gate]
+    if not shared or "emptyDir" not in vols.get(shared[0], {}):
+        bad(f"Deployment/ghost: the gate {gate} is not one emptyDir mounted in both containers")
+    cmd = (gh or {}).get("command", [])
+    if not any(str(a).endswith("ghost-gate.sh") for a in cmd) or gate not in cmd:
+        bad(f"Deployment/ghost: Ghost's command is not ghost-gate.sh {gate} …")
+    if "httpGet" in (gh or {}).get("livenessProbe", {}):
+        bad("Deployment/ghost: an HTTP liveness probe on a gated Ghost restarts it forever at the standby")
+    if not (cfg.get("failover") or {}).get("initial_primary"):
+        bad("Deployment/ghost: revenant.yml names no failover.initial_primary: no site would start the store")
 
 
 def main():
@@ -244,29 +274,22 @@ def main():
     if site and ghost_ok:
         side = {c["name"]: c for c in pod_spec(ghost)["containers"]}
         rv = side.get("revenant")
-        if not rv or "replicate" not in rv.get("args", []):
-            bad("Deployment/ghost: no revenant sidecar running replicate")
-        if not any("/healthz" == c.get("livenessProbe", {}).get("httpGet", {}).get("path") for c in side.values()):
+        want = "replicate" if site == "single" else "run"
+        if not rv or want not in rv.get("args", []):
+            bad(f"Deployment/ghost: no revenant sidecar running {want}")
+        if site == "single" and (rv or {}).get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
             bad("Deployment/ghost: revenant has no /healthz liveness probe")
+        if site != "single" and not (rv or {}).get("livenessProbe"):
+            bad("Deployment/ghost: revenant has no liveness probe")
         cron = by.get("CronJob", {}).get("revenant-prune")
         if not cron or "prune" not in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]:
             bad("no CronJob/revenant-prune running prune")
-        if site == "dr":
-            if ghost["spec"].get("replicas") != 0:
-                bad("dr: Ghost must be at 0 replicas while the standby owns the volume")
-            sb = deps.get("revenant-standby")
-            if not sb or "standby" not in pod_spec(sb)["containers"][0]["args"]:
-                bad("dr: no Deployment/revenant-standby running standby")
-            if cron and not cron["spec"].get("suspend"):
-                bad("dr: prune must be suspended at the standby site")
-            job = by.get("Job", {}).get("revenant-promote")
-            if not job or not job["spec"].get("suspend") or "--promote-once" not in pod_spec(job)["containers"][0]["args"]:
-                bad("dr: no suspended Job/revenant-promote running standby --promote-once")
-        elif site == "dc":
-            if ghost["spec"].get("replicas", 1) != 1:
-                bad("dc: Ghost must run")
-            if "revenant-standby" in deps:
-                bad("dc: a standby at the primary")
+        if ghost["spec"].get("replicas", 1) != 1:
+            bad(f"{site}: the Ghost pod must run (at a standby site Ghost waits behind the gate)")
+        if site in ("dc", "dr") and rv:
+            check_gate(ghost, side, rv, cms, bad)
+        if site == "dr" and cron and not cron["spec"].get("suspend"):
+            bad("dr: prune must be suspended at the standby site")
 
     if problems:
         for p in problems:

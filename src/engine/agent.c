@@ -460,11 +460,12 @@ static bool wait_database(struct rv_agent *a)
 			char secs[24];
 
 			snprintf(secs, sizeof(secs), "%" PRId64, (rv_mono_ms() - t0) / 1000);
-			rv_log(RV_LOG_WARN,
-			       "the SQLite database does not exist yet: waiting for Ghost to create "
-			       "it (a first start behind the gate) — if Ghost has its database "
-			       "elsewhere, fix database.sqlite",
-			       "db", db, "seconds", secs, NULL);
+			rv_log(
+			    RV_LOG_WARN,
+			    "the SQLite database does not exist yet: waiting for Ghost to create "
+			    "it (a first start behind the gate) — if Ghost has its database "
+			    "elsewhere, fix database.sqlite",
+			    "db", db, "seconds", secs, NULL);
 			said = rv_mono_ms();
 		}
 		if (nap(a, 1000))

@@ -7,7 +7,7 @@
  *   open     present while this site may take writes: Ghost runs only
  *            while it exists.  revenant creates and removes it.
  *   running  present while Ghost runs.  The wrapper beside Ghost
- *            (deploy/k8s/base/ghost-gate.sh) creates it before it starts
+ *            (deploy/k8s/components/gate/ghost-gate.sh) creates it before it starts
  *            Ghost and removes it once Ghost has exited, and removes a
  *            stale one when it starts.
  * So closing the gate is done when `running` is gone: Ghost takes no more

@@ -482,9 +482,11 @@ static void switchover_begin(struct rv_replicate *r)
 	if (!rv_hooks_stop_ghost(r->o.hooks, RV_HOOK_DEMOTE)) {
 		/* Without it Ghost goes on taking writes after the final
 		 * commit, and the new primary never sees them. */
-		rc = rv_error(RV_EUSAGE, "neither hooks.demote nor hooks.gate is set: nothing would stop Ghost's "
-					 "writes before the final commit, and the writes after it "
-					 "would be lost — set hooks.demote (or hooks.gate) at this site");
+		rc = rv_error(
+		    RV_EUSAGE,
+		    "neither hooks.demote nor hooks.gate is set: nothing would stop Ghost's "
+		    "writes before the final commit, and the writes after it "
+		    "would be lost — set hooks.demote (or hooks.gate) at this site");
 	} else {
 		rv_log(RV_LOG_INFO, "switchover asked for: stopping Ghost's writes (hooks.demote)",
 		       "to", r->handover_to, NULL);

@@ -5,7 +5,8 @@
 #   - deploy/check/k8s_check.py on each rendering: every document parses
 #     with apiVersion/kind/name, images pinned (no latest), resources set,
 #     non-root, revenant read-only, no secret values, references resolve,
-#     Ghost a single writer, the site's role (dc replicate, dr standby);
+#     Ghost a single writer, the site's role (single-site replicate; dc
+#     and dr `run` with Ghost behind the gate);
 #   - deploy/check/k8s_schema.js: every object against the Kubernetes
 #     schemas of npm kubernetes-models 4.5.1, unknown fields refused;
 #   - every revenant.yml in a ConfigMap passes `revenant config check`,
@@ -13,7 +14,10 @@
 #     the store and DNS names in them need not exist);
 #   - the on-demand Job template (jobs/purge-posts.yaml) the same way;
 #   - the checkers are not vacuous: a deep unknown field, a `latest` image,
-#     a password in an env value and a broken revenant.yml are refused.
+#     a password in an env value, Ghost outside the gate and a broken
+#     revenant.yml are refused;
+#   - ghost-gate.sh parses (sh -n) and its gate path is the one revenant.yml
+#     names (integration/gate.sh runs it with a real Ghost).
 # About 5 s.
 set -u
 fail() {
@@ -88,14 +92,19 @@ for d in docs:
         c = d["spec"]["template"]["spec"]["containers"]
         c[1]["image"] = c[1]["image"].rsplit(":", 1)[0] + ":latest"
         c[0]["env"].append({"name": "DB_PASSWORD", "value": "hunter2"})
+        del c[0]["command"]  # Ghost no longer behind the gate
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
 PY
 $PY "$CHECK/k8s_check.py" "$T/bad.yaml" "$T/bad" --site dc 2>"$T/bad2.err" && fail "k8s_check accepted a latest image and a password value"
 grep -q 'uses latest' "$T/bad2.err" || fail "k8s_check missed the latest tag: $(cat "$T/bad2.err")"
 grep -q 'DB_PASSWORD holds a value' "$T/bad2.err" || fail "k8s_check missed the password: $(cat "$T/bad2.err")"
+grep -q "Ghost's command is not ghost-gate.sh" "$T/bad2.err" || fail "k8s_check missed an ungated Ghost: $(cat "$T/bad2.err")"
 cfg=$(ls "$T/overlays-dc"/revenant-*.yml | head -1)
 sed 's/^sync_interval: 1s/sync_interval: 1/' "$cfg" >"$T/bad.yml"
 config_check "$T/bad.yml" && fail "config check accepted sync_interval: 1"
+ok
+
+sh -n "$K8S/components/gate/ghost-gate.sh" || fail "ghost-gate.sh does not parse"
 ok
 
 echo "deploy_k8s: $checks checks in $((SECONDS - start)) s"

@@ -8,7 +8,7 @@
 #   - every metric the alerts and the dashboard name is one a live revenant
 #     exports: `replicate` (file store, SQLite database), `standby` and
 #     `run` (resuming as primary: a DNS switch) run here and their
-#     /metrics are read; the only other names allowed are
+#     /metrics are read, with the file `verify --metrics-file` writes; the only other names allowed are
 #     Prometheus's `up` and the kubelet's container memory;
 #   - the name check is not vacuous: a misspelt metric is reported.
 # About 5 s.
@@ -99,6 +99,10 @@ until_ok 30 switched || fail "run did not switch DNS: $(tail -5 "$T/run.log")"
 curl -fsS "http://127.0.0.1:$p3/metrics" >>"$T/metrics.txt" || fail "no /metrics from run"
 kill -TERM "$SB" && wait "$SB"
 SB=
+# verify's figures, as its CronJob pushes them (the same text).
+"$REVENANT" -c "$T/run.yml" verify --metrics-file "$T/verify.prom" >"$T/verify.log" 2>&1 ||
+	fail "verify: $(tail -3 "$T/verify.log")"
+cat "$T/verify.prom" >>"$T/metrics.txt"
 ok
 
 # names FILE: every metric name the expressions in exprs.json use that is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gate.sh - the Ghost gate (hooks.gate, src/engine/gate.h) with a real Ghost
-# run by deploy/k8s/base/ghost-gate.sh, the Kubernetes kit's Ghost command:
+# run by deploy/k8s/components/gate/ghost-gate.sh, the Kubernetes kit's Ghost command:
 #   - a new site: `revenant run` (initial primary) opens the gate, the
 #     wrapper starts Ghost, Ghost creates its database, run waits for it
 #     and replicates;
@@ -77,7 +77,7 @@ grep -q "hooks.timeout (15s)" "$T/out" || fail "tight timing: $(cat "$T/out")"
 echo "--- a new site: the gate opens, Ghost starts and creates its database"
 (
 	cd "$(ghost_dir dc)" || exit 1
-	exec setsid env NODE_ENV=development sh "$RV_SRCDIR/deploy/k8s/base/ghost-gate.sh" "$T/gate" \
+	exec setsid env NODE_ENV=development sh "$RV_SRCDIR/deploy/k8s/components/gate/ghost-gate.sh" "$T/gate" \
 		node "$RV_GHOST_HOME/package/index.js"
 ) >"$T/ghost.log" 2>&1 &
 WRAP=$!
