@@ -10,6 +10,8 @@
 #include "core/util.h"
 #include "store/store.h"
 #include "engine/lease.h"
+#include "core/config.h"
+#include "dns/dns.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -26,7 +28,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: revenant [-c FILE] status [--json] [URL]\n"
+	    "usage: revenant [-c FILE] status [--json] [--no-dns] [URL]\n"
 	    "       revenant [-c FILE] status --manifest [URL]\n"
 	    "\n"
 	    "What the store (URL, else store.url) holds: the lease (site, epoch, holder,\n"
@@ -37,6 +39,10 @@ static void usage(FILE *f)
 	    "point cannot be restored) is reported on its own line and exits 7.\n"
 	    "\n"
 	    "  --json       one JSON object instead of text\n"
+	    "  --no-dns     do not ask where the dns: names point (by default status\n"
+	    "               asks the provider, when the config has a dns: section\n"
+	    "               and no URL is given, and says when they do not point at\n"
+	    "               the lease holder)\n"
 	    "  --manifest   print the latest recorded state of the content folder, one\n"
 	    "               record per line as in docs/FORMAT.md (file PATH SIZE MODE\n"
 	    "               MTIME_NS SHA256 / dir PATH MODE MTIME_NS / link PATH MTIME_NS\n"
@@ -140,6 +146,9 @@ static void print_standbys(const struct rv_status *S)
 		bool following = S->have_lease && !strcmp(st->gen, S->lease.gen) &&
 				 strcmp(st->site, S->lease.site);
 
+		/* The primary's own report from before its promotion. */
+		if (S->have_lease && !strcmp(st->site, S->lease.site))
+			continue;
 		printf("standby:    site %s, seq %" PRIu64 ", %.1f s behind the primary, reported "
 		       "%.1f s ago%s\n",
 		       st->site, st->seq, standby_behind(S, st),
@@ -202,6 +211,46 @@ static json_t *gen_json(const struct rv_status_gen *g)
 			 (json_int_t)g->meta.created_ms, "parent", jstr_or_null(g->meta.parent));
 }
 
+/* Where the public names point now, against the lease. */
+static void print_dns(const struct rv_status *S)
+{
+	for (size_t i = 0; i < S->ndns; i++) {
+		const struct rv_dns_report *r = &S->dns[i];
+		char v[512];
+
+		if (r->rc)
+			continue;
+		rv_dns_values_str(&r->answer.values, v, sizeof(v));
+		printf("dns:        %s %s %s -> %s\n", r->rec.name, rv_dns_type_name(r->rec.type), v,
+		       r->site[0] ? r->site : "no site's target");
+	}
+	if (S->dns_rc)
+		printf("dns:        cannot read: %s\n", S->dns_err);
+	if (S->dns_off_lease)
+		printf("dns:        does not point at the lease holder (%s) — if the promotion is "
+		       "done, run `revenant dns switch --to %s`\n",
+		       S->have_lease ? S->lease.site : "none", S->have_lease ? S->lease.site : "SITE");
+}
+
+static json_t *dns_json(const struct rv_status *S)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < S->ndns; i++) {
+		const struct rv_dns_report *r = &S->dns[i];
+		char v[512];
+
+		if (r->rc)
+			continue;
+		rv_dns_values_str(&r->answer.values, v, sizeof(v));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?}", "name", r->rec.name,
+						   "type", rv_dns_type_name(r->rec.type), "values",
+						   v, "site", r->site[0] ? r->site : NULL));
+	}
+	return json_pack("{s:o, s:b, s:s?}", "names", a, "off_lease", S->dns_off_lease, "error",
+			 S->dns_rc ? S->dns_err : NULL);
+}
+
 static int print_json(const struct rv_status *S, const char *gapline)
 {
 	json_t *root = json_object(), *jg = json_array(), *content = json_null();
@@ -221,6 +270,8 @@ static int print_json(const struct rv_status *S, const char *gapline)
 	}
 	json_object_set_new(root, "heartbeat", heartbeat_json(S));
 	json_object_set_new(root, "standbys", standbys_json(S));
+	if (S->ndns || S->dns_rc)
+		json_object_set_new(root, "dns", dns_json(S));
 	for (size_t i = 0; i < S->gens.n; i++)
 		if (S->gen[i].meta_read)
 			json_array_append_new(jg, gen_json(&S->gen[i]));
@@ -294,14 +345,16 @@ static void print_text(const struct rv_status *S, const char *gapline)
 		printf("gap:        %s — the latest point cannot be restored; the newest before it "
 		       "can (restore --before-gap)\n",
 		       gapline);
+	print_dns(S);
 }
 
 int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 {
-	enum { OPT_MANIFEST = 'M' };
+	enum { OPT_MANIFEST = 'M', OPT_NO_DNS = 1000 };
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"manifest", no_argument, NULL, OPT_MANIFEST},
+	    {"no-dns", no_argument, NULL, OPT_NO_DNS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -309,7 +362,8 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 	struct rv_status S;
 	struct printer pr;
 	char gapline[160] = "";
-	bool json = false, manifest = false;
+	struct rv_config *cfg = NULL;
+	bool json = false, manifest = false, dns = true;
 	int c, rc;
 
 	memset(&S, 0, sizeof(S));
@@ -323,6 +377,9 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_MANIFEST:
 			manifest = true;
+			break;
+		case OPT_NO_DNS:
+			dns = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -343,6 +400,11 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 		goto out;
 	if (S.gap.missing)
 		rv_restore_gap_describe(gapline, sizeof(gapline), &S.gap);
+	/* The public names, when this store is the config's and it has a
+	 * dns: section (live queries; --no-dns skips them). */
+	if (!manifest && dns && optind == argc && !rv_cli_load_config(cli, false, &cfg))
+		rv_status_dns(cfg, &S);
+	rv_error_clear();
 	if (manifest) {
 		if (fflush(stdout) == EOF)
 			rc = rv_error(RV_EFAIL, "cannot write to standard output");
@@ -358,6 +420,7 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv)
 		rc = rv_restore_gap_error(&S.gap);
 out:
 	rv_status_release(&S);
+	rv_config_free(cfg);
 	rv_buf_release(&pr.esc);
 	rv_buf_release(&pr.esc2);
 	rv_store_free(st);

@@ -1,11 +1,14 @@
 /* status.c - the store facts behind `revenant status` (see status.h). */
 #include "engine/status.h"
+#include "core/config.h"
+#include "dns/dns.h"
 
 #include "format/content.h"
 #include "core/mem.h"
 #include "store/store.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +200,21 @@ void rv_status_release(struct rv_status *st)
 	for (size_t i = 0; i < st->nstandby; i++)
 		rv_standby_status_release(&st->standby[i]);
 	free(st->standby);
+	free(st->dns);
 	memset(st, 0, sizeof(*st));
 	rv_cstate_init(&st->content);
+}
+
+void rv_status_dns(const struct rv_config *c, struct rv_status *out)
+{
+	if (!c || !c->dns.provider)
+		return;
+	out->dns_rc = rv_dns_show_all(c, &out->dns, &out->ndns);
+	if (out->dns_rc)
+		snprintf(out->dns_err, sizeof(out->dns_err), "%s", rv_errmsg());
+	rv_error_clear();
+	for (size_t i = 0; i < out->ndns; i++)
+		if (!out->dns[i].rc &&
+		    (!out->have_lease || strcmp(out->dns[i].site, out->lease.site)))
+			out->dns_off_lease = true;
 }

@@ -13,6 +13,7 @@
 #include "engine/replicate_state.h"
 
 struct rv_store;
+struct rv_dns_report;
 
 struct rv_status_gens {
 	char **ids; /* generation IDs, oldest first (IDs sort by creation) */
@@ -53,6 +54,15 @@ struct rv_status {
 	/* sites/<site>/standby.json of every site that wrote one */
 	struct rv_standby_status *standby;
 	size_t nstandby;
+	/* What the dns: names answer now (rv_status_dns; ndns 0: not asked):
+	 * per name, the site it points at; `dns_rc`/`dns_err` the first
+	 * failure to read one.  dns_off_lease: a name points at a site
+	 * other than the lease holder's (or at none). */
+	struct rv_dns_report *dns;
+	size_t ndns;
+	int dns_rc;
+	char dns_err[512];
+	bool dns_off_lease;
 };
 
 /* Gather it: the lease, the generations (meta.json of the newest
@@ -64,5 +74,12 @@ int rv_status_collect(struct rv_store *s, size_t meta_newest,
 		      int (*entry)(void *ud, const struct rv_centry *e), void *ud,
 		      struct rv_status *out) RV_WARN_UNUSED;
 void rv_status_release(struct rv_status *st);
+
+/* Ask the configured DNS provider what each dns: name answers (live
+ * queries: the zone's primary, or Route 53's API) and judge it against the
+ * lease.  Never fails: a name that cannot be read is reported in
+ * out->dns_rc / dns_err; nothing is asked without dns.provider. */
+struct rv_config;
+void rv_status_dns(const struct rv_config *c, struct rv_status *out);
 
 #endif

@@ -122,6 +122,18 @@ until_ok 5 one_failover || fail "revenant_failovers_total is $(metric revenant_f
 [ "$(metric 'revenant_dns_switches_total{result="ok"}')" = 1 ] || fail "revenant_dns_switches_total{ok} is '$(metric 'revenant_dns_switches_total{result="ok"}')'"
 python3 -c "import sys; d=float(sys.argv[1]); sys.exit(0 if 0 < d < 2.0 else 1)" "$(metric revenant_dns_switch_duration_seconds)" ||
 	fail "revenant_dns_switch_duration_seconds is '$(metric revenant_dns_switch_duration_seconds)'"
+# status asks the provider where the name points, against the lease.
+"$REVENANT" -c "$T/dr.yml" status >"$T/status.out" 2>&1 || fail "status: $(cat "$T/status.out")"
+grep -q '^dns:        www.example.test. A 198.51.100.20 -> dr$' "$T/status.out" || fail "status: $(cat "$T/status.out")"
+! grep -q 'does not point at the lease holder' "$T/status.out" || fail "status warns although DNS is right"
+"$REVENANT" -c "$T/dr.yml" dns switch --to dc >/dev/null 2>&1 || fail "dns switch back by hand"
+"$REVENANT" -c "$T/dr.yml" status --json >"$T/status.json" 2>&1 || fail "status --json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["dns"]; assert d["off_lease"] and d["names"][0]["site"]=="dc", d' "$T/status.json" ||
+	fail "status --json: $(cat "$T/status.json")"
+"$REVENANT" -c "$T/dr.yml" status >"$T/status.out" 2>&1
+grep -q 'does not point at the lease holder (dr) .*revenant dns switch --to dr' "$T/status.out" || fail "status: $(cat "$T/status.out")"
+"$REVENANT" -c "$T/dr.yml" status --no-dns >"$T/status.out" 2>&1
+! grep -q '^dns:' "$T/status.out" || fail "status --no-dns asked DNS"
 kill -TERM "$DR"
 wait "$DR"
 rc=$?
