@@ -32,8 +32,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # Debian's prometheus) checks and unit-tests the alert rules.
       python3-yaml prometheus
       # Benchmarks compare against these.
-      # lsyncd + rsync: bench/content_bench.sh.
-      rclone hyperfine lsyncd rsync)
+      # lsyncd + rsync: bench/content_bench.sh; wrk: bench/load_bench.sh.
+      rclone hyperfine lsyncd rsync wrk)
 
 missing=()
 for p in "${pkgs[@]}"; do
