@@ -42,7 +42,12 @@ function folders(root) {
 function strings(v, out = []) {
 	if (typeof v === "string") out.push(v);
 	else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
-	else if (v && typeof v === "object") Object.values(v).forEach((x) => strings(x, out));
+	else if (v && typeof v === "object")
+		for (const [k, x] of Object.entries(v)) {
+			// An object key can be a template ("kubernetes.io/cluster/${var.name}" = ...).
+			if (k.includes("${")) out.push(k);
+			strings(x, out);
+		}
 	return out;
 }
 // The strings that hold an expression: hcl2json writes every expression
@@ -86,8 +91,10 @@ async function main() {
 		// Everything but the variable blocks' own defaults and descriptions.
 		const body = m._raw.map((j) => ({ ...j, variable: undefined }));
 		for (const e of exprs(body)) {
-			// Strip quoted strings inside expressions ("arn:aws:..." literals).
-			const code = e.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+			// Strip quoted strings inside expressions ("arn:aws:..." literals),
+			// keeping the interpolations of the templates among them
+			// ("${var.name}-public" inside a merge()).
+			const code = e.replace(/"(?:[^"\\]|\\.)*"/g, (q) => ` ${(q.match(/\$\{[^}]*\}/g) || []).join(" ")} `);
 			for (const r of code.matchAll(/(?<![\w.])var\.([\w-]+)/g)) {
 				used.add(r[1]);
 				if (!m.variable[r[1]]) bad(`${rel}: var.${r[1]} is used but not declared`);

@@ -15,28 +15,98 @@ variable "namespace" {
   default     = "ghost"
 }
 
-variable "use_pod_identity" {
-  description = "EKS Pod Identity instead of IRSA (then add deploy/k8s/components/pod-identity)."
+# ---- network and cluster ----
+
+variable "create_cluster" {
+  description = "Create the VPC and the EKS cluster here; false: use an existing cluster (cluster_name, oidc_provider_arn, oidc_provider_url)."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "cluster_name" {
+  description = "The EKS cluster's name: the one created here, or the existing one when create_cluster is false."
+  type        = string
+  default     = "ghost-dr"
 }
 
 variable "oidc_provider_arn" {
-  description = "IRSA: the cluster's IAM OIDC provider ARN (aws eks describe-cluster; or the EKS module's output)."
+  description = "create_cluster = false with IRSA: the existing cluster's IAM OIDC provider ARN (aws iam list-open-id-connect-providers)."
   type        = string
   default     = null
 }
 
 variable "oidc_provider_url" {
-  description = "IRSA: the cluster's OIDC issuer URL."
+  description = "create_cluster = false with IRSA: the existing cluster's OIDC issuer URL."
   type        = string
   default     = ""
 }
 
-variable "cluster_name" {
-  description = "Pod Identity: the EKS cluster's name."
+variable "vpc_cidr" {
+  description = "The site's VPC CIDR; deploy/k8s/overlays/dr's NetworkPolicy patch names the same."
   type        = string
-  default     = null
+  default     = "10.20.0.0/16"
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway instead of one per zone (cheaper, less available)."
+  type        = bool
+  default     = false
+}
+
+variable "kubernetes_version" {
+  description = "The cluster's Kubernetes version."
+  type        = string
+  default     = "1.31"
+}
+
+variable "endpoint_public_access" {
+  description = "Also expose the API endpoint publicly, to public_access_cidrs only."
+  type        = bool
+  default     = false
+}
+
+variable "public_access_cidrs" {
+  description = "CIDRs allowed to the public API endpoint."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_instance_types" {
+  description = "Instance types of the managed node group."
+  type        = list(string)
+  default     = ["m6i.large", "m5.large"]
+}
+
+variable "node_min_size" {
+  description = "Fewest nodes."
+  type        = number
+  default     = 2
+}
+
+variable "node_max_size" {
+  description = "Most nodes (the cluster autoscaler's ceiling)."
+  type        = number
+  default     = 5
+}
+
+variable "node_desired_size" {
+  description = "Nodes at creation."
+  type        = number
+  default     = 2
+}
+
+variable "create_addon_roles" {
+  description = "Make the AWS Load Balancer Controller's, external-dns's and the cluster autoscaler's roles (false if the cluster has its own)."
+  type        = bool
+  default     = true
+}
+
+# ---- revenant ----
+
+variable "use_pod_identity" {
+  description = "EKS Pod Identity instead of IRSA, for revenant and the add-ons (then add deploy/k8s/components/pod-identity)."
+  type        = bool
+  default     = false
 }
 
 variable "region" {
@@ -57,7 +127,13 @@ variable "noncurrent_days" {
 }
 
 variable "route53_zone_id" {
-  description = "The public zone's id (dc stack output route53_zone_id), so that dr can switch DNS; null: no Route 53 access."
+  description = "The public zone's id (dc stack output route53_zone_id, or aws route53 list-hosted-zones-by-name), so that dr can switch DNS and external-dns publish dr.<public_name>; null: no Route 53 access."
+  type        = string
+  default     = null
+}
+
+variable "public_name" {
+  description = "The blog's public name (the dc stack creates it); external-dns here may publish only dr.<public_name>. null: no external-dns role."
   type        = string
   default     = null
 }
