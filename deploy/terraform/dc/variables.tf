@@ -48,9 +48,9 @@ variable "single_nat_gateway" {
 }
 
 variable "kubernetes_version" {
-  description = "The cluster's Kubernetes version."
+  description = "The cluster's Kubernetes minor version (in EKS's standard support; within one minor of your kubectl)."
   type        = string
-  default     = "1.31"
+  default     = "1.33"
 }
 
 variable "endpoint_public_access" {

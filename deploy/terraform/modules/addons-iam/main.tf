@@ -51,7 +51,8 @@ locals {
 # ---- AWS Load Balancer Controller ----
 
 # The controller's documented policy (kubernetes-sigs/aws-load-balancer-controller,
-# docs/install/iam_policy.json): it creates security groups, load balancers
+# docs/install/iam_policy.json, as of v2.14; compare it when upgrading the
+# controller): it creates security groups, load balancers
 # and target groups only with its cluster tag (elbv2.k8s.aws/cluster) and
 # modifies or deletes only those carrying it.
 data "aws_iam_policy_document" "load_balancer_controller" {

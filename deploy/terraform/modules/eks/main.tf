@@ -96,8 +96,8 @@ resource "aws_eks_cluster" "this" {
     subnet_ids              = var.subnet_ids
     endpoint_private_access = true
     endpoint_public_access  = var.endpoint_public_access
-    # The provider's default for a public endpoint is 0.0.0.0/0; an empty
-    # list here would mean the same, so a public endpoint needs CIDRs.
+    # Left out, the provider's default for a public endpoint is 0.0.0.0/0:
+    # hence the precondition below.
     public_access_cidrs = var.endpoint_public_access ? var.public_access_cidrs : null
   }
 
@@ -117,6 +117,13 @@ resource "aws_eks_cluster" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.endpoint_public_access || length(var.public_access_cidrs) > 0
+      error_message = "endpoint_public_access needs public_access_cidrs (otherwise the API is open to the internet)."
+    }
+  }
 
   depends_on = [
     aws_iam_role_policy_attachment.cluster,

@@ -4,9 +4,9 @@ variable "cluster_name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes minor version of the control plane and nodes, e.g. \"1.31\"."
+  description = "Kubernetes minor version of the control plane and nodes: one in EKS's standard support (aws eks describe-cluster-versions), and within one minor of your kubectl."
   type        = string
-  default     = "1.31"
+  default     = "1.33"
 }
 
 variable "subnet_ids" {
