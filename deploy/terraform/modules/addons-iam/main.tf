@@ -39,8 +39,9 @@ locals {
   zone_arn = "arn:${local.partition}:route53:::hostedzone/${var.route53_zone_id}"
   # The names external-dns may write: each site name, and the TXT ownership
   # records its registry keeps beside it (at the name itself and at
-  # <type>-<name>, external-dns's current format).  Route 53 compares them
-  # lower-case, without the trailing dot.
+  # <type>-<name>, external-dns's current format; run it without
+  # --txt-prefix/--txt-suffix, or add those names here).  Route 53 compares
+  # them lower-case, without the trailing dot.
   external_dns_records = distinct(flatten([
     for n in var.external_dns_names : [
       for p in ["", "a-", "aaaa-", "cname-"] : "${p}${lower(trimsuffix(n, "."))}"
