@@ -53,7 +53,7 @@ start=$SECONDS
 checks=0
 ok() { checks=$((checks + 1)); }
 
-node "$CHECK/tf_check.js" "$TF" "$T/iam.json" || fail "tf_check on deploy/terraform"
+node "$CHECK/tf_check.js" "$TF" "$T/iam.json" "$T/tree.json" || fail "tf_check on deploy/terraform"
 ok
 
 /usr/bin/python3 - "$RV_SRCDIR" "$T/iam.json" <<'PY' || fail "the IAM policies do not match the code"
@@ -96,19 +96,11 @@ ok
 
 # The stacks and the manifests agree: role names, namespace and
 # ServiceAccounts, the store's bucket region and prefix.
-(cd "$TF" && OUT=$T NODE_PATH=$CHECK/node_modules node -e '
-const h = require("@cdktf/hcl2json"), fs = require("fs");
-(async () => {
-	for (const f of process.argv.slice(1))
-		fs.writeFileSync(process.env.OUT + "/" + f.replace(/\//g, "_") + ".json",
-			JSON.stringify(await h.parse(f, fs.readFileSync(f, "utf8"))));
-})().catch((e) => { console.error(String(e)); process.exit(1); });
-' dc/main.tf dc/variables.tf dr/main.tf dr/variables.tf modules/revenant-iam/variables.tf \
-	modules/revenant-iam/main.tf) 2>"$T/hcl.err" || fail "hcl2json: $(cat "$T/hcl.err")"
 /usr/bin/python3 - "$T" "$RV_SRCDIR/deploy/k8s" <<'PY' || fail "the stacks and the manifests disagree"
 import json, re, sys, yaml
 t, k8s = sys.argv[1:]
-j = lambda f: json.load(open(f"{t}/{f.replace('/', '_')}.json"))
+tree = json.load(open(f"{t}/tree.json"))
+j = lambda f: tree[f]
 iam_vars = j("modules/revenant-iam/variables.tf")["variable"]
 iam_main = j("modules/revenant-iam/main.tf")
 default = lambda vs, n: vs[n][0].get("default")
@@ -147,19 +139,6 @@ ok
 
 # The network, EKS and add-on IAM modules, and how the stacks use them
 # (tree_check.py, run on the tree and on broken copies below).
-# tree_json DIR OUT: every .tf under DIR parsed, keyed by relative path.
-tree_json() {
-	(cd "$1" && NODE_PATH=$CHECK/node_modules node -e '
-const h = require("@cdktf/hcl2json"), fs = require("fs"), path = require("path");
-const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-	e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith(".tf") ? [path.join(d, e.name)] : []);
-(async () => {
-	const out = {};
-	for (const f of walk(".").sort()) out[f] = await h.parse(f, fs.readFileSync(f, "utf8"));
-	fs.writeFileSync(process.argv[1], JSON.stringify(out));
-})().catch((e) => { console.error(String(e)); process.exit(1); });
-' "$2")
-}
 cat >"$T/tree_check.py" <<'PY'
 import glob, json, os, re, sys, yaml
 tf, tree_file, k8s = sys.argv[1:]
@@ -300,39 +279,36 @@ for e in errors:
     print("tree: " + e, file=sys.stderr)
 sys.exit(1 if errors else 0)
 PY
-tree_json "$TF" "$T/tree.json" 2>"$T/hcl.err" || fail "hcl2json: $(cat "$T/hcl.err")"
 /usr/bin/python3 "$T/tree_check.py" "$TF" "$T/tree.json" "$RV_SRCDIR/deploy/k8s" ||
 	fail "the network, EKS and add-on modules or their use"
 ok
 
-# ... and refuses a tree without what it checks.
-cp -r "$TF" "$T/bad2"
-sed -i 's|"kubernetes.io/role/elb" = "1"|"kubernetes.io/role/elx" = "1"|' "$T/bad2/modules/network/main.tf"
-sed -i 's|vpc_endpoint_type = "Gateway"|vpc_endpoint_type = "Interface"|' "$T/bad2/modules/network/main.tf"
-sed -i 's|resources = \[local.zone_arn\]|resources = ["*"]|' "$T/bad2/modules/addons-iam/main.tf"
-sed -i 's|aws:ResourceTag/k8s.io/cluster-autoscaler/|aws:RequestTag/k8s.io/cluster-autoscaler/|' "$T/bad2/modules/addons-iam/main.tf"
-sed -i 's|"10.20.0.0/16"|"10.30.0.0/16"|' "$T/bad2/dr/variables.tf"
-sed -i 's|oidc_provider_arn = local.oidc_provider_arn|oidc_provider_arn = var.oidc_provider_arn|' "$T/bad2/dc/main.tf"
-tree_json "$T/bad2" "$T/bad2.json" 2>"$T/hcl.err" || fail "hcl2json: $(cat "$T/hcl.err")"
-/usr/bin/python3 "$T/tree_check.py" "$T/bad2" "$T/bad2.json" "$RV_SRCDIR/deploy/k8s" 2>"$T/bad2.err" &&
-	fail "tree_check accepted a broken tree"
-for want in 'public subnets are not tagged kubernetes.io/role/elb' 'no S3 gateway endpoint' \
-	'external-dns may change records in any zone' 'may scale groups that are not' \
-	"dr: vpc_cidr 10.30.0.0/16 is not" "dc: revenant_iam's oidc_provider_arn does not come"; do
-	grep -qF "$want" "$T/bad2.err" || fail "tree_check did not report '$want': $(cat "$T/bad2.err")"
-done
-ok
-
+# The checkers refuse a broken copy: tf_check ...
 cp -r "$TF" "$T/bad"
 sed -i 's/module.replica_bucket.arn$/module.replica_bucket.arnn/' "$T/bad/dr/main.tf"
 sed -i 's/var.noncurrent_days/var.noncurrent_dayz/' "$T/bad/modules/replica-bucket/main.tf"
 sed -i 's/aws_s3_bucket.replica.arn$/aws_s3_bucket.replika.arn/' "$T/bad/modules/replica-bucket/outputs.tf"
 echo 'locals { broken = ' >>"$T/bad/modules/dns/outputs.tf"
 echo 'locals { account = "123456789012" }' >>"$T/bad/dc/main.tf"
-node "$CHECK/tf_check.js" "$T/bad" "$T/bad.json" 2>"$T/bad.err" && fail "tf_check accepted a broken tree"
+# ... and tree_check.
+sed -i 's|"kubernetes.io/role/elb" = "1"|"kubernetes.io/role/elx" = "1"|' "$T/bad/modules/network/main.tf"
+sed -i 's|vpc_endpoint_type = "Gateway"|vpc_endpoint_type = "Interface"|' "$T/bad/modules/network/main.tf"
+sed -i 's|resources = \[local.zone_arn\]|resources = ["*"]|' "$T/bad/modules/addons-iam/main.tf"
+sed -i 's|aws:ResourceTag/k8s.io/cluster-autoscaler/|aws:RequestTag/k8s.io/cluster-autoscaler/|' "$T/bad/modules/addons-iam/main.tf"
+sed -i 's|"10.20.0.0/16"|"10.30.0.0/16"|' "$T/bad/dr/variables.tf"
+sed -i 's|oidc_provider_arn = local.oidc_provider_arn|oidc_provider_arn = var.oidc_provider_arn|' "$T/bad/dc/main.tf"
+node "$CHECK/tf_check.js" "$T/bad" "$T/bad.json" "$T/bad-tree.json" 2>"$T/bad.err" && fail "tf_check accepted a broken tree"
 for want in 'has no output arnn' 'var.noncurrent_dayz is used but not declared' \
 	'aws_s3_bucket.replika is not defined' 'outputs.tf: does not parse' 'a 12-digit number'; do
 	grep -qF "$want" "$T/bad.err" || fail "tf_check did not report '$want': $(cat "$T/bad.err")"
+done
+ok
+/usr/bin/python3 "$T/tree_check.py" "$T/bad" "$T/bad-tree.json" "$RV_SRCDIR/deploy/k8s" 2>"$T/bad2.err" &&
+	fail "tree_check accepted a broken tree"
+for want in 'public subnets are not tagged kubernetes.io/role/elb' 'no S3 gateway endpoint' \
+	'external-dns may change records in any zone' 'may scale groups that are not' \
+	"dr: vpc_cidr 10.30.0.0/16 is not" "dc: revenant_iam's oidc_provider_arn does not come"; do
+	grep -qF "$want" "$T/bad2.err" || fail "tree_check did not report '$want': $(cat "$T/bad2.err")"
 done
 ok
 
