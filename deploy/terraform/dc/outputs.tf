@@ -8,6 +8,11 @@ output "kubeconfig_command" {
   value       = "aws eks update-kubeconfig --region ${var.region} --name ${local.cluster_name} --alias ${local.cluster_name}"
 }
 
+output "vpc_id" {
+  description = "The VPC: the AWS Load Balancer Controller's Helm value vpcId (it need not then ask the instance metadata)."
+  value       = var.create_cluster ? module.network[0].vpc_id : null
+}
+
 output "vpc_cidr" {
   description = "The VPC's CIDR: the front end's NetworkPolicy patch in deploy/k8s/overlays/dc."
   value       = var.create_cluster ? module.network[0].vpc_cidr : null
