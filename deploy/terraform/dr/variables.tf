@@ -3,16 +3,10 @@ variable "allowed_account_ids" {
   type        = list(string)
 }
 
-variable "store_prefix" {
-  description = "The store's prefix in the bucket."
+variable "region" {
+  description = "The DR site's region (and the bucket's)."
   type        = string
-  default     = "blog"
-}
-
-variable "namespace" {
-  description = "Kubernetes namespace of Ghost and revenant."
-  type        = string
-  default     = "ghost"
+  default     = "eu-west-2"
 }
 
 # ---- network and cluster ----
@@ -101,7 +95,7 @@ variable "create_addon_roles" {
   default     = true
 }
 
-# ---- revenant ----
+# ---- revenant and the bucket ----
 
 variable "use_pod_identity" {
   description = "EKS Pod Identity instead of IRSA, for revenant and the add-ons (then add deploy/k8s/components/pod-identity)."
@@ -109,10 +103,16 @@ variable "use_pod_identity" {
   default     = false
 }
 
-variable "region" {
-  description = "The DR site's region (and the bucket's)."
+variable "store_prefix" {
+  description = "The store's prefix in the bucket."
   type        = string
-  default     = "eu-west-2"
+  default     = "blog"
+}
+
+variable "namespace" {
+  description = "Kubernetes namespace of Ghost and revenant."
+  type        = string
+  default     = "ghost"
 }
 
 variable "bucket_name" {
@@ -125,6 +125,8 @@ variable "noncurrent_days" {
   type        = number
   default     = 7
 }
+
+# ---- DNS ----
 
 variable "route53_zone_id" {
   description = "The public zone's id (dc stack output route53_zone_id, or aws route53 list-hosted-zones-by-name), so that dr can switch DNS and external-dns publish dr.<public_name>; null: no Route 53 access."
