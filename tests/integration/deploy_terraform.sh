@@ -29,13 +29,14 @@
 #     stack feeds revenant-iam from its eks module, has its site's region,
 #     the VPC CIDR the overlay's NetworkPolicy names and external-dns on
 #     <site>.<public name> as the overlay's annotation, and the outputs the
-#     README names;
+#     README names; the examples' access entries name the groups
+#     deploy/k8s/base/rbac.yaml binds;
 #   - the checkers are not vacuous: an undeclared variable, a missing module
 #     output, an undefined resource, a syntax error and an account id in a
 #     copy of the tree are each reported by tf_check, and an untagged
 #     subnet, no S3 endpoint, external-dns on "*", an autoscaler condition
-#     on the wrong key, a CIDR off the overlay's and revenant-iam fed past the
-#     eks module by tree_check.
+#     on the wrong key, a CIDR off the overlay's, revenant-iam fed past the
+#     eks module and an unbound group by tree_check.
 # About 3 s.
 set -u
 fail() {
@@ -241,6 +242,9 @@ for st in lbc["Statement"]:
         err(f"addons-iam: load balancer controller statement {st.get('Sid')} lacks Effect/Action/Resource")
     if "Null" in st.get("Condition", {}) and st["Condition"]["Null"].get("aws:ResourceTag/elbv2.k8s.aws/cluster") == "false":
         owned |= set(st["Action"])
+# An inline role policy (all of a role's together) holds 10,240 characters.
+if len(json.dumps(lbc, separators=(",", ":"))) > 10240:
+    err("addons-iam: the load balancer controller's policy is over IAM's 10,240 characters")
 for a in ("elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup", "ec2:DeleteSecurityGroup"):
     if a not in owned:
         err(f"addons-iam: the load balancer controller's {a} is not limited to its own (elbv2.k8s.aws/cluster)")
@@ -275,6 +279,15 @@ for site, region in (("dc", "eu-west-1"), ("dr", "eu-west-2")):
     for o in ("cluster_name", "kubeconfig_command", "addon_role_arns", "revenant_role_arns"):
         if o not in st["output"]:
             err(f"{site}: no output {o}")
+# The groups the examples map IAM roles to are the ones the RBAC binds.
+bound = {s["name"] for d in yaml.safe_load_all(open(f"{k8s}/base/rbac.yaml")) if d
+         for s in d.get("subjects", []) if s.get("kind") == "Group"}
+for site in ("dc", "dr"):
+    ex = open(f"{tf}/{site}/terraform.tfvars.example").read()
+    groups = set(re.findall(r'groups = \[((?:"[^"]+",? ?)+)\]', ex))
+    named = {g for gs in groups for g in re.findall(r'"([^"]+)"', gs)}
+    if not named or named - bound:
+        err(f"{site}: terraform.tfvars.example maps roles to groups {sorted(named)}, rbac.yaml binds {sorted(bound)}")
 for e in errors:
     print("tree: " + e, file=sys.stderr)
 sys.exit(1 if errors else 0)
@@ -297,6 +310,7 @@ sed -i 's|resources = \[local.zone_arn\]|resources = ["*"]|' "$T/bad/modules/add
 sed -i 's|aws:ResourceTag/k8s.io/cluster-autoscaler/|aws:RequestTag/k8s.io/cluster-autoscaler/|' "$T/bad/modules/addons-iam/main.tf"
 sed -i 's|"10.20.0.0/16"|"10.30.0.0/16"|' "$T/bad/dr/variables.tf"
 sed -i 's|oidc_provider_arn = local.oidc_provider_arn|oidc_provider_arn = var.oidc_provider_arn|' "$T/bad/dc/main.tf"
+sed -i 's|"ghost:dev"|"ghost:developers"|' "$T/bad/dr/terraform.tfvars.example"
 node "$CHECK/tf_check.js" "$T/bad" "$T/bad.json" "$T/bad-tree.json" 2>"$T/bad.err" && fail "tf_check accepted a broken tree"
 for want in 'has no output arnn' 'var.noncurrent_dayz is used but not declared' \
 	'aws_s3_bucket.replika is not defined' 'outputs.tf: does not parse' 'a 12-digit number'; do
@@ -307,7 +321,8 @@ ok
 	fail "tree_check accepted a broken tree"
 for want in 'public subnets are not tagged kubernetes.io/role/elb' 'no S3 gateway endpoint' \
 	'external-dns may change records in any zone' 'may scale groups that are not' \
-	"dr: vpc_cidr 10.30.0.0/16 is not" "dc: revenant_iam's oidc_provider_arn does not come"; do
+	"dr: vpc_cidr 10.30.0.0/16 is not" "dc: revenant_iam's oidc_provider_arn does not come" \
+	"dr: terraform.tfvars.example maps roles to groups ['ghost:developers'"; do
 	grep -qF "$want" "$T/bad2.err" || fail "tree_check did not report '$want': $(cat "$T/bad2.err")"
 done
 ok

@@ -39,6 +39,8 @@ module "eks" {
   node_min_size          = var.node_min_size
   node_max_size          = var.node_max_size
   node_desired_size      = var.node_desired_size
+  access_entries         = var.access_entries
+  admin_principal_arns   = var.admin_principal_arns
 }
 
 module "replica_bucket" {

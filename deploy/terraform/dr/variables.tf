@@ -89,6 +89,18 @@ variable "node_desired_size" {
   default     = 2
 }
 
+variable "access_entries" {
+  description = "IAM roles mapped to the Kubernetes groups of deploy/k8s/base/rbac.yaml (ghost:dev, ghost:sec, ghost:operator): { name = { principal_arn, groups } }."
+  type        = map(object({ principal_arn = string, groups = list(string) }))
+  default     = {}
+}
+
+variable "admin_principal_arns" {
+  description = "IAM roles given cluster-admin besides the identity that runs this stack."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_addon_roles" {
   description = "Make the AWS Load Balancer Controller's, external-dns's and the cluster autoscaler's roles (false if the cluster has its own)."
   type        = bool

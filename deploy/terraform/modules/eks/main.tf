@@ -132,6 +132,40 @@ resource "aws_eks_cluster" "this" {
   ]
 }
 
+# ---- who may use the cluster ----
+
+# People and CI as Kubernetes groups: deploy/k8s/base/rbac.yaml binds
+# ghost:dev, ghost:sec and ghost:operator, so an IAM role mapped to one of
+# them gets exactly that Role; nothing here grants an EKS access policy.
+resource "aws_eks_access_entry" "groups" {
+  for_each          = var.access_entries
+  cluster_name      = aws_eks_cluster.this.name
+  principal_arn     = each.value.principal_arn
+  kubernetes_groups = each.value.groups
+  type              = "STANDARD"
+  tags              = var.tags
+}
+
+# Cluster administrators besides the identity that created the cluster
+# (often a CI role that nobody can take interactively).
+resource "aws_eks_access_entry" "admins" {
+  for_each      = toset(var.admin_principal_arns)
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value
+  type          = "STANDARD"
+  tags          = var.tags
+}
+
+resource "aws_eks_access_policy_association" "admins" {
+  for_each      = toset(var.admin_principal_arns)
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = aws_eks_access_entry.admins[each.value].principal_arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+  access_scope {
+    type = "cluster"
+  }
+}
+
 # ---- IRSA ----
 
 # IAM verifies EKS's issuer against its own trusted CAs and no longer uses

@@ -94,6 +94,18 @@ variable "addon_versions" {
   default     = {}
 }
 
+variable "access_entries" {
+  description = "IAM roles mapped to Kubernetes groups, by a name of your choice: e.g. { dev = { principal_arn = \"<role arn>\", groups = [\"ghost:dev\"] } } (groups ghost:dev, ghost:sec, ghost:operator: deploy/k8s/base/rbac.yaml)."
+  type        = map(object({ principal_arn = string, groups = list(string) }))
+  default     = {}
+}
+
+variable "admin_principal_arns" {
+  description = "IAM roles given cluster-admin (AmazonEKSClusterAdminPolicy) besides the cluster's creator."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

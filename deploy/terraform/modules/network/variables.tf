@@ -7,7 +7,7 @@ variable "cidr" {
   description = "The VPC's CIDR (a /16: dc 10.10.0.0/16, dr 10.20.0.0/16, as the k8s overlays' NetworkPolicy patches say)."
   type        = string
   validation {
-    condition     = can(cidrhost(var.cidr, 0)) && tonumber(split("/", var.cidr)[1]) <= 16
+    condition     = can(regex("^\\d+\\.\\d+\\.\\d+\\.\\d+/(8|9|1[0-6])$", var.cidr)) && can(cidrhost(var.cidr, 0))
     error_message = "cidr must be an IPv4 CIDR of /16 or larger (the subnets are carved as /18 and /22)."
   }
 }
