@@ -224,7 +224,7 @@ if not crr:
     err("addons-iam: external-dns cannot change records")
 for st in crr:
     res = [ai["locals"].get(r[8:-1], r) if re.fullmatch(r"\$\{local\.\w+\}", r) else r for r in st.get("resources", [])]
-    if any(r == "*" or r.endswith("hostedzone/*") for r in res):
+    if any(r == "*" or "hostedzone/*" in r for r in res):
         err(f"addons-iam: external-dns may change records in any zone ({res})")
     if "route53:ChangeResourceRecordSetsNormalizedRecordNames" not in [c.get("variable") for c in st.get("condition", [])]:
         err("addons-iam: external-dns's changes are not limited to the site's names")

@@ -36,7 +36,9 @@ locals {
     },
     var.route53_zone_id == null ? {} : { external-dns = var.external_dns_service_account },
   )
-  zone_arn = "arn:${local.partition}:route53:::hostedzone/${var.route53_zone_id}"
+  # Locals are evaluated even when unused: no zone, no ARN (a null in the
+  # template would fail the plan).
+  zone_arn = var.route53_zone_id == null ? null : "arn:${local.partition}:route53:::hostedzone/${var.route53_zone_id}"
   # The names external-dns may write: each site name, and the TXT ownership
   # records its registry keeps beside it (at the name itself and at
   # <type>-<name>, external-dns's current format; run it without
