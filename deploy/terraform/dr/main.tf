@@ -59,8 +59,8 @@ module "addons_iam" {
   oidc_provider_url = local.oidc_provider_url
   # external-dns here publishes dr.<public name> only; the public name is
   # revenant's, created by the dc stack.
-  route53_zone_id    = var.public_name == null ? null : var.route53_zone_id
-  external_dns_names = var.public_name == null ? [] : ["${local.site}.${var.public_name}"]
+  route53_zone_id    = var.route53_zone_id
+  external_dns_names = var.public_name == null || var.route53_zone_id == null ? [] : ["${local.site}.${var.public_name}"]
 }
 
 module "revenant_iam" {

@@ -27,14 +27,17 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  partition = data.aws_partition.current.partition
-  oidc_host = replace(var.oidc_provider_url, "https://", "")
+  partition    = data.aws_partition.current.partition
+  external_dns = length(var.external_dns_names) > 0
+  oidc_host    = replace(var.oidc_provider_url, "https://", "")
   controllers = merge(
     {
       aws-load-balancer-controller = var.load_balancer_controller_service_account
       cluster-autoscaler           = var.cluster_autoscaler_service_account
     },
-    var.route53_zone_id == null ? {} : { external-dns = var.external_dns_service_account },
+    # Keyed on the names, known at plan time, not on the zone's id, which
+    # may come from a data source.
+    local.external_dns ? { external-dns = var.external_dns_service_account } : {},
   )
   # Locals are evaluated even when unused: no zone, no ARN (a null in the
   # template would fail the plan).
@@ -71,7 +74,7 @@ data "aws_iam_policy_document" "load_balancer_controller" {
 # ownership TXT records: a mistaken `host` on an Ingress, or another site's
 # name, is refused by IAM rather than fought over with `revenant dns switch`.
 data "aws_iam_policy_document" "external_dns" {
-  count = var.route53_zone_id == null ? 0 : 1
+  count = local.external_dns ? 1 : 0
   statement {
     sid       = "SiteRecords"
     actions   = ["route53:ChangeResourceRecordSets"]
@@ -195,14 +198,14 @@ resource "aws_iam_role_policy" "load_balancer_controller" {
 }
 
 resource "aws_iam_role_policy" "external_dns" {
-  count  = var.route53_zone_id == null ? 0 : 1
+  count  = local.external_dns ? 1 : 0
   name   = "external-dns"
   role   = aws_iam_role.this["external-dns"].id
   policy = data.aws_iam_policy_document.external_dns[0].json
   lifecycle {
     precondition {
-      condition     = length(var.external_dns_names) > 0
-      error_message = "external_dns_names is empty: external-dns would get a zone and no name it may write."
+      condition     = var.route53_zone_id != null
+      error_message = "external_dns_names needs route53_zone_id, the zone they are in."
     }
   }
 }

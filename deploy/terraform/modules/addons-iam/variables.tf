@@ -27,13 +27,13 @@ variable "oidc_provider_url" {
 }
 
 variable "route53_zone_id" {
-  description = "The public hosted zone external-dns writes the site's name in; null: no external-dns role."
+  description = "The public hosted zone external-dns writes the site's name in (needed with external_dns_names)."
   type        = string
   default     = null
 }
 
 variable "external_dns_names" {
-  description = "The only names external-dns may publish: this site's own, e.g. [\"dc.blog.example.com\"] (never the public name, which is revenant's)."
+  description = "The only names external-dns may publish: this site's own, e.g. [\"dc.blog.example.com\"] (never the public name, which is revenant's); empty: no external-dns role."
   type        = list(string)
   default     = []
 }
