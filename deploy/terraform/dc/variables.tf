@@ -66,27 +66,27 @@ variable "public_access_cidrs" {
 }
 
 variable "node_instance_types" {
-  description = "Instance types of the managed node group."
+  description = "Instance types of the managed node groups."
   type        = list(string)
   default     = ["m6i.large", "m5.large"]
 }
 
 variable "node_min_size" {
-  description = "Fewest nodes."
+  description = "Fewest nodes per node group (one group per zone)."
   type        = number
-  default     = 2
+  default     = 1
 }
 
 variable "node_max_size" {
-  description = "Most nodes (the cluster autoscaler's ceiling)."
+  description = "Most nodes per node group (the cluster autoscaler's ceiling)."
   type        = number
-  default     = 5
+  default     = 3
 }
 
 variable "node_desired_size" {
-  description = "Nodes at creation."
+  description = "Nodes per node group at creation."
   type        = number
-  default     = 2
+  default     = 1
 }
 
 variable "access_entries" {

@@ -3,14 +3,14 @@
 # as modules/revenant-iam offers them:
 #   aws-load-balancer-controller  the ALB of the Ingress (deploy/k8s/base/ingress.yaml)
 #   external-dns                  the site's own name only (below)
-#   cluster-autoscaler            the managed node group's size
+#   cluster-autoscaler            the managed node groups' sizes
 #
-# cluster-autoscaler rather than Karpenter: one managed node group whose
-# Auto Scaling group EKS already tags for discovery, and a workload whose
+# cluster-autoscaler rather than Karpenter: managed node groups whose Auto
+# Scaling groups EKS already tags for discovery, and a workload whose
 # only elastic part is the front end (2-10 small replicas; Ghost is a single
 # writer).  Karpenter would add its own node role and instance profile, an
 # SQS interruption queue with EventBridge rules, and NodePool objects to
-# keep in step with the node group, for bin-packing this cluster does not
+# keep in step with the node groups, for bin-packing this cluster does not
 # need.
 terraform {
   required_version = ">= 1.5"

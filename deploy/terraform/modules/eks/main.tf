@@ -1,7 +1,7 @@
 # One site's EKS cluster: private API endpoint (a public one only for the
 # CIDRs given), Secrets envelope-encrypted with a KMS key of its own,
-# control-plane logs in CloudWatch, one managed node group in the private
-# subnets, the IAM OIDC provider for IRSA, and the add-ons the manifests
+# control-plane logs in CloudWatch, managed node groups (one per zone) in
+# the private subnets, the IAM OIDC provider for IRSA, and the add-ons the manifests
 # rely on (the VPC CNI, CoreDNS, kube-proxy, the EBS CSI driver for the
 # content volume, the Pod Identity agent for deploy/k8s/components/pod-identity).
 terraform {
@@ -213,11 +213,21 @@ resource "aws_iam_role_policy_attachment" "node" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"
 }
 
+# One node group per zone by default: Ghost's content volume is an EBS
+# volume, bound to one zone, and the cluster autoscaler can only add a node
+# in that zone for a pending Ghost pod when a group lives there alone (a
+# group over three zones lets the Auto Scaling group pick the zone).  Run
+# it with --balance-similar-node-groups.
+locals {
+  node_groups = var.node_group_per_az ? { for i, id in var.subnet_ids : "az${i}" => [id] } : { all = var.subnet_ids }
+}
+
 resource "aws_eks_node_group" "this" {
+  for_each        = local.node_groups
   cluster_name    = aws_eks_cluster.this.name
-  node_group_name = "${var.cluster_name}-default"
+  node_group_name = "${var.cluster_name}-${each.key}"
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.subnet_ids
+  subnet_ids      = each.value
   instance_types  = var.node_instance_types
   capacity_type   = var.node_capacity_type
   ami_type        = var.node_ami_type

@@ -33,7 +33,7 @@ output "node_role_arn" {
   value       = aws_iam_role.node.arn
 }
 
-output "node_group_name" {
-  description = "The managed node group (its Auto Scaling group carries the cluster autoscaler's discovery tags)."
-  value       = aws_eks_node_group.this.node_group_name
+output "node_group_names" {
+  description = "The managed node groups (their Auto Scaling groups carry the cluster autoscaler's discovery tags)."
+  value       = [for g in aws_eks_node_group.this : g.node_group_name]
 }

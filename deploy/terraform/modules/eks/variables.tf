@@ -43,7 +43,7 @@ variable "log_retention_days" {
 }
 
 variable "node_instance_types" {
-  description = "Instance types of the managed node group (several: more spot/on-demand capacity to draw from)."
+  description = "Instance types of the managed node groups (several: more spot/on-demand capacity to draw from)."
   type        = list(string)
   default     = ["m6i.large", "m5.large"]
 }
@@ -70,22 +70,28 @@ variable "node_disk_size" {
   default     = 50
 }
 
+variable "node_group_per_az" {
+  description = "One managed node group per zone (what the cluster autoscaler needs to follow a zonal EBS volume); false: one group over all zones."
+  type        = bool
+  default     = true
+}
+
 variable "node_min_size" {
-  description = "Fewest nodes."
+  description = "Fewest nodes, per node group."
   type        = number
-  default     = 2
+  default     = 1
 }
 
 variable "node_max_size" {
-  description = "Most nodes (the cluster autoscaler's ceiling)."
+  description = "Most nodes per node group (the cluster autoscaler's ceiling)."
   type        = number
-  default     = 5
+  default     = 3
 }
 
 variable "node_desired_size" {
-  description = "Nodes at creation (the cluster autoscaler moves it afterwards; Terraform ignores the change)."
+  description = "Nodes per node group at creation (the cluster autoscaler moves it afterwards; Terraform ignores the change)."
   type        = number
-  default     = 2
+  default     = 1
 }
 
 variable "addon_versions" {
