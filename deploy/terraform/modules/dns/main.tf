@@ -36,3 +36,10 @@ resource "aws_route53_record" "public" {
     ignore_changes = [alias]
   }
 }
+
+# The record had no count before create_alias: keep it (it is the live
+# public name) rather than destroy and create it again.
+moved {
+  from = aws_route53_record.public
+  to   = aws_route53_record.public[0]
+}
