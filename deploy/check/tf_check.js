@@ -1,7 +1,7 @@
 // tf_check.js - what can be checked of deploy/terraform without Terraform
 // or its providers (neither runs here).
 //
-//   node deploy/check/tf_check.js TERRAFORM_DIR OUT.json
+//   node deploy/check/tf_check.js TERRAFORM_DIR OUT.json [TREE.json]
 //
 // Every .tf file is parsed with npm @cdktf/hcl2json (HCL2, offline; a syntax
 // error names file and line).  Then, per folder (a root stack or a module):
@@ -14,7 +14,10 @@
 //   - no AWS account id (12 digits) or access key id is written in a .tf
 //     file (terraform.tfvars.example holds placeholders only);
 // and the IAM policy documents of modules/revenant-iam are written to
-// OUT.json ({name: [{actions, resources}...]}) for the caller to compare with the code.
+// OUT.json ({name: [{actions, resources}...]}) for the caller to compare with the code,
+// and every file that parsed to TREE.json ({path relative to TERRAFORM_DIR:
+// hcl2json's JSON}), for the caller's own checks without parsing again (the
+// WASM parser takes about 70 ms a file).
 // Exits 1 with one line per problem.
 "use strict";
 const fs = require("fs");
@@ -42,7 +45,12 @@ function folders(root) {
 function strings(v, out = []) {
 	if (typeof v === "string") out.push(v);
 	else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
-	else if (v && typeof v === "object") Object.values(v).forEach((x) => strings(x, out));
+	else if (v && typeof v === "object")
+		for (const [k, x] of Object.entries(v)) {
+			// An object key can be a template ("kubernetes.io/cluster/${var.name}" = ...).
+			if (k.includes("${")) out.push(k);
+			strings(x, out);
+		}
 	return out;
 }
 // The strings that hold an expression: hcl2json writes every expression
@@ -51,7 +59,8 @@ function exprs(v) {
 	return strings(v).filter((s) => s.includes("${"));
 }
 
-async function parseFolder(dir) {
+const tree = {};
+async function parseFolder(dir, root) {
 	const merged = { variable: {}, output: {}, locals: [], module: {}, resource: {}, data: {}, _raw: [] };
 	for (const f of tfFiles(dir)) {
 		const text = fs.readFileSync(f, "utf8");
@@ -64,6 +73,7 @@ async function parseFolder(dir) {
 			bad(`${f}: does not parse: ${e.message || e}`);
 			continue;
 		}
+		tree[path.relative(root, f)] = j;
 		merged._raw.push(j);
 		for (const k of ["variable", "output", "module"]) Object.assign(merged[k], j[k] || {});
 		if (j.locals) merged.locals.push(...j.locals);
@@ -77,7 +87,7 @@ async function parseFolder(dir) {
 async function main() {
 	const root = path.resolve(process.argv[2]);
 	const parsed = new Map();
-	for (const d of folders(root)) parsed.set(d, await parseFolder(d));
+	for (const d of folders(root)) parsed.set(d, await parseFolder(d, root));
 
 	for (const [dir, m] of parsed) {
 		const rel = path.relative(root, dir);
@@ -86,8 +96,10 @@ async function main() {
 		// Everything but the variable blocks' own defaults and descriptions.
 		const body = m._raw.map((j) => ({ ...j, variable: undefined }));
 		for (const e of exprs(body)) {
-			// Strip quoted strings inside expressions ("arn:aws:..." literals).
-			const code = e.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+			// Strip quoted strings inside expressions ("arn:aws:..." literals),
+			// keeping the interpolations of the templates among them
+			// ("${var.name}-public" inside a merge()).
+			const code = e.replace(/"(?:[^"\\]|\\.)*"/g, (q) => ` ${(q.match(/\$\{[^}]*\}/g) || []).join(" ")} `);
 			for (const r of code.matchAll(/(?<![\w.])var\.([\w-]+)/g)) {
 				used.add(r[1]);
 				if (!m.variable[r[1]]) bad(`${rel}: var.${r[1]} is used but not declared`);
@@ -146,6 +158,7 @@ async function main() {
 			}));
 		}
 	fs.writeFileSync(process.argv[3], JSON.stringify(out, null, 1));
+	if (process.argv[4]) fs.writeFileSync(process.argv[4], JSON.stringify(tree));
 	if (problems.length) {
 		for (const p of problems) console.error(`tf_check: ${p}`);
 		process.exit(1);

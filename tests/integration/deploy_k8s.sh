@@ -12,7 +12,9 @@
 #   - every revenant.yml in a ConfigMap passes `revenant config check`,
 #     run in an empty network namespace (the check opens no connection:
 #     the store and DNS names in them need not exist);
-#   - the on-demand Job template (jobs/purge-posts.yaml) the same way;
+#   - the on-demand Job template (jobs/purge-posts.yaml) and the cluster's
+#     gp3 StorageClass (cluster/) the same way, and the StorageClass is the
+#     one the manifests name;
 #   - the checkers are not vacuous: a deep unknown field, a `latest` image,
 #     a password in an env value, Ghost outside the gate and a broken
 #     revenant.yml are refused;
@@ -65,12 +67,34 @@ for k in base:base overlays/dc:dc overlays/dr:dr examples/single-site:single; do
 	ok
 done
 
-# The Job templates, outside every kustomization.
-for j in "$K8S"/jobs/*.yaml; do
+# The Job templates and the cluster-wide objects (the gp3 StorageClass the
+# manifests name), outside every kustomization.
+for j in "$K8S"/jobs/*.yaml "$K8S"/cluster/*.yaml; do
 	n=$(basename "$j" .yaml)
 	$PY "$CHECK/k8s_check.py" "$j" "$T/jobs-$n" || fail "k8s_check on jobs/$n.yaml"
 	node "$CHECK/k8s_schema.js" "$T/jobs-$n/objects.json" >/dev/null || fail "schemas on jobs/$n.yaml"
 done
+$PY - "$T" "$K8S/cluster" <<'PY' || fail "a StorageClass the manifests name is not in deploy/k8s/cluster"
+import glob, json, sys, yaml
+t, cluster = sys.argv[1:]
+have = {d["metadata"]["name"] for f in glob.glob(f"{cluster}/*.yaml")
+        for d in yaml.safe_load_all(open(f)) if d and d["kind"] == "StorageClass"}
+def names(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if k == "storageClassName":
+                yield x
+            else:
+                yield from names(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from names(x)
+want = {n for f in glob.glob(f"{t}/*/objects.json") for n in names(json.load(open(f)))}
+missing = want - have
+if not want or missing:
+    print(f"storage classes named {sorted(want)}, deploy/k8s/cluster has {sorted(have)}", file=sys.stderr)
+sys.exit(1 if not want or missing else 0)
+PY
 ok
 
 # The checkers refuse what they must.

@@ -4,8 +4,9 @@
 # external-dns publishes from that site's Ingress and keeps pointing at its
 # ALB).  Terraform creates it once; from then on `revenant dns switch --to
 # SITE` moves it (a DELETE + CREATE change batch) and Terraform ignores
-# where it points.  The alias target must exist first: apply this after
-# external-dns has published the site names.
+# where it points.  The alias target must exist first: create_alias stays
+# false until external-dns has published the site names (the zone is looked
+# up from the start: external-dns's role at each site needs its id).
 terraform {
   required_version = ">= 1.5"
   required_providers {
@@ -22,6 +23,7 @@ data "aws_route53_zone" "zone" {
 }
 
 resource "aws_route53_record" "public" {
+  count   = var.create_alias ? 1 : 0
   zone_id = data.aws_route53_zone.zone.zone_id
   name    = var.public_name
   type    = "A"
@@ -33,4 +35,11 @@ resource "aws_route53_record" "public" {
   lifecycle {
     ignore_changes = [alias]
   }
+}
+
+# The record had no count before create_alias: keep it (it is the live
+# public name) rather than destroy and create it again.
+moved {
+  from = aws_route53_record.public
+  to   = aws_route53_record.public[0]
 }

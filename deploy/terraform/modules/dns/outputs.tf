@@ -4,6 +4,6 @@ output "zone_id" {
 }
 
 output "fqdn" {
-  description = "The public name."
-  value       = aws_route53_record.public.fqdn
+  description = "The public name (null until create_alias)."
+  value       = one(aws_route53_record.public[*].fqdn)
 }

@@ -13,3 +13,9 @@ variable "initial_site" {
   type        = string
   default     = "dc"
 }
+
+variable "create_alias" {
+  description = "Create the public alias; false until external-dns has published <initial_site>.<public_name>, its target."
+  type        = bool
+  default     = true
+}
