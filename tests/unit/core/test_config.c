@@ -486,6 +486,7 @@ static void test_show_format(void **state)
 				   "  demote: null\n"
 				   "  fenced: null\n"
 				   "  standby: null\n"
+				   "  gate: null\n"
 				   "  timeout: 15s\n"
 				   "retention: 3d\n";
 	struct rv_config *c;
