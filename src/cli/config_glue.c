@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/versions.h"
 
 #include <errno.h>
 #include <string.h>
@@ -90,6 +91,23 @@ int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct r
 	rv_cli_store_opts(cfg, &o, &cc);
 	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
 	return rv_store_open(out, url, &o);
+}
+
+int rv_cli_open_store_versions(const struct rv_config *cfg, const char *url, int64_t at_ms,
+			       struct rv_store **out)
+{
+	struct rv_store *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = rv_cli_open_store_cfg(cfg, url, &s)))
+		return rc;
+	if ((rc = rv_store_versions_open(&s, at_ms))) {
+		rv_store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }
 
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)

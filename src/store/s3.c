@@ -1058,6 +1058,8 @@ static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 
 /* ---- get, head, list, delete ------------------------------------------------ */
 
+static const struct rv_store_ops s3_ops;
+
 static void info_from(struct rv_obj_info *out, const char *key, const struct s3_resp *r,
 		      uint64_t size)
 {
@@ -1070,14 +1072,17 @@ static void info_from(struct rv_obj_info *out, const char *key, const struct s3_
 	snprintf(out->etag, sizeof(out->etag), "%s", r->etag);
 }
 
-static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
+/* HEAD, or with `vquery` ("versionId=...", encoded) HEAD of one version. */
+static int head_obj(struct rv_store *s, const char *key, const char *vquery,
+		    struct rv_obj_info *out)
 {
 	struct s3_req r;
 	struct s3_resp resp = {0};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	req_init(&r, "head", "HEAD", key);
+	req_init(&r, vquery ? "head-version" : "head", "HEAD", key);
+	r.query = vquery;
 	rc = s3_call(s, &r, &resp);
 	if (rc)
 		return rc;
@@ -1087,8 +1092,13 @@ static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
 	return 0;
 }
 
-static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
-		     struct rv_obj_info *info_out)
+static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
+{
+	return head_obj(s, key, NULL, out);
+}
+
+static int get_obj(struct rv_store *s, const char *key, const char *vquery, int fd, uint64_t off,
+		   uint64_t len, struct rv_obj_info *info_out)
 {
 	struct s3_req r;
 	struct s3_resp resp = {0};
@@ -1097,7 +1107,8 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 
 	if (info_out)
 		memset(info_out, 0, sizeof(*info_out));
-	req_init(&r, "get", "GET", key);
+	req_init(&r, vquery ? "get-version" : "get", "GET", key);
+	r.query = vquery;
 	r.out_fd = fd;
 	r.range_off = off;
 	r.range_len = len;
@@ -1108,7 +1119,7 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 		struct rv_obj_info hi;
 		char saved[512];
 		snprintf(saved, sizeof(saved), "%s", rv_errmsg());
-		if (!s3_head(s, key, &hi) && hi.size == 0) {
+		if (!head_obj(s, key, vquery, &hi) && hi.size == 0) {
 			if (info_out)
 				*info_out = hi;
 			else
@@ -1134,6 +1145,103 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 				(unsigned long long)resp.written, (unsigned long long)want);
 	info_from(info_out, key, &resp, size);
 	return 0;
+}
+
+static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
+		     struct rv_obj_info *info_out)
+{
+	return get_obj(s, key, NULL, fd, off, len, info_out);
+}
+
+/* "versionId=<id>", encoded, for the one-version requests. */
+static char *version_query(const char *version_id)
+{
+	struct rv_buf q = RV_BUF_INIT(4096);
+	char *out = NULL;
+
+	if (!rv_buf_addstr(&q, "versionId=") &&
+	    !rv_aws_uri_encode(&q, version_id, strlen(version_id), false))
+		out = rv_strdup(rv_buf_str(&q));
+	rv_buf_release(&q);
+	return out;
+}
+
+int rv_s3_get_version(struct rv_store *s, const char *key, const char *version_id, int fd,
+		      uint64_t off, uint64_t len, struct rv_obj_info *info_out)
+{
+	char *q = version_query(version_id);
+	int rc;
+
+	if (!q)
+		return rv_error(RV_ECORRUPT, "s3 get '%s': the version id is too long", key);
+	rc = get_obj(s, key, q, fd, off, len, info_out);
+	free(q);
+	return rc;
+}
+
+int rv_s3_head_version(struct rv_store *s, const char *key, const char *version_id,
+		       struct rv_obj_info *out)
+{
+	char *q = version_query(version_id);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!q)
+		return rv_error(RV_ECORRUPT, "s3 head '%s': the version id is too long", key);
+	rc = head_obj(s, key, q, out);
+	free(q);
+	return rc;
+}
+
+int rv_s3_list_versions(struct rv_store *s, const char *prefix, const char *key_marker,
+			const char *vid_marker, bool dirs, unsigned max, struct rv_buf *body)
+{
+	struct rv_buf q = RV_BUF_INIT(16384);
+	char *full = rv_asprintf("%s%s", s->url.prefix, prefix);
+	struct s3_req r;
+	struct s3_resp resp = {0};
+	int rc = 0;
+
+	/* Parameters in canonical (sorted) order; key-marker is a full key. */
+	if (dirs)
+		rc = rv_buf_addstr(&q, "delimiter=%2F&");
+	if (!rc && key_marker && *key_marker) {
+		rc = rv_buf_addstr(&q, "key-marker=");
+		if (!rc)
+			rc = rv_aws_uri_encode(&q, key_marker, strlen(key_marker), false);
+		if (!rc)
+			rc = rv_buf_addstr(&q, "&");
+	}
+	if (!rc)
+		rc = rv_buf_addf(&q, "max-keys=%u&prefix=", max);
+	if (!rc)
+		rc = rv_aws_uri_encode(&q, full, strlen(full), false);
+	if (!rc && key_marker && *key_marker && vid_marker && *vid_marker) {
+		rc = rv_buf_addstr(&q, "&version-id-marker=");
+		if (!rc)
+			rc = rv_aws_uri_encode(&q, vid_marker, strlen(vid_marker), false);
+	}
+	if (!rc)
+		rc = rv_buf_addstr(&q, "&versions=");
+	if (rc) {
+		rc =
+		    rv_error(RV_EUSAGE, "s3 list versions '%s': prefix or marker too long", prefix);
+		goto out;
+	}
+	req_init(&r, "list-versions", "GET", NULL);
+	r.shown = prefix;
+	r.query = rv_buf_str(&q);
+	r.resp = body;
+	rc = s3_call(s, &r, &resp);
+out:
+	free(full);
+	rv_buf_release(&q);
+	return rc;
+}
+
+bool rv_s3_is(const struct rv_store *s)
+{
+	return s && s->ops == &s3_ops;
 }
 
 /* ListObjectsV2; `dirs` asks with delimiter '/' for the CommonPrefixes. */
@@ -1286,8 +1394,9 @@ static int s3_probe(struct rv_store *s)
 
 int rv_store_probe(struct rv_store *s)
 {
-	if (s->url.kind != RV_STORE_S3)
-		return 0; /* the file backend's capabilities are known statically */
+	if (s->url.kind != RV_STORE_S3 || s->ops != &s3_ops)
+		return 0; /* the file backend's capabilities are known statically;
+			     the versioned view (s3_versions.c) writes nothing */
 	return s3_probe(s);
 }
 
