@@ -221,15 +221,16 @@ static void print_dns(const struct rv_status *S)
 		if (r->rc)
 			continue;
 		rv_dns_values_str(&r->answer.values, v, sizeof(v));
-		printf("dns:        %s %s %s -> %s\n", r->rec.name, rv_dns_type_name(r->rec.type), v,
-		       r->site[0] ? r->site : "no site's target");
+		printf("dns:        %s %s %s -> %s\n", r->rec.name, rv_dns_type_name(r->rec.type),
+		       v, r->site[0] ? r->site : "no site's target");
 	}
 	if (S->dns_rc)
 		printf("dns:        cannot read: %s\n", S->dns_err);
 	if (S->dns_off_lease)
 		printf("dns:        does not point at the lease holder (%s) — if the promotion is "
 		       "done, run `revenant dns switch --to %s`\n",
-		       S->have_lease ? S->lease.site : "none", S->have_lease ? S->lease.site : "SITE");
+		       S->have_lease ? S->lease.site : "none",
+		       S->have_lease ? S->lease.site : "SITE");
 }
 
 static json_t *dns_json(const struct rv_status *S)
