@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -46,6 +47,9 @@ struct s3_store {
 	char *endpoint_desc;
 	struct rv_creds_provider *creds;
 	bool own_creds;
+	/* The server wants Content-MD5 on object uploads (a bucket with an
+	 * Object Lock default retention): learnt from its first refusal. */
+	atomic_bool md5_puts;
 	pthread_mutex_t pool_mu;
 	CURL *pool[S3_POOL_MAX];
 	size_t npool;
@@ -67,7 +71,10 @@ struct s3_req {
 	const char *content_type;
 	const char *if_none_match;
 	const char *if_match;
-	bool content_md5; /* bucket configuration bodies */
+	bool content_md5;     /* bucket configuration bodies */
+	char md5[32];	      /* Content-MD5 of the body (base64), "" = none */
+	const char *hdr_name; /* one more signed header (x-amz-...), or NULL */
+	const char *hdr_value;
 	/* Body: memory, or `body_fd` read with pread from body_off. */
 	const void *body;
 	uint64_t body_len;
@@ -156,7 +163,7 @@ static void content_md5(char out[32], const void *p, size_t n)
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
-#define S3_MAX_HEADERS 12
+#define S3_MAX_HEADERS 14
 
 /* The header lines of a signed request, each a fresh string in lines[]
  * (NULL-terminated; the caller frees them). */
@@ -166,7 +173,7 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 	struct s3_store *st = st_of(s);
 	struct rv_aws_creds cr = {0};
 	struct rv_sigv4_out sig = {0};
-	struct rv_header sh[4];
+	struct rv_header sh[5];
 	char md5[32];
 	size_t nsh = 0, nl = 0;
 	int rc;
@@ -177,6 +184,8 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 	sh[nsh++] = (struct rv_header){"Host", st->host};
 	if (r->if_none_match)
 		sh[nsh++] = (struct rv_header){"If-None-Match", r->if_none_match};
+	if (r->hdr_name)
+		sh[nsh++] = (struct rv_header){r->hdr_name, r->hdr_value};
 	if (r->if_match)
 		sh[nsh++] = (struct rv_header){"If-Match", r->if_match};
 	else if (r->out_fd >= 0 && resp->written && resp->resume_etag[0])
@@ -211,7 +220,9 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 			lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
 		if (r->content_type)
 			lines[nl++] = rv_asprintf("Content-Type: %s", r->content_type);
-		if (r->content_md5 && r->body_fd < 0 && r->body_len) {
+		if (r->md5[0]) {
+			lines[nl++] = rv_asprintf("Content-MD5: %s", r->md5);
+		} else if (r->content_md5 && r->body_fd < 0 && r->body_len) {
 			content_md5(md5, r->body, (size_t)r->body_len);
 			lines[nl++] = rv_asprintf("Content-MD5: %s", md5);
 		}
@@ -429,6 +440,74 @@ static int gave_up(struct rv_store *s, const struct s3_req *r, const struct s3_r
 			resp->err.message, rt->attempt, rt->attempt == 1 ? "" : "s", secs);
 }
 
+/* The Content-MD5 of a request's body: memory, or pread from its fd. */
+static int body_md5(struct s3_req *r)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[16];
+	unsigned int mdlen = sizeof(md);
+	char *buf = NULL;
+	uint64_t done = 0;
+	int rc = 0;
+
+	if (!ctx)
+		abort();
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	if (r->body_fd < 0) {
+		EVP_DigestUpdate(ctx, r->body, (size_t)r->body_len);
+		done = r->body_len;
+	} else {
+		buf = rv_malloc(S3_COPY_CHUNK);
+	}
+	while (done < r->body_len) {
+		size_t want = r->body_len - done > S3_COPY_CHUNK ? S3_COPY_CHUNK
+								 : (size_t)(r->body_len - done);
+		ssize_t n = pread(r->body_fd, buf, want, (off_t)(r->body_off + done));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = rv_error_errno(RV_EFAIL, n ? errno : EIO, "s3 %s '%s': read the input",
+					    r->op, r->shown ? r->shown : "");
+			break;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (!rc) {
+		EVP_DigestFinal_ex(ctx, md, &mdlen);
+		EVP_EncodeBlock((unsigned char *)r->md5, md, 16);
+	}
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* An upload the server refused for want of Content-MD5 (S3 asks for it
+ * in a bucket with an Object Lock default retention): true when it is
+ * worth sending again with one, which every later upload then carries. */
+static bool wants_md5(struct rv_store *s, struct s3_req *r, const struct s3_resp *resp)
+{
+	if (resp->status != 400 || strcmp(resp->err.code, "InvalidRequest") || r->md5[0] ||
+	    strcmp(r->method, "PUT") || !strstr(resp->err.message, "Content-MD5"))
+		return false;
+	if (body_md5(r)) {
+		rv_error_clear();
+		return false;
+	}
+	if (!atomic_exchange(&st_of(s)->md5_puts, true))
+		rv_log(RV_LOG_INFO,
+		       "s3: the bucket wants Content-MD5 on uploads (Object Lock); "
+		       "sending it from now on",
+		       "store", s->describe, NULL);
+	return true;
+}
+
+/* Content-MD5 up front once the server has asked for it. */
+static int md5_if_wanted(struct rv_store *s, struct s3_req *r)
+{
+	return atomic_load(&st_of(s)->md5_puts) ? body_md5(r) : 0;
+}
+
 /* One S3 request with retries.  0 on a 2xx answer; otherwise the mapped
  * error (resp->status and resp->err tell the caller what S3 said, so that
  * it may treat, say, a 404 on delete as success). */
@@ -500,6 +579,8 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 				       r->op, "key", r->shown ? r->shown : "", "reason", why, NULL);
 				continue;
 			}
+			if (v != RV_S3_RETRY && wants_md5(s, r, resp))
+				continue;
 			if (v != RV_S3_RETRY) {
 				struct rv_s3_ctx c = ctx_of(s, r);
 				return rv_s3_error_map(&c, resp->status, &resp->err);
@@ -625,7 +706,9 @@ static int single_put(struct rv_store *s, const char *key, struct src *in, struc
 		r.body = in->mem;
 		r.body_len = in->mem_len;
 	}
-	rc = s3_call(s, &r, &resp);
+	rc = md5_if_wanted(s, &r);
+	if (!rc)
+		rc = s3_call(s, &r, &resp);
 	if (!rc)
 		put_done(po, resp.etag);
 	return rc;
@@ -730,7 +813,9 @@ static int upload_part(struct mp *m, unsigned pn, const char *mem, int fd, uint6
 	} else {
 		r.body = mem;
 	}
-	rc = s3_call(m->s, &r, &resp);
+	rc = md5_if_wanted(m->s, &r);
+	if (!rc)
+		rc = s3_call(m->s, &r, &resp);
 	if (rc)
 		return rc;
 	if (!resp.etag[0])
@@ -1403,11 +1488,20 @@ int rv_store_probe(struct rv_store *s)
 int rv_s3_bucket_call(struct rv_store *s, const char *op, const char *method, const char *query,
 		      const char *body, struct rv_buf *resp, long *status, struct rv_s3_error *err)
 {
+	return rv_s3_bucket_call_hdr(s, op, method, query, body, NULL, NULL, resp, status, err);
+}
+
+int rv_s3_bucket_call_hdr(struct rv_store *s, const char *op, const char *method, const char *query,
+			  const char *body, const char *hdr_name, const char *hdr_value,
+			  struct rv_buf *resp, long *status, struct rv_s3_error *err)
+{
 	struct s3_req r;
 	struct s3_resp rs = {0};
 	int rc;
 
 	req_init(&r, op, method, NULL);
+	r.hdr_name = hdr_name;
+	r.hdr_value = hdr_value;
 	r.query = query;
 	r.body = body;
 	r.body_len = body ? strlen(body) : 0;

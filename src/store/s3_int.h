@@ -79,6 +79,14 @@ int rv_s3_bucket_call(struct rv_store *s, const char *op, const char *method, co
 		      const char *body, struct rv_buf *resp, long *status,
 		      struct rv_s3_error *err) RV_WARN_UNUSED;
 
+/* rv_s3_bucket_call with one more signed x-amz-* header (name, value). */
+int rv_s3_bucket_call_hdr(struct rv_store *s, const char *op, const char *method, const char *query,
+			  const char *body, const char *hdr_name, const char *hdr_value,
+			  struct rv_buf *resp, long *status,
+			  struct rv_s3_error *err) RV_WARN_UNUSED;
+/* <ObjectLockConfiguration> with a default retention (owned string). */
+char *rv_s3_object_lock_body(unsigned days, bool compliance);
+
 /* Region to use: explicit, URL, AWS_REGION, AWS_DEFAULT_REGION, us-east-1. */
 const char *rv_s3_pick_region(const char *opt, const char *url_region);
 

@@ -461,6 +461,15 @@ char *rv_s3_versioning_body(bool enabled)
 			   enabled ? "Enabled" : "Suspended");
 }
 
+char *rv_s3_object_lock_body(unsigned days, bool compliance)
+{
+	return rv_asprintf("<ObjectLockConfiguration xmlns=\"" S3_NS "\">"
+			   "<ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+			   "<Rule><DefaultRetention><Mode>%s</Mode><Days>%u</Days>"
+			   "</DefaultRetention></Rule></ObjectLockConfiguration>",
+			   compliance ? "COMPLIANCE" : "GOVERNANCE", days);
+}
+
 static int digits(const char *s, int n, int *out)
 {
 	int v = 0;

@@ -25,7 +25,10 @@ a new id (x-amz-version-id) and a DELETE without versionId adds a delete
 marker (GET then 404 with x-amz-delete-marker: true); a DELETE with a
 versionId removes that version for good, unless Object Lock retains it
 (403 AccessDenied; governance mode yields to
-x-amz-bypass-governance-retention: true).  ListObjectVersions lists keys in
+x-amz-bypass-governance-retention: true); with a default retention an upload
+without Content-MD5 (or an x-amz-checksum-*) is 400 InvalidRequest, as on
+AWS.  Object Lock on an existing bucket: allowed once versioning is Enabled,
+as AWS does now (--legacy-lock: refused).  ListObjectVersions lists keys in
 order and each key's versions newest first (<Version> and <DeleteMarker>
 interleaved), pages at max-keys with NextKeyMarker/NextVersionIdMarker and
 starts after key-marker (and version-id-marker); with a delimiter the keys
@@ -54,6 +57,9 @@ Control (unsigned, not counted):
   GET  /_ctl/log      every API request so far: [{"op", "query", "headers", "body"}]
   POST /_ctl/deny     {"ops": ["ListObjectVersions"]}: those operations answer
                       403 AccessDenied (an IAM policy without the action)
+  POST /_ctl/legacy-lock {"on": true}: PutObjectLockConfiguration refuses to
+                      turn Object Lock on for an existing bucket (InvalidBucketState),
+                      as AWS did before 2023 and other servers do
 """
 import argparse
 import base64
@@ -151,7 +157,7 @@ def xml_to_params(elem, shape, where):
             if mshape.serialization.get("location"):
                 continue
             if mshape.type_name == "list" and mshape.serialization.get("flattened"):
-                known[mshape.member.serialization.get("name", mname)] = (mname, mshape, True)
+                known[mshape.serialization.get("name", mname)] = (mname, mshape, True)
             else:
                 known[mshape.serialization.get("name", mname)] = (mname, mshape, False)
         out = {}
@@ -288,6 +294,7 @@ class S3:
         self.lock = threading.Lock()
         self.buckets = {}
         self.deny = set()
+        self.legacy_lock = args.legacy_lock
         self.log = []
         self.stats = {"requests": {}, "bad_signature": 0, "bad_request": 0}
 
@@ -527,8 +534,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def op_PutObjectLockConfiguration(self, b, name, key, q, p, body):
         if not b.lock_enabled:
-            raise Fail("InvalidBucketState", "Object Lock configuration cannot be enabled on "
-                       "existing buckets")
+            # AWS turns Object Lock on for an existing bucket when versioning
+            # is Enabled (since 2023); before, and on other servers, only with
+            # a token from support (--legacy-lock, POST /_ctl/legacy-lock).
+            if self.s3.legacy_lock and not p.get("Token"):
+                raise Fail("InvalidBucketState", "Object Lock configuration cannot be "
+                           "enabled on existing buckets")
+            if b.versioning != "Enabled":
+                raise Fail("InvalidBucketState", "Versioning must be 'Enabled' on the bucket "
+                           "to apply a Object Lock configuration")
+            b.lock_enabled = True
         c = p["ObjectLockConfiguration"]
         if c.get("ObjectLockEnabled") != "Enabled":
             raise Fail("MalformedXML", "ObjectLockEnabled must be Enabled")
@@ -696,14 +711,7 @@ class Handler(BaseHTTPRequestHandler):
             if p["IfMatch"] != cur.etag:
                 raise Fail("PreconditionFailed", "At least one of the pre-conditions you "
                            "specified did not hold")
-        if b.lock_rule and "Content-MD5" not in self.headers and not any(
-                h.lower().startswith("x-amz-checksum-") for h in self.headers.keys()):
-            raise Fail("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required "
-                       "for Put Object requests with Object Lock parameters")
-        if "Content-MD5" in self.headers and self.headers["Content-MD5"] != \
-                base64.b64encode(hashlib.md5(body).digest()).decode():
-            raise Fail("BadDigest", "The Content-MD5 you specified did not match what we "
-                       "received.")
+        self.need_md5(b, body)
         v = Version(self.s3.new_vid(b), body, False, p.get("ContentType", "binary/octet-stream"),
                     self.s3.retention(b))
         self.s3.add(b, key, v)
@@ -811,8 +819,19 @@ class Handler(BaseHTTPRequestHandler):
             raise Fail("NoSuchUpload", "The specified upload does not exist.")
         return u
 
+    def need_md5(self, b, body):
+        if b.lock_rule and "Content-MD5" not in self.headers and not any(
+                h.lower().startswith("x-amz-checksum-") for h in self.headers.keys()):
+            raise Fail("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required "
+                       "for Put Object requests with Object Lock parameters")
+        if "Content-MD5" in self.headers and self.headers["Content-MD5"] != \
+                base64.b64encode(hashlib.md5(body).digest()).decode():
+            raise Fail("BadDigest", "The Content-MD5 you specified did not match what we "
+                       "received.")
+
     def op_UploadPart(self, b, name, key, q, p, body):
         u = self.upload(b, key, q)
+        self.need_md5(b, body)
         n = int(q["partNumber"])
         if not 1 <= n <= 10000:
             raise Fail("InvalidArgument", "Part number must be an integer between 1 and 10000")
@@ -863,6 +882,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(s3.stats), ctype="application/json")
             if self.path == "/_ctl/log":
                 return self.send(200, json.dumps(s3.log), ctype="application/json")
+            if self.path == "/_ctl/legacy-lock" and self.command == "POST":
+                s3.legacy_lock = bool(json.loads(body)["on"])
+                return self.send(200, "{}", ctype="application/json")
             if self.path == "/_ctl/deny" and self.command == "POST":
                 s3.deny = set(json.loads(body)["ops"])
                 return self.send(200, "{}", ctype="application/json")
@@ -886,6 +908,8 @@ def main():
     ap.add_argument("--page-cap", type=int, default=1000,
                     help="at most this many entries a listing page (S3 may return "
                     "fewer than max-keys): exercises the clients' paging")
+    ap.add_argument("--legacy-lock", action="store_true",
+                    help="refuse Object Lock on an existing bucket (AWS before 2023)")
     ap.add_argument("--log")
     args = ap.parse_args()
     Handler.s3 = S3(args)

@@ -16,6 +16,12 @@
 #     database's rows compared), verify --versions --versions-at passes;
 #   - a bucket without versioning: one clear error, exit 2;
 #   - ListObjectVersions denied: exit 4 naming s3:ListBucketVersions;
+#   - bucket init --object-lock 7 sends CreateBucket with
+#     x-amz-bucket-object-lock-enabled (signed), versioning, then
+#     PutObjectLockConfiguration (GOVERNANCE, 7 days, Content-MD5); uploads
+#     (single and multipart) to the locked bucket learn to send Content-MD5;
+#     a delete hides a locked object, deleting its version is refused; an
+#     existing bucket a server will not lock: exit 2 and why;
 #   - the fake saw no badly signed or malformed request.
 set -euo pipefail
 
@@ -211,6 +217,71 @@ rc_of 4 "$W/ad2.out" rv restore --versions --versions-at "$GOOD" --to "$W/r7/con
 	--db "$W/r7/site.db"
 grep -q "s3:GetObjectVersion" "$W/ad2.out" || fail "the get-version message: $(cat "$W/ad2.out")"
 s3v_ctl POST /_ctl/deny '{"ops": []}' >/dev/null
+
+step "bucket init --object-lock"
+LURL="s3://rv-locked/site?endpoint=$S3V_URL&region=us-east-1"
+rc_of 0 "$W/ol.out" "$REVENANT" bucket init --object-lock 7 "$LURL"
+grep -q "object lock: governance mode, every version kept 7 days" "$W/ol.out" ||
+	fail "bucket init --object-lock: $(cat "$W/ol.out")"
+s3v_ctl GET /_ctl/log >"$W/log.json"
+/usr/bin/python3 - "$W/log.json" <<'PY' || fail "the object-lock requests: $(tail -c 3000 "$W/log.json")"
+import json, sys
+log = json.load(open(sys.argv[1]))
+ops = [e["op"] for e in log]
+i = max(k for k, e in enumerate(log) if e["op"] == "CreateBucket")
+cb = log[i]
+h = {k.lower(): v for k, v in cb["headers"].items()}
+assert h.get("x-amz-bucket-object-lock-enabled") == "true", cb
+assert "x-amz-bucket-object-lock-enabled" in h["authorization"], "the header is not signed"
+rest = ops[i:]
+assert rest[:3] == ["CreateBucket", "PutBucketVersioning", "PutObjectLockConfiguration"], rest
+lk = log[i + 2]
+assert "<Mode>GOVERNANCE</Mode><Days>7</Days>" in lk["body"], lk
+assert "content-md5" in {k.lower() for k in lk["headers"]}, lk
+PY
+rc_of 0 "$W/ol2.out" "$REVENANT" bucket init --object-lock 30 --object-lock-mode compliance "$LURL"
+grep -q "bucket 'rv-locked' already exists" "$W/ol2.out" &&
+	grep -q "compliance mode, every version kept 30 days" "$W/ol2.out" ||
+	fail "bucket init --object-lock again: $(cat "$W/ol2.out")"
+s3v_ctl GET /_ctl/log | grep -q '<Mode>COMPLIANCE</Mode><Days>30</Days>' || fail "the compliance retention"
+# Uploads to a bucket with a default retention need Content-MD5: a single
+# PUT and a multipart upload (parts of 5 MiB) learn it from the refusal.
+head -c 12000000 /dev/urandom >"$W/big"
+rc_of 0 "$W/lp.out" "$REVENANT" store put "$LURL" small "$W/content/files/doc.pdf"
+printf 'store: {url: "%s", s3: {part_size: 5MiB, multipart_threshold: 5MiB}}\n' "$LURL" >"$W/mp.yml"
+rc_of 0 "$W/lp2.out" "$REVENANT" -c "$W/mp.yml" store put "$LURL" big "$W/big"
+"$REVENANT" store get "$LURL" big "$W/big.back" && cmp "$W/big" "$W/big.back" ||
+	fail "multipart round trip"
+[[ $(s3v_ctl GET /_ctl/stats) == *'"UploadPart": '* ]] || fail "no multipart upload"
+# A delete only hides a locked object; deleting the version itself is refused.
+rc_of 0 "$W/lrm.out" "$REVENANT" store rm "$LURL" small
+/usr/bin/python3 - "$S3V_URL" <<'PY' || fail "a locked version was deleted"
+import sys, botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+c = botocore.session.get_session().create_client(
+    "s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}))
+v = c.list_object_versions(Bucket="rv-locked", Prefix="site/small")["Versions"]
+try:
+    c.delete_object(Bucket="rv-locked", Key="site/small", VersionId=v[0]["VersionId"])
+    sys.exit(1)
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+PY
+cmp <("$REVENANT" store get --versions "$LURL" small) "$W/content/files/doc.pdf" ||
+	fail "the hidden locked object through --versions"
+# An existing bucket: turned on where the server allows it (AWS, once
+# versioned), else one clear error.
+rc_of 0 "$W/ol3.out" "$REVENANT" bucket init --object-lock 1 \
+	"s3://rv-plain/x?endpoint=$S3V_URL&region=us-east-1"
+s3v_ctl POST /_ctl/legacy-lock '{"on": true}' >/dev/null
+s3v_aws s3api create-bucket --bucket rv-legacy >/dev/null || fail "create rv-legacy"
+rc_of 2 "$W/ol4.out" "$REVENANT" bucket init --object-lock 7 \
+	"s3://rv-legacy/x?endpoint=$S3V_URL&region=us-east-1"
+grep -q "bucket 'rv-legacy' exists without Object Lock and the server will not turn it on" \
+	"$W/ol4.out" || fail "the legacy object-lock message: $(cat "$W/ol4.out")"
+rc_of 2 "$W/ol5.out" "$REVENANT" bucket init --object-lock-mode compliance "$LURL"
 
 step "every request well-formed and well-signed"
 s3v_ctl GET /_ctl/stats >"$W/stats.json"
