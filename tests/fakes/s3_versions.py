@@ -57,6 +57,10 @@ Control (unsigned, not counted):
   GET  /_ctl/log      every API request so far: [{"op", "query", "headers", "body"}]
   POST /_ctl/deny     {"ops": ["ListObjectVersions"]}: those operations answer
                       403 AccessDenied (an IAM policy without the action)
+  POST /_ctl/policy   an IAM policy document (JSON; empty: none): the one
+                      identity may then do only what its Allow statements
+                      grant (Action, Resource with wildcards, StringLike
+                      s3:prefix), else 403 AccessDenied naming the action
   POST /_ctl/legacy-lock {"on": true}: PutObjectLockConfiguration refuses to
                       turn Object Lock on for an existing bucket (InvalidBucketState),
                       as AWS did before 2023 and other servers do
@@ -65,6 +69,7 @@ import argparse
 import base64
 import datetime
 import email.utils
+import fnmatch
 import hashlib
 import json
 import os
@@ -269,6 +274,52 @@ def validate(op, params):
         raise Fail("InvalidArgument", str(e).replace("\n", " "))
 
 
+# ---- IAM: the one identity's policy, evaluated as AWS would (Allow only) ----
+
+BUCKET_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket", "ListObjects": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket", "ListObjectVersions": "s3:ListBucketVersions",
+    "CreateBucket": "s3:CreateBucket", "GetBucketVersioning": "s3:GetBucketVersioning",
+    "PutBucketVersioning": "s3:PutBucketVersioning",
+    "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+}
+OBJECT_ACTIONS = {
+    "PutObject": "s3:PutObject", "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject", "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload", "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject", "DeleteObject": "s3:DeleteObject",
+}
+
+
+def iam_action(op, q):
+    a = BUCKET_ACTIONS.get(op) or OBJECT_ACTIONS.get(op, "s3:" + op)
+    if "versionId" in q and a in ("s3:GetObject", "s3:DeleteObject"):
+        a += "Version"  # s3:GetObjectVersion, s3:DeleteObjectVersion
+    return a
+
+
+def iam_allows(policy, action, resource, q):
+    def listed(v):
+        return v if isinstance(v, list) else [v]
+    for st in policy.get("Statement", []):
+        if st.get("Effect") != "Allow":
+            continue
+        if not any(fnmatch.fnmatchcase(action, a) for a in listed(st.get("Action", []))):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in listed(st.get("Resource", []))):
+            continue
+        ok = True
+        for test, kv in (st.get("Condition") or {}).items():
+            for k, vals in kv.items():
+                if test != "StringLike" or k != "s3:prefix":
+                    raise Fail("InternalError", f"the fake knows no condition {test} {k}")
+                ok = ok and any(fnmatch.fnmatchcase(q.get("prefix", ""), v) for v in listed(vals))
+        if ok:
+            return True
+    return False
+
+
 # ---- the store -----------------------------------------------------------------
 
 class Version:
@@ -294,6 +345,7 @@ class S3:
         self.lock = threading.Lock()
         self.buckets = {}
         self.deny = set()
+        self.policy = None  # an IAM policy document: only what it allows
         self.legacy_lock = args.legacy_lock
         self.log = []
         self.stats = {"requests": {}, "bad_signature": 0, "bad_request": 0}
@@ -487,6 +539,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise
             if op in s3.deny:
                 raise Fail("AccessDenied", "Access Denied")
+            if s3.policy is not None:
+                action = iam_action(op, q)
+                res = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None and
+                                                   op not in BUCKET_ACTIONS else "")
+                if not iam_allows(s3.policy, action, res, q):
+                    with s3.lock:
+                        s3.stats.setdefault("denied", []).append(f"{action} {res}")
+                    raise Fail("AccessDenied", f"not authorized to perform: {action} on "
+                               f"resource: {res}")
             fn = getattr(self, "op_" + op, None)
             if not fn:
                 raise Fail("NotImplemented", f"{op} is not implemented by this fake")
@@ -884,6 +945,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(s3.log), ctype="application/json")
             if self.path == "/_ctl/legacy-lock" and self.command == "POST":
                 s3.legacy_lock = bool(json.loads(body)["on"])
+                return self.send(200, "{}", ctype="application/json")
+            if self.path == "/_ctl/policy" and self.command == "POST":
+                s3.policy = json.loads(body) if body.strip() else None
                 return self.send(200, "{}", ctype="application/json")
             if self.path == "/_ctl/deny" and self.command == "POST":
                 s3.deny = set(json.loads(body)["ops"])

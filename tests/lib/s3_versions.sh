@@ -34,7 +34,7 @@ s3v_start() {
 s3v_stop() {
 	if [[ -n $S3V_PID ]]; then
 		kill "$S3V_PID" 2>/dev/null
-		wait "$S3V_PID" 2>/dev/null
+		wait "$S3V_PID" 2>/dev/null || true
 		S3V_PID=
 	fi
 }
