@@ -148,6 +148,18 @@ static int token_split(const char *tok, char **km, char **vm)
 	return 0;
 }
 
+/* A next page must start past this one: a server that hands back the
+ * markers it was given would have the listing loop for ever. */
+static int moved_on(const char *km, const char *vm, const char *nkm, const char *nvm)
+{
+	if (km && nkm && !strcmp(km, nkm) && !strcmp(vm ? vm : "", nvm ? nvm : ""))
+		return rv_error(RV_ECORRUPT,
+				"s3 list versions: the server answered a page that starts where "
+				"it started ('%.200s') — its answer is wrong",
+				nkm);
+	return 0;
+}
+
 /* ---- one ListObjectVersions page ------------------------------------------------ */
 
 static int fetch(struct vview *v, const char *prefix, const char *km, const char *vm, bool dirs,
@@ -222,9 +234,15 @@ static int vv_list_page(struct rv_store *s, const char *prefix, const char *toke
 			remember(v, e->key, e);
 			resolved = true;
 		}
+		if (!full && pg.truncated && !(cur && resolved))
+			rc = moved_on(km, vm, pg.next_key_marker, pg.next_vid_marker);
 		free(km);
 		free(vm);
 		km = vm = NULL;
+		if (rc) {
+			rv_s3_version_page_release(&pg);
+			break;
+		}
 		if (full) {
 			char *last = rv_asprintf("%s%s", sp, out->items[out->count - 1].key);
 			out->next_token = token_make(last, "");
@@ -322,6 +340,8 @@ static int resolve(struct vview *v, const char *key, struct chosen *out)
 				goto out;
 			}
 		}
+		if (!done)
+			rc = moved_on(km, vm, pg.next_key_marker, pg.next_vid_marker);
 		free(km);
 		free(vm);
 		km = pg.next_key_marker ? rv_strdup(pg.next_key_marker) : NULL;

@@ -61,6 +61,8 @@ Control (unsigned, not counted):
                       identity may then do only what its Allow statements
                       grant (Action, Resource with wildcards, StringLike
                       s3:prefix), else 403 AccessDenied naming the action
+  POST /_ctl/stuck    {"on": true}: ListObjectVersions pages after the first
+                      hand back the markers they were given (a broken server)
   POST /_ctl/legacy-lock {"on": true}: PutObjectLockConfiguration refuses to
                       turn Object Lock on for an existing bucket (InvalidBucketState),
                       as AWS did before 2023 and other servers do
@@ -347,6 +349,7 @@ class S3:
         self.deny = set()
         self.policy = None  # an IAM policy document: only what it allows
         self.legacy_lock = args.legacy_lock
+        self.stuck = False
         self.log = []
         self.stats = {"requests": {}, "bad_signature": 0, "bad_request": 0}
 
@@ -687,6 +690,15 @@ class Handler(BaseHTTPRequestHandler):
         if vm and not km:
             raise Fail("InvalidArgument", "A version-id marker cannot be specified without a "
                        "key marker.")
+        if self.s3.stuck and km:
+            # A broken server: every later page claims to start where the
+            # one asked for starts.
+            return (200, f'<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult '
+                    f'xmlns="{NS}"><Name>{escape(name)}</Name><Prefix>{escape(prefix)}</Prefix>'
+                    f'<KeyMarker>{escape(km)}</KeyMarker><NextKeyMarker>{escape(km)}'
+                    f'</NextKeyMarker>' + (f'<NextVersionIdMarker>{escape(vm)}'
+                                           '</NextVersionIdMarker>' if vm else '') +
+                    '<MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated></ListVersionsResult>')
         entries, prefixes, trunc, nxt = [], [], False, None
         for k in sorted(b.keys):
             if not k.startswith(prefix) or k < km:
@@ -943,6 +955,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(s3.stats), ctype="application/json")
             if self.path == "/_ctl/log":
                 return self.send(200, json.dumps(s3.log), ctype="application/json")
+            if self.path == "/_ctl/stuck" and self.command == "POST":
+                s3.stuck = bool(json.loads(body)["on"])
+                return self.send(200, "{}", ctype="application/json")
             if self.path == "/_ctl/legacy-lock" and self.command == "POST":
                 s3.legacy_lock = bool(json.loads(body)["on"])
                 return self.send(200, "{}", ctype="application/json")

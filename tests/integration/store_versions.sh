@@ -26,6 +26,8 @@
 #     (single and multipart) to the locked bucket learn to send Content-MD5;
 #     a delete hides a locked object, deleting its version is refused; an
 #     existing bucket a server will not lock: exit 2 and why;
+#   - a server whose ListObjectVersions pages do not move on: exit 7, no
+#     endless loop;
 #   - the fake saw no badly signed or malformed request.
 set -euo pipefail
 
@@ -240,6 +242,12 @@ rc_of 4 "$W/ad2.out" rv restore --versions --versions-at "$GOOD" --to "$W/r7/con
 	--db "$W/r7/site.db"
 grep -q "s3:GetObjectVersion" "$W/ad2.out" || fail "the get-version message: $(cat "$W/ad2.out")"
 s3v_ctl POST /_ctl/deny '{"ops": []}' >/dev/null
+
+step "a server whose version listing does not move on"
+s3v_ctl POST /_ctl/stuck '{"on": true}' >/dev/null
+rc_of 7 "$W/st.out" timeout 60 "$REVENANT" --log-level warn store ls --versions "$URL" ""
+grep -q "starts where it started" "$W/st.out" || fail "the stuck listing: $(tail -3 "$W/st.out")"
+s3v_ctl POST /_ctl/stuck '{"on": false}' >/dev/null
 
 step "bucket init --object-lock"
 LURL="s3://rv-locked/site?endpoint=$S3V_URL&region=us-east-1"
