@@ -1166,7 +1166,10 @@ static int head_obj(struct rv_store *s, const char *key, const char *vquery,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	req_init(&r, vquery ? "head-version" : "head", "HEAD", key);
+	if (vquery)
+		req_init(&r, "head-version", "HEAD", key);
+	else
+		req_init(&r, "head", "HEAD", key);
 	r.query = vquery;
 	rc = s3_call(s, &r, &resp);
 	if (rc)
@@ -1192,7 +1195,10 @@ static int get_obj(struct rv_store *s, const char *key, const char *vquery, int 
 
 	if (info_out)
 		memset(info_out, 0, sizeof(*info_out));
-	req_init(&r, vquery ? "get-version" : "get", "GET", key);
+	if (vquery)
+		req_init(&r, "get-version", "GET", key);
+	else
+		req_init(&r, "get", "GET", key);
 	r.query = vquery;
 	r.out_fd = fd;
 	r.range_off = off;
