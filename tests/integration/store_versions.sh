@@ -13,7 +13,8 @@
 #     the garbage and fails its checksums (exit 7, nothing wrong left in
 #     place); restore --versions --versions-at <a time before the damage>
 #     brings the point back byte for byte (every file compared, the
-#     database's rows compared), verify --versions --versions-at passes;
+#     database's rows compared), verify --versions --versions-at passes
+#     (also --sample 2, which lists the generations as folders);
 #   - a bucket without versioning: one clear error, exit 2;
 #   - the policies of deploy/iam in force (the fake evaluates them): bucket
 #     init under bucket-init.json, replicate under replicate.json (no
@@ -220,6 +221,9 @@ rc_of 0 "$W/r3.out" rv restore --versions --versions-at "$GOOD" --to "$W/r3/cont
 	--db "$W/r3/site.db"
 same_site "$W/r3/content" "$W/r3/site.db"
 rc_of 0 "$W/v3.out" rv verify --versions --versions-at "$GOOD" --scratch "$W"
+# --sample lists the generations: folders, through the view's delimiter
+# listing (ListObjectVersions with delimiter=/, paged).
+rc_of 0 "$W/v4.out" rv verify --versions --versions-at "$GOOD" --sample 2 --scratch "$W"
 rc_of 2 "$W/u.out" rv restore --versions-at "$GOOD" --to "$W/r4/content" --db "$W/r4/site.db"
 grep -q -- '--versions-at goes with --versions' "$W/u.out" || fail "usage: $(cat "$W/u.out")"
 
