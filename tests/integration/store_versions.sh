@@ -27,6 +27,9 @@
 #     (single and multipart) to the locked bucket learn to send Content-MD5;
 #     a delete hides a locked object, deleting its version is refused; an
 #     existing bucket a server will not lock: exit 2 and why;
+#   - prune on the Object Lock bucket: it removes (blobs, manifests) and
+#     exits 0, its deletes only hide; a point it pruned no longer restores
+#     plainly and restores through --versions byte for byte;
 #   - a server whose ListObjectVersions pages do not move on: exit 7, no
 #     endless loop;
 #   - the fake saw no badly signed or malformed request.
@@ -317,6 +320,51 @@ rc_of 2 "$W/ol4.out" "$REVENANT" bucket init --object-lock 7 \
 grep -q "bucket 'rv-legacy' exists without Object Lock and the server will not turn it on" \
 	"$W/ol4.out" || fail "the legacy object-lock message: $(cat "$W/ol4.out")"
 rc_of 2 "$W/ol5.out" "$REVENANT" bucket init --object-lock-mode compliance "$LURL"
+
+step "prune on a bucket with Object Lock: deletes hide, never fail"
+P2URL="s3://rv-locked/site2?endpoint=$S3V_URL&region=us-east-1"
+cat >"$W/r2.yml" <<EOF
+site: dc
+sync_interval: 200ms
+store: {url: "$P2URL"}
+content: {path: "$W/content", manifest_every: 1}
+database: {sqlite: "$W/db/site.db"}
+metrics: {listen: off}
+EOF
+head -c 200000 /dev/urandom >"$W/content/files/gone.bin"
+"$REVENANT" --log-level warn -c "$W/r2.yml" replicate 2>>"$W/rep2.log" &
+RP=$!
+in_store2() {
+	rm -rf "$W/p2" && "$REVENANT" --log-level warn -c "$W/r2.yml" restore --to "$W/p2/content" \
+		--db "$W/p2/site.db" >/dev/null 2>&1 && diff -r "$W/content" "$W/p2/content" >/dev/null
+}
+until_ok 30 in_store2 || fail "the locked store did not hold the site: $(tail "$W/rep2.log")"
+cp "$W/content/files/gone.bin" "$W/gone.bin"
+WITH=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+sleep 0.05
+rm "$W/content/files/gone.bin"
+until_ok 30 in_store2 || fail "the locked store did not follow the delete"
+kill -TERM "$RP"
+wait "$RP" || fail "replicate to the locked bucket did not stop cleanly: $(tail "$W/rep2.log")"
+RP=
+sleep 1.1
+rc_of 0 "$W/pr.out" timeout 60 "$REVENANT" --log-level warn -c "$W/r2.yml" prune --retention 1s \
+	--blob-grace 1s --json
+/usr/bin/python3 - "$W/pr.out" <<'PY' || fail "prune on the locked bucket: $(cat "$W/pr.out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["blobs"]["removed"] >= 1 and j["manifests"]["removed"] >= 1, j
+PY
+in_store2 || fail "the latest point after the prune"
+# What prune removed is hidden, not gone: the point that had gone.bin is
+# past the window for a plain restore, and restores through the versions.
+rc=0
+"$REVENANT" --log-level warn -c "$W/r2.yml" restore --at "$WITH" --content-only \
+	--to "$W/r9/content" >"$W/r9.out" 2>&1 || rc=$?
+((rc != 0)) || fail "a pruned point restored without --versions"
+rc_of 0 "$W/r8.out" "$REVENANT" --log-level warn -c "$W/r2.yml" restore --versions --at "$WITH" \
+	--content-only --to "$W/r8/content"
+cmp "$W/gone.bin" "$W/r8/content/files/gone.bin" || fail "the pruned file through --versions"
 
 step "every request well-formed and well-signed"
 s3v_ctl GET /_ctl/stats >"$W/stats.json"
