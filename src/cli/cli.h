@@ -111,6 +111,11 @@ int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out
 int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url,
 			  struct rv_store **out) RV_WARN_UNUSED;
 
+/* The same, then the store's versioned view as of `at_ms` (Unix ms, or
+ * RV_VERSIONS_NEWEST from store/versions.h): restore/verify --versions. */
+int rv_cli_open_store_versions(const struct rv_config *cfg, const char *url, int64_t at_ms,
+			       struct rv_store **out) RV_WARN_UNUSED;
+
 /* The config's content.exclude / content.include as content options (the
  * strings are borrowed from `cfg`). */
 struct rv_content_opts;

@@ -15,11 +15,22 @@
 
 static const char bucket_usage[] =
     "usage: revenant bucket init URL [--region R]\n"
+    "                            [--object-lock DAYS [--object-lock-mode MODE]]\n"
     "\n"
     "  s3://bucket[/prefix]?...  create the bucket if missing (in region R, or the\n"
     "                            URL's or the environment's region) and enable\n"
     "                            versioning where the server supports it\n"
     "  file:///abs/path          create the folder (and its parents, mode 0700)\n"
+    "\n"
+    "  --object-lock DAYS        S3 Object Lock: a new bucket is created with it, and\n"
+    "                            every object version written is kept DAYS days (1 to\n"
+    "                            36500) whatever deletes it (a delete only hides it);\n"
+    "                            it can never be turned off again.  An existing\n"
+    "                            bucket is asked to turn it on (AWS does for a\n"
+    "                            versioned bucket); a server that refuses says so\n"
+    "  --object-lock-mode MODE   governance (default: s3:BypassGovernanceRetention\n"
+    "                            may still delete) or compliance (nobody can, not\n"
+    "                            even the account's root user, until DAYS pass)\n"
     "\n"
     "Running it again is harmless: it says what already exists.\n";
 
@@ -72,7 +83,8 @@ static int init_file(const struct rv_store_url *u)
 	return 0;
 }
 
-static int init_s3(struct rv_cli *cli, const struct rv_store_url *u, const char *region)
+static int init_s3(struct rv_cli *cli, const struct rv_store_url *u, const char *region,
+		   const struct rv_object_lock *lock)
 {
 	struct rv_bucket_init_result res = {0};
 	struct rv_store_opts opts;
@@ -89,7 +101,7 @@ static int init_s3(struct rv_cli *cli, const struct rv_store_url *u, const char 
 		opts.region = region;
 		cc.region = region;
 	}
-	rc = rv_s3_bucket_init(u, &opts, &res);
+	rc = rv_s3_bucket_init_lock(u, &opts, lock, &res);
 	where = opts.region ? opts.region : u->region;
 	if (rc) {
 		rv_config_free(cfg);
@@ -105,6 +117,9 @@ static int init_s3(struct rv_cli *cli, const struct rv_store_url *u, const char 
 	else
 		printf("versioning not supported by this server: %s\n",
 		       res.versioning_note ? res.versioning_note : "no reason given");
+	if (lock->days)
+		printf("object lock: %s mode, every version kept %u days\n",
+		       lock->compliance ? "compliance" : "governance", lock->days);
 	rv_config_free(cfg);
 	return 0;
 }
@@ -113,11 +128,14 @@ int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"region", required_argument, NULL, 'R'},
+	    {"object-lock", required_argument, NULL, 'L'},
+	    {"object-lock-mode", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rv_store_url u;
-	const char *region = NULL;
+	struct rv_object_lock lock = {0};
+	const char *region = NULL, *mode = NULL;
 	int c, rc;
 
 	if (argc < 2 || strcmp(argv[1], "init")) {
@@ -139,6 +157,25 @@ int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv)
 				return rv_error(RV_EUSAGE, "--region wants a region name");
 			region = optarg;
 			break;
+		case 'L': {
+			uint64_t d;
+			if (rv_parse_u64(optarg, &d) || d < 1 || d > 36500)
+				return rv_error(RV_EUSAGE,
+						"--object-lock wants a number of days from 1 to "
+						"36500, not '%s'",
+						optarg);
+			lock.days = (unsigned)d;
+			break;
+		}
+		case 'M':
+			if (strcmp(optarg, "governance") && strcmp(optarg, "compliance"))
+				return rv_error(RV_EUSAGE,
+						"--object-lock-mode is governance or compliance, "
+						"not '%s'",
+						optarg);
+			mode = optarg;
+			lock.compliance = !strcmp(optarg, "compliance");
+			break;
 		case 'h':
 			fputs(bucket_usage, stdout);
 			return 0;
@@ -151,16 +188,19 @@ int rv_cmd_bucket(struct rv_cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return rv_error(RV_EUSAGE,
 				"bucket init wants one URL (see revenant bucket --help)");
+	if (mode && !lock.days)
+		return rv_error(RV_EUSAGE, "--object-lock-mode goes with --object-lock DAYS");
 	rc = rv_store_url_parse(&u, argv[optind]);
 	if (rc)
 		return rc;
 	if (u.kind == RV_STORE_FILE) {
-		if (region)
-			rc = rv_error(RV_EUSAGE, "--region applies to s3:// URLs only");
+		if (region || lock.days)
+			rc = rv_error(RV_EUSAGE,
+				      "--region and --object-lock apply to s3:// URLs only");
 		else
 			rc = init_file(&u);
 	} else {
-		rc = init_s3(cli, &u, region);
+		rc = init_s3(cli, &u, region, &lock);
 	}
 	rv_store_url_release(&u);
 	return rc;

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/versions.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,7 +18,8 @@
 static const char restore_usage[] =
     "usage: revenant restore --to DIR --db FILE [--at TIME] [--before-gap]\n"
     "                        [--generation G] [-j N] [--delete]\n"
-    "                        [--allow-outside-links] [URL]\n"
+    "                        [--allow-outside-links] [--versions [--versions-at T]]\n"
+    "                        [URL]\n"
     "       revenant restore --to DIR --content-only [...]\n"
     "       revenant restore --db FILE --db-only [...]\n"
     "\n"
@@ -48,6 +50,12 @@ static const char restore_usage[] =
     "                         with its -wal/-shm; without it such paths are kept\n"
     "                         and counted\n"
     "  --allow-outside-links  also restore symlinks pointing outside DIR\n"
+    "  --versions             read the bucket's object versions instead of its\n"
+    "                         current objects: every key as its newest version that\n"
+    "                         is not a delete marker (recovers a store whose objects\n"
+    "                         were deleted or overwritten; needs S3 versioning)\n"
+    "  --versions-at TIME     with --versions: each key's newest version created at\n"
+    "                         or before TIME (before the damage)\n"
     "  --progress-every DUR   progress line interval when stderr is not a\n"
     "                         terminal (default 10s; a bar on a terminal)\n"
     "\n"
@@ -68,6 +76,8 @@ enum {
 	OPT_DB = 'B',
 	OPT_DB_ONLY = 'O',
 	OPT_BEFORE_GAP = 'g',
+	OPT_VERSIONS = 'V',
+	OPT_VERSIONS_AT = 'v',
 };
 
 struct progress_ui {
@@ -178,6 +188,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {"delete", no_argument, NULL, OPT_DELETE},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
 	    {"progress-every", required_argument, NULL, OPT_PROGRESS},
+	    {"versions", no_argument, NULL, OPT_VERSIONS},
+	    {"versions-at", required_argument, NULL, OPT_VERSIONS_AT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -191,6 +203,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	struct rv_config *cfg = NULL;
 	struct progress_ui ui = {0};
 	struct rv_store *s = NULL;
+	bool versions = false;
+	int64_t versions_at = RV_VERSIONS_NEWEST;
 	int c, rc;
 
 	if (rv_cli_wants_help(argc, argv)) {
@@ -235,6 +249,13 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 		case OPT_LINKS:
 			o.content.allow_outside_links = o.apply.allow_outside_links = true;
 			break;
+		case OPT_VERSIONS:
+			versions = true;
+			break;
+		case OPT_VERSIONS_AT:
+			if ((rc = rv_restore_parse_time(optarg, &versions_at)))
+				return rc;
+			break;
 		case OPT_PROGRESS: {
 			int64_t ms;
 			if (rv_parse_duration_ms(optarg, &ms) || ms < 100 || ms > 86400000)
@@ -253,6 +274,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return rv_error(RV_EUSAGE, "restore takes at most one URL (see revenant restore "
 					   "--help)");
+	if (versions_at != RV_VERSIONS_NEWEST && !versions)
+		return rv_error(RV_EUSAGE, "--versions-at goes with --versions");
 	if ((rc = rv_site_restore_check(&o)))
 		return rc;
 	ui.tty = isatty(2);
@@ -268,7 +291,10 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	rv_cli_content_opts(cfg, &keep);
 	o.content.keep = &keep;
 	o.content.keep_path = o.db;
-	if (!(rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
+	rc = versions ? rv_cli_open_store_versions(cfg, optind < argc ? argv[optind] : NULL,
+						   versions_at, &s)
+		      : rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s);
+	if (!rc)
 		rc = rv_site_restore(s, &o, &res);
 	if (!rc) {
 		print_result(&res, o.db);

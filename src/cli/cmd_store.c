@@ -4,7 +4,10 @@
 #include "store/xfer.h"
 #include "core/mem.h"
 #include "core/util.h"
+#include "content/restore.h"
+#include "core/config.h"
 #include "store/store.h"
+#include "store/versions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,9 @@ static const char store_usage[] =
     "  rm URL KEY...                 delete keys (a missing key is not an error)\n"
     "  caps URL                      what the store can do\n"
     "\n"
+    "ls, get and head take --versions [--versions-at TIME]: read the bucket's\n"
+    "object versions as restore --versions does (S3 with versioning).\n"
+    "\n"
     "-j N: parallel transfers (default 16).  Exit codes: 2 bad usage or URL,\n"
     "4 permission, 5 no such key or folder, 6 conditional put lost.\n";
 
@@ -52,13 +58,22 @@ struct sopts {
 	bool recursive, long_fmt, verbose, if_absent;
 	const char *if_match, *content_type, *range;
 	unsigned jobs;
+	bool versions;
+	int64_t versions_at;
 	int npos;
 	char **pos;
 };
 
 /* Long-only options get letters that are not in the short option string,
  * so that `allowed` can name every option with one character. */
-enum { OPT_IF_ABSENT = 'A', OPT_IF_MATCH = 'M', OPT_CONTENT_TYPE = 'T', OPT_RANGE = 'R' };
+enum {
+	OPT_IF_ABSENT = 'A',
+	OPT_IF_MATCH = 'M',
+	OPT_CONTENT_TYPE = 'T',
+	OPT_RANGE = 'R',
+	OPT_VERSIONS = 'V',
+	OPT_VERSIONS_AT = 'W',
+};
 
 static int parse_opts(int argc, char **argv, const char *allowed, struct sopts *o)
 {
@@ -71,12 +86,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct sopts *
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"long", no_argument, NULL, 'l'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"versions", no_argument, NULL, OPT_VERSIONS},
+	    {"versions-at", required_argument, NULL, OPT_VERSIONS_AT},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->jobs = DEFAULT_JOBS;
+	o->versions_at = RV_VERSIONS_NEWEST;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "rj:lv", longopts, NULL)) != -1) {
@@ -113,6 +131,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct sopts *
 		case OPT_RANGE:
 			o->range = optarg;
 			break;
+		case OPT_VERSIONS:
+			o->versions = true;
+			break;
+		case OPT_VERSIONS_AT: {
+			int rc = rv_restore_parse_time(optarg, &o->versions_at);
+			if (rc)
+				return rc;
+			break;
+		}
 		}
 		if (!strchr(allowed, c))
 			return rv_error(RV_EUSAGE, "option '%s' does not apply to 'store %s'",
@@ -120,7 +147,25 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct sopts *
 	}
 	o->pos = argv + optind;
 	o->npos = argc - optind;
+	if (o->versions_at != RV_VERSIONS_NEWEST && !o->versions)
+		return rv_error(RV_EUSAGE, "--versions-at goes with --versions");
 	return 0;
+}
+
+/* The store for a read: itself, or its versioned view (--versions). */
+static int open_read(struct rv_cli *cli, const struct sopts *o, struct rv_store **out)
+{
+	struct rv_config *cfg;
+	int rc;
+
+	if (!o->versions)
+		return rv_cli_open_store(cli, o->pos[0], out);
+	*out = NULL;
+	if ((rc = rv_cli_load_config(cli, false, &cfg)))
+		return rc;
+	rc = rv_cli_open_store_versions(cfg, o->pos[0], o->versions_at, out);
+	rv_config_free(cfg);
+	return rc;
 }
 
 static void iso_time(int64_t ms, char out[64])
@@ -161,7 +206,7 @@ static int cmd_ls(struct rv_cli *cli, struct sopts *o)
 
 	if (o->npos < 1 || o->npos > 2)
 		return usage_error("store ls wants URL [PREFIX]");
-	rc = rv_cli_open_store(cli, o->pos[0], &s);
+	rc = open_read(cli, o, &s);
 	if (rc)
 		return rc;
 	rc = rv_store_list(s, o->npos > 1 ? o->pos[1] : "", ls_print, &o->long_fmt);
@@ -309,7 +354,7 @@ static int cmd_get(struct rv_cli *cli, struct sopts *o)
 			return usage_error("store get -r wants URL PREFIX DIR");
 		if (o->range)
 			return usage_error("store get -r takes no --range");
-		rc = rv_cli_open_store(cli, o->pos[0], &s);
+		rc = open_read(cli, o, &s);
 		if (rc)
 			return rc;
 		rc = rv_xfer_get_tree(s, o->pos[1], o->pos[2], o->jobs, o->verbose, &xs);
@@ -327,7 +372,7 @@ static int cmd_get(struct rv_cli *cli, struct sopts *o)
 	rc = rv_store_key_check(o->pos[1]);
 	if (rc)
 		return rc;
-	rc = rv_cli_open_store(cli, o->pos[0], &s);
+	rc = open_read(cli, o, &s);
 	if (rc)
 		return rc;
 	if (o->npos == 3 && strcmp(o->pos[2], "-")) {
@@ -352,7 +397,7 @@ static int cmd_head(struct rv_cli *cli, struct sopts *o)
 
 	if (o->npos != 2)
 		return usage_error("store head wants URL KEY");
-	rc = rv_cli_open_store(cli, o->pos[0], &s);
+	rc = open_read(cli, o, &s);
 	if (rc)
 		return rc;
 	rc = rv_store_head(s, o->pos[1], &i);
@@ -431,8 +476,8 @@ static const struct {
 	const char *allowed; /* option letters, long-only ones included */
 	int (*run)(struct rv_cli *, struct sopts *);
 } subs[] = {
-    {"ls", "l", cmd_ls},    {"put", "rjvAMT", cmd_put}, {"get", "rjvR", cmd_get},
-    {"head", "", cmd_head}, {"rm", "v", cmd_rm},	{"caps", "", cmd_caps},
+    {"ls", "lVW", cmd_ls},    {"put", "rjvAMT", cmd_put}, {"get", "rjvRVW", cmd_get},
+    {"head", "VW", cmd_head}, {"rm", "v", cmd_rm},	  {"caps", "", cmd_caps},
 };
 
 int rv_cmd_store(struct rv_cli *cli, int argc, char **argv)

@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "engine/verify.h"
 #include "store/store.h"
+#include "store/versions.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +26,7 @@
 static const char verify_usage[] =
     "usage: revenant verify [--at TIME | --sample N] [--generation G] [--scratch DIR]\n"
     "                       [--json] [--metrics-file FILE] [--pushgateway URL] [-j N]\n"
-    "                       [URL]\n"
+    "                       [--versions [--versions-at TIME]] [URL]\n"
     "\n"
     "A restore drill: restore a recovery point of the store (URL, default store.url\n"
     "of the configuration) into a temporary folder under DIR and check everything a\n"
@@ -54,6 +55,10 @@ static const char verify_usage[] =
     "                         (a Prometheus Pushgateway; a failure sends no last-success\n"
     "                         time, so the gateway keeps the last one)\n"
     "  -j, --jobs N           parallel downloads (default 8)\n"
+    "  --versions             drill on the bucket's object versions (as restore\n"
+    "                         --versions would read them): each key's newest version\n"
+    "                         that is not a delete marker; needs S3 versioning\n"
+    "  --versions-at TIME     with --versions: as of TIME\n"
     "\n"
     "Prints the point (generation, sequence, commit time), its age (the RPO now),\n"
     "how long the restore took (the RTO estimate) and the bytes read.\n"
@@ -73,6 +78,8 @@ enum {
 	OPT_METRICS = 'M',
 	OPT_PUSH = 'P',
 	OPT_GEN = 'G',
+	OPT_VERSIONS = 'V',
+	OPT_VERSIONS_AT = 'v',
 };
 
 /* Where the figures go besides stdout. */
@@ -80,6 +87,8 @@ struct outputs {
 	bool json;
 	const char *metrics_file;
 	const char *pushgateway;
+	bool versions; /* read through the store's versioned view */
+	int64_t versions_at;
 };
 
 /* SIGINT/SIGTERM stop the drill between files; the scratch folder is
@@ -245,6 +254,8 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 	    {"pushgateway", required_argument, NULL, OPT_PUSH},
 	    {"generation", required_argument, NULL, OPT_GEN},
 	    {"jobs", required_argument, NULL, 'j'},
+	    {"versions", no_argument, NULL, OPT_VERSIONS},
+	    {"versions-at", required_argument, NULL, OPT_VERSIONS_AT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -295,10 +306,19 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 			if ((rc = rv_cli_parse_jobs(optarg, &o->jobs)))
 				return rc;
 			break;
+		case OPT_VERSIONS:
+			out->versions = true;
+			break;
+		case OPT_VERSIONS_AT:
+			if ((rc = rv_restore_parse_time(optarg, &out->versions_at)))
+				return rc;
+			break;
 		default:
 			return rv_cli_bad_option("verify", argv[optind - 1]);
 		}
 	}
+	if (out->versions_at != RV_VERSIONS_NEWEST && !out->versions)
+		return rv_error(RV_EUSAGE, "--versions-at goes with --versions");
 	if (at && o->sample)
 		return rv_error(RV_EUSAGE, "--at and --sample do not go together");
 	if (o->gen && o->sample)
@@ -348,7 +368,7 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	struct sigctx sc = {.done_fd = -1};
 	struct rv_config *cfg = NULL;
 	struct rv_store *s = NULL;
-	struct outputs out = {0};
+	struct outputs out = {.versions_at = RV_VERSIONS_NEWEST};
 	char *keep = NULL;
 	bool sig = false;
 	pthread_t th;
@@ -365,7 +385,10 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	sc.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sig = sc.done_fd != -1 && pthread_create(&th, NULL, signal_thread, &sc) == 0;
 	if (!(rc = rv_cli_load_config(cli, false, &cfg)) &&
-	    !(rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
+	    !(rc = out.versions
+		       ? rv_cli_open_store_versions(cfg, optind < argc ? argv[optind] : NULL,
+						    out.versions_at, &s)
+		       : rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s)))
 		rc = rv_verify(s, &o, &res);
 	if (sig) {
 		uint64_t one = 1;

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/versions.h"
 
 #include <errno.h>
 #include <string.h>
@@ -76,10 +77,16 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 	o->creds_config = cc;
 }
 
-int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct rv_store **out)
+/* The store at `url` with the config's tunables and credentials; with
+ * `versions`, its versioned view as of `at_ms` (store/versions.h).  The
+ * view reads the backend's raw objects: a layer over the objects' bytes
+ * (the encryption layer) goes on top of it, here, for both paths. */
+static int open_store(const struct rv_config *cfg, const char *url, bool versions, int64_t at_ms,
+		      struct rv_store **out)
 {
 	struct rv_store_opts o;
 	struct rv_creds_config cc;
+	int rc;
 
 	*out = NULL;
 	if (!url)
@@ -89,7 +96,24 @@ int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct r
 				cfg->source);
 	rv_cli_store_opts(cfg, &o, &cc);
 	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
-	return rv_store_open(out, url, &o);
+	if ((rc = rv_store_open(out, url, &o)))
+		return rc;
+	if (versions && (rc = rv_store_versions_open(out, at_ms))) {
+		rv_store_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct rv_store **out)
+{
+	return open_store(cfg, url, false, 0, out);
+}
+
+int rv_cli_open_store_versions(const struct rv_config *cfg, const char *url, int64_t at_ms,
+			       struct rv_store **out)
+{
+	return open_store(cfg, url, true, at_ms, out);
 }
 
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -46,6 +47,9 @@ struct s3_store {
 	char *endpoint_desc;
 	struct rv_creds_provider *creds;
 	bool own_creds;
+	/* The server wants Content-MD5 on object uploads (a bucket with an
+	 * Object Lock default retention): learnt from its first refusal. */
+	atomic_bool md5_puts;
 	pthread_mutex_t pool_mu;
 	CURL *pool[S3_POOL_MAX];
 	size_t npool;
@@ -67,7 +71,10 @@ struct s3_req {
 	const char *content_type;
 	const char *if_none_match;
 	const char *if_match;
-	bool content_md5; /* bucket configuration bodies */
+	bool content_md5;     /* bucket configuration bodies */
+	char md5[32];	      /* Content-MD5 of the body (base64), "" = none */
+	const char *hdr_name; /* one more signed header (x-amz-...), or NULL */
+	const char *hdr_value;
 	/* Body: memory, or `body_fd` read with pread from body_off. */
 	const void *body;
 	uint64_t body_len;
@@ -156,7 +163,7 @@ static void content_md5(char out[32], const void *p, size_t n)
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
-#define S3_MAX_HEADERS 12
+#define S3_MAX_HEADERS 14
 
 /* The header lines of a signed request, each a fresh string in lines[]
  * (NULL-terminated; the caller frees them). */
@@ -166,7 +173,7 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 	struct s3_store *st = st_of(s);
 	struct rv_aws_creds cr = {0};
 	struct rv_sigv4_out sig = {0};
-	struct rv_header sh[4];
+	struct rv_header sh[5];
 	char md5[32];
 	size_t nsh = 0, nl = 0;
 	int rc;
@@ -177,6 +184,8 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 	sh[nsh++] = (struct rv_header){"Host", st->host};
 	if (r->if_none_match)
 		sh[nsh++] = (struct rv_header){"If-None-Match", r->if_none_match};
+	if (r->hdr_name)
+		sh[nsh++] = (struct rv_header){r->hdr_name, r->hdr_value};
 	if (r->if_match)
 		sh[nsh++] = (struct rv_header){"If-Match", r->if_match};
 	else if (r->out_fd >= 0 && resp->written && resp->resume_etag[0])
@@ -211,7 +220,9 @@ static int sign_request(struct rv_store *s, const struct s3_req *r, const struct
 			lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
 		if (r->content_type)
 			lines[nl++] = rv_asprintf("Content-Type: %s", r->content_type);
-		if (r->content_md5 && r->body_fd < 0 && r->body_len) {
+		if (r->md5[0]) {
+			lines[nl++] = rv_asprintf("Content-MD5: %s", r->md5);
+		} else if (r->content_md5 && r->body_fd < 0 && r->body_len) {
 			content_md5(md5, r->body, (size_t)r->body_len);
 			lines[nl++] = rv_asprintf("Content-MD5: %s", md5);
 		}
@@ -429,6 +440,74 @@ static int gave_up(struct rv_store *s, const struct s3_req *r, const struct s3_r
 			resp->err.message, rt->attempt, rt->attempt == 1 ? "" : "s", secs);
 }
 
+/* The Content-MD5 of a request's body: memory, or pread from its fd. */
+static int body_md5(struct s3_req *r)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[16];
+	unsigned int mdlen = sizeof(md);
+	char *buf = NULL;
+	uint64_t done = 0;
+	int rc = 0;
+
+	if (!ctx)
+		abort();
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	if (r->body_fd < 0) {
+		EVP_DigestUpdate(ctx, r->body, (size_t)r->body_len);
+		done = r->body_len;
+	} else {
+		buf = rv_malloc(S3_COPY_CHUNK);
+	}
+	while (done < r->body_len) {
+		size_t want = r->body_len - done > S3_COPY_CHUNK ? S3_COPY_CHUNK
+								 : (size_t)(r->body_len - done);
+		ssize_t n = pread(r->body_fd, buf, want, (off_t)(r->body_off + done));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = rv_error_errno(RV_EFAIL, n ? errno : EIO, "s3 %s '%s': read the input",
+					    r->op, r->shown ? r->shown : "");
+			break;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (!rc) {
+		EVP_DigestFinal_ex(ctx, md, &mdlen);
+		EVP_EncodeBlock((unsigned char *)r->md5, md, 16);
+	}
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* An upload the server refused for want of Content-MD5 (S3 asks for it
+ * in a bucket with an Object Lock default retention): true when it is
+ * worth sending again with one, which every later upload then carries. */
+static bool wants_md5(struct rv_store *s, struct s3_req *r, const struct s3_resp *resp)
+{
+	if (resp->status != 400 || strcmp(resp->err.code, "InvalidRequest") || r->md5[0] ||
+	    strcmp(r->method, "PUT") || !strstr(resp->err.message, "Content-MD5"))
+		return false;
+	if (body_md5(r)) {
+		rv_error_clear();
+		return false;
+	}
+	if (!atomic_exchange(&st_of(s)->md5_puts, true))
+		rv_log(RV_LOG_INFO,
+		       "s3: the bucket wants Content-MD5 on uploads (Object Lock); "
+		       "sending it from now on",
+		       "store", s->describe, NULL);
+	return true;
+}
+
+/* Content-MD5 up front once the server has asked for it. */
+static int md5_if_wanted(struct rv_store *s, struct s3_req *r)
+{
+	return atomic_load(&st_of(s)->md5_puts) ? body_md5(r) : 0;
+}
+
 /* One S3 request with retries.  0 on a 2xx answer; otherwise the mapped
  * error (resp->status and resp->err tell the caller what S3 said, so that
  * it may treat, say, a 404 on delete as success). */
@@ -500,6 +579,8 @@ static int s3_call(struct rv_store *s, struct s3_req *r, struct s3_resp *resp)
 				       r->op, "key", r->shown ? r->shown : "", "reason", why, NULL);
 				continue;
 			}
+			if (v != RV_S3_RETRY && wants_md5(s, r, resp))
+				continue;
 			if (v != RV_S3_RETRY) {
 				struct rv_s3_ctx c = ctx_of(s, r);
 				return rv_s3_error_map(&c, resp->status, &resp->err);
@@ -625,7 +706,9 @@ static int single_put(struct rv_store *s, const char *key, struct src *in, struc
 		r.body = in->mem;
 		r.body_len = in->mem_len;
 	}
-	rc = s3_call(s, &r, &resp);
+	rc = md5_if_wanted(s, &r);
+	if (!rc)
+		rc = s3_call(s, &r, &resp);
 	if (!rc)
 		put_done(po, resp.etag);
 	return rc;
@@ -730,7 +813,9 @@ static int upload_part(struct mp *m, unsigned pn, const char *mem, int fd, uint6
 	} else {
 		r.body = mem;
 	}
-	rc = s3_call(m->s, &r, &resp);
+	rc = md5_if_wanted(m->s, &r);
+	if (!rc)
+		rc = s3_call(m->s, &r, &resp);
 	if (rc)
 		return rc;
 	if (!resp.etag[0])
@@ -1058,6 +1143,8 @@ static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 
 /* ---- get, head, list, delete ------------------------------------------------ */
 
+static const struct rv_store_ops s3_ops;
+
 static void info_from(struct rv_obj_info *out, const char *key, const struct s3_resp *r,
 		      uint64_t size)
 {
@@ -1070,14 +1157,20 @@ static void info_from(struct rv_obj_info *out, const char *key, const struct s3_
 	snprintf(out->etag, sizeof(out->etag), "%s", r->etag);
 }
 
-static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
+/* HEAD, or with `vquery` ("versionId=...", encoded) HEAD of one version. */
+static int head_obj(struct rv_store *s, const char *key, const char *vquery,
+		    struct rv_obj_info *out)
 {
 	struct s3_req r;
 	struct s3_resp resp = {0};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	req_init(&r, "head", "HEAD", key);
+	if (vquery)
+		req_init(&r, "head-version", "HEAD", key);
+	else
+		req_init(&r, "head", "HEAD", key);
+	r.query = vquery;
 	rc = s3_call(s, &r, &resp);
 	if (rc)
 		return rc;
@@ -1087,8 +1180,13 @@ static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
 	return 0;
 }
 
-static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
-		     struct rv_obj_info *info_out)
+static int s3_head(struct rv_store *s, const char *key, struct rv_obj_info *out)
+{
+	return head_obj(s, key, NULL, out);
+}
+
+static int get_obj(struct rv_store *s, const char *key, const char *vquery, int fd, uint64_t off,
+		   uint64_t len, struct rv_obj_info *info_out)
 {
 	struct s3_req r;
 	struct s3_resp resp = {0};
@@ -1097,7 +1195,11 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 
 	if (info_out)
 		memset(info_out, 0, sizeof(*info_out));
-	req_init(&r, "get", "GET", key);
+	if (vquery)
+		req_init(&r, "get-version", "GET", key);
+	else
+		req_init(&r, "get", "GET", key);
+	r.query = vquery;
 	r.out_fd = fd;
 	r.range_off = off;
 	r.range_len = len;
@@ -1108,7 +1210,7 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 		struct rv_obj_info hi;
 		char saved[512];
 		snprintf(saved, sizeof(saved), "%s", rv_errmsg());
-		if (!s3_head(s, key, &hi) && hi.size == 0) {
+		if (!head_obj(s, key, vquery, &hi) && hi.size == 0) {
 			if (info_out)
 				*info_out = hi;
 			else
@@ -1134,6 +1236,103 @@ static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, 
 				(unsigned long long)resp.written, (unsigned long long)want);
 	info_from(info_out, key, &resp, size);
 	return 0;
+}
+
+static int s3_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
+		     struct rv_obj_info *info_out)
+{
+	return get_obj(s, key, NULL, fd, off, len, info_out);
+}
+
+/* "versionId=<id>", encoded, for the one-version requests. */
+static char *version_query(const char *version_id)
+{
+	struct rv_buf q = RV_BUF_INIT(4096);
+	char *out = NULL;
+
+	if (!rv_buf_addstr(&q, "versionId=") &&
+	    !rv_aws_uri_encode(&q, version_id, strlen(version_id), false))
+		out = rv_strdup(rv_buf_str(&q));
+	rv_buf_release(&q);
+	return out;
+}
+
+int rv_s3_get_version(struct rv_store *s, const char *key, const char *version_id, int fd,
+		      uint64_t off, uint64_t len, struct rv_obj_info *info_out)
+{
+	char *q = version_query(version_id);
+	int rc;
+
+	if (!q)
+		return rv_error(RV_ECORRUPT, "s3 get '%s': the version id is too long", key);
+	rc = get_obj(s, key, q, fd, off, len, info_out);
+	free(q);
+	return rc;
+}
+
+int rv_s3_head_version(struct rv_store *s, const char *key, const char *version_id,
+		       struct rv_obj_info *out)
+{
+	char *q = version_query(version_id);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!q)
+		return rv_error(RV_ECORRUPT, "s3 head '%s': the version id is too long", key);
+	rc = head_obj(s, key, q, out);
+	free(q);
+	return rc;
+}
+
+int rv_s3_list_versions(struct rv_store *s, const char *prefix, const char *key_marker,
+			const char *vid_marker, bool dirs, unsigned max, struct rv_buf *body)
+{
+	struct rv_buf q = RV_BUF_INIT(16384);
+	char *full = rv_asprintf("%s%s", s->url.prefix, prefix);
+	struct s3_req r;
+	struct s3_resp resp = {0};
+	int rc = 0;
+
+	/* Parameters in canonical (sorted) order; key-marker is a full key. */
+	if (dirs)
+		rc = rv_buf_addstr(&q, "delimiter=%2F&");
+	if (!rc && key_marker && *key_marker) {
+		rc = rv_buf_addstr(&q, "key-marker=");
+		if (!rc)
+			rc = rv_aws_uri_encode(&q, key_marker, strlen(key_marker), false);
+		if (!rc)
+			rc = rv_buf_addstr(&q, "&");
+	}
+	if (!rc)
+		rc = rv_buf_addf(&q, "max-keys=%u&prefix=", max);
+	if (!rc)
+		rc = rv_aws_uri_encode(&q, full, strlen(full), false);
+	if (!rc && key_marker && *key_marker && vid_marker && *vid_marker) {
+		rc = rv_buf_addstr(&q, "&version-id-marker=");
+		if (!rc)
+			rc = rv_aws_uri_encode(&q, vid_marker, strlen(vid_marker), false);
+	}
+	if (!rc)
+		rc = rv_buf_addstr(&q, "&versions=");
+	if (rc) {
+		rc =
+		    rv_error(RV_EUSAGE, "s3 list versions '%s': prefix or marker too long", prefix);
+		goto out;
+	}
+	req_init(&r, "list-versions", "GET", NULL);
+	r.shown = prefix;
+	r.query = rv_buf_str(&q);
+	r.resp = body;
+	rc = s3_call(s, &r, &resp);
+out:
+	free(full);
+	rv_buf_release(&q);
+	return rc;
+}
+
+bool rv_s3_is(const struct rv_store *s)
+{
+	return s && s->ops == &s3_ops;
 }
 
 /* ListObjectsV2; `dirs` asks with delimiter '/' for the CommonPrefixes. */
@@ -1286,19 +1485,29 @@ static int s3_probe(struct rv_store *s)
 
 int rv_store_probe(struct rv_store *s)
 {
-	if (s->url.kind != RV_STORE_S3)
-		return 0; /* the file backend's capabilities are known statically */
+	if (s->url.kind != RV_STORE_S3 || s->ops != &s3_ops)
+		return 0; /* the file backend's capabilities are known statically;
+			     the versioned view (s3_versions.c) writes nothing */
 	return s3_probe(s);
 }
 
 int rv_s3_bucket_call(struct rv_store *s, const char *op, const char *method, const char *query,
 		      const char *body, struct rv_buf *resp, long *status, struct rv_s3_error *err)
 {
+	return rv_s3_bucket_call_hdr(s, op, method, query, body, NULL, NULL, resp, status, err);
+}
+
+int rv_s3_bucket_call_hdr(struct rv_store *s, const char *op, const char *method, const char *query,
+			  const char *body, const char *hdr_name, const char *hdr_value,
+			  struct rv_buf *resp, long *status, struct rv_s3_error *err)
+{
 	struct s3_req r;
 	struct s3_resp rs = {0};
 	int rc;
 
 	req_init(&r, op, method, NULL);
+	r.hdr_name = hdr_name;
+	r.hdr_value = hdr_value;
 	r.query = query;
 	r.body = body;
 	r.body_len = body ? strlen(body) : 0;

@@ -79,7 +79,57 @@ int rv_s3_bucket_call(struct rv_store *s, const char *op, const char *method, co
 		      const char *body, struct rv_buf *resp, long *status,
 		      struct rv_s3_error *err) RV_WARN_UNUSED;
 
+/* rv_s3_bucket_call with one more signed x-amz-* header (name, value). */
+int rv_s3_bucket_call_hdr(struct rv_store *s, const char *op, const char *method, const char *query,
+			  const char *body, const char *hdr_name, const char *hdr_value,
+			  struct rv_buf *resp, long *status,
+			  struct rv_s3_error *err) RV_WARN_UNUSED;
+/* <ObjectLockConfiguration> with a default retention (owned string). */
+char *rv_s3_object_lock_body(unsigned days, bool compliance);
+
 /* Region to use: explicit, URL, AWS_REGION, AWS_DEFAULT_REGION, us-east-1. */
 const char *rv_s3_pick_region(const char *opt, const char *url_region);
+
+/* ---- the versioned view (s3_versions.c) ---------------------------------- */
+
+/* One entry of a ListObjectVersions answer: a <Version> or a
+ * <DeleteMarker>, in the answer's order (keys ascending, each key's
+ * versions newest first). */
+struct rv_s3_version {
+	char *key;	  /* relative to the strip prefix; owned */
+	char *version_id; /* owned */
+	bool delete_marker;
+	bool is_latest;
+	uint64_t size;
+	int64_t mtime_ms;
+	char etag[80];
+};
+struct rv_s3_version_page {
+	struct rv_s3_version *v;
+	size_t n;
+	struct rv_list_page dirs; /* <CommonPrefixes> (with a delimiter) */
+	bool truncated;
+	char *next_key_marker; /* full keys, as the server gave them */
+	char *next_vid_marker;
+};
+/* ListVersionsResult -> page; entries not under `strip` are skipped, the
+ * rest are returned with `strip` removed. */
+int rv_s3_parse_versions(const char *body, size_t len, const char *strip,
+			 struct rv_s3_version_page *out) RV_WARN_UNUSED;
+void rv_s3_version_page_release(struct rv_s3_version_page *p);
+
+/* True when `s` is the plain S3 backend. */
+bool rv_s3_is(const struct rv_store *s);
+/* GetObject / HeadObject of one version (versionId); as the ops do. */
+int rv_s3_get_version(struct rv_store *s, const char *key, const char *version_id, int fd,
+		      uint64_t off, uint64_t len, struct rv_obj_info *info_out) RV_WARN_UNUSED;
+int rv_s3_head_version(struct rv_store *s, const char *key, const char *version_id,
+		       struct rv_obj_info *out) RV_WARN_UNUSED;
+/* One ListObjectVersions request (GET ?versions) for the keys under
+ * `prefix` (relative to the store's), from the full-key markers; the raw
+ * answer in `body` (parse with rv_s3_parse_versions). */
+int rv_s3_list_versions(struct rv_store *s, const char *prefix, const char *key_marker,
+			const char *vid_marker, bool dirs, unsigned max,
+			struct rv_buf *body) RV_WARN_UNUSED;
 
 #endif

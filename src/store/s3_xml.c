@@ -101,6 +101,11 @@ const char *rv_s3_permission(const char *op)
 	    {"create-bucket", "s3:CreateBucket"},
 	    {"put-versioning", "s3:PutBucketVersioning"},
 	    {"get-versioning", "s3:GetBucketVersioning"},
+	    {"get-version", "s3:GetObjectVersion"},
+	    {"head-version", "s3:GetObjectVersion"},
+	    {"list-versions", "s3:ListBucketVersions"},
+	    {"put-object-lock", "s3:PutBucketObjectLockConfiguration"},
+	    {"get-object-lock", "s3:GetBucketObjectLockConfiguration"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -114,7 +119,9 @@ const char *rv_s3_permission(const char *op)
 static bool bucket_level(const char *op)
 {
 	return !strcmp(op, "list") || !strcmp(op, "head-bucket") || !strcmp(op, "create-bucket") ||
-	       !strcmp(op, "put-versioning") || !strcmp(op, "get-versioning");
+	       !strcmp(op, "put-versioning") || !strcmp(op, "get-versioning") ||
+	       !strcmp(op, "list-versions") || !strcmp(op, "put-object-lock") ||
+	       !strcmp(op, "get-object-lock");
 }
 
 int rv_s3_error_map(const struct rv_s3_ctx *c, long status, const struct rv_s3_error *e)
@@ -134,7 +141,8 @@ int rv_s3_error_map(const struct rv_s3_ctx *c, long status, const struct rv_s3_e
 				"bucket '%s' does not exist — run `revenant bucket init s3://%s "
 				"--region %s`",
 				c->bucket, c->bucket, region);
-	if (!strcmp(code, "NoSuchKey") || (status == 404 && !code[0]))
+	if (!strcmp(code, "NoSuchKey") || !strcmp(code, "NoSuchVersion") ||
+	    (status == 404 && !code[0]))
 		return rv_error(RV_ENOTFOUND, "%s: no such object in s3://%s/%s", what, c->bucket,
 				c->prefix);
 	if (!strcmp(code, "NoSuchUpload"))
@@ -177,6 +185,12 @@ int rv_s3_error_map(const struct rv_s3_ctx *c, long status, const struct rv_s3_e
 				what, c->bucket, region, code[0] ? code : "redirect");
 	}
 	if (status == 403 || !strcmp(code, "AccessDenied")) {
+		if (!strcmp(c->op, "list-versions"))
+			return rv_error(RV_EAUTH,
+					"%s: access denied — reading old versions needs "
+					"s3:ListBucketVersions on arn:aws:s3:::%s and "
+					"s3:GetObjectVersion on arn:aws:s3:::%s/%s*",
+					what, c->bucket, c->bucket, c->prefix);
 		if (bucket_level(c->op))
 			return rv_error(RV_EAUTH,
 					"%s: access denied — the credentials need %s on "
@@ -447,6 +461,15 @@ char *rv_s3_versioning_body(bool enabled)
 			   enabled ? "Enabled" : "Suspended");
 }
 
+char *rv_s3_object_lock_body(unsigned days, bool compliance)
+{
+	return rv_asprintf("<ObjectLockConfiguration xmlns=\"" S3_NS "\">"
+			   "<ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+			   "<Rule><DefaultRetention><Mode>%s</Mode><Days>%u</Days>"
+			   "</DefaultRetention></Rule></ObjectLockConfiguration>",
+			   compliance ? "COMPLIANCE" : "GOVERNANCE", days);
+}
+
 static int digits(const char *s, int n, int *out)
 {
 	int v = 0;
@@ -503,4 +526,99 @@ const char *rv_s3_pick_region(const char *opt, const char *url_region)
 	if (env && *env)
 		return env;
 	return "us-east-1";
+}
+
+/* ---- ListObjectVersions ---------------------------------------------------- */
+
+void rv_s3_version_page_release(struct rv_s3_version_page *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].key);
+		free(p->v[i].version_id);
+	}
+	free(p->v);
+	rv_list_page_release(&p->dirs);
+	free(p->next_key_marker);
+	free(p->next_vid_marker);
+	memset(p, 0, sizeof(*p));
+}
+
+static int add_version(struct rv_s3_version_page *out, size_t *alloc, const xmlNode *n,
+		       const char *strip, bool marker)
+{
+	char *key = child_dup(n, "Key");
+	char tmp[64];
+	struct rv_s3_version *v;
+	size_t sl = strlen(strip);
+
+	if (!key)
+		return rv_error(RV_ECORRUPT, "s3 list versions: an entry without a <Key>");
+	if (strncmp(key, strip, sl) || !key[sl]) {
+		free(key);
+		return 0;
+	}
+	out->v = rv_grow(out->v, alloc, out->n + 1, sizeof(*out->v));
+	v = &out->v[out->n++];
+	memset(v, 0, sizeof(*v));
+	v->key = rv_strdup(key + sl);
+	free(key);
+	v->delete_marker = marker;
+	v->version_id = child_dup(n, "VersionId");
+	if (!v->version_id || !*v->version_id)
+		return rv_error(RV_ECORRUPT, "s3 list versions: '%.200s' has no <VersionId>",
+				v->key);
+	if (rv_xml_child_text(n, "IsLatest", tmp, sizeof(tmp)))
+		v->is_latest = !strcmp(tmp, "true");
+	if (!rv_xml_child_text(n, "LastModified", tmp, sizeof(tmp)) ||
+	    rv_parse_iso8601_ms(tmp, &v->mtime_ms))
+		return rv_error(RV_ECORRUPT,
+				"s3 list versions: bad or no <LastModified> for '%.200s'", v->key);
+	if (marker)
+		return 0;
+	if (!rv_xml_child_text(n, "Size", tmp, sizeof(tmp)) || rv_parse_u64(tmp, &v->size))
+		return rv_error(RV_ECORRUPT, "s3 list versions: bad or no <Size> for '%.200s'",
+				v->key);
+	rv_xml_child_text(n, "ETag", v->etag, sizeof(v->etag));
+	return 0;
+}
+
+int rv_s3_parse_versions(const char *body, size_t len, const char *strip,
+			 struct rv_s3_version_page *out)
+{
+	xmlDocPtr doc = rv_xml_parse(body, len, RV_S3_MAX_XML, "s3.xml");
+	xmlNode *root;
+	size_t alloc = 0, dalloc = 0;
+	char trunc[16];
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!doc)
+		return rv_error(RV_ECORRUPT, "s3 list versions: the answer is not XML");
+	root = xmlDocGetRootElement(doc);
+	if (!rv_xml_is(root, "ListVersionsResult")) {
+		xmlFreeDoc(doc);
+		return rv_error(RV_ECORRUPT,
+				"s3 list versions: the answer is not a ListVersionsResult");
+	}
+	for (xmlNode *c = root->children; c && !rc; c = c->next) {
+		if (rv_xml_is(c, "Version"))
+			rc = add_version(out, &alloc, c, strip, false);
+		else if (rv_xml_is(c, "DeleteMarker"))
+			rc = add_version(out, &alloc, c, strip, true);
+		else if (rv_xml_is(c, "CommonPrefixes"))
+			rc = add_dir(&out->dirs, &dalloc, c, strip);
+	}
+	if (!rc && rv_xml_child_text(root, "IsTruncated", trunc, sizeof(trunc)) &&
+	    !strcmp(trunc, "true")) {
+		out->truncated = true;
+		out->next_key_marker = child_dup(root, "NextKeyMarker");
+		out->next_vid_marker = child_dup(root, "NextVersionIdMarker");
+		if (!out->next_key_marker || !*out->next_key_marker)
+			rc = rv_error(RV_ECORRUPT,
+				      "s3 list versions: a truncated page without NextKeyMarker");
+	}
+	xmlFreeDoc(doc);
+	if (rc)
+		rv_s3_version_page_release(out);
+	return rc;
 }

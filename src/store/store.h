@@ -206,5 +206,19 @@ struct rv_bucket_init_result {
 };
 int rv_s3_bucket_init(const struct rv_store_url *url, const struct rv_store_opts *opts,
 		      struct rv_bucket_init_result *out) RV_WARN_UNUSED;
+/* The same with S3 Object Lock (`bucket init --object-lock DAYS`): a new
+ * bucket is created with Object Lock enabled, and the bucket gets a default
+ * retention of `days` in `compliance` or governance mode
+ * (PutObjectLockConfiguration, after versioning).  An existing bucket
+ * without Object Lock is asked to turn it on (AWS allows it on a versioned
+ * bucket); a server that refuses is RV_EUSAGE saying so, one without
+ * Object Lock RV_ENOTSUP. */
+struct rv_object_lock {
+	unsigned days; /* 0: no Object Lock */
+	bool compliance;
+};
+int rv_s3_bucket_init_lock(const struct rv_store_url *url, const struct rv_store_opts *opts,
+			   const struct rv_object_lock *lock,
+			   struct rv_bucket_init_result *out) RV_WARN_UNUSED;
 
 #endif

@@ -9,7 +9,8 @@
 #   - the IAM policies of modules/revenant-iam grant exactly the actions
 #     revenant's code calls: the S3 operations s3.c makes, mapped to actions
 #     by rv_s3_permission's table (s3_xml.c, the table its access-denied
-#     messages name), less bucket init's (the bucket is Terraform's), and the
+#     messages name), less bucket init's (the bucket is Terraform's) and the
+#     versioned recovery's (deploy/iam/recover.json must grant those), and the
 #     Route 53 actions route53.c names; replicate deletes only its probe
 #     objects (the prefix s3.c's S3_PROBE_PREFIX names), prune may delete
 #     everything under the store's prefix;
@@ -65,12 +66,21 @@ s3, s3x, bucket, r53 = (read("src/store/s3.c"), read("src/store/s3_xml.c"),
                         read("src/store/s3_bucket.c"), read("src/dns/route53.c"))
 table = dict(re.findall(r'\{"([a-z-]+)", "(s3:\w+)"\}', s3x))
 ops = set(re.findall(r'req_init\(&r, "([a-z-]+)"', s3))
-init_ops = set(re.findall(r'rv_s3_bucket_call\(s, "([a-z-]+)"', bucket))
+init_ops = set(re.findall(r'rv_s3_bucket_call(?:_hdr)?\(s, "([a-z-]+)"', bucket))
+# The versioned view's reads (restore/verify --versions) belong to a
+# recovery role of their own: deploy/iam/recover.json, checked below.
+versions_ops = {"list-versions", "get-version", "head-version"}
 errors = []
 for op in sorted(ops | init_ops):
     if op not in table:
         errors.append(f"s3 operation '{op}' has no action in rv_s3_permission")
-code_s3 = {table[o] for o in ops if o in table}
+code_s3 = {table[o] for o in ops - versions_ops if o in table}
+recover = json.load(open(f"{src}/deploy/iam/recover.json"))
+rec_acts = {a for st in recover["Statement"]
+            for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+if not {table[o] for o in versions_ops} <= rec_acts:
+    errors.append(f"deploy/iam/recover.json grants {sorted(rec_acts)}, not every action of "
+                  f"{sorted(table[o] for o in versions_ops)}")
 code_r53 = set(re.findall(r'"(route53:\w+)"', r53))
 acts = lambda name: {a for st in iam[name] for a in st["actions"]}
 granted = acts("replicate") | acts("prune")

@@ -316,6 +316,58 @@ static void test_dates_and_region(void **state)
 	unsetenv("AWS_DEFAULT_REGION");
 }
 
+/* ListObjectVersions: <Version> and <DeleteMarker> interleaved in the
+ * answer's order, the prefix stripped, entries outside it skipped, the
+ * markers of a truncated page; a version without its id is refused. */
+static void test_parse_versions(void **state)
+{
+	const char *body =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Name>b</Name><Prefix>site/</Prefix><KeyMarker></KeyMarker>"
+	    "<VersionIdMarker></VersionIdMarker><NextKeyMarker>site/lease.json</NextKeyMarker>"
+	    "<NextVersionIdMarker>v.3</NextVersionIdMarker><MaxKeys>4</MaxKeys>"
+	    "<IsTruncated>true</IsTruncated>"
+	    "<DeleteMarker><Key>site/hb.json</Key><VersionId>v.1</VersionId>"
+	    "<IsLatest>true</IsLatest><LastModified>2026-12-04T20:49:10.127Z</LastModified>"
+	    "</DeleteMarker>"
+	    "<Version><Key>site/hb.json</Key><VersionId>v.2</VersionId><IsLatest>false</IsLatest>"
+	    "<LastModified>2026-12-04T20:49:09.551Z</LastModified><ETag>\"e2\"</ETag>"
+	    "<Size>293</Size><StorageClass>STANDARD</StorageClass></Version>"
+	    "<Version><Key>elsewhere</Key><VersionId>v.9</VersionId>"
+	    "<LastModified>2026-12-04T20:49:09.551Z</LastModified><Size>1</Size></Version>"
+	    "<Version><Key>site/lease.json</Key><VersionId>v.3</VersionId>"
+	    "<IsLatest>true</IsLatest><LastModified>2026-12-04T20:49:11.002Z</LastModified>"
+	    "<ETag>\"e3\"</ETag><Size>30</Size></Version>"
+	    "</ListVersionsResult>";
+	const char *no_id = "<ListVersionsResult><Version><Key>site/a</Key>"
+			    "<LastModified>2026-12-04T20:49:11.002Z</LastModified><Size>1</Size>"
+			    "</Version></ListVersionsResult>";
+	struct rv_s3_version_page pg;
+
+	(void)state;
+	assert_int_equal(rv_s3_parse_versions(body, strlen(body), "site/", &pg), 0);
+	assert_int_equal(pg.n, 3);
+	assert_string_equal(pg.v[0].key, "hb.json");
+	assert_true(pg.v[0].delete_marker);
+	assert_true(pg.v[0].is_latest);
+	assert_string_equal(pg.v[0].version_id, "v.1");
+	assert_string_equal(pg.v[1].key, "hb.json");
+	assert_false(pg.v[1].delete_marker);
+	assert_int_equal(pg.v[1].size, 293);
+	assert_string_equal(pg.v[1].etag, "\"e2\"");
+	assert_true(pg.v[1].mtime_ms == 1796417349551LL);
+	assert_string_equal(pg.v[2].key, "lease.json");
+	assert_true(pg.truncated);
+	assert_string_equal(pg.next_key_marker, "site/lease.json");
+	assert_string_equal(pg.next_vid_marker, "v.3");
+	rv_s3_version_page_release(&pg);
+	assert_int_equal(rv_s3_parse_versions(no_id, strlen(no_id), "site/", &pg), RV_ECORRUPT);
+	assert_int_equal(rv_s3_parse_versions("<ListBucketResult/>", 19, "", &pg), RV_ECORRUPT);
+	assert_string_equal(rv_s3_permission("list-versions"), "s3:ListBucketVersions");
+	assert_string_equal(rv_s3_permission("get-version"), "s3:GetObjectVersion");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,7 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_map_other),	      cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_parse_list),	      cmocka_unit_test(test_entities_not_expanded),
 	    cmocka_unit_test(test_multipart_answers), cmocka_unit_test(test_bodies),
-	    cmocka_unit_test(test_dates_and_region),
+	    cmocka_unit_test(test_dates_and_region),  cmocka_unit_test(test_parse_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
