@@ -6,6 +6,7 @@
 #include "content/content.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "store/crypt.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -78,8 +79,12 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 
 int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct rv_store **out)
 {
+	struct rv_crypt_conf enc = {.key_file = cfg->store.encryption.key_file,
+				    .old_key_files =
+					(const char *const *)cfg->store.encryption.old_key_files};
 	struct rv_store_opts o;
 	struct rv_creds_config cc;
+	int rc;
 
 	*out = NULL;
 	if (!url)
@@ -87,9 +92,18 @@ int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct r
 	if (!url)
 		return rv_error(RV_EUSAGE, "no store URL: give one, or set store.url in %s",
 				cfg->source);
+
 	rv_cli_store_opts(cfg, &o, &cc);
 	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
-	return rv_store_open(out, url, &o);
+	if ((rc = rv_store_open(out, url, &o)))
+		return rc;
+	/* Encrypted or not, the store's mode is checked here, once, for every
+	 * command (store/crypt.h). */
+	if ((rc = rv_crypt_open(out, &enc))) {
+		rv_store_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int rv_cli_open_store(struct rv_cli *cli, const char *url, struct rv_store **out)

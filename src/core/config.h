@@ -80,6 +80,11 @@ struct rv_config {
 			char *secret_access_key; /* secret */
 			char *session_token;	 /* secret */
 		} credentials;
+		/* Client-side encryption (store/crypt.h); key_file NULL: off. */
+		struct {
+			char *key_file;	      /* the current key: writes and reads */
+			char **old_key_files; /* NULL-terminated: still read */
+		} encryption;
 	} store;
 	struct {
 		int level;  /* enum rv_log_level */

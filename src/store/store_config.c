@@ -85,6 +85,14 @@ static const struct rv_config_entry entries[] = {
      .type = RV_CONFIG_STRING,
      .flags = RV_CONFIG_F_SECRET,
      .off = RV_CONFIG_FIELD(store.credentials.session_token)},
+    /* The files hold keys, not the config: 32 random bytes each. */
+    {.name = "store.encryption.key_file",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(store.encryption.key_file),
+     .desc = "a file of 32 random bytes (openssl rand 32 > FILE)"},
+    {.name = "store.encryption.old_key_files",
+     .type = RV_CONFIG_LIST,
+     .off = RV_CONFIG_FIELD(store.encryption.old_key_files)},
 };
 
 /* Static credentials come whole or not at all, and not beside a profile. */
@@ -105,6 +113,12 @@ static int check(const struct rv_config *c, const struct rv_config_origin *o)
 	if (c->store.credentials.session_token && !c->store.credentials.access_key_id)
 		return rv_config_fail(o, l_token, k,
 				      "session_token needs access_key_id and secret_access_key");
+	if (c->store.encryption.old_key_files && c->store.encryption.old_key_files[0] &&
+	    !c->store.encryption.key_file)
+		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
+				      "store.encryption",
+				      "old_key_files needs key_file (the key new objects are "
+				      "written with)");
 	if (c->store.credentials.profile && c->store.credentials.access_key_id)
 		return rv_config_fail(
 		    o, l_profile > l_id ? l_profile : l_id, k,
