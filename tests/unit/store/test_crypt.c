@@ -150,8 +150,7 @@ static void put_all(struct rv_store *s, const char *prefix)
 }
 
 /* [off, off+len) of the object through get_fd, compared with the pattern. */
-static void check_range(struct rv_store *s, const char *key, size_t obj, uint64_t off,
-			uint64_t len)
+static void check_range(struct rv_store *s, const char *key, size_t obj, uint64_t off, uint64_t len)
 {
 	int fd = memfd_create("t", 0);
 	uint64_t want = off + len > sizes[obj] || !len ? sizes[obj] - off : len;
@@ -324,8 +323,7 @@ static void test_modes(void **state)
 	assert_int_equal(rv_test_open_file_store(plain_dir, &s), 0);
 	assert_int_equal(rv_store_put_buf(s, "lease.json", "{}", 2, NULL), 0);
 	assert_int_equal(rv_crypt_open(&s, &(struct rv_crypt_conf){0}), 0);
-	assert_int_equal(rv_crypt_open(&s, &(struct rv_crypt_conf){.key_file = f->k1}),
-			 RV_EUSAGE);
+	assert_int_equal(rv_crypt_open(&s, &(struct rv_crypt_conf){.key_file = f->k1}), RV_EUSAGE);
 	assert_non_null(strstr(rv_errmsg(), "unencrypted objects ('lease.json')"));
 	rv_store_free(s);
 
