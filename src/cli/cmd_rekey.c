@@ -56,7 +56,8 @@ int rv_cmd_rekey(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_JOBS:
 			if (rv_parse_u64(optarg, &jobs) || jobs < 1 || jobs > 64)
-				return rv_error(RV_EUSAGE, "--jobs wants 1 to 64, not '%s'", optarg);
+				return rv_error(RV_EUSAGE, "--jobs wants 1 to 64, not '%s'",
+						optarg);
 			o.jobs = (unsigned)jobs;
 			break;
 		default:
@@ -64,7 +65,8 @@ int rv_cmd_rekey(struct rv_cli *cli, int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return rv_error(RV_EUSAGE, "rekey takes at most one URL (see revenant rekey --help)");
+		return rv_error(RV_EUSAGE,
+				"rekey takes at most one URL (see revenant rekey --help)");
 	if ((rc = rv_cli_load_config(cli, false, &cfg)))
 		return rc;
 	rc = rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s);

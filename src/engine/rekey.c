@@ -123,7 +123,8 @@ int rv_rekey_run(struct rv_store *s, const struct rv_rekey_opts *o, struct rv_re
 	pthread_mutex_init(&r.mu, NULL);
 	rv_workq_init(&r.q, jobs, jobs, rekey_one, &r);
 	for (size_t i = 0; !rc && i < kl.n; i++) {
-		if (!strcmp(kl.v[i], RV_CRYPT_MARKER_KEY) || rv_str_startswith(kl.v[i], ".revenant/"))
+		if (!strcmp(kl.v[i], RV_CRYPT_MARKER_KEY) ||
+		    rv_str_startswith(kl.v[i], ".revenant/"))
 			continue;
 		st->scanned++;
 		if (!(rc = rv_workq_submit(&r.q, kl.v[i])))
