@@ -11,4 +11,5 @@ set(RV_FUZZ_TARGETS
   fuzz_route53
   fuzz_lease
   fuzz_dbobj
+  fuzz_sealed
 )
