@@ -310,33 +310,43 @@ static int marker_write(struct rv_store *inner, json_t *m, const char *etag)
 static int ensure_registered(struct crypt *c)
 {
 	const struct rv_seal_key *cur = &c->kr.keys[c->kr.current];
+	unsigned char fresh[RV_SEAL_KEY];
+	int rc = 0;
 
-	for (int i = 0; !c->registered && i < REGISTER_TRIES; i++) {
+	/* A new store's name key, if this process is the one to make it. */
+	if (!c->have_name_key && RAND_bytes(fresh, RV_SEAL_KEY) != 1)
+		return rv_error(RV_EFAIL, "no random bytes from OpenSSL");
+	for (int i = 0; !rc && !c->registered && i < REGISTER_TRIES; i++) {
 		unsigned char nk[RV_SEAL_KEY];
 		char etag[80];
 		bool has_cur;
 		json_t *m;
-		int rc = marker_read(c->inner, &m, etag);
 
+		rc = marker_read(c->inner, &m, etag);
 		if (rc == RV_ENOTFOUND) {
-			if (!c->have_name_key) {
-				if (RAND_bytes(c->name_key, RV_SEAL_KEY) != 1)
-					return rv_error(RV_EFAIL, "no random bytes from OpenSSL");
-				c->have_name_key = true;
-			}
+			rv_error_clear();
 			m = marker_new();
-			json_array_append_new(json_object_get(m, "keys"),
-					      marker_entry(cur, c->name_key));
+			json_array_append_new(
+			    json_object_get(m, "keys"),
+			    marker_entry(cur, c->have_name_key ? c->name_key : fresh));
 			rc = marker_write(c->inner, m, NULL);
 			json_decref(m);
-			if (rc && rc != RV_EPRECOND)
-				return rc;
+			if (rc == RV_EPRECOND)
+				rc = 0; /* another writer made it first: read theirs */
 			continue;
 		}
 		if (rc)
-			return rc;
+			break;
+		/* What is stored is what everyone uses.  The name key never
+		 * changes once known: blobs are already named with it. */
 		rc = marker_unwrap(c, m, nk, &has_cur);
-		if (!rc) {
+		if (!rc && c->have_name_key && memcmp(nk, c->name_key, RV_SEAL_KEY))
+			rc = rv_error(
+			    RV_ECORRUPT,
+			    "'" RV_CRYPT_MARKER_KEY "' now holds another blob-name key than "
+			    "when the store was opened — it was replaced; restore it from "
+			    "a copy (docs/OPERATIONS.md)");
+		if (!rc && !c->have_name_key) {
 			memcpy(c->name_key, nk, RV_SEAL_KEY);
 			c->have_name_key = true;
 		}
@@ -357,13 +367,12 @@ static int ensure_registered(struct crypt *c)
 				rc = 0;
 		}
 		json_decref(m);
-		if (rc)
-			return rc;
 	}
-	if (!c->registered)
-		return rv_error(RV_EPRECOND, "the store's encryption marker kept changing while "
-					     "this key was added to it — try again");
-	return 0;
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (!rc && !c->registered)
+		rc = rv_error(RV_EPRECOND, "the store's encryption marker kept changing while "
+					   "this key was added to it — try again");
+	return rc;
 }
 
 static int registered(struct crypt *c)
