@@ -32,7 +32,7 @@ done
 work=$(mktemp -d -t rv-cryptbench.XXXXXX)
 RP=
 cleanup() {
-	if [ -n "$RP" ]; then kill "$RP" 2>/dev/null || true; fi
+	if [ -n "$RP" ]; then kill "$(pgrep -P "$RP")" "$RP" 2>/dev/null || true; fi
 	if declare -F s3rver_stop >/dev/null; then s3rver_stop || true; fi
 	wait 2>/dev/null || true
 	rm -rf "$work"
@@ -96,8 +96,9 @@ for ((i = 0; i < 2 * RUNS; i++)); do
 		revenant_content_files_shipped_total "$FILES" 1800 >/dev/null || die "replicate: $(tail -3 "$work/rep.log")"
 	grep -q 'sqlite: snapshot written' "$work/rep.log" || die "no snapshot"
 	t1=$(date +%s.%N)
-	kill -TERM "$RP"
-	wait "$RP" || die "replicate did not stop cleanly"
+	# /usr/bin/time passes no signal on: stop revenant, its child
+	kill -TERM "$(pgrep -P "$RP")"
+	wait "$RP" || die "replicate did not stop cleanly: $(tail -3 "$work/rep.log")"
 	RP=
 	read -r _ _ u s _ <"$work/rep.time"
 	wall=$(awk "BEGIN{printf \"%.2f\", $t1 - $t0}")

@@ -79,9 +79,12 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 
 int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct rv_store **out)
 {
-	struct rv_crypt_conf enc = {.key_file = cfg->store.encryption.key_file,
-				    .old_key_files =
-					(const char *const *)cfg->store.encryption.old_key_files};
+	struct rv_crypt_conf enc = {
+	    .key_file = cfg->store.encryption.key_file,
+	    .old_key_files = (const char *const *)cfg->store.encryption.old_key_files,
+	    .passphrase_file = cfg->store.encryption.passphrase_file,
+	    .old_passphrase_files =
+		(const char *const *)cfg->store.encryption.old_passphrase_files};
 	struct rv_store_opts o;
 	struct rv_creds_config cc;
 	int rc;

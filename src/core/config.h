@@ -82,8 +82,10 @@ struct rv_config {
 		} credentials;
 		/* Client-side encryption (store/crypt.h); key_file NULL: off. */
 		struct {
-			char *key_file;	      /* the current key: writes and reads */
-			char **old_key_files; /* NULL-terminated: still read */
+			char *key_file;	       /* the current key: writes and reads */
+			char **old_key_files;  /* NULL-terminated: still read */
+			char *passphrase_file; /* or a passphrase's key (scrypt) */
+			char **old_passphrase_files;
 		} encryption;
 	} store;
 	struct {

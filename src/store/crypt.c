@@ -9,12 +9,12 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +28,8 @@
 
 struct crypt {
 	struct rv_store *inner;
-	struct rv_seal_keyring kr;
+	struct rv_seal_keyring kr; /* fixed once the layer is open */
+	json_t *cur_kdf;	   /* the current key's scrypt parameters, if a passphrase's */
 	pthread_mutex_t mu;
 	/* Under mu. */
 	bool have_name_key; /* known (from the marker, or made for a new store) */
@@ -80,27 +81,208 @@ static int load_key(const char *path, struct rv_seal_key *out)
 	return rc;
 }
 
+/* Add `k` unless a key with its id is there; its index either way. */
+static size_t keyring_add(struct rv_seal_keyring *kr, const struct rv_seal_key *k)
+{
+	const struct rv_seal_key *have = rv_seal_keyring_find(kr, k->id);
+
+	if (have)
+		return (size_t)(have - kr->keys);
+	kr->keys = rv_realloc(kr->keys, (kr->n + 1) * sizeof(*kr->keys));
+	kr->keys[kr->n] = *k;
+	return kr->n++;
+}
+
 int rv_crypt_keyring_load(struct rv_seal_keyring *out, const struct rv_crypt_conf *conf)
 {
-	size_t n = 1;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; conf->old_key_files && conf->old_key_files[i]; i++)
-		n++;
-	out->keys = rv_calloc(n, sizeof(*out->keys));
-	for (size_t i = 0; !rc && i < n; i++) {
+	out->current = SIZE_MAX;
+	for (size_t i = 0; !rc && (i == 0 || (conf->old_key_files && conf->old_key_files[i - 1]));
+	     i++) {
+		const char *path = i ? conf->old_key_files[i - 1] : conf->key_file;
 		struct rv_seal_key k;
+		size_t at;
 
-		rc = load_key(i ? conf->old_key_files[i - 1] : conf->key_file, &k);
+		if (!path)
+			continue;
+		rc = load_key(path, &k);
 		/* the same key twice (a key file listed again) counts once */
-		if (!rc && !rv_seal_keyring_find(out, k.id))
-			out->keys[out->n++] = k;
+		if (!rc) {
+			at = keyring_add(out, &k);
+			if (!i)
+				out->current = at;
+		}
 		OPENSSL_cleanse(&k, sizeof(k));
 	}
-	out->current = 0;
 	if (rc)
 		rv_seal_keyring_release(out);
+	return rc;
+}
+
+/* Entry i's key id, or false when it is malformed. */
+static bool entry_id(json_t *e, unsigned char id[RV_SEAL_KEYID])
+{
+	const char *s = json_string_value(json_object_get(e, "id"));
+
+	return s && strlen(s) == 2 * RV_SEAL_KEYID && !rv_unhex(id, RV_SEAL_KEYID, s);
+}
+
+/* ---- passphrases: scrypt, the salt and cost in the marker ------------------ */
+
+#define SCRYPT_N_DEFAULT (1u << 16)
+#define SCRYPT_N_MIN	 (1u << 15)
+#define SCRYPT_N_MAX	 (1u << 18)
+#define SCRYPT_R	 8u
+#define SCRYPT_P	 1u
+#define SCRYPT_SALT	 16
+#define PASS_MIN	 12
+
+static int load_pass(const char *path, char **out)
+{
+	size_t len;
+	int rc = rv_read_file(path, KEY_FILE_MAX, out, &len);
+
+	if (rc == RV_ENOTFOUND)
+		return rv_error(RV_EUSAGE, "passphrase file '%s' does not exist", path);
+	if (rc)
+		return rc;
+	while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
+		(*out)[--len] = '\0';
+	if (len < PASS_MIN || strlen(*out) != len) {
+		OPENSSL_cleanse(*out, len);
+		free(*out);
+		*out = NULL;
+		return rv_error(RV_EUSAGE,
+				"passphrase file '%s' must hold at least %d characters on one "
+				"line (or use key_file with 32 random bytes)",
+				path, PASS_MIN);
+	}
+	return 0;
+}
+
+/* scrypt(pass, salt, N, r, p) -> a data key. */
+static int scrypt_key(const char *pass, const unsigned char *salt, size_t salt_len, uint64_t n,
+		      uint64_t r, uint64_t p, struct rv_seal_key *out)
+{
+	unsigned char raw[RV_SEAL_KEY];
+
+	if (!EVP_PBE_scrypt(pass, strlen(pass), salt, salt_len, n, r, p, 1100ull << 20, raw,
+			    sizeof(raw)))
+		return rv_error(RV_EFAIL, "scrypt failed in OpenSSL (N=%llu r=%llu p=%llu)",
+				(unsigned long long)n, (unsigned long long)r,
+				(unsigned long long)p);
+	rv_seal_key_init(out, raw);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+/* An entry's scrypt parameters; false (nothing derived) for an entry
+ * without them, RV_ECORRUPT-worthy ones refused by the caller. */
+static int kdf_params(json_t *kdf, unsigned char *salt, size_t *salt_len, uint64_t *n, uint64_t *r,
+		      uint64_t *p)
+{
+	const char *name = json_string_value(json_object_get(kdf, "name"));
+	const char *hex = json_string_value(json_object_get(kdf, "salt"));
+	json_t *jn = json_object_get(kdf, "N"), *jr = json_object_get(kdf, "r");
+	json_t *jp = json_object_get(kdf, "p");
+
+	if (!name || strcmp(name, "scrypt") || !hex || strlen(hex) != 2 * SCRYPT_SALT ||
+	    rv_unhex(salt, SCRYPT_SALT, hex) || !json_is_integer(jn) || !json_is_integer(jr) ||
+	    !json_is_integer(jp))
+		return rv_error(RV_ECORRUPT,
+				"'" RV_CRYPT_MARKER_KEY "': a key entry's kdf is not scrypt with a "
+				"16-byte salt, N, r and p");
+	*salt_len = SCRYPT_SALT;
+	*n = (uint64_t)json_integer_value(jn);
+	*r = (uint64_t)json_integer_value(jr);
+	*p = (uint64_t)json_integer_value(jp);
+	/* A marker is not trusted to weaken the passphrase (a small N would
+	 * make the next writer's key cheap to guess) nor to eat memory. */
+	if (*n < SCRYPT_N_MIN || *n > SCRYPT_N_MAX || (*n & (*n - 1)) || *r != SCRYPT_R ||
+	    *p != SCRYPT_P)
+		return rv_error(RV_ECORRUPT,
+				"'" RV_CRYPT_MARKER_KEY "': scrypt parameters N=%llu r=%llu p=%llu "
+				"are outside what revenant accepts (N a power of two from 2^15 to "
+				"2^18, r=8, p=1)",
+				(unsigned long long)*n, (unsigned long long)*r,
+				(unsigned long long)*p);
+	return 0;
+}
+
+/* The keys the passphrases open: every marker entry with scrypt
+ * parameters is tried with each passphrase (the id says which matched);
+ * the current passphrase that matches none gets a fresh salt, and the
+ * entry its first write adds will carry it. */
+static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_conf *conf)
+{
+	json_t *keys = m ? json_object_get(m, "keys") : NULL, *e;
+	size_t npass = 0, i;
+	char **pass;
+	int rc = 0;
+
+	for (size_t j = 0; conf->old_passphrase_files && conf->old_passphrase_files[j]; j++)
+		npass++;
+	npass++;
+	pass = rv_calloc(npass, sizeof(*pass));
+	for (size_t j = 0; !rc && j < npass; j++) {
+		const char *path = j ? conf->old_passphrase_files[j - 1] : conf->passphrase_file;
+
+		if (path)
+			rc = load_pass(path, &pass[j]);
+	}
+	json_array_foreach(keys, i, e)
+	{
+		json_t *kdf = json_object_get(e, "kdf");
+		unsigned char id[RV_SEAL_KEYID], salt[SCRYPT_SALT];
+		uint64_t n = 0, r = 0, p = 0;
+		size_t sl = 0;
+
+		if (rc || !kdf || !entry_id(e, id) || rv_seal_keyring_find(&c->kr, id))
+			continue;
+		if ((rc = kdf_params(kdf, salt, &sl, &n, &r, &p)))
+			break;
+		for (size_t j = 0; !rc && j < npass; j++) {
+			struct rv_seal_key k;
+
+			if (!pass[j] || (rc = scrypt_key(pass[j], salt, sl, n, r, p, &k)))
+				continue;
+			if (!memcmp(k.id, id, RV_SEAL_KEYID)) {
+				size_t at = keyring_add(&c->kr, &k);
+
+				if (!j && conf->passphrase_file && !conf->key_file) {
+					c->kr.current = at;
+					c->cur_kdf = json_incref(kdf);
+				}
+			}
+			OPENSSL_cleanse(&k, sizeof(k));
+		}
+	}
+	if (!rc && conf->passphrase_file && !conf->key_file && c->kr.current == SIZE_MAX) {
+		unsigned char salt[SCRYPT_SALT];
+		char hex[2 * SCRYPT_SALT + 1];
+		struct rv_seal_key k;
+
+		if (RAND_bytes(salt, sizeof(salt)) != 1)
+			rc = rv_error(RV_EFAIL, "no random bytes from OpenSSL");
+		if (!rc && !(rc = scrypt_key(pass[0], salt, sizeof(salt), SCRYPT_N_DEFAULT,
+					     SCRYPT_R, SCRYPT_P, &k))) {
+			c->kr.current = keyring_add(&c->kr, &k);
+			rv_hex(hex, salt, sizeof(salt));
+			c->cur_kdf = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", "scrypt",
+					       "salt", hex, "N", (json_int_t)SCRYPT_N_DEFAULT, "r",
+					       (json_int_t)SCRYPT_R, "p", (json_int_t)SCRYPT_P);
+			OPENSSL_cleanse(&k, sizeof(k));
+		}
+	}
+	for (size_t j = 0; j < npass; j++) {
+		if (pass[j]) {
+			OPENSSL_cleanse(pass[j], strlen(pass[j]));
+			free(pass[j]);
+		}
+	}
+	free(pass);
 	return rc;
 }
 
@@ -165,14 +347,6 @@ static int marker_read(struct rv_store *inner, json_t **out, char *etag)
 	}
 	*out = o;
 	return 0;
-}
-
-/* Entry i's key id, or false when it is malformed. */
-static bool entry_id(json_t *e, unsigned char id[RV_SEAL_KEYID])
-{
-	const char *s = json_string_value(json_object_get(e, "id"));
-
-	return s && strlen(s) == 2 * RV_SEAL_KEYID && !rv_unhex(id, RV_SEAL_KEYID, s);
 }
 
 /* The marker's key ids, for messages. */
@@ -254,7 +428,8 @@ static int marker_unwrap(struct crypt *c, json_t *m, unsigned char name_key[RV_S
 	return 0;
 }
 
-static json_t *marker_entry(const struct rv_seal_key *k, const unsigned char name_key[RV_SEAL_KEY])
+static json_t *marker_entry(const struct rv_seal_key *k, const unsigned char name_key[RV_SEAL_KEY],
+			    json_t *kdf)
 {
 	struct rv_buf w = RV_BUF_INIT(256);
 	char id[RV_SEAL_KEYID_HEX], now[40], *hex;
@@ -270,6 +445,8 @@ static json_t *marker_entry(const struct rv_seal_key *k, const unsigned char nam
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	e = json_pack("{s:s, s:s, s:s}", "id", id, "added", now, "name_key", hex);
+	if (kdf)
+		json_object_set(e, "kdf", kdf);
 	free(hex);
 	rv_buf_release(&w);
 	return e;
@@ -328,7 +505,7 @@ static int ensure_registered(struct crypt *c)
 			m = marker_new();
 			json_array_append_new(
 			    json_object_get(m, "keys"),
-			    marker_entry(cur, c->have_name_key ? c->name_key : fresh));
+			    marker_entry(cur, c->have_name_key ? c->name_key : fresh, c->cur_kdf));
 			rc = marker_write(c->inner, m, NULL);
 			json_decref(m);
 			if (rc == RV_EPRECOND)
@@ -357,7 +534,7 @@ static int ensure_registered(struct crypt *c)
 			char id[RV_SEAL_KEYID_HEX];
 
 			json_array_append_new(json_object_get(m, "keys"),
-					      marker_entry(cur, c->name_key));
+					      marker_entry(cur, c->name_key, c->cur_kdf));
 			rc = marker_write(c->inner, m, etag);
 			rv_seal_keyid_hex(id, cur->id);
 			if (!rc)
@@ -386,10 +563,10 @@ static int registered(struct crypt *c)
 	return rc;
 }
 
-/* ---- streaming through a socket pair --------------------------------------- */
+/* ---- streaming through a pipe ----------------------------------------------- */
 
-/* The helper thread's side of a put (it seals the source into the socket)
- * or of a get (it runs the inner get into the socket).  Its error comes
+/* The helper thread's side of a put (it seals the source into the pipe)
+ * or of a get (it runs the inner get into the pipe).  Its error comes
  * back to the caller's thread in rc/msg. */
 struct pump {
 	struct crypt *c;
@@ -399,7 +576,7 @@ struct pump {
 	int src;
 	bool regular;
 	uint64_t plain; /* bytes to read; UINT64_MAX: to the end of a stream */
-	bool wfail;	/* a write to the socket failed: the reader stopped */
+	bool wfail;	/* a write to the pipe failed: the reader stopped */
 	/* get */
 	uint64_t coff, clen;
 	struct rv_obj_info info;
@@ -417,7 +594,7 @@ static void block_sigpipe(void)
 {
 	sigset_t set;
 
-	/* A write to a socket whose reader has gone answers EPIPE; the signal
+	/* A write to a pipe whose reader has gone answers EPIPE; the signal
 	 * stays pending on this thread and dies with it. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
@@ -449,7 +626,7 @@ static int sock_send(struct pump *p, const void *buf, size_t n)
 	const char *q = buf;
 
 	while (n) {
-		ssize_t w = send(p->sock, q, n, MSG_NOSIGNAL);
+		ssize_t w = write(p->sock, q, n); /* SIGPIPE is blocked here */
 
 		if (w == -1 && errno == EINTR)
 			continue;
@@ -548,8 +725,13 @@ static int start_helper(struct pump *p, void *(*fn)(void *), pthread_t *t, int *
 {
 	int sv[2], e;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		return rv_error_errno(RV_EFAIL, errno, "'%s': socketpair", p->key);
+	/* A pipe, not a socket pair: the file backend's sendfile() into a
+	 * pipe moves page references instead of copying, and a pipe of 1 MiB
+	 * (the default limit of pipe-max-size; smaller if refused) wakes the
+	 * reader once per 16 chunks rather than per chunk. */
+	if (pipe2(sv, O_CLOEXEC) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "'%s': pipe", p->key);
+	(void)fcntl(sv[1], F_SETPIPE_SZ, 1 << 20);
 	p->sock = sv[1];
 	*mine = sv[0];
 	e = pthread_create(t, NULL, fn, p);
@@ -681,7 +863,7 @@ static int emit(struct opener *o, uint64_t idx, const unsigned char *frame, size
 	return 0;
 }
 
-/* The ciphertext from the socket: a header unless `have_hdr`, then chunks
+/* The ciphertext from the pipe: a header unless `have_hdr`, then chunks
  * from `idx`, each opened once the next one has begun to arrive (so it is
  * known not to be the last); the final one after the helper is done and
  * the object's size says whether it ends the object. */
@@ -935,6 +1117,7 @@ static void crypt_free(struct rv_store *s)
 		return;
 	rv_store_free(c->inner);
 	rv_seal_keyring_release(&c->kr);
+	json_decref(c->cur_kdf);
 	OPENSSL_cleanse(c->name_key, sizeof(c->name_key));
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -1017,7 +1200,7 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 	bool has_cur = false;
 	int rc;
 
-	if (!conf || !conf->key_file)
+	if (!conf || (!conf->key_file && !conf->passphrase_file))
 		return check_plain(inner);
 	c = rv_calloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
@@ -1025,6 +1208,16 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 	rc = rv_crypt_keyring_load(&c->kr, conf);
 	if (!rc) {
 		rc = marker_read(inner, &m, NULL);
+		if ((!rc || rc == RV_ENOTFOUND) &&
+		    (conf->passphrase_file || conf->old_passphrase_files)) {
+			int prc = derive_passphrases(c, rc ? NULL : m, conf);
+
+			if (prc)
+				rc = prc;
+		}
+		if (!rc && c->kr.current == SIZE_MAX)
+			rc = rv_error(RV_EUSAGE,
+				      "store.encryption needs key_file or passphrase_file");
 		if (!rc) {
 			rc = marker_unwrap(c, m, c->name_key, &has_cur);
 			c->have_name_key = !rc;
@@ -1038,6 +1231,7 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 	if (rc) {
 		c->inner = NULL;
 		rv_seal_keyring_release(&c->kr);
+		json_decref(c->cur_kdf);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return rc;

@@ -21,7 +21,7 @@
  *
  * Threads: the layer's state (the blob-name key, whether the current key
  * is in the marker) is under one mutex; each put and get streams through a
- * socket pair with one helper thread, so memory stays at two chunks
+ * pipe with one helper thread, so memory stays at two chunks
  * whatever the object size. */
 #ifndef RV_STORE_CRYPT_H
 #define RV_STORE_CRYPT_H
@@ -38,12 +38,17 @@ struct rv_store;
 
 /* store.encryption in the configuration. */
 struct rv_crypt_conf {
-	const char *key_file;		  /* the current key; NULL: a plain store */
+	const char *key_file;		  /* the current key; NULL: see passphrase_file */
 	const char *const *old_key_files; /* NULL-terminated, or NULL: keys still read */
+	/* Or a passphrase, the key derived with scrypt (its salt and cost in
+	 * the marker, docs/FORMAT.md); neither this nor key_file: plain. */
+	const char *passphrase_file;
+	const char *const *old_passphrase_files; /* still read */
 };
 
-/* The keys of `conf`: each file holds 32 bytes, or 64 hex digits and an
- * optional newline.  keys[current] is key_file's. */
+/* The raw keys of `conf`: each file holds 32 bytes, or 64 hex digits and
+ * an optional newline.  keys[current] is key_file's (current is SIZE_MAX
+ * when the current key is a passphrase's, derived at rv_crypt_open). */
 int rv_crypt_keyring_load(struct rv_seal_keyring *out,
 			  const struct rv_crypt_conf *conf) RV_WARN_UNUSED;
 

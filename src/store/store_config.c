@@ -93,7 +93,35 @@ static const struct rv_config_entry entries[] = {
     {.name = "store.encryption.old_key_files",
      .type = RV_CONFIG_LIST,
      .off = RV_CONFIG_FIELD(store.encryption.old_key_files)},
+    /* Or a passphrase (one line, at least 12 characters): scrypt derives
+     * the key, its salt and cost are kept in the store's marker. */
+    {.name = "store.encryption.passphrase_file",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(store.encryption.passphrase_file)},
+    {.name = "store.encryption.old_passphrase_files",
+     .type = RV_CONFIG_LIST,
+     .off = RV_CONFIG_FIELD(store.encryption.old_passphrase_files)},
 };
+
+/* A current key to write with, of one kind; old keys only beside it. */
+static int check_encryption(const struct rv_config *c, const struct rv_config_origin *o)
+{
+	char *const *ok = c->store.encryption.old_key_files;
+	char *const *op = c->store.encryption.old_passphrase_files;
+
+	if (((ok && ok[0]) || (op && op[0])) && !c->store.encryption.key_file &&
+	    !c->store.encryption.passphrase_file)
+		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
+				      "store.encryption",
+				      "old_key_files needs key_file (the key new objects are "
+				      "written with)");
+	if (c->store.encryption.key_file && c->store.encryption.passphrase_file)
+		return rv_config_fail(o, rv_config_line(o, "store.encryption.passphrase_file"),
+				      "store.encryption",
+				      "give key_file or passphrase_file, not both (the other kind "
+				      "can be an old one)");
+	return 0;
+}
 
 /* Static credentials come whole or not at all, and not beside a profile. */
 static int check(const struct rv_config *c, const struct rv_config_origin *o)
@@ -113,17 +141,11 @@ static int check(const struct rv_config *c, const struct rv_config_origin *o)
 	if (c->store.credentials.session_token && !c->store.credentials.access_key_id)
 		return rv_config_fail(o, l_token, k,
 				      "session_token needs access_key_id and secret_access_key");
-	if (c->store.encryption.old_key_files && c->store.encryption.old_key_files[0] &&
-	    !c->store.encryption.key_file)
-		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
-				      "store.encryption",
-				      "old_key_files needs key_file (the key new objects are "
-				      "written with)");
 	if (c->store.credentials.profile && c->store.credentials.access_key_id)
 		return rv_config_fail(
 		    o, l_profile > l_id ? l_profile : l_id, k,
 		    "give either profile or access_key_id/secret_access_key, not both");
-	return 0;
+	return check_encryption(c, o);
 }
 
 const struct rv_config_section rv_config_section_store = {

@@ -439,6 +439,91 @@ static void test_damage(void **state)
 	rv_store_free(s);
 }
 
+static int open_conf(struct fx *f, const struct rv_crypt_conf *conf, struct rv_store **out)
+{
+	int rc;
+
+	assert_int_equal(rv_test_open_file_store(f->store, out), 0);
+	rc = rv_crypt_open(out, conf);
+	if (rc) {
+		rv_store_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(rv_write_all(fd, text, strlen(text)), 0);
+	close(fd);
+}
+
+/* A passphrase: scrypt with the salt and cost in the marker; the same
+ * passphrase opens the store again, another does not; a marker that
+ * weakens the cost is refused; a raw key can take over, the passphrase
+ * still reading the old objects. */
+static void test_passphrase(void **state)
+{
+	struct fx *f = *state;
+	char p1[128], p2[128], marker[160];
+	const char *olds[2] = {p1, NULL};
+	struct rv_store *s;
+	struct rv_buf m = RV_BUF_INIT(1 << 16);
+	char *text;
+	size_t len;
+
+	snprintf(p1, sizeof(p1), "%s/pass1", f->dir);
+	snprintf(p2, sizeof(p2), "%s/pass2", f->dir);
+	snprintf(marker, sizeof(marker), "%s/" RV_CRYPT_MARKER_KEY, f->store);
+	write_text(p1, "correct horse battery staple\n");
+	write_text(p2, "another passphrase entirely\n");
+
+	assert_int_equal(open_conf(f, &(struct rv_crypt_conf){.passphrase_file = p1}, &s), 0);
+	put_all(s, "pp");
+	rv_store_free(s);
+	assert_int_equal(rv_read_file(marker, 1 << 16, &text, &len), 0);
+	assert_non_null(strstr(text, "\"scrypt\""));
+	assert_null(strstr(text, "correct horse"));
+
+	assert_int_equal(open_conf(f, &(struct rv_crypt_conf){.passphrase_file = p1}, &s), 0);
+	check_all(s, "pp");
+	rv_store_free(s);
+	assert_int_equal(open_conf(f, &(struct rv_crypt_conf){.passphrase_file = p2}, &s),
+			 RV_EAUTH);
+
+	/* a raw key takes over; the passphrase still reads what it sealed */
+	assert_int_equal(
+	    open_conf(f, &(struct rv_crypt_conf){.key_file = f->k1, .old_passphrase_files = olds},
+		      &s),
+	    0);
+	put_all(s, "pk");
+	check_all(s, "pp");
+	check_all(s, "pk");
+	rv_store_free(s);
+
+	/* a marker whose cost was lowered is refused, not obeyed */
+	{
+		char *weak = rv_strdup(text), *n = strstr(weak, "\"N\": 65536");
+
+		assert_non_null(n);
+		memcpy(n, "\"N\": 16   ", 10);
+		write_text(marker, weak);
+		assert_int_equal(open_conf(f, &(struct rv_crypt_conf){.passphrase_file = p1}, &s),
+				 RV_ECORRUPT);
+		assert_non_null(strstr(rv_errmsg(), "scrypt parameters"));
+		free(weak);
+	}
+	/* too short a passphrase */
+	write_text(p2, "short\n");
+	assert_int_equal(open_conf(f, &(struct rv_crypt_conf){.passphrase_file = p2}, &s),
+			 RV_EUSAGE);
+	free(text);
+	rv_buf_release(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +532,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_passphrase, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
