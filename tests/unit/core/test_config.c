@@ -411,6 +411,8 @@ static void test_show_format(void **state)
 				   "  encryption:\n"
 				   "    key_file: null\n"
 				   "    old_key_files: []\n"
+				   "    passphrase_file: null\n"
+				   "    old_passphrase_files: []\n"
 				   "log:\n"
 				   "  level: info\n"
 				   "  format: logfmt\n"
