@@ -83,8 +83,9 @@ int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct r
 	    .key_file = cfg->store.encryption.key_file,
 	    .old_key_files = (const char *const *)cfg->store.encryption.old_key_files,
 	    .passphrase_file = cfg->store.encryption.passphrase_file,
-	    .old_passphrase_files =
-		(const char *const *)cfg->store.encryption.old_passphrase_files};
+	    .old_passphrase_files = (const char *const *)cfg->store.encryption.old_passphrase_files,
+	    .kms_key_id = cfg->store.encryption.kms_key_id,
+	    .region = cfg->store.s3.region};
 	struct rv_store_opts o;
 	struct rv_creds_config cc;
 	int rc;
@@ -97,6 +98,7 @@ int rv_cli_open_store_cfg(const struct rv_config *cfg, const char *url, struct r
 				cfg->source);
 
 	rv_cli_store_opts(cfg, &o, &cc);
+	enc.creds = &cc;
 	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
 	if ((rc = rv_store_open(out, url, &o)))
 		return rc;

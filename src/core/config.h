@@ -86,6 +86,7 @@ struct rv_config {
 			char **old_key_files;  /* NULL-terminated: still read */
 			char *passphrase_file; /* or a passphrase's key (scrypt) */
 			char **old_passphrase_files;
+			char *kms_key_id; /* or a data key wrapped by this KMS key */
 		} encryption;
 	} store;
 	struct {

@@ -2,6 +2,7 @@
 #include "store/crypt.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "aws/kms.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -29,7 +30,10 @@
 struct crypt {
 	struct rv_store *inner;
 	struct rv_seal_keyring kr; /* fixed once the layer is open */
-	json_t *cur_kdf;	   /* the current key's scrypt parameters, if a passphrase's */
+	/* How the current key is made, for its marker entry: "kdf" (scrypt
+	 * parameters) or "kms" (the wrapped key); NULL for a key file. */
+	const char *cur_how_name;
+	json_t *cur_how;
 	pthread_mutex_t mu;
 	/* Under mu. */
 	bool have_name_key; /* known (from the marker, or made for a new store) */
@@ -253,7 +257,8 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 
 				if (!j && conf->passphrase_file && !conf->key_file) {
 					c->kr.current = at;
-					c->cur_kdf = json_incref(kdf);
+					c->cur_how_name = "kdf";
+					c->cur_how = json_incref(kdf);
 				}
 			}
 			OPENSSL_cleanse(&k, sizeof(k));
@@ -270,7 +275,8 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 					     SCRYPT_R, SCRYPT_P, &k))) {
 			c->kr.current = keyring_add(&c->kr, &k);
 			rv_hex(hex, salt, sizeof(salt));
-			c->cur_kdf = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", "scrypt",
+			c->cur_how_name = "kdf";
+			c->cur_how = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", "scrypt",
 					       "salt", hex, "N", (json_int_t)SCRYPT_N_DEFAULT, "r",
 					       (json_int_t)SCRYPT_R, "p", (json_int_t)SCRYPT_P);
 			OPENSSL_cleanse(&k, sizeof(k));
@@ -283,6 +289,100 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 		}
 	}
 	free(pass);
+	return rc;
+}
+
+/* ---- AWS KMS: the data key wrapped by a KMS key, kept in the marker ------- */
+
+/* Every marker entry wrapped by KMS is unwrapped (KMS says which key);
+ * the one under conf->kms_key_id is current, and without one a new data
+ * key is made, its wrapped form going into the entry its first write adds.
+ * An old entry this role may not unwrap is skipped: the object that needs
+ * it names its key id when read. */
+static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *conf)
+{
+	json_t *keys = m ? json_object_get(m, "keys") : NULL, *e;
+	struct rv_kms *kms;
+	size_t i;
+	int rc = rv_kms_new(&kms, conf->creds, conf->region);
+
+	if (rc)
+		return rc;
+	json_array_foreach(keys, i, e)
+	{
+		json_t *w = json_object_get(e, "kms");
+		const char *kid = json_string_value(json_object_get(w, "key_id"));
+		const char *hex = json_string_value(json_object_get(w, "blob"));
+		unsigned char id[RV_SEAL_KEYID], raw[RV_SEAL_KEY], *blob;
+		struct rv_seal_key k;
+		size_t bl;
+		bool cur;
+
+		if (rc || !w || !entry_id(e, id) || rv_seal_keyring_find(&c->kr, id))
+			continue;
+		if (!kid || !hex || !*hex || strlen(hex) % 2 || strlen(hex) > 2 * 6144) {
+			rc = rv_error(RV_ECORRUPT, "'" RV_CRYPT_MARKER_KEY
+						   "': a kms entry lacks key_id or blob");
+			break;
+		}
+		cur = !strcmp(kid, conf->kms_key_id);
+		bl = strlen(hex) / 2;
+		blob = rv_malloc(bl);
+		rc = rv_unhex(blob, bl, hex)
+			 ? rv_error(RV_ECORRUPT, "'" RV_CRYPT_MARKER_KEY "': a kms blob is not hex")
+			 : rv_kms_decrypt(kms, kid, blob, bl, raw);
+		free(blob);
+		if (rc && !cur && rc != RV_ECORRUPT) {
+			rv_log(RV_LOG_WARN,
+			       "encryption: an old KMS-wrapped key cannot be unwrapped",
+			       "kms_key_id", kid, "error", rv_errmsg(), NULL);
+			rv_error_clear();
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		rv_seal_key_init(&k, raw);
+		OPENSSL_cleanse(raw, sizeof(raw));
+		if (memcmp(k.id, id, RV_SEAL_KEYID)) {
+			rc = rv_error(RV_ECORRUPT,
+				      "'" RV_CRYPT_MARKER_KEY
+				      "': the key KMS unwrapped for key id %s "
+				      "has another id — the entry was changed",
+				      json_string_value(json_object_get(e, "id")));
+		} else {
+			size_t at = keyring_add(&c->kr, &k);
+
+			if (cur && c->kr.current == SIZE_MAX) {
+				c->kr.current = at;
+				c->cur_how_name = "kms";
+				c->cur_how = json_incref(w);
+			}
+		}
+		OPENSSL_cleanse(&k, sizeof(k));
+	}
+	if (!rc && c->kr.current == SIZE_MAX) {
+		struct rv_buf blob = RV_BUF_INIT(6144);
+		unsigned char raw[RV_SEAL_KEY];
+		struct rv_seal_key k;
+
+		rc = rv_kms_generate(kms, conf->kms_key_id, raw, &blob);
+		if (!rc) {
+			char *hex = rv_malloc(2 * blob.len + 1);
+
+			rv_seal_key_init(&k, raw);
+			c->kr.current = keyring_add(&c->kr, &k);
+			rv_hex(hex, blob.data, blob.len);
+			c->cur_how_name = "kms";
+			c->cur_how =
+			    json_pack("{s:s, s:s}", "key_id", conf->kms_key_id, "blob", hex);
+			free(hex);
+			OPENSSL_cleanse(&k, sizeof(k));
+		}
+		OPENSSL_cleanse(raw, sizeof(raw));
+		rv_buf_release(&blob);
+	}
+	rv_kms_free(kms);
 	return rc;
 }
 
@@ -429,7 +529,7 @@ static int marker_unwrap(struct crypt *c, json_t *m, unsigned char name_key[RV_S
 }
 
 static json_t *marker_entry(const struct rv_seal_key *k, const unsigned char name_key[RV_SEAL_KEY],
-			    json_t *kdf)
+			    const char *how_name, json_t *how)
 {
 	struct rv_buf w = RV_BUF_INIT(256);
 	char id[RV_SEAL_KEYID_HEX], now[40], *hex;
@@ -445,8 +545,8 @@ static json_t *marker_entry(const struct rv_seal_key *k, const unsigned char nam
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	e = json_pack("{s:s, s:s, s:s}", "id", id, "added", now, "name_key", hex);
-	if (kdf)
-		json_object_set(e, "kdf", kdf);
+	if (how)
+		json_object_set(e, how_name, how);
 	free(hex);
 	rv_buf_release(&w);
 	return e;
@@ -503,9 +603,10 @@ static int ensure_registered(struct crypt *c)
 		if (rc == RV_ENOTFOUND) {
 			rv_error_clear();
 			m = marker_new();
-			json_array_append_new(
-			    json_object_get(m, "keys"),
-			    marker_entry(cur, c->have_name_key ? c->name_key : fresh, c->cur_kdf));
+			json_array_append_new(json_object_get(m, "keys"),
+					      marker_entry(cur,
+							   c->have_name_key ? c->name_key : fresh,
+							   c->cur_how_name, c->cur_how));
 			rc = marker_write(c->inner, m, NULL);
 			json_decref(m);
 			if (rc == RV_EPRECOND)
@@ -533,8 +634,9 @@ static int ensure_registered(struct crypt *c)
 		} else if (!rc) {
 			char id[RV_SEAL_KEYID_HEX];
 
-			json_array_append_new(json_object_get(m, "keys"),
-					      marker_entry(cur, c->name_key, c->cur_kdf));
+			json_array_append_new(
+			    json_object_get(m, "keys"),
+			    marker_entry(cur, c->name_key, c->cur_how_name, c->cur_how));
 			rc = marker_write(c->inner, m, etag);
 			rv_seal_keyid_hex(id, cur->id);
 			if (!rc)
@@ -1117,7 +1219,7 @@ static void crypt_free(struct rv_store *s)
 		return;
 	rv_store_free(c->inner);
 	rv_seal_keyring_release(&c->kr);
-	json_decref(c->cur_kdf);
+	json_decref(c->cur_how);
 	OPENSSL_cleanse(c->name_key, sizeof(c->name_key));
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -1200,38 +1302,39 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 	bool has_cur = false;
 	int rc;
 
-	if (!conf || (!conf->key_file && !conf->passphrase_file))
+	if (!conf || (!conf->key_file && !conf->passphrase_file && !conf->kms_key_id))
 		return check_plain(inner);
 	c = rv_calloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
 	c->inner = inner;
 	rc = rv_crypt_keyring_load(&c->kr, conf);
 	if (!rc) {
+		/* No marker: a new store, or a plain one (refused first, before
+		 * any key is derived or asked of KMS). */
 		rc = marker_read(inner, &m, NULL);
-		if ((!rc || rc == RV_ENOTFOUND) &&
-		    (conf->passphrase_file || conf->old_passphrase_files)) {
-			int prc = derive_passphrases(c, rc ? NULL : m, conf);
-
-			if (prc)
-				rc = prc;
+		if (rc == RV_ENOTFOUND) {
+			rv_error_clear();
+			rc = check_empty(inner);
 		}
+		if (!rc && (conf->passphrase_file || conf->old_passphrase_files))
+			rc = derive_passphrases(c, m, conf);
+		if (!rc && conf->kms_key_id)
+			rc = derive_kms(c, m, conf);
 		if (!rc && c->kr.current == SIZE_MAX)
-			rc = rv_error(RV_EUSAGE,
-				      "store.encryption needs key_file or passphrase_file");
-		if (!rc) {
+			rc = rv_error(
+			    RV_EUSAGE,
+			    "store.encryption needs key_file, passphrase_file or kms_key_id");
+		if (!rc && m) {
 			rc = marker_unwrap(c, m, c->name_key, &has_cur);
 			c->have_name_key = !rc;
 			c->registered = !rc && has_cur;
-		} else if (rc == RV_ENOTFOUND) {
-			rv_error_clear();
-			rc = check_empty(inner);
 		}
 		json_decref(m);
 	}
 	if (rc) {
 		c->inner = NULL;
 		rv_seal_keyring_release(&c->kr);
-		json_decref(c->cur_kdf);
+		json_decref(c->cur_how);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return rc;

@@ -33,6 +33,7 @@
 #include "format/sealed.h"
 
 struct rv_store;
+struct rv_creds_config;
 
 #define RV_CRYPT_MARKER_KEY "encryption.json"
 
@@ -44,6 +45,11 @@ struct rv_crypt_conf {
 	 * the marker, docs/FORMAT.md); neither this nor key_file: plain. */
 	const char *passphrase_file;
 	const char *const *old_passphrase_files; /* still read */
+	/* Or a data key made and wrapped by this AWS KMS key (envelope
+	 * encryption; the wrapped key in the marker, docs/FORMAT.md). */
+	const char *kms_key_id;
+	const struct rv_creds_config *creds; /* for KMS: the store's chain */
+	const char *region;		     /* for KMS; NULL: the environment's */
 };
 
 /* The raw keys of `conf`: each file holds 32 bytes, or 64 hex digits and

@@ -101,6 +101,12 @@ static const struct rv_config_entry entries[] = {
     {.name = "store.encryption.old_passphrase_files",
      .type = RV_CONFIG_LIST,
      .off = RV_CONFIG_FIELD(store.encryption.old_passphrase_files)},
+    /* Or envelope encryption: a data key from KMS GenerateDataKey, kept
+     * wrapped in the store's marker, unwrapped with KMS Decrypt. */
+    {.name = "store.encryption.kms_key_id",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(store.encryption.kms_key_id),
+     .desc = "a KMS key ARN, id or alias/NAME"},
 };
 
 /* A current key to write with, of one kind; old keys only beside it. */
@@ -109,17 +115,20 @@ static int check_encryption(const struct rv_config *c, const struct rv_config_or
 	char *const *ok = c->store.encryption.old_key_files;
 	char *const *op = c->store.encryption.old_passphrase_files;
 
-	if (((ok && ok[0]) || (op && op[0])) && !c->store.encryption.key_file &&
-	    !c->store.encryption.passphrase_file)
+	int kinds = !!c->store.encryption.key_file + !!c->store.encryption.passphrase_file +
+		    !!c->store.encryption.kms_key_id;
+
+	if (((ok && ok[0]) || (op && op[0])) && !kinds)
 		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
 				      "store.encryption",
 				      "old_key_files needs key_file (the key new objects are "
 				      "written with)");
-	if (c->store.encryption.key_file && c->store.encryption.passphrase_file)
+	if (kinds > 1)
 		return rv_config_fail(o, rv_config_line(o, "store.encryption.passphrase_file"),
 				      "store.encryption",
-				      "give key_file or passphrase_file, not both (the other kind "
-				      "can be an old one)");
+				      "give one of key_file, passphrase_file and kms_key_id (an "
+				      "old key of another kind can stay in old_key_files or "
+				      "old_passphrase_files)");
 	return 0;
 }
 

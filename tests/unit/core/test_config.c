@@ -413,6 +413,7 @@ static void test_show_format(void **state)
 				   "    old_key_files: []\n"
 				   "    passphrase_file: null\n"
 				   "    old_passphrase_files: []\n"
+				   "    kms_key_id: null\n"
 				   "log:\n"
 				   "  level: info\n"
 				   "  format: logfmt\n"
