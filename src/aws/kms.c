@@ -52,8 +52,9 @@ int rv_kms_new(struct rv_kms **out, const struct rv_creds_config *cc, const char
 	if (ep && *ep) {
 		if (!rv_str_startswith(ep, "http://") && !rv_str_startswith(ep, "https://")) {
 			rv_kms_free(k);
-			return rv_error(RV_EUSAGE,
-					"AWS_ENDPOINT_URL_KMS '%s' must start with http:// or https://", ep);
+			return rv_error(
+			    RV_EUSAGE,
+			    "AWS_ENDPOINT_URL_KMS '%s' must start with http:// or https://", ep);
 		}
 		k->url = rv_strdup(ep);
 		while (rv_str_endswith(k->url, "/"))
@@ -94,23 +95,25 @@ static int kms_error(const char *op, const char *key_id, long status, const stru
 
 	if (!msg)
 		msg = json_string_value(json_object_get(o, "Message"));
-	snprintf(t, sizeof(t), "%s", type ? (strchr(type, '#') ? strchr(type, '#') + 1 : type)
-				       : "(no error type)");
+	snprintf(t, sizeof(t), "%s",
+		 type ? (strchr(type, '#') ? strchr(type, '#') + 1 : type) : "(no error type)");
 	if (!msg)
 		msg = "";
 	if (!strcmp(t, "NotFoundException"))
-		rc = rv_error(RV_ENOTFOUND, "kms %s: key '%s' does not exist (%s)", op, key_id, msg);
+		rc =
+		    rv_error(RV_ENOTFOUND, "kms %s: key '%s' does not exist (%s)", op, key_id, msg);
 	else if (!strcmp(t, "AccessDeniedException") || !strcmp(t, "InvalidCiphertextException") ||
 		 !strcmp(t, "DisabledException") || !strcmp(t, "KMSInvalidStateException") ||
 		 !strcmp(t, "IncorrectKeyException") || !strcmp(t, "UnrecognizedClientException") ||
 		 !strcmp(t, "InvalidSignatureException") || status == 403)
-		rc = rv_error(RV_EAUTH,
-			      "kms %s with key '%s': %s%s%s — check the role's kms:%s permission on "
-			      "that key and that the key is enabled",
-			      op, key_id, t, *msg ? ": " : "", msg, op);
+		rc =
+		    rv_error(RV_EAUTH,
+			     "kms %s with key '%s': %s%s%s — check the role's kms:%s permission on "
+			     "that key and that the key is enabled",
+			     op, key_id, t, *msg ? ": " : "", msg, op);
 	else
-		rc = rv_error(RV_EFAIL, "kms %s with key '%s': HTTP %ld %s%s%s", op, key_id, status, t,
-			      *msg ? ": " : "", msg);
+		rc = rv_error(RV_EFAIL, "kms %s with key '%s': HTTP %ld %s%s%s", op, key_id, status,
+			      t, *msg ? ": " : "", msg);
 	json_decref(o);
 	return rc;
 }
@@ -118,8 +121,8 @@ static int kms_error(const char *op, const char *key_id, long status, const stru
 /* One signed JSON call with retries on 5xx, throttling and the network. */
 static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in, json_t **out)
 {
-	struct rv_retry_policy pol = {.max_attempts = 4, .base_ms = 100, .cap_ms = 2000,
-				      .deadline_ms = 30000};
+	struct rv_retry_policy pol = {
+	    .max_attempts = 4, .base_ms = 100, .cap_ms = 2000, .deadline_ms = 30000};
 	char *body = json_dumps(in, JSON_COMPACT);
 	char *target = rv_asprintf("TrentService.%s", op);
 	struct rv_retry rt;
@@ -143,7 +146,8 @@ static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in
 					  .nheaders = 3,
 					  .body = body,
 					  .body_len = strlen(body)};
-		struct rv_sigv4_params sp = {.region = k->region, .service = "kms", .when = time(NULL)};
+		struct rv_sigv4_params sp = {
+		    .region = k->region, .service = "kms", .when = time(NULL)};
 		struct rv_http_resp resp = {0};
 		char *lines[7] = {NULL};
 		bool again = false;
@@ -164,7 +168,8 @@ static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in
 			lines[nl++] = rv_asprintf("X-Amz-Date: %s", sig.amz_date);
 			lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
 			if (cr.session_token && *cr.session_token)
-				lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
+				lines[nl++] =
+				    rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
 			{
 				char *url = rv_asprintf("%s/", k->url);
 				struct rv_http_req req = {.method = "POST",
@@ -185,9 +190,11 @@ static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in
 		if (rc == RV_ENET) {
 			again = true;
 		} else if (!rc && resp.status == 200) {
-			*out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+			*out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0,
+					  NULL);
 			if (!json_is_object(*out))
-				rc = rv_error(RV_ECORRUPT, "kms %s: the answer is not a json object", op);
+				rc = rv_error(RV_ECORRUPT,
+					      "kms %s: the answer is not a json object", op);
 		} else if (!rc) {
 			again = resp.status >= 500 || strstr(rv_buf_str(&resp.body), "Throttling");
 			rc = kms_error(op, key_id, resp.status, &resp.body);
