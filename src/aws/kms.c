@@ -118,6 +118,57 @@ static int kms_error(const char *op, const char *key_id, long status, const stru
 	return rc;
 }
 
+/* One signed attempt: the answer's status and body in `resp`. */
+static int attempt(struct rv_kms *k, const char *target, const char *body,
+		   struct rv_http_resp *resp)
+{
+	struct rv_aws_creds cr = {0};
+	struct rv_sigv4_out sig = {0};
+	struct rv_header h[3] = {{"Host", k->host},
+				 {"Content-Type", "application/x-amz-json-1.1"},
+				 {"X-Amz-Target", target}};
+	struct rv_sigv4_req sr = {.method = "POST",
+				  .path = "/",
+				  .headers = h,
+				  .nheaders = 3,
+				  .body = body,
+				  .body_len = strlen(body)};
+	struct rv_sigv4_params sp = {.region = k->region, .service = "kms", .when = time(NULL)};
+	char *lines[7] = {NULL}, *url;
+	size_t nl = 0;
+	int rc;
+
+	if ((rc = rv_creds_get(k->creds, &cr)))
+		return rc;
+	{
+		struct rv_aws_key key = {cr.access_key_id, cr.secret_access_key, cr.session_token};
+
+		rc = rv_sigv4_sign(&sig, &sr, &sp, &key);
+	}
+	if (!rc) {
+		struct rv_http_req req = {.method = "POST",
+					  .headers = (const char *const *)lines,
+					  .body = body,
+					  .body_len = strlen(body),
+					  .max_response = KMS_MAX_ANSWER};
+
+		lines[nl++] = rv_asprintf("Content-Type: application/x-amz-json-1.1");
+		lines[nl++] = rv_asprintf("X-Amz-Target: %s", target);
+		lines[nl++] = rv_asprintf("X-Amz-Date: %s", sig.amz_date);
+		lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
+		if (cr.session_token && *cr.session_token)
+			lines[nl++] = rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
+		req.url = url = rv_asprintf("%s/", k->url);
+		rc = rv_http_do(&req, resp);
+		free(url);
+		for (size_t i = 0; i < nl; i++)
+			free(lines[i]);
+	}
+	rv_sigv4_out_release(&sig);
+	rv_aws_creds_release(&cr);
+	return rc;
+}
+
 /* One signed JSON call with retries on 5xx, throttling and the network. */
 static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in, json_t **out)
 {
@@ -135,58 +186,10 @@ static int call(struct rv_kms *k, const char *op, const char *key_id, json_t *in
 	}
 	rv_retry_start(&rt, &pol);
 	for (;;) {
-		struct rv_aws_creds cr = {0};
-		struct rv_sigv4_out sig = {0};
-		struct rv_header h[3] = {{"Host", k->host},
-					 {"Content-Type", "application/x-amz-json-1.1"},
-					 {"X-Amz-Target", target}};
-		struct rv_sigv4_req sr = {.method = "POST",
-					  .path = "/",
-					  .headers = h,
-					  .nheaders = 3,
-					  .body = body,
-					  .body_len = strlen(body)};
-		struct rv_sigv4_params sp = {
-		    .region = k->region, .service = "kms", .when = time(NULL)};
 		struct rv_http_resp resp = {0};
-		char *lines[7] = {NULL};
 		bool again = false;
 
-		if ((rc = rv_creds_get(k->creds, &cr)))
-			break;
-		{
-			struct rv_aws_key key = {cr.access_key_id, cr.secret_access_key,
-						 cr.session_token};
-
-			rc = rv_sigv4_sign(&sig, &sr, &sp, &key);
-		}
-		if (!rc) {
-			size_t nl = 0;
-
-			lines[nl++] = rv_asprintf("Content-Type: application/x-amz-json-1.1");
-			lines[nl++] = rv_asprintf("X-Amz-Target: %s", target);
-			lines[nl++] = rv_asprintf("X-Amz-Date: %s", sig.amz_date);
-			lines[nl++] = rv_asprintf("Authorization: %s", sig.authorization);
-			if (cr.session_token && *cr.session_token)
-				lines[nl++] =
-				    rv_asprintf("X-Amz-Security-Token: %s", cr.session_token);
-			{
-				char *url = rv_asprintf("%s/", k->url);
-				struct rv_http_req req = {.method = "POST",
-							  .url = url,
-							  .headers = (const char *const *)lines,
-							  .body = body,
-							  .body_len = strlen(body),
-							  .max_response = KMS_MAX_ANSWER};
-
-				rc = rv_http_do(&req, &resp);
-				free(url);
-			}
-			for (size_t i = 0; i < nl; i++)
-				free(lines[i]);
-		}
-		rv_sigv4_out_release(&sig);
-		rv_aws_creds_release(&cr);
+		rc = attempt(k, target, body, &resp);
 		if (rc == RV_ENET) {
 			again = true;
 		} else if (!rc && resp.status == 200) {

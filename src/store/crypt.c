@@ -294,6 +294,60 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 
 /* ---- AWS KMS: the data key wrapped by a KMS key, kept in the marker ------- */
 
+/* Entry `e`'s data key, unwrapped by KMS and checked against its id. */
+static int kms_unwrap(struct rv_kms *kms, json_t *e, const char *kid, const char *hex,
+		      const unsigned char id[RV_SEAL_KEYID], struct rv_seal_key *out)
+{
+	unsigned char raw[RV_SEAL_KEY], *blob;
+	size_t bl;
+	int rc;
+
+	if (!kid || !hex || !*hex || strlen(hex) % 2 || strlen(hex) > 2 * 6144)
+		return rv_error(RV_ECORRUPT,
+				"'" RV_CRYPT_MARKER_KEY "': a kms entry lacks key_id or blob");
+	bl = strlen(hex) / 2;
+	blob = rv_malloc(bl);
+	rc = rv_unhex(blob, bl, hex)
+		 ? rv_error(RV_ECORRUPT, "'" RV_CRYPT_MARKER_KEY "': a kms blob is not hex")
+		 : rv_kms_decrypt(kms, kid, blob, bl, raw);
+	free(blob);
+	if (rc)
+		return rc;
+	rv_seal_key_init(out, raw);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (memcmp(out->id, id, RV_SEAL_KEYID))
+		return rv_error(RV_ECORRUPT,
+				"'" RV_CRYPT_MARKER_KEY
+				"': the key KMS unwrapped for key id %s has "
+				"another id — the entry was changed",
+				json_string_value(json_object_get(e, "id")));
+	return 0;
+}
+
+/* A new data key from KMS, current; its wrapped form for the marker. */
+static int kms_new_key(struct crypt *c, struct rv_kms *kms, const char *key_id)
+{
+	struct rv_buf blob = RV_BUF_INIT(6144);
+	unsigned char raw[RV_SEAL_KEY];
+	struct rv_seal_key k;
+	int rc = rv_kms_generate(kms, key_id, raw, &blob);
+
+	if (!rc) {
+		char *hex = rv_malloc(2 * blob.len + 1);
+
+		rv_seal_key_init(&k, raw);
+		c->kr.current = keyring_add(&c->kr, &k);
+		rv_hex(hex, blob.data, blob.len);
+		c->cur_how_name = "kms";
+		c->cur_how = json_pack("{s:s, s:s}", "key_id", key_id, "blob", hex);
+		free(hex);
+		OPENSSL_cleanse(&k, sizeof(k));
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	rv_buf_release(&blob);
+	return rc;
+}
+
 /* Every marker entry wrapped by KMS is unwrapped (KMS says which key);
  * the one under conf->kms_key_id is current, and without one a new data
  * key is made, its wrapped form going into the entry its first write adds.
@@ -312,45 +366,21 @@ static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *co
 	{
 		json_t *w = json_object_get(e, "kms");
 		const char *kid = json_string_value(json_object_get(w, "key_id"));
-		const char *hex = json_string_value(json_object_get(w, "blob"));
-		unsigned char id[RV_SEAL_KEYID], raw[RV_SEAL_KEY], *blob;
+		unsigned char id[RV_SEAL_KEYID];
 		struct rv_seal_key k;
-		size_t bl;
 		bool cur;
 
 		if (rc || !w || !entry_id(e, id) || rv_seal_keyring_find(&c->kr, id))
 			continue;
-		if (!kid || !hex || !*hex || strlen(hex) % 2 || strlen(hex) > 2 * 6144) {
-			rc = rv_error(RV_ECORRUPT, "'" RV_CRYPT_MARKER_KEY
-						   "': a kms entry lacks key_id or blob");
-			break;
-		}
-		cur = !strcmp(kid, conf->kms_key_id);
-		bl = strlen(hex) / 2;
-		blob = rv_malloc(bl);
-		rc = rv_unhex(blob, bl, hex)
-			 ? rv_error(RV_ECORRUPT, "'" RV_CRYPT_MARKER_KEY "': a kms blob is not hex")
-			 : rv_kms_decrypt(kms, kid, blob, bl, raw);
-		free(blob);
+		cur = kid && !strcmp(kid, conf->kms_key_id);
+		rc = kms_unwrap(kms, e, kid, json_string_value(json_object_get(w, "blob")), id, &k);
 		if (rc && !cur && rc != RV_ECORRUPT) {
 			rv_log(RV_LOG_WARN,
 			       "encryption: an old KMS-wrapped key cannot be unwrapped",
 			       "kms_key_id", kid, "error", rv_errmsg(), NULL);
 			rv_error_clear();
 			rc = 0;
-			continue;
-		}
-		if (rc)
-			break;
-		rv_seal_key_init(&k, raw);
-		OPENSSL_cleanse(raw, sizeof(raw));
-		if (memcmp(k.id, id, RV_SEAL_KEYID)) {
-			rc = rv_error(RV_ECORRUPT,
-				      "'" RV_CRYPT_MARKER_KEY
-				      "': the key KMS unwrapped for key id %s "
-				      "has another id — the entry was changed",
-				      json_string_value(json_object_get(e, "id")));
-		} else {
+		} else if (!rc) {
 			size_t at = keyring_add(&c->kr, &k);
 
 			if (cur && c->kr.current == SIZE_MAX) {
@@ -361,27 +391,8 @@ static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *co
 		}
 		OPENSSL_cleanse(&k, sizeof(k));
 	}
-	if (!rc && c->kr.current == SIZE_MAX) {
-		struct rv_buf blob = RV_BUF_INIT(6144);
-		unsigned char raw[RV_SEAL_KEY];
-		struct rv_seal_key k;
-
-		rc = rv_kms_generate(kms, conf->kms_key_id, raw, &blob);
-		if (!rc) {
-			char *hex = rv_malloc(2 * blob.len + 1);
-
-			rv_seal_key_init(&k, raw);
-			c->kr.current = keyring_add(&c->kr, &k);
-			rv_hex(hex, blob.data, blob.len);
-			c->cur_how_name = "kms";
-			c->cur_how =
-			    json_pack("{s:s, s:s}", "key_id", conf->kms_key_id, "blob", hex);
-			free(hex);
-			OPENSSL_cleanse(&k, sizeof(k));
-		}
-		OPENSSL_cleanse(raw, sizeof(raw));
-		rv_buf_release(&blob);
-	}
+	if (!rc && c->kr.current == SIZE_MAX)
+		rc = kms_new_key(c, kms, conf->kms_key_id);
 	rv_kms_free(kms);
 	return rc;
 }
