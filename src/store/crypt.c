@@ -987,7 +987,7 @@ static int open_stream(struct opener *o, int sock, bool have_hdr, const unsigned
 	unsigned char h[RV_SEAL_HDR];
 	uint64_t received = 0;
 	ssize_t cn = 0, nn;
-	int rc = 0;
+	int rc = 0, rerr = 0;
 
 	if (!have_hdr) {
 		ssize_t hn = read_full(sock, h, RV_SEAL_HDR);
@@ -1000,6 +1000,7 @@ static int open_stream(struct opener *o, int sock, bool have_hdr, const unsigned
 	if ((rc = rv_unseal_begin(&o->s, &o->c->kr, o->key, hdr)))
 		goto out;
 	cn = read_full(sock, cur, RV_SEAL_FRAME);
+	rerr = cn < 0 ? errno : 0;
 	while (cn == RV_SEAL_FRAME) {
 		nn = read_full(sock, nxt, RV_SEAL_FRAME);
 		if (nn < 0) {
@@ -1030,7 +1031,7 @@ eof:
 		goto out;
 	}
 	if (cn < 0) {
-		rc = rv_error_errno(RV_EFAIL, errno, "get '%s': read the download", o->key);
+		rc = rv_error_errno(RV_EFAIL, rerr, "get '%s': read the download", o->key);
 		goto out;
 	}
 	/* The final piece: the object's last chunk exactly when it reaches the

@@ -114,9 +114,12 @@ static int check_encryption(const struct rv_config *c, const struct rv_config_or
 {
 	char *const *ok = c->store.encryption.old_key_files;
 	char *const *op = c->store.encryption.old_passphrase_files;
-
 	int kinds = !!c->store.encryption.key_file + !!c->store.encryption.passphrase_file +
 		    !!c->store.encryption.kms_key_id;
+	unsigned l1 = rv_config_line(o, "store.encryption.key_file");
+	unsigned l2 = rv_config_line(o, "store.encryption.passphrase_file");
+	unsigned l3 = rv_config_line(o, "store.encryption.kms_key_id");
+	unsigned line = l1 > l2 ? (l1 > l3 ? l1 : l3) : (l2 > l3 ? l2 : l3);
 
 	if (((ok && ok[0]) || (op && op[0])) && !kinds)
 		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
@@ -124,8 +127,7 @@ static int check_encryption(const struct rv_config *c, const struct rv_config_or
 				      "old_key_files needs key_file (the key new objects are "
 				      "written with)");
 	if (kinds > 1)
-		return rv_config_fail(o, rv_config_line(o, "store.encryption.passphrase_file"),
-				      "store.encryption",
+		return rv_config_fail(o, line, "store.encryption",
 				      "give one of key_file, passphrase_file and kms_key_id (an "
 				      "old key of another kind can stay in old_key_files or "
 				      "old_passphrase_files)");
