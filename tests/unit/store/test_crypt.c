@@ -306,6 +306,27 @@ static void test_modes(void **state)
 	struct rv_store *s;
 	char plain_dir[128];
 
+	/* a reader never writes: an empty store stays empty until a put */
+	{
+		struct rv_keylist kl;
+		struct rv_obj_info info;
+		int fd = memfd_create("t", 0);
+
+		assert_int_equal(open_enc(f, f->k1, NULL, &s), 0);
+		assert_int_equal(rv_store_list_keys(s, "", &kl), 0);
+		assert_int_equal(kl.n, 0);
+		rv_keylist_release(&kl);
+		assert_int_equal(rv_store_get_fd(s, "lease.json", fd, 0, 0, NULL), RV_ENOTFOUND);
+		assert_int_equal(rv_store_head(s, "lease.json", &info), RV_ENOTFOUND);
+		assert_int_equal(rv_store_probe(s), 0);
+		close(fd);
+		rv_store_free(s);
+		assert_int_equal(rv_test_open_file_store(f->store, &s), 0);
+		assert_int_equal(rv_store_list_keys(s, "", &kl), 0);
+		assert_int_equal(kl.n, 0);
+		rv_keylist_release(&kl);
+		rv_store_free(s);
+	}
 	/* an encrypted store without a key, and with a wrong one */
 	assert_int_equal(open_enc(f, f->k1, NULL, &s), 0);
 	assert_int_equal(rv_store_put_buf(s, "x", "secret", 6, NULL), 0);
