@@ -26,6 +26,7 @@
 #define NAME_KEY_LABEL "encryption.json#blob-names"
 #define KEY_FILE_MAX   4096
 #define REGISTER_TRIES 5
+#define HDR_CACHE      16
 
 struct crypt {
 	struct rv_store *inner;
@@ -39,6 +40,16 @@ struct crypt {
 	bool have_name_key; /* known (from the marker, or made for a new store) */
 	bool registered;    /* the marker names the current key */
 	unsigned char name_key[RV_SEAL_KEY];
+	/* The headers of the objects read last, under hc_mu: a parallel read
+	 * (pfetch's 8 MiB parts) then costs one request per part, not two. */
+	pthread_mutex_t hc_mu;
+	struct hdr_ent {
+		char *key;
+		unsigned char hdr[RV_SEAL_HDR];
+		uint64_t size; /* sealed */
+		uint64_t used;
+	} hc[HDR_CACHE];
+	uint64_t hc_tick;
 };
 
 static const struct rv_store_ops crypt_ops;
@@ -958,6 +969,7 @@ struct opener {
 	uint64_t off, end; /* the plaintext range to write; end UINT64_MAX: all */
 	struct rv_seal s;
 	unsigned char *plain;
+	uint64_t emitted; /* chunks opened and written */
 };
 
 /* Open chunk `idx` and write the part of it inside the range. */
@@ -971,6 +983,7 @@ static int emit(struct opener *o, uint64_t idx, const unsigned char *frame, size
 		return rc;
 	lo = o->off > base ? o->off - base : 0;
 	hi = o->end < base + pn ? (o->end > base ? o->end - base : 0) : pn;
+	o->emitted++;
 	if (hi > lo && rv_write_all(o->out, o->plain + lo, (size_t)(hi - lo)))
 		return rv_error(RV_EFAIL, "get '%s': write the output: %s", o->key, rv_errmsg());
 	return 0;
@@ -1056,6 +1069,65 @@ out:
 	return rc;
 }
 
+/* ---- the header cache ------------------------------------------------------ */
+
+static bool hc_get(struct crypt *c, const char *key, unsigned char hdr[RV_SEAL_HDR], uint64_t *size)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&c->hc_mu);
+	for (size_t i = 0; !hit && i < HDR_CACHE; i++) {
+		struct hdr_ent *e = &c->hc[i];
+
+		if (e->key && !strcmp(e->key, key)) {
+			memcpy(hdr, e->hdr, RV_SEAL_HDR);
+			*size = e->size;
+			e->used = ++c->hc_tick;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&c->hc_mu);
+	return hit;
+}
+
+static void hc_put(struct crypt *c, const char *key, const unsigned char hdr[RV_SEAL_HDR],
+		   uint64_t size)
+{
+	struct hdr_ent *victim = &c->hc[0];
+
+	pthread_mutex_lock(&c->hc_mu);
+	for (size_t i = 0; i < HDR_CACHE; i++) {
+		struct hdr_ent *e = &c->hc[i];
+
+		if (e->key && !strcmp(e->key, key)) {
+			victim = e;
+			break;
+		}
+		if (!e->key || e->used < victim->used)
+			victim = e;
+	}
+	if (!victim->key || strcmp(victim->key, key)) {
+		free(victim->key);
+		victim->key = rv_strdup(key);
+	}
+	memcpy(victim->hdr, hdr, RV_SEAL_HDR);
+	victim->size = size;
+	victim->used = ++c->hc_tick;
+	pthread_mutex_unlock(&c->hc_mu);
+}
+
+static void hc_drop(struct crypt *c, const char *key)
+{
+	pthread_mutex_lock(&c->hc_mu);
+	for (size_t i = 0; i < HDR_CACHE; i++) {
+		if (c->hc[i].key && !strcmp(c->hc[i].key, key)) {
+			free(c->hc[i].key);
+			memset(&c->hc[i], 0, sizeof(c->hc[i]));
+		}
+	}
+	pthread_mutex_unlock(&c->hc_mu);
+}
+
 /* The header and the sealed size, for a get that starts inside the object. */
 static int fetch_header(struct crypt *c, const char *key, unsigned char hdr[RV_SEAL_HDR],
 			struct rv_obj_info *info)
@@ -1086,37 +1158,44 @@ static void info_plain(struct rv_obj_info *out, struct rv_obj_info *in)
 	memset(in, 0, sizeof(*in));
 }
 
-static int crypt_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
-			struct rv_obj_info *info_out)
+/* One get.  A get inside the object takes the header from the cache when
+ * `cache` allows; `*retry` says the cached header did not fit the object
+ * (replaced since) and nothing was written: try again without it. */
+static int get_once(struct crypt *c, const char *key, int fd, uint64_t off, uint64_t len,
+		    struct rv_obj_info *info_out, bool cache, bool *retry)
 {
-	struct crypt *c = cr_of(s);
 	struct opener o = {.c = c, .key = key, .out = fd, .off = off};
 	struct pump p = {.c = c, .key = key};
 	unsigned char hdr[RV_SEAL_HDR];
 	uint64_t first = 0;
-	bool joined = false;
+	bool joined = false, cached = false;
 	pthread_t t;
-	int mine, rc;
+	int mine, rc = 0;
 
-	if (info_out)
-		memset(info_out, 0, sizeof(*info_out));
-	if (is_marker(key))
-		return c->inner->ops->get_fd(c->inner, key, fd, off, len, info_out);
+	*retry = false;
 	o.end = len && off + len > off ? off + len : UINT64_MAX;
 	if (off) {
 		/* Inside the object: its header first, then only the chunks
 		 * that hold the range (ranged and parallel reads, pfetch). */
-		struct rv_obj_info hi = {0};
-		uint64_t plain, last;
+		uint64_t sealed, plain, last;
 
-		if ((rc = fetch_header(c, key, hdr, &hi)))
-			return rc;
-		(void)rv_seal_plain_size(hi.size, &plain);
-		rv_obj_info_release(&hi);
-		if (off >= plain)
+		cached = cache && hc_get(c, key, hdr, &sealed);
+		if (!cached) {
+			struct rv_obj_info hi = {0};
+
+			if ((rc = fetch_header(c, key, hdr, &hi)))
+				return rc;
+			sealed = hi.size;
+			rv_obj_info_release(&hi);
+			hc_put(c, key, hdr, sealed);
+		}
+		(void)rv_seal_plain_size(sealed, &plain);
+		if (off >= plain) {
+			*retry = cached;
 			return rv_error(RV_EUSAGE,
 					"range start %llu is beyond the end of '%s' (%llu bytes)",
 					(unsigned long long)off, key, (unsigned long long)plain);
+		}
 		first = off / RV_SEAL_CHUNK;
 		last = ((o.end < plain ? o.end : plain) - 1) / RV_SEAL_CHUNK;
 		p.coff = RV_SEAL_HDR + first * RV_SEAL_FRAME;
@@ -1131,12 +1210,37 @@ static int crypt_get_fd(struct rv_store *s, const char *key, int fd, uint64_t of
 		if (!joined)
 			pthread_join(t, NULL);
 	}
+	if (rc && cached && !o.emitted && (rc == RV_ECORRUPT || rc == RV_EUSAGE)) {
+		hc_drop(c, key);
+		*retry = true;
+	}
+	if (!rc && !off && o.s.ctx)
+		hc_put(c, key, o.s.hdr, p.info.size); /* the next part's header */
 	if (!rc)
 		info_plain(info_out, &p.info);
 	rv_obj_info_release(&p.info);
 	OPENSSL_cleanse(o.plain, RV_SEAL_CHUNK);
 	free(o.plain);
 	rv_seal_release(&o.s);
+	return rc;
+}
+
+static int crypt_get_fd(struct rv_store *s, const char *key, int fd, uint64_t off, uint64_t len,
+			struct rv_obj_info *info_out)
+{
+	struct crypt *c = cr_of(s);
+	bool retry;
+	int rc;
+
+	if (info_out)
+		memset(info_out, 0, sizeof(*info_out));
+	if (is_marker(key))
+		return c->inner->ops->get_fd(c->inner, key, fd, off, len, info_out);
+	rc = get_once(c, key, fd, off, len, info_out, true, &retry);
+	if (rc && retry) {
+		rv_error_clear();
+		rc = get_once(c, key, fd, off, len, info_out, false, &retry);
+	}
 	return rc;
 }
 
@@ -1233,7 +1337,10 @@ static void crypt_free(struct rv_store *s)
 	rv_seal_keyring_release(&c->kr);
 	json_decref(c->cur_how);
 	OPENSSL_cleanse(c->name_key, sizeof(c->name_key));
+	for (size_t i = 0; i < HDR_CACHE; i++)
+		free(c->hc[i].key);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->hc_mu);
 	free(c);
 	s->impl = NULL;
 }
@@ -1318,6 +1425,7 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 		return check_plain(inner);
 	c = rv_calloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->hc_mu, NULL);
 	c->inner = inner;
 	rc = rv_crypt_keyring_load(&c->kr, conf);
 	if (!rc) {
@@ -1348,6 +1456,7 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 		rv_seal_keyring_release(&c->kr);
 		json_decref(c->cur_how);
 		pthread_mutex_destroy(&c->mu);
+		pthread_mutex_destroy(&c->hc_mu);
 		free(c);
 		return rc;
 	}

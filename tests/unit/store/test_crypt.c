@@ -460,6 +460,48 @@ static void test_damage(void **state)
 	rv_store_free(s);
 }
 
+/* Ranged reads keep the header of the objects read last; an object
+ * replaced under the same name (another salt, maybe another size) is read
+ * right through the stale entry, and a shorter one is not cut short. */
+static void test_header_cache(void **state)
+{
+	struct fx *f = *state;
+	struct rv_store *s;
+	unsigned char *a = pattern(6, sizes[6]), *b = pattern(7, sizes[7]);
+	unsigned char got[100];
+	int fd;
+
+	assert_int_equal(open_enc(f, f->k1, NULL, &s), 0);
+	assert_int_equal(rv_store_put_buf(s, "hc/x", a, sizes[6], NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		fd = memfd_create("t", 0);
+		assert_int_equal(rv_store_get_fd(s, "hc/x", fd, CH + 5, 100, NULL), 0);
+		assert_int_equal(pread(fd, got, 100, 0), 100);
+		assert_memory_equal(got, a + CH + 5, 100);
+		close(fd);
+	}
+	/* replaced by a longer object: the cached header (another salt) fails
+	 * on its first chunk and is dropped; the read is right */
+	assert_int_equal(rv_store_put_buf(s, "hc/x", b, sizes[7], NULL), 0);
+	fd = memfd_create("t", 0);
+	assert_int_equal(rv_store_get_fd(s, "hc/x", fd, 200000, 100, NULL), 0);
+	assert_int_equal(pread(fd, got, 100, 0), 100);
+	assert_memory_equal(got, b + 200000, 100);
+	close(fd);
+	/* replaced by a shorter one: a range past its end is refused by the
+	 * object's own size, not the cached one */
+	assert_int_equal(rv_store_put_buf(s, "hc/x", a, 1000, NULL), 0);
+	fd = memfd_create("t", 0);
+	assert_int_equal(rv_store_get_fd(s, "hc/x", fd, 2000, 100, NULL), RV_EUSAGE);
+	assert_int_equal(rv_store_get_fd(s, "hc/x", fd, 500, 100, NULL), 0);
+	assert_int_equal(pread(fd, got, 100, 0), 100);
+	assert_memory_equal(got, a + 500, 100);
+	close(fd);
+	rv_store_free(s);
+	free(a);
+	free(b);
+}
+
 static int open_conf(struct fx *f, const struct rv_crypt_conf *conf, struct rv_store **out)
 {
 	int rc;
@@ -554,6 +596,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_passphrase, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_cache, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
