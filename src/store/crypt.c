@@ -30,7 +30,20 @@
 
 struct crypt {
 	struct rv_store *inner;
-	struct rv_seal_keyring kr; /* fixed once the layer is open */
+	/* Every key that opens objects.  Grows only under mu and kr_lock
+	 * (written): a key made elsewhere after this process opened the store
+	 * (a passphrase's or KMS's, registered by another site's first write)
+	 * is added by refresh_keys; lookups hold kr_lock (read). */
+	struct rv_seal_keyring kr;
+	pthread_rwlock_t kr_lock;
+	struct rv_seal_key cur; /* the key objects are sealed under (a copy) */
+	/* What can make more keys later: the passphrases (kept, wiped at
+	 * free) and the KMS client. */
+	char **pass;
+	size_t npass;
+	struct rv_kms *kms;
+	char *kms_key_id;
+	int64_t refreshed_ms;
 	/* How the current key is made, for its marker entry: "kdf" (scrypt
 	 * parameters) or "kms" (the wrapped key); NULL for a key file. */
 	const char *cur_how_name;
@@ -226,27 +239,45 @@ static int kdf_params(json_t *kdf, unsigned char *salt, size_t *salt_len, uint64
 	return 0;
 }
 
-/* The keys the passphrases open: every marker entry with scrypt
- * parameters is tried with each passphrase (the id says which matched);
- * the current passphrase that matches none gets a fresh salt, and the
- * entry its first write adds will carry it. */
-static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_conf *conf)
+/* Add a key under kr_lock; its index. */
+static size_t keyring_add_locked(struct crypt *c, const struct rv_seal_key *k)
 {
-	json_t *keys = m ? json_object_get(m, "keys") : NULL, *e;
-	size_t npass = 0, i;
-	char **pass;
+	size_t at;
+
+	pthread_rwlock_wrlock(&c->kr_lock);
+	at = keyring_add(&c->kr, k);
+	pthread_rwlock_unlock(&c->kr_lock);
+	return at;
+}
+
+static int load_passphrases(struct crypt *c, const struct rv_crypt_conf *conf)
+{
 	int rc = 0;
 
 	for (size_t j = 0; conf->old_passphrase_files && conf->old_passphrase_files[j]; j++)
-		npass++;
-	npass++;
-	pass = rv_calloc(npass, sizeof(*pass));
-	for (size_t j = 0; !rc && j < npass; j++) {
+		c->npass++;
+	c->npass++;
+	c->pass = rv_calloc(c->npass, sizeof(*c->pass));
+	for (size_t j = 0; !rc && j < c->npass; j++) {
 		const char *path = j ? conf->old_passphrase_files[j - 1] : conf->passphrase_file;
 
 		if (path)
-			rc = load_pass(path, &pass[j]);
+			rc = load_pass(path, &c->pass[j]);
 	}
+	return rc;
+}
+
+/* The keys the passphrases open: every marker entry with scrypt
+ * parameters is tried with each passphrase (the id says which matched).
+ * At open (`current`: the first passphrase is the current key) one that
+ * matches none gets a fresh salt, and the entry its first write adds will
+ * carry it; later (refresh_keys) only keys are added. */
+static int derive_passphrases(struct crypt *c, json_t *m, bool current)
+{
+	json_t *keys = m ? json_object_get(m, "keys") : NULL, *e;
+	size_t i;
+	int rc = 0;
+
 	json_array_foreach(keys, i, e)
 	{
 		json_t *kdf = json_object_get(e, "kdf");
@@ -258,15 +289,15 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 			continue;
 		if ((rc = kdf_params(kdf, salt, &sl, &n, &r, &p)))
 			break;
-		for (size_t j = 0; !rc && j < npass; j++) {
+		for (size_t j = 0; !rc && j < c->npass; j++) {
 			struct rv_seal_key k;
 
-			if (!pass[j] || (rc = scrypt_key(pass[j], salt, sl, n, r, p, &k)))
+			if (!c->pass[j] || (rc = scrypt_key(c->pass[j], salt, sl, n, r, p, &k)))
 				continue;
 			if (!memcmp(k.id, id, RV_SEAL_KEYID)) {
-				size_t at = keyring_add(&c->kr, &k);
+				size_t at = keyring_add_locked(c, &k);
 
-				if (!j && conf->passphrase_file && !conf->key_file) {
+				if (!j && current && c->kr.current == SIZE_MAX) {
 					c->kr.current = at;
 					c->cur_how_name = "kdf";
 					c->cur_how = json_incref(kdf);
@@ -275,16 +306,16 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 			OPENSSL_cleanse(&k, sizeof(k));
 		}
 	}
-	if (!rc && conf->passphrase_file && !conf->key_file && c->kr.current == SIZE_MAX) {
+	if (!rc && current && c->kr.current == SIZE_MAX) {
 		unsigned char salt[SCRYPT_SALT];
 		char hex[2 * SCRYPT_SALT + 1];
 		struct rv_seal_key k;
 
 		if (RAND_bytes(salt, sizeof(salt)) != 1)
 			rc = rv_error(RV_EFAIL, "no random bytes from OpenSSL");
-		if (!rc && !(rc = scrypt_key(pass[0], salt, sizeof(salt), SCRYPT_N_DEFAULT,
+		if (!rc && !(rc = scrypt_key(c->pass[0], salt, sizeof(salt), SCRYPT_N_DEFAULT,
 					     SCRYPT_R, SCRYPT_P, &k))) {
-			c->kr.current = keyring_add(&c->kr, &k);
+			c->kr.current = keyring_add_locked(c, &k);
 			rv_hex(hex, salt, sizeof(salt));
 			c->cur_how_name = "kdf";
 			c->cur_how = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", "scrypt",
@@ -293,13 +324,6 @@ static int derive_passphrases(struct crypt *c, json_t *m, const struct rv_crypt_
 			OPENSSL_cleanse(&k, sizeof(k));
 		}
 	}
-	for (size_t j = 0; j < npass; j++) {
-		if (pass[j]) {
-			OPENSSL_cleanse(pass[j], strlen(pass[j]));
-			free(pass[j]);
-		}
-	}
-	free(pass);
 	return rc;
 }
 
@@ -347,7 +371,7 @@ static int kms_new_key(struct crypt *c, struct rv_kms *kms, const char *key_id)
 		char *hex = rv_malloc(2 * blob.len + 1);
 
 		rv_seal_key_init(&k, raw);
-		c->kr.current = keyring_add(&c->kr, &k);
+		c->kr.current = keyring_add_locked(c, &k);
 		rv_hex(hex, blob.data, blob.len);
 		c->cur_how_name = "kms";
 		c->cur_how = json_pack("{s:s, s:s}", "key_id", key_id, "blob", hex);
@@ -360,19 +384,17 @@ static int kms_new_key(struct crypt *c, struct rv_kms *kms, const char *key_id)
 }
 
 /* Every marker entry wrapped by KMS is unwrapped (KMS says which key);
- * the one under conf->kms_key_id is current, and without one a new data
- * key is made, its wrapped form going into the entry its first write adds.
- * An old entry this role may not unwrap is skipped: the object that needs
- * it names its key id when read. */
-static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *conf)
+ * at open (`current`) the one under kms_key_id is current, and without one
+ * a new data key is made, its wrapped form going into the entry its first
+ * write adds; later (refresh_keys) only keys are added.  An old entry this
+ * role may not unwrap is skipped: the object that needs it names its key
+ * id when read. */
+static int derive_kms(struct crypt *c, json_t *m, bool current)
 {
 	json_t *keys = m ? json_object_get(m, "keys") : NULL, *e;
-	struct rv_kms *kms;
 	size_t i;
-	int rc = rv_kms_new(&kms, conf->creds, conf->region);
+	int rc = 0;
 
-	if (rc)
-		return rc;
 	json_array_foreach(keys, i, e)
 	{
 		json_t *w = json_object_get(e, "kms");
@@ -383,8 +405,9 @@ static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *co
 
 		if (rc || !w || !entry_id(e, id) || rv_seal_keyring_find(&c->kr, id))
 			continue;
-		cur = kid && !strcmp(kid, conf->kms_key_id);
-		rc = kms_unwrap(kms, e, kid, json_string_value(json_object_get(w, "blob")), id, &k);
+		cur = current && kid && !strcmp(kid, c->kms_key_id);
+		rc = kms_unwrap(c->kms, e, kid, json_string_value(json_object_get(w, "blob")), id,
+				&k);
 		if (rc && !cur && rc != RV_ECORRUPT) {
 			rv_log(RV_LOG_WARN,
 			       "encryption: an old KMS-wrapped key cannot be unwrapped",
@@ -392,7 +415,7 @@ static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *co
 			rv_error_clear();
 			rc = 0;
 		} else if (!rc) {
-			size_t at = keyring_add(&c->kr, &k);
+			size_t at = keyring_add_locked(c, &k);
 
 			if (cur && c->kr.current == SIZE_MAX) {
 				c->kr.current = at;
@@ -402,9 +425,8 @@ static int derive_kms(struct crypt *c, json_t *m, const struct rv_crypt_conf *co
 		}
 		OPENSSL_cleanse(&k, sizeof(k));
 	}
-	if (!rc && c->kr.current == SIZE_MAX)
-		rc = kms_new_key(c, kms, conf->kms_key_id);
-	rv_kms_free(kms);
+	if (!rc && current && c->kr.current == SIZE_MAX)
+		rc = kms_new_key(c, c->kms, c->kms_key_id);
 	return rc;
 }
 
@@ -494,7 +516,7 @@ static int marker_unwrap(struct crypt *c, json_t *m, unsigned char name_key[RV_S
 			 bool *current)
 {
 	json_t *keys = json_object_get(m, "keys"), *e;
-	const struct rv_seal_key *cur = &c->kr.keys[c->kr.current];
+	const struct rv_seal_key *cur = &c->cur;
 	bool found = false;
 	size_t i;
 	int rc = 0;
@@ -608,7 +630,7 @@ static int marker_write(struct rv_store *inner, json_t *m, const char *etag)
  * wins, and what is stored is what everyone uses. */
 static int ensure_registered(struct crypt *c)
 {
-	const struct rv_seal_key *cur = &c->kr.keys[c->kr.current];
+	const struct rv_seal_key *cur = &c->cur;
 	unsigned char fresh[RV_SEAL_KEY];
 	int rc = 0;
 
@@ -685,6 +707,38 @@ static int registered(struct crypt *c)
 		rc = ensure_registered(c);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+/* An object under a key id this process does not hold: another site may
+ * have registered a passphrase's or KMS's key since this one opened the
+ * store.  Read the marker again and add what it opens (at most every 5 s).
+ * True when a key was added. */
+static bool refresh_keys(struct crypt *c)
+{
+	bool grew;
+	size_t before;
+	json_t *m = NULL;
+	int rc;
+
+	if (!c->npass && !c->kms)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	before = c->kr.n;
+	if (rv_mono_ms() - c->refreshed_ms >= 5000) {
+		c->refreshed_ms = rv_mono_ms();
+		rc = marker_read(c->inner, &m, NULL);
+		if (!rc && c->npass)
+			rc = derive_passphrases(c, m, false);
+		if (!rc && c->kms)
+			rc = derive_kms(c, m, false);
+		if (rc)
+			rv_log(RV_LOG_WARN, "encryption: cannot read the store's keys again",
+			       "error", rv_errmsg(), NULL);
+		json_decref(m);
+	}
+	grew = c->kr.n > before;
+	pthread_mutex_unlock(&c->mu);
+	return grew;
 }
 
 /* ---- streaming through a pipe ----------------------------------------------- */
@@ -767,7 +821,7 @@ static int sock_send(struct pump *p, const void *buf, size_t n)
 
 static int seal_stream(struct pump *p)
 {
-	const struct rv_seal_key *k = &p->c->kr.keys[p->c->kr.current];
+	const struct rv_seal_key *k = &p->c->cur;
 	unsigned char *cur = rv_malloc(RV_SEAL_CHUNK), *nxt = rv_malloc(RV_SEAL_CHUNK);
 	unsigned char *frame = rv_malloc(RV_SEAL_FRAME);
 	uint64_t off = 0, left = p->plain, idx = 0;
@@ -933,7 +987,7 @@ static int crypt_put_buf(struct rv_store *s, const char *key, const void *data, 
 				key);
 	if ((rc = registered(c)))
 		return rc;
-	rc = rv_seal_buf(&c->kr.keys[c->kr.current], key, data, len, &b);
+	rc = rv_seal_buf(&c->cur, key, data, len, &b);
 	if (!rc)
 		rc = c->inner->ops->put_buf(c->inner, key, b.data, b.len, po);
 	rv_buf_release(&b);
@@ -970,6 +1024,7 @@ struct opener {
 	struct rv_seal s;
 	unsigned char *plain;
 	uint64_t emitted; /* chunks opened and written */
+	bool unknown_key; /* the header names a key this process does not hold */
 };
 
 /* Open chunk `idx` and write the part of it inside the range. */
@@ -1010,7 +1065,11 @@ static int open_stream(struct opener *o, int sock, bool have_hdr, const unsigned
 		received += RV_SEAL_HDR;
 		hdr = h;
 	}
-	if ((rc = rv_unseal_begin(&o->s, &o->c->kr, o->key, hdr)))
+	pthread_rwlock_rdlock(&o->c->kr_lock);
+	rc = rv_unseal_begin(&o->s, &o->c->kr, o->key, hdr);
+	pthread_rwlock_unlock(&o->c->kr_lock);
+	o->unknown_key = rc == RV_EAUTH;
+	if (rc)
 		goto out;
 	cn = read_full(sock, cur, RV_SEAL_FRAME);
 	rerr = cn < 0 ? errno : 0;
@@ -1214,6 +1273,9 @@ static int get_once(struct crypt *c, const char *key, int fd, uint64_t off, uint
 		hc_drop(c, key);
 		*retry = true;
 	}
+	/* A key registered by another site since this one opened the store. */
+	if (rc == RV_EAUTH && o.unknown_key && !o.emitted && refresh_keys(c))
+		*retry = true;
 	if (!rc && !off && o.s.ctx)
 		hc_put(c, key, o.s.hdr, p.info.size); /* the next part's header */
 	if (!rc)
@@ -1327,6 +1389,30 @@ static int crypt_name_key(struct rv_store *s, const unsigned char **out)
 	return rc;
 }
 
+/* Everything but the inner store (the caller's until the layer is open). */
+static void crypt_release(struct crypt *c)
+{
+	rv_seal_keyring_release(&c->kr);
+	OPENSSL_cleanse(&c->cur, sizeof(c->cur));
+	for (size_t j = 0; j < c->npass; j++) {
+		if (c->pass[j]) {
+			OPENSSL_cleanse(c->pass[j], strlen(c->pass[j]));
+			free(c->pass[j]);
+		}
+	}
+	free(c->pass);
+	rv_kms_free(c->kms);
+	free(c->kms_key_id);
+	json_decref(c->cur_how);
+	OPENSSL_cleanse(c->name_key, sizeof(c->name_key));
+	for (size_t i = 0; i < HDR_CACHE; i++)
+		free(c->hc[i].key);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->hc_mu);
+	pthread_rwlock_destroy(&c->kr_lock);
+	free(c);
+}
+
 static void crypt_free(struct rv_store *s)
 {
 	struct crypt *c = cr_of(s);
@@ -1334,14 +1420,7 @@ static void crypt_free(struct rv_store *s)
 	if (!c)
 		return;
 	rv_store_free(c->inner);
-	rv_seal_keyring_release(&c->kr);
-	json_decref(c->cur_how);
-	OPENSSL_cleanse(c->name_key, sizeof(c->name_key));
-	for (size_t i = 0; i < HDR_CACHE; i++)
-		free(c->hc[i].key);
-	pthread_mutex_destroy(&c->mu);
-	pthread_mutex_destroy(&c->hc_mu);
-	free(c);
+	crypt_release(c);
 	s->impl = NULL;
 }
 
@@ -1426,6 +1505,8 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 	c = rv_calloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->hc_mu, NULL);
+	pthread_rwlock_init(&c->kr_lock, NULL);
+	c->refreshed_ms = rv_mono_ms() - 5000; /* the first refresh may come at once */
 	c->inner = inner;
 	rc = rv_crypt_keyring_load(&c->kr, conf);
 	if (!rc) {
@@ -1436,14 +1517,20 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 			rv_error_clear();
 			rc = check_empty(inner);
 		}
-		if (!rc && (conf->passphrase_file || conf->old_passphrase_files))
-			rc = derive_passphrases(c, m, conf);
-		if (!rc && conf->kms_key_id)
-			rc = derive_kms(c, m, conf);
+		if (!rc && (conf->passphrase_file || conf->old_passphrase_files) &&
+		    !(rc = load_passphrases(c, conf)))
+			rc = derive_passphrases(c, m, conf->passphrase_file && !conf->key_file);
+		if (!rc && conf->kms_key_id) {
+			c->kms_key_id = rv_strdup(conf->kms_key_id);
+			if (!(rc = rv_kms_new(&c->kms, conf->creds, conf->region)))
+				rc = derive_kms(c, m, true);
+		}
 		if (!rc && c->kr.current == SIZE_MAX)
 			rc = rv_error(
 			    RV_EUSAGE,
 			    "store.encryption needs key_file, passphrase_file or kms_key_id");
+		if (!rc)
+			c->cur = c->kr.keys[c->kr.current];
 		if (!rc && m) {
 			rc = marker_unwrap(c, m, c->name_key, &has_cur);
 			c->have_name_key = !rc;
@@ -1452,12 +1539,7 @@ int rv_crypt_open(struct rv_store **sp, const struct rv_crypt_conf *conf)
 		json_decref(m);
 	}
 	if (rc) {
-		c->inner = NULL;
-		rv_seal_keyring_release(&c->kr);
-		json_decref(c->cur_how);
-		pthread_mutex_destroy(&c->mu);
-		pthread_mutex_destroy(&c->hc_mu);
-		free(c);
+		crypt_release(c);
 		return rc;
 	}
 	s = rv_calloc(1, sizeof(*s));
@@ -1491,7 +1573,7 @@ const struct rv_seal_key *rv_crypt_current(const struct rv_store *s)
 {
 	const struct crypt *c = cr_of(s);
 
-	return &c->kr.keys[c->kr.current];
+	return &c->cur;
 }
 
 int rv_crypt_object_keyid(struct rv_store *s, const char *key, unsigned char id[RV_SEAL_KEYID])
@@ -1508,7 +1590,7 @@ int rv_crypt_object_keyid(struct rv_store *s, const char *key, unsigned char id[
 int rv_crypt_marker_retire(struct rv_store *s, unsigned *dropped)
 {
 	struct crypt *c = cr_of(s);
-	const struct rv_seal_key *cur = &c->kr.keys[c->kr.current];
+	const struct rv_seal_key *cur = &c->cur;
 	char etag[80];
 	json_t *m, *keys, *kept;
 	size_t i;

@@ -567,6 +567,29 @@ static void test_passphrase(void **state)
 	check_all(s, "pk");
 	rv_store_free(s);
 
+	/* A reader that opened an empty store before the writer's first write
+	 * learns the writer's key (another salt) from the marker when it
+	 * meets an object under it. */
+	{
+		struct rv_store *r, *w;
+		char store2[160];
+		unsigned char *pb = pattern(3, sizes[3]);
+
+		snprintf(store2, sizeof(store2), "%s/store2", f->dir);
+		assert_int_equal(rv_mkdirs(store2), 0);
+		assert_int_equal(rv_test_open_file_store(store2, &r), 0);
+		assert_int_equal(rv_crypt_open(&r, &(struct rv_crypt_conf){.passphrase_file = p1}),
+				 0);
+		assert_int_equal(rv_test_open_file_store(store2, &w), 0);
+		assert_int_equal(rv_crypt_open(&w, &(struct rv_crypt_conf){.passphrase_file = p1}),
+				 0);
+		assert_int_equal(rv_store_put_buf(w, "late", pb, sizes[3], NULL), 0);
+		check_range(r, "late", 3, 0, 0);
+		check_range(r, "late", 3, 100, 200);
+		rv_store_free(r);
+		rv_store_free(w);
+		free(pb);
+	}
 	/* a marker whose cost was lowered is refused, not obeyed */
 	{
 		char *weak = rv_strdup(text), *n = strstr(weak, "\"N\": 65536");
