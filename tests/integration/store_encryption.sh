@@ -74,8 +74,10 @@ has_marker() {
 	done < <(find "$1" -type f -print0)
 	return 1
 }
-# run_replicate CONFIG: replicate until the database's newest row and every
-# file are in a recovery point, then stop it cleanly
+# run_replicate CONFIG STORE BLOBS: replicate until STORE holds BLOBS blobs
+# (every file read and uploaded, however slow the machine), then stop it
+# cleanly: the final commit ships the database's newest rows and records
+# every uploaded file
 run_replicate() {
 	"$REVENANT" -c "$1" replicate 2>"$W/rep.log" &
 	RP=$!
@@ -84,7 +86,13 @@ run_replicate() {
 		sleep 0.05
 	done
 	grep -q 'content generation started' "$W/rep.log" || fail "replicate did not start: $(cat "$W/rep.log")"
-	sleep 1.2
+	for _ in $(seq 600); do
+		(($(find "$2/blobs" -type f 2>/dev/null | wc -l) >= $3)) && break
+		sleep 0.05
+	done
+	(($(find "$2/blobs" -type f 2>/dev/null | wc -l) >= $3)) ||
+		fail "replicate uploaded fewer than $3 blobs in 30 s: $(cat "$W/rep.log")"
+	sleep 0.5
 	kill -TERM "$RP"
 	wait "$RP" || fail "replicate did not stop cleanly: $(cat "$W/rep.log")"
 	RP=
@@ -130,16 +138,16 @@ openssl rand 32 >"$W/k3"
 yml "$W/wrong.yml" "{key_file: \"$W/k3\"}"
 
 step "replicate under key 1: no plaintext in the raw store"
-run_replicate "$W/k1.yml"
+run_replicate "$W/k1.yml" "$W/store" 2
 sql "$DB" "INSERT INTO posts(title, html) VALUES ('second DBMARK-$M', 'x')"
-run_replicate "$W/k1.yml"
+run_replicate "$W/k1.yml" "$W/store" 2
 has_marker "$W/store" && fail "a planted marker is readable in the store"
 ls "$W"/store/generations/*/db/snapshot/*.zst >/dev/null || fail "no database snapshot"
 # The same check finds both markers in a plain store of the same source.
 yml "$W/plainrep.yml" ""
 sed -i "s|file://$W/store|file://$W/pstore0|" "$W/plainrep.yml"
 mkdir -p "$W/pstore0"
-run_replicate "$W/plainrep.yml"
+run_replicate "$W/plainrep.yml" "$W/pstore0" 2
 has_marker "$W/pstore0/generations" || fail "the check misses the database marker in a plain store"
 has_marker "$W/pstore0/blobs" || fail "the check misses the file marker in a plain store"
 ids_in_store >"$W/ids" || fail "an object is not sealed: $(cat "$W/ids")"
@@ -197,7 +205,7 @@ T1=$(date +%s.%N)
 sleep 0.3
 sql "$DB" "INSERT INTO posts(title, html) VALUES ('third DBMARK-$M', 'y')"
 printf 'FILEMARK-%s new\n' "$M" >"$W/content/images/2026/b.txt"
-run_replicate "$W/k2.yml"
+run_replicate "$W/k2.yml" "$W/store" 3
 has_marker "$W/store" && fail "a planted marker is readable after the rotation"
 ids_in_store >"$W/ids" || fail "an object is not sealed: $(cat "$W/ids")"
 grep -q "^$K1 " "$W/ids" && grep -q "^$K2 " "$W/ids" || fail "expected objects under both keys: $(cat "$W/ids")"

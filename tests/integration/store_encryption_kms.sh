@@ -73,7 +73,14 @@ run_replicate() {
 		sleep 0.05
 	done
 	grep -q 'content generation started' "$W/rep.log" || fail "replicate did not start: $(cat "$W/rep.log")"
-	sleep 1
+	# the file uploaded, however slow the machine; the final commit on
+	# SIGTERM records it and ships the newest rows
+	for _ in $(seq 600); do
+		[[ -n $(find "$W/store/blobs" -type f 2>/dev/null) ]] && break
+		sleep 0.05
+	done
+	[[ -n $(find "$W/store/blobs" -type f 2>/dev/null) ]] || fail "no blob after 30 s: $(cat "$W/rep.log")"
+	sleep 0.5
 	kill -TERM "$RP"
 	wait "$RP" || fail "replicate did not stop cleanly: $(cat "$W/rep.log")"
 	RP=

@@ -69,7 +69,15 @@ for _ in $(seq 300); do
 done
 grep -q 'content generation started' "$W/rep.log" || fail "replicate did not start: $(cat "$W/rep.log")"
 sql "$DB" "INSERT INTO posts(title, body) VALUES ('second DBMARK-$M', zeroblob(1))"
-sleep 1.5
+# both files uploaded, however slow the machine (the sanitizer pass); the
+# final commit on SIGTERM records them and ships the newest rows
+for _ in $(seq 600); do
+	n=$("$REVENANT" -c "$W/k1.yml" --log-level error store ls "$URL" blobs/ 2>/dev/null | wc -l) || true
+	((n >= 2)) && break
+	sleep 0.05
+done
+((n >= 2)) || fail "replicate uploaded $n of 2 blobs in 30 s: $(cat "$W/rep.log")"
+sleep 0.5
 kill -TERM "$RP"
 wait "$RP" || fail "replicate did not stop cleanly: $(cat "$W/rep.log")"
 RP=
