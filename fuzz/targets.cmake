@@ -12,4 +12,5 @@ set(RV_FUZZ_TARGETS
   fuzz_lease
   fuzz_dbobj
   fuzz_s3_versions
+  fuzz_sealed
 )

@@ -36,6 +36,7 @@ int rv_cmd_status(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_prune(struct rv_cli *cli, int argc, char **argv);
+int rv_cmd_rekey(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_dns(struct rv_cli *cli, int argc, char **argv);
 int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv);

@@ -6,6 +6,7 @@
 #include "content/content.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "store/crypt.h"
 #include "store/store.h"
 #include "store/versions.h"
 
@@ -84,6 +85,13 @@ void rv_cli_store_opts(const struct rv_config *cfg, struct rv_store_opts *o,
 static int open_store(const struct rv_config *cfg, const char *url, bool versions, int64_t at_ms,
 		      struct rv_store **out)
 {
+	struct rv_crypt_conf enc = {
+	    .key_file = cfg->store.encryption.key_file,
+	    .old_key_files = (const char *const *)cfg->store.encryption.old_key_files,
+	    .passphrase_file = cfg->store.encryption.passphrase_file,
+	    .old_passphrase_files = (const char *const *)cfg->store.encryption.old_passphrase_files,
+	    .kms_key_id = cfg->store.encryption.kms_key_id,
+	    .region = cfg->store.s3.region};
 	struct rv_store_opts o;
 	struct rv_creds_config cc;
 	int rc;
@@ -94,11 +102,17 @@ static int open_store(const struct rv_config *cfg, const char *url, bool version
 	if (!url)
 		return rv_error(RV_EUSAGE, "no store URL: give one, or set store.url in %s",
 				cfg->source);
+
 	rv_cli_store_opts(cfg, &o, &cc);
+	enc.creds = &cc;
 	/* The backends copy what they keep of `o` and `cc` at open (store.h). */
 	if ((rc = rv_store_open(out, url, &o)))
 		return rc;
-	if (versions && (rc = rv_store_versions_open(out, at_ms))) {
+	/* Encrypted or not, the store's mode is checked here, once, for every
+	 * command (store/crypt.h) — over the versioned view when asked, so
+	 * that the marker too is read as it was then. */
+	if ((versions && (rc = rv_store_versions_open(out, at_ms))) ||
+	    (rc = rv_crypt_open(out, &enc))) {
 		rv_store_free(*out);
 		*out = NULL;
 	}

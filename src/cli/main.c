@@ -25,6 +25,7 @@ static const struct rv_command commands[] = {
      rv_cmd_switchover},
     {"verify", "restore drill: restore a point into scratch space and check it", rv_cmd_verify},
     {"prune", "remove what the retention window no longer needs", rv_cmd_prune},
+    {"rekey", "rewrite an encrypted store under its current key", rv_cmd_rekey},
     {"dns", "show where the public names point; switch them to a site", rv_cmd_dns},
     {NULL, NULL, NULL},
 };

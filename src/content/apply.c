@@ -331,6 +331,7 @@ int rv_apply_stage(struct rv_apply *a, const struct rv_centry *e, bool check_exi
 		   char **staged, enum rv_apply_result *res, uint64_t *bytes)
 {
 	char key[RV_BLOB_KEY_LEN], hex[RV_SHA256_HEX];
+	const unsigned char *name_key;
 	unsigned char sha[RV_SHA256_LEN];
 	struct timespec t[2];
 	uint64_t size = 0;
@@ -344,7 +345,9 @@ int rv_apply_stage(struct rv_apply *a, const struct rv_centry *e, bool check_exi
 		return rc;
 	if (*res != RV_APPLIED)
 		return 0;
-	rv_content_blob_key(key, e->sha256);
+	if ((rc = rv_store_name_key(a->s, &name_key)))
+		return rc;
+	rv_content_blob_key(key, e->sha256, name_key);
 	tmp = rv_asprintf("%s/f%u.XXXXXX", a->staging, atomic_fetch_add(&a->seq, 1));
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd == -1) {

@@ -140,6 +140,7 @@ static void read_file(struct rv_store *st, int root_fd, struct rv_metrics *m, co
 	struct rv_buf mem = RV_BUF_INIT(RV_CSRC_MEM_MAX);
 	unsigned char sha[RV_SHA256_LEN];
 	char key[RV_BLOB_KEY_LEN];
+	const unsigned char *name_key;
 	struct stat st1, st2;
 	EVP_MD_CTX *md = NULL;
 	uint64_t total = 0;
@@ -209,7 +210,13 @@ static void read_file(struct rv_store *st, int root_fd, struct rv_metrics *m, co
 		goto out;
 	}
 	EVP_DigestFinal_ex(md, sha, NULL);
-	rv_content_blob_key(key, sha);
+	if (rv_store_name_key(st, &name_key)) {
+		rv_log(RV_LOG_ERROR, "cannot name the blob", "path", path, "error", rv_errmsg(),
+		       NULL);
+		j->res = RV_CSRC_ABORTED;
+		goto out;
+	}
+	rv_content_blob_key(key, sha, name_key);
 	if (upload(st, m, path, key, in_mem ? &mem : NULL, tmp, total, &j->uploaded)) {
 		j->res = RV_CSRC_ABORTED;
 		goto out;

@@ -80,6 +80,14 @@ struct rv_config {
 			char *secret_access_key; /* secret */
 			char *session_token;	 /* secret */
 		} credentials;
+		/* Client-side encryption (store/crypt.h); key_file NULL: off. */
+		struct {
+			char *key_file;	       /* the current key: writes and reads */
+			char **old_key_files;  /* NULL-terminated: still read */
+			char *passphrase_file; /* or a passphrase's key (scrypt) */
+			char **old_passphrase_files;
+			char *kms_key_id; /* or a data key wrapped by this KMS key */
+		} encryption;
 	} store;
 	struct {
 		int level;  /* enum rv_log_level */

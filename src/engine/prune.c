@@ -140,15 +140,28 @@ static int collect(const struct rv_obj_info *info, void *ud)
 
 /* ---- reading content objects ---------------------------------------------- */
 
+/* The blobs the content objects name, by the digest in their key (the
+ * SHA-256 itself, or its keyed hash in an encrypted store). */
+struct refs {
+	struct rv_hset set;
+	const unsigned char *name_key;
+};
+
 static int add_ref(void *ud, const struct rv_centry *e)
 {
-	return e->type == RV_CE_FILE ? rv_hset_add(ud, e->sha256, RV_SHA256_LEN, NULL) : 0;
+	struct refs *r = ud;
+	unsigned char name[RV_SHA256_LEN];
+
+	if (e->type != RV_CE_FILE)
+		return 0;
+	rv_content_blob_name(name, e->sha256, r->name_key);
+	return rv_hset_add(&r->set, name, RV_SHA256_LEN, NULL);
 }
 
 /* Download `key` into `fd` (emptied first) and read it through, checked
- * against its name (content/format.h): every file record's SHA-256 goes
- * into `refs` (when not NULL), the header into `*hdr` (when not NULL). */
-static int read_obj(struct rv_store *s, int fd, const char *key, struct rv_hset *refs,
+ * against its name (content/format.h): every file record's blob goes into
+ * `refs` (when not NULL), the header into `*hdr` (when not NULL). */
+static int read_obj(struct rv_store *s, int fd, const char *key, struct refs *refs,
 		    struct rv_cobj_hdr *hdr)
 {
 	int rc;
@@ -544,7 +557,7 @@ static int delete_planned(struct rv_store *s, const struct rv_prune_plan *p)
 struct mark {
 	struct rv_store *s;
 	const struct rv_hset *del;
-	struct rv_hset refs;
+	struct refs refs;
 	char **keys;
 	size_t n, cap;
 };
@@ -608,19 +621,19 @@ static int collect_blob(const struct rv_obj_info *info, void *ud)
 
 /* The digest a blob key names, or false for anything that is not exactly
  * blobs/sha256/<aa>/<64 hex> (never deleted). */
-static int sweep_blobs(struct rv_store *s, const struct rv_hset *refs, bool dry_run,
+static int sweep_blobs(struct rv_store *s, const struct refs *refs, bool dry_run,
 		       struct rv_prune_stats *st)
 {
 	struct blobvec bv = {0};
 	struct keyvec doomed = {0};
-	int rc = rv_store_list(s, RV_KEY_BLOBS, collect_blob, &bv);
+	int rc = rv_store_list(s, rv_content_blob_prefix(refs->name_key), collect_blob, &bv);
 
 	for (size_t i = 0; !rc && i < bv.n; i++) {
 		const struct rv_obj_info *b = &bv.v[i];
 		unsigned char sha[RV_SHA256_LEN];
 
-		if (!rv_content_blob_key_parse(b->key, sha) ||
-		    rv_hset_has(refs, sha, sizeof(sha))) {
+		if (!rv_content_blob_key_parse(b->key, refs->name_key, sha) ||
+		    rv_hset_has(&refs->set, sha, sizeof(sha))) {
 			st->blobs_kept++;
 			continue;
 		}
@@ -652,9 +665,11 @@ int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
 
 	if (!o->dry_run && (rc = delete_planned(s, p)))
 		return rc;
-	rv_hset_init(&m.refs, "blobs referenced", PRUNE_SET_MAX);
-	rc = mark_blobs(&m);
-	st->blobs_referenced = rv_hset_count(&m.refs);
+	rv_hset_init(&m.refs.set, "blobs referenced", PRUNE_SET_MAX);
+	rc = rv_store_name_key(s, &m.refs.name_key);
+	if (!rc)
+		rc = mark_blobs(&m);
+	st->blobs_referenced = rv_hset_count(&m.refs.set);
 	if (rc) {
 		st->blobs_skipped = true;
 		rv_log(RV_LOG_ERROR, "prune deletes no blob: a content object could not be read",
@@ -665,7 +680,7 @@ int rv_prune_execute(struct rv_store *s, const struct rv_prune_plan *p,
 	for (size_t i = 0; i < m.n; i++)
 		free(m.keys[i]);
 	free(m.keys);
-	rv_hset_release(&m.refs);
+	rv_hset_release(&m.refs.set);
 	return rc;
 }
 

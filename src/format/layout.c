@@ -1,6 +1,7 @@
 /* layout.c - every store key, built and parsed (see layout.h). */
 #include "format/layout.h"
 #include "core/mem.h"
+#include "format/sealed.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,12 +51,29 @@ int rv_gen_id_check(const char *s)
 	return 0;
 }
 
-void rv_content_blob_key(char out[RV_BLOB_KEY_LEN], const unsigned char sha[RV_SHA256_LEN])
+const char *rv_content_blob_prefix(const unsigned char *name_key)
 {
+	return name_key ? RV_KEY_BLOBS_KEYED : RV_KEY_BLOBS;
+}
+
+void rv_content_blob_name(unsigned char out[RV_SHA256_LEN], const unsigned char sha[RV_SHA256_LEN],
+			  const unsigned char *name_key)
+{
+	if (name_key)
+		rv_seal_blob_name(out, name_key, sha);
+	else
+		memmove(out, sha, RV_SHA256_LEN);
+}
+
+void rv_content_blob_key(char out[RV_BLOB_KEY_LEN], const unsigned char sha[RV_SHA256_LEN],
+			 const unsigned char *name_key)
+{
+	unsigned char name[RV_SHA256_LEN];
 	char hex[RV_SHA256_HEX];
 
-	rv_hex(hex, sha, RV_SHA256_LEN);
-	snprintf(out, RV_BLOB_KEY_LEN, RV_KEY_BLOBS "%.2s/%s", hex, hex);
+	rv_content_blob_name(name, sha, name_key);
+	rv_hex(hex, name, RV_SHA256_LEN);
+	snprintf(out, RV_BLOB_KEY_LEN, "%s%.2s/%s", rv_content_blob_prefix(name_key), hex, hex);
 }
 
 char *rv_content_log_prefix(const char *gen)
@@ -126,12 +144,14 @@ char *rv_gen_meta_key(const char *gen)
 	return rv_asprintf(RV_KEY_GENERATIONS "%s/meta.json", gen);
 }
 
-bool rv_content_blob_key_parse(const char *key, unsigned char sha[RV_SHA256_LEN])
+bool rv_content_blob_key_parse(const char *key, const unsigned char *name_key,
+			       unsigned char sha[RV_SHA256_LEN])
 {
-	const char *k = key + strlen(RV_KEY_BLOBS);
+	const char *prefix = rv_content_blob_prefix(name_key);
+	const char *k = key + strlen(prefix);
 
-	if (!rv_str_startswith(key, RV_KEY_BLOBS) || strlen(k) != 3 + 2 * RV_SHA256_LEN ||
-	    k[2] != '/' || k[0] != k[3] || k[1] != k[4] || !is_lower_hex(k + 3, 2 * RV_SHA256_LEN))
+	if (!rv_str_startswith(key, prefix) || strlen(k) != 3 + 2 * RV_SHA256_LEN || k[2] != '/' ||
+	    k[0] != k[3] || k[1] != k[4] || !is_lower_hex(k + 3, 2 * RV_SHA256_LEN))
 		return false;
 	return !rv_unhex(sha, RV_SHA256_LEN, k + 3);
 }

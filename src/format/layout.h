@@ -6,7 +6,7 @@
  *   lease.json
  *   heartbeat.json
  *   sites/<site>/standby.json
- *   blobs/sha256/<2 hex>/<64 hex>
+ *   blobs/sha256/<2 hex>/<64 hex>          (encrypted store: blobs/hmac-sha256/…)
  *   generations/<gen>/meta.json
  *   generations/<gen>/content/log/<16 hex seq>-<16 hex ms>.log.zst
  *   generations/<gen>/content/snapshot/<16 hex seq>-<16 hex ms>.manifest.zst
@@ -31,11 +31,13 @@
 #define RV_HEARTBEAT_KEY   "heartbeat.json"
 #define RV_KEY_GENERATIONS "generations/"
 #define RV_KEY_BLOBS	   "blobs/sha256/"
+/* An encrypted store's blobs: named by a keyed hash (docs/FORMAT.md). */
+#define RV_KEY_BLOBS_KEYED "blobs/hmac-sha256/"
 #define RV_KEY_SITES	   "sites/"
 
 #define RV_GEN_ID_LEN 26 /* 16 hex + '-' + 8 hex + NUL */
-/* "blobs/sha256/xx/" + 64 hex + NUL */
-#define RV_BLOB_KEY_LEN 81
+/* "blobs/hmac-sha256/xx/" + 64 hex + NUL (a plain key is 5 bytes shorter) */
+#define RV_BLOB_KEY_LEN 86
 
 void rv_gen_id_new(char out[RV_GEN_ID_LEN]);
 /* RV_EUSAGE unless `s` has the exact shape of a generation ID. */
@@ -49,9 +51,19 @@ char *rv_site_standby_key(const char *site);
 /* generations/<gen>/meta.json (fresh string). */
 char *rv_gen_meta_key(const char *gen);
 
-void rv_content_blob_key(char out[RV_BLOB_KEY_LEN], const unsigned char sha[RV_SHA256_LEN]);
-/* The digest a blob key names; false for anything else. */
-bool rv_content_blob_key_parse(const char *key, unsigned char sha[RV_SHA256_LEN]);
+/* Blob names.  `name_key` is the store's blob-name key (rv_store_name_key):
+ * NULL in a plain store, where a blob's name is the SHA-256 of its bytes;
+ * in an encrypted store the name is HMAC-SHA256(name key, SHA-256), so that
+ * nobody without the key learns which files are equal. */
+const char *rv_content_blob_prefix(const unsigned char *name_key);
+void rv_content_blob_name(unsigned char out[RV_SHA256_LEN], const unsigned char sha[RV_SHA256_LEN],
+			  const unsigned char *name_key);
+void rv_content_blob_key(char out[RV_BLOB_KEY_LEN], const unsigned char sha[RV_SHA256_LEN],
+			 const unsigned char *name_key);
+/* The name digest a blob key carries (the SHA-256 itself in a plain store);
+ * false for anything that is not a blob key of this kind of store. */
+bool rv_content_blob_key_parse(const char *key, const unsigned char *name_key,
+			       unsigned char digest[RV_SHA256_LEN]);
 
 /* Content object keys, relative to the store (fresh strings). */
 char *rv_content_log_key(const char *gen, uint64_t seq, int64_t time_ms);

@@ -1483,14 +1483,6 @@ static int s3_probe(struct rv_store *s)
 	return 0;
 }
 
-int rv_store_probe(struct rv_store *s)
-{
-	if (s->url.kind != RV_STORE_S3 || s->ops != &s3_ops)
-		return 0; /* the file backend's capabilities are known statically;
-			     the versioned view (s3_versions.c) writes nothing */
-	return s3_probe(s);
-}
-
 int rv_s3_bucket_call(struct rv_store *s, const char *op, const char *method, const char *query,
 		      const char *body, struct rv_buf *resp, long *status, struct rv_s3_error *err)
 {
@@ -1552,6 +1544,7 @@ static const struct rv_store_ops s3_ops = {
     .del = s3_del,
     .free = s3_free,
     .list_dirs_page = s3_list_dirs_page,
+    .probe = s3_probe,
 };
 
 /* True for hosts that cannot carry a bucket name in front (IPs, localhost). */

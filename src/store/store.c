@@ -431,6 +431,17 @@ static int put_check(const char *key, struct rv_put_opts *po)
 	return 0;
 }
 
+int rv_store_probe(struct rv_store *s)
+{
+	return s->ops->probe ? s->ops->probe(s) : 0;
+}
+
+int rv_store_name_key(struct rv_store *s, const unsigned char **out)
+{
+	*out = NULL;
+	return s->ops->name_key ? s->ops->name_key(s, out) : 0;
+}
+
 int rv_store_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 		    struct rv_put_opts *po)
 {

@@ -117,6 +117,12 @@ const char *rv_store_describe(const struct rv_store *s);
  * store reports no conditional puts and no versioning.  A no-op for file. */
 int rv_store_probe(struct rv_store *s) RV_WARN_UNUSED;
 
+/* The store's blob-name key (format/layout.h, rv_content_blob_key): NULL
+ * in a plain store.  An encrypted store (store/crypt.h) opened on an empty
+ * store records its encryption marker at the first call or the first put,
+ * whichever comes first, so that every writer names blobs alike. */
+int rv_store_name_key(struct rv_store *s, const unsigned char **out) RV_WARN_UNUSED;
+
 /* Put `size` bytes read from `fd` (from its current offset for pipes; a
  * regular file is read with pread from offset 0 when `size` is UINT64_MAX
  * meaning "to the end").  Never leaves a partial object under `key`. */
@@ -163,7 +169,8 @@ int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
 int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n,
 			 unsigned jobs) RV_WARN_UNUSED;
 
-/* Backend vtable (store-t internal, used by file.c and s3.c). */
+/* Backend vtable (store-t internal, used by file.c, s3.c and the
+ * encrypting layer crypt.c, which implements it over another store). */
 struct rv_store_ops {
 	const char *name;
 	int (*put_fd)(struct rv_store *, const char *, int, uint64_t, struct rv_put_opts *);
@@ -180,6 +187,10 @@ struct rv_store_ops {
 	 * empty and still have a next_token (S3 counts plain keys too). */
 	int (*list_dirs_page)(struct rv_store *, const char *, const char *, unsigned,
 			      struct rv_list_page *);
+	/* rv_store_probe; NULL: the capabilities are known at open. */
+	int (*probe)(struct rv_store *);
+	/* rv_store_name_key; NULL: a plain store. */
+	int (*name_key)(struct rv_store *, const unsigned char **);
 };
 
 struct rv_store {

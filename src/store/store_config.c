@@ -85,7 +85,54 @@ static const struct rv_config_entry entries[] = {
      .type = RV_CONFIG_STRING,
      .flags = RV_CONFIG_F_SECRET,
      .off = RV_CONFIG_FIELD(store.credentials.session_token)},
+    /* The files hold keys, not the config: 32 random bytes each. */
+    {.name = "store.encryption.key_file",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(store.encryption.key_file),
+     .desc = "a file of 32 random bytes (openssl rand 32 > FILE)"},
+    {.name = "store.encryption.old_key_files",
+     .type = RV_CONFIG_LIST,
+     .off = RV_CONFIG_FIELD(store.encryption.old_key_files)},
+    /* Or a passphrase (one line, at least 12 characters): scrypt derives
+     * the key, its salt and cost are kept in the store's marker. */
+    {.name = "store.encryption.passphrase_file",
+     .type = RV_CONFIG_PATH,
+     .off = RV_CONFIG_FIELD(store.encryption.passphrase_file)},
+    {.name = "store.encryption.old_passphrase_files",
+     .type = RV_CONFIG_LIST,
+     .off = RV_CONFIG_FIELD(store.encryption.old_passphrase_files)},
+    /* Or envelope encryption: a data key from KMS GenerateDataKey, kept
+     * wrapped in the store's marker, unwrapped with KMS Decrypt. */
+    {.name = "store.encryption.kms_key_id",
+     .type = RV_CONFIG_STRING,
+     .off = RV_CONFIG_FIELD(store.encryption.kms_key_id),
+     .desc = "a KMS key ARN, id or alias/NAME"},
 };
+
+/* A current key to write with, of one kind; old keys only beside it. */
+static int check_encryption(const struct rv_config *c, const struct rv_config_origin *o)
+{
+	char *const *ok = c->store.encryption.old_key_files;
+	char *const *op = c->store.encryption.old_passphrase_files;
+	int kinds = !!c->store.encryption.key_file + !!c->store.encryption.passphrase_file +
+		    !!c->store.encryption.kms_key_id;
+	unsigned l1 = rv_config_line(o, "store.encryption.key_file");
+	unsigned l2 = rv_config_line(o, "store.encryption.passphrase_file");
+	unsigned l3 = rv_config_line(o, "store.encryption.kms_key_id");
+	unsigned line = l1 > l2 ? (l1 > l3 ? l1 : l3) : (l2 > l3 ? l2 : l3);
+
+	if (((ok && ok[0]) || (op && op[0])) && !kinds)
+		return rv_config_fail(o, rv_config_line(o, "store.encryption.old_key_files"),
+				      "store.encryption",
+				      "old_key_files needs key_file (the key new objects are "
+				      "written with)");
+	if (kinds > 1)
+		return rv_config_fail(o, line, "store.encryption",
+				      "give one of key_file, passphrase_file and kms_key_id (an "
+				      "old key of another kind can stay in old_key_files or "
+				      "old_passphrase_files)");
+	return 0;
+}
 
 /* Static credentials come whole or not at all, and not beside a profile. */
 static int check(const struct rv_config *c, const struct rv_config_origin *o)
@@ -109,7 +156,7 @@ static int check(const struct rv_config *c, const struct rv_config_origin *o)
 		return rv_config_fail(
 		    o, l_profile > l_id ? l_profile : l_id, k,
 		    "give either profile or access_key_id/secret_access_key, not both");
-	return 0;
+	return check_encryption(c, o);
 }
 
 const struct rv_config_section rv_config_section_store = {

@@ -209,7 +209,7 @@ static struct rv_centry file_e(struct fx *fx, const char *path, const char *cont
 	char key[RV_BLOB_KEY_LEN];
 
 	rv_sha256(e.sha256, content, strlen(content));
-	rv_content_blob_key(key, e.sha256);
+	rv_content_blob_key(key, e.sha256, NULL);
 	assert_int_equal(rv_store_put_buf(fx->s, key, content, strlen(content), NULL), 0);
 	return e;
 }

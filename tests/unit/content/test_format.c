@@ -89,7 +89,7 @@ static void test_paths_and_keys(void **state)
 	assert_int_equal(rv_content_path_cmp("x/y", "x/y"), 0);
 
 	rv_sha256(sha, "abc", 3);
-	rv_content_blob_key(key, sha);
+	rv_content_blob_key(key, sha, NULL);
 	assert_string_equal(
 	    key,
 	    "blobs/sha256/ba/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

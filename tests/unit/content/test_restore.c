@@ -70,7 +70,7 @@ static void put_blob(struct fx *fx, const char *content, unsigned char sha[RV_SH
 	char key[RV_BLOB_KEY_LEN];
 
 	rv_sha256(sha, content, strlen(content));
-	rv_content_blob_key(key, sha);
+	rv_content_blob_key(key, sha, NULL);
 	assert_int_equal(rv_store_put_buf(fx->s, key, content, strlen(content), NULL), 0);
 }
 
@@ -374,7 +374,7 @@ static void test_corrupt_blob(void **state)
 
 	put_obj(fx, fx->gen, RV_COBJ_MANIFEST, 0, 1000, m);
 	rv_sha256(sha, "original", 8);
-	rv_content_blob_key(key, sha);
+	rv_content_blob_key(key, sha, NULL);
 	assert_int_equal(rv_store_put_buf(fx->s, key, "0riginal", 8, NULL), 0);
 	assert_int_equal(restore_at(fx, fx->gen, RV_RESTORE_LATEST, &p), RV_ECORRUPT);
 	rv_restore_point_release(&p);

@@ -87,7 +87,7 @@ static void blob(struct fx *fx, int i, int64_t ms)
 	char key[RV_BLOB_KEY_LEN], *path;
 	struct timespec ts[2];
 
-	rv_content_blob_key(key, fx->blob[i]);
+	rv_content_blob_key(key, fx->blob[i], NULL);
 	assert_int_equal(rv_store_put_buf(fx->s, key, "b", 1, NULL), 0);
 	path = rv_asprintf("%s/%s", fx->dir, key);
 	ts[0].tv_sec = ts[1].tv_sec = ms / 1000;
@@ -198,7 +198,7 @@ static bool blob_exists(struct fx *fx, int i)
 {
 	char key[RV_BLOB_KEY_LEN];
 
-	rv_content_blob_key(key, fx->blob[i]);
+	rv_content_blob_key(key, fx->blob[i], NULL);
 	return exists(fx, rv_strdup(key));
 }
 

@@ -92,7 +92,7 @@ static void check_blob(const struct rjob *j, const void *data, size_t n)
 
 	rv_sha256(sha, data, n);
 	assert_memory_equal(j->rd.e.sha256, sha, RV_SHA256_LEN);
-	rv_content_blob_key(key, sha);
+	rv_content_blob_key(key, sha, NULL);
 	assert_int_equal(rv_store_get_buf(st, key, &b, NULL), 0);
 	assert_int_equal(b.len, n);
 	assert_memory_equal(b.data, data, n);

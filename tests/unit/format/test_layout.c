@@ -46,24 +46,50 @@ static void test_blob_keys(void **state)
 	(void)state;
 	for (int i = 0; i < RV_SHA256_LEN; i++)
 		sha[i] = (unsigned char)(i * 37 + 5);
-	rv_content_blob_key(key, sha);
-	assert_int_equal(strlen(key), RV_BLOB_KEY_LEN - 1);
-	assert_true(rv_content_blob_key_parse(key, back));
+	rv_content_blob_key(key, sha, NULL);
+	assert_int_equal(strlen(key), strlen(RV_KEY_BLOBS) + 3 + 64);
+	assert_true(rv_content_blob_key_parse(key, NULL, back));
 	assert_memory_equal(sha, back, sizeof(sha));
 
 	/* the folder must match the name's first two digits */
 	strcpy(bad, key);
 	bad[13] = bad[13] == '0' ? '1' : '0';
-	assert_false(rv_content_blob_key_parse(bad, back));
+	assert_false(rv_content_blob_key_parse(bad, NULL, back));
 	/* upper case, short, long, a temporary next to it */
 	strcpy(bad, key);
 	bad[20] = 'A';
-	assert_false(rv_content_blob_key_parse(bad, back));
-	assert_false(rv_content_blob_key_parse("blobs/sha256/ab/ab", back));
+	assert_false(rv_content_blob_key_parse(bad, NULL, back));
+	assert_false(rv_content_blob_key_parse("blobs/sha256/ab/ab", NULL, back));
 	strcpy(bad, key);
 	strcat(bad, ".tmp");
-	assert_false(rv_content_blob_key_parse(bad, back));
-	assert_false(rv_content_blob_key_parse("blobs/sha1/ab/abcdef", back));
+	assert_false(rv_content_blob_key_parse(bad, NULL, back));
+	assert_false(rv_content_blob_key_parse("blobs/sha1/ab/abcdef", NULL, back));
+}
+
+/* An encrypted store names a blob by a keyed hash: the same file gets
+ * another name under another name key, never its SHA-256, and each kind of
+ * store parses only its own names. */
+static void test_blob_keys_keyed(void **state)
+{
+	unsigned char sha[RV_SHA256_LEN], back[RV_SHA256_LEN], nk1[32], nk2[32];
+	char plain[RV_BLOB_KEY_LEN], k1[RV_BLOB_KEY_LEN], k2[RV_BLOB_KEY_LEN], hex[RV_SHA256_HEX];
+
+	(void)state;
+	memset(sha, 0x5a, sizeof(sha));
+	memset(nk1, 1, sizeof(nk1));
+	memset(nk2, 2, sizeof(nk2));
+	rv_content_blob_key(plain, sha, NULL);
+	rv_content_blob_key(k1, sha, nk1);
+	rv_content_blob_key(k2, sha, nk2);
+	assert_int_equal(strlen(k1), RV_BLOB_KEY_LEN - 1);
+	assert_true(rv_str_startswith(k1, RV_KEY_BLOBS_KEYED));
+	assert_string_not_equal(k1, k2);
+	rv_hex(hex, sha, sizeof(sha));
+	assert_null(strstr(k1, hex));
+	assert_true(rv_content_blob_key_parse(k1, nk1, back));
+	assert_memory_not_equal(back, sha, sizeof(sha));
+	assert_false(rv_content_blob_key_parse(k1, NULL, back));
+	assert_false(rv_content_blob_key_parse(plain, nk1, back));
 }
 
 static void test_content_keys(void **state)
@@ -129,9 +155,8 @@ static void test_db_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_generation_keys),
-	    cmocka_unit_test(test_blob_keys),
-	    cmocka_unit_test(test_content_keys),
+	    cmocka_unit_test(test_generation_keys), cmocka_unit_test(test_blob_keys),
+	    cmocka_unit_test(test_blob_keys_keyed), cmocka_unit_test(test_content_keys),
 	    cmocka_unit_test(test_db_keys),
 	};
 
