@@ -291,19 +291,22 @@ static void metrics_setup(struct rv_replicate *r)
 					     "Walks of the folder against the recorded state "
 					     "(start-up and event overflows).",
 					     NULL);
-	if (r->o.sqlite_path) {
-		r->m.db_pos =
-		    rv_metrics_gauge(m, "revenant_db_position_frames",
-				     "WAL frames shipped in the current generation.", NULL);
+	if (r->o.sqlite_path || r->o.mysql) {
+		r->m.db_pos = rv_metrics_gauge(m, "revenant_db_position_frames",
+					       "The database position shipped in the current "
+					       "generation (SQLite: WAL frames; MySQL: "
+					       "transactions).",
+					       NULL);
 		r->m.db_segments = rv_metrics_counter(m, "revenant_db_segments_total",
 						      "Database log segments written.", NULL);
-		r->m.db_bytes = rv_metrics_counter(m, "revenant_db_bytes_total",
-						   "WAL bytes (frames) shipped.", NULL);
+		r->m.db_bytes =
+		    rv_metrics_counter(m, "revenant_db_bytes_total",
+				       "Log bytes shipped (WAL frames, binlog events).", NULL);
 		r->m.db_snapshots = rv_metrics_counter(m, "revenant_db_snapshots_total",
 						       "Database snapshots written.", NULL);
 		r->m.db_newgen = rv_metrics_counter(
 		    m, "revenant_db_new_generations_total",
-		    "Generations started because the WAL chain could not be continued.", NULL);
+		    "Generations started because the log chain could not be continued.", NULL);
 	}
 	for (const char *const *k = (const char *const[]){"store", "upload", "unreadable",
 							  "overflow", "fenced", "heartbeat", NULL};
@@ -1040,6 +1043,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 	}
 	if (r->o.sqlite_path)
 		r->db.ops = &rv_dbsrc_sqlite;
+	else if (r->o.mysql)
+		r->db.ops = &rv_dbsrc_mysql;
 	atomic_init(&r->stop, false);
 	atomic_init(&r->last_ok_mono, 0);
 	atomic_init(&r->health_reason, H_STARTING);
@@ -1061,8 +1066,11 @@ static void db_close(struct rv_replicate *r)
 
 static int db_start(struct rv_replicate *r)
 {
-	struct rv_dbsrc_opts so = {
-	    .path = r->o.sqlite_path, .gen = r->gen, .busy_timeout_ms = r->o.busy_timeout_ms};
+	struct rv_dbsrc_opts so = {.path = r->o.sqlite_path,
+				   .mysql = r->o.mysql,
+				   .gen = r->gen,
+				   .site = r->o.site,
+				   .busy_timeout_ms = r->o.busy_timeout_ms};
 	int rc;
 
 	db_close(r);
