@@ -51,6 +51,7 @@ struct rv_dbtgt_restore_opts {
 	const char *tmpdir;		   /* downloads; NULL: next to `out` */
 	unsigned jobs;			   /* parallel downloads; 0: the target's default */
 	bool no_sync;			   /* a throw-away copy (verify): not made durable */
+	bool force;			   /* MySQL: drop a database already at `out` */
 };
 
 /* A point a database sits at. */
@@ -124,8 +125,8 @@ struct rv_dbtgt_ops {
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
-/* Restore of a snapshot only so far: the follower functions are NULL
- * (db/mysql/load.c). */
+/* Restore (snapshot + binlog segments); the follower functions are NULL
+ * so far (db/mysql/load.c). */
 extern const struct rv_dbtgt_ops rv_dbtgt_mysql;
 
 #endif
