@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# mysql_replicate.sh - `revenant replicate` with database.mysql on a real
+# MariaDB 10.11 (tests/lib/mariadb.sh) while a Ghost-shaped writer commits
+# 100 txn/s (mysql_tool write: posts, users, tags, posts_tags with 24-hex
+# ids, counters.v = the transaction number), restored by `revenant restore
+# --db mysql://…` into a second MariaDB:
+#   - DDL mid-stream: ALTER TABLE posts ADD COLUMN and CREATE TABLE
+#     post_revisions at transaction 300, used from then on;
+#   - the binlog rotated (FLUSH BINARY LOGS) and MariaDB restarted under
+#     replicate: the stream says it broke and is back, nothing is lost,
+#     one generation;
+#   - a latest restore while it runs holds every transaction acked more
+#     than sync_interval + 1 s before it started;
+#   - stopped: the restore equals the source table by table (CHECKSUM
+#     TABLE and the columns of every table);
+#   - a restore into an existing database: exit 6 (and --force replaces
+#     it); a damaged segment: exit 7 and no database left;
+#   - the binlog purged past revenant's position (replicate stopped, its
+#     dump connection killed, PURGE BINARY LOGS): a new generation, with
+#     the reason in the log, whose restore equals the source again.
+set -uo pipefail
+: "${REVENANT:?}" "${RV_MYSQL_TOOL:?}" "${RV_TESTDIR:?}"
+W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-repl.XXXXXX")
+# shellcheck source=/dev/null
+. "$RV_TESTDIR/lib/mariadb.sh"
+WP= RP=
+cleanup() {
+	local p
+	for p in $WP $RP; do
+		kill -CONT "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	mariadb_stop
+	[ -f "$W/tgt/env" ] && bash "$RV_TESTDIR/lib/mariadb.sh" stop "$W/tgt" >/dev/null 2>&1
+	rm -rf "$W"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$W/r.log" ] && tail -15 "$W/r.log" >&2
+	exit 1
+}
+step() { echo "--- $* (+$(($(date +%s) - T0)) s)"; }
+now_ms() { date +%s%3N; }
+T0=$(date +%s)
+
+mariadb_start "$W/src" || fail "cannot start the source MariaDB"
+mkdir -p "$W/tgt"
+bash "$RV_TESTDIR/lib/mariadb.sh" start "$W/tgt" || fail "cannot start the target MariaDB"
+TSOCK=$(sed -n 's/^MARIADB_SOCK=//p' "$W/tgt/env")
+tsql() { mariadb --no-defaults -S "$TSOCK" -uroot --batch --skip-column-names "$@"; }
+mariadb_sql "CREATE DATABASE ghost" || fail "create database"
+mkdir -p "$W/content" "$W/store"
+cat >"$W/r.yml" <<YML
+site: dc
+sync_interval: 1s
+store:
+  url: "file://$W/store"
+metrics:
+  listen: off
+content:
+  path: $W/content
+database:
+  mysql:
+    socket: $MARIADB_SOCK
+    user: root
+    database: ghost
+  snapshot_interval: 6h
+YML
+TURL="mysql://root@localhost/%s?socket=$TSOCK"
+
+start_writer() {
+	"$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 100 300 2>>"$W/w.err" &
+	WP=$!
+}
+stop_writer() {
+	kill -TERM "$WP"
+	wait "$WP" || fail "the writer failed: $(tail -3 "$W/w.err")"
+	WP=
+}
+start_replicate() {
+	local n0
+	n0=$(grep -c 'content generation started' "$W/r.log" 2>/dev/null)
+	"$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
+	RP=$!
+	for _ in $(seq 1 300); do
+		[ "$(grep -c 'content generation started' "$W/r.log" 2>/dev/null)" -gt "${n0:-0}" ] && return 0
+		kill -0 "$RP" 2>/dev/null || fail "replicate exited during start-up"
+		sleep 0.05
+	done
+	fail "replicate started no generation within 15 s"
+}
+stop_replicate() {
+	kill -TERM "$RP"
+	wait "$RP" || fail "replicate exited $? on SIGTERM"
+	RP=
+}
+restore() { # DB [args]
+	local db=$1
+	shift
+	# shellcheck disable=SC2059
+	"$REVENANT" -c "$W/r.yml" restore --db-only --db "$(printf "$TURL" "$db")" "$@" >"$W/restore-$db.log" 2>&1
+}
+# same DB: every table of ghost on the source equals DB on the target.
+same() {
+	local t a b tables
+	tables=$(mariadb_sql "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='ghost'")
+	b=$(tsql -e "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='$1'")
+	[ "$tables" = "$b" ] || fail "$1: tables '$b', the source has '$tables'"
+	for t in ${tables//,/ }; do
+		a=$(mariadb_sql -D ghost "CHECKSUM TABLE \`$t\`" | cut -f2)
+		b=$(tsql -D "$1" -e "CHECKSUM TABLE \`$t\`" | cut -f2)
+		[ "$a" = "$b" ] || fail "$1.$t: checksum $b, the source's $a"
+		a=$(mariadb_sql "SELECT GROUP_CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='ghost' AND TABLE_NAME='$t'")
+		b=$(tsql -e "SELECT GROUP_CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='$1' AND TABLE_NAME='$t'")
+		[ "$a" = "$b" ] || fail "$1.$t: columns '$b', the source's '$a'"
+	done
+	echo "$1 equals the source: $(mariadb_sql -D ghost "SELECT v FROM counters") transactions, tables ${tables//,/ }"
+}
+
+step "replicate while the writer runs"
+start_writer
+sleep 1
+start_replicate
+sleep 3
+step "rotate the binlog"
+mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
+sleep 2
+step "restart MariaDB under replicate"
+mariadb_restart || fail "cannot restart the source"
+sleep 3
+grep -q 'binlog stream broke; reconnecting' "$W/r.log" || fail "no log line for the lost stream"
+grep -q 'binlog stream is back' "$W/r.log" || fail "the stream did not come back"
+kill -0 "$RP" || fail "replicate died"
+
+step "a latest restore while it runs"
+r0=$(now_ms)
+restore live || fail "live restore: $(cat "$W/restore-live.log")"
+got=$(tsql -D live -e "SELECT v FROM counters")
+want=$(awk -v t=$((r0 - 2000)) '$2 < t { n = $1 } END { print n + 0 }' "$W/ack")
+[ "$want" -gt 300 ] || fail "the writer acked only $want transactions 2 s before the restore"
+[ "$got" -ge "$want" ] || fail "live restore holds $got transactions, $want were acked 2 s before it"
+echo "live restore: $got transactions (acked 2 s before: $want) in $(($(now_ms) - r0)) ms"
+tsql -D live -e "SELECT COUNT(*) FROM post_revisions" >/dev/null || fail "live restore lacks the DDL's table"
+
+step "stop; the restore equals the source"
+stop_writer
+sleep 1.5
+stop_replicate
+restore final || fail "final restore: $(cat "$W/restore-final.log")"
+same final
+gens=$(ls "$W/store/generations" | wc -l)
+[ "$gens" = 1 ] || fail "$gens generations after a rotation and a restart (want 1)"
+segs=$(ls "$W/store/generations"/*/db/log | wc -l)
+echo "one generation, $segs segments"
+
+step "refusals: an existing database, a damaged segment"
+restore final
+[ $? = 6 ] || fail "a restore into an existing database: not exit 6 ($(cat "$W/restore-final.log"))"
+restore final --force || fail "--force: $(cat "$W/restore-final.log")"
+same final
+seg=$(ls "$W/store/generations"/*/db/log/* | sed -n 3p)
+cp "$seg" "$W/seg.bak"
+printf 'XXXX' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
+restore broken
+rc=$?
+[ "$rc" = 7 ] || fail "a damaged segment: exit $rc, not 7 ($(cat "$W/restore-broken.log"))"
+grep -q "$(basename "$seg")" "$W/restore-broken.log" || fail "the error does not name the segment: $(cat "$W/restore-broken.log")"
+[ -z "$(tsql -e "SHOW DATABASES LIKE 'broken'")" ] || fail "a failed restore left its database"
+cp "$W/seg.bak" "$seg"
+rm "$(ls "$W/store/generations"/*/db/log/* | sed -n 4p)"
+restore gap
+rc=$?
+[ "$rc" = 7 ] || fail "a missing segment: exit $rc, not 7 ($(cat "$W/restore-gap.log"))"
+grep -q 'gap' "$W/restore-gap.log" || fail "no gap named: $(cat "$W/restore-gap.log")"
+[ -z "$(tsql -e "SHOW DATABASES LIKE 'gap'")" ] || fail "a failed restore left its database"
+cat "$W/restore-gap.log"
+
+step "the binlog purged past revenant's position"
+start_writer
+start_replicate
+sleep 2
+kill -STOP "$RP"
+sleep 1
+mariadb_sql "FLUSH BINARY LOGS" || fail "flush"
+for id in $(mariadb_sql "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"); do
+	mariadb_sql "KILL $id" || true
+done
+sleep 0.5
+cur=$(mariadb_sql "SHOW MASTER STATUS" | cut -f1)
+mariadb_sql "PURGE BINARY LOGS TO '$cur'" || fail "purge"
+first=$(mariadb_sql "SHOW BINARY LOGS" | head -1 | cut -f1)
+[ "$first" = "$cur" ] || fail "the purge kept $first (want $cur first)"
+sleep 0.5
+kill -CONT "$RP"
+for _ in $(seq 1 100); do
+	grep -q 'database chain broken' "$W/r.log" && break
+	sleep 0.1
+done
+grep 'database chain broken' "$W/r.log" || fail "no new generation after the purge"
+grep 'database chain broken' "$W/r.log" | grep -qi 'purged' || fail "the log line does not say the binlog was purged"
+sleep 2
+stop_writer
+sleep 1.5
+stop_replicate
+gens=$(ls "$W/store/generations" | wc -l)
+[ "$gens" = 3 ] || fail "$gens generations (want 3: the first, the restart's, the purge's)"
+restore after || fail "restore after the purge: $(cat "$W/restore-after.log")"
+same after
+echo "PASS ($(($(date +%s) - T0)) s)"
