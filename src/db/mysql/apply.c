@@ -265,7 +265,8 @@ static void parse_status(const unsigned char *st, size_t n, struct qctx *q)
 		case 5:
 			if (i >= n || i + 1 + st[i] > n)
 				return;
-			snprintf(q->tz, sizeof(q->tz), "%.*s", (int)st[i], (const char *)st + i + 1);
+			snprintf(q->tz, sizeof(q->tz), "%.*s", (int)st[i],
+				 (const char *)st + i + 1);
 			i += 1 + (size_t)st[i];
 			break;
 		case 6:
@@ -362,11 +363,12 @@ static int query_event(struct applier *a, const unsigned char *p, size_t n)
 		rv_buf_reset(&a->sql);
 		rc = rv_buf_addf(&a->sql, "SET @@session.timestamp=%" PRIu32, le32(p));
 		if (!rc && q.has_flags)
-			rc = rv_buf_addf(&a->sql,
-					 ", @@session.foreign_key_checks=%d, "
-					 "@@session.unique_checks=%d, @@session.sql_auto_is_null=%d",
-					 q.flags2 & (1u << 26) ? 0 : 1, q.flags2 & (1u << 27) ? 0 : 1,
-					 q.flags2 & (1u << 14) ? 1 : 0);
+			rc = rv_buf_addf(
+			    &a->sql,
+			    ", @@session.foreign_key_checks=%d, "
+			    "@@session.unique_checks=%d, @@session.sql_auto_is_null=%d",
+			    q.flags2 & (1u << 26) ? 0 : 1, q.flags2 & (1u << 27) ? 0 : 1,
+			    q.flags2 & (1u << 14) ? 1 : 0);
 		if (!rc && q.has_mode)
 			rc = rv_buf_addf(&a->sql, ", @@session.sql_mode=%" PRIu64, q.sql_mode);
 		if (!rc && q.has_cs)
@@ -380,8 +382,8 @@ static int query_event(struct applier *a, const unsigned char *p, size_t n)
 		rc = rc ? rc : run(a, "a statement's session", a->sql.data, a->sql.len);
 		rc = rc ? rc : run(a, "a statement", text, tl);
 		rc = rc ? rc
-			: run(a, "the session back", "SET NAMES utf8mb4, @@session.timestamp=DEFAULT",
-			      46);
+			: run(a, "the session back",
+			      "SET NAMES utf8mb4, @@session.timestamp=DEFAULT", 46);
 		if (!rc && a->standalone)
 			rc = end_group(a, true);
 		return rc;
@@ -543,10 +545,11 @@ static int read_segment(struct applier *a, int fd, const struct seg *sg, const c
 
 		if (h->kind != RV_DBOBJ_LOG || strcmp(h->gen, gen) || h->from != sg->from ||
 		    h->to != sg->to || h->time_ms != sg->ms || strcmp(h->engine, "mysql"))
-			rc = rv_error(RV_ECORRUPT,
-				      "database object '%s' does not hold what its name says (kind, "
-				      "generation, positions, time or engine)",
-				      sg->key);
+			rc =
+			    rv_error(RV_ECORRUPT,
+				     "database object '%s' does not hold what its name says (kind, "
+				     "generation, positions, time or engine)",
+				     sg->key);
 		if (!rc && src_db)
 			meta_get(h->meta, "database", src_db, src_db_n);
 	}
@@ -555,15 +558,17 @@ static int read_segment(struct applier *a, int fd, const struct seg *sg, const c
 		if (rc || end)
 			break;
 		if (first && strcmp(type, "fde"))
-			rc = rv_error(RV_ECORRUPT, "database object '%s' does not start with a format "
-						   "description",
+			rc = rv_error(RV_ECORRUPT,
+				      "database object '%s' does not start with a format "
+				      "description",
 				      sg->key);
 		first = false;
 		if (rc || !a)
 			continue;
 		if (!strcmp(type, "fde")) {
 			if (body.len > FDE_MAX || body.len < EV_HDR + 5)
-				rc = rv_error(RV_ECORRUPT, "database object '%s': bad format description",
+				rc = rv_error(RV_ECORRUPT,
+					      "database object '%s': bad format description",
 					      sg->key);
 			else {
 				memcpy(a->fde, body.data, body.len);
@@ -613,11 +618,13 @@ int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t 
 		}
 		rc = rv_store_get_fd(st, sg->key, fd, 0, 0, NULL);
 		if (rc == RV_ENOTFOUND)
-			rc = rv_error(RV_ECORRUPT, "generation %s: database log segment '%s' is gone",
-				      gen, sg->key);
+			rc = rv_error(RV_ECORRUPT,
+				      "generation %s: database log segment '%s' is gone", gen,
+				      sg->key);
 		rc = rc ? rc : read_segment(NULL, fd, sg, gen, a.src_db, sizeof(a.src_db));
 		if (!rc && !*a.src_db)
-			rc = rv_error(RV_ECORRUPT, "database object '%s' names no database", sg->key);
+			rc = rv_error(RV_ECORRUPT, "database object '%s' names no database",
+				      sg->key);
 		a.key = sg->key;
 		a.pos = sg->from;
 		rc = rc ? rc : read_segment(&a, fd, sg, gen, NULL, 0);

@@ -98,7 +98,7 @@ struct rv_mysql_stream {
 	bool said_down;
 
 	/* the shipper's own */
-	uint64_t pos;		 /* transactions shipped in the generation */
+	uint64_t pos;		   /* transactions shipped in the generation */
 	struct gtid_state shipped; /* the GTID state at pos */
 	unsigned changes_seen;
 	int pend_fd; /* a sealed segment not yet uploaded, or -1 */
@@ -296,8 +296,8 @@ static int on_event(struct rv_mysql_stream *s, const MARIADB_RPL_EVENT *ev, cons
 		g = gtid_find(&s->open, domain);
 		if (g && seq != g->seq + 1) {
 			snprintf(why, sizeof(why),
-				 "GTID %" PRIu32 "-%" PRIu32 "-%" PRIu64
-				 " does not follow %" PRIu32 "-%" PRIu32 "-%" PRIu64,
+				 "GTID %" PRIu32 "-%" PRIu32 "-%" PRIu64 " does not follow %" PRIu32
+				 "-%" PRIu32 "-%" PRIu64,
 				 domain, ev->server_id, seq, g->domain, g->server, g->seq);
 			set_broken(s, "%s", why);
 			return RV_EPRECOND;
@@ -388,8 +388,9 @@ static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 	rc = rc ? rc : rv_mysql_exec(m, "mysql binlog stream", "SET @slave_gtid_strict_mode=1");
 	/* One heartbeat per idle second: the read timeout then means a dead
 	 * link, not a quiet blog. */
-	rc = rc ? rc
-		: rv_mysql_exec(m, "mysql binlog stream", "SET @master_heartbeat_period=1000000000");
+	rc =
+	    rc ? rc
+	       : rv_mysql_exec(m, "mysql binlog stream", "SET @master_heartbeat_period=1000000000");
 	rc = rc ? rc : rv_mysql_exec(m, "mysql binlog stream", q);
 	if (!rc && !(rpl = mariadb_rpl_init(m)))
 		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
@@ -402,8 +403,9 @@ static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, flags);
 		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
 		if (mariadb_rpl_open(rpl))
-			rc = rv_error(fatal_position(mysql_errno(m)) ? RV_EPRECOND
-								       : rv_mysql_result(mysql_errno(m)),
+			rc = rv_error(fatal_position(mysql_errno(m))
+					  ? RV_EPRECOND
+					  : rv_mysql_result(mysql_errno(m)),
 				      "mysql binlog stream from %s: %s",
 				      rv_mysql_where(s->c, where, sizeof(where)), mysql_error(m));
 	}
@@ -450,8 +452,9 @@ static void *reader_main(void *arg)
 		}
 		if (rc) {
 			if (!s->said_down)
-				rv_log(RV_LOG_WARN, "mysql: the binlog stream is down; reconnecting",
-				       "server", where, "error", rv_errmsg(), NULL);
+				rv_log(RV_LOG_WARN,
+				       "mysql: the binlog stream is down; reconnecting", "server",
+				       where, "error", rv_errmsg(), NULL);
 			s->said_down = true;
 			pause_ms(s, 1000);
 			continue;
@@ -470,8 +473,9 @@ static void *reader_main(void *arg)
 				if (stopping(s))
 					break;
 				if (fatal_position(err)) {
-					set_broken(s, "the server cannot stream from revenant's "
-						      "position (binlog purged or reset?): %s",
+					set_broken(s,
+						   "the server cannot stream from revenant's "
+						   "position (binlog purged or reset?): %s",
 						   mysql_error(m));
 				} else {
 					rv_log(RV_LOG_WARN,
@@ -594,7 +598,8 @@ static int pread_all(int fd, void *p, size_t n, uint64_t off)
 	ssize_t r = pread(fd, p, n, (off_t)off);
 
 	if (r != (ssize_t)n)
-		return rv_error_errno(RV_EFAIL, r == -1 ? errno : EIO, "mysql: read the binlog spool");
+		return rv_error_errno(RV_EFAIL, r == -1 ? errno : EIO,
+				      "mysql: read the binlog spool");
 	return 0;
 }
 
@@ -614,7 +619,7 @@ static unsigned char *ebuf_get(struct ebuf *b, size_t n)
 }
 
 struct seal {
-	uint64_t start, end;   /* spool range */
+	uint64_t start, end; /* spool range */
 	uint64_t groups, bytes;
 	char file[256];
 	uint64_t log_pos; /* the end of the last event in the server's file */
@@ -655,7 +660,8 @@ static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 			if (e[4] == EV_GTID) {
 				if (n < EV_HDR + 12)
 					return rv_error(RV_EFAIL, "mysql: short GTID event");
-				if (lim && !gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR))) {
+				if (lim &&
+				    !gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR))) {
 					z->end = off;
 					break;
 				}
@@ -668,7 +674,8 @@ static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 				if (e[4] == EV_GTID)
 					snprintf(tag_s, sizeof(tag_s),
 						 "gtid:%" PRIu32 "-%" PRIu32 "-%" PRIu64,
-						 le32(e + EV_HDR + 8), le32(e + 5), le64(e + EV_HDR));
+						 le32(e + EV_HDR + 8), le32(e + 5),
+						 le64(e + EV_HDR));
 				rc = rv_dbobj_writer_record(w, "ev", *tag_s ? tag_s : NULL, e, n);
 			}
 			z->bytes += n;
@@ -683,10 +690,8 @@ static int seal(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 		const unsigned char *fde, size_t fde_len)
 {
 	struct rv_dbobj_writer *w = NULL;
-	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_LOG,
-				 .from = s->pos,
-				 .to = s->pos + z->groups,
-				 .time_ms = rv_now_ms()};
+	struct rv_dbobj_hdr h = {
+	    .kind = RV_DBOBJ_LOG, .from = s->pos, .to = s->pos + z->groups, .time_ms = rv_now_ms()};
 	struct ebuf b = {0};
 	char from_s[DOMAINS * 48], to_s[DOMAINS * 48];
 	int fd, rc, n;
@@ -704,8 +709,7 @@ static int seal(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 		return rv_error(RV_EFAIL, "mysql: the GTID position is too long for a header");
 	fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd == -1)
-		return rv_error_errno(RV_EFAIL, errno, "mysql: a segment spool in '%s'",
-				      s->tmpdir);
+		return rv_error_errno(RV_EFAIL, errno, "mysql: a segment spool in '%s'", s->tmpdir);
 	rc = rv_dbobj_writer_new(&w, &h, fd);
 	rc = rc ? rc : rv_dbobj_writer_record(w, "fde", NULL, fde, fde_len);
 	rc = rc ? rc : walk(s, z, NULL, w, &b);
