@@ -1,5 +1,6 @@
 /* site_restore.c - restore a whole site (see site_restore.h). */
 #include "engine/site_restore.h"
+#include "engine/lease.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -44,8 +45,20 @@ static int restore_db(struct rv_store *s, const char *gen, uint64_t pos,
 					   .force = o->force,
 					   .no_sync = o->no_sync};
 	int64_t t0 = rv_mono_ms();
+	struct rv_gen_meta meta = {0};
 	int rc = 0;
 
+	/* The generation says which database it holds: a SQLite file for a
+	 * MySQL generation (or the reverse) is a usage error, not damage. */
+	if (!rv_gen_meta_read(s, gen, &meta) && meta.database && strcmp(meta.database, ops->name)) {
+		rc = rv_error(RV_EUSAGE, "generation %s holds a %s database: give --db %s", gen,
+			      meta.database,
+			      strcmp(meta.database, "mysql") ? "FILE (the SQLite file to create)"
+							     : "mysql://USER@HOST/DATABASE");
+		rv_gen_meta_release(&meta);
+		return rc;
+	}
+	rv_gen_meta_release(&meta);
 	/* Its folder is made like --to (a fresh site has no content/data). */
 	if (!o->db_mysql) {
 		char *d = rv_strdup(o->db);

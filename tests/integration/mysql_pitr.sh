@@ -7,7 +7,9 @@
 # (what a dump at that time holds), and lets it go on.  Afterwards each
 # `restore --at` that time must hold exactly that state: the same tables,
 # columns and checksums (some points before the DDL, some after); a time
-# before the generation is refused (exit 5).
+# before the generation is refused (exit 5).  snapshot_interval 4s: later
+# snapshots are cut at exactly a position (the stream ships up to their
+# GTID first), and restores start from them.
 set -uo pipefail
 : "${REVENANT:?}" "${RV_MYSQL_TOOL:?}" "${RV_TESTDIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-pitr.XXXXXX")
@@ -50,6 +52,7 @@ database:
     socket: $MARIADB_SOCK
     user: root
     database: ghost
+  snapshot_interval: 4s
 YML
 
 # state DB: "table checksum columns" lines of every table of DB.
@@ -104,11 +107,15 @@ for at in "${ats[@]}"; do
 		fail "restore --at $sec: $(cat "$W/restore.$i")"
 	state "pitr$i" >"$W/got.$i"
 	diff "$W/state.$i" "$W/got.$i" >"$W/diff.$i" || fail "restore --at $sec differs from the state at that time: $(head -5 "$W/diff.$i")"
-	echo "restore --at $sec: equal ($(grep -o '([0-9]* segments' "$W/restore.$i" | tr -d '('))"
+	snap=$(sed -n 's/.*db\/snapshot\/\([0-9a-f]*\)-.*/\1/p' "$W/restore.$i" | head -1)
+	echo "restore --at $sec: equal (snapshot at position $((16#${snap:-0})), $(grep -o '([0-9]* segments' "$W/restore.$i" | tr -d '(') after it)"
 done
 sec="${before:0:10}.${before:10:3}"
 "$REVENANT" -c "$W/r.yml" restore --db-only --at "$sec" \
 	--db "mysql://root@localhost/early?socket=$MARIADB_SOCK" >"$W/restore.early" 2>&1
 rc=$?
 [ "$rc" = 5 ] || fail "restore --at before the first point: exit $rc, not 5 ($(cat "$W/restore.early"))"
+snaps=$(ls "$W"/store/generations/*/db/snapshot | wc -l)
+[ "$snaps" -ge 3 ] || fail "only $snaps snapshots with snapshot_interval 4s"
+echo "$snaps snapshots in the generation"
 echo "PASS ($(($(date +%s) - T0)) s)"

@@ -13,8 +13,9 @@
 #     than sync_interval + 1 s before it started;
 #   - stopped: the restore equals the source table by table (CHECKSUM
 #     TABLE and the columns of every table);
-#   - a restore into an existing database: exit 6 (and --force replaces
-#     it); a damaged segment: exit 7 and no database left;
+#   - --db FILE for a MySQL store: exit 2 saying which --db; a restore
+#     into an existing database: exit 6 (and --force replaces it); a
+#     damaged or a missing segment: exit 7 and no database left;
 #   - the binlog purged past revenant's position (replicate stopped, its
 #     dump connection killed, PURGE BINARY LOGS): a new generation, with
 #     the reason in the log, whose restore equals the source again.
@@ -155,7 +156,12 @@ gens=$(ls "$W/store/generations" | wc -l)
 segs=$(ls "$W/store/generations"/*/db/log | wc -l)
 echo "one generation, $segs segments"
 
-step "refusals: an existing database, a damaged segment"
+step "refusals: a SQLite file for a MySQL store, an existing database, a damaged segment"
+"$REVENANT" -c "$W/r.yml" restore --db-only --db "$W/ghost.db" >"$W/restore-file.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q 'holds a mysql database' "$W/restore-file.log" ||
+	fail "--db FILE for a MySQL generation: exit $rc ($(cat "$W/restore-file.log"))"
+[ ! -e "$W/ghost.db" ] || fail "--db FILE for a MySQL generation left a file"
 restore final
 [ $? = 6 ] || fail "a restore into an existing database: not exit 6 ($(cat "$W/restore-final.log"))"
 restore final --force || fail "--force: $(cat "$W/restore-final.log")"
