@@ -57,6 +57,14 @@ struct rv_cli_sig {
 	bool started;
 	pthread_t t;
 };
+/* --db mysql://… and --db-password-file (or REVENANT_DB_PASSWORD) into
+ * `out` (rv_mysql_conf_release); `*mysql` false (and `out` untouched)
+ * when `db` is no mysql:// URL: then --db-password-file is a usage
+ * error. */
+struct rv_mysql_conf;
+int rv_cli_db_mysql(const char *db, const char *pwfile, struct rv_mysql_conf *out,
+		    bool *mysql) RV_WARN_UNUSED;
+
 void rv_cli_sig_init(struct rv_cli_sig *s);
 int rv_cli_sig_open(struct rv_cli_sig *s) RV_WARN_UNUSED;
 int rv_cli_sig_start(struct rv_cli_sig *s, void (*stop)(void *), void *obj,

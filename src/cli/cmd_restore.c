@@ -274,25 +274,13 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return rv_error(RV_EUSAGE, "restore takes at most one URL (see revenant restore "
 					   "--help)");
-	if (pwfile && !rv_mysql_is_url(o.db))
-		return rv_error(RV_EUSAGE, "--db-password-file goes only with a mysql:// --db");
-	if (rv_mysql_is_url(o.db)) {
-		char *pw = NULL;
-		size_t n = 0;
+	{
+		bool is_mysql;
 
-		if (pwfile && (rc = rv_read_file(pwfile, 4096, &pw, &n)))
+		if ((rc = rv_cli_db_mysql(o.db, pwfile, &my, &is_mysql)))
 			return rc;
-		if (pw)
-			while (n && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
-				pw[--n] = '\0';
-		rc = rv_mysql_url_parse(o.db, pw ? pw : getenv("REVENANT_DB_PASSWORD"), &my);
-		if (pw) {
-			explicit_bzero(pw, n);
-			free(pw);
-		}
-		if (rc)
-			return rc;
-		o.db_mysql = &my;
+		if (is_mysql)
+			o.db_mysql = &my;
 	}
 	if ((rc = rv_site_restore_check(&o))) {
 		rv_mysql_conf_release(&my);

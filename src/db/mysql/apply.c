@@ -106,7 +106,9 @@ struct applier {
 	uint64_t foreign[FOREIGN_MAX];
 	unsigned nforeign;
 	bool in_txn, standalone;
+	bool standby; /* the position goes to the standby's state table */
 	uint64_t pos; /* transactions applied: the position */
+	int64_t seg_ms;
 };
 
 static int sql_fail(struct applier *a, const char *what)
@@ -393,6 +395,14 @@ static int query_event(struct applier *a, const unsigned char *p, size_t n)
 static int mark_pos(struct applier *a)
 {
 	rv_buf_reset(&a->sql);
+	if (a->standby) {
+		if (rv_buf_addf(&a->sql,
+				"UPDATE `" RV_MYSQL_STANDBY_TABLE "` SET gen='%s', pos=%" PRIu64
+				", time_ms=%" PRId64 " WHERE id=1",
+				a->gen, a->pos, a->seg_ms))
+			return RV_EFAIL;
+		return run(a, "the applied position", a->sql.data, a->sql.len);
+	}
 	if (rv_buf_addf(&a->sql,
 			"UPDATE `" MARKER "` SET note='revenant is loading this database; it is "
 			"not a restore until this table is gone (binlog applied: generation "
@@ -588,10 +598,11 @@ static int read_segment(struct applier *a, int fd, const struct seg *sg, const c
 }
 
 int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t from, uint64_t to,
-		       const char *dbname, uint64_t *reached, int64_t *last_ms, unsigned *segments)
+		       const char *dbname, bool standby, uint64_t *reached, int64_t *last_ms,
+		       unsigned *segments)
 {
 	struct seglist l = {.from = from};
-	struct applier a = {.m = m, .dbname = dbname, .gen = gen, .pos = from};
+	struct applier a = {.m = m, .dbname = dbname, .gen = gen, .pos = from, .standby = standby};
 	const char *t = getenv("TMPDIR");
 	char *prefix = rv_dbobj_log_prefix(gen);
 	uint64_t cur = from;
@@ -627,6 +638,7 @@ int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t 
 				      sg->key);
 		a.key = sg->key;
 		a.pos = sg->from;
+		a.seg_ms = sg->ms;
 		rc = rc ? rc : read_segment(&a, fd, sg, gen, NULL, 0);
 		if (!rc && a.in_txn)
 			rc = rv_error(RV_ECORRUPT, "database object '%s' ends inside a transaction",

@@ -438,6 +438,7 @@ static int pick_cb(const struct rv_obj_info *info, void *ud)
 struct after {
 	const struct rv_dbtgt_restore_opts *o;
 	struct rv_store *st;
+	bool standby;
 	uint64_t from;
 	uint64_t reached;
 	int64_t last_ms;
@@ -449,17 +450,39 @@ struct after {
 static int after_load(void *ud, MYSQL *m, const struct rv_mysql_snap_pos *snap)
 {
 	struct after *af = ud;
+	char q[256];
 
 	(void)snap;
+	if (af->standby) {
+		int rc =
+		    rv_mysql_exec(m, "mysql standby: its state table",
+				  "CREATE TABLE `" RV_MYSQL_STANDBY_TABLE
+				  "` (id INT PRIMARY KEY, gen VARCHAR(32) NOT NULL, pos BIGINT "
+				  "UNSIGNED NOT NULL, time_ms BIGINT NOT NULL) ENGINE=InnoDB");
+
+		snprintf(q, sizeof(q),
+			 "INSERT INTO `" RV_MYSQL_STANDBY_TABLE "` VALUES (1, '%s', %" PRIu64
+			 ", %" PRId64 ")",
+			 af->o->gen, af->from, af->last_ms);
+		rc = rc ? rc : rv_mysql_exec(m, "mysql standby: its state", q);
+		if (rc)
+			return rc;
+	}
 	return rv_mysql_apply_log(m, af->st, af->o->gen, af->from, af->o->pos, af->o->out,
-				  &af->reached, &af->last_ms, &af->segments);
+				  af->standby, &af->reached, &af->last_ms, &af->segments);
 }
 
 static int tgt_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 		       struct rv_dbtgt_point *res)
 {
+	return rv_mysql_restore(st, o, false, res);
+}
+
+int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o, bool standby,
+		     struct rv_dbtgt_point *res)
+{
 	struct pick p = {.o = o};
-	struct after af = {.o = o, .st = st};
+	struct after af = {.o = o, .st = st, .standby = standby};
 	char *prefix, n1[24], n2[24];
 	int rc;
 
@@ -493,9 +516,14 @@ static int tgt_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *
 	return rc;
 }
 
-/* Restore only: following the log (standby) is not built yet; the engine
- * checks for NULL follower functions. */
+/* Restore and the follower (follow.c); restore_size, inspect, is_ghosts
+ * and save_copy are SQLite's only so far (NULL). */
 const struct rv_dbtgt_ops rv_dbtgt_mysql = {
     .name = "mysql",
     .restore = tgt_restore,
+    .follow_open = rv_mysql_follow_open,
+    .follow_close = rv_mysql_follow_close,
+    .follow_at = rv_mysql_follow_at,
+    .follow_go = rv_mysql_follow_go,
+    .promote = rv_mysql_follow_promote,
 };

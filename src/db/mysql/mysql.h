@@ -156,7 +156,25 @@ uint32_t rv_mysql_crc32(const unsigned char *p, size_t n);
  * the last segment's time.  Every segment is verified whole before a
  * statement of it runs: RV_ECORRUPT (a damaged or missing segment). */
 int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t from, uint64_t to,
-		       const char *dbname, uint64_t *reached, int64_t *last_ms,
+		       const char *dbname, bool standby, uint64_t *reached, int64_t *last_ms,
 		       unsigned *segments) RV_WARN_UNUSED;
+/* The restore of db/target.h (load.c); with `standby` the database
+ * also gets RV_MYSQL_STANDBY_TABLE and keeps it. */
+struct rv_dbtgt_restore_opts;
+struct rv_dbtgt_point;
+int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o, bool standby,
+		     struct rv_dbtgt_point *res) RV_WARN_UNUSED;
+/* A standby's state inside its database (follow.c): one row (id 1) with
+ * gen, pos, time_ms, moved in the same transaction as each transaction
+ * applied (`standby` above). */
+#define RV_MYSQL_STANDBY_TABLE "revenant_standby"
+/* db/target.h's follower functions for rv_dbtgt_mysql (follow.c). */
+struct rv_dbtgt_follow_opts;
+int rv_mysql_follow_open(void **h, struct rv_store *st,
+			 const struct rv_dbtgt_follow_opts *o) RV_WARN_UNUSED;
+void rv_mysql_follow_close(void *h);
+bool rv_mysql_follow_at(const void *h, struct rv_dbtgt_point *p);
+int rv_mysql_follow_go(void *h, const char *gen, uint64_t pos) RV_WARN_UNUSED;
+int rv_mysql_follow_promote(void *h) RV_WARN_UNUSED;
 
 #endif
