@@ -6,9 +6,10 @@
 # --db mysql://…` into a second MariaDB:
 #   - DDL mid-stream: ALTER TABLE posts ADD COLUMN and CREATE TABLE
 #     post_revisions at transaction 300, used from then on;
-#   - the binlog rotated (FLUSH BINARY LOGS) and MariaDB restarted under
-#     replicate: the stream says it broke and is back, nothing is lost,
-#     one generation;
+#   - the binlog rotated (FLUSH BINARY LOGS) and MariaDB stopped for 3 s
+#     and started again under replicate: the stream says it broke, no
+#     recovery point is written while it is down (it could not vouch for
+#     the database), it is back, nothing is lost, one generation;
 #   - a latest restore while it runs holds every transaction acked more
 #     than sync_interval + 1 s before it started;
 #   - stopped: the restore equals the source table by table (CHECKSUM
@@ -128,10 +129,14 @@ sleep 3
 step "rotate the binlog"
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
 sleep 2
-step "restart MariaDB under replicate"
-mariadb_restart || fail "cannot restart the source"
+step "MariaDB down for 3 s and restarted under replicate"
+mariadb_stop
+sleep 3
+_mariadb_run || fail "cannot restart the source"
 sleep 3
 grep -q 'binlog stream broke; reconnecting' "$W/r.log" || fail "no log line for the lost stream"
+grep -q 'binlog stream has been down for .* no recovery point until it is back' "$W/r.log" ||
+	fail "no recovery point refused while the stream was down"
 grep -q 'binlog stream is back' "$W/r.log" || fail "the stream did not come back"
 kill -0 "$RP" || fail "replicate died"
 

@@ -59,8 +59,7 @@ static int read_state(struct mysql_follow *f)
 	rv_buf_release(&q);
 	if (!(r = mysql_store_result(f->m)))
 		return rv_error(RV_EFAIL, "mysql standby: read its state: %s", mysql_error(f->m));
-	if ((row = mysql_fetch_row(r)) && row[0] && row[1] && row[2] &&
-	    !rv_gen_id_check(row[0])) {
+	if ((row = mysql_fetch_row(r)) && row[0] && row[1] && row[2] && !rv_gen_id_check(row[0])) {
 		memcpy(f->at.gen, row[0], RV_GEN_ID_LEN);
 		f->at.pos = strtoull(row[1], NULL, 10);
 		f->at.time_ms = strtoll(row[2], NULL, 10);
@@ -222,4 +221,3 @@ int rv_mysql_follow_promote(void *h)
 		f->held = false;
 	return rc;
 }
-

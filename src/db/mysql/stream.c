@@ -57,6 +57,9 @@
 #define READ_TMO_S   5
 #define COMPACT_TAIL (1u << 20)
 #define COMPACT_OFF  (64u << 20)
+/* A stream down longer than this fails ship: a recovery point must not
+ * claim the database while transactions may be waiting unseen. */
+#define DOWN_GRACE_MS 2000
 
 struct gtid {
 	uint32_t domain, server;
@@ -88,7 +91,9 @@ struct rv_mysql_stream {
 	size_t fde_len;
 	bool broken;
 	char reason[200];
-	int sock; /* the replica connection's socket (stop shuts it down), or -1 */
+	int sock;	    /* the replica connection's socket (stop shuts it down), or -1 */
+	int64_t down_since; /* rv_mono_ms when the stream went down; 0: up */
+	char down_err[300];
 
 	/* the reader's own */
 	struct gtid_state open; /* committed + the open transaction's GTID */
@@ -462,6 +467,9 @@ static void *reader_main(void *arg)
 		if (s->said_down)
 			rv_log(RV_LOG_INFO, "mysql: the binlog stream is back", "server", where,
 			       NULL);
+		pthread_mutex_lock(&s->mu);
+		s->down_since = 0;
+		pthread_mutex_unlock(&s->mu);
 		s->said_down = false;
 		while (!stopping(s)) {
 			/* A fresh event each time: 3.3 reusing one it failed on
@@ -472,6 +480,9 @@ static void *reader_main(void *arg)
 
 				if (stopping(s))
 					break;
+				pthread_mutex_lock(&s->mu);
+				snprintf(s->down_err, sizeof(s->down_err), "%s", mysql_error(m));
+				pthread_mutex_unlock(&s->mu);
 				if (fatal_position(err)) {
 					set_broken(s,
 						   "the server cannot stream from revenant's "
@@ -501,6 +512,10 @@ static void *reader_main(void *arg)
 		close_stream(s, m, rpl);
 		if (s->in_group)
 			drop_open(s);
+		pthread_mutex_lock(&s->mu);
+		if (!s->down_since)
+			s->down_since = rv_mono_ms();
+		pthread_mutex_unlock(&s->mu);
 		pthread_mutex_lock(&s->mu);
 		bool broken = s->broken;
 		pthread_mutex_unlock(&s->mu);
@@ -541,6 +556,8 @@ int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_co
 		return rc;
 	}
 	s->open = s->shipped = s->committed;
+	s->down_since = rv_mono_ms(); /* until the first connect */
+	snprintf(s->down_err, sizeof(s->down_err), "not connected yet");
 	if (pthread_create(&s->th, NULL, reader_main, s)) {
 		rv_mysql_stream_free(s);
 		return rv_error(RV_EFAIL, "mysql: cannot start the binlog reader thread");
@@ -781,7 +798,9 @@ static int upload(struct rv_mysql_stream *s, struct rv_store *st, struct rv_mysq
 	s->ship_off = s->pend_end_off;
 	rc = compact(s);
 	pthread_mutex_unlock(&s->mu);
-	return rc;
+	if (rc)
+		set_broken(s, "the binlog spool failed: %s", rv_errmsg());
+	return 0;
 }
 
 int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const char *limit,
@@ -840,6 +859,17 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 		}
 	}
 	broken = s->broken;
+	if (!broken && !limit && s->down_since && rv_mono_ms() - s->down_since > DOWN_GRACE_MS) {
+		int64_t secs = (rv_mono_ms() - s->down_since) / 1000;
+		char err[300];
+
+		snprintf(err, sizeof(err), "%s", s->down_err);
+		pthread_mutex_unlock(&s->mu);
+		return rv_error(RV_ENET,
+				"mysql: the binlog stream has been down for %" PRId64
+				" s (%s): no recovery point until it is back",
+				secs, err);
+	}
 	z.start = s->ship_off;
 	z.end = s->commit_off;
 	end_state = limit ? lim : s->committed;
