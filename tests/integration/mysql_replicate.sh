@@ -19,7 +19,9 @@
 #     damaged or a missing segment: exit 7 and no database left;
 #   - the binlog purged past revenant's position (replicate stopped, its
 #     dump connection killed, PURGE BINARY LOGS): a new generation, with
-#     the reason in the log, whose restore equals the source again.
+#     the reason in the log, whose restore equals the source again;
+#   - RESET MASTER under replicate (the server's history starts again):
+#     a new generation, whose restore equals the source.
 set -uo pipefail
 : "${REVENANT:?}" "${RV_MYSQL_TOOL:?}" "${RV_TESTDIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-repl.XXXXXX")
@@ -219,4 +221,23 @@ gens=$(ls "$W/store/generations" | wc -l)
 [ "$gens" = 3 ] || fail "$gens generations (want 3: the first, the restart's, the purge's)"
 restore after || fail "restore after the purge: $(cat "$W/restore-after.log")"
 same after
+
+step "the server's binlog reset (RESET MASTER) under replicate"
+start_writer
+start_replicate
+sleep 2
+b0=$(grep -c 'database chain broken' "$W/r.log")
+mariadb_sql "RESET MASTER" || fail "reset master"
+for _ in $(seq 1 100); do
+	[ "$(grep -c 'database chain broken' "$W/r.log")" -gt "$b0" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'database chain broken' "$W/r.log")" -gt "$b0" ] || fail "no new generation after RESET MASTER"
+grep 'database chain broken' "$W/r.log" | tail -1
+sleep 2
+stop_writer
+sleep 1.5
+stop_replicate
+restore reset || fail "restore after the reset: $(cat "$W/restore-reset.log")"
+same reset
 echo "PASS ($(($(date +%s) - T0)) s)"
