@@ -270,7 +270,7 @@ static int run(int argc, char **argv)
 		if (!rc)
 			printf("gen=%s pos=%llu\n", p.gen, (unsigned long long)p.pos);
 	} else if (!strcmp(argv[1], "write") && argc >= 4) {
-		rc = writer(&cfg->database.mysql, argv[3], argc > 4 ? atof(argv[4]) : 0,
+		rc = writer(&cfg->database.mysql, argv[3], argc > 4 ? strtod(argv[4], NULL) : 0,
 			    argc > 5 ? strtoull(argv[5], NULL, 10) : 0);
 	} else {
 		rc = rv_error(RV_EUSAGE, "usage: mysql_tool snapshot CONFIG STORE_URL | restore "

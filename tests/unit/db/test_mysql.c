@@ -26,8 +26,8 @@ static void test_url(void **state)
 	assert_string_equal(c.password, "pw");
 	rv_mysql_conf_release(&c);
 
-	assert_int_equal(rv_mysql_url_parse("mysql://root@localhost/g?socket=/run/m.sock", NULL, &c),
-			 0);
+	assert_int_equal(
+	    rv_mysql_url_parse("mysql://root@localhost/g?socket=/run/m.sock", NULL, &c), 0);
 	assert_null(c.host);
 	assert_string_equal(c.socket, "/run/m.sock");
 	assert_string_equal(c.database, "g");
