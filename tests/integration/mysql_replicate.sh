@@ -5,7 +5,10 @@
 # ids, counters.v = the transaction number), restored by `revenant restore
 # --db mysql://…` into a second MariaDB:
 #   - DDL mid-stream: ALTER TABLE posts ADD COLUMN and CREATE TABLE
-#     post_revisions at transaction 300, used from then on;
+#     post_revisions at transaction 300, used from then on; one
+#     transaction of 30 MB of binlog (a 100,000-row INSERT and an UPDATE
+#     of half of them: its row events go out in several BINLOG statements)
+#     with replicate's peak RSS at most 32 MiB;
 #   - the binlog rotated (FLUSH BINARY LOGS) and MariaDB stopped for 3 s
 #     and started again under replicate: the stream says it broke, no
 #     recovery point is written while it is down (it could not vouch for
@@ -128,8 +131,13 @@ start_writer
 sleep 1
 start_replicate
 sleep 3
-step "rotate the binlog"
+step "rotate the binlog; a 30 MB transaction and a statement over 100,000 rows"
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
+mariadb_sql -D ghost "CREATE TABLE big (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+SET SESSION max_recursive_iterations = 1000000;
+BEGIN; INSERT INTO big WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 100000)
+  SELECT i, REPEAT(MD5(i), 8) FROM s; UPDATE big SET body = CONCAT(body, 'x') WHERE id % 2 = 0; COMMIT" ||
+	fail "the big transaction"
 sleep 2
 step "MariaDB down for 3 s and restarted under replicate"
 mariadb_stop
@@ -155,6 +163,9 @@ tsql -D live -e "SELECT COUNT(*) FROM post_revisions" >/dev/null || fail "live r
 step "stop; the restore equals the source"
 stop_writer
 sleep 1.5
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$RP/status")
+[ "$hwm" -le $((32 * 1024)) ] || fail "replicate's peak RSS $hwm KiB (more than 32 MiB)"
+echo "replicate's peak RSS: $((hwm / 1024)) MiB"
 stop_replicate
 restore final || fail "final restore: $(cat "$W/restore-final.log")"
 same final

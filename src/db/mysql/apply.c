@@ -39,8 +39,11 @@
 #define EV_TABLE_MAP 19
 #define EV_GTID	     162
 #define FDE_MAX	     1024
-#define BATCH_FLUSH  (16u << 20)
-#define FOREIGN_MAX  256
+/* A statement's row events go out in BINLOG statements of about this
+ * size; each one after the first starts with the statement's table maps
+ * again (without them the server skips the rows, silently). */
+#define BATCH_FLUSH (4u << 20)
+#define FOREIGN_MAX 256
 
 uint32_t rv_mysql_crc32(const unsigned char *p, size_t n)
 {
@@ -105,6 +108,11 @@ struct applier {
 	size_t blen, bcap;
 	uint64_t foreign[FOREIGN_MAX];
 	unsigned nforeign;
+	/* The current statement's table maps (renamed), for a batch split. */
+	unsigned char *maps;
+	size_t mlen, mcap;
+	uint64_t map_ids[FOREIGN_MAX];
+	unsigned nmaps;
 	bool in_txn, standalone;
 	bool standby; /* the position goes to the standby's state table */
 	uint64_t pos; /* transactions applied: the position */
@@ -174,6 +182,21 @@ static int batch_flush(struct applier *a)
 	return rc;
 }
 
+static bool is_ours(const struct applier *a, uint64_t id)
+{
+	for (unsigned i = 0; i < a->nmaps; i++)
+		if (a->map_ids[i] == id)
+			return true;
+	return false;
+}
+
+static void stmt_end(struct applier *a)
+{
+	a->nforeign = 0;
+	a->nmaps = 0;
+	a->mlen = 0;
+}
+
 static bool is_foreign(const struct applier *a, uint64_t id)
 {
 	for (unsigned i = 0; i < a->nforeign; i++)
@@ -210,6 +233,15 @@ static int table_map(struct applier *a, const unsigned char *p, size_t n)
 	if (a->checksum)
 		put32(e + en - 4, rv_mysql_crc32(e, en - 4));
 	batch_add(a, e, en);
+	if (a->nmaps < FOREIGN_MAX) {
+		if (a->mlen + en > a->mcap) {
+			a->mcap = (a->mlen + en) * 2;
+			a->maps = rv_realloc(a->maps, a->mcap);
+		}
+		memcpy(a->maps + a->mlen, e, en);
+		a->mlen += en;
+		a->map_ids[a->nmaps++] = le48(p + EV_HDR);
+	}
 	free(e);
 	return 0;
 }
@@ -416,7 +448,7 @@ static int end_group(struct applier *a, bool commit)
 {
 	int rc = batch_flush(a);
 
-	a->nforeign = 0;
+	stmt_end(a);
 	if (!commit) {
 		if (a->in_txn)
 			rc = run(a, "rollback", "ROLLBACK", 8);
@@ -450,7 +482,7 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 		if (a->in_txn && (rc = end_group(a, false)))
 			return rc;
 		a->standalone = p[EV_HDR + 12] & 1;
-		a->nforeign = 0;
+		stmt_end(a);
 		a->blen = 0;
 		if (!a->standalone) {
 			if ((rc = run(a, "begin", "BEGIN", 5)))
@@ -464,16 +496,34 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 	if (t == EV_TABLE_MAP)
 		return table_map(a, p, n);
 	if (rows_event(t)) {
+		uint64_t id;
+		bool end;
+
 		if (n < EV_HDR + 8)
 			return rv_error(RV_ECORRUPT, "mysql restore: '%s': a short rows event",
 					a->key);
-		if (!is_foreign(a, le48(p + EV_HDR)) && (rc = batch_add(a, p, n)))
-			return rc;
-		if ((le16(p + EV_HDR + 6) & 1) || a->blen > BATCH_FLUSH) {
+		id = le48(p + EV_HDR);
+		end = le16(p + EV_HDR + 6) & 1;
+		if (!is_foreign(a, id)) {
+			if (!is_ours(a, id))
+				return rv_error(
+				    RV_ECORRUPT,
+				    "mysql restore: '%s': a rows event for table id %" PRIu64
+				    " without its table map",
+				    a->key, id);
+			if ((rc = batch_add(a, p, n)))
+				return rc;
+		}
+		if (end) {
 			rc = batch_flush(a);
-			if (le16(p + EV_HDR + 6) & 1)
-				a->nforeign = 0;
+			stmt_end(a);
 			return rc;
+		}
+		if (a->blen > BATCH_FLUSH) {
+			/* Go on in a new BINLOG statement, its table maps first. */
+			if ((rc = batch_flush(a)))
+				return rc;
+			return a->mlen ? batch_add(a, a->maps, a->mlen) : 0;
 		}
 		return 0;
 	}
@@ -680,6 +730,7 @@ int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t 
 		free(l.v[i].key);
 	free(l.v);
 	free(a.batch);
+	free(a.maps);
 	rv_buf_release(&a.sql);
 	return rc;
 }
