@@ -17,6 +17,9 @@
 #     than sync_interval + 1 s before it started;
 #   - stopped: the restore equals the source table by table (CHECKSUM
 #     TABLE and the columns of every table);
+#   - a restore killed while applying the binlog (test point) leaves its
+#     marker (saying the position reached) and the next one redoes it,
+#     equal to the source;
 #   - --db FILE for a MySQL store: exit 2 saying which --db; a restore
 #     into an existing database: exit 6 (and --force replaces it); a
 #     damaged or a missing segment: exit 7 and no database left;
@@ -30,6 +33,8 @@ set -uo pipefail
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-repl.XXXXXX")
 # shellcheck source=/dev/null
 . "$RV_TESTDIR/lib/mariadb.sh"
+# shellcheck source=/dev/null
+. "$RV_TESTDIR/lib/testpoint.sh"
 WP= RP=
 cleanup() {
 	local p
@@ -184,6 +189,17 @@ restore final
 [ $? = 6 ] || fail "a restore into an existing database: not exit 6 ($(cat "$W/restore-final.log"))"
 restore final --force || fail "--force: $(cat "$W/restore-final.log")"
 same final
+REVENANT_TESTPOINT=mysql.applied@300 "$REVENANT" -c "$W/r.yml" restore --db-only \
+	--db "mysql://root@localhost/killed?socket=$TSOCK" >"$W/restore-killed.log" 2>&1 &
+kp=$!
+tp_wait_stopped "$kp" || fail "the restore never reached mysql.applied"
+kill -9 "$kp"
+wait "$kp" 2>/dev/null
+note=$(tsql -D killed -e "SELECT note FROM revenant_restore_incomplete")
+echo "$note" | grep -q 'position 300' || fail "a restore killed while applying: marker says '$note'"
+restore killed || fail "the restore after a killed one: $(cat "$W/restore-killed.log")"
+grep -q 'did not finish' "$W/restore-killed.log" || fail "no word of the killed restore"
+same killed
 seg=$(ls "$W/store/generations"/*/db/log/* | sed -n 3p)
 cp "$seg" "$W/seg.bak"
 printf 'XXXX' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
