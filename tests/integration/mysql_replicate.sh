@@ -135,7 +135,7 @@ step "replicate while the writer runs"
 start_writer
 sleep 1
 start_replicate
-sleep 3
+sleep 2
 step "rotate the binlog; a 30 MB transaction and a statement over 100,000 rows"
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
 mariadb_sql -D ghost "CREATE TABLE big (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
@@ -143,7 +143,7 @@ SET SESSION max_recursive_iterations = 1000000;
 BEGIN; INSERT INTO big WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 100000)
   SELECT i, REPEAT(MD5(i), 8) FROM s; UPDATE big SET body = CONCAT(body, 'x') WHERE id % 2 = 0; COMMIT" ||
 	fail "the big transaction"
-sleep 2
+sleep 1
 step "MariaDB down for 3 s and restarted under replicate"
 mariadb_stop
 sleep 3
@@ -220,7 +220,7 @@ cat "$W/restore-gap.log"
 step "the binlog purged past revenant's position"
 start_writer
 start_replicate
-sleep 2
+sleep 1
 kill -STOP "$RP"
 sleep 1
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush"
@@ -240,7 +240,7 @@ for _ in $(seq 1 100); do
 done
 grep 'database chain broken' "$W/r.log" || fail "no new generation after the purge"
 grep 'database chain broken' "$W/r.log" | grep -qi 'purged' || fail "the log line does not say the binlog was purged"
-sleep 2
+sleep 1
 stop_writer
 sleep 1.5
 stop_replicate
@@ -252,7 +252,7 @@ same after
 step "the server's binlog reset (RESET MASTER) under replicate"
 start_writer
 start_replicate
-sleep 2
+sleep 1
 b0=$(grep -c 'database chain broken' "$W/r.log")
 mariadb_sql "RESET MASTER" || fail "reset master"
 for _ in $(seq 1 100); do
@@ -261,7 +261,7 @@ for _ in $(seq 1 100); do
 done
 [ "$(grep -c 'database chain broken' "$W/r.log")" -gt "$b0" ] || fail "no new generation after RESET MASTER"
 grep 'database chain broken' "$W/r.log" | tail -1
-sleep 2
+sleep 1
 stop_writer
 sleep 1.5
 stop_replicate
