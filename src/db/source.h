@@ -47,6 +47,10 @@ struct rv_dbsrc_ship {
 	uint64_t bytes;	     /* log bytes shipped (uncompressed) */
 	bool new_generation; /* the chain cannot be continued */
 	char reason[200];    /* why, when new_generation */
+	/* With a failure: the database itself cannot be read just now (not
+	 * the store) — the engine writes no point and tries again at its next
+	 * tick, without the store's back-off. */
+	bool source_down;
 };
 
 struct rv_dbsrc_ops {

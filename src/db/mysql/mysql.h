@@ -124,6 +124,7 @@ struct rv_mysql_stream;
 struct rv_mysql_stream_ship {
 	uint64_t from, to, bytes;
 	bool new_generation;
+	bool down; /* failed because the stream is down (not the store) */
 	char reason[200];
 };
 

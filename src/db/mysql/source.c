@@ -78,6 +78,7 @@ static int src_ship(void *h, struct rv_store *st, struct rv_dbsrc_ship *res)
 	res->to = sh.to;
 	res->bytes = sh.bytes;
 	res->new_generation = sh.new_generation;
+	res->source_down = sh.down;
 	snprintf(res->reason, sizeof(res->reason), "%s", sh.reason);
 	return rc;
 }

@@ -865,6 +865,7 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 
 		snprintf(err, sizeof(err), "%s", s->down_err);
 		pthread_mutex_unlock(&s->mu);
+		res->down = true;
 		return rv_error(RV_ENET,
 				"mysql: the binlog stream has been down for %" PRId64
 				" s (%s): no recovery point until it is back",
