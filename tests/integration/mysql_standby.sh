@@ -25,7 +25,7 @@ cleanup() {
 	done
 	mariadb_stop
 	[ -f "$W/tgt/env" ] && bash "$RV_TESTDIR/lib/mariadb.sh" stop "$W/tgt" >/dev/null 2>&1
-	rm -rf "$W"
+	[ -n "${RV_KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
 fail() {
