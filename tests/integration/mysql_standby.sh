@@ -4,9 +4,11 @@
 # Ghost-shaped writer (100 txn/s, DDL at transaction 250):
 #   - the DR database follows: every transaction acked 3 s before a look
 #     is there;
-#   - killed with SIGKILL and started again, it goes on from the position
-#     recorded inside the DR database (no second full restore) and never
-#     applies a transaction twice (a duplicate would fail the apply);
+#   - killed with SIGKILL and started again (once inside a segment, at a
+#     test point, and three times at random), it goes on from the position
+#     recorded inside the DR database (no second full restore; from inside
+#     a segment too) and never applies a transaction twice (a duplicate
+#     would fail the apply);
 #   - a second standby on the same database is refused;
 #   - writer and replicate stopped, `standby --promote-once` brings it to
 #     the newest point: it equals the primary table by table, and the
@@ -16,6 +18,8 @@ set -uo pipefail
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-sb.XXXXXX")
 # shellcheck source=/dev/null
 . "$RV_TESTDIR/lib/mariadb.sh"
+# shellcheck source=/dev/null
+. "$RV_TESTDIR/lib/testpoint.sh"
 WP= RP= SP=
 cleanup() {
 	local p
@@ -31,6 +35,9 @@ trap cleanup EXIT
 fail() {
 	echo "FAIL: $*" >&2
 	[ -f "$W/s.log" ] && tail -15 "$W/s.log" >&2
+	# What the store held then (a standby stuck on a gap: issue 11 notes).
+	ls "$W"/store/generations/*/db/log 2>/dev/null | tail -8 >&2
+	grep -h 'database ship\|level=error\|level=warn' "$W/r.log" 2>/dev/null | tail -5 >&2
 	exit 1
 }
 T0=$(date +%s)
@@ -103,6 +110,20 @@ kill -9 "$p2" 2>/dev/null
 wait "$p2"
 grep -q 'another standby follows database' "$W/s2.log" || fail "a second standby was not refused: $(tail -3 "$W/s2.log")"
 
+# Killed inside a segment (test point: after the 75th transaction a
+# run applies): the row says a position no segment starts at.
+kill -9 "$SP"
+wait "$SP" 2>/dev/null
+REVENANT_TESTPOINT=mysql.applied@75 "$REVENANT" -c "$W/s.yml" standby --to "$W/dr" --db "$DRURL" \
+	--interval 200ms >>"$W/s.log" 2>&1 &
+SP=$!
+tp_wait_stopped "$SP" || fail "the standby never reached mysql.applied"
+kill -9 "$SP"
+wait "$SP" 2>/dev/null
+echo "killed inside a segment at position $(tsql -D ghost_dr -e "SELECT pos FROM revenant_standby")"
+start_standby
+sleep 2.5
+check_follows "after a kill inside a segment"
 for i in 1 2 3; do
 	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 	kill -9 "$SP"

@@ -115,6 +115,9 @@ struct applier {
 	unsigned nmaps;
 	bool in_txn, standalone;
 	bool standby; /* the position goes to the standby's state table */
+	/* Transactions before this position are in the database already (a
+	 * standby stopped inside a segment): read, counted, not applied. */
+	uint64_t skip_to;
 	uint64_t pos; /* transactions applied: the position */
 	int64_t seg_ms;
 };
@@ -383,6 +386,15 @@ static int query_event(struct applier *a, const unsigned char *p, size_t n)
 		size_t tl = n - cs - qo;
 		const char *db = (const char *)st + stl;
 
+		if (a->pos < a->skip_to) {
+			bool end = (tl == 6 && !strncasecmp(text, "COMMIT", 6)) ||
+				   (tl == 8 && !strncasecmp(text, "ROLLBACK", 8)) ||
+				   (a->standalone && !(tl == 5 && !strncasecmp(text, "BEGIN", 5)));
+
+			if (end)
+				a->pos++;
+			return 0;
+		}
 		if (tl == 5 && !strncasecmp(text, "BEGIN", 5))
 			return 0;
 		if (tl == 6 && !strncasecmp(text, "COMMIT", 6))
@@ -475,6 +487,15 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 		return rv_error(RV_ECORRUPT, "mysql restore: '%s': an event of the wrong length",
 				a->key);
 	t = p[4];
+	if (a->pos < a->skip_to) {
+		if (t == EV_GTID && n >= EV_HDR + 13)
+			a->standalone = p[EV_HDR + 12] & 1;
+		else if (t == EV_XID)
+			a->pos++;
+		else if (t == EV_QUERY)
+			return query_event(a, p, n);
+		return 0;
+	}
 	if (t == EV_GTID) {
 		if (n < EV_HDR + 13)
 			return rv_error(RV_ECORRUPT, "mysql restore: '%s': a short GTID event",
@@ -560,7 +581,7 @@ static int seg_cb(const struct rv_obj_info *info, void *ud)
 	struct seglist *l = ud;
 	struct seg s;
 
-	if (rv_dbobj_key_parse(info->key, RV_DBOBJ_LOG, &s.from, &s.to, &s.ms) || s.from < l->from)
+	if (rv_dbobj_key_parse(info->key, RV_DBOBJ_LOG, &s.from, &s.to, &s.ms) || s.to <= l->from)
 		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
@@ -677,8 +698,10 @@ int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t 
 	for (size_t i = 0; !rc && i < l.n && (to == RV_DBTGT_POS_LATEST || cur < to); i++) {
 		struct seg *sg = &l.v[i];
 
-		if (sg->from != cur)
-			continue; /* before the chain or a stray (a later segment shows a gap) */
+		/* The chain from `cur`: a segment starting there, or (a standby
+		 * stopped inside one) holding it. */
+		if (sg->from > cur || sg->to <= cur)
+			continue;
 		if (to != RV_DBTGT_POS_LATEST && sg->to > to)
 			break;
 		fd = open(t && *t ? t : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -697,6 +720,7 @@ int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t 
 				      sg->key);
 		a.key = sg->key;
 		a.pos = sg->from;
+		a.skip_to = cur;
 		a.seg_ms = sg->ms;
 		rc = rc ? rc : read_segment(&a, fd, sg, gen, NULL, 0);
 		if (!rc && a.in_txn)
