@@ -6,7 +6,7 @@
 # --db mysql://…` into a second MariaDB:
 #   - DDL mid-stream: ALTER TABLE posts ADD COLUMN and CREATE TABLE
 #     post_revisions at transaction 300, used from then on; one
-#     transaction of 30 MB of binlog (a 100,000-row INSERT and an UPDATE
+#     transaction of 15 MB of binlog (a 50,000-row INSERT and an UPDATE
 #     of half of them: its row events go out in several BINLOG statements)
 #     with replicate's peak RSS at most 32 MiB;
 #   - the binlog rotated (FLUSH BINARY LOGS) and MariaDB stopped for 3 s
@@ -136,11 +136,11 @@ start_writer
 sleep 1
 start_replicate
 sleep 2
-step "rotate the binlog; a 30 MB transaction and a statement over 100,000 rows"
+step "rotate the binlog; a 15 MB transaction and a statement over 50,000 rows"
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
 mariadb_sql -D ghost "CREATE TABLE big (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
 SET SESSION max_recursive_iterations = 1000000;
-BEGIN; INSERT INTO big WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 100000)
+BEGIN; INSERT INTO big WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 50000)
   SELECT i, REPEAT(MD5(i), 8) FROM s; UPDATE big SET body = CONCAT(body, 'x') WHERE id % 2 = 0; COMMIT" ||
 	fail "the big transaction"
 sleep 1
