@@ -58,6 +58,14 @@ struct rv_cli_sig {
 	bool started;
 	pthread_t t;
 };
+/* --db mysql://… and --db-password-file (or REVENANT_DB_PASSWORD) into
+ * `out` (rv_mysql_conf_release); `*mysql` false (and `out` untouched)
+ * when `db` is no mysql:// URL: then --db-password-file is a usage
+ * error. */
+struct rv_mysql_conf;
+int rv_cli_db_mysql(const char *db, const char *pwfile, struct rv_mysql_conf *out,
+		    bool *mysql) RV_WARN_UNUSED;
+
 void rv_cli_sig_init(struct rv_cli_sig *s);
 int rv_cli_sig_open(struct rv_cli_sig *s) RV_WARN_UNUSED;
 int rv_cli_sig_start(struct rv_cli_sig *s, void (*stop)(void *), void *obj,
@@ -83,6 +91,9 @@ void rv_cli_rep_release(struct rv_cli_rep *r);
 /* What `promote` and `run` build from revenant.yml for a promotion
  * (cmd_promote.c); `keep` and `hooks` are filled and borrowed. */
 struct rv_promote_opts;
+/* RV_EUSAGE for `cmd` (run, promote) with database.mysql: their standby
+ * role does not carry a MySQL database yet. */
+int rv_cli_mysql_roles(const struct rv_config *cfg, const char *cmd) RV_WARN_UNUSED;
 void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po,
 			 struct rv_content_opts *keep, struct rv_hooks *hooks);
 

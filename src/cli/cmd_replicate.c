@@ -101,17 +101,8 @@ int rv_cli_rep_setup(const struct rv_config *cfg, struct rv_metrics *m, bool nee
 	ro->snapshot_interval_ms = cfg->database.snapshot_interval_ms;
 	ro->snapshot_log_ratio = (unsigned)cfg->database.snapshot_log_ratio;
 	ro->busy_timeout_ms = (int)cfg->database.busy_timeout_ms;
-	/* MySQL/MariaDB: the snapshot and its restore exist, the binlog
-	 * stream does not yet.  Shipping snapshots alone while recovery
-	 * points claim the database at their time would be a lie told at
-	 * restore time: refuse, before anything is written. */
 	if (cfg->database.mysql.database)
-		return rv_error(RV_EUSAGE,
-				"%s: database.mysql: replicate cannot ship MySQL/MariaDB yet — the "
-				"binlog stream is not built (issue 11), and snapshots alone would "
-				"leave recovery points without their database; `revenant config "
-				"check` verifies the server meanwhile",
-				cfg->source);
+		ro->mysql = &cfg->database.mysql;
 	/* The folder is checked before the store is touched: a wrong path
 	 * is the most common mistake and needs no network to report. */
 	if ((rc = rv_replicate_check_folder(&out->co)))

@@ -4,6 +4,8 @@
 #include "content/restore.h"
 #include "engine/site_restore.h"
 #include "core/config.h"
+#include "core/mem.h"
+#include "db/mysql/mysql.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -35,6 +37,12 @@ static const char restore_usage[] =
     "  --to DIR               the content folder to restore into (created if missing)\n"
     "  --db FILE              the database file to create (it must not exist; its\n"
     "                         folder is created if missing)\n"
+    "  --db mysql://USER@HOST[:PORT]/DATABASE  (or ...@localhost/DATABASE?socket=PATH)\n"
+    "                         a MySQL/MariaDB database to create: the snapshot, then\n"
+    "                         the binlog up to the point (BINLOG statements: the\n"
+    "                         account needs BINLOG REPLAY); the password comes from\n"
+    "                         --db-password-file FILE or REVENANT_DB_PASSWORD\n"
+    "  --force                mysql: drop a database already at that name first\n"
     "  --at TIME              the last point at or before TIME: RFC 3339\n"
     "                         (2026-01-02T03:04:05Z) or Unix seconds\n"
     "  --generation G         restore from generation G instead of the lease's\n"
@@ -61,7 +69,8 @@ static const char restore_usage[] =
     "\n"
     "Exit codes: 0 restored, 2 bad usage (or a database in the store and neither\n"
     "--db nor --content-only), 3 store unreachable, 4 permission, 5 nothing to\n"
-    "restore or a blob missing, 6 FILE exists, 7 a corrupt object, blob or segment,\n"
+    "restore or a blob missing, 6 FILE (or the MySQL database) exists, 7 a corrupt\n"
+    "object, blob or segment,\n"
     "or a gap in the content or database log (the message names the generation and\n"
     "the missing sequence or position; no wrong file is left in place).\n";
 
@@ -78,6 +87,8 @@ enum {
 	OPT_BEFORE_GAP = 'g',
 	OPT_VERSIONS = 'V',
 	OPT_VERSIONS_AT = 'v',
+	OPT_DB_PASSWORD_FILE = 'W',
+	OPT_FORCE = 'F',
 };
 
 struct progress_ui {
@@ -184,6 +195,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"db-only", no_argument, NULL, OPT_DB_ONLY},
 	    {"before-gap", no_argument, NULL, OPT_BEFORE_GAP},
+	    {"db-password-file", required_argument, NULL, OPT_DB_PASSWORD_FILE},
+	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"delete", no_argument, NULL, OPT_DELETE},
 	    {"allow-outside-links", no_argument, NULL, OPT_LINKS},
@@ -205,6 +218,8 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	struct rv_store *s = NULL;
 	bool versions = false;
 	int64_t versions_at = RV_VERSIONS_NEWEST;
+	struct rv_mysql_conf my = {0};
+	const char *pwfile = NULL;
 	int c, rc;
 
 	if (rv_cli_wants_help(argc, argv)) {
@@ -235,6 +250,12 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_DB_ONLY:
 			o.db_only = true;
+			break;
+		case OPT_DB_PASSWORD_FILE:
+			pwfile = optarg;
+			break;
+		case OPT_FORCE:
+			o.force = true;
 			break;
 		case OPT_BEFORE_GAP:
 			o.find_flags |= RV_RESTORE_BEFORE_GAP;
@@ -276,8 +297,18 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 					   "--help)");
 	if (versions_at != RV_VERSIONS_NEWEST && !versions)
 		return rv_error(RV_EUSAGE, "--versions-at goes with --versions");
-	if ((rc = rv_site_restore_check(&o)))
+	{
+		bool is_mysql;
+
+		if ((rc = rv_cli_db_mysql(o.db, pwfile, &my, &is_mysql)))
+			return rc;
+		if (is_mysql)
+			o.db_mysql = &my;
+	}
+	if ((rc = rv_site_restore_check(&o))) {
+		rv_mysql_conf_release(&my);
 		return rc;
+	}
 	ui.tty = isatty(2);
 	if (ui.tty)
 		o.content.progress_ms = 200;
@@ -286,11 +317,13 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 
 	/* --delete spares what replicate does not ship (content.exclude) and
 	 * the database with its companions. */
-	if ((rc = rv_cli_load_config(cli, false, &cfg)))
+	if ((rc = rv_cli_load_config(cli, false, &cfg))) {
+		rv_mysql_conf_release(&my);
 		return rc;
+	}
 	rv_cli_content_opts(cfg, &keep);
 	o.content.keep = &keep;
-	o.content.keep_path = o.db;
+	o.content.keep_path = o.db_mysql ? NULL : o.db;
 	rc = versions ? rv_cli_open_store_versions(cfg, optind < argc ? argv[optind] : NULL,
 						   versions_at, &s)
 		      : rv_cli_open_store_cfg(cfg, optind < argc ? argv[optind] : NULL, &s);
@@ -303,5 +336,6 @@ int rv_cmd_restore(struct rv_cli *cli, int argc, char **argv)
 	rv_site_restore_result_release(&res);
 	rv_store_free(s);
 	rv_config_free(cfg);
+	rv_mysql_conf_release(&my);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/signals.h"
+#include "db/mysql/mysql.h"
 #include "core/util.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -49,6 +50,13 @@ static const char standby_usage[] =
     "  --to DIR               the standby's content folder (created if missing)\n"
     "  --db FILE              also keep this SQLite database (replicate must ship it:\n"
     "                         database.sqlite on the primary)\n"
+    "  --db mysql://USER@HOST[:PORT]/DATABASE  (or ...@localhost/DATABASE?socket=PATH)\n"
+    "                         ... or keep this MySQL/MariaDB database (database.mysql\n"
+    "                         on the primary): each transaction applied moves the\n"
+    "                         table revenant_standby inside it in the same\n"
+    "                         transaction; --promote-once drops that table; the\n"
+    "                         password from --db-password-file FILE or\n"
+    "                         REVENANT_DB_PASSWORD\n"
     "  --promote-once         catch up once to the latest point (from a previous\n"
     "                         standby's state or from nothing), run PRAGMA\n"
     "                         integrity_check on FILE, remove the state file, print\n"
@@ -82,6 +90,7 @@ enum {
 	OPT_DB = 'D',
 	OPT_PROMOTE = 'P',
 	OPT_BEFORE_GAP = 'g',
+	OPT_DB_PASSWORD_FILE = 'W',
 };
 
 struct gauges {
@@ -213,6 +222,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	    {"to", required_argument, NULL, OPT_TO},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"promote-once", no_argument, NULL, OPT_PROMOTE},
+	    {"db-password-file", required_argument, NULL, OPT_DB_PASSWORD_FILE},
 	    {"before-gap", no_argument, NULL, OPT_BEFORE_GAP},
 	    {"interval", required_argument, NULL, OPT_INTERVAL},
 	    {"jobs", required_argument, NULL, 'j'},
@@ -229,8 +239,9 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	struct rv_metrics *m = NULL;
 	struct rv_metrics_server *srv = NULL;
 	void *gp = NULL;
-	const char *to = NULL, *listen = NULL;
-	bool promote = false;
+	const char *to = NULL, *listen = NULL, *pwfile = NULL;
+	struct rv_mysql_conf my = {0};
+	bool promote = false, is_mysql = false;
 	int c, rc;
 
 	if (rv_cli_wants_help(argc, argv)) {
@@ -249,6 +260,9 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 			break;
 		case OPT_PROMOTE:
 			promote = true;
+			break;
+		case OPT_DB_PASSWORD_FILE:
+			pwfile = optarg;
 			break;
 		case OPT_BEFORE_GAP:
 			so.before_gap = true;
@@ -279,6 +293,10 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	}
 	if ((rc = rv_cli_need_to_and_url("standby", to, argc - optind)))
 		return rc;
+	if ((rc = rv_cli_db_mysql(so.db_path, pwfile, &my, &is_mysql)))
+		return rc;
+	if (is_mysql)
+		so.db_mysql = &my;
 	/* Blocked before any thread exists, so every thread inherits it. */
 	if ((rc = rv_signals_open(&sg.sg)))
 		return rc;
@@ -296,7 +314,7 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 		 * (content.exclude) and the database with its companions. */
 		rv_cli_content_opts(cfg, &keep);
 		so.restore.keep = &keep;
-		so.restore.keep_path = so.db_path;
+		so.restore.keep_path = so.db_mysql ? NULL : so.db_path;
 	}
 	if ((listen && !strcmp(listen, "off")) || promote)
 		listen = NULL; /* a one-shot run has nothing to serve */
@@ -317,5 +335,6 @@ int rv_cmd_standby(struct rv_cli *cli, int argc, char **argv)
 	free(gp);
 	rv_config_free(cfg);
 	rv_signals_close(&sg.sg);
+	rv_mysql_conf_release(&my);
 	return rc;
 }

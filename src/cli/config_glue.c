@@ -7,10 +7,14 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "store/crypt.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "db/mysql/mysql.h"
 #include "store/store.h"
 #include "store/versions.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -149,4 +153,27 @@ void rv_cli_content_opts(const struct rv_config *cfg, struct rv_content_opts *co
 	co->root = cfg->content.path;
 	co->exclude = (const char *const *)cfg->content.exclude;
 	co->include = (const char *const *)cfg->content.include;
+}
+
+int rv_cli_db_mysql(const char *db, const char *pwfile, struct rv_mysql_conf *out, bool *mysql)
+{
+	char *pw = NULL;
+	size_t n = 0;
+	int rc;
+
+	*mysql = rv_mysql_is_url(db);
+	if (!*mysql)
+		return pwfile ? rv_error(RV_EUSAGE,
+					 "--db-password-file goes only with a mysql:// --db")
+			      : 0;
+	if (pwfile && (rc = rv_read_file(pwfile, 4096, &pw, &n)))
+		return rc;
+	while (pw && n && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+		pw[--n] = '\0';
+	rc = rv_mysql_url_parse(db, pw ? pw : getenv("REVENANT_DB_PASSWORD"), out);
+	if (pw) {
+		explicit_bzero(pw, n);
+		free(pw);
+	}
+	return rc;
 }

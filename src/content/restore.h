@@ -28,6 +28,7 @@
 #include "core/err.h"
 
 struct rv_store;
+struct rv_mysql_conf;
 
 /* "Now": restore the latest commit. */
 #define RV_RESTORE_LATEST INT64_MAX
@@ -195,6 +196,10 @@ struct rv_standby_opts {
 	 * Its state (generation, position, whether the file is consistent)
 	 * is kept in `<db_path>.revenant-standby`. */
 	const char *db_path;
+	/* ... or a MySQL/MariaDB database kept at every point (borrowed;
+	 * db_path is then its URL, for messages): its state is a table
+	 * inside it (db/mysql/follow.c). */
+	const struct rv_mysql_conf *db_mysql;
 	unsigned interval_ms; /* between polls, default 1000 */
 	unsigned lag_log_ms;  /* how often the lag is logged, default 30000 */
 	/* Sleep up to `ms`; true when the standby must stop (SIGTERM). */

@@ -1,6 +1,6 @@
 /* source.h - a database as the replication engine sees it: the writer's
  * side of a database source: SQLite (db/sqlite/) and MySQL/MariaDB
- * (db/mysql/, snapshots only so far), each an ops table, not a branch in
+ * (db/mysql/), each an ops table, not a branch in
  * the engine.
  *
  * Contract, what the engine relies on:
@@ -37,7 +37,8 @@ struct rv_dbsrc_opts {
 	/* MySQL/MariaDB: the server and database (core/config.h), borrowed
 	 * for as long as the source is open. */
 	const struct rv_mysql_conf *mysql;
-	const char *gen; /* the generation objects are written under */
+	const char *gen;  /* the generation objects are written under */
+	const char *site; /* MySQL: the replica server_id is derived from it */
 	int busy_timeout_ms;
 };
 
@@ -46,6 +47,10 @@ struct rv_dbsrc_ship {
 	uint64_t bytes;	     /* log bytes shipped (uncompressed) */
 	bool new_generation; /* the chain cannot be continued */
 	char reason[200];    /* why, when new_generation */
+	/* With a failure: the database itself cannot be read just now (not
+	 * the store) — the engine writes no point and tries again at its next
+	 * tick, without the store's back-off. */
+	bool source_down;
 };
 
 struct rv_dbsrc_ops {
@@ -71,7 +76,7 @@ struct rv_dbsrc {
 };
 
 extern const struct rv_dbsrc_ops rv_dbsrc_sqlite;
-/* Snapshots only so far: ship fails with RV_ENOTSUP (db/mysql/source.c). */
+/* MariaDB: snapshots and the binlog stream (db/mysql/source.c). */
 extern const struct rv_dbsrc_ops rv_dbsrc_mysql;
 
 #endif

@@ -51,6 +51,7 @@ struct rv_dbtgt_restore_opts {
 	const char *tmpdir;		   /* downloads; NULL: next to `out` */
 	unsigned jobs;			   /* parallel downloads; 0: the target's default */
 	bool no_sync;			   /* a throw-away copy (verify): not made durable */
+	bool force;			   /* MySQL: drop a database already at `out` */
 };
 
 /* A point a database sits at. */
@@ -85,6 +86,8 @@ typedef int (*rv_dbtgt_text_fn)(void *ud, const char *id, const char *column, co
 
 struct rv_dbtgt_follow_opts {
 	const char *target; /* SQLite: the database file */
+	/* MySQL: the server and the database to keep (borrowed). */
+	const struct rv_mysql_conf *mysql;
 	/* A folder the caller already holds locked (the content folder): a
 	 * database inside it needs no second lock. */
 	const char *locked_dir;
@@ -124,8 +127,8 @@ struct rv_dbtgt_ops {
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
-/* Restore of a snapshot only so far: the follower functions are NULL
- * (db/mysql/load.c). */
+/* Restore (snapshot + binlog segments) and the follower; restore_size,
+ * inspect, is_ghosts and save_copy are NULL (db/mysql/load.c). */
 extern const struct rv_dbtgt_ops rv_dbtgt_mysql;
 
 #endif

@@ -123,9 +123,11 @@ struct rv_replicate {
 	uint64_t db_log_bytes; /* frames shipped since the last snapshot */
 	bool db_newgen;	       /* the chain broke: start a new generation */
 	char db_reason[200];
-	bool db_dirty;	       /* the source saw a write not shipped yet ... */
-	int64_t db_dirty_mono; /* ... first seen then */
-	int64_t db_check_mono; /* look at the database by then anyway */
+	bool db_down;		/* the last ship failed because the database could not be read */
+	int64_t db_down_logged; /* rv_mono_ms of the last log line about it */
+	bool db_dirty;		/* the source saw a write not shipped yet ... */
+	int64_t db_dirty_mono;	/* ... first seen then */
+	int64_t db_check_mono;	/* look at the database by then anyway */
 
 	struct batch open;
 	struct {
@@ -164,7 +166,7 @@ struct rv_replicate {
 	struct metrics_set m;
 };
 
-enum reason { H_STARTING, H_OK, H_STORE, H_FENCED, H_STOPPED, H_CUT_OFF };
+enum reason { H_STARTING, H_OK, H_STORE, H_FENCED, H_STOPPED, H_CUT_OFF, H_DB };
 
 static const char *const reason_text[] = {
     "starting: taking the lease and reconciling",
@@ -174,6 +176,7 @@ static const char *const reason_text[] = {
     "stopped",
     "cut off from the store past failover.fence_after: Ghost's writes were stopped "
     "(hooks.fenced)",
+    "the database cannot be read: no recovery point until it can",
 };
 
 /* ---- small helpers ---- */
@@ -291,19 +294,22 @@ static void metrics_setup(struct rv_replicate *r)
 					     "Walks of the folder against the recorded state "
 					     "(start-up and event overflows).",
 					     NULL);
-	if (r->o.sqlite_path) {
-		r->m.db_pos =
-		    rv_metrics_gauge(m, "revenant_db_position_frames",
-				     "WAL frames shipped in the current generation.", NULL);
+	if (r->o.sqlite_path || r->o.mysql) {
+		r->m.db_pos = rv_metrics_gauge(m, "revenant_db_position_frames",
+					       "The database position shipped in the current "
+					       "generation (SQLite: WAL frames; MySQL: "
+					       "transactions).",
+					       NULL);
 		r->m.db_segments = rv_metrics_counter(m, "revenant_db_segments_total",
 						      "Database log segments written.", NULL);
-		r->m.db_bytes = rv_metrics_counter(m, "revenant_db_bytes_total",
-						   "WAL bytes (frames) shipped.", NULL);
+		r->m.db_bytes =
+		    rv_metrics_counter(m, "revenant_db_bytes_total",
+				       "Log bytes shipped (WAL frames, binlog events).", NULL);
 		r->m.db_snapshots = rv_metrics_counter(m, "revenant_db_snapshots_total",
 						       "Database snapshots written.", NULL);
 		r->m.db_newgen = rv_metrics_counter(
 		    m, "revenant_db_new_generations_total",
-		    "Generations started because the WAL chain could not be continued.", NULL);
+		    "Generations started because the log chain could not be continued.", NULL);
 	}
 	for (const char *const *k = (const char *const[]){"store", "upload", "unreadable",
 							  "overflow", "fenced", "heartbeat", NULL};
@@ -669,6 +675,7 @@ static int db_ship(struct rv_replicate *r)
 	struct rv_dbsrc_ship sh;
 	int rc = r->db.ops->ship(r->db.h, r->o.store, &sh);
 
+	r->db_down = rc && sh.source_down;
 	if (rc == RV_EPRECOND && sh.new_generation) {
 		if (!r->db_newgen) {
 			snprintf(r->db_reason, sizeof(r->db_reason), "%s", sh.reason);
@@ -788,9 +795,23 @@ static int commit(struct rv_replicate *r)
 		r->db_check_mono = rv_mono_ms() + db_check_period(r);
 	}
 	if (r->db.h && !r->db_newgen && (rc = db_ship(r))) {
+		if (r->db_down) {
+			/* Not the store's fault: no back-off, the next tick tries
+			 * again (a database back after a restart is shipped at
+			 * once); said once, then every 30 s. */
+			atomic_store(&r->health_reason, H_DB);
+			if (!r->db_down_logged || rv_mono_ms() - r->db_down_logged >= 30000) {
+				rv_log(RV_LOG_WARN, "database cannot be shipped, no recovery point",
+				       "error", rv_errmsg(), NULL);
+				r->db_down_logged = rv_mono_ms();
+			}
+			r->next_commit = rv_mono_ms() + r->o.sync_interval_ms;
+			return 0;
+		}
 		commit_failed(r, "database ship failed, will retry");
 		return 0;
 	}
+	r->db_down_logged = 0;
 	for (int round = 0; round < 4; round++) {
 		if (!r->sealed.active) {
 			if (!r->open.n && !db_moved(r))
@@ -1042,6 +1063,8 @@ int rv_replicate_new(struct rv_replicate **out, const struct rv_replicate_opts *
 	}
 	if (r->o.sqlite_path)
 		r->db.ops = &rv_dbsrc_sqlite;
+	else if (r->o.mysql)
+		r->db.ops = &rv_dbsrc_mysql;
 	atomic_init(&r->stop, false);
 	atomic_init(&r->last_ok_mono, 0);
 	atomic_init(&r->health_reason, H_STARTING);
@@ -1063,8 +1086,11 @@ static void db_close(struct rv_replicate *r)
 
 static int db_start(struct rv_replicate *r)
 {
-	struct rv_dbsrc_opts so = {
-	    .path = r->o.sqlite_path, .gen = r->gen, .busy_timeout_ms = r->o.busy_timeout_ms};
+	struct rv_dbsrc_opts so = {.path = r->o.sqlite_path,
+				   .mysql = r->o.mysql,
+				   .gen = r->gen,
+				   .site = r->o.site,
+				   .busy_timeout_ms = r->o.busy_timeout_ms};
 	int rc;
 
 	db_close(r);

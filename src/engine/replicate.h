@@ -27,6 +27,7 @@
 struct rv_store;
 struct rv_metrics;
 struct rv_hooks;
+struct rv_mysql_conf;
 
 struct rv_replicate_opts {
 	struct rv_store *store;		       /* borrowed */
@@ -57,6 +58,9 @@ struct rv_replicate_opts {
 	 * log whose header names the database position: one recovery point
 	 * per commit (docs/FORMAT.md, "Recovery points"). */
 	const char *sqlite_path;
+	/* ... or a MySQL/MariaDB database (borrowed; NULL: none): every
+	 * tick ships the binlog transactions received since the last. */
+	const struct rv_mysql_conf *mysql;
 	int64_t snapshot_interval_ms; /* default 6 h */
 	/* Also a snapshot once the log shipped since the last one reaches
 	 * this many times the database file's size (and 64 MiB); 0: the

@@ -1,5 +1,7 @@
 /* site_restore.c - restore a whole site (see site_restore.h). */
 #include "engine/site_restore.h"
+#include "engine/lease.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/util.h"
@@ -20,7 +22,9 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 				"--db-only needs --db FILE (see revenant restore --help)");
 	if (o->db_only && o->to)
 		return rv_error(RV_EUSAGE, "--db-only restores no folder: drop --to");
-	if (o->db && access(o->db, F_OK) == 0)
+	if (o->force && !o->db_mysql)
+		return rv_error(RV_EUSAGE, "--force goes only with a mysql:// --db");
+	if (o->db && !o->db_mysql && access(o->db, F_OK) == 0)
 		return rv_error(RV_EPRECOND,
 				"--db '%s' exists; restore writes a new file — move it away or "
 				"name another",
@@ -30,19 +34,38 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 	return 0;
 }
 
-static int restore_db(struct rv_store *s, const char *gen, uint64_t pos, const char *file,
-		      bool no_sync, struct rv_site_restore_result *res)
+static int restore_db(struct rv_store *s, const char *gen, uint64_t pos,
+		      const struct rv_site_restore_opts *o, struct rv_site_restore_result *res)
 {
-	/* SQLite is the only database restore writes until MySQL lands. */
-	const struct rv_dbtgt_ops *ops = &rv_dbtgt_sqlite;
-	struct rv_dbtgt_restore_opts so = {.gen = gen, .pos = pos, .out = file, .no_sync = no_sync};
+	const struct rv_dbtgt_ops *ops = o->db_mysql ? &rv_dbtgt_mysql : &rv_dbtgt_sqlite;
+	struct rv_dbtgt_restore_opts so = {.gen = gen,
+					   .pos = pos,
+					   .out = o->db_mysql ? o->db_mysql->database : o->db,
+					   .mysql = o->db_mysql,
+					   .force = o->force,
+					   .no_sync = o->no_sync};
 	int64_t t0 = rv_mono_ms();
-	char *d = rv_strdup(file);
-	int rc;
+	struct rv_gen_meta meta = {0};
+	int rc = 0;
 
+	/* The generation says which database it holds: a SQLite file for a
+	 * MySQL generation (or the reverse) is a usage error, not damage. */
+	if (!rv_gen_meta_read(s, gen, &meta) && meta.database && strcmp(meta.database, ops->name)) {
+		rc = rv_error(RV_EUSAGE, "generation %s holds a %s database: give --db %s", gen,
+			      meta.database,
+			      strcmp(meta.database, "mysql") ? "FILE (the SQLite file to create)"
+							     : "mysql://USER@HOST/DATABASE");
+		rv_gen_meta_release(&meta);
+		return rc;
+	}
+	rv_gen_meta_release(&meta);
 	/* Its folder is made like --to (a fresh site has no content/data). */
-	rc = rv_mkdirs(dirname(d));
-	free(d);
+	if (!o->db_mysql) {
+		char *d = rv_strdup(o->db);
+
+		rc = rv_mkdirs(dirname(d));
+		free(d);
+	}
 	if (!rc)
 		rc = ops->restore(s, &so, &res->dbres);
 	if (rc)
@@ -124,7 +147,7 @@ int rv_site_restore(struct rv_store *s, const struct rv_site_restore_opts *o,
 		res->root = rv_strdup(rv_apply_root(a));
 	}
 	if (has_db)
-		rc = restore_db(s, db_gen, db_pos, o->db, o->no_sync, res);
+		rc = restore_db(s, db_gen, db_pos, o, res);
 out:
 	rv_apply_free(a);
 	rv_restore_point_release(&found);

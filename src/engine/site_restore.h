@@ -18,6 +18,7 @@
 #include "db/target.h"
 
 struct rv_store;
+struct rv_mysql_conf;
 
 struct rv_site_restore_opts {
 	/* The point, already found (rv_restore_find): restore exactly this
@@ -28,8 +29,12 @@ struct rv_site_restore_opts {
 	unsigned find_flags; /* RV_RESTORE_BEFORE_GAP */
 	const char *to;	     /* the content folder; NULL with db_only */
 	const char *db;	     /* where Ghost's SQLite file goes (must not exist); NULL: none */
-	bool content_only;   /* the folder alone, whatever the point holds */
-	bool db_only;	     /* the database alone (db set, to NULL) */
+	/* ... or the MySQL/MariaDB server and database to restore into
+	 * (borrowed; db is then its URL, for messages). */
+	const struct rv_mysql_conf *db_mysql;
+	bool force;	   /* MySQL: drop a database already at that name */
+	bool content_only; /* the folder alone, whatever the point holds */
+	bool db_only;	   /* the database alone (db set, to NULL) */
 	/* A throw-away copy (verify): nothing is synced to disk (content's
 	 * no_sync is set from it too). */
 	bool no_sync;

@@ -419,10 +419,10 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	if ((rc = rv_apply_open(&sb->a, s, dir, &ao)))
 		return rc;
 	if (o->db_path) {
-		/* SQLite is the only database a standby follows until MySQL lands. */
-		struct rv_dbtgt_follow_opts fo = {.target = o->db_path, .locked_dir = dir};
+		struct rv_dbtgt_follow_opts fo = {
+		    .target = o->db_path, .mysql = o->db_mysql, .locked_dir = dir};
 
-		sb->db.ops = &rv_dbtgt_sqlite;
+		sb->db.ops = o->db_mysql ? &rv_dbtgt_mysql : &rv_dbtgt_sqlite;
 		rc = sb->db.ops->follow_open(&sb->db.h, s, &fo);
 	}
 	return rc;

@@ -203,8 +203,8 @@ printf 'database:\n  mysql:\n    host: db\n    user: rv\n    database: ghost\n  
 run "$R" config check -c "$W/c.yml"
 grep -qF "database.mysql.tls_ca: given while tls is off: set tls: on" "$W/err" || fail "tls_ca"
 
-step "replicate refuses database.mysql clearly, before touching the store"
-mkdir -p "$W/content"
+step "replicate with binary logging off: exit 2, saying so"
+mkdir -p "$W/content" "$W/store"
 cat >"$W/c.yml" <<YML
 store:
   url: file://$W/store
@@ -218,8 +218,14 @@ database:
 YML
 run "$R" -c "$W/c.yml" replicate
 [ "$rc" = 2 ] || fail "replicate exit $rc"
-grep -qF "database.mysql: replicate cannot ship MySQL/MariaDB yet" "$W/err" || fail "replicate message"
-[ ! -e "$W/store/lease.json" ] || fail "replicate wrote to the store"
+grep -qF "binary logging off" "$W/err" || fail "replicate message"
+
+step "run and promote refuse database.mysql (their standby role cannot carry it yet)"
+for cmd in run promote; do
+	run "$R" -c "$W/c.yml" $cmd
+	[ "$rc" = 2 ] || fail "$cmd exit $rc"
+	grep -qF "'$cmd' cannot carry a MySQL/MariaDB database yet" "$W/err" || fail "$cmd message: $(cat "$W/err")"
+done
 
 step "no password anywhere in what was printed"
 ! grep -qF "$PW" "$W/all-output" || fail "the password was printed"

@@ -4,6 +4,7 @@
 
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <stdlib.h>
 #include <string.h>
 
 uint32_t rv_mysql_server_id(const struct rv_mysql_conf *c, const char *site)
@@ -52,8 +53,14 @@ int rv_mysql_result(unsigned err)
 
 int rv_mysql_connect(MYSQL **out, const struct rv_mysql_conf *c, const char *database)
 {
+	return rv_mysql_connect_rt(out, c, database, 600);
+}
+
+int rv_mysql_connect_rt(MYSQL **out, const struct rv_mysql_conf *c, const char *database,
+			unsigned read_timeout_s)
+{
 	MYSQL *m = mysql_init(NULL);
-	unsigned tmo = (unsigned)((c->connect_timeout_ms + 999) / 1000), rw = 600;
+	unsigned tmo = (unsigned)((c->connect_timeout_ms + 999) / 1000), rw = read_timeout_s;
 	char where[300];
 	my_bool yes = 1, no = 0;
 	const char *db = database ? database : c->database;
@@ -163,4 +170,95 @@ bool rv_mysql_is_mariadb(MYSQL *m)
 	const char *v = mysql_get_server_info(m);
 
 	return v && strstr(v, "MariaDB") != NULL;
+}
+
+static int url_fail(const char *url, const char *why)
+{
+	return rv_error(RV_EUSAGE,
+			"--db '%s': %s — write mysql://USER@HOST[:PORT]/DATABASE or "
+			"mysql://USER@localhost/DATABASE?socket=PATH",
+			url, why);
+}
+
+static bool url_name_ok(const char *s, size_t n)
+{
+	if (!n || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '_' || s[i] == '$' || (s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+bool rv_mysql_is_url(const char *s)
+{
+	return s && !strncmp(s, "mysql://", 8);
+}
+
+int rv_mysql_url_parse(const char *url, const char *password, struct rv_mysql_conf *out)
+{
+	const char *p = url + 8, *at, *slash, *q;
+	char *host;
+
+	memset(out, 0, sizeof(*out));
+	if (!rv_mysql_is_url(url))
+		return url_fail(url, "not a mysql:// URL");
+	at = strchr(p, '@');
+	slash = strchr(p, '/');
+	if (!at || !slash || at > slash || at == p)
+		return url_fail(url, "no user");
+	if (memchr(p, ':', (size_t)(at - p)))
+		return url_fail(url, "a password does not go in the URL (use --db-password-file "
+				     "or REVENANT_DB_PASSWORD)");
+	q = strchr(slash, '?');
+	if (!url_name_ok(slash + 1, q ? (size_t)(q - slash - 1) : strlen(slash + 1)))
+		return url_fail(url, "the database name must be 1-64 of [A-Za-z0-9_$]");
+	out->user = rv_strndup(p, (size_t)(at - p));
+	out->database = rv_strndup(slash + 1, q ? (size_t)(q - slash - 1) : strlen(slash + 1));
+	host = rv_strndup(at + 1, (size_t)(slash - at - 1));
+	out->port = 3306;
+	{
+		char *colon = strrchr(host, ':');
+
+		if (colon) {
+			char *e;
+			long v = strtol(colon + 1, &e, 10);
+
+			if (*e || v < 1 || v > 65535) {
+				free(host);
+				rv_mysql_conf_release(out);
+				return url_fail(url, "a bad port");
+			}
+			out->port = v;
+			*colon = '\0';
+		}
+	}
+	if (q && !strncmp(q, "?socket=", 8) && q[8]) {
+		out->socket = rv_strdup(q + 8);
+		free(host);
+	} else if (q) {
+		free(host);
+		rv_mysql_conf_release(out);
+		return url_fail(url, "the only query option is ?socket=PATH");
+	} else {
+		out->host = *host ? host : (free(host), rv_strdup("localhost"));
+	}
+	out->password = password ? rv_strdup(password) : NULL;
+	out->snapshot_jobs = 1;
+	out->connect_timeout_ms = 10000;
+	return 0;
+}
+
+void rv_mysql_conf_release(struct rv_mysql_conf *c)
+{
+	free(c->host);
+	free(c->socket);
+	free(c->user);
+	if (c->password)
+		explicit_bzero(c->password, strlen(c->password));
+	free(c->password);
+	free(c->database);
+	free(c->tls_ca);
+	memset(c, 0, sizeof(*c));
 }

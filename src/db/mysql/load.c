@@ -31,6 +31,10 @@
 
 #define MARKER "revenant_restore_incomplete"
 
+static int load(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
+		const char *gen, uint64_t pos, const char *dbname, struct rv_mysql_snap_pos *res,
+		bool force, rv_mysql_after_fn after, void *ud);
+
 struct getter {
 	struct rv_store *st;
 	const char *key;
@@ -299,6 +303,22 @@ static void drop_db(MYSQL *m, const char *db)
 int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
 		  const char *gen, uint64_t pos, const char *dbname, struct rv_mysql_snap_pos *res)
 {
+	return load(c, st, key, gen, pos, dbname, res, false, NULL, NULL);
+}
+
+int rv_mysql_load_ex(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
+		     const char *gen, uint64_t pos, const char *dbname, bool force,
+		     rv_mysql_after_fn after, void *ud)
+{
+	struct rv_mysql_snap_pos sp;
+
+	return load(c, st, key, gen, pos, dbname, &sp, force, after, ud);
+}
+
+static int load(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
+		const char *gen, uint64_t pos, const char *dbname, struct rv_mysql_snap_pos *res,
+		bool force, rv_mysql_after_fn after, void *ud)
+{
 	struct load l = {.key = key};
 	struct getter g = {.st = st, .key = key, .fd = -1, .done = false};
 	pthread_t th;
@@ -327,10 +347,19 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 					      "mysql restore: cannot drop the unfinished "
 					      "restore in '%s'",
 					      dbname);
+		} else if (!rc && force) {
+			rv_log(RV_LOG_WARN,
+			       "mysql restore: --force: dropping the existing database", "database",
+			       dbname, NULL);
+			drop_db(l.m, dbname);
+			rc = exists(l.m, dbname, &there);
+			if (!rc && there)
+				rc = rv_error(RV_EFAIL, "mysql restore: cannot drop '%s' (--force)",
+					      dbname);
 		} else if (!rc) {
 			rc = rv_error(RV_EPRECOND,
 				      "mysql restore: database '%s' already exists on %s — "
-				      "restore into a new name, or drop it first",
+				      "restore into a new name, or drop it first (or --force)",
 				      dbname, rv_mysql_where(c, where, sizeof(where)));
 		}
 	}
@@ -350,6 +379,11 @@ int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char
 	rc = rc ? rc : check_header(&l, gen, pos, res, cs, coll);
 	rc = rc ? rc : create_db(l.m, dbname, cs, coll, &created);
 	rc = rc ? rc : run_records(&l);
+	if (!rc && after) {
+		rv_dbobj_reader_free(l.r);
+		l.r = NULL;
+		rc = after(ud, l.m, res);
+	}
 	rc = rc ? rc
 		: rv_mysql_exec(l.m, "mysql restore: drop the marker", "DROP TABLE `" MARKER "`");
 	rv_dbobj_reader_free(l.r);
@@ -401,11 +435,55 @@ static int pick_cb(const struct rv_obj_info *info, void *ud)
 	return 0;
 }
 
+struct after {
+	const struct rv_dbtgt_restore_opts *o;
+	struct rv_store *st;
+	bool standby;
+	uint64_t from;
+	uint64_t reached;
+	int64_t last_ms;
+	unsigned segments;
+};
+
+/* Between the snapshot's load and the marker's drop: the binlog
+ * segments from the snapshot's position to the point. */
+static int after_load(void *ud, MYSQL *m, const struct rv_mysql_snap_pos *snap)
+{
+	struct after *af = ud;
+	char q[256];
+
+	(void)snap;
+	if (af->standby) {
+		int rc =
+		    rv_mysql_exec(m, "mysql standby: its state table",
+				  "CREATE TABLE `" RV_MYSQL_STANDBY_TABLE
+				  "` (id INT PRIMARY KEY, gen VARCHAR(32) NOT NULL, pos BIGINT "
+				  "UNSIGNED NOT NULL, time_ms BIGINT NOT NULL) ENGINE=InnoDB");
+
+		snprintf(q, sizeof(q),
+			 "INSERT INTO `" RV_MYSQL_STANDBY_TABLE "` VALUES (1, '%s', %" PRIu64
+			 ", %" PRId64 ")",
+			 af->o->gen, af->from, af->last_ms);
+		rc = rc ? rc : rv_mysql_exec(m, "mysql standby: its state", q);
+		if (rc)
+			return rc;
+	}
+	return rv_mysql_apply_log(m, af->st, af->o->gen, af->from, af->o->pos, af->o->out,
+				  af->standby, &af->reached, &af->last_ms, &af->segments);
+}
+
 static int tgt_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 		       struct rv_dbtgt_point *res)
 {
+	return rv_mysql_restore(st, o, false, res);
+}
+
+int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o, bool standby,
+		     struct rv_dbtgt_point *res)
+{
 	struct pick p = {.o = o};
-	char *prefix;
+	struct after af = {.o = o, .st = st, .standby = standby};
+	char *prefix, n1[24], n2[24];
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -419,27 +497,33 @@ static int tgt_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *
 			      "generation %s has no MySQL snapshot at or before the "
 			      "point asked for",
 			      o->gen);
-	if (!rc && o->pos != RV_DBTGT_POS_LATEST && o->pos != p.best.pos)
-		rc = rv_error(RV_ENOTSUP,
-			      "generation %s: position %" PRIu64 " needs the binlog replayed after "
-			      "the snapshot at %" PRIu64 ", which this revenant cannot do yet",
-			      o->gen, o->pos, p.best.pos);
+	af.from = af.reached = p.best.pos;
+	af.last_ms = p.best.ms;
 	if (!rc)
-		rc = rv_mysql_load(o->mysql, st, p.best.key, o->gen, p.best.pos, o->out, NULL);
+		rc = rv_mysql_load_ex(o->mysql, st, p.best.key, o->gen, p.best.pos, o->out,
+				      o->force, after_load, &af);
 	if (!rc) {
 		memcpy(res->gen, o->gen, RV_GEN_ID_LEN);
-		res->pos = p.best.pos;
-		res->time_ms = p.best.ms;
-		rv_log(RV_LOG_INFO, "mysql: database restored", "key", p.best.key, "database",
-		       o->out, NULL);
+		res->pos = af.reached;
+		res->time_ms = af.last_ms;
+		res->segments = af.segments;
+		snprintf(n1, sizeof(n1), "%" PRIu64, af.reached);
+		snprintf(n2, sizeof(n2), "%u", af.segments);
+		rv_log(RV_LOG_INFO, "mysql: database restored", "snapshot", p.best.key, "database",
+		       o->out, "position", n1, "segments", n2, NULL);
 	}
 	free(p.best.key);
 	return rc;
 }
 
-/* Restore only: following the log (standby) needs the binlog, not built
- * yet; the engine checks for NULL follower functions. */
+/* Restore and the follower (follow.c); restore_size, inspect, is_ghosts
+ * and save_copy are SQLite's only so far (NULL). */
 const struct rv_dbtgt_ops rv_dbtgt_mysql = {
     .name = "mysql",
     .restore = tgt_restore,
+    .follow_open = rv_mysql_follow_open,
+    .follow_close = rv_mysql_follow_close,
+    .follow_at = rv_mysql_follow_at,
+    .follow_go = rv_mysql_follow_go,
+    .promote = rv_mysql_follow_promote,
 };

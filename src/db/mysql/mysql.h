@@ -33,6 +33,18 @@ uint32_t rv_mysql_server_id(const struct rv_mysql_conf *c, const char *site);
  * and never a secret. */
 int rv_mysql_connect(MYSQL **out, const struct rv_mysql_conf *c,
 		     const char *database) RV_WARN_UNUSED;
+/* The same with a read timeout of `read_timeout_s` seconds (the binlog
+ * stream's: a dead link is noticed within it). */
+int rv_mysql_connect_rt(MYSQL **out, const struct rv_mysql_conf *c, const char *database,
+			unsigned read_timeout_s) RV_WARN_UNUSED;
+/* A restore target `mysql://USER@HOST[:PORT]/DATABASE` or
+ * `mysql://USER@localhost/DATABASE?socket=PATH` into `out` (fresh strings;
+ * rv_mysql_conf_release), with `password` (NULL: none).  No password in
+ * the URL: it would show in the process list.  RV_EUSAGE otherwise. */
+bool rv_mysql_is_url(const char *s);
+int rv_mysql_url_parse(const char *url, const char *password,
+		       struct rv_mysql_conf *out) RV_WARN_UNUSED;
+void rv_mysql_conf_release(struct rv_mysql_conf *c);
 /* "host:port" or "socket PATH", for messages. */
 const char *rv_mysql_where(const struct rv_mysql_conf *c, char *buf, size_t n);
 /* Run one statement; on failure the message is "<what>: <server error>". */
@@ -74,6 +86,13 @@ struct rv_mysql_snap_pos {
 struct rv_store;
 int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
 		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out) RV_WARN_UNUSED;
+/* The same, with the position decided once the consistent point is
+ * known (before anything is written): `at_fn` gets the point and says
+ * the position (the binlog stream ships up to exactly that point). */
+typedef int (*rv_mysql_at_fn)(void *ud, const struct rv_mysql_snap_pos *p, uint64_t *at);
+int rv_mysql_snapshot_at(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
+			 rv_mysql_at_fn at_fn, void *ud, struct rv_mysql_snap_pos *res,
+			 char **key_out) RV_WARN_UNUSED;
 
 /* Load the snapshot object `key` into database `dbname` on the server of
  * `c` (it must not exist: created by the load; on any failure it is
@@ -82,5 +101,81 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 int rv_mysql_load(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
 		  const char *gen, uint64_t pos, const char *dbname,
 		  struct rv_mysql_snap_pos *res) RV_WARN_UNUSED;
+/* The same, then `after` on the load's connection (default database
+ * `dbname`) before the marker goes: the binlog segments; `force` drops a
+ * database already at the name that is not an unfinished restore. */
+typedef int (*rv_mysql_after_fn)(void *ud, MYSQL *m, const struct rv_mysql_snap_pos *snap);
+int rv_mysql_load_ex(const struct rv_mysql_conf *c, struct rv_store *st, const char *key,
+		     const char *gen, uint64_t pos, const char *dbname, bool force,
+		     rv_mysql_after_fn after, void *ud) RV_WARN_UNUSED;
+
+/* ---- the binlog stream (stream.c) ----
+ *
+ * A replica connection (Connector/C's mariadb_rpl) from a GTID position,
+ * read by its own thread into a spool file (O_TMPFILE: a transaction of
+ * any size costs disk, not memory); every complete transaction (GTID
+ * event to XID, COMMIT, or a standalone statement) moves the committed
+ * end and wakes an eventfd.  ship puts the committed transactions into
+ * the store as one log segment (docs/FORMAT.md, "Database objects
+ * (MySQL)").  Positions count transactions shipped in the generation.
+ * MariaDB only (MySQL 8's GTID stream is not in the 3.3 API). */
+struct rv_mysql_stream;
+
+struct rv_mysql_stream_ship {
+	uint64_t from, to, bytes;
+	bool new_generation;
+	bool down; /* failed because the stream is down (not the store) */
+	char reason[200];
+};
+
+/* Start streaming after GTID position `gtid` ("" none: from the first
+ * binlog); `pos` is revenant's position there. */
+int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_conf *c,
+			  uint32_t server_id, const char *gen, const char *gtid,
+			  uint64_t pos) RV_WARN_UNUSED;
+void rv_mysql_stream_free(struct rv_mysql_stream *s);
+/* Ship every committed transaction; with `limit` (a GTID position) only
+ * those inside it, after waiting (up to `wait_ms`) for the stream to
+ * reach it.  RV_EPRECOND with new_generation set when the stream cannot
+ * continue. */
+int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const char *limit,
+			 int wait_ms, struct rv_mysql_stream_ship *res) RV_WARN_UNUSED;
+uint64_t rv_mysql_stream_pos(const struct rv_mysql_stream *s);
+int rv_mysql_stream_fd(const struct rv_mysql_stream *s);
+/* 1 when transactions were committed since the last call, else 0. */
+int rv_mysql_stream_changes(struct rv_mysql_stream *s);
+
+/* ---- applying segments (apply.c) ---- */
+
+/* The CRC-32 (ISO-HDLC) binlog event checksums use. */
+uint32_t rv_mysql_crc32(const unsigned char *p, size_t n);
+
+/* Apply the log segments of `gen` from position `from` to `to`
+ * (RV_DBTGT_POS_LATEST: as far as they chain) on `m`, whose default
+ * database is `dbname`; row events and statements of the source's
+ * database only.  `*reached` gets the position reached and `*last_ms`
+ * the last segment's time.  Every segment is verified whole before a
+ * statement of it runs: RV_ECORRUPT (a damaged or missing segment). */
+int rv_mysql_apply_log(MYSQL *m, struct rv_store *st, const char *gen, uint64_t from, uint64_t to,
+		       const char *dbname, bool standby, uint64_t *reached, int64_t *last_ms,
+		       unsigned *segments) RV_WARN_UNUSED;
+/* The restore of db/target.h (load.c); with `standby` the database
+ * also gets RV_MYSQL_STANDBY_TABLE and keeps it. */
+struct rv_dbtgt_restore_opts;
+struct rv_dbtgt_point;
+int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o, bool standby,
+		     struct rv_dbtgt_point *res) RV_WARN_UNUSED;
+/* A standby's state inside its database (follow.c): one row (id 1) with
+ * gen, pos, time_ms, moved in the same transaction as each transaction
+ * applied (`standby` above). */
+#define RV_MYSQL_STANDBY_TABLE "revenant_standby"
+/* db/target.h's follower functions for rv_dbtgt_mysql (follow.c). */
+struct rv_dbtgt_follow_opts;
+int rv_mysql_follow_open(void **h, struct rv_store *st,
+			 const struct rv_dbtgt_follow_opts *o) RV_WARN_UNUSED;
+void rv_mysql_follow_close(void *h);
+bool rv_mysql_follow_at(const void *h, struct rv_dbtgt_point *p);
+int rv_mysql_follow_go(void *h, const char *gen, uint64_t pos) RV_WARN_UNUSED;
+int rv_mysql_follow_promote(void *h) RV_WARN_UNUSED;
 
 #endif

@@ -808,13 +808,34 @@ static void log_written(const char *key, const struct rv_mysql_snap_pos *res, un
 	       res->gtid, "rows", rows, "connections", jobs, "ms", ms, NULL);
 }
 
+struct fixed_at {
+	uint64_t at;
+};
+
+static int fixed_at_fn(void *ud, const struct rv_mysql_snap_pos *p, uint64_t *at)
+{
+	(void)p;
+	*at = ((const struct fixed_at *)ud)->at;
+	return 0;
+}
+
 int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
 		      uint64_t at, struct rv_mysql_snap_pos *res, char **key_out)
 {
+	struct fixed_at f = {.at = at};
+
+	return rv_mysql_snapshot_at(c, st, gen, fixed_at_fn, &f, res, key_out);
+}
+
+int rv_mysql_snapshot_at(const struct rv_mysql_conf *c, struct rv_store *st, const char *gen,
+			 rv_mysql_at_fn at_fn, void *ud, struct rv_mysql_snap_pos *res,
+			 char **key_out)
+{
+	uint64_t at = 0;
 	unsigned n = c->snapshot_jobs > 1 ? (unsigned)c->snapshot_jobs : 1;
 	struct shared sh = {.res = res};
 	struct dump *d = rv_calloc(n, sizeof(*d));
-	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT, .from = at, .to = at};
+	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT};
 	struct putter pt = {.st = st, .fd = -1};
 	pthread_t th;
 	bool started = false;
@@ -834,7 +855,9 @@ int rv_mysql_snapshot(const struct rv_mysql_conf *c, struct rv_store *st, const 
 			rc = rv_mysql_connect(&d[i].m, c, NULL);
 	}
 	rc = rc ? rc : begin(c, d, n, res);
+	rc = rc ? rc : at_fn(ud, res, &at);
 	if (!rc) {
+		h.from = h.to = at;
 		memcpy(h.gen, gen, RV_GEN_ID_LEN);
 		h.time_ms = rv_now_ms();
 		rc = build_header(&d[0], &h);

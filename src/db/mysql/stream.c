@@ -1,0 +1,915 @@
+/* stream.c - the binlog stream of a MariaDB server into log segments
+ * (mysql.h, "the binlog stream").
+ *
+ * Threads and who owns what:
+ *   the reader thread owns the replica connection, the open transaction
+ *     and the spool's write end; it appends each event of a transaction
+ *     to the spool and, at the transaction's end, moves `commit_off` and
+ *     the committed GTID state (under `mu`) and wakes the eventfd;
+ *   the caller (the engine's loop) ships: it reads [ship_off, commit_off)
+ *     from the spool, writes one segment, uploads it, then moves
+ *     `ship_off` and moves the unshipped tail to the spool's start (under
+ *     `mu`, so the reader waits for that copy).
+ *
+ * The stream starts from a GTID position through session variables
+ * (@slave_connect_state with @mariadb_slave_capability=4: Connector/C
+ * 3.3's GTID options do not work), asks for a heartbeat every second and
+ * reads with a 5 s timeout, so a dead link is noticed; it reconnects
+ * from the last committed GTID (a transaction half-received is dropped
+ * and comes again).  A server that cannot continue from there (binlog
+ * purged, reset, another server) or a GTID that does not follow the last
+ * one is a broken chain: ship says new_generation with the reason. */
+#include "db/mysql/mysql.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/util.h"
+#include "format/dbobj.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <mariadb_rpl.h>
+#include <mysqld_error.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EV_HDR	     19
+#define EV_QUERY     2
+#define EV_ROTATE    4
+#define EV_FDE	     15
+#define EV_XID	     16
+#define EV_HEARTBEAT 27
+#define EV_GTID	     162
+#define FDE_MAX	     1024
+#define DOMAINS	     32
+/* A spool entry: a 4-byte little-endian length, bit 31 set for a binlog
+ * file name (a rotation inside the spooled range), then the bytes. */
+#define SPOOL_NAME   0x80000000u
+#define EVENT_MAX    (1u << 30)
+#define READ_TMO_S   5
+#define COMPACT_TAIL (1u << 20)
+#define COMPACT_OFF  (64u << 20)
+/* A stream down longer than this fails ship: a recovery point must not
+ * claim the database while transactions may be waiting unseen. */
+#define DOWN_GRACE_MS 2000
+
+struct gtid {
+	uint32_t domain, server;
+	uint64_t seq;
+};
+
+struct gtid_state {
+	unsigned n;
+	struct gtid g[DOMAINS];
+};
+
+struct rv_mysql_stream {
+	const struct rv_mysql_conf *c;
+	uint32_t server_id;
+	char gen[RV_GEN_ID_LEN];
+	pthread_t th;
+	bool started;
+	atomic_bool stop;
+	int efd, spool;
+	char *tmpdir;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	uint64_t write_off, commit_off, ship_off;
+	struct gtid_state committed; /* through commit_off */
+	uint64_t commits;	     /* transactions committed (ever) */
+	unsigned char fde[FDE_MAX];
+	size_t fde_len;
+	bool broken;
+	char reason[200];
+	int sock;	    /* the replica connection's socket (stop shuts it down), or -1 */
+	int64_t down_since; /* rv_mono_ms when the stream went down; 0: up */
+	char down_err[300];
+
+	/* the reader's own */
+	struct gtid_state open; /* committed + the open transaction's GTID */
+	uint64_t group_off;
+	bool in_group, standalone;
+	char file[256]; /* the binlog file being read */
+	bool said_down;
+
+	/* the shipper's own */
+	uint64_t pos;		   /* transactions shipped in the generation */
+	struct gtid_state shipped; /* the GTID state at pos */
+	unsigned changes_seen;
+	int pend_fd; /* a sealed segment not yet uploaded, or -1 */
+	uint64_t pend_from, pend_to, pend_bytes, pend_end_off;
+	int64_t pend_ms;
+	struct gtid_state pend_state;
+	char ship_file[256], pend_file[256];
+};
+
+/* ---- GTID positions ("d-s-q,d-s-q") ---- */
+
+static int gtid_parse(const char *s, struct gtid_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	while (s && *s) {
+		struct gtid g;
+		char *e;
+
+		while (*s == ',' || *s == ' ' || *s == '\n')
+			s++;
+		if (!*s)
+			break;
+		errno = 0;
+		g.domain = (uint32_t)strtoul(s, &e, 10);
+		if (*e != '-' || e == s)
+			return rv_error(RV_EFAIL, "mysql: bad GTID position '%s'", s);
+		s = e + 1;
+		g.server = (uint32_t)strtoul(s, &e, 10);
+		if (*e != '-' || e == s)
+			return rv_error(RV_EFAIL, "mysql: bad GTID position '%s'", s);
+		s = e + 1;
+		g.seq = strtoull(s, &e, 10);
+		if (e == s || errno || out->n == DOMAINS)
+			return rv_error(RV_EFAIL, "mysql: bad GTID position '%s'", s);
+		out->g[out->n++] = g;
+		s = e;
+	}
+	return 0;
+}
+
+static void gtid_fmt(const struct gtid_state *st, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < st->n && o < n; i++) {
+		int w = snprintf(buf + o, n - o, "%s%" PRIu32 "-%" PRIu32 "-%" PRIu64, i ? "," : "",
+				 st->g[i].domain, st->g[i].server, st->g[i].seq);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+static struct gtid *gtid_find(struct gtid_state *st, uint32_t domain)
+{
+	for (unsigned i = 0; i < st->n; i++)
+		if (st->g[i].domain == domain)
+			return &st->g[i];
+	return NULL;
+}
+
+/* Whether the transaction (domain, seq) is inside position `lim`. */
+static bool gtid_inside(const struct gtid_state *lim, uint32_t domain, uint64_t seq)
+{
+	for (unsigned i = 0; i < lim->n; i++)
+		if (lim->g[i].domain == domain)
+			return seq <= lim->g[i].seq;
+	return false;
+}
+
+/* Every domain of `lim` reached by `st`. */
+static bool gtid_reached(const struct gtid_state *st, const struct gtid_state *lim)
+{
+	for (unsigned i = 0; i < lim->n; i++) {
+		bool ok = false;
+
+		for (unsigned j = 0; j < st->n; j++)
+			if (st->g[j].domain == lim->g[i].domain && st->g[j].seq >= lim->g[i].seq)
+				ok = true;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* ---- the reader thread ---- */
+
+static void set_broken(struct rv_mysql_stream *s, const char *fmt, const char *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->broken) {
+		s->broken = true;
+		snprintf(s->reason, sizeof(s->reason), fmt, arg);
+		rv_log(RV_LOG_WARN, "mysql: the binlog stream cannot continue its chain", "reason",
+		       s->reason, NULL);
+	}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	{
+		uint64_t one = 1;
+
+		if (write(s->efd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the engine is woken anyway */
+		}
+	}
+}
+
+static int spool_append(struct rv_mysql_stream *s, uint32_t tag, const void *p, size_t n)
+{
+	unsigned char h[4] = {(unsigned char)tag, (unsigned char)(tag >> 8),
+			      (unsigned char)(tag >> 16), (unsigned char)(tag >> 24)};
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (pwrite(s->spool, h, 4, (off_t)s->write_off) != 4 ||
+	    pwrite(s->spool, p, n, (off_t)(s->write_off + 4)) != (ssize_t)n)
+		rc = rv_error_errno(RV_EFAIL, errno, "mysql: write the binlog spool in '%s'",
+				    s->tmpdir);
+	else
+		s->write_off += 4 + n;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void commit_group(struct rv_mysql_stream *s)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->mu);
+	s->commit_off = s->write_off;
+	s->committed = s->open;
+	s->commits++;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	s->in_group = false;
+	if (write(s->efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the engine is woken anyway */
+	}
+}
+
+/* Forget a transaction half-received (a lost connection): it comes again
+ * after the reconnect. */
+static void drop_open(struct rv_mysql_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->write_off = s->commit_off;
+	s->open = s->committed;
+	pthread_mutex_unlock(&s->mu);
+	s->in_group = false;
+}
+
+/* One event (`p`, `n`: header first, checksum included). */
+static int on_event(struct rv_mysql_stream *s, const MARIADB_RPL_EVENT *ev, const unsigned char *p,
+		    size_t n)
+{
+	unsigned type = p[4];
+	int rc;
+
+	if (type == EV_FDE) {
+		if (n > FDE_MAX)
+			return rv_error(RV_EFAIL, "mysql: format description event too long");
+		pthread_mutex_lock(&s->mu);
+		memcpy(s->fde, p, n);
+		s->fde_len = n;
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
+	if (type == EV_ROTATE) {
+		const MARIADB_STRING *f = &ev->event.rotate.filename;
+
+		snprintf(s->file, sizeof(s->file), "%.*s", (int)f->length, f->str ? f->str : "");
+		/* Inside the spooled range the file name counts for headers. */
+		return spool_append(s, SPOOL_NAME | (uint32_t)strlen(s->file), s->file,
+				    strlen(s->file));
+	}
+	if (type == EV_GTID) {
+		uint32_t domain = ev->event.gtid.domain_id;
+		uint64_t seq = ev->event.gtid.sequence_nr;
+		struct gtid *g;
+		char why[160];
+
+		if (s->in_group)
+			drop_open(s); /* an unterminated group: never shipped */
+		g = gtid_find(&s->open, domain);
+		if (g && seq != g->seq + 1) {
+			snprintf(why, sizeof(why),
+				 "GTID %" PRIu32 "-%" PRIu32 "-%" PRIu64 " does not follow %" PRIu32
+				 "-%" PRIu32 "-%" PRIu64,
+				 domain, ev->server_id, seq, g->domain, g->server, g->seq);
+			set_broken(s, "%s", why);
+			return RV_EPRECOND;
+		}
+		if (!g) {
+			if (s->open.n == DOMAINS) {
+				set_broken(s, "%s", "too many GTID domains");
+				return RV_EPRECOND;
+			}
+			g = &s->open.g[s->open.n++];
+			g->domain = domain;
+		}
+		g->server = ev->server_id;
+		g->seq = seq;
+		s->in_group = true;
+		s->standalone = ev->event.gtid.flags & FL_STANDALONE;
+		pthread_mutex_lock(&s->mu);
+		s->group_off = s->write_off;
+		pthread_mutex_unlock(&s->mu);
+		return spool_append(s, (uint32_t)n, p, n);
+	}
+	if (!s->in_group)
+		return 0; /* GTID lists, checkpoints, heartbeats */
+	if ((rc = spool_append(s, (uint32_t)n, p, n)))
+		return rc;
+	if (type == EV_XID) {
+		commit_group(s);
+	} else if (type == EV_QUERY) {
+		const MARIADB_STRING *q = &ev->event.query.statement;
+		bool end = (q->length == 6 && q->str && !strncasecmp(q->str, "COMMIT", 6)) ||
+			   (q->length == 8 && q->str && !strncasecmp(q->str, "ROLLBACK", 8));
+
+		if (end || s->standalone)
+			commit_group(s);
+	}
+	return 0;
+}
+
+static bool stopping(struct rv_mysql_stream *s)
+{
+	return atomic_load(&s->stop);
+}
+
+static void pause_ms(struct rv_mysql_stream *s, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (!stopping(s))
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A fatal answer of the dump thread: the server cannot send from our
+ * position (purged, reset, unknown GTID). */
+static bool fatal_position(unsigned err)
+{
+	return err == ER_MASTER_FATAL_ERROR_READING_BINLOG || err == 1236;
+}
+
+static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
+{
+	char state[DOMAINS * 48], q[DOMAINS * 48 + 64], where[300];
+	MYSQL *m = NULL;
+	MARIADB_RPL *rpl = NULL;
+	unsigned int flags = MARIADB_RPL_IGNORE_HEARTBEAT;
+	int rc;
+
+	*mo = NULL;
+	*ro = NULL;
+	if ((rc = rv_mysql_connect_rt(&m, s->c, "", READ_TMO_S)))
+		return rc;
+	pthread_mutex_lock(&s->mu);
+	gtid_fmt(&s->committed, state, sizeof(state));
+	pthread_mutex_unlock(&s->mu);
+	snprintf(q, sizeof(q), "SET @slave_connect_state='%s'", state);
+	rc = rv_mysql_exec(m, "mysql binlog stream", "SET @mariadb_slave_capability=4");
+	rc = rc ? rc
+		: rv_mysql_exec(m, "mysql binlog stream",
+				"SET @master_binlog_checksum=@@global.binlog_checksum");
+	rc = rc ? rc : rv_mysql_exec(m, "mysql binlog stream", "SET @slave_gtid_strict_mode=1");
+	/* One heartbeat per idle second: the read timeout then means a dead
+	 * link, not a quiet blog. */
+	rc =
+	    rc ? rc
+	       : rv_mysql_exec(m, "mysql binlog stream", "SET @master_heartbeat_period=1000000000");
+	rc = rc ? rc : rv_mysql_exec(m, "mysql binlog stream", q);
+	if (!rc && !(rpl = mariadb_rpl_init(m)))
+		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
+	if (!rc) {
+		unsigned int one = 1;
+
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, s->server_id);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)4);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, flags);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
+		if (mariadb_rpl_open(rpl))
+			rc = rv_error(fatal_position(mysql_errno(m))
+					  ? RV_EPRECOND
+					  : rv_mysql_result(mysql_errno(m)),
+				      "mysql binlog stream from %s: %s",
+				      rv_mysql_where(s->c, where, sizeof(where)), mysql_error(m));
+	}
+	if (rc) {
+		if (rpl)
+			mariadb_rpl_close(rpl);
+		mysql_close(m);
+		return rc;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->sock = (int)mysql_get_socket(m);
+	pthread_mutex_unlock(&s->mu);
+	*mo = m;
+	*ro = rpl;
+	return 0;
+}
+
+static void close_stream(struct rv_mysql_stream *s, MYSQL *m, MARIADB_RPL *rpl)
+{
+	pthread_mutex_lock(&s->mu);
+	s->sock = -1;
+	pthread_mutex_unlock(&s->mu);
+	if (rpl)
+		mariadb_rpl_close(rpl);
+	if (m)
+		mysql_close(m);
+}
+
+static void *reader_main(void *arg)
+{
+	struct rv_mysql_stream *s = arg;
+	char where[300];
+
+	rv_mysql_where(s->c, where, sizeof(where));
+	while (!stopping(s)) {
+		MYSQL *m = NULL;
+		MARIADB_RPL *rpl = NULL;
+		MARIADB_RPL_EVENT *ev = NULL;
+		int rc = open_stream(s, &m, &rpl);
+
+		if (rc == RV_EPRECOND) {
+			set_broken(s, "%s", rv_errmsg());
+			break;
+		}
+		if (rc) {
+			if (!s->said_down)
+				rv_log(RV_LOG_WARN,
+				       "mysql: the binlog stream is down; reconnecting", "server",
+				       where, "error", rv_errmsg(), NULL);
+			s->said_down = true;
+			pause_ms(s, 1000);
+			continue;
+		}
+		if (s->said_down)
+			rv_log(RV_LOG_INFO, "mysql: the binlog stream is back", "server", where,
+			       NULL);
+		pthread_mutex_lock(&s->mu);
+		s->down_since = 0;
+		pthread_mutex_unlock(&s->mu);
+		s->said_down = false;
+		while (!stopping(s)) {
+			/* A fresh event each time: 3.3 reusing one it failed on
+			 * (or freeing it after a failed fetch) reads freed memory. */
+			ev = mariadb_rpl_fetch(rpl, NULL);
+			if (!ev) {
+				unsigned err = mysql_errno(m);
+
+				if (stopping(s))
+					break;
+				pthread_mutex_lock(&s->mu);
+				snprintf(s->down_err, sizeof(s->down_err), "%s", mysql_error(m));
+				pthread_mutex_unlock(&s->mu);
+				if (fatal_position(err)) {
+					set_broken(s,
+						   "the server cannot stream from revenant's "
+						   "position (binlog purged or reset?): %s",
+						   mysql_error(m));
+				} else {
+					rv_log(RV_LOG_WARN,
+					       "mysql: the binlog stream broke; reconnecting from "
+					       "the last complete transaction",
+					       "server", where, "error", mysql_error(m), NULL);
+					s->said_down = true;
+				}
+				break;
+			}
+			rc = 0;
+			if (ev->raw_data_size >= 1 + EV_HDR && ev->raw_data_size - 1 <= EVENT_MAX)
+				rc = on_event(s, ev, ev->raw_data + 1, ev->raw_data_size - 1);
+			mariadb_free_rpl_event(ev);
+			ev = NULL;
+			if (rc == RV_EPRECOND)
+				break;
+			if (rc) {
+				set_broken(s, "%s", rv_errmsg());
+				break;
+			}
+		}
+		close_stream(s, m, rpl);
+		if (s->in_group)
+			drop_open(s);
+		pthread_mutex_lock(&s->mu);
+		if (!s->down_since)
+			s->down_since = rv_mono_ms();
+		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_lock(&s->mu);
+		bool broken = s->broken;
+		pthread_mutex_unlock(&s->mu);
+		if (broken)
+			break;
+		pause_ms(s, 200);
+	}
+	return NULL;
+}
+
+int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_conf *c,
+			  uint32_t server_id, const char *gen, const char *gtid, uint64_t pos)
+{
+	struct rv_mysql_stream *s = rv_calloc(1, sizeof(*s));
+	const char *t = getenv("TMPDIR");
+	int rc;
+
+	*out = NULL;
+	s->c = c;
+	s->server_id = server_id;
+	memcpy(s->gen, gen, RV_GEN_ID_LEN);
+	s->pos = pos;
+	s->sock = -1;
+	s->pend_fd = -1;
+	s->tmpdir = rv_strdup(t && *t ? t : "/tmp");
+	atomic_init(&s->stop, false);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->spool = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (s->efd == -1 || s->spool == -1) {
+		rc = rv_error_errno(RV_EFAIL, errno, "mysql: binlog spool in '%s'", s->tmpdir);
+		rv_mysql_stream_free(s);
+		return rc;
+	}
+	if ((rc = gtid_parse(gtid ? gtid : "", &s->committed))) {
+		rv_mysql_stream_free(s);
+		return rc;
+	}
+	s->open = s->shipped = s->committed;
+	s->down_since = rv_mono_ms(); /* until the first connect */
+	snprintf(s->down_err, sizeof(s->down_err), "not connected yet");
+	if (pthread_create(&s->th, NULL, reader_main, s)) {
+		rv_mysql_stream_free(s);
+		return rv_error(RV_EFAIL, "mysql: cannot start the binlog reader thread");
+	}
+	s->started = true;
+	*out = s;
+	return 0;
+}
+
+void rv_mysql_stream_free(struct rv_mysql_stream *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	pthread_mutex_lock(&s->mu);
+	if (s->sock != -1)
+		shutdown(s->sock, SHUT_RDWR); /* a blocked fetch returns at once */
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->started)
+		pthread_join(s->th, NULL);
+	if (s->efd != -1)
+		close(s->efd);
+	if (s->spool != -1)
+		close(s->spool);
+	if (s->pend_fd != -1)
+		close(s->pend_fd);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s->tmpdir);
+	free(s);
+}
+
+uint64_t rv_mysql_stream_pos(const struct rv_mysql_stream *s)
+{
+	return s->pos;
+}
+
+int rv_mysql_stream_fd(const struct rv_mysql_stream *s)
+{
+	return s->efd;
+}
+
+int rv_mysql_stream_changes(struct rv_mysql_stream *s)
+{
+	uint64_t v;
+
+	return read(s->efd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 1 : 0;
+}
+
+/* ---- shipping ---- */
+
+static int pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	ssize_t r = pread(fd, p, n, (off_t)off);
+
+	if (r != (ssize_t)n)
+		return rv_error_errno(RV_EFAIL, r == -1 ? errno : EIO,
+				      "mysql: read the binlog spool");
+	return 0;
+}
+
+/* One event read back from the spool (grows to the largest event). */
+struct ebuf {
+	unsigned char *p;
+	size_t cap;
+};
+
+static unsigned char *ebuf_get(struct ebuf *b, size_t n)
+{
+	if (n > b->cap) {
+		b->cap = n < 65536 ? 65536 : n;
+		b->p = rv_realloc(b->p, b->cap);
+	}
+	return b->p;
+}
+
+struct seal {
+	uint64_t start, end; /* spool range */
+	uint64_t groups, bytes;
+	char file[256];
+	uint64_t log_pos; /* the end of the last event in the server's file */
+};
+
+/* Walk [start, end) of the spool: where `lim` cuts it (at the first
+ * transaction outside it), how many transactions, and, with `w`, each
+ * event into the segment. */
+static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_state *lim,
+		struct rv_dbobj_writer *w, struct ebuf *b)
+{
+	uint64_t off = z->start;
+	int rc = 0;
+
+	z->groups = z->bytes = 0;
+	while (!rc && off < z->end) {
+		unsigned char h[4];
+		uint32_t tag, n;
+
+		if ((rc = pread_all(s->spool, h, 4, off)))
+			break;
+		tag = le32(h);
+		n = tag & ~SPOOL_NAME;
+		if (n > EVENT_MAX || off + 4 + n > z->end)
+			return rv_error(RV_EFAIL, "mysql: the binlog spool is damaged");
+		if ((rc = pread_all(s->spool, ebuf_get(b, n + 1), n, off + 4)))
+			break;
+		if (tag & SPOOL_NAME) {
+			snprintf(z->file, sizeof(z->file), "%.*s", (int)n, (const char *)b->p);
+			off += 4 + n;
+			continue;
+		}
+		if (n < EV_HDR)
+			return rv_error(RV_EFAIL, "mysql: the binlog spool is damaged");
+		{
+			const unsigned char *e = b->p;
+
+			if (e[4] == EV_GTID) {
+				if (n < EV_HDR + 12)
+					return rv_error(RV_EFAIL, "mysql: short GTID event");
+				if (lim &&
+				    !gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR))) {
+					z->end = off;
+					break;
+				}
+				z->groups++;
+			}
+			z->log_pos = le32(e + 13);
+			if (w) {
+				char tag_s[64] = "";
+
+				if (e[4] == EV_GTID)
+					snprintf(tag_s, sizeof(tag_s),
+						 "gtid:%" PRIu32 "-%" PRIu32 "-%" PRIu64,
+						 le32(e + EV_HDR + 8), le32(e + 5),
+						 le64(e + EV_HDR));
+				rc = rv_dbobj_writer_record(w, "ev", *tag_s ? tag_s : NULL, e, n);
+			}
+			z->bytes += n;
+		}
+		off += 4 + n;
+	}
+	return rc;
+}
+
+/* Seal [start, end) into the pending segment. */
+static int seal(struct rv_mysql_stream *s, struct seal *z, const struct gtid_state *end_state,
+		const unsigned char *fde, size_t fde_len)
+{
+	struct rv_dbobj_writer *w = NULL;
+	struct rv_dbobj_hdr h = {
+	    .kind = RV_DBOBJ_LOG, .from = s->pos, .to = s->pos + z->groups, .time_ms = rv_now_ms()};
+	struct ebuf b = {0};
+	char from_s[DOMAINS * 48], to_s[DOMAINS * 48];
+	int fd, rc, n;
+
+	gtid_fmt(&s->shipped, from_s, sizeof(from_s));
+	gtid_fmt(end_state, to_s, sizeof(to_s));
+	memcpy(h.gen, s->gen, RV_GEN_ID_LEN);
+	snprintf(h.engine, sizeof(h.engine), "mysql");
+	n = snprintf(h.meta, sizeof(h.meta),
+		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid_from=%s gtid=%s database=%s "
+		     "transactions=%" PRIu64,
+		     *z->file ? z->file : "-", z->log_pos, *from_s ? from_s : "-",
+		     *to_s ? to_s : "-", s->c->database, z->groups);
+	if (n < 0 || (size_t)n >= sizeof(h.meta))
+		return rv_error(RV_EFAIL, "mysql: the GTID position is too long for a header");
+	fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return rv_error_errno(RV_EFAIL, errno, "mysql: a segment spool in '%s'", s->tmpdir);
+	rc = rv_dbobj_writer_new(&w, &h, fd);
+	rc = rc ? rc : rv_dbobj_writer_record(w, "fde", NULL, fde, fde_len);
+	rc = rc ? rc : walk(s, z, NULL, w, &b);
+	rc = rc ? rc : rv_dbobj_writer_finish(w);
+	rv_dbobj_writer_free(w);
+	free(b.p);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	s->pend_fd = fd;
+	s->pend_from = h.from;
+	s->pend_to = h.to;
+	s->pend_ms = h.time_ms;
+	s->pend_bytes = z->bytes;
+	s->pend_end_off = z->end;
+	s->pend_state = *end_state;
+	snprintf(s->pend_file, sizeof(s->pend_file), "%s", z->file);
+	return 0;
+}
+
+/* Move what is not shipped yet to the spool's start (the reader waits). */
+static int compact(struct rv_mysql_stream *s)
+{
+	uint64_t tail = s->write_off - s->ship_off;
+	char *buf;
+	int rc = 0;
+
+	if (!s->ship_off || (tail > COMPACT_TAIL && s->ship_off < COMPACT_OFF))
+		return 0;
+	buf = rv_malloc(64 << 10);
+	for (uint64_t o = 0; o < tail && !rc;) {
+		size_t k = tail - o > (64u << 10) ? 64u << 10 : (size_t)(tail - o);
+
+		if (pread(s->spool, buf, k, (off_t)(s->ship_off + o)) != (ssize_t)k ||
+		    pwrite(s->spool, buf, k, (off_t)o) != (ssize_t)k)
+			rc = rv_error_errno(RV_EFAIL, errno, "mysql: compact the binlog spool");
+		o += k;
+	}
+	free(buf);
+	if (rc)
+		return rc;
+	s->write_off -= s->ship_off;
+	s->commit_off -= s->ship_off;
+	s->group_off = s->group_off >= s->ship_off ? s->group_off - s->ship_off : 0;
+	s->ship_off = 0;
+	if (ftruncate(s->spool, (off_t)s->write_off) == -1)
+		return rv_error_errno(RV_EFAIL, errno, "mysql: truncate the binlog spool");
+	return 0;
+}
+
+static int upload(struct rv_mysql_stream *s, struct rv_store *st, struct rv_mysql_stream_ship *res)
+{
+	char *key = rv_dbobj_log_key(s->gen, s->pend_from, s->pend_to, s->pend_ms);
+	int rc = rv_store_put_fd(st, key, s->pend_fd, UINT64_MAX, NULL);
+
+	free(key);
+	if (rc)
+		return rc;
+	close(s->pend_fd);
+	s->pend_fd = -1;
+	res->from = s->pend_from;
+	res->to = s->pend_to;
+	res->bytes = s->pend_bytes;
+	s->pos = s->pend_to;
+	s->shipped = s->pend_state;
+	snprintf(s->ship_file, sizeof(s->ship_file), "%s", s->pend_file);
+	pthread_mutex_lock(&s->mu);
+	s->ship_off = s->pend_end_off;
+	rc = compact(s);
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		set_broken(s, "the binlog spool failed: %s", rv_errmsg());
+	return 0;
+}
+
+int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const char *limit,
+			 int wait_ms, struct rv_mysql_stream_ship *res)
+{
+	struct gtid_state lim, end_state;
+	struct seal z = {0};
+	unsigned char fde[FDE_MAX];
+	size_t fde_len;
+	bool broken;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->from = res->to = s->pos;
+	if (s->pend_fd != -1) {
+		/* The same bytes again: a put that failed may have landed. */
+		if ((rc = upload(s, st, res)))
+			return rc;
+		if (!limit)
+			return 0;
+	}
+	if (limit && (rc = gtid_parse(limit, &lim)))
+		return rc;
+	pthread_mutex_lock(&s->mu);
+	if (limit) {
+		int64_t until = rv_mono_ms() + wait_ms;
+
+		while (!s->broken && !gtid_reached(&s->committed, &lim) && rv_mono_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		}
+		if (!gtid_reached(&s->committed, &lim)) {
+			char have[DOMAINS * 48];
+
+			gtid_fmt(&s->committed, have, sizeof(have));
+			snprintf(res->reason, sizeof(res->reason), "%s", s->reason);
+			broken = s->broken;
+			pthread_mutex_unlock(&s->mu);
+			if (broken) {
+				res->new_generation = true;
+				return rv_error(RV_EPRECOND,
+						"mysql binlog stream needs a new generation: %s",
+						res->reason);
+			}
+			return rv_error(RV_ENET,
+					"mysql: the binlog stream did not reach GTID %s within "
+					"%d ms (it is at %s)",
+					limit, wait_ms, *have ? have : "-");
+		}
+	}
+	broken = s->broken;
+	if (!broken && !limit && s->down_since && rv_mono_ms() - s->down_since > DOWN_GRACE_MS) {
+		int64_t secs = (rv_mono_ms() - s->down_since) / 1000;
+		char err[300];
+
+		snprintf(err, sizeof(err), "%s", s->down_err);
+		pthread_mutex_unlock(&s->mu);
+		res->down = true;
+		return rv_error(RV_ENET,
+				"mysql: the binlog stream has been down for %" PRId64
+				" s (%s): no recovery point until it is back",
+				secs, err);
+	}
+	z.start = s->ship_off;
+	z.end = s->commit_off;
+	end_state = limit ? lim : s->committed;
+	fde_len = s->fde_len;
+	memcpy(fde, s->fde, fde_len);
+	snprintf(res->reason, sizeof(res->reason), "%s", s->reason);
+	pthread_mutex_unlock(&s->mu);
+	if (broken && !limit) {
+		/* What arrived before the break still ships, then the chain
+		 * ends there. */
+		if (z.end == z.start) {
+			res->new_generation = true;
+			return rv_error(RV_EPRECOND,
+					"mysql binlog stream needs a new generation: %s",
+					res->reason);
+		}
+	}
+	if (z.end == z.start)
+		return 0;
+	if (!fde_len)
+		return rv_error(RV_EFAIL, "mysql: no format description event received yet");
+	{
+		/* How many transactions (and, with a limit, where it cuts). */
+		struct ebuf b = {0};
+
+		rc = walk(s, &z, limit ? &lim : NULL, NULL, &b);
+		free(b.p);
+		if (rc)
+			return rc;
+		if (!z.groups) {
+			if (limit)
+				s->shipped = lim; /* nothing of ours between: the state moves */
+			return 0;
+		}
+	}
+	/* The file in force at `start`; rotations inside the range are in
+	 * the spool. */
+	snprintf(z.file, sizeof(z.file), "%s", s->ship_file);
+	if ((rc = seal(s, &z, &end_state, fde, fde_len)))
+		return rc;
+	return upload(s, st, res);
+}

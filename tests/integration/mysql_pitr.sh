@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# mysql_pitr.sh - point-in-time restore of a MariaDB database
+# (`revenant restore --at TIME --db mysql://…`): a Ghost-shaped writer
+# (mysql_tool write, 150 txn/s, DDL at transaction 200) runs under
+# replicate; six times the test pauses the writer (SIGSTOP), waits past a
+# sync_interval, records the time and the CHECKSUM TABLE of every table
+# (what a dump at that time holds), and lets it go on.  Afterwards each
+# `restore --at` that time must hold exactly that state: the same tables,
+# columns and checksums (some points before the DDL, some after); a time
+# before the generation is refused (exit 5).  snapshot_interval 4s: later
+# snapshots are cut at exactly a position (the stream ships up to their
+# GTID first), and restores start from them.
+set -uo pipefail
+: "${REVENANT:?}" "${RV_MYSQL_TOOL:?}" "${RV_TESTDIR:?}"
+W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-pitr.XXXXXX")
+# shellcheck source=/dev/null
+. "$RV_TESTDIR/lib/mariadb.sh"
+WP= RP=
+cleanup() {
+	local p
+	for p in $WP $RP; do
+		kill -CONT "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	mariadb_stop
+	rm -rf "$W"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$W/r.log" ] && tail -15 "$W/r.log" >&2
+	exit 1
+}
+T0=$(date +%s)
+now_ms() { date +%s%3N; }
+
+mariadb_start "$W/db" || fail "cannot start MariaDB"
+mariadb_sql "CREATE DATABASE ghost" || fail "create database"
+mkdir -p "$W/content" "$W/store"
+cat >"$W/r.yml" <<YML
+site: dc
+sync_interval: 500ms
+store:
+  url: "file://$W/store"
+metrics:
+  listen: off
+content:
+  path: $W/content
+database:
+  mysql:
+    socket: $MARIADB_SOCK
+    user: root
+    database: ghost
+  snapshot_interval: 4s
+YML
+
+# state DB: "table checksum columns" lines of every table of DB.
+state() {
+	local t
+	for t in $(mariadb_sql "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='$1' AND TABLE_NAME <> 'revenant_restore_incomplete' ORDER BY TABLE_NAME"); do
+		echo "$t $(mariadb_sql -D "$1" "CHECKSUM TABLE \`$t\`" | cut -f2) $(mariadb_sql "SELECT GROUP_CONCAT(COLUMN_NAME, ':', COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='$1' AND TABLE_NAME='$t'")"
+	done
+}
+
+before=$(now_ms)
+sleep 0.2
+"$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 150 200 2>>"$W/w.err" &
+WP=$!
+sleep 0.5
+"$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
+RP=$!
+for _ in $(seq 1 300); do
+	grep -q 'content generation started' "$W/r.log" && break
+	kill -0 "$RP" 2>/dev/null || fail "replicate exited during start-up"
+	sleep 0.05
+done
+ats=()
+for i in 1 2 3 4 5 6; do
+	sleep "0.$((RANDOM % 9 + 1))"
+	kill -STOP "$WP"
+	sleep 1.2 # past a sync_interval and its upload: the point holds it all
+	at=$(now_ms)
+	state ghost >"$W/state.$i"
+	n=$(mariadb_sql -D ghost "SELECT v FROM counters")
+	echo "point $i at $at: $n transactions, $(wc -l <"$W/state.$i") tables"
+	ats+=("$at")
+	sleep 0.3
+	kill -CONT "$WP"
+	kill -0 "$RP" || fail "replicate died"
+done
+kill -TERM "$WP"
+wait "$WP" || fail "the writer failed: $(tail -3 "$W/w.err")"
+WP=
+kill -TERM "$RP"
+wait "$RP" || fail "replicate exited $? on SIGTERM"
+RP=
+grep -q 'excerpt' "$W/state.6" || fail "the writer's DDL is not in the last point (too few transactions?)"
+grep -q 'excerpt' "$W/state.1" && echo "note: the DDL came before point 1"
+
+i=0
+for at in "${ats[@]}"; do
+	i=$((i + 1))
+	sec="${at:0:10}.${at:10:3}"
+	"$REVENANT" -c "$W/r.yml" restore --db-only --at "$sec" \
+		--db "mysql://root@localhost/pitr$i?socket=$MARIADB_SOCK" >"$W/restore.$i" 2>&1 ||
+		fail "restore --at $sec: $(cat "$W/restore.$i")"
+	state "pitr$i" >"$W/got.$i"
+	diff "$W/state.$i" "$W/got.$i" >"$W/diff.$i" || fail "restore --at $sec differs from the state at that time: $(head -5 "$W/diff.$i")"
+	snap=$(sed -n 's/.*db\/snapshot\/\([0-9a-f]*\)-.*/\1/p' "$W/restore.$i" | head -1)
+	echo "restore --at $sec: equal (snapshot at position $((16#${snap:-0})), $(grep -o '([0-9]* segments' "$W/restore.$i" | tr -d '(') after it)"
+done
+sec="${before:0:10}.${before:10:3}"
+"$REVENANT" -c "$W/r.yml" restore --db-only --at "$sec" \
+	--db "mysql://root@localhost/early?socket=$MARIADB_SOCK" >"$W/restore.early" 2>&1
+rc=$?
+[ "$rc" = 5 ] || fail "restore --at before the first point: exit $rc, not 5 ($(cat "$W/restore.early"))"
+snaps=$(ls "$W"/store/generations/*/db/snapshot | wc -l)
+[ "$snaps" -ge 3 ] || fail "only $snaps snapshots with snapshot_interval 4s"
+echo "$snaps snapshots in the generation"
+echo "PASS ($(($(date +%s) - T0)) s)"
