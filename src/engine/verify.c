@@ -8,6 +8,7 @@
 #include "core/testpoint.h"
 #include "core/util.h"
 #include "db/target.h"
+#include "engine/lease.h"
 #include "engine/site_restore.h"
 #include "engine/status.h"
 #include "ghost/refs.h"
@@ -290,6 +291,30 @@ static int restore_point(struct vctx *v, const struct rv_restore_point *p)
 	return rc;
 }
 
+/* The drill restores the database into a scratch SQLite file: a MySQL
+ * generation's database needs a scratch server, which verify cannot start
+ * yet.  Refused as what it is (not supported), never reported as a point
+ * that does not restore. */
+static int sqlite_only(struct rv_store *s, const char *dbgen)
+{
+	struct rv_gen_meta meta = {0};
+	bool mysql = false;
+
+	if (!rv_gen_meta_read(s, dbgen, &meta))
+		mysql = meta.database && !strcmp(meta.database, "mysql");
+	rv_gen_meta_release(&meta);
+	rv_error_clear();
+	if (mysql)
+		return rv_error(
+		    RV_ENOTSUP,
+		    "generation %s holds a MySQL/MariaDB database: verify restores "
+		    "into a scratch SQLite file and cannot check it yet — drill it with "
+		    "`revenant restore --db mysql://USER@HOST/SCRATCH_DB` into a scratch "
+		    "database instead",
+		    dbgen);
+	return 0;
+}
+
 static int verify_point(struct vctx *v, const char *gen)
 {
 	struct rv_verify_point *vp = v->vp;
@@ -309,6 +334,8 @@ static int verify_point(struct vctx *v, const char *gen)
 		rc = rv_restore_point_db(v->s, &p, &vp->has_db, &vp->db_pos, dbgen);
 	}
 	memset(&v->dbsize, 0, sizeof(v->dbsize));
+	if (!rc && vp->has_db)
+		rc = sqlite_only(v->s, dbgen);
 	if (!rc) {
 		dir = rv_asprintf("%s/revenant-verify.XXXXXX", v->o->scratch);
 		/* A local failure, never the point's (not RV_ENOTFOUND). */

@@ -118,4 +118,11 @@ rc=$?
 snaps=$(ls "$W"/store/generations/*/db/snapshot | wc -l)
 [ "$snaps" -ge 3 ] || fail "only $snaps snapshots with snapshot_interval 4s"
 echo "$snaps snapshots in the generation"
+# verify restores into a scratch SQLite file: a MySQL store's database is
+# refused as not supported (exit 1), never called unrestorable (exit 9).
+"$REVENANT" -c "$W/r.yml" verify >"$W/verify.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "verify of a MySQL store: exit $rc, not 1 ($(cat "$W/verify.out"))"
+grep -q "holds a MySQL/MariaDB database: verify restores into a scratch SQLite file" "$W/verify.out" ||
+	fail "verify of a MySQL store: $(cat "$W/verify.out")"
 echo "PASS ($(($(date +%s) - T0)) s)"
