@@ -37,8 +37,8 @@ route53_start() {
 
 route53_stop() {
 	if [[ -n $R53_PID ]]; then
-		kill "$R53_PID" 2>/dev/null
-		wait "$R53_PID" 2>/dev/null
+		kill "$R53_PID" 2>/dev/null || true
+		wait "$R53_PID" 2>/dev/null || true # a set -e trap must go on
 		R53_PID=
 	fi
 }
