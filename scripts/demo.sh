@@ -37,7 +37,12 @@
 #                         kill -9s the DC mariadbd; DR restores with
 #                         `restore --db mysql://…` into a second MariaDB
 #                         (already running, empty: the DR site's server)
-#                         and the DR Ghost starts on it.  Cold restore only.
+#                         and the DR Ghost starts on it.  With
+#                         RV_DRILL_DR=standby `revenant standby --db
+#                         mysql://…` keeps that database current during
+#                         the writes and `standby --promote-once` hands it
+#                         to the DR Ghost (promote and run do not take a
+#                         MySQL standby yet); RV_DRILL_DR=auto is refused.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rv=${1:-$here/../build/revenant}
@@ -53,8 +58,8 @@ db_kind=${RV_DRILL_DB:-sqlite}
 	echo "demo: RV_DRILL_DB is 'sqlite' or 'mariadb', not '$db_kind'" >&2
 	exit 2
 }
-[[ $db_kind == sqlite || $dr_mode == restore ]] || {
-	echo "demo: RV_DRILL_DB=mariadb runs the cold restore only (RV_DRILL_DR=$dr_mode is not built yet)" >&2
+[[ $db_kind == sqlite || $dr_mode != auto ]] || {
+	echo "demo: RV_DRILL_DB=mariadb runs a cold restore or a standby (revenant run does not take a MySQL standby yet)" >&2
 	exit 2
 }
 sync_ms=1000
@@ -223,8 +228,12 @@ if [[ $dr_mode == auto ]]; then
 	[[ $(ghost_dir dr) == "$RV_GHOST_LAUNCH_DIR" ]] || fail "the DR Ghost's folder is not where the hook looks"
 fi
 if [[ $dr_mode == standby ]]; then
-	DR_DB=$W/dr/content/data/ghost.db
-	step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
+	if [[ $db_kind == mariadb ]]; then
+		step "DR: revenant standby --to dr/content --db mysql://root@localhost/ghost?socket=… (warm site)"
+	else
+		DR_DB=$W/dr/content/data/ghost.db
+		step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
+	fi
 	"$rv" --log-level info standby --to "$DR_CONTENT" --db "$DR_DB" --interval 200ms \
 		--metrics-listen off "$STORE" >>"$W/standby.log" 2>&1 &
 	SB=$!
@@ -238,6 +247,15 @@ WRITER=$!
 sleep "$write_s"
 kill -0 "$REP" 2>/dev/null || fail "revenant replicate died during the writes"
 kill -0 "$WRITER" 2>/dev/null || fail "the writer stopped early: $(cat "$W/writer.log")"
+if [[ $dr_mode == standby && $db_kind == mariadb ]]; then
+	# A warm site: the standby must have followed the writes, not merely
+	# be there for promote-once to do a cold restore.
+	n=$(mariadb --no-defaults -S "$(sed -n 's/^MARIADB_SOCK=//p' "$DRDB_DIR/env")" -uroot \
+		--batch --skip-column-names -e "SELECT COUNT(*) FROM ghost.posts p JOIN ghost.revenant_standby s" 2>&1) ||
+		fail "the DR standby database cannot be read: $n ($(tail -3 "$W/standby.log"))"
+	((n > 0)) || fail "the DR standby database holds no post after ${write_s} s of writes"
+	echo "         the standby database holds $n posts before the kill"
+fi
 
 # ---- the disaster: every process of the DC site at the same instant
 if [[ $db_kind == mariadb ]]; then
@@ -258,7 +276,18 @@ ghost_kill dc
 step "DC: killed ($what, SIGKILL) at $(date -u -d "@$((KILL_MS / 1000)).$((KILL_MS % 1000))" +%T.%3N) UTC"
 
 # ---- the DR site
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == mariadb ]]; then
+	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
+	step "DR: stop the standby; revenant standby --promote-once (the database becomes Ghost's)"
+	kill -TERM "$SB"
+	rc=0
+	wait "$SB" || rc=$?
+	SB=
+	((rc == 0)) || fail "the standby exited $rc on SIGTERM: $(tail -5 "$W/standby.log")"
+	"$rv" --log-level warn standby --to "$DR_CONTENT" --db "$DR_DB" --promote-once "$STORE" \
+		>"$W/restore.out" 2>"$W/restore.err" ||
+		fail "standby --promote-once failed: $(cat "$W/restore.out" "$W/restore.err")"
+elif [[ $dr_mode == standby ]]; then
 	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
 	step "DR: stop the standby; revenant promote (hooks.promote starts Ghost, DNS via exec)"
 	kill -TERM "$SB"
@@ -318,7 +347,7 @@ else
 fi
 sed 's/^/         /' "$W/restore.out"
 RESTORED_MS=$(now_ms)
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == sqlite ]]; then
 	# promote waited for Ghost (ghost.url) before it printed its timings
 	UP_MS=$RESTORED_MS
 	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
@@ -350,7 +379,7 @@ rc=0
 /usr/bin/python3 "$here/drill.py" check --url "$DR_URL" --key-file "$KEY" --acks "$W/acks.jsonl" \
 	--kill-ms "$KILL_MS" --dc-content "$DC_CONTENT" --sync-ms "$sync_ms" --grace-ms 1000 \
 	--summary "$W/summary.json" || rc=$?
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == sqlite ]]; then
 	printf '  RTO: %.3f s from the kill to the DR Ghost answering with the name switched (detection: promote refused for %.3f s, until dead_after)\n' \
 		"$((UP_MS - KILL_MS))e-3" "$((${DETECT_MS:-$KILL_MS} - KILL_MS))e-3"
 	sed 's/^/         /' "$W/restore.out"
@@ -359,8 +388,9 @@ elif [[ $dr_mode == auto ]]; then
 		"$((UP_MS - KILL_MS))e-3"
 	sed 's/^/         /' "$W/restore.out"
 else
-	printf '  RTO: %.3f s from the kill to the DR Ghost answering (restore %.3f s, Ghost start %.3f s)\n' \
-		"$((UP_MS - KILL_MS))e-3" "$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
+	printf '  RTO: %.3f s from the kill to the DR Ghost answering (%s %.3f s, Ghost start %.3f s)\n' \
+		"$((UP_MS - KILL_MS))e-3" "$([[ $dr_mode == standby ]] && echo "standby stopped + promote-once" || echo restore)" \
+		"$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
 fi
 ((rc == 0)) || fail "the checks of the DR site failed (see FAIL above)"
 # Ghost must keep working while revenant holds its database (WAL shipping
