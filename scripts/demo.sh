@@ -77,8 +77,9 @@ umask 022
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/revenant-drill.XXXXXX")
 RV_GHOST_WORK=$W/sites # ghost.sh keeps its sites there
-REP="" WRITER="" SB="" PR="" DETECT_MS="" ok="" DRDB_DIR=""
+REP="" WRITER="" SB="" PR="" DETECT_MS="" ok="" DRDB_DIR="" SLEEPER=""
 cleanup() {
+	if [[ -n $SLEEPER ]]; then kill -TERM "$SLEEPER" 2>/dev/null || true; fi
 	if [[ -n $WRITER ]]; then kill -TERM "$WRITER" 2>/dev/null || true; fi
 	if [[ -n $REP ]]; then kill -KILL "$REP" 2>/dev/null || true; fi
 	if [[ -n $SB ]]; then kill -KILL "$SB" 2>/dev/null || true; fi
@@ -244,7 +245,12 @@ step "DC: writing posts and images through the Admin API for ${write_s} s, then 
 /usr/bin/python3 "$here/drill.py" write --url "$DC_URL" --key-file "$KEY" \
 	--acks "$W/acks.jsonl" 2>"$W/writer.log" &
 WRITER=$!
-sleep "$write_s"
+# In the background: a SIGINT/SIGTERM then runs the cleanup at once, not
+# after the writes.
+sleep "$write_s" &
+SLEEPER=$!
+wait "$SLEEPER"
+SLEEPER=
 kill -0 "$REP" 2>/dev/null || fail "revenant replicate died during the writes"
 kill -0 "$WRITER" 2>/dev/null || fail "the writer stopped early: $(cat "$W/writer.log")"
 if [[ $dr_mode == standby && $db_kind == mariadb ]]; then
