@@ -2,7 +2,8 @@
 #   make          build revenant (build/revenant)
 #   make demo     install what is needed (Ghost too), build, and run the DR
 #                 drill (scripts/demo.sh: a real Ghost killed mid-write, brought
-#                 back from the store; prints RPO and RTO; non-zero on failure)
+#                 back from the store; prints RPO and RTO; non-zero on failure);
+#                 RV_DRILL_DB=mariadb make demo: the same with Ghost on MariaDB
 #   make test     install what is needed, then lint, build and run every test,
 #                 then the unit tests and chosen integration tests under ASan+UBSan
 #   make test-under-load   the same while a CPU hog keeps every core busy

@@ -30,6 +30,19 @@
 #                         (probing the DC Ghost): after the kill it promotes
 #                         itself — nobody runs a command — and its
 #                         hooks.promote starts the DR Ghost
+#   RV_DRILL_DB=mariadb   Ghost on MariaDB instead of SQLite: a throw-away
+#                         DC MariaDB (tests/lib/mariadb.sh: binlog on, ROW)
+#                         under the DC Ghost, replicated with database.mysql
+#                         (snapshot + binlog stream); the disaster also
+#                         kill -9s the DC mariadbd; DR restores with
+#                         `restore --db mysql://…` into a second MariaDB
+#                         (already running, empty: the DR site's server)
+#                         and the DR Ghost starts on it.  With
+#                         RV_DRILL_DR=standby `revenant standby --db
+#                         mysql://…` keeps that database current during
+#                         the writes and `standby --promote-once` hands it
+#                         to the DR Ghost (promote and run do not take a
+#                         MySQL standby yet); RV_DRILL_DR=auto is refused.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rv=${1:-$here/../build/revenant}
@@ -38,6 +51,15 @@ write_s=${RV_DRILL_SECONDS:-20}
 dr_mode=${RV_DRILL_DR:-restore}
 [[ $dr_mode == restore || $dr_mode == standby || $dr_mode == auto ]] || {
 	echo "demo: RV_DRILL_DR is 'restore', 'standby' or 'auto', not '$dr_mode'" >&2
+	exit 2
+}
+db_kind=${RV_DRILL_DB:-sqlite}
+[[ $db_kind == sqlite || $db_kind == mariadb ]] || {
+	echo "demo: RV_DRILL_DB is 'sqlite' or 'mariadb', not '$db_kind'" >&2
+	exit 2
+}
+[[ $db_kind == sqlite || $dr_mode != auto ]] || {
+	echo "demo: RV_DRILL_DB=mariadb runs a cold restore or a standby (revenant run does not take a MySQL standby yet)" >&2
 	exit 2
 }
 sync_ms=1000
@@ -50,16 +72,24 @@ umask 022
 }
 # shellcheck source=tests/lib/ghost.sh
 . "$here/../tests/lib/ghost.sh"
+# shellcheck source=tests/lib/mariadb.sh
+. "$here/../tests/lib/mariadb.sh"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/revenant-drill.XXXXXX")
 RV_GHOST_WORK=$W/sites # ghost.sh keeps its sites there
-REP="" WRITER="" SB="" PR="" DETECT_MS="" ok=""
+REP="" WRITER="" SB="" PR="" DETECT_MS="" ok="" DRDB_DIR="" SLEEPER=""
 cleanup() {
+	if [[ -n $SLEEPER ]]; then kill -TERM "$SLEEPER" 2>/dev/null || true; fi
 	if [[ -n $WRITER ]]; then kill -TERM "$WRITER" 2>/dev/null || true; fi
 	if [[ -n $REP ]]; then kill -KILL "$REP" 2>/dev/null || true; fi
 	if [[ -n $SB ]]; then kill -KILL "$SB" 2>/dev/null || true; fi
 	if [[ -n $PR ]]; then kill -KILL "$PR" 2>/dev/null || true; fi
 	ghost_cleanup_all
+	# the DC MariaDB (this shell's child) and the DR one (its own process)
+	mariadb_stop
+	if [[ -n $DRDB_DIR && -f $DRDB_DIR/env ]]; then
+		bash "$here/../tests/lib/mariadb.sh" stop "$DRDB_DIR" >/dev/null 2>&1 || true
+	fi
 	if [[ -n ${RV_DEMO_KEEP:-} || (-z $ok && ${RV_DEMO_KEEP_ON_FAIL:-1} == 1) ]]; then
 		[[ -n $ok ]] || echo "demo: logs kept in $W (ghost: sites/*/ghost.log, revenant: rep.log)" >&2
 	else
@@ -84,11 +114,28 @@ step "revenant $("$rv" --version | cut -d' ' -f2); work dir $W"
 ghost_install || fail "cannot install Ghost (see above)"
 
 # ---- the DC site
-step "DC: start Ghost $RV_GHOST_VERSION (SQLite)"
-ghost_start dc "$(ghost_free_port)" || fail "the DC Ghost did not start"
+if [[ $db_kind == mariadb ]]; then
+	step "DC: start MariaDB ($(mariadbd --version 2>/dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*-MariaDB' || echo '?'); binlog on, ROW)"
+	mariadb_start "$W/dcdb" || fail "the DC MariaDB did not start"
+	mariadb_sql "CREATE DATABASE ghost CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" ||
+		fail "cannot create the DC database"
+	DC_DB="mysql://root@localhost/ghost?socket=$MARIADB_SOCK"
+	step "DC: start Ghost $RV_GHOST_VERSION (MariaDB; it creates its schema)"
+	ghost_start dc "$(ghost_free_port)" mysql "" "$DC_DB" || fail "the DC Ghost did not start on MariaDB"
+else
+	step "DC: start Ghost $RV_GHOST_VERSION (SQLite)"
+	ghost_start dc "$(ghost_free_port)" || fail "the DC Ghost did not start"
+fi
 KEY=$(ghost_setup_admin dc) || fail "cannot get an Admin API key from the DC Ghost"
 DC_URL=$(ghost_url dc) DC_CONTENT=$(ghost_content dc) DC_DB=$(ghost_db dc)
-[[ -f $DC_DB ]] || fail "the DC Ghost's database '$DC_DB' is missing"
+if [[ $db_kind == mariadb ]]; then
+	n=$(mariadb_sql -D ghost "SELECT COUNT(*) FROM users") || fail "cannot read the DC Ghost's database"
+	((n >= 1)) || fail "the DC Ghost's database has no users after setup"
+	DB_YML="{mysql: {socket: \"$MARIADB_SOCK\", user: root, database: ghost}, snapshot_interval: 6h}"
+else
+	[[ -f $DC_DB ]] || fail "the DC Ghost's database '$DC_DB' is missing"
+	DB_YML="{sqlite: \"$DC_DB\"}"
+fi
 echo "         $DC_URL, content $DC_CONTENT, database $DC_DB"
 
 mkdir -p "$W/store"
@@ -98,7 +145,7 @@ site: dc
 sync_interval: ${sync_ms}ms
 store: {url: "$STORE", fsync: true}
 content: {path: "$DC_CONTENT"}
-database: {sqlite: "$DC_DB"}
+database: $DB_YML
 metrics: {listen: "off"}
 failover: {heartbeat_interval: 1s, fence_after: 2s, dead_after: 3s, max_clock_skew: 500ms}
 EOF
@@ -149,6 +196,15 @@ YML
 # A warm DR site follows the store from now on.
 DR_CONTENT=$W/dr/content DR_DB=$W/dr/ghost.db
 DR_PORT=$(ghost_free_port)
+if [[ $db_kind == mariadb ]]; then
+	# The DR site's database server stands by, empty; the restore creates
+	# the database in it.
+	step "DR: start an empty MariaDB (the DR site's server)"
+	DRDB_DIR=$W/drdb
+	mkdir -p "$DRDB_DIR"
+	bash "$here/../tests/lib/mariadb.sh" start "$DRDB_DIR" || fail "the DR MariaDB did not start"
+	DR_DB="mysql://root@localhost/ghost?socket=$(sed -n 's/^MARIADB_SOCK=//p' "$DRDB_DIR/env")"
+fi
 if [[ $dr_mode == auto ]]; then
 	DR_DB=$W/dr/content/data/ghost.db
 	mkdir -p "$DR_CONTENT"
@@ -173,8 +229,12 @@ if [[ $dr_mode == auto ]]; then
 	[[ $(ghost_dir dr) == "$RV_GHOST_LAUNCH_DIR" ]] || fail "the DR Ghost's folder is not where the hook looks"
 fi
 if [[ $dr_mode == standby ]]; then
-	DR_DB=$W/dr/content/data/ghost.db
-	step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
+	if [[ $db_kind == mariadb ]]; then
+		step "DR: revenant standby --to dr/content --db mysql://root@localhost/ghost?socket=… (warm site)"
+	else
+		DR_DB=$W/dr/content/data/ghost.db
+		step "DR: revenant standby --to dr/content --db dr/content/data/ghost.db (warm site)"
+	fi
 	"$rv" --log-level info standby --to "$DR_CONTENT" --db "$DR_DB" --interval 200ms \
 		--metrics-listen off "$STORE" >>"$W/standby.log" 2>&1 &
 	SB=$!
@@ -185,20 +245,55 @@ step "DC: writing posts and images through the Admin API for ${write_s} s, then 
 /usr/bin/python3 "$here/drill.py" write --url "$DC_URL" --key-file "$KEY" \
 	--acks "$W/acks.jsonl" 2>"$W/writer.log" &
 WRITER=$!
-sleep "$write_s"
+# In the background: a SIGINT/SIGTERM then runs the cleanup at once, not
+# after the writes.
+sleep "$write_s" &
+SLEEPER=$!
+wait "$SLEEPER"
+SLEEPER=
 kill -0 "$REP" 2>/dev/null || fail "revenant replicate died during the writes"
 kill -0 "$WRITER" 2>/dev/null || fail "the writer stopped early: $(cat "$W/writer.log")"
+if [[ $dr_mode == standby && $db_kind == mariadb ]]; then
+	# A warm site: the standby must have followed the writes, not merely
+	# be there for promote-once to do a cold restore.
+	n=$(mariadb --no-defaults -S "$(sed -n 's/^MARIADB_SOCK=//p' "$DRDB_DIR/env")" -uroot \
+		--batch --skip-column-names -e "SELECT COUNT(*) FROM ghost.posts p JOIN ghost.revenant_standby s" 2>&1) ||
+		fail "the DR standby database cannot be read: $n ($(tail -3 "$W/standby.log"))"
+	((n > 0)) || fail "the DR standby database holds no post after ${write_s} s of writes"
+	echo "         the standby database holds $n posts before the kill"
+fi
 
-# ---- the disaster: both processes of the DC site at the same instant
-KILL_MS=$(now_ms)
-kill -KILL "$(ghost_pid dc)" "$REP"
+# ---- the disaster: every process of the DC site at the same instant
+if [[ $db_kind == mariadb ]]; then
+	kill -0 "$MARIADB_PID" 2>/dev/null || fail "the DC MariaDB died during the writes"
+	KILL_MS=$(now_ms)
+	kill -KILL "$(ghost_pid dc)" "$REP" "$MARIADB_PID"
+	wait "$MARIADB_PID" 2>/dev/null || true
+	MARIADB_PID=
+	what="Ghost, MariaDB and revenant"
+else
+	KILL_MS=$(now_ms)
+	kill -KILL "$(ghost_pid dc)" "$REP"
+	what="Ghost and revenant"
+fi
 wait "$REP" 2>/dev/null || true
 REP=
 ghost_kill dc
-step "DC: killed (Ghost and revenant, SIGKILL) at $(date -u -d "@$((KILL_MS / 1000)).$((KILL_MS % 1000))" +%T.%3N) UTC"
+step "DC: killed ($what, SIGKILL) at $(date -u -d "@$((KILL_MS / 1000)).$((KILL_MS % 1000))" +%T.%3N) UTC"
 
 # ---- the DR site
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == mariadb ]]; then
+	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
+	step "DR: stop the standby; revenant standby --promote-once (the database becomes Ghost's)"
+	kill -TERM "$SB"
+	rc=0
+	wait "$SB" || rc=$?
+	SB=
+	((rc == 0)) || fail "the standby exited $rc on SIGTERM: $(tail -5 "$W/standby.log")"
+	"$rv" --log-level warn standby --to "$DR_CONTENT" --db "$DR_DB" --promote-once "$STORE" \
+		>"$W/restore.out" 2>"$W/restore.err" ||
+		fail "standby --promote-once failed: $(cat "$W/restore.out" "$W/restore.err")"
+elif [[ $dr_mode == standby ]]; then
 	kill -0 "$SB" 2>/dev/null || fail "the standby died during the writes: $(tail -5 "$W/standby.log")"
 	step "DR: stop the standby; revenant promote (hooks.promote starts Ghost, DNS via exec)"
 	kill -TERM "$SB"
@@ -243,6 +338,12 @@ elif [[ $dr_mode == auto ]]; then
 	[[ $(cat "$RV_EXEC_STATE") == 192.0.2.20 ]] || fail "the DNS name does not point at dr"
 	grep -E 'automatic failover|msg=promoted' "$W/standby.log" >"$W/restore.out"
 	PR=$SB SB=
+elif [[ $db_kind == mariadb ]]; then
+	step "DR: revenant restore --to dr/content --db mysql://root@localhost/ghost?socket=…"
+	mkdir -p "$W/dr"
+	"$rv" --log-level warn restore --to "$DR_CONTENT" --db "$DR_DB" "$STORE" \
+		>"$W/restore.out" 2>"$W/restore.err" ||
+		fail "restore failed: $(cat "$W/restore.out" "$W/restore.err")"
 else
 	step "DR: revenant restore --to dr/content --db dr/ghost.db"
 	mkdir -p "$W/dr"
@@ -252,7 +353,7 @@ else
 fi
 sed 's/^/         /' "$W/restore.out"
 RESTORED_MS=$(now_ms)
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == sqlite ]]; then
 	# promote waited for Ghost (ghost.url) before it printed its timings
 	UP_MS=$RESTORED_MS
 	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
@@ -262,7 +363,7 @@ elif [[ $dr_mode == auto ]]; then
 	ghost_wait dr || fail "the DR Ghost started by the promote hook does not answer"
 else
 	step "DR: start Ghost on the $dr_mode folder and database"
-	ghost_start dr "$DR_PORT" sqlite "$DR_CONTENT" "$DR_DB" ||
+	ghost_start dr "$DR_PORT" "${db_kind/mariadb/mysql}" "$DR_CONTENT" "$DR_DB" ||
 		fail "the DR Ghost did not start on the $dr_mode site"
 	UP_MS=$(now_ms)
 fi
@@ -284,7 +385,7 @@ rc=0
 /usr/bin/python3 "$here/drill.py" check --url "$DR_URL" --key-file "$KEY" --acks "$W/acks.jsonl" \
 	--kill-ms "$KILL_MS" --dc-content "$DC_CONTENT" --sync-ms "$sync_ms" --grace-ms 1000 \
 	--summary "$W/summary.json" || rc=$?
-if [[ $dr_mode == standby ]]; then
+if [[ $dr_mode == standby && $db_kind == sqlite ]]; then
 	printf '  RTO: %.3f s from the kill to the DR Ghost answering with the name switched (detection: promote refused for %.3f s, until dead_after)\n' \
 		"$((UP_MS - KILL_MS))e-3" "$((${DETECT_MS:-$KILL_MS} - KILL_MS))e-3"
 	sed 's/^/         /' "$W/restore.out"
@@ -293,8 +394,9 @@ elif [[ $dr_mode == auto ]]; then
 		"$((UP_MS - KILL_MS))e-3"
 	sed 's/^/         /' "$W/restore.out"
 else
-	printf '  RTO: %.3f s from the kill to the DR Ghost answering (restore %.3f s, Ghost start %.3f s)\n' \
-		"$((UP_MS - KILL_MS))e-3" "$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
+	printf '  RTO: %.3f s from the kill to the DR Ghost answering (%s %.3f s, Ghost start %.3f s)\n' \
+		"$((UP_MS - KILL_MS))e-3" "$([[ $dr_mode == standby ]] && echo "standby stopped + promote-once" || echo restore)" \
+		"$((RESTORED_MS - KILL_MS))e-3" "$((UP_MS - RESTORED_MS))e-3"
 fi
 ((rc == 0)) || fail "the checks of the DR site failed (see FAIL above)"
 # Ghost must keep working while revenant holds its database (WAL shipping

@@ -175,8 +175,12 @@ class Writer:
 def cmd_write(a):
     w = Writer(a)
     signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
-    threads = [threading.Thread(target=w.loop, args=(a.post_rate, w.post), daemon=True)
-               for _ in range(a.post_threads)]
+    # Each thread its own titles: two posts created at once with one title
+    # race for one slug inside Ghost (its slug check and insert are not one
+    # transaction), which MySQL's concurrent commits expose as a 500.
+    threads = [threading.Thread(target=w.loop, daemon=True,
+                                args=(a.post_rate, lambda n, b=i * 10000: w.post(b + n)))
+               for i in range(a.post_threads)]
     threads.append(threading.Thread(target=w.loop, args=(a.image_rate, w.images_step), daemon=True))
     for t in threads:
         t.start()

@@ -114,6 +114,32 @@ ghost_content() { echo "${RV_GHOST_CONTENTS[$1]}"; }
 # ghost_db NAME: the instance's SQLite database file.
 ghost_db() { echo "${RV_GHOST_DBS[$1]}"; }
 
+# _ghost_mysql_json URL: Ghost's `database` config (client mysql) for a
+# mysql://USER[:PASSWORD]@HOST[:PORT]/DB[?socket=PATH] URL.
+_ghost_mysql_json() {
+	/usr/bin/python3 - "$1" <<'PY' || {
+import json, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+db = urllib.parse.unquote(u.path.lstrip("/"))
+if u.scheme != "mysql" or not u.username or not db:
+    sys.exit("not a mysql://USER@HOST/DB URL")
+c = {"user": urllib.parse.unquote(u.username),
+     "password": urllib.parse.unquote(u.password or ""),
+     "database": db, "charset": "utf8mb4"}
+sock = urllib.parse.parse_qs(u.query).get("socket")
+if sock:
+    c["socketPath"] = sock[0]
+else:
+    c["host"] = u.hostname or "127.0.0.1"
+    c["port"] = u.port or 3306
+print(json.dumps({"client": "mysql", "connection": c,
+                  "pool": {"min": 1, "max": 10}}, indent=2))
+PY
+		_ghost_err "ghost_start: bad mysql URL '$1'"
+		return 1
+	}
+}
+
 # ghost_start NAME PORT [sqlite [CONTENT_DIR [DB_FILE]]]: start an instance in
 # the background and wait until its Admin API answers.  Reuses NAME's folder
 # (and so its database) if it was started before in this work dir: a restart
@@ -123,13 +149,19 @@ ghost_db() { echo "${RV_GHOST_DBS[$1]}"; }
 # instance starts on a fresh database of its own whatever CONTENT_DIR/data
 # holds.  With DB_FILE (e.g. a restored database; CONTENT_DIR may be "" for
 # the default folder) Ghost uses that SQLite file as it is, never removed.
+#
+# ghost_start NAME PORT mysql CONTENT_DIR URL: the same on a MySQL/MariaDB
+# database, URL mysql://USER[:PASSWORD]@HOST[:PORT]/DB[?socket=PATH]
+# (CONTENT_DIR may be "" for the default folder).  The database must exist;
+# Ghost creates its schema on first boot if it is empty.  ghost_db NAME
+# answers the URL.
 ghost_start() {
 	local name=$1 port=$2 db=${3:-sqlite} content=${4:-} dbfile_arg=${5:-}
 	if [[ -z $name || -z $port ]]; then
-		_ghost_err "usage: ghost_start NAME PORT [sqlite [CONTENT_DIR [DB_FILE]]]"
+		_ghost_err "usage: ghost_start NAME PORT [sqlite [CONTENT_DIR [DB_FILE]] | mysql CONTENT_DIR URL]"
 		return 1
 	fi
-	if [[ -n $dbfile_arg ]]; then
+	if [[ -n $dbfile_arg && $db == sqlite ]]; then
 		[[ -f $dbfile_arg ]] || {
 			_ghost_err "ghost_start: database file '$dbfile_arg' does not exist"
 			return 1
@@ -143,10 +175,22 @@ ghost_start() {
 		}
 		content=$(cd "$content" && pwd -P) || return 1
 	fi
-	if [[ $db != sqlite ]]; then
-		_ghost_err "ghost_start: database '$db' is not supported yet (only sqlite)"
+	local dbjson
+	case $db in
+	sqlite) ;;
+	mysql)
+		# DB_FILE is a mysql://USER[:PASSWORD]@HOST[:PORT]/DB[?socket=PATH] URL.
+		[[ -n $dbfile_arg ]] || {
+			_ghost_err "ghost_start: mysql needs a mysql://USER@HOST/DB[?socket=PATH] URL"
+			return 1
+		}
+		dbjson=$(_ghost_mysql_json "$dbfile_arg") || return 1
+		;;
+	*)
+		_ghost_err "ghost_start: database '$db' is not supported (sqlite or mysql)"
 		return 1
-	fi
+		;;
+	esac
 	if [[ -n ${RV_GHOST_PIDS[$name]:-} ]] && kill -0 "${RV_GHOST_PIDS[$name]}" 2>/dev/null; then
 		_ghost_err "ghost_start: instance '$name' is already running"
 		return 1
@@ -175,8 +219,18 @@ ghost_start() {
 			mkdir -p "$content/data" "$content/logs"
 		fi
 	fi
-	if [[ -n $dbfile_arg ]]; then
+	if [[ $db == mysql ]]; then
 		dbfile=$dbfile_arg
+	elif [[ -n $dbfile_arg ]]; then
+		dbfile=$dbfile_arg
+	fi
+	if [[ $db == sqlite ]]; then
+		dbjson='{
+    "client": "sqlite3",
+    "connection": {"filename": "'"$dbfile"'"},
+    "useNullAsDefault": true,
+    "debug": false
+  }'
 	fi
 	# Ghost reads config.<env>.json from its working directory, so each
 	# instance runs in its own folder with the shared install's index.js; a
@@ -187,12 +241,7 @@ ghost_start() {
 {
   "url": "http://127.0.0.1:$port",
   "server": {"host": "127.0.0.1", "port": $port},
-  "database": {
-    "client": "sqlite3",
-    "connection": {"filename": "$dbfile"},
-    "useNullAsDefault": true,
-    "debug": false
-  },
+  "database": $dbjson,
   "paths": {"contentPath": "$content"},
   "logging": {"transports": ["stdout"], "level": "info"},
   "privacy": {"useUpdateCheck": false, "useGravatar": false},
