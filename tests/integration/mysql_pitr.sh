@@ -2,7 +2,7 @@
 # mysql_pitr.sh - point-in-time restore of a MariaDB database
 # (`revenant restore --at TIME --db mysql://…`): a Ghost-shaped writer
 # (mysql_tool write, 150 txn/s, DDL at transaction 200) runs under
-# replicate; six times the test pauses the writer (SIGSTOP), waits past a
+# replicate; ten times the test pauses the writer (SIGSTOP), waits past a
 # sync_interval, records the time and the CHECKSUM TABLE of every table
 # (what a dump at that time holds), and lets it go on.  Afterwards each
 # `restore --at` that time must hold exactly that state: the same tables,
@@ -76,7 +76,7 @@ for _ in $(seq 1 300); do
 	sleep 0.05
 done
 ats=()
-for i in 1 2 3 4 5 6; do
+for i in $(seq 1 10); do
 	sleep "0.$((RANDOM % 9 + 1))"
 	kill -STOP "$WP"
 	sleep 1.2 # past a sync_interval and its upload: the point holds it all
@@ -95,7 +95,7 @@ WP=
 kill -TERM "$RP"
 wait "$RP" || fail "replicate exited $? on SIGTERM"
 RP=
-grep -q 'excerpt' "$W/state.6" || fail "the writer's DDL is not in the last point (too few transactions?)"
+grep -q 'excerpt' "$W/state.10" || fail "the writer's DDL is not in the last point (too few transactions?)"
 grep -q 'excerpt' "$W/state.1" && echo "note: the DDL came before point 1"
 
 i=0

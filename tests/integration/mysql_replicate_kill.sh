@@ -10,7 +10,7 @@
 #     and bumps its author's count and counters.v, so COUNT(posts) =
 #     counters.v = SUM(users.post_count) in any prefix of the history;
 # and at the end (writer stopped, one clean run) the restore equals the
-# source table by table.  CYCLES (default 14) kill cycles, at least 10 of
+# source table by table.  CYCLES (default 24) kill cycles, at least 16 of
 # them checked (a run killed before its generation's first commit leaves
 # the lease naming a generation without a point: restore says so, exit 5,
 # and the next cycle checks the store).
@@ -19,7 +19,7 @@ set -uo pipefail
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-kill.XXXXXX")
 # shellcheck source=/dev/null
 . "$RV_TESTDIR/lib/mariadb.sh"
-CYCLES=${CYCLES:-14}
+CYCLES=${CYCLES:-24}
 checked=0
 SLACK=2000 # sync_interval (1 s) + 1 s
 WP= RP=
@@ -100,7 +100,7 @@ for c in $(seq 1 "$CYCLES"); do
 	echo "cycle $c: killed at +$(((k - T0 * 1000) / 1000)) s, restore holds $got (acked ${SLACK} ms before: $want)"
 	mariadb_sql "DROP DATABASE k$c" >/dev/null
 done
-[ "$checked" -ge 10 ] || fail "only $checked cycles checked"
+[ "$checked" -ge 16 ] || fail "only $checked cycles checked"
 kill -TERM "$WP"
 wait "$WP" || fail "the writer failed: $(tail -3 "$W/w.err")"
 WP=
