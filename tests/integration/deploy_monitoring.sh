@@ -72,15 +72,8 @@ dr_stop
 # `revenant run` at the site holding the lease finishes its promotion
 # (here: only the DNS switch, through an exec provider over a file) before
 # it replicates: the switch's metrics.
-printf '198.51.100.20\n' >"$T/record"
-cat >"$T/dns.sh" <<SH
-#!/bin/sh
-case "\$1" in
-read) cat "$T/record" ;;
-change) printf '%s\\n' "\$REVENANT_DNS_TO" >"$T/record" ;;
-esac
-SH
-chmod +x "$T/dns.sh"
+export RV_EXEC_STATE=$T/record # tests/fixtures/dns/exec_provider.sh's record
+printf '198.51.100.20\n' >"$RV_EXEC_STATE"
 p3=$(s3rver_free_port)
 sed "s|^  listen: .*|  listen: 127.0.0.1:$p3|" "$T/dc.yml" >"$T/run.yml"
 cat >>"$T/run.yml" <<YML
@@ -89,7 +82,7 @@ dns:
   names: [blog.example.test]
   type: A
   targets: ["dc=192.0.2.10", "dr=198.51.100.20"]
-  exec: {command: $T/dns.sh}
+  exec: {command: $RV_SRCDIR/tests/fixtures/dns/exec_provider.sh}
 YML
 "$REVENANT" -c "$T/run.yml" run >"$T/run.log" 2>&1 &
 SB=$!

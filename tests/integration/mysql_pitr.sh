@@ -38,22 +38,7 @@ now_ms() { date +%s%3N; }
 mariadb_start "$W/db" || fail "cannot start MariaDB"
 mariadb_sql "CREATE DATABASE ghost" || fail "create database"
 mkdir -p "$W/content" "$W/store"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: 500ms
-store:
-  url: "file://$W/store"
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-  snapshot_interval: 4s
-YML
+mariadb_rv_config "$W/r.yml" "$W" 500ms 4s
 
 # state DB: "table checksum columns" lines of every table of DB.
 state() {

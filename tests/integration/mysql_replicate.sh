@@ -64,22 +64,7 @@ TSOCK=$(sed -n 's/^MARIADB_SOCK=//p' "$W/tgt/env")
 tsql() { mariadb --no-defaults -S "$TSOCK" -uroot --batch --skip-column-names "$@"; }
 mariadb_sql "CREATE DATABASE ghost" || fail "create database"
 mkdir -p "$W/content" "$W/store"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: 1s
-store:
-  url: "file://$W/store"
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-  snapshot_interval: 6h
-YML
+mariadb_rv_config "$W/r.yml" "$W" 1s 6h
 TURL="mysql://root@localhost/%s?socket=$TSOCK"
 
 start_writer() {

@@ -44,21 +44,7 @@ now_ms() { date +%s%3N; }
 mariadb_start "$W/db" || fail "cannot start MariaDB"
 mariadb_sql "CREATE DATABASE ghost" || fail "create database"
 mkdir -p "$W/content" "$W/store"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: 1s
-store:
-  url: "file://$W/store"
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-YML
+mariadb_rv_config "$W/r.yml" "$W" 1s
 restore() { # DB
 	"$REVENANT" -c "$W/r.yml" restore --db-only \
 		--db "mysql://root@localhost/$1?socket=$MARIADB_SOCK" >"$W/restore-$1.log" 2>&1

@@ -50,21 +50,7 @@ TSOCK=$(sed -n 's/^MARIADB_SOCK=//p' "$W/tgt/env")
 tsql() { mariadb --no-defaults -S "$TSOCK" -uroot --batch --skip-column-names "$@"; }
 mariadb_sql "CREATE DATABASE ghost" || fail "create database"
 mkdir -p "$W/content" "$W/store" "$W/dr"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: 500ms
-store:
-  url: "file://$W/store"
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-YML
+mariadb_rv_config "$W/r.yml" "$W" 500ms
 cat >"$W/s.yml" <<YML
 site: dr
 store:

@@ -13,6 +13,7 @@
 #   mariadb_sql [-D DB] "SQL"       # runs SQL as root through the socket (batch, no headers)
 #   mariadb_restart [OPTION…]       # stop, then start on the same datadir and port
 #                                   # with other server options (e.g. --skip-log-bin)
+#   mariadb_rv_config FILE DIR SYNC [SNAP]  # a revenant.yml replicating its database "ghost"
 #   mariadb_stop / mariadb_cleanup
 #
 # Server options given to start/restart are added to the defaults (the last
@@ -132,6 +133,29 @@ mariadb_stop() {
 		wait "$MARIADB_PID" 2>/dev/null || true
 	fi
 	MARIADB_PID=
+}
+
+# mariadb_rv_config FILE DIR SYNC_INTERVAL [SNAPSHOT_INTERVAL]: a
+# revenant.yml (site dc) replicating database "ghost" of the server
+# mariadb_start started (root over its socket) and DIR/content into the
+# folder store DIR/store.
+mariadb_rv_config() {
+	cat >"$1" <<YML
+site: dc
+sync_interval: $3
+store:
+  url: "file://$2/store"
+metrics:
+  listen: off
+content:
+  path: $2/content
+database:
+  mysql:
+    socket: $MARIADB_SOCK
+    user: root
+    database: ghost
+${4:+  snapshot_interval: $4}
+YML
 }
 
 mariadb_cleanup() {
