@@ -91,9 +91,6 @@ void rv_cli_rep_release(struct rv_cli_rep *r);
 /* What `promote` and `run` build from revenant.yml for a promotion
  * (cmd_promote.c); `keep` and `hooks` are filled and borrowed. */
 struct rv_promote_opts;
-/* RV_EUSAGE for `cmd` (run, promote) with database.mysql: their standby
- * role does not carry a MySQL database yet. */
-int rv_cli_mysql_roles(const struct rv_config *cfg, const char *cmd) RV_WARN_UNUSED;
 void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po,
 			 struct rv_content_opts *keep, struct rv_hooks *hooks);
 

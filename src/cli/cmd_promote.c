@@ -61,21 +61,6 @@ static void print_result(const struct rv_promote_result *r)
 	       (double)r->total_ms / 1000.0, r->dns_switched);
 }
 
-int rv_cli_mysql_roles(const struct rv_config *cfg, const char *cmd)
-{
-	/* A standby role would follow the content folder alone and a
-	 * promotion would hand Ghost a site without its database: refuse
-	 * until run/promote carry the MySQL follower (db/mysql/follow.c). */
-	if (cfg->database.mysql.database)
-		return rv_error(
-		    RV_EUSAGE,
-		    "%s: database.mysql: '%s' cannot carry a MySQL/MariaDB database "
-		    "yet — at the primary run 'revenant replicate', at the DR site "
-		    "'revenant standby --db mysql://…' (and --promote-once to take over)",
-		    cfg->source, cmd);
-	return 0;
-}
-
 void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po,
 			 struct rv_content_opts *keep, struct rv_hooks *hooks)
 {
@@ -83,7 +68,13 @@ void rv_cli_promote_opts(const struct rv_config *cfg, struct rv_promote_opts *po
 	rv_hooks_from_config(cfg, hooks);
 	po->site = cfg->site;
 	po->dir = cfg->content.path;
+	/* The database a promotion hands to Ghost: the SQLite file, or the
+	 * MySQL database (its name stands for it in messages). */
 	po->standby.db_path = cfg->database.sqlite;
+	if (cfg->database.mysql.database) {
+		po->standby.db_path = cfg->database.mysql.database;
+		po->standby.db_mysql = &cfg->database.mysql;
+	}
 	po->standby.restore.keep = keep;
 	po->standby.restore.keep_path = cfg->database.sqlite;
 	po->stops_within_ms =
@@ -152,8 +143,6 @@ int rv_cmd_promote(struct rv_cli *cli, int argc, char **argv)
 			      cfg->source, !cfg->content.path ? "content.path" : "store.url");
 		goto out;
 	}
-	if ((rc = rv_cli_mysql_roles(cfg, "promote")))
-		goto out;
 	rv_cli_promote_opts(cfg, &po, &keep, &hooks);
 	if (rv_apply_busy(po.dir)) {
 		/* This site's agent (revenant run) follows as a standby: it

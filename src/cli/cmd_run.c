@@ -67,7 +67,7 @@ int rv_cmd_run(struct rv_cli *cli, int argc, char **argv)
 	if ((rc = rv_cli_load_config(cli, true, &cfg)))
 		return rc;
 	rv_metrics_new(&m);
-	if ((rc = rv_cli_mysql_roles(cfg, "run")) || (rc = rv_cli_rep_setup(cfg, m, false, &rep)))
+	if ((rc = rv_cli_rep_setup(cfg, m, false, &rep)))
 		goto out;
 	ao.rep = rep.ro;
 	ao.site = cfg->site;

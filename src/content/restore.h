@@ -200,6 +200,10 @@ struct rv_standby_opts {
 	 * db_path is then its URL, for messages): its state is a table
 	 * inside it (db/mysql/follow.c). */
 	const struct rv_mysql_conf *db_mysql;
+	/* The MySQL database may be restored over although it is Ghost's:
+	 * `run` after a switchover handed the lease over, when the store
+	 * holds everything it had (db/target.h, follow_opts.replace). */
+	bool db_replace;
 	unsigned interval_ms; /* between polls, default 1000 */
 	unsigned lag_log_ms;  /* how often the lag is logged, default 30000 */
 	/* Sleep up to `ms`; true when the standby must stop (SIGTERM). */

@@ -1,6 +1,6 @@
 /* target.h - a database as the engine restores it: the reader's side of a
- * database: SQLite (db/sqlite/) and MySQL/MariaDB (db/mysql/, restore of
- * a snapshot only so far), each an ops table, not a branch in the engine.
+ * database: SQLite (db/sqlite/) and MySQL/MariaDB (db/mysql/), each an
+ * ops table, not a branch in the engine.
  * source.h is the writer's side.
  *
  * Two ways to use a target:
@@ -91,6 +91,10 @@ struct rv_dbtgt_follow_opts {
 	/* A folder the caller already holds locked (the content folder): a
 	 * database inside it needs no second lock. */
 	const char *locked_dir;
+	/* MySQL: restore over a database that is not the standby's (Ghost's
+	 * tables): its owner knows the store holds all of it.  SQLite's
+	 * follower always restores over its file. */
+	bool replace;
 };
 
 struct rv_dbtgt_ops {
@@ -118,17 +122,32 @@ struct rv_dbtgt_ops {
 	int (*promote)(void *h);
 	/* The target exists and no follower's state vouches for it: it is
 	 * Ghost's (promoted, or never a standby's), and a promotion that
-	 * resumes must not restore over it. */
-	bool (*is_ghosts)(const char *target);
-	/* A consistent copy of `target` as it is now, at `dest` (must not
-	 * exist): what a fenced primary keeps aside before it becomes a
-	 * standby and the target is restored over. */
-	int (*save_copy)(const char *target, const char *dest);
+	 * resumes must not restore over it.  False when it cannot tell. */
+	bool (*is_ghosts)(const struct rv_dbtgt_follow_opts *o);
+	/* The target exists (Ghost created it): `run` waits for a first
+	 * Ghost behind the gate to create it before it replicates. */
+	bool (*exists)(const struct rv_dbtgt_follow_opts *o);
+	/* Keep what the target holds now where a follower will not restore
+	 * over it: what a fenced primary does before it becomes a standby.
+	 * `dir` is the save-aside folder (it exists), `stamp` its unique
+	 * name (letters, digits); `where` says what was kept, for the log.
+	 * SQLite: a consistent copy in `dir` (the file stays: the follower
+	 * restores over it).  MySQL: the tables move into a new database on
+	 * the same server (db/mysql/follow.c), named in `dir`/database.txt. */
+	int (*save_aside)(const struct rv_dbtgt_follow_opts *o, const char *dir, const char *stamp,
+			  char *where, size_t n);
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
-/* Restore (snapshot + binlog segments) and the follower; restore_size,
- * inspect, is_ghosts and save_copy are NULL (db/mysql/load.c). */
+/* Restore (snapshot + binlog segments) and the follower; restore_size
+ * and inspect are NULL (db/mysql/load.c). */
 extern const struct rv_dbtgt_ops rv_dbtgt_mysql;
+
+/* The target a site's database is: MySQL when it has a server, SQLite
+ * otherwise. */
+static inline const struct rv_dbtgt_ops *rv_dbtgt_of(const struct rv_mysql_conf *mysql)
+{
+	return mysql ? &rv_dbtgt_mysql : &rv_dbtgt_sqlite;
+}
 
 #endif

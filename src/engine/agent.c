@@ -314,27 +314,24 @@ static int save_one(const char *path, const struct stat *st, int type, struct FT
 static int save_aside(struct rv_agent *a, const char *gen, int64_t commit_ms, uint64_t epoch,
 		      char *out, size_t n)
 {
-	struct saver sv = {.root = a->o.dir, .root_len = strlen(a->o.dir), .skip = a->o.sb.db_path};
-	char stamp[32], files[16], *list;
+	const struct rv_dbtgt_follow_opts fo = {.target = a->o.sb.db_path,
+						.mysql = a->o.sb.db_mysql};
+	struct saver sv = {
+	    .root = a->o.dir, .root_len = strlen(a->o.dir), .skip = fo.mysql ? NULL : fo.target};
+	char stamp[48], files[16], db[512] = "none", *list;
 	time_t now = time(NULL);
 	struct tm tm;
+	size_t k;
 	int rc;
 
 	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(out, n, "%s/%s-e%" PRIu64, a->o.save_dir, stamp, epoch);
+	k = strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(stamp + k, sizeof(stamp) - k, "-e%" PRIu64, epoch);
+	snprintf(out, n, "%s/%s", a->o.save_dir, stamp);
 	if ((rc = rv_mkdirs(out)))
 		return rc;
-	if (a->o.sb.db_path) {
-		char *d = rv_strdup(a->o.sb.db_path);
-		char *to = rv_asprintf("%s/%s", out, basename(d));
-
-		rc = rv_dbtgt_sqlite.save_copy(a->o.sb.db_path, to);
-		free(to);
-		free(d);
-		if (rc)
-			return rc;
-	}
+	if (fo.target && (rc = rv_dbtgt_of(fo.mysql)->save_aside(&fo, out, stamp, db, sizeof(db))))
+		return rc;
 	list = rv_asprintf("%s/paths.txt", out);
 	sv.list = fopen(list, "we");
 	free(list);
@@ -354,8 +351,7 @@ static int save_aside(struct rv_agent *a, const char *gen, int64_t commit_ms, ui
 	rv_log(RV_LOG_ERROR,
 	       "fenced: what this site wrote that the store may not hold is saved aside — merge "
 	       "it by hand if it matters",
-	       "saved", out, "files", files, "database", a->o.sb.db_path ? "copied" : "none",
-	       "generation", gen, NULL);
+	       "saved", out, "files", files, "database", db, "generation", gen, NULL);
 	if (a->o.metrics)
 		rv_metric_add(a->m_saved, 1);
 	return 0;
@@ -401,6 +397,10 @@ static int run_replicate(struct rv_agent *a)
 					  .loss_bound_ms = 0};
 
 		set_role(a, ROLE_STANDBY);
+		/* Everything the database held is in the store: the standby
+		 * may restore over it (a MySQL follower refuses Ghost's
+		 * tables otherwise). */
+		a->o.sb.db_replace = true;
 		return rv_hook_run(a->o.hooks, RV_HOOK_STANDBY, &hi);
 	}
 	if (!rc)
@@ -446,26 +446,27 @@ static void promoted_log(struct rv_agent *a, const struct rv_promote_result *res
 		rv_metric_add(a->m_failovers, 1);
 }
 
-/* A new Ghost behind the gate creates its SQLite database only once the
- * gate opens: wait for the file (a first boot takes seconds), saying so,
- * rather than exit and be restarted.  It checks once a second, only here,
- * until Ghost's first start; true when stopped meanwhile. */
+/* A new Ghost behind the gate creates its database (SQLite's file; on
+ * MySQL its tables, in a database made for it) only once the gate opens:
+ * wait for it (a first boot takes seconds), saying so, rather than exit
+ * and be restarted.  It checks once a second, only here, until Ghost's
+ * first start; true when stopped meanwhile. */
 static bool wait_database(struct rv_agent *a)
 {
-	const char *db = a->o.sb.db_path;
+	const struct rv_dbtgt_follow_opts fo = {.target = a->o.sb.db_path,
+						.mysql = a->o.sb.db_mysql};
 	int64_t t0 = rv_mono_ms(), said = 0;
 
-	while (db && access(db, F_OK) == -1 && errno == ENOENT) {
+	while (fo.target && !rv_dbtgt_of(fo.mysql)->exists(&fo)) {
 		if (rv_mono_ms() - said >= 30000) {
 			char secs[24];
 
 			snprintf(secs, sizeof(secs), "%" PRId64, (rv_mono_ms() - t0) / 1000);
-			rv_log(
-			    RV_LOG_WARN,
-			    "the SQLite database does not exist yet: waiting for Ghost to create "
-			    "it (a first start behind the gate) — if Ghost has its database "
-			    "elsewhere, fix database.sqlite",
-			    "db", db, "seconds", secs, NULL);
+			rv_log(RV_LOG_WARN,
+			       "Ghost's database does not exist yet: waiting for Ghost to create "
+			       "it (a first start behind the gate) — if Ghost has its database "
+			       "elsewhere, fix the database section",
+			       "db", fo.target, "seconds", secs, NULL);
 			said = rv_mono_ms();
 		}
 		if (nap(a, 1000))
@@ -519,7 +520,9 @@ static int standby(struct rv_agent *a)
 	 * gate closed already: fenced, handed over). */
 	if (a->o.hooks->gate && (rc = rv_gate_close(a->o.hooks->gate, a->o.hooks->timeout_ms)))
 		return rc;
-	if ((rc = rv_standby_run(a->o.store, a->o.dir, &a->o.sb)))
+	rc = rv_standby_run(a->o.store, a->o.dir, &a->o.sb);
+	a->o.sb.db_replace = false;
+	if (rc)
 		return rc;
 	pthread_mutex_lock(&a->mu);
 	promoted = a->promoted;

@@ -318,6 +318,8 @@ static int finish(struct promote *p)
 static bool handed_over(struct promote *p)
 {
 	const struct rv_promote_opts *o = p->o;
+	const struct rv_dbtgt_follow_opts fo = {.target = o->standby.db_path,
+						.mysql = o->standby.db_mysql};
 	struct rv_gen_meta meta;
 	bool ours = false;
 
@@ -326,9 +328,7 @@ static bool handed_over(struct promote *p)
 		rv_gen_meta_release(&meta);
 	}
 	rv_error_clear();
-	if (ours)
-		return true;
-	return o->standby.db_path && rv_dbtgt_sqlite.is_ghosts(o->standby.db_path);
+	return ours || (fo.target && rv_dbtgt_of(fo.mysql)->is_ghosts(&fo));
 }
 
 /* Remote: the agent that holds the folder finishes once it sees the lease

@@ -37,7 +37,7 @@ int rv_site_restore_check(const struct rv_site_restore_opts *o)
 static int restore_db(struct rv_store *s, const char *gen, uint64_t pos,
 		      const struct rv_site_restore_opts *o, struct rv_site_restore_result *res)
 {
-	const struct rv_dbtgt_ops *ops = o->db_mysql ? &rv_dbtgt_mysql : &rv_dbtgt_sqlite;
+	const struct rv_dbtgt_ops *ops = rv_dbtgt_of(o->db_mysql);
 	struct rv_dbtgt_restore_opts so = {.gen = gen,
 					   .pos = pos,
 					   .out = o->db_mysql ? o->db_mysql->database : o->db,

@@ -419,10 +419,12 @@ static int standby_open(struct standby *sb, struct rv_store *s, const char *dir,
 	if ((rc = rv_apply_open(&sb->a, s, dir, &ao)))
 		return rc;
 	if (o->db_path) {
-		struct rv_dbtgt_follow_opts fo = {
-		    .target = o->db_path, .mysql = o->db_mysql, .locked_dir = dir};
+		struct rv_dbtgt_follow_opts fo = {.target = o->db_path,
+						  .mysql = o->db_mysql,
+						  .locked_dir = dir,
+						  .replace = o->db_replace};
 
-		sb->db.ops = o->db_mysql ? &rv_dbtgt_mysql : &rv_dbtgt_sqlite;
+		sb->db.ops = rv_dbtgt_of(o->db_mysql);
 		rc = sb->db.ops->follow_open(&sb->db.h, s, &fo);
 	}
 	return rc;

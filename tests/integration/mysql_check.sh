@@ -220,12 +220,13 @@ run "$R" -c "$W/c.yml" replicate
 [ "$rc" = 2 ] || fail "replicate exit $rc"
 grep -qF "binary logging off" "$W/err" || fail "replicate message"
 
-step "run and promote refuse database.mysql (their standby role cannot carry it yet)"
-for cmd in run promote; do
-	run "$R" -c "$W/c.yml" $cmd
-	[ "$rc" = 2 ] || fail "$cmd exit $rc"
-	grep -qF "'$cmd' cannot carry a MySQL/MariaDB database yet" "$W/err" || fail "$cmd message: $(cat "$W/err")"
-done
+step "run as the first primary with binary logging off: exit 2, saying so"
+mkdir -p "$W/store2"
+sed -i "s|file://$W/store\$|file://$W/store2|" "$W/c.yml"
+printf 'site: dc\nfailover:\n  initial_primary: dc\n' >>"$W/c.yml"
+run "$R" -c "$W/c.yml" run
+[ "$rc" = 2 ] || fail "run exit $rc"
+grep -qF "binary logging off" "$W/err" || fail "run message: $(cat "$W/err")"
 
 step "no password anywhere in what was printed"
 ! grep -qF "$PW" "$W/all-output" || fail "the password was printed"

@@ -526,4 +526,7 @@ const struct rv_dbtgt_ops rv_dbtgt_mysql = {
     .follow_at = rv_mysql_follow_at,
     .follow_go = rv_mysql_follow_go,
     .promote = rv_mysql_follow_promote,
+    .is_ghosts = rv_mysql_is_ghosts,
+    .exists = rv_mysql_exists,
+    .save_aside = rv_mysql_save_aside,
 };

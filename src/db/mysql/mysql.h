@@ -177,5 +177,9 @@ void rv_mysql_follow_close(void *h);
 bool rv_mysql_follow_at(const void *h, struct rv_dbtgt_point *p);
 int rv_mysql_follow_go(void *h, const char *gen, uint64_t pos) RV_WARN_UNUSED;
 int rv_mysql_follow_promote(void *h) RV_WARN_UNUSED;
+bool rv_mysql_is_ghosts(const struct rv_dbtgt_follow_opts *o);
+bool rv_mysql_exists(const struct rv_dbtgt_follow_opts *o);
+int rv_mysql_save_aside(const struct rv_dbtgt_follow_opts *o, const char *dir, const char *stamp,
+			char *where, size_t n) RV_WARN_UNUSED;
 
 #endif

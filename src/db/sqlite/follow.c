@@ -440,22 +440,35 @@ static int promote(void *h)
 	return rv_fsync_dir(db->dir);
 }
 
-static bool is_ghosts(const char *target)
+static bool is_ghosts(const struct rv_dbtgt_follow_opts *o)
 {
-	char *state = state_path_of(target);
+	char *state = state_path_of(o->target);
 	struct stat b;
-	bool ghosts = stat(target, &b) == 0 && stat(state, &b) == -1 && errno == ENOENT;
+	bool ghosts = stat(o->target, &b) == 0 && stat(state, &b) == -1 && errno == ENOENT;
 
 	free(state);
 	return ghosts;
 }
 
-/* SQLite's online backup: consistent while Ghost may still write. */
-static int save_copy(const char *target, const char *dest)
+static bool exists(const struct rv_dbtgt_follow_opts *o)
 {
+	return access(o->target, F_OK) == 0 || errno != ENOENT; /* not ours to wait out */
+}
+
+/* SQLite's online backup into `dir`: consistent while Ghost may still
+ * write. */
+static int save_aside(const struct rv_dbtgt_follow_opts *o, const char *dir, const char *stamp,
+		      char *where, size_t n)
+{
+	const char *target = o->target;
+	char *d = rv_strdup(target), *dest = rv_asprintf("%s/%s", dir, basename(d));
 	sqlite3 *src = NULL, *dst = NULL;
 	sqlite3_backup *b;
 	int rc = RV_OK, e;
+
+	(void)stamp;
+	free(d);
+	snprintf(where, n, "%s", dest);
 
 	if (sqlite3_open_v2(target, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		rc = rv_error(RV_EFAIL, "open '%s' to save it aside: %s", target,
@@ -482,6 +495,7 @@ static int save_copy(const char *target, const char *dest)
 out:
 	sqlite3_close(src);
 	sqlite3_close(dst);
+	free(dest);
 	return rc;
 }
 
@@ -495,6 +509,7 @@ const struct rv_dbtgt_ops rv_dbtgt_sqlite = {
     .follow_at = follow_at,
     .follow_go = follow_go,
     .is_ghosts = is_ghosts,
-    .save_copy = save_copy,
+    .exists = exists,
+    .save_aside = save_aside,
     .promote = promote,
 };
