@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # mysql_standby.sh - `revenant standby --db mysql://…` keeps a DR MariaDB
 # current from the store while replicate ships a primary MariaDB under a
-# Ghost-shaped writer (100 txn/s, DDL at transaction 250):
+# Ghost-shaped writer (100 txn/s, DDL at transaction 400):
 #   - the DR database follows: every transaction acked 3 s before a look
 #     is there;
+#   - killed inside the DDL statement (test point mysql.ddl), it restores
+#     the database whole, saying why;
 #   - killed with SIGKILL and started again (once inside a segment, at a
 #     test point, and three times at random), it goes on from the position
 #     recorded inside the DR database (no second full restore; from inside
@@ -74,7 +76,7 @@ check_follows() { # WHAT
 	echo "$1: DR holds $got (acked 3 s before: $want)"
 }
 
-"$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 100 250 2>>"$W/w.err" &
+"$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 100 400 2>>"$W/w.err" &
 WP=$!
 sleep 0.5
 "$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
@@ -83,11 +85,22 @@ for _ in $(seq 1 300); do
 	grep -q 'content generation started' "$W/r.log" && break
 	sleep 0.05
 done
+# Killed inside a DDL statement (the writer's, at transaction 400, after
+# the first restore): the state row names no point; the restart restores
+# the database whole, saying why, rather than run the statement twice.
+REVENANT_TESTPOINT='mysql.restored>mysql.ddl' "$REVENANT" -c "$W/s.yml" standby --to "$W/dr" \
+	--db "$DRURL" --interval 200ms >>"$W/s.log" 2>&1 &
+SP=$!
+tp_wait_stopped "$SP" || fail "the standby never reached the DDL statement after its first restore"
+kill -9 "$SP"
+wait "$SP" 2>/dev/null
+[ -z "$(tsql -D ghost_dr -e "SELECT gen FROM revenant_standby")" ] || fail "the state row names a point inside a DDL statement"
 start_standby
-sleep 5
+sleep 4
 kill -0 "$SP" || fail "standby died"
 check_follows "following"
-[ "$(grep -c 'mysql: database restored' "$W/s.log")" = 1 ] || fail "not exactly one full restore"
+grep -q 'stopped inside a DDL statement last time' "$W/s.log" || fail "the restart did not say why it restores whole"
+[ "$(grep -c 'mysql: database restored' "$W/s.log")" = 2 ] || fail "not exactly two full restores (first, after the DDL kill)"
 
 "$REVENANT" -c "$W/s.yml" standby --to "$W/dr2" --db "$DRURL" --interval 200ms >"$W/s2.log" 2>&1 &
 p2=$!
@@ -119,7 +132,7 @@ for i in 1 2 3; do
 	kill -0 "$SP" || fail "standby died after restart $i"
 	check_follows "after kill $i"
 done
-[ "$(grep -c 'mysql: database restored' "$W/s.log")" = 1 ] || fail "a restart restored the database whole again"
+[ "$(grep -c 'mysql: database restored' "$W/s.log")" = 2 ] || fail "a restart restored the database whole again"
 grep -q 'level=error' "$W/s.log" && fail "standby logged an error: $(grep 'level=error' "$W/s.log" | head -3)"
 
 kill -TERM "$WP"

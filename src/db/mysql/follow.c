@@ -5,8 +5,9 @@
  * (gen, pos, time_ms), moved in the same transaction as every transaction
  * applied (apply.c), so a standby killed at any moment holds exactly the
  * point that row names and a restart neither applies a transaction twice
- * nor skips one (a DDL statement cannot share a transaction: it and its
- * row update are two steps, the one window left).  Forward in the same
+ * nor skips one.  A DDL statement cannot share a transaction: the row
+ * names no generation while it runs, and a standby killed then restores
+ * the database whole.  Forward in the same
  * generation: the segments from that position; otherwise the whole
  * database again (snapshot + segments, through the restore's marker
  * table).  One follower per database: a named lock (GET_LOCK) held on the
@@ -17,6 +18,7 @@
 #include "db/mysql/mysql.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/testpoint.h"
 #include "db/target.h"
 
 #include <errno.h>
@@ -32,6 +34,7 @@ struct mysql_follow {
 	bool replace; /* rv_dbtgt_follow_opts.replace */
 	MYSQL *m;     /* holds the named lock */
 	bool held;
+	bool ddl_cut; /* the row names no generation: stopped inside a DDL */
 	struct rv_dbtgt_point at;
 };
 
@@ -43,7 +46,7 @@ static int read_state(struct mysql_follow *f)
 	MYSQL_ROW row;
 	int rc;
 
-	f->held = false;
+	f->held = f->ddl_cut = false;
 	rc = rv_buf_add(&q, "SELECT gen, pos, time_ms FROM ", 30);
 	rc = rc ? rc : rv_mysql_ident(&q, f->c->database);
 	rc = rc ? rc : rv_buf_addstr(&q, ".`" RV_MYSQL_STANDBY_TABLE "` WHERE id=1");
@@ -63,7 +66,9 @@ static int read_state(struct mysql_follow *f)
 	rv_buf_release(&q);
 	if (!(r = mysql_store_result(f->m)))
 		return rv_error(RV_EFAIL, "mysql standby: read its state: %s", mysql_error(f->m));
-	if ((row = mysql_fetch_row(r)) && row[0] && row[1] && row[2] && !rv_gen_id_check(row[0])) {
+	row = mysql_fetch_row(r);
+	f->ddl_cut = row && row[0] && !*row[0];
+	if (row && row[0] && row[1] && row[2] && !rv_gen_id_check(row[0])) {
 		memcpy(f->at.gen, row[0], RV_GEN_ID_LEN);
 		f->at.pos = strtoull(row[1], NULL, 10);
 		f->at.time_ms = strtoll(row[2], NULL, 10);
@@ -178,6 +183,7 @@ static int whole(struct mysql_follow *f, const char *gen, uint64_t pos)
 		return rc;
 	f->at = pt;
 	f->held = true;
+	rv_testpoint("mysql.restored");
 	return 0;
 }
 
@@ -192,6 +198,11 @@ int rv_mysql_follow_go(void *h, const char *gen, uint64_t pos)
 	if (!f->held && (rc = read_state(f)))
 		return rc;
 	if (!f->held || strcmp(f->at.gen, gen) || pos < f->at.pos) {
+		if (f->ddl_cut)
+			rv_log(RV_LOG_WARN,
+			       "mysql standby: stopped inside a DDL statement last time — "
+			       "restoring the database whole",
+			       "database", f->c->database, NULL);
 		f->held = false;
 		return whole(f, gen, pos);
 	}
