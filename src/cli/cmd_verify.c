@@ -9,6 +9,7 @@
 #include "core/retry.h"
 #include "core/signals.h"
 #include "core/util.h"
+#include "db/mysql/mysql.h"
 #include "engine/verify.h"
 #include "store/store.h"
 #include "store/versions.h"
@@ -26,7 +27,8 @@
 static const char verify_usage[] =
     "usage: revenant verify [--at TIME | --sample N] [--generation G] [--scratch DIR]\n"
     "                       [--json] [--metrics-file FILE] [--pushgateway URL] [-j N]\n"
-    "                       [--versions [--versions-at TIME]] [URL]\n"
+    "                       [--versions [--versions-at TIME]]\n"
+    "                       [--scratch-db mysql://USER@HOST/DB [--db-password-file F]] [URL]\n"
     "\n"
     "A restore drill: restore a recovery point of the store (URL, default store.url\n"
     "of the configuration) into a temporary folder under DIR and check everything a\n"
@@ -47,6 +49,13 @@ static const char verify_usage[] =
     "                         the lease's\n"
     "  --scratch DIR          where the temporary folder goes (default $TMPDIR, else\n"
     "                         /tmp)\n"
+    "  --scratch-db mysql://USER@HOST[:PORT]/DB  (or ...@localhost/DB?socket=PATH)\n"
+    "                         a MySQL/MariaDB generation's database is restored into\n"
+    "                         DB on that server, which must not exist: verify\n"
+    "                         creates it, runs CHECK TABLE on every table, reads the\n"
+    "                         posts, and drops it (password: --db-password-file or\n"
+    "                         REVENANT_DB_PASSWORD)\n"
+    "  --db-password-file F   the --scratch-db account's password\n"
     "  --json                 one JSON object on stdout (also on failure)\n"
     "  --metrics-file FILE    write revenant_verify_* gauges to FILE for\n"
     "                         node_exporter's textfile collector (atomically; also\n"
@@ -80,6 +89,8 @@ enum {
 	OPT_GEN = 'G',
 	OPT_VERSIONS = 'V',
 	OPT_VERSIONS_AT = 'v',
+	OPT_SCRATCH_DB = 'B',
+	OPT_DB_PASSWORD_FILE = 'W',
 };
 
 /* Where the figures go besides stdout. */
@@ -89,6 +100,7 @@ struct outputs {
 	const char *pushgateway;
 	bool versions; /* read through the store's versioned view */
 	int64_t versions_at;
+	const char *scratch_db, *db_password_file;
 };
 
 /* SIGINT/SIGTERM stop the drill between files; the scratch folder is
@@ -139,7 +151,10 @@ static void print_point(const struct rv_verify_point *p, int64_t now_ms)
 		return;
 	}
 	printf("  content: %" PRIu64 " files (%s), every SHA-256 checked\n", p->files, cb);
-	if (p->has_db)
+	if (p->has_db && p->tables_checked)
+		printf("  database: position %" PRIu64 ", CHECK TABLE ok on %" PRIu64 " tables\n",
+		       p->db_pos, p->tables_checked);
+	else if (p->has_db)
 		printf("  database: position %" PRIu64 " (%s), integrity_check ok, "
 		       "foreign_key_check %" PRIu64 " rows\n",
 		       p->db_pos, db, p->fk_violations);
@@ -203,6 +218,7 @@ static json_t *point_json(const struct rv_verify_point *p, int64_t now_ms)
 	json_object_set_new(o, "restore_seconds", json_real(p->restore_seconds));
 	json_object_set_new(o, "seconds", json_real(p->seconds));
 	json_object_set_new(o, "fk_violations", json_integer((json_int_t)p->fk_violations));
+	json_object_set_new(o, "tables_checked", json_integer((json_int_t)p->tables_checked));
 	json_object_set_new(o, "ghost_schema", json_boolean(p->ghost_schema));
 	json_object_set_new(o, "posts", json_integer((json_int_t)p->posts));
 	json_object_set_new(o, "image_refs", json_integer((json_int_t)p->image_refs));
@@ -256,6 +272,8 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"versions", no_argument, NULL, OPT_VERSIONS},
 	    {"versions-at", required_argument, NULL, OPT_VERSIONS_AT},
+	    {"scratch-db", required_argument, NULL, OPT_SCRATCH_DB},
+	    {"db-password-file", required_argument, NULL, OPT_DB_PASSWORD_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -313,10 +331,18 @@ static int parse_args(int argc, char **argv, struct rv_verify_opts *o, struct ou
 			if ((rc = rv_restore_parse_time(optarg, &out->versions_at)))
 				return rc;
 			break;
+		case OPT_SCRATCH_DB:
+			out->scratch_db = optarg;
+			break;
+		case OPT_DB_PASSWORD_FILE:
+			out->db_password_file = optarg;
+			break;
 		default:
 			return rv_cli_bad_option("verify", argv[optind - 1]);
 		}
 	}
+	if (out->db_password_file && !out->scratch_db)
+		return rv_error(RV_EUSAGE, "--db-password-file goes with --scratch-db");
 	if (out->versions_at != RV_VERSIONS_NEWEST && !out->versions)
 		return rv_error(RV_EUSAGE, "--versions-at goes with --versions");
 	if (at && o->sample)
@@ -365,6 +391,7 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 {
 	struct rv_verify_opts o = {.at_ms = RV_RESTORE_LATEST, .point_done = point_done};
 	struct rv_verify_result res = {0};
+	struct rv_mysql_conf my = {0};
 	struct sigctx sc = {.done_fd = -1};
 	struct rv_config *cfg = NULL;
 	struct rv_store *s = NULL;
@@ -380,8 +407,23 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	}
 	if ((rc = parse_args(argc, argv, &o, &out)))
 		return rc;
-	if ((rc = rv_signals_open(&sc.sg)))
+	if (out.scratch_db) {
+		bool is_mysql;
+
+		if ((rc = rv_cli_db_mysql(out.scratch_db, out.db_password_file, &my, &is_mysql)))
+			return rc;
+		if (!is_mysql) {
+			rv_mysql_conf_release(&my);
+			return rv_error(RV_EUSAGE,
+					"--scratch-db wants mysql://USER@HOST[:PORT]/DB, not '%s'",
+					out.scratch_db);
+		}
+		o.scratch_mysql = &my;
+	}
+	if ((rc = rv_signals_open(&sc.sg))) {
+		rv_mysql_conf_release(&my);
 		return rc;
+	}
 	sc.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sig = sc.done_fd != -1 && pthread_create(&th, NULL, signal_thread, &sc) == 0;
 	if (!(rc = rv_cli_load_config(cli, false, &cfg)) &&
@@ -423,5 +465,6 @@ int rv_cmd_verify(struct rv_cli *cli, int argc, char **argv)
 	rv_verify_result_release(&res);
 	rv_store_free(s);
 	rv_config_free(cfg);
+	rv_mysql_conf_release(&my);
 	return rc;
 }

@@ -75,6 +75,7 @@ struct rv_dbtgt_size {
  * (verify). */
 struct rv_dbtgt_inspect {
 	uint64_t fk_violations; /* rows foreign_key_check reports (SQLite) */
+	uint64_t tables;	/* tables CHECK TABLE found OK (MySQL) */
 	bool app_schema;	/* Ghost's posts table is there */
 	uint64_t posts;		/* rows of it read */
 };
@@ -109,7 +110,8 @@ struct rv_dbtgt_ops {
 			    struct rv_dbtgt_size *out);
 	/* Read-only checks of the restored database `db`, and every text of
 	 * the application's posts to `fn` (may be NULL). */
-	int (*inspect)(const char *db, rv_dbtgt_text_fn fn, void *ud, struct rv_dbtgt_inspect *out);
+	int (*inspect)(const struct rv_dbtgt_follow_opts *o, rv_dbtgt_text_fn fn, void *ud,
+		       struct rv_dbtgt_inspect *out);
 	/* A follower of `o->target`, holding whatever point its own state
 	 * vouches for. */
 	int (*follow_open)(void **h, struct rv_store *st, const struct rv_dbtgt_follow_opts *o);
@@ -136,11 +138,15 @@ struct rv_dbtgt_ops {
 	 * the same server (db/mysql/follow.c), named in `dir`/database.txt. */
 	int (*save_aside)(const struct rv_dbtgt_follow_opts *o, const char *dir, const char *stamp,
 			  char *where, size_t n);
+	/* Remove a throw-away restore (verify's scratch database); NULL when
+	 * removing the scratch folder does it (SQLite). */
+	int (*drop)(const struct rv_dbtgt_follow_opts *o);
 };
 
 extern const struct rv_dbtgt_ops rv_dbtgt_sqlite;
-/* Restore (snapshot + binlog segments) and the follower; restore_size
- * and inspect are NULL (db/mysql/load.c). */
+/* Restore (snapshot + binlog segments), the follower, inspect and drop;
+ * restore_size is NULL: the database goes to a server, not to the
+ * scratch folder (db/mysql/load.c). */
 extern const struct rv_dbtgt_ops rv_dbtgt_mysql;
 
 /* The target a site's database is: MySQL when it has a server, SQLite

@@ -1,6 +1,7 @@
 /* verify.c - restore drills (see verify.h). */
 #include "engine/verify.h"
 #include "content/restore.h"
+#include "core/config.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -152,7 +153,7 @@ static int post_text(void *ud, const char *id, const char *column, const char *t
 	return rv_ghost_image_refs(text, n, image_ref, v);
 }
 
-static int check_db(struct vctx *v, const char *db, const char *root)
+static int check_db(struct vctx *v, const struct rv_dbtgt_follow_opts *fo, const char *root)
 {
 	struct rv_verify_point *vp = v->vp;
 	struct rv_dbtgt_inspect in;
@@ -162,7 +163,7 @@ static int check_db(struct vctx *v, const char *db, const char *root)
 	v->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->rootfd == -1)
 		return rv_error_errno(RV_EFAIL, errno, "open '%s'", root);
-	rc = v->db->inspect(db, post_text, v, &in);
+	rc = v->db->inspect(fo, post_text, v, &in);
 	close(v->rootfd);
 	v->rootfd = -1;
 	seen_reset(v, "");
@@ -171,6 +172,7 @@ static int check_db(struct vctx *v, const char *db, const char *root)
 	if (rc)
 		return rc;
 	vp->fk_violations = in.fk_violations;
+	vp->tables_checked = in.tables;
 	vp->ghost_schema = in.app_schema;
 	vp->posts = in.posts;
 	{
@@ -270,48 +272,74 @@ static int restore_point(struct vctx *v, const struct rv_restore_point *p)
 	struct rv_site_restore_result r = {0};
 	char *to = rv_asprintf("%s/content", v->dir);
 	char *db = rv_asprintf("%s/ghost.db", v->dir);
+	const struct rv_mysql_conf *my = v->db == &rv_dbtgt_mysql ? v->o->scratch_mysql : NULL;
+	const struct rv_dbtgt_follow_opts fo = {.target = my ? my->database : db, .mysql = my};
 	int64_t t0 = rv_mono_ms();
-	int rc;
+	int rc = 0;
 
 	so.to = to;
+	so.db_mysql = my;
 	if (vp->has_db)
-		so.db = db;
+		so.db = fo.target;
 	else
 		so.content_only = true;
+	/* A scratch database is created and dropped here: one that exists is
+	 * someone's (or a killed verify's), never dropped unasked. */
+	if (my && vp->has_db && v->db->exists(&fo)) {
+		rc = rv_error(RV_EUSAGE,
+			      "--scratch-db: database '%s' already exists on that server — "
+			      "verify creates and drops its scratch database itself: name one "
+			      "that does not exist (or drop this one if an earlier verify was "
+			      "killed)",
+			      my->database);
+		goto out;
+	}
 	rc = rv_site_restore(v->s, &so, &r);
 	vp->restore_seconds = (double)(rv_mono_ms() - t0) / 1000.0;
 	vp->bytes_read += r.content.bytes_downloaded + r.content.bytes_objects;
 	if (r.db)
 		vp->bytes_read += v->dbsize.download;
 	if (!rc && vp->has_db)
-		rc = check_db(v, db, to);
+		rc = check_db(v, &fo, to);
+	if (vp->has_db && v->db->drop) {
+		char *msg = rc ? rv_strdup(rv_errmsg()) : NULL;
+
+		if (v->db->drop(&fo))
+			rv_log(RV_LOG_WARN,
+			       "verify: cannot drop the scratch database — drop it by hand",
+			       "database", fo.target, "error", rv_errmsg(), NULL);
+		rv_error_clear();
+		if (msg)
+			rv_error(rc, "%s", msg);
+		free(msg);
+	}
 	rv_site_restore_result_release(&r);
+out:
 	free(to);
 	free(db);
 	return rc;
 }
 
-/* The drill restores the database into a scratch SQLite file: a MySQL
- * generation's database needs a scratch server, which verify cannot start
- * yet.  Refused as what it is (not supported), never reported as a point
- * that does not restore. */
-static int sqlite_only(struct rv_store *s, const char *dbgen)
+/* The drill restores the database into a scratch SQLite file, or a
+ * MySQL generation's into the scratch database --scratch-db names.
+ * Without one, refused as what it is (not supported here), never reported
+ * as a point that does not restore. */
+static int pick_db(struct vctx *v, const char *dbgen)
 {
 	struct rv_gen_meta meta = {0};
 	bool mysql = false;
 
-	if (!rv_gen_meta_read(s, dbgen, &meta))
+	if (!rv_gen_meta_read(v->s, dbgen, &meta))
 		mysql = meta.database && !strcmp(meta.database, "mysql");
 	rv_gen_meta_release(&meta);
 	rv_error_clear();
-	if (mysql)
-		return rv_error(
-		    RV_ENOTSUP,
-		    "generation %s holds a MySQL/MariaDB database: verify restores "
-		    "into a scratch SQLite file and cannot check it yet — drill it with "
-		    "`revenant restore --db mysql://USER@HOST/SCRATCH_DB` into a scratch "
-		    "database instead",
-		    dbgen);
+	v->db = rv_dbtgt_of(mysql ? v->o->scratch_mysql : NULL);
+	if (mysql && !v->o->scratch_mysql)
+		return rv_error(RV_ENOTSUP,
+				"generation %s holds a MySQL/MariaDB database: give verify a "
+				"scratch database to restore it into, --scratch-db "
+				"mysql://USER@HOST/SCRATCH_DB (it creates and drops it)",
+				dbgen);
 	return 0;
 }
 
@@ -335,7 +363,7 @@ static int verify_point(struct vctx *v, const char *gen)
 	}
 	memset(&v->dbsize, 0, sizeof(v->dbsize));
 	if (!rc && vp->has_db)
-		rc = sqlite_only(v->s, dbgen);
+		rc = pick_db(v, dbgen);
 	if (!rc) {
 		dir = rv_asprintf("%s/revenant-verify.XXXXXX", v->o->scratch);
 		/* A local failure, never the point's (not RV_ENOTFOUND). */
@@ -345,7 +373,7 @@ static int verify_point(struct vctx *v, const char *gen)
 					    errno, "cannot make a scratch folder in '%s'",
 					    v->o->scratch);
 	}
-	if (!rc && vp->has_db) {
+	if (!rc && vp->has_db && v->db->restore_size) {
 		rc = v->db->restore_size(v->s, dbgen, vp->db_pos, dir, &v->dbsize);
 		vp->bytes_read += v->dbsize.probed;
 	}

@@ -32,6 +32,8 @@
 #include "core/err.h"
 #include "format/layout.h"
 
+struct rv_mysql_conf;
+
 struct rv_store;
 struct rv_metrics;
 
@@ -48,6 +50,9 @@ struct rv_verify_opts {
 	unsigned sample; /* > 0: this many random points instead of at_ms */
 	/* The scratch folder's parent; NULL: $TMPDIR, else /tmp. */
 	const char *scratch;
+	/* A MySQL generation's database goes into this database, which
+	 * must not exist: created, checked and dropped (borrowed). */
+	const struct rv_mysql_conf *scratch_mysql;
 	unsigned jobs; /* parallel downloads; 0: 8 */
 	/* Called after each point (progress); may be NULL. */
 	void (*point_done)(void *ud, const struct rv_verify_point *p);
@@ -76,6 +81,7 @@ struct rv_verify_point {
 	double seconds;		/* the whole point, checks included */
 	/* The checks beyond restore's. */
 	uint64_t fk_violations;
+	uint64_t tables_checked; /* MySQL: CHECK TABLE said OK */
 	bool ghost_schema;
 	uint64_t posts, image_refs, images_missing;
 	struct rv_verify_missing missing[RV_VERIFY_MISSING_MAX];

@@ -9,6 +9,8 @@
 
 #define MARK "/content/images/"
 
+const char *const rv_ghost_post_columns[] = {"html", "feature_image", "mobiledoc", "lexical", NULL};
+
 /* Where a URL ends inside HTML, JSON, CSS or a srcset list. */
 static bool url_end(unsigned char c)
 {

@@ -17,6 +17,10 @@
  * skipped: they cannot name a file of the folder. */
 typedef int (*rv_ghost_ref_fn)(void *ud, const char *path);
 
+/* The columns of Ghost's posts table that may hold image references
+ * (Ghost 5), NULL-terminated. */
+extern const char *const rv_ghost_post_columns[];
+
 /* Every `/content/images/...` reference in `text` (n bytes, any of the
  * post's columns: HTML, JSON or a bare URL). */
 int rv_ghost_image_refs(const char *text, size_t n, rv_ghost_ref_fn fn, void *ud) RV_WARN_UNUSED;

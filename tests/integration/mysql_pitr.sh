@@ -103,11 +103,35 @@ rc=$?
 snaps=$(ls "$W"/store/generations/*/db/snapshot | wc -l)
 [ "$snaps" -ge 3 ] || fail "only $snaps snapshots with snapshot_interval 4s"
 echo "$snaps snapshots in the generation"
-# verify restores into a scratch SQLite file: a MySQL store's database is
-# refused as not supported (exit 1), never called unrestorable (exit 9).
+# verify: a MySQL generation's database needs --scratch-db (without it:
+# not supported, exit 1, never "unrestorable"); with it, restored into a
+# scratch database, CHECK TABLE, the posts read, the database dropped.
 "$REVENANT" -c "$W/r.yml" verify >"$W/verify.out" 2>&1
 rc=$?
-[ "$rc" = 1 ] || fail "verify of a MySQL store: exit $rc, not 1 ($(cat "$W/verify.out"))"
-grep -q "holds a MySQL/MariaDB database: verify restores into a scratch SQLite file" "$W/verify.out" ||
-	fail "verify of a MySQL store: $(cat "$W/verify.out")"
+[ "$rc" = 1 ] || fail "verify of a MySQL store without --scratch-db: exit $rc, not 1 ($(cat "$W/verify.out"))"
+grep -q "holds a MySQL/MariaDB database: give verify a scratch database" "$W/verify.out" ||
+	fail "verify without --scratch-db: $(cat "$W/verify.out")"
+SCRATCH="mysql://root@localhost/vscratch?socket=$MARIADB_SOCK"
+"$REVENANT" -c "$W/r.yml" verify --scratch-db "$SCRATCH" >"$W/verify.out" 2>&1 ||
+	fail "verify --scratch-db: exit $? ($(cat "$W/verify.out"))"
+grep -Eq "CHECK TABLE ok on [5-9] tables" "$W/verify.out" || fail "verify's tables: $(cat "$W/verify.out")"
+grep -Eq "posts: [1-9][0-9]*, 0 image references" "$W/verify.out" || fail "verify's posts: $(cat "$W/verify.out")"
+[ -z "$(mariadb_sql "SHOW DATABASES LIKE 'vscratch'")" ] || fail "verify left its scratch database"
+cp "$W/verify.out" "$W/verify.ok"
+mariadb_sql "CREATE DATABASE vscratch" || fail "create vscratch"
+"$REVENANT" -c "$W/r.yml" verify --scratch-db "$SCRATCH" >"$W/verify.out" 2>&1
+rc=$?
+[ "$rc" = 2 ] || fail "verify into an existing database: exit $rc, not 2"
+grep -q "database 'vscratch' already exists" "$W/verify.out" || fail "verify into an existing database: $(cat "$W/verify.out")"
+[ -n "$(mariadb_sql "SHOW DATABASES LIKE 'vscratch'")" ] || fail "verify dropped a database it did not create"
+mariadb_sql "DROP DATABASE vscratch"
+seg=$(find "$W"/store/generations/*/db/log -type f | sort | tail -1)
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x40; open(p,"wb").write(b)' "$seg"
+"$REVENANT" -c "$W/r.yml" verify --scratch-db "$SCRATCH" >"$W/verify.out" 2>&1
+rc=$?
+[ "$rc" = 9 ] || fail "verify of a damaged segment: exit $rc, not 9 ($(cat "$W/verify.out"))"
+grep -qF "$(basename "$seg")" "$W/verify.out" || fail "verify does not name the damaged segment: $(cat "$W/verify.out")"
+[ -z "$(mariadb_sql "SHOW DATABASES LIKE 'vscratch'")" ] || fail "a failed verify left its scratch database"
+grep -h "CHECK TABLE\|posts:\|restored in" "$W/verify.ok"
+echo "verify: ok, then the damaged segment found"
 echo "PASS ($(($(date +%s) - T0)) s)"

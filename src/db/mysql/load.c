@@ -529,4 +529,6 @@ const struct rv_dbtgt_ops rv_dbtgt_mysql = {
     .is_ghosts = rv_mysql_is_ghosts,
     .exists = rv_mysql_exists,
     .save_aside = rv_mysql_save_aside,
+    .inspect = rv_mysql_inspect,
+    .drop = rv_mysql_drop,
 };

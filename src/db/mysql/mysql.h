@@ -178,6 +178,13 @@ bool rv_mysql_follow_at(const void *h, struct rv_dbtgt_point *p);
 int rv_mysql_follow_go(void *h, const char *gen, uint64_t pos) RV_WARN_UNUSED;
 int rv_mysql_follow_promote(void *h) RV_WARN_UNUSED;
 bool rv_mysql_is_ghosts(const struct rv_dbtgt_follow_opts *o);
+/* inspect.c: target.h's inspect and drop (o->target: the database). */
+struct rv_dbtgt_inspect;
+int rv_mysql_inspect(const struct rv_dbtgt_follow_opts *o,
+		     int (*fn)(void *ud, const char *id, const char *column, const char *text,
+			       size_t n),
+		     void *ud, struct rv_dbtgt_inspect *out) RV_WARN_UNUSED;
+int rv_mysql_drop(const struct rv_dbtgt_follow_opts *o) RV_WARN_UNUSED;
 bool rv_mysql_exists(const struct rv_dbtgt_follow_opts *o);
 int rv_mysql_save_aside(const struct rv_dbtgt_follow_opts *o, const char *dir, const char *stamp,
 			char *where, size_t n) RV_WARN_UNUSED;

@@ -5,14 +5,11 @@
 #include "core/util.h"
 #include "db/sqlite/sqlite.h"
 #include "db/target.h"
+#include "ghost/refs.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-
-/* The columns of Ghost's posts table that hold image references
- * (Ghost 5: html, feature_image, mobiledoc, lexical). */
-static const char *const post_columns[] = {"html", "feature_image", "mobiledoc", "lexical", NULL};
 
 static int db_fail(sqlite3 *db, const char *path, const char *what)
 {
@@ -34,12 +31,12 @@ static int count_fk(sqlite3 *db, const char *path, uint64_t *n)
 	return src == SQLITE_DONE ? 0 : db_fail(db, path, "foreign_key_check");
 }
 
-/* Which of post_columns the posts table has, as a SELECT list; false when
+/* Which of rv_ghost_post_columns the posts table has, as a SELECT list; false when
  * there is no posts table with an id. */
 static int post_query(sqlite3 *db, const char *path, char *sql, size_t n, bool *found)
 {
 	sqlite3_stmt *q = NULL;
-	bool have[sizeof(post_columns) / sizeof(post_columns[0])] = {false};
+	bool have[8] = {false}; /* more than rv_ghost_post_columns names */
 	bool id = false, any = false;
 	size_t len;
 	int src;
@@ -54,8 +51,8 @@ static int post_query(sqlite3 *db, const char *path, char *sql, size_t n, bool *
 		if (!c)
 			continue;
 		id |= !strcmp(c, "id");
-		for (size_t i = 0; post_columns[i]; i++)
-			if (!strcmp(c, post_columns[i]))
+		for (size_t i = 0; rv_ghost_post_columns[i]; i++)
+			if (!strcmp(c, rv_ghost_post_columns[i]))
 				have[i] = any = true;
 	}
 	sqlite3_finalize(q);
@@ -64,9 +61,9 @@ static int post_query(sqlite3 *db, const char *path, char *sql, size_t n, bool *
 	if (!id || !any)
 		return 0;
 	len = (size_t)snprintf(sql, n, "SELECT id");
-	for (size_t i = 0; post_columns[i]; i++)
+	for (size_t i = 0; rv_ghost_post_columns[i]; i++)
 		len += (size_t)snprintf(sql + len, n - len, ", %s",
-					have[i] ? post_columns[i] : "NULL");
+					have[i] ? rv_ghost_post_columns[i] : "NULL");
 	snprintf(sql + len, n - len, " FROM posts");
 	*found = true;
 	return 0;
@@ -87,11 +84,11 @@ static int read_posts(sqlite3 *db, const char *path, rv_dbtgt_text_fn fn, void *
 		const char *id = (const char *)sqlite3_column_text(q, 0);
 
 		out->posts++;
-		for (int i = 0; !rc && fn && post_columns[i]; i++) {
+		for (int i = 0; !rc && fn && rv_ghost_post_columns[i]; i++) {
 			const char *t = (const char *)sqlite3_column_text(q, i + 1);
 
 			if (t)
-				rc = fn(ud, id ? id : "?", post_columns[i], t,
+				rc = fn(ud, id ? id : "?", rv_ghost_post_columns[i], t,
 					(size_t)sqlite3_column_bytes(q, i + 1));
 		}
 	}
@@ -101,8 +98,10 @@ static int read_posts(sqlite3 *db, const char *path, rv_dbtgt_text_fn fn, void *
 	return rc;
 }
 
-int rv_sqlite_inspect(const char *path, rv_dbtgt_text_fn fn, void *ud, struct rv_dbtgt_inspect *out)
+int rv_sqlite_inspect(const struct rv_dbtgt_follow_opts *o, rv_dbtgt_text_fn fn, void *ud,
+		      struct rv_dbtgt_inspect *out)
 {
+	const char *path = o->target;
 	sqlite3 *db = NULL;
 	int rc;
 

@@ -144,7 +144,8 @@ int rv_sqlite_restore_size(struct rv_store *st, const char *gen, uint64_t pos, c
  * table's html, feature_image, mobiledoc and lexical (those it has) to
  * `fn`, on a read-only connection. */
 struct rv_dbtgt_inspect;
-int rv_sqlite_inspect(const char *path,
+struct rv_dbtgt_follow_opts;
+int rv_sqlite_inspect(const struct rv_dbtgt_follow_opts *o,
 		      int (*fn)(void *ud, const char *id, const char *column, const char *text,
 				size_t n),
 		      void *ud, struct rv_dbtgt_inspect *out) RV_WARN_UNUSED;

@@ -276,7 +276,8 @@ static void test_size_and_inspect(void **state)
 			 RV_ENOTFOUND);
 
 	/* the posts' texts (html only: the other columns are missing) */
-	assert_int_equal(ops->inspect(a, text_fn, &t, &in), 0);
+	assert_int_equal(
+	    ops->inspect(&(struct rv_dbtgt_follow_opts){.target = a}, text_fn, &t, &in), 0);
 	assert_true(in.app_schema);
 	assert_int_equal(in.posts, 2);
 	assert_int_equal(in.fk_violations, 0);
@@ -289,11 +290,13 @@ static void test_size_and_inspect(void **state)
 		"CREATE TABLE posts_tags(id TEXT, tag_id TEXT REFERENCES tags(id));"
 		"INSERT INTO posts_tags VALUES ('x', 'gone')");
 	sqlite3_close(c);
-	assert_int_equal(ops->inspect(b, text_fn, &t, &in), 0);
+	assert_int_equal(
+	    ops->inspect(&(struct rv_dbtgt_follow_opts){.target = b}, text_fn, &t, &in), 0);
 	assert_false(in.app_schema);
 	assert_int_equal(in.fk_violations, 1);
 	/* not a database */
-	assert_int_equal(ops->inspect(fx->src, NULL, NULL, &in), 0);
+	assert_int_equal(
+	    ops->inspect(&(struct rv_dbtgt_follow_opts){.target = fx->src}, NULL, NULL, &in), 0);
 	snprintf(b, sizeof(b), "%s/junk.db", fx->dir);
 	{
 		FILE *f = fopen(b, "w");
@@ -302,7 +305,8 @@ static void test_size_and_inspect(void **state)
 		fputs("this is not a database, and long enough to look like a header.......\n", f);
 		fclose(f);
 	}
-	assert_int_equal(ops->inspect(b, NULL, NULL, &in), RV_ECORRUPT);
+	assert_int_equal(ops->inspect(&(struct rv_dbtgt_follow_opts){.target = b}, NULL, NULL, &in),
+			 RV_ECORRUPT);
 }
 
 int main(void)
