@@ -80,7 +80,8 @@ struct rv_mysql_stream {
 	const struct rv_mysql_conf *c;
 	uint32_t server_id;
 	char gen[RV_GEN_ID_LEN];
-	bool mysql; /* MySQL 8: the dump starts at a file and offset, not a GTID */
+	bool mysql;	   /* MySQL 8: the dump starts at a file and offset, not a GTID */
+	bool maria_server; /* that, on a MariaDB server (the test hook) */
 	pthread_t th;
 	bool started;
 	atomic_bool stop;
@@ -440,7 +441,15 @@ static int open_mysql(struct rv_mysql_stream *s, MYSQL *m, const char *file, uin
 		return rv_error(RV_EPRECOND,
 				"mysql binlog stream from %s: no binlog file to start from", where);
 	}
-	rc = rv_mysql_value(m, "SELECT @@server_uuid", &uuid);
+	/* A MariaDB server here is the test hook (rv_mysql_stream_start):
+	 * it has no server_uuid, and sends its GTID events only to a
+	 * replica that says it understands them. */
+	rc = rv_mysql_value(m,
+			    s->maria_server ? "SELECT CONCAT('server_id ', @@server_id)"
+					    : "SELECT @@server_uuid",
+			    &uuid);
+	if (!rc && s->maria_server)
+		rc = rv_mysql_exec(m, "mysql binlog stream", "SET @mariadb_slave_capability=4");
 	if (!rc && *s->uuid && strcmp(s->uuid, rv_buf_str(&uuid)))
 		rc = rv_error(RV_EPRECOND,
 			      "the server at %s is another one (server_uuid %s, was %s): its "
@@ -699,7 +708,21 @@ int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_co
 		return rc;
 	}
 	s->mysql = !mariadb;
-	if ((rc = gtid_parse(mariadb ? from->gtid : "", &s->committed))) {
+	{
+		/* Test hook: MariaDB streamed the way MySQL 8 is (by file and
+		 * offset), so that path runs against a real server here. */
+		const char *h = getenv("REVENANT_MYSQL_DUMP");
+
+		if (mariadb && h && !strcmp(h, "position")) {
+			s->mysql = true;
+			s->maria_server = true;
+			rv_log(RV_LOG_WARN,
+			       "mysql: REVENANT_MYSQL_DUMP=position: streaming MariaDB by binlog "
+			       "file and offset (a test hook)",
+			       NULL);
+		}
+	}
+	if ((rc = gtid_parse(s->mysql ? "" : from->gtid, &s->committed))) {
 		rv_mysql_stream_free(s);
 		return rc;
 	}
@@ -796,10 +819,10 @@ struct seal {
 	char last[64];	  /* MySQL: the last transaction's GTID */
 };
 
-static bool is_trx_start(const struct rv_mysql_stream *s, unsigned type)
+static bool is_trx_start(unsigned type)
 {
-	return s->mysql ? type == RV_MYEV_T_MYSQL_GTID || type == RV_MYEV_T_MYSQL_ANON_GTID
-			: type == RV_MYEV_T_MARIADB_GTID;
+	return type == RV_MYEV_T_MYSQL_GTID || type == RV_MYEV_T_MYSQL_ANON_GTID ||
+	       type == RV_MYEV_T_MARIADB_GTID;
 }
 
 /* Binlog coordinates in order: the files' numeric suffixes (of one
@@ -822,6 +845,7 @@ static bool inside(const struct rv_mysql_stream *s, const unsigned char *e, size
 {
 	if (!s->mysql)
 		return gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR));
+	(void)e;
 	return coord_cmp(file, (uint64_t)le32(e + 13) - n, lim->file, lim->fpos) < 0;
 }
 
@@ -867,17 +891,19 @@ static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 
 			char tag_s[80] = "";
 
-			if (is_trx_start(s, e[4])) {
-				if (n < EV_HDR + (s->mysql ? 25 : 13))
+			if (is_trx_start(e[4])) {
+				bool maria = e[4] == RV_MYEV_T_MARIADB_GTID;
+
+				if (n < EV_HDR + (maria ? 13 : 25))
 					return rv_error(RV_EFAIL, "mysql: short GTID event");
 				if (lim && !inside(s, e, n, z->file, lim)) {
 					z->end = off;
 					break;
 				}
 				z->groups++;
-				if (!s->mysql) {
-					snprintf(tag_s, sizeof(tag_s),
-						 "gtid:%" PRIu32 "-%" PRIu32 "-%" PRIu64,
+				if (maria) {
+					snprintf(z->last, sizeof(z->last),
+						 "%" PRIu32 "-%" PRIu32 "-%" PRIu64,
 						 le32(e + EV_HDR + 8), le32(e + 5),
 						 le64(e + EV_HDR));
 				} else if (e[4] == RV_MYEV_T_MYSQL_ANON_GTID) {
@@ -889,8 +915,7 @@ static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 					snprintf(z->last, sizeof(z->last), "%s:%" PRIu64, sid,
 						 le64(e + EV_HDR + 17));
 				}
-				if (s->mysql)
-					snprintf(tag_s, sizeof(tag_s), "gtid:%s", z->last);
+				snprintf(tag_s, sizeof(tag_s), "gtid:%s", z->last);
 			}
 			z->log_pos = le32(e + 13);
 			if (w)
