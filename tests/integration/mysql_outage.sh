@@ -4,12 +4,14 @@
 # with the Ghost-shaped writer (mysql_tool write, 100 txn/s) replicated
 # into s3rver (tests/lib/s3rver.sh); s3rver is killed for 45 s (a real
 # network failure: connection refused) and started again on the same port
-# with its data.  Meanwhile the binlog rotates (FLUSH BINARY LOGS).
+# with its data.  Meanwhile the binlog rotates (FLUSH BINARY LOGS) and the
+# older files are purged.
 #   - while the store is down: a clear log line ("database ship failed,
 #     will retry" naming the store error), /healthz 503, /metrics counts
 #     the store errors, replicate keeps running and keeps its binlog
 #     position (the reader thread spools what arrives: no new
-#     generation — the binlog purged meanwhile is mysql_replicate's case);
+#     generation even though the older binlogs were purged; purged past
+#     revenant's own position is mysql_replicate's case);
 #   - after the restart the recovery points advance again
 #     (revenant_db_position_frames grows, the newest point's position
 #     passes the outage), still one generation;
@@ -84,6 +86,11 @@ step "s3rver killed for 45 s"
 s3rver_stop KILL
 sleep 15
 mariadb_sql "FLUSH BINARY LOGS" || fail "flush binary logs"
+# Binlogs purged meanwhile do not matter: the stream keeps reading (into
+# its spool), so its place in the binlog stays current.
+cur=$(mariadb_sql "SHOW MASTER STATUS" | cut -f1)
+mariadb_sql "PURGE BINARY LOGS TO '$cur'" || fail "purge binary logs"
+echo "binlog rotated and purged to $cur while the store is down"
 sleep 15
 kill -0 "$RP" || fail "replicate exited while the store was down"
 grep 'database ship failed, will retry' "$W/r.log" | head -1 | grep -q . ||
