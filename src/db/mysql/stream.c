@@ -377,8 +377,11 @@ static int on_event(struct rv_mysql_stream *s, const unsigned char *p, size_t n)
 			s->open.fpos = e.log_pos;
 		return spool_append(s, (uint32_t)n, p, n);
 	case RV_MYSTEP_OUTSIDE:
-		/* GTID lists, previous GTIDs, checkpoints, heartbeats */
-		if (s->mysql && e.log_pos && !(e.flags & 0x20 /* LOG_EVENT_ARTIFICIAL_F */))
+		/* GTID lists, previous GTIDs, checkpoints, heartbeats; only
+		 * events of the file move the resume point (a heartbeat only
+		 * says where the server is). */
+		if (s->mysql && e.log_pos && e.kind != RV_MYEV_HEARTBEAT &&
+		    !(e.flags & 0x20 /* LOG_EVENT_ARTIFICIAL_F */))
 			idle_at(s, NULL, e.log_pos);
 		return 0;
 	case RV_MYSTEP_INSIDE:
@@ -845,7 +848,6 @@ static bool inside(const struct rv_mysql_stream *s, const unsigned char *e, size
 {
 	if (!s->mysql)
 		return gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR));
-	(void)e;
 	return coord_cmp(file, (uint64_t)le32(e + 13) - n, lim->file, lim->fpos) < 0;
 }
 
