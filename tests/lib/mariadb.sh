@@ -14,6 +14,7 @@
 #   mariadb_restart [OPTION…]       # stop, then start on the same datadir and port
 #                                   # with other server options (e.g. --skip-log-bin)
 #   mariadb_rv_config FILE DIR SYNC [SNAP]  # a revenant.yml replicating its database "ghost"
+#                                   # (MARIADB_RV_STORE…: another store)
 #   mariadb_stop / mariadb_cleanup
 #
 # Server options given to start/restart are added to the defaults (the last
@@ -138,15 +139,18 @@ mariadb_stop() {
 # mariadb_rv_config FILE DIR SYNC_INTERVAL [SNAPSHOT_INTERVAL]: a
 # revenant.yml (site dc) replicating database "ghost" of the server
 # mariadb_start started (root over its socket) and DIR/content into the
-# folder store DIR/store.
+# folder store DIR/store.  MARIADB_RV_STORE (a store URL) and
+# MARIADB_RV_STORE_OPTS (YAML lines under store:, e.g. its s3: block)
+# point it elsewhere; MARIADB_RV_METRICS is metrics.listen (default off).
 mariadb_rv_config() {
 	cat >"$1" <<YML
 site: dc
 sync_interval: $3
 store:
-  url: "file://$2/store"
+  url: "${MARIADB_RV_STORE:-file://$2/store}"
+${MARIADB_RV_STORE_OPTS:-}
 metrics:
-  listen: off
+  listen: ${MARIADB_RV_METRICS:-off}
 content:
   path: $2/content
 database:

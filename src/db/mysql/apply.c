@@ -114,7 +114,8 @@ struct applier {
 	uint64_t map_ids[FOREIGN_MAX];
 	unsigned nmaps;
 	bool in_txn, standalone;
-	bool standby; /* the position goes to the standby's state table */
+	bool await_begin; /* MySQL: a GTID event, "BEGIN" (or one DDL) next */
+	bool standby;	  /* the position goes to the standby's state table */
 	/* Transactions before this position are in the database already (a
 	 * standby stopped inside a segment): read, counted, not applied. */
 	uint64_t skip_to;
@@ -387,16 +388,31 @@ static int query_event(struct applier *a, const unsigned char *p, size_t n)
 		const char *db = (const char *)st + stl;
 
 		if (a->pos < a->skip_to) {
-			bool end = (tl == 6 && !strncasecmp(text, "COMMIT", 6)) ||
-				   (tl == 8 && !strncasecmp(text, "ROLLBACK", 8)) ||
-				   (a->standalone && !(tl == 5 && !strncasecmp(text, "BEGIN", 5)));
+			bool end;
+
+			if (tl == 5 && !strncasecmp(text, "BEGIN", 5))
+				a->standalone = false; /* MySQL: a transaction after all */
+			end = (tl == 6 && !strncasecmp(text, "COMMIT", 6)) ||
+			      (tl == 8 && !strncasecmp(text, "ROLLBACK", 8)) ||
+			      (a->standalone && !(tl == 5 && !strncasecmp(text, "BEGIN", 5)));
 
 			if (end)
 				a->pos++;
 			return 0;
 		}
-		if (tl == 5 && !strncasecmp(text, "BEGIN", 5))
+		if (tl == 5 && !strncasecmp(text, "BEGIN", 5)) {
+			/* MySQL's transactions: the GTID event, then "BEGIN"
+			 * (MariaDB's GTID event stands for it). */
+			if (!a->await_begin)
+				return 0;
+			a->await_begin = false;
+			a->standalone = false;
+			if ((rc = run(a, "begin", "BEGIN", 5)))
+				return rc;
+			a->in_txn = true;
 			return 0;
+		}
+		a->await_begin = false;
 		if (tl == 6 && !strncasecmp(text, "COMMIT", 6))
 			return end_group(a, true);
 		if (tl == 8 && !strncasecmp(text, "ROLLBACK", 8))
@@ -503,6 +519,8 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 	if (a->pos < a->skip_to) {
 		if (t == EV_GTID && n >= EV_HDR + 13)
 			a->standalone = p[EV_HDR + 12] & 1;
+		else if (t == RV_MYEV_T_MYSQL_GTID || t == RV_MYEV_T_MYSQL_ANON_GTID)
+			a->standalone = true; /* until a "BEGIN" */
 		else if (t == EV_XID)
 			a->pos++;
 		else if (t == EV_QUERY)
@@ -523,6 +541,20 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 				return rc;
 			a->in_txn = true;
 		}
+		return 0;
+	}
+	if (t == RV_MYEV_T_MYSQL_GTID || t == RV_MYEV_T_MYSQL_ANON_GTID) {
+		/* MySQL 8 (built to its documentation): "BEGIN" follows, or
+		 * the one statement of a DDL. */
+		if (n < EV_HDR + 25)
+			return rv_error(RV_ECORRUPT, "mysql restore: '%s': a short GTID event",
+					a->key);
+		if (a->in_txn && (rc = end_group(a, false)))
+			return rc;
+		a->standalone = true;
+		a->await_begin = true;
+		stmt_end(a);
+		a->blen = 0;
 		return 0;
 	}
 	if (t == EV_QUERY)
@@ -563,11 +595,11 @@ static int on_event(struct applier *a, const unsigned char *p, size_t n)
 	}
 	if (t == EV_XID)
 		return end_group(a, true);
-	/* Annotations (160) and the context events of statement-based
+	/* Annotations (160, MySQL's Rows_query 29) and the context events of statement-based
 	 * logging (intvar 5, rand 13, user var 14) carry nothing a ROW
 	 * binlog needs.  Anything else (compressed queries, LOAD DATA,
 	 * XA, incidents...) would be lost in silence: refuse it. */
-	if (t == 160 || t == 5 || t == 13 || t == 14)
+	if (t == 160 || t == 5 || t == 13 || t == 14 || t == 29)
 		return 0;
 	return rv_error(RV_ENOTSUP,
 			"mysql restore: '%s' holds a binlog event of type %u that revenant cannot "

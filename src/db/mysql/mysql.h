@@ -1,7 +1,7 @@
 /* mysql.h - MySQL 8 / MariaDB through Connector/C (libmariadb): the
  * connection every part of src/db/mysql/ opens, the server checks of
  * `config check`, and the snapshot and restore of a database (the binlog
- * stream is not built yet: issue 11).
+ * stream: stream.c and event.c).
  *
  * What differs between the two servers stays in this folder: the snapshot
  * position (MariaDB's binlog_snapshot_* status without a lock; elsewhere a
@@ -118,7 +118,9 @@ int rv_mysql_load_ex(const struct rv_mysql_conf *c, struct rv_store *st, const c
  * end and wakes an eventfd.  ship puts the committed transactions into
  * the store as one log segment (docs/FORMAT.md, "Database objects
  * (MySQL)").  Positions count transactions shipped in the generation.
- * MariaDB only (MySQL 8's GTID stream is not in the 3.3 API). */
+ * MariaDB from a GTID position; MySQL 8 (built to its documentation
+ * only) from a binlog file and offset, its transactions found by
+ * event.c. */
 struct rv_mysql_stream;
 
 struct rv_mysql_stream_ship {
@@ -128,22 +130,108 @@ struct rv_mysql_stream_ship {
 	char reason[200];
 };
 
-/* Start streaming after GTID position `gtid` ("" none: from the first
- * binlog); `pos` is revenant's position there. */
+/* Start streaming from the snapshot position `from`: MariaDB after its
+ * GTID position (`from->gtid`, "" none: from the first binlog); MySQL 8
+ * (`mariadb` false) at its binlog file and offset, resumed after a
+ * reconnect at the file and offset after the last complete transaction.
+ * `pos` is revenant's position there. */
 int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_conf *c,
-			  uint32_t server_id, const char *gen, const char *gtid,
-			  uint64_t pos) RV_WARN_UNUSED;
+			  uint32_t server_id, const char *gen, bool mariadb,
+			  const struct rv_mysql_snap_pos *from, uint64_t pos) RV_WARN_UNUSED;
 void rv_mysql_stream_free(struct rv_mysql_stream *s);
-/* Ship every committed transaction; with `limit` (a GTID position) only
- * those inside it, after waiting (up to `wait_ms`) for the stream to
+/* Ship every committed transaction; with `limit` (a later snapshot's
+ * position: its GTID on MariaDB, its file and offset on MySQL) only
+ * those before it, after waiting (up to `wait_ms`) for the stream to
  * reach it.  RV_EPRECOND with new_generation set when the stream cannot
  * continue. */
-int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const char *limit,
-			 int wait_ms, struct rv_mysql_stream_ship *res) RV_WARN_UNUSED;
+int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st,
+			 const struct rv_mysql_snap_pos *limit, int wait_ms,
+			 struct rv_mysql_stream_ship *res) RV_WARN_UNUSED;
 uint64_t rv_mysql_stream_pos(const struct rv_mysql_stream *s);
 int rv_mysql_stream_fd(const struct rv_mysql_stream *s);
 /* 1 when transactions were committed since the last call, else 0. */
 int rv_mysql_stream_changes(struct rv_mysql_stream *s);
+
+/* ---- binlog events (event.c) ----
+ *
+ * One event's bytes (19-byte header first, the CRC-32 footer included)
+ * read by the layouts MySQL's and MariaDB's documentation give (event.c
+ * names them): the header, the footer checked, and what the stream needs
+ * of the bodies. */
+enum {
+	RV_MYEV_T_QUERY = 2,
+	RV_MYEV_T_STOP = 3,
+	RV_MYEV_T_ROTATE = 4,
+	RV_MYEV_T_FDE = 15,
+	RV_MYEV_T_XID = 16,
+	RV_MYEV_T_HEARTBEAT = 27,
+	RV_MYEV_T_MYSQL_GTID = 33,
+	RV_MYEV_T_MYSQL_ANON_GTID = 34,
+	RV_MYEV_T_PREVIOUS_GTIDS = 35,
+	RV_MYEV_T_PAYLOAD = 40,
+	RV_MYEV_T_HEARTBEAT_V2 = 41,
+	RV_MYEV_T_MYSQL_TAGGED_GTID = 42,
+	RV_MYEV_T_MARIADB_CHECKPOINT = 161,
+	RV_MYEV_T_MARIADB_GTID = 162,
+	RV_MYEV_T_MARIADB_GTID_LIST = 163,
+};
+
+enum rv_mysql_ev_kind {
+	RV_MYEV_OTHER,	   /* an event inside a transaction (rows, table map, ...) */
+	RV_MYEV_FDE,	   /* Format_description */
+	RV_MYEV_ROTATE,	   /* the next file (artificial at a dump's start) */
+	RV_MYEV_TRX_START, /* MariaDB GTID, MySQL GTID or anonymous GTID */
+	RV_MYEV_QUERY,
+	RV_MYEV_XID,
+	RV_MYEV_HEARTBEAT, /* 27, or MySQL 8.0.26+'s v2 (41) */
+	RV_MYEV_SKIP,	   /* outside transactions: previous GTIDs, GTID lists, stop */
+	RV_MYEV_REFUSED,   /* compressed transactions, tagged GTIDs */
+};
+
+/* Whether events carry the CRC-32 footer: the last Format_description
+ * says; before one, a footer is recognised by checking. */
+enum rv_mysql_crc { RV_MYSQL_CRC_UNKNOWN, RV_MYSQL_CRC_OFF, RV_MYSQL_CRC_ON };
+
+struct rv_mysql_ev {
+	unsigned type;
+	uint32_t when, server_id, len, log_pos; /* log_pos: the event's end in its file */
+	uint16_t flags;
+	enum rv_mysql_ev_kind kind;
+	bool fde_crc;	       /* FDE: its checksum_alg is CRC32 */
+	bool mysql_gtid;       /* TRX_START from MySQL: "BEGIN" follows unless DDL */
+	bool anonymous;	       /* MySQL's ANONYMOUS_GTID (gtid_mode OFF) */
+	unsigned char sid[16]; /* MySQL: the source UUID */
+	uint64_t gno;	       /* MySQL: the transaction number */
+	bool standalone;       /* MariaDB: FL_STANDALONE (no XID/COMMIT follows) */
+	uint32_t domain;       /* MariaDB */
+	uint64_t seq;	       /* MariaDB */
+	uint64_t rotate_pos;   /* ROTATE: the position in the next file */
+	const char *name;      /* ROTATE: the next file; HEARTBEAT (27): the current */
+	size_t name_len;
+	const char *db, *stmt; /* QUERY (pointers into the event) */
+	size_t db_len, stmt_len;
+};
+
+/* RV_ECORRUPT: a length that disagrees with the header, a body too short
+ * for its type, a failed CRC-32; RV_ENOTSUP: a Transaction_payload (40)
+ * or tagged GTID (42) event, with the message saying what to change. */
+int rv_mysql_ev_parse(const unsigned char *p, size_t n, enum rv_mysql_crc crc,
+		      struct rv_mysql_ev *out) RV_WARN_UNUSED;
+/* A Query "BEGIN"; an XID or a Query "COMMIT"/"ROLLBACK". */
+bool rv_mysql_ev_is_begin(const struct rv_mysql_ev *e);
+bool rv_mysql_ev_is_end(const struct rv_mysql_ev *e);
+/* Transaction boundaries, the same for both servers: a transaction
+ * starts at a GTID event (MariaDB's, MySQL's, MySQL's anonymous) and ends
+ * at its XID, a Query "COMMIT"/"ROLLBACK", or its one statement (MariaDB:
+ * FL_STANDALONE; MySQL: a GTID event not followed by "BEGIN", i.e. DDL).
+ * START also when one was open (it never ended: the caller drops it). */
+enum rv_mysql_step { RV_MYSTEP_OUTSIDE, RV_MYSTEP_START, RV_MYSTEP_INSIDE, RV_MYSTEP_END };
+struct rv_mysql_trx {
+	bool in, await_begin, standalone;
+};
+enum rv_mysql_step rv_mysql_trx_step(struct rv_mysql_trx *t, const struct rv_mysql_ev *e);
+/* A MySQL SID as its UUID text (36 characters and a NUL). */
+void rv_mysql_sid_fmt(const unsigned char sid[16], char out[37]);
 
 /* ---- applying segments (apply.c) ---- */
 

@@ -1,10 +1,11 @@
 /* source.c - MySQL/MariaDB as a database source (db/source.h), the
  * second implementation beside db/sqlite/: the snapshot (snapshot.c) at
  * the generation's start starts the binlog stream (stream.c) from its
- * GTID; ship puts the transactions received since into the store as one
- * log segment; a later snapshot is cut at exactly a shipped position (the
- * stream ships up to the snapshot's GTID first, and that is its
- * position).  The stream's eventfd wakes the engine at each commit. */
+ * position (MariaDB: its GTID; MySQL 8: its binlog file and offset,
+ * built to MySQL's documentation only — docs/ARCHITECTURE.md); ship puts the transactions received
+ * since into the store as one log segment; a later snapshot is cut at exactly a shipped position
+ * (the stream ships up to the snapshot's GTID first, and that is its position).  The stream's
+ * eventfd wakes the engine at each commit. */
 #include "db/source.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -13,6 +14,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* How long a later snapshot waits for the stream to reach its GTID. */
 #define SNAP_WAIT_MS 30000
@@ -22,9 +24,29 @@ struct mysql_src {
 	char gen[RV_GEN_ID_LEN];
 	char site[64];
 	uint64_t size;
+	bool mariadb;			/* else MySQL 8: the stream by file/offset */
 	struct rv_mysql_stream *stream; /* NULL before the first snapshot */
 	struct rv_store *st;		/* the snapshot's store, for the cut */
 };
+
+/* MySQL 8: what the stream cannot read, refused before anything is
+ * written.  binlog_transaction_compression (8.0.20+) puts a
+ * transaction's events inside one compressed Transaction_payload event;
+ * an older server has no such variable. */
+static int mysql_refusals(MYSQL *m)
+{
+	struct rv_buf v = RV_BUF_INIT(15);
+	int rc = rv_mysql_value(m, "SELECT @@global.binlog_transaction_compression", &v);
+	bool on = !rc && (!strcmp(rv_buf_str(&v), "1") || !strcasecmp(rv_buf_str(&v), "ON"));
+
+	rv_buf_release(&v);
+	if (on)
+		return rv_error(RV_ENOTSUP,
+				"mysql source: binlog_transaction_compression is ON; revenant "
+				"cannot read compressed transactions (Transaction_payload events) "
+				"— SET PERSIST binlog_transaction_compression=OFF");
+	return 0;
+}
 
 static int src_open(void **h, const struct rv_dbsrc_opts *o)
 {
@@ -39,14 +61,13 @@ static int src_open(void **h, const struct rv_dbsrc_opts *o)
 		return rv_error(RV_EUSAGE, "mysql source: bad generation '%s'", o->gen);
 	if ((rc = rv_mysql_connect(&m, o->mysql, NULL)))
 		return rc;
-	if (!rv_mysql_is_mariadb(m)) {
+	if (!rv_mysql_is_mariadb(m) && (rc = mysql_refusals(m))) {
 		mysql_close(m);
-		return rv_error(RV_ENOTSUP,
-				"mysql source: the binlog stream is built for MariaDB only "
-				"(Connector/C 3.3 has no GTID dump for MySQL 8)");
+		return rc;
 	}
-	mysql_close(m);
 	s = rv_calloc(1, sizeof(*s));
+	s->mariadb = rv_mysql_is_mariadb(m);
+	mysql_close(m);
 	s->c = o->mysql;
 	memcpy(s->gen, o->gen, RV_GEN_ID_LEN);
 	snprintf(s->site, sizeof(s->site), "%s", o->site ? o->site : "");
@@ -98,9 +119,9 @@ static int snap_at(void *ud, const struct rv_mysql_snap_pos *p, uint64_t *at)
 	if (!s->stream) {
 		*at = 0;
 		return rv_mysql_stream_start(&s->stream, s->c, rv_mysql_server_id(s->c, s->site),
-					     s->gen, p->gtid, 0);
+					     s->gen, s->mariadb, p, 0);
 	}
-	rc = rv_mysql_stream_ship(s->stream, s->st, p->gtid, SNAP_WAIT_MS, &sh);
+	rc = rv_mysql_stream_ship(s->stream, s->st, p, SNAP_WAIT_MS, &sh);
 	if (!rc)
 		*at = rv_mysql_stream_pos(s->stream);
 	return rc;

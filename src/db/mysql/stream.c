@@ -1,5 +1,6 @@
-/* stream.c - the binlog stream of a MariaDB server into log segments
- * (mysql.h, "the binlog stream").
+/* stream.c - the binlog stream of a MariaDB or MySQL 8 server into log
+ * segments (mysql.h, "the binlog stream"; MySQL 8 is built to its
+ * documentation only: docs/ARCHITECTURE.md).
  *
  * Threads and who owns what:
  *   the reader thread owns the replica connection, the open transaction
@@ -18,7 +19,11 @@
  * from the last committed GTID (a transaction half-received is dropped
  * and comes again).  A server that cannot continue from there (binlog
  * purged, reset, another server) or a GTID that does not follow the last
- * one is a broken chain: ship says new_generation with the reason. */
+ * one is a broken chain: ship says new_generation with the reason.
+ *
+ * MySQL 8 (open_mysql): the dump starts at a binlog file and offset and
+ * resumes after a reconnect at the file and offset after the last
+ * complete transaction; another @@server_uuid is a broken chain. */
 #include "db/mysql/mysql.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -41,15 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EV_HDR	     19
-#define EV_QUERY     2
-#define EV_ROTATE    4
-#define EV_FDE	     15
-#define EV_XID	     16
-#define EV_HEARTBEAT 27
-#define EV_GTID	     162
-#define FDE_MAX	     1024
-#define DOMAINS	     32
+#define EV_HDR	19
+#define FDE_MAX 1024
+#define DOMAINS 32
 /* A spool entry: a 4-byte little-endian length, bit 31 set for a binlog
  * file name (a rotation inside the spooled range), then the bytes. */
 #define SPOOL_NAME   0x80000000u
@@ -66,15 +65,23 @@ struct gtid {
 	uint64_t seq;
 };
 
+/* Where the stream stands: MariaDB's GTID position (a GTID per domain);
+ * MySQL's binlog file and offset (where a dump resumes: after a complete
+ * transaction or an event outside one) and the last GTID seen. */
 struct gtid_state {
 	unsigned n;
 	struct gtid g[DOMAINS];
+	char file[256];
+	uint64_t fpos;
+	char last[64]; /* MySQL: "UUID:GNO", "anonymous" or "" */
 };
 
 struct rv_mysql_stream {
 	const struct rv_mysql_conf *c;
 	uint32_t server_id;
 	char gen[RV_GEN_ID_LEN];
+	bool mysql;	   /* MySQL 8: the dump starts at a file and offset, not a GTID */
+	bool maria_server; /* that, on a MariaDB server (the test hook) */
 	pthread_t th;
 	bool started;
 	atomic_bool stop;
@@ -98,9 +105,12 @@ struct rv_mysql_stream {
 	/* the reader's own */
 	struct gtid_state open; /* committed + the open transaction's GTID */
 	uint64_t group_off;
-	bool in_group, standalone;
+	bool in_group;
 	char file[256]; /* the binlog file being read */
 	bool said_down;
+	struct rv_mysql_trx trx; /* where the reader is in a transaction */
+	enum rv_mysql_crc crc;	 /* the current dump's Format_description says */
+	char uuid[64];		 /* MySQL: @@server_uuid at the first connect */
 
 	/* the shipper's own */
 	uint64_t pos;		   /* transactions shipped in the generation */
@@ -264,80 +274,126 @@ static void drop_open(struct rv_mysql_stream *s)
 	s->open = s->committed;
 	pthread_mutex_unlock(&s->mu);
 	s->in_group = false;
+	memset(&s->trx, 0, sizeof(s->trx));
 }
 
-/* One event (`p`, `n`: header first, checksum included). */
-static int on_event(struct rv_mysql_stream *s, const MARIADB_RPL_EVENT *ev, const unsigned char *p,
-		    size_t n)
+/* MySQL: the resume point moves past an event outside any transaction
+ * (the reader's own state and, being complete, the committed one). */
+static void idle_at(struct rv_mysql_stream *s, const char *file, uint64_t pos)
 {
-	unsigned type = p[4];
-	int rc;
+	pthread_mutex_lock(&s->mu);
+	if (file)
+		snprintf(s->open.file, sizeof(s->open.file), "%s", file);
+	s->open.fpos = pos;
+	snprintf(s->committed.file, sizeof(s->committed.file), "%s", s->open.file);
+	s->committed.fpos = pos;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
 
-	if (type == EV_FDE) {
+/* MariaDB's GTID event: the next transaction of its domain, or a broken
+ * chain. */
+static int mariadb_start(struct rv_mysql_stream *s, const struct rv_mysql_ev *e)
+{
+	struct gtid *g = gtid_find(&s->open, e->domain);
+	char why[160];
+
+	if (g && e->seq != g->seq + 1) {
+		snprintf(why, sizeof(why),
+			 "GTID %" PRIu32 "-%" PRIu32 "-%" PRIu64 " does not follow %" PRIu32
+			 "-%" PRIu32 "-%" PRIu64,
+			 e->domain, e->server_id, e->seq, g->domain, g->server, g->seq);
+		set_broken(s, "%s", why);
+		return RV_EPRECOND;
+	}
+	if (!g) {
+		if (s->open.n == DOMAINS) {
+			set_broken(s, "%s", "too many GTID domains");
+			return RV_EPRECOND;
+		}
+		g = &s->open.g[s->open.n++];
+		g->domain = e->domain;
+	}
+	g->server = e->server_id;
+	g->seq = e->seq;
+	return 0;
+}
+
+/* One event (`p`, `n`: header first, checksum included), read by
+ * event.c.  A transaction starts at a GTID event (MariaDB's, MySQL's or
+ * MySQL's anonymous one) and ends at its XID, a COMMIT/ROLLBACK Query,
+ * or — MariaDB's FL_STANDALONE, MySQL's GTID event not followed by
+ * "BEGIN" — its one statement. */
+static int on_event(struct rv_mysql_stream *s, const unsigned char *p, size_t n)
+{
+	struct rv_mysql_ev e;
+	int rc = rv_mysql_ev_parse(p, n, s->crc, &e);
+
+	if (rc)
+		return rc;
+	if (e.kind == RV_MYEV_FDE) {
 		if (n > FDE_MAX)
 			return rv_error(RV_EFAIL, "mysql: format description event too long");
+		s->crc = e.fde_crc ? RV_MYSQL_CRC_ON : RV_MYSQL_CRC_OFF;
 		pthread_mutex_lock(&s->mu);
 		memcpy(s->fde, p, n);
 		s->fde_len = n;
 		pthread_mutex_unlock(&s->mu);
+		if (s->mysql && !s->in_group && e.log_pos)
+			idle_at(s, NULL, e.log_pos);
 		return 0;
 	}
-	if (type == EV_ROTATE) {
-		const MARIADB_STRING *f = &ev->event.rotate.filename;
-
-		snprintf(s->file, sizeof(s->file), "%.*s", (int)f->length, f->str ? f->str : "");
+	if (e.kind == RV_MYEV_ROTATE) {
+		snprintf(s->file, sizeof(s->file), "%.*s", (int)e.name_len, e.name);
+		if (s->mysql && !s->in_group)
+			idle_at(s, s->file, e.rotate_pos);
 		/* Inside the spooled range the file name counts for headers. */
 		return spool_append(s, SPOOL_NAME | (uint32_t)strlen(s->file), s->file,
 				    strlen(s->file));
 	}
-	if (type == EV_GTID) {
-		uint32_t domain = ev->event.gtid.domain_id;
-		uint64_t seq = ev->event.gtid.sequence_nr;
-		struct gtid *g;
-		char why[160];
-
+	switch (rv_mysql_trx_step(&s->trx, &e)) {
+	case RV_MYSTEP_START:
 		if (s->in_group)
 			drop_open(s); /* an unterminated group: never shipped */
-		g = gtid_find(&s->open, domain);
-		if (g && seq != g->seq + 1) {
-			snprintf(why, sizeof(why),
-				 "GTID %" PRIu32 "-%" PRIu32 "-%" PRIu64 " does not follow %" PRIu32
-				 "-%" PRIu32 "-%" PRIu64,
-				 domain, ev->server_id, seq, g->domain, g->server, g->seq);
-			set_broken(s, "%s", why);
-			return RV_EPRECOND;
+		s->trx.in = true;
+		s->trx.await_begin = e.mysql_gtid;
+		s->trx.standalone = !e.mysql_gtid && e.standalone;
+		if (!e.mysql_gtid) {
+			if ((rc = mariadb_start(s, &e)))
+				return rc;
+		} else if (e.anonymous) {
+			snprintf(s->open.last, sizeof(s->open.last), "anonymous");
+		} else {
+			char sid[37];
+
+			rv_mysql_sid_fmt(e.sid, sid);
+			snprintf(s->open.last, sizeof(s->open.last), "%s:%" PRIu64, sid, e.gno);
 		}
-		if (!g) {
-			if (s->open.n == DOMAINS) {
-				set_broken(s, "%s", "too many GTID domains");
-				return RV_EPRECOND;
-			}
-			g = &s->open.g[s->open.n++];
-			g->domain = domain;
-		}
-		g->server = ev->server_id;
-		g->seq = seq;
 		s->in_group = true;
-		s->standalone = ev->event.gtid.flags & FL_STANDALONE;
 		pthread_mutex_lock(&s->mu);
 		s->group_off = s->write_off;
 		pthread_mutex_unlock(&s->mu);
+		if (s->mysql && e.log_pos)
+			s->open.fpos = e.log_pos;
 		return spool_append(s, (uint32_t)n, p, n);
+	case RV_MYSTEP_OUTSIDE:
+		/* GTID lists, previous GTIDs, checkpoints, heartbeats; only
+		 * events of the file move the resume point (a heartbeat only
+		 * says where the server is). */
+		if (s->mysql && e.log_pos && e.kind != RV_MYEV_HEARTBEAT &&
+		    !(e.flags & 0x20 /* LOG_EVENT_ARTIFICIAL_F */))
+			idle_at(s, NULL, e.log_pos);
+		return 0;
+	case RV_MYSTEP_INSIDE:
+	case RV_MYSTEP_END:
+		break;
 	}
-	if (!s->in_group)
-		return 0; /* GTID lists, checkpoints, heartbeats */
 	if ((rc = spool_append(s, (uint32_t)n, p, n)))
 		return rc;
-	if (type == EV_XID) {
+	if (s->mysql && e.log_pos)
+		s->open.fpos = e.log_pos;
+	if (!s->trx.in)
 		commit_group(s);
-	} else if (type == EV_QUERY) {
-		const MARIADB_STRING *q = &ev->event.query.statement;
-		bool end = (q->length == 6 && q->str && !strncasecmp(q->str, "COMMIT", 6)) ||
-			   (q->length == 8 && q->str && !strncasecmp(q->str, "ROLLBACK", 8));
-
-		if (end || s->standalone)
-			commit_group(s);
-	}
 	return 0;
 }
 
@@ -370,9 +426,87 @@ static bool fatal_position(unsigned err)
 	return err == ER_MASTER_FATAL_ERROR_READING_BINLOG || err == 1236;
 }
 
+/* MySQL 8: COM_BINLOG_DUMP from a file and offset (Connector/C 3.3 has no
+ * GTID dump for MySQL; the file/offset is exact and survives a
+ * reconnect).  The server's identity is checked on every connect: a
+ * different server_uuid is another history. */
+static int open_mysql(struct rv_mysql_stream *s, MYSQL *m, const char *file, uint64_t fpos,
+		      MYSQL **mo, MARIADB_RPL **ro)
+{
+	struct rv_buf uuid = RV_BUF_INIT(63);
+	MARIADB_RPL *rpl = NULL;
+	char where[300];
+	int rc;
+
+	rv_mysql_where(s->c, where, sizeof(where));
+	if (!*file) {
+		mysql_close(m);
+		return rv_error(RV_EPRECOND,
+				"mysql binlog stream from %s: no binlog file to start from", where);
+	}
+	/* A MariaDB server here is the test hook (rv_mysql_stream_start):
+	 * it has no server_uuid, and sends its GTID events only to a
+	 * replica that says it understands them. */
+	rc = rv_mysql_value(m,
+			    s->maria_server ? "SELECT CONCAT('server_id ', @@server_id)"
+					    : "SELECT @@server_uuid",
+			    &uuid);
+	if (!rc && s->maria_server)
+		rc = rv_mysql_exec(m, "mysql binlog stream", "SET @mariadb_slave_capability=4");
+	if (!rc && *s->uuid && strcmp(s->uuid, rv_buf_str(&uuid)))
+		rc = rv_error(RV_EPRECOND,
+			      "the server at %s is another one (server_uuid %s, was %s): its "
+			      "binlog is another history",
+			      where, rv_buf_str(&uuid), s->uuid);
+	if (!rc && !*s->uuid)
+		snprintf(s->uuid, sizeof(s->uuid), "%s", rv_buf_str(&uuid));
+	rv_buf_release(&uuid);
+	/* The dump thread reads these user variables (the source_* names
+	 * since 8.0.26, the master_* ones before). */
+	rc = rc ? rc
+		: rv_mysql_exec(m, "mysql binlog stream",
+				"SET @master_binlog_checksum=@@global.binlog_checksum, "
+				"@source_binlog_checksum=@@global.binlog_checksum");
+	rc = rc ? rc
+		: rv_mysql_exec(m, "mysql binlog stream",
+				"SET @master_heartbeat_period=1000000000, "
+				"@source_heartbeat_period=1000000000");
+	if (!rc && !(rpl = mariadb_rpl_init(m)))
+		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
+	if (!rc) {
+		unsigned int one = 1;
+
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, s->server_id);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, file, strlen(file));
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)fpos);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS,
+				     (unsigned int)MARIADB_RPL_IGNORE_HEARTBEAT);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
+		if (mariadb_rpl_open(rpl))
+			rc = rv_error(fatal_position(mysql_errno(m))
+					  ? RV_EPRECOND
+					  : rv_mysql_result(mysql_errno(m)),
+				      "mysql binlog stream from %s at %s:%" PRIu64 ": %s", where,
+				      file, fpos, mysql_error(m));
+	}
+	if (rc) {
+		if (rpl)
+			mariadb_rpl_close(rpl);
+		mysql_close(m);
+		return rc;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->sock = (int)mysql_get_socket(m);
+	pthread_mutex_unlock(&s->mu);
+	*mo = m;
+	*ro = rpl;
+	return 0;
+}
+
 static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 {
-	char state[DOMAINS * 48], q[DOMAINS * 48 + 64], where[300];
+	char state[DOMAINS * 48], q[DOMAINS * 48 + 64], where[300], file[256];
+	uint64_t fpos;
 	MYSQL *m = NULL;
 	MARIADB_RPL *rpl = NULL;
 	unsigned int flags = MARIADB_RPL_IGNORE_HEARTBEAT;
@@ -384,7 +518,13 @@ static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 		return rc;
 	pthread_mutex_lock(&s->mu);
 	gtid_fmt(&s->committed, state, sizeof(state));
+	snprintf(file, sizeof(file), "%s", s->committed.file);
+	fpos = s->committed.fpos;
 	pthread_mutex_unlock(&s->mu);
+	s->crc = RV_MYSQL_CRC_UNKNOWN;
+	memset(&s->trx, 0, sizeof(s->trx));
+	if (s->mysql)
+		return open_mysql(s, m, file, fpos, mo, ro);
 	snprintf(q, sizeof(q), "SET @slave_connect_state='%s'", state);
 	rc = rv_mysql_exec(m, "mysql binlog stream", "SET @mariadb_slave_capability=4");
 	rc = rc ? rc
@@ -449,6 +589,7 @@ static void *reader_main(void *arg)
 		MYSQL *m = NULL;
 		MARIADB_RPL *rpl = NULL;
 		MARIADB_RPL_EVENT *ev = NULL;
+		bool refused = false;
 		int rc = open_stream(s, &m, &rpl);
 
 		if (rc == RV_EPRECOND) {
@@ -499,11 +640,28 @@ static void *reader_main(void *arg)
 			}
 			rc = 0;
 			if (ev->raw_data_size >= 1 + EV_HDR && ev->raw_data_size - 1 <= EVENT_MAX)
-				rc = on_event(s, ev, ev->raw_data + 1, ev->raw_data_size - 1);
+				rc = on_event(s, ev->raw_data + 1, ev->raw_data_size - 1);
 			mariadb_free_rpl_event(ev);
 			ev = NULL;
 			if (rc == RV_EPRECOND)
 				break;
+			if (rc == RV_ECORRUPT || rc == RV_ENOTSUP) {
+				/* A damaged event comes again after a reconnect; an
+				 * event revenant cannot read keeps the stream down
+				 * (no recovery point) with the reason, until the
+				 * server's setting changes. */
+				pthread_mutex_lock(&s->mu);
+				snprintf(s->down_err, sizeof(s->down_err), "%s", rv_errmsg());
+				pthread_mutex_unlock(&s->mu);
+				rv_log(
+				    RV_LOG_WARN,
+				    "mysql: the binlog stream cannot read an event; reconnecting "
+				    "from the last complete transaction",
+				    "server", where, "error", rv_errmsg(), NULL);
+				s->said_down = true;
+				refused = rc == RV_ENOTSUP;
+				break;
+			}
 			if (rc) {
 				set_broken(s, "%s", rv_errmsg());
 				break;
@@ -521,13 +679,14 @@ static void *reader_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (broken)
 			break;
-		pause_ms(s, 200);
+		pause_ms(s, refused ? 5000 : 200);
 	}
 	return NULL;
 }
 
 int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_conf *c,
-			  uint32_t server_id, const char *gen, const char *gtid, uint64_t pos)
+			  uint32_t server_id, const char *gen, bool mariadb,
+			  const struct rv_mysql_snap_pos *from, uint64_t pos)
 {
 	struct rv_mysql_stream *s = rv_calloc(1, sizeof(*s));
 	const char *t = getenv("TMPDIR");
@@ -551,9 +710,29 @@ int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_co
 		rv_mysql_stream_free(s);
 		return rc;
 	}
-	if ((rc = gtid_parse(gtid ? gtid : "", &s->committed))) {
+	s->mysql = !mariadb;
+	{
+		/* Test hook: MariaDB streamed the way MySQL 8 is (by file and
+		 * offset), so that path runs against a real server here. */
+		const char *h = getenv("REVENANT_MYSQL_DUMP");
+
+		if (mariadb && h && !strcmp(h, "position")) {
+			s->mysql = true;
+			s->maria_server = true;
+			rv_log(RV_LOG_WARN,
+			       "mysql: REVENANT_MYSQL_DUMP=position: streaming MariaDB by binlog "
+			       "file and offset (a test hook)",
+			       NULL);
+		}
+	}
+	if ((rc = gtid_parse(s->mysql ? "" : from->gtid, &s->committed))) {
 		rv_mysql_stream_free(s);
 		return rc;
+	}
+	if (s->mysql) {
+		snprintf(s->committed.file, sizeof(s->committed.file), "%s", from->file);
+		s->committed.fpos = from->pos;
+		snprintf(s->ship_file, sizeof(s->ship_file), "%s", from->file);
 	}
 	s->open = s->shipped = s->committed;
 	s->down_since = rv_mono_ms(); /* until the first connect */
@@ -640,7 +819,45 @@ struct seal {
 	uint64_t groups, bytes;
 	char file[256];
 	uint64_t log_pos; /* the end of the last event in the server's file */
+	char last[64];	  /* MySQL: the last transaction's GTID */
 };
+
+static bool is_trx_start(unsigned type)
+{
+	return type == RV_MYEV_T_MYSQL_GTID || type == RV_MYEV_T_MYSQL_ANON_GTID ||
+	       type == RV_MYEV_T_MARIADB_GTID;
+}
+
+/* Binlog coordinates in order: the files' numeric suffixes (of one
+ * basename) compare by length first, so binlog.1000000 follows
+ * binlog.999999. */
+static int coord_cmp(const char *fa, uint64_t pa, const char *fb, uint64_t pb)
+{
+	size_t la = strlen(fa), lb = strlen(fb);
+	int c = la != lb ? (la < lb ? -1 : 1) : strcmp(fa, fb);
+
+	if (c)
+		return c;
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* Whether a transaction starting at `e` (in file `file`) is inside the
+ * limit: MariaDB by its GTID, MySQL by where it starts. */
+static bool inside(const struct rv_mysql_stream *s, const unsigned char *e, size_t n,
+		   const char *file, const struct gtid_state *lim)
+{
+	if (!s->mysql)
+		return gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR));
+	return coord_cmp(file, (uint64_t)le32(e + 13) - n, lim->file, lim->fpos) < 0;
+}
+
+/* Whether the stream has reached the limit. */
+static bool reached(const struct rv_mysql_stream *s, const struct gtid_state *lim)
+{
+	if (!s->mysql)
+		return gtid_reached(&s->committed, lim);
+	return coord_cmp(s->committed.file, s->committed.fpos, lim->file, lim->fpos) >= 0;
+}
 
 /* Walk [start, end) of the spool: where `lim` cuts it (at the first
  * transaction outside it), how many transactions, and, with `w`, each
@@ -674,27 +891,37 @@ static int walk(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 		{
 			const unsigned char *e = b->p;
 
-			if (e[4] == EV_GTID) {
-				if (n < EV_HDR + 12)
+			char tag_s[80] = "";
+
+			if (is_trx_start(e[4])) {
+				bool maria = e[4] == RV_MYEV_T_MARIADB_GTID;
+
+				if (n < EV_HDR + (maria ? 13 : 25))
 					return rv_error(RV_EFAIL, "mysql: short GTID event");
-				if (lim &&
-				    !gtid_inside(lim, le32(e + EV_HDR + 8), le64(e + EV_HDR))) {
+				if (lim && !inside(s, e, n, z->file, lim)) {
 					z->end = off;
 					break;
 				}
 				z->groups++;
-			}
-			z->log_pos = le32(e + 13);
-			if (w) {
-				char tag_s[64] = "";
-
-				if (e[4] == EV_GTID)
-					snprintf(tag_s, sizeof(tag_s),
-						 "gtid:%" PRIu32 "-%" PRIu32 "-%" PRIu64,
+				if (maria) {
+					snprintf(z->last, sizeof(z->last),
+						 "%" PRIu32 "-%" PRIu32 "-%" PRIu64,
 						 le32(e + EV_HDR + 8), le32(e + 5),
 						 le64(e + EV_HDR));
-				rc = rv_dbobj_writer_record(w, "ev", *tag_s ? tag_s : NULL, e, n);
+				} else if (e[4] == RV_MYEV_T_MYSQL_ANON_GTID) {
+					snprintf(z->last, sizeof(z->last), "anonymous");
+				} else {
+					char sid[37];
+
+					rv_mysql_sid_fmt(e + EV_HDR + 1, sid);
+					snprintf(z->last, sizeof(z->last), "%s:%" PRIu64, sid,
+						 le64(e + EV_HDR + 17));
+				}
+				snprintf(tag_s, sizeof(tag_s), "gtid:%s", z->last);
 			}
+			z->log_pos = le32(e + 13);
+			if (w)
+				rc = rv_dbobj_writer_record(w, "ev", *tag_s ? tag_s : NULL, e, n);
 			z->bytes += n;
 		}
 		off += 4 + n;
@@ -717,13 +944,22 @@ static int seal(struct rv_mysql_stream *s, struct seal *z, const struct gtid_sta
 	gtid_fmt(end_state, to_s, sizeof(to_s));
 	memcpy(h.gen, s->gen, RV_GEN_ID_LEN);
 	snprintf(h.engine, sizeof(h.engine), "mysql");
+	/* z holds the counting walk's end: the file and offset reached. */
 	n = snprintf(h.meta, sizeof(h.meta),
 		     "binlog_file=%s binlog_pos=%" PRIu64 " gtid_from=%s gtid=%s database=%s "
 		     "transactions=%" PRIu64,
 		     *z->file ? z->file : "-", z->log_pos, *from_s ? from_s : "-",
 		     *to_s ? to_s : "-", s->c->database, z->groups);
+	if (n >= 0 && (size_t)n < sizeof(h.meta) && s->mysql)
+		n += snprintf(h.meta + n, sizeof(h.meta) - (size_t)n,
+			      " binlog_from=%s:%" PRIu64 " last_gtid=%s",
+			      *s->shipped.file ? s->shipped.file : "-", s->shipped.fpos,
+			      *z->last ? z->last : "-");
 	if (n < 0 || (size_t)n >= sizeof(h.meta))
 		return rv_error(RV_EFAIL, "mysql: the GTID position is too long for a header");
+	/* The writing walk starts again in the file in force at the start;
+	 * rotations inside the range are in the spool. */
+	snprintf(z->file, sizeof(z->file), "%s", s->ship_file);
 	fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return rv_error_errno(RV_EFAIL, errno, "mysql: a segment spool in '%s'", s->tmpdir);
@@ -803,9 +1039,11 @@ static int upload(struct rv_mysql_stream *s, struct rv_store *st, struct rv_mysq
 	return 0;
 }
 
-int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const char *limit,
-			 int wait_ms, struct rv_mysql_stream_ship *res)
+int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st,
+			 const struct rv_mysql_snap_pos *limit, int wait_ms,
+			 struct rv_mysql_stream_ship *res)
 {
+	char lim_s[DOMAINS * 48 + 300] = "";
 	struct gtid_state lim, end_state;
 	struct seal z = {0};
 	unsigned char fde[FDE_MAX];
@@ -822,13 +1060,21 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 		if (!limit)
 			return 0;
 	}
-	if (limit && (rc = gtid_parse(limit, &lim)))
-		return rc;
+	if (limit && !s->mysql) {
+		if ((rc = gtid_parse(limit->gtid, &lim)))
+			return rc;
+		snprintf(lim_s, sizeof(lim_s), "GTID %s", limit->gtid);
+	} else if (limit) {
+		memset(&lim, 0, sizeof(lim));
+		snprintf(lim.file, sizeof(lim.file), "%s", limit->file);
+		lim.fpos = limit->pos;
+		snprintf(lim_s, sizeof(lim_s), "%s:%" PRIu64, limit->file, limit->pos);
+	}
 	pthread_mutex_lock(&s->mu);
 	if (limit) {
 		int64_t until = rv_mono_ms() + wait_ms;
 
-		while (!s->broken && !gtid_reached(&s->committed, &lim) && rv_mono_ms() < until) {
+		while (!s->broken && !reached(s, &lim) && rv_mono_ms() < until) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -839,10 +1085,14 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 			}
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		}
-		if (!gtid_reached(&s->committed, &lim)) {
-			char have[DOMAINS * 48];
+		if (!reached(s, &lim)) {
+			char have[DOMAINS * 48 + 300];
 
-			gtid_fmt(&s->committed, have, sizeof(have));
+			if (s->mysql)
+				snprintf(have, sizeof(have), "%s:%" PRIu64, s->committed.file,
+					 s->committed.fpos);
+			else
+				gtid_fmt(&s->committed, have, sizeof(have));
 			snprintf(res->reason, sizeof(res->reason), "%s", s->reason);
 			broken = s->broken;
 			pthread_mutex_unlock(&s->mu);
@@ -853,9 +1103,9 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 						res->reason);
 			}
 			return rv_error(RV_ENET,
-					"mysql: the binlog stream did not reach GTID %s within "
+					"mysql: the binlog stream did not reach %s within "
 					"%d ms (it is at %s)",
-					limit, wait_ms, *have ? have : "-");
+					lim_s, wait_ms, *have ? have : "-");
 		}
 	}
 	broken = s->broken;
@@ -892,6 +1142,9 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 		return 0;
 	if (!fde_len)
 		return rv_error(RV_EFAIL, "mysql: no format description event received yet");
+	/* The file in force at `start`; rotations inside the range are in
+	 * the spool. */
+	snprintf(z.file, sizeof(z.file), "%s", s->ship_file);
 	{
 		/* How many transactions (and, with a limit, where it cuts). */
 		struct ebuf b = {0};
@@ -906,9 +1159,6 @@ int rv_mysql_stream_ship(struct rv_mysql_stream *s, struct rv_store *st, const c
 			return 0;
 		}
 	}
-	/* The file in force at `start`; rotations inside the range are in
-	 * the spool. */
-	snprintf(z.file, sizeof(z.file), "%s", s->ship_file);
 	if ((rc = seal(s, &z, &end_state, fde, fde_len)))
 		return rc;
 	return upload(s, st, res);
