@@ -1463,10 +1463,19 @@ static void *watchdog(void *arg)
 		atomic_store(&r->health_reason, H_CUT_OFF);
 		if (r->o.metrics)
 			rv_metric_add(r->m.self_fenced, 1);
-		rv_log(RV_LOG_ERROR,
-		       "cut off from the store past failover.fence_after: stopping Ghost's writes "
-		       "(hooks.fenced) before the other site may promote",
-		       "seconds_without_heartbeat", secs, NULL);
+		if (rv_hooks_stop_ghost(r->o.hooks, RV_HOOK_FENCED))
+			rv_log(RV_LOG_ERROR,
+			       "cut off from the store past failover.fence_after: stopping "
+			       "Ghost's writes (hooks.fenced / hooks.gate) before another site "
+			       "may promote",
+			       "seconds_without_heartbeat", secs, NULL);
+		else
+			rv_log(RV_LOG_WARN,
+			       "cut off from the store past failover.fence_after: nothing "
+			       "configured stops Ghost (no hooks.fenced or hooks.gate), so it "
+			       "keeps writing; replicate ships it when the store is back, unless "
+			       "another site was promoted meanwhile",
+			       "seconds_without_heartbeat", secs, NULL);
 		run_fenced_hook(r, &hi, "cut off from the store");
 		rv_error_clear();
 		pthread_mutex_lock(&r->wd.mu);

@@ -711,9 +711,11 @@ int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_co
 		return rc;
 	}
 	s->mysql = !mariadb;
+#ifdef RV_TESTPOINTS
 	{
-		/* Test hook: MariaDB streamed the way MySQL 8 is (by file and
-		 * offset), so that path runs against a real server here. */
+		/* Test hook (test builds only, as core/testpoint.h): MariaDB
+		 * streamed the way MySQL 8 is (by file and offset), so that
+		 * path runs against a real server here. */
 		const char *h = getenv("REVENANT_MYSQL_DUMP");
 
 		if (mariadb && h && !strcmp(h, "position")) {
@@ -725,6 +727,7 @@ int rv_mysql_stream_start(struct rv_mysql_stream **out, const struct rv_mysql_co
 			       NULL);
 		}
 	}
+#endif
 	if ((rc = gtid_parse(s->mysql ? "" : from->gtid, &s->committed))) {
 		rv_mysql_stream_free(s);
 		return rc;
