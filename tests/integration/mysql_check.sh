@@ -117,6 +117,35 @@ config wild >"$W/c.yml"
 run "$R" config check -c "$W/c.yml"
 [ "$rc" = 0 ] || fail "exit $rc"
 
+step "two sites (failover.initial_primary): run's standby role needs what a restore needs, and the save-aside databases"
+FO=$(printf 'failover:\n  initial_primary: dc')
+config rv ghost "$FO" >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+S="(for the standby to restore)"
+A="(for the standby to apply the binlog)"
+expect 4 \
+	"error: mysql $AT: missing privilege BINLOG REPLAY $A — GRANT BINLOG REPLAY ON *.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege CREATE on \`ghost\` $S — GRANT CREATE ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege INSERT on \`ghost\` $S — GRANT INSERT ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege UPDATE on \`ghost\` $A — GRANT UPDATE ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege DELETE on \`ghost\` $A — GRANT DELETE ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege ALTER on \`ghost\` (for the standby's DDL, and to move Ghost's tables aside when fenced) — GRANT ALTER ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege INDEX on \`ghost\` $S — GRANT INDEX ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege DROP on \`ghost\` (for the standby to restore, and to move Ghost's tables aside when fenced) — GRANT DROP ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege CREATE VIEW on \`ghost\` (for the standby to restore views) — GRANT CREATE VIEW ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege REFERENCES on \`ghost\` (for the standby to restore foreign keys) — GRANT REFERENCES ON \`ghost\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege CREATE on \`ghost\\_saved\\_%\` (to keep Ghost's tables aside when fenced) — GRANT CREATE ON \`ghost\\_saved\\_%\`.* TO 'rv'@'%'" \
+	"error: mysql $AT: missing privilege INSERT on \`ghost\\_saved\\_%\` (to keep Ghost's tables aside when fenced) — GRANT INSERT ON \`ghost\\_saved\\_%\`.* TO 'rv'@'%'"
+# The GRANTs it printed, run as printed, make it whole.
+sed -n 's/^error: .* — \(GRANT .*\)$/\1/p' "$W/err" >"$W/grants.sql"
+[ "$(wc -l <"$W/grants.sql")" = 12 ] || fail "not 12 GRANTs: $(cat "$W/grants.sql")"
+mariadb_sql "$(cat "$W/grants.sql" | sed 's/$/;/')" || fail "the printed GRANTs do not run"
+run "$R" config check -c "$W/c.yml"
+[ "$rc" = 0 ] || fail "after the printed GRANTs: exit $rc ($(cat "$W/err"))"
+config wild ghost "$FO" >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+expect 4 "error: mysql $AT: missing privilege BINLOG REPLAY $A — GRANT BINLOG REPLAY ON *.* TO 'wild'@'%'"
+
 step "binlog_format MIXED: exit 2"
 mariadb_sql "SET GLOBAL binlog_format=MIXED"
 run "$R" config check -c "$W/ok.yml"

@@ -201,36 +201,88 @@ static bool ident(const char **p, char *out, size_t n)
 	return true;
 }
 
-enum { P_REPL_SLAVE, P_REPL_CLIENT, P_RELOAD, P_SELECT, P_SHOW_VIEW, P_TRIGGER, P_EVENT, P_N };
+enum {
+	P_REPL_SLAVE,
+	P_REPL_CLIENT,
+	P_RELOAD,
+	P_SELECT,
+	P_SHOW_VIEW,
+	P_TRIGGER,
+	P_EVENT,
+	/* the standby role of `revenant run` (failover.initial_primary set) */
+	P_BINLOG_REPLAY,
+	P_CREATE,
+	P_INSERT,
+	P_UPDATE,
+	P_DELETE,
+	P_ALTER,
+	P_INDEX,
+	P_DROP,
+	P_CREATE_VIEW,
+	P_REFERENCES,
+	P_SAVED_CREATE,
+	P_SAVED_INSERT,
+	P_N
+};
+
+/* Where a privilege must be granted: on *.*, on Ghost's database, or on
+ * the databases a fenced primary moves Ghost's tables into
+ * (`<db>_saved_<time>_e<epoch>`: RENAME TABLE needs CREATE and INSERT on
+ * the new name). */
+enum scope { ON_GLOBAL, ON_DB, ON_SAVED };
 
 struct priv {
 	const char *name;   /* as the fix names it (MariaDB's name where they differ) */
 	const char *mysql;  /* MySQL's name, NULL: the same */
 	const char *alias;  /* another name SHOW GRANTS may print */
 	const char *alias2; /* and another */
-	bool global;	    /* granted ON *.* only */
+	enum scope on;
+	bool standby; /* needed by run's standby role only */
+	bool maria;   /* MariaDB only (MySQL has no such privilege) */
 	const char *why;
 };
 
 static const struct priv privs[P_N] = {
-    [P_REPL_SLAVE] = {"REPLICATION SLAVE", NULL, "REPLICATION REPLICA", NULL, true,
-		      "to stream the binary log"},
-    [P_REPL_CLIENT] = {"BINLOG MONITOR", "REPLICATION CLIENT", "REPLICATION CLIENT", NULL, true,
-		       "to read the binlog position"},
-    [P_RELOAD] = {"RELOAD", NULL, "BACKUP_ADMIN", NULL, true,
+    [P_REPL_SLAVE] = {"REPLICATION SLAVE", NULL, "REPLICATION REPLICA", NULL, ON_GLOBAL, false,
+		      false, "to stream the binary log"},
+    [P_REPL_CLIENT] = {"BINLOG MONITOR", "REPLICATION CLIENT", "REPLICATION CLIENT", NULL,
+		       ON_GLOBAL, false, false, "to read the binlog position"},
+    [P_RELOAD] = {"RELOAD", NULL, "BACKUP_ADMIN", NULL, ON_GLOBAL, false, false,
 		  "to hold commits for a moment while a snapshot starts"},
-    [P_SELECT] = {"SELECT", NULL, NULL, NULL, false, "to dump the tables"},
-    [P_SHOW_VIEW] = {"SHOW VIEW", NULL, NULL, NULL, false, "to dump views"},
-    [P_TRIGGER] = {"TRIGGER", NULL, NULL, NULL, false, "to dump triggers"},
-    [P_EVENT] = {"EVENT", NULL, NULL, NULL, false, "to dump scheduled events"},
+    [P_SELECT] = {"SELECT", NULL, NULL, NULL, ON_DB, false, false, "to dump the tables"},
+    [P_SHOW_VIEW] = {"SHOW VIEW", NULL, NULL, NULL, ON_DB, false, false, "to dump views"},
+    [P_TRIGGER] = {"TRIGGER", NULL, NULL, NULL, ON_DB, false, false, "to dump triggers"},
+    [P_EVENT] = {"EVENT", NULL, NULL, NULL, ON_DB, false, false, "to dump scheduled events"},
+    [P_BINLOG_REPLAY] = {"BINLOG REPLAY", NULL, "SUPER", NULL, ON_GLOBAL, true, true,
+			 "for the standby to apply the binlog"},
+    [P_CREATE] = {"CREATE", NULL, NULL, NULL, ON_DB, true, false, "for the standby to restore"},
+    [P_INSERT] = {"INSERT", NULL, NULL, NULL, ON_DB, true, false, "for the standby to restore"},
+    [P_UPDATE] = {"UPDATE", NULL, NULL, NULL, ON_DB, true, false,
+		  "for the standby to apply the binlog"},
+    [P_DELETE] = {"DELETE", NULL, NULL, NULL, ON_DB, true, false,
+		  "for the standby to apply the binlog"},
+    [P_ALTER] = {"ALTER", NULL, NULL, NULL, ON_DB, true, false,
+		 "for the standby's DDL, and to move Ghost's tables aside when fenced"},
+    [P_INDEX] = {"INDEX", NULL, NULL, NULL, ON_DB, true, false, "for the standby to restore"},
+    [P_DROP] = {"DROP", NULL, NULL, NULL, ON_DB, true, false,
+		"for the standby to restore, and to move Ghost's tables aside when fenced"},
+    [P_CREATE_VIEW] = {"CREATE VIEW", NULL, NULL, NULL, ON_DB, true, false,
+		       "for the standby to restore views"},
+    [P_REFERENCES] = {"REFERENCES", NULL, NULL, NULL, ON_DB, true, false,
+		      "for the standby to restore foreign keys"},
+    [P_SAVED_CREATE] = {"CREATE", NULL, NULL, NULL, ON_SAVED, true, false,
+			"to keep Ghost's tables aside when fenced"},
+    [P_SAVED_INSERT] = {"INSERT", NULL, NULL, NULL, ON_SAVED, true, false,
+			"to keep Ghost's tables aside when fenced"},
 };
 
-/* One "GRANT a, b ON target TO ..." line: mark what it gives. */
-static void grant_line(const char *line, const char *db, bool have[P_N])
+/* One "GRANT a, b ON target TO ..." line: mark what it gives.  `saved`
+ * is a name the save-aside databases take. */
+static void grant_line(const char *line, const char *db, const char *saved, bool have[P_N])
 {
 	const char *on = strstr(line, " ON "), *t;
 	char list[2048], name[256];
-	bool global = false, dbl = false;
+	bool global = false, dbl = false, savedl = false;
 
 	if (strncmp(line, "GRANT ", 6) || !on || (size_t)(on - line - 6) >= sizeof(list))
 		return; /* a role grant ("GRANT r TO u") or something else */
@@ -239,9 +291,11 @@ static void grant_line(const char *line, const char *db, bool have[P_N])
 	t = on + 4;
 	if (!strncmp(t, "*.* ", 4))
 		global = true;
-	else if (ident(&t, name, sizeof(name)) && !strncmp(t, ".* ", 3))
+	else if (ident(&t, name, sizeof(name)) && !strncmp(t, ".* ", 3)) {
 		dbl = like(name, db);
-	if (!global && !dbl)
+		savedl = like(name, saved);
+	}
+	if (!global && !dbl && !savedl)
 		return;
 	for (char *save = NULL, *p = strtok_r(list, ",", &save); p;
 	     p = strtok_r(NULL, ",", &save)) {
@@ -252,7 +306,9 @@ static void grant_line(const char *line, const char *db, bool have[P_N])
 		for (int i = 0; i < P_N; i++) {
 			bool all = !strcmp(p, "ALL PRIVILEGES") || !strcmp(p, "ALL");
 
-			if (privs[i].global && !global)
+			if (!global &&
+			    (privs[i].on == ON_GLOBAL || (privs[i].on == ON_DB && !dbl) ||
+			     (privs[i].on == ON_SAVED && !savedl)))
 				continue;
 			if (all || !strcmp(p, privs[i].name) ||
 			    (privs[i].mysql && !strcmp(p, privs[i].mysql)) ||
@@ -273,12 +329,12 @@ static void user_quoted(char *out, size_t n, const char *cu)
 		snprintf(out, n, "'%s'", cu);
 }
 
-static int check_grants(struct chk *k, MYSQL *m, const char *db, bool mariadb)
+static int check_grants(struct chk *k, MYSQL *m, const char *db, bool mariadb, bool standby)
 {
 	static const char q[] = "SHOW GRANTS FOR CURRENT_USER()";
 	struct rv_buf cu = RV_BUF_INIT(512);
 	bool have[P_N] = {false};
-	char who[600];
+	char who[600], saved[300], pat[320];
 	MYSQL_RES *r;
 	MYSQL_ROW row;
 	int rc;
@@ -292,22 +348,26 @@ static int check_grants(struct chk *k, MYSQL *m, const char *db, bool mariadb)
 	if (mysql_real_query(m, q, sizeof(q) - 1) || !(r = mysql_store_result(m)))
 		return rv_error(rv_mysql_result(mysql_errno(m)), "mysql: %s: %s", q,
 				mysql_error(m));
+	/* A name rv_mysql_save_aside makes, and the pattern to grant. */
+	snprintf(saved, sizeof(saved), "%s_saved_20260101T000000Z_e1", db);
+	snprintf(pat, sizeof(pat), "%s\\_saved\\_%%", db);
 	while ((row = mysql_fetch_row(r)))
 		if (row[0])
-			grant_line(row[0], db, have);
+			grant_line(row[0], db, saved, have);
 	mysql_free_result(r);
 	for (int i = 0; i < P_N; i++) {
 		const char *name = mariadb || !privs[i].mysql ? privs[i].name : privs[i].mysql;
+		const char *on = privs[i].on == ON_SAVED ? pat : db;
 
-		if (have[i])
+		if (have[i] || (privs[i].standby && !standby) || (privs[i].maria && !mariadb))
 			continue;
-		if (privs[i].global)
+		if (privs[i].on == ON_GLOBAL)
 			problem(k, RV_EAUTH, "missing privilege %s (%s) — GRANT %s ON *.* TO %s",
 				name, privs[i].why, name, who);
 		else
 			problem(k, RV_EAUTH,
 				"missing privilege %s on `%s` (%s) — GRANT %s ON `%s`.* TO %s",
-				name, db, privs[i].why, name, db, who);
+				name, on, privs[i].why, name, on, who);
 	}
 	return 0;
 }
@@ -328,7 +388,10 @@ int rv_mysql_check(const struct rv_config *c, FILE *out)
 	rc = read_vars(m, &v);
 	if (!rc) {
 		check_vars(&k, c, &v, mariadb);
-		rc = check_grants(&k, m, mc->database, mariadb);
+		/* Both sites run `revenant run`, which is a standby at the one
+		 * that does not hold the lease. */
+		rc =
+		    check_grants(&k, m, mc->database, mariadb, c->failover.initial_primary != NULL);
 	}
 	if (!rc && !k.n)
 		printf("ok: mysql %s: %s, binlog_format ROW, binlog_row_image FULL, server_id %s "
