@@ -40,8 +40,11 @@ import yaml
 
 SECRETISH = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)", re.I)
 CRED_IN_CONFIG = re.compile(
-    r"^\s*(secret_access_key|access_key_id|session_token|admin_key|key_secret|password)\s*:", re.M
+    r"^\s*(secret_access_key|access_key_id|session_token|admin_key|key_secret|password)\s*:(.*)$", re.M
 )
+# A value that only names an environment variable (filled from a Secret in
+# the pod) is no credential.
+ENV_REF = re.compile(r"""\s*(["']?)\$\{[A-Za-z_][A-Za-z0-9_]*\}\1\s*(#.*)?""")
 
 problems = []
 
@@ -156,7 +159,7 @@ def main():
     cms = by.get("ConfigMap", {})
     for name, cm in cms.items():
         for key, text in cm.get("data", {}).items():
-            if CRED_IN_CONFIG.search(text):
+            if any(not ENV_REF.fullmatch(m.group(2)) for m in CRED_IN_CONFIG.finditer(text)):
                 bad(f"ConfigMap/{name}: {key} holds a credential")
             if key == "revenant.yml":
                 with open(os.path.join(out, f"revenant-{name}.yml"), "w") as f:

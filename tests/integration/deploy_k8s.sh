@@ -43,9 +43,11 @@ checks=0
 ok() { checks=$((checks + 1)); }
 start=$SECONDS
 
-# config_check FILE: revenant config check with no network at all.
+# config_check FILE: revenant config check with no network at all (the
+# database server is not asked: --offline; the password the pod gets from
+# its Secret is a stand-in).
 config_check() {
-	unshare -n "$REVENANT" config check -c "$1" >"$T/cc.out" 2>&1
+	REVENANT_DB_PASSWORD=stand-in unshare -n "$REVENANT" config check --offline -c "$1" >"$T/cc.out" 2>&1
 }
 
 for k in base:base overlays/dc:dc overlays/dr:dr examples/single-site:single; do
@@ -117,12 +119,16 @@ for d in docs:
         c[1]["image"] = c[1]["image"].rsplit(":", 1)[0] + ":latest"
         c[0]["env"].append({"name": "DB_PASSWORD", "value": "hunter2"})
         del c[0]["command"]  # Ghost no longer behind the gate
+    if d["kind"] == "ConfigMap" and "revenant.yml" in d.get("data", {}):
+        # a literal password where ${REVENANT_DB_PASSWORD} belongs
+        d["data"]["revenant.yml"] += "database:\n  mysql:\n    password: hunter2\n"
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
 PY
 $PY "$CHECK/k8s_check.py" "$T/bad.yaml" "$T/bad" --site dc 2>"$T/bad2.err" && fail "k8s_check accepted a latest image and a password value"
 grep -q 'uses latest' "$T/bad2.err" || fail "k8s_check missed the latest tag: $(cat "$T/bad2.err")"
 grep -q 'DB_PASSWORD holds a value' "$T/bad2.err" || fail "k8s_check missed the password: $(cat "$T/bad2.err")"
 grep -q "Ghost's command is not ghost-gate.sh" "$T/bad2.err" || fail "k8s_check missed an ungated Ghost: $(cat "$T/bad2.err")"
+grep -q 'revenant.yml holds a credential' "$T/bad2.err" || fail "k8s_check missed a password in revenant.yml: $(cat "$T/bad2.err")"
 cfg=$(ls "$T/overlays-dc"/revenant-*.yml | head -1)
 sed 's/^sync_interval: 1s/sync_interval: 1/' "$cfg" >"$T/bad.yml"
 config_check "$T/bad.yml" && fail "config check accepted sync_interval: 1"

@@ -146,6 +146,16 @@ config wild ghost "$FO" >"$W/c.yml"
 run "$R" config check -c "$W/c.yml"
 expect 4 "error: mysql $AT: missing privilege BINLOG REPLAY $A — GRANT BINLOG REPLAY ON *.* TO 'wild'@'%'"
 
+step "the deploy kit's account (deploy/k8s/components/mariadb/revenant-user.sh) is all two sites need"
+# The mariadb image runs it with its docker_process_sql; here the client.
+KPW="kit'pass\\word"
+MARIADB_REVENANT_PASSWORD=$KPW bash -c 'docker_process_sql() { mariadb --no-defaults -S "$MARIADB_SOCK" -uroot "$@"; }; . "$1"' _ \
+	"$RV_SRCDIR/deploy/k8s/components/mariadb/revenant-user.sh" || fail "the kit's initdb script failed"
+printf '%s\n' "$KPW" >"$W/kitpw"
+config revenant ghost "$FO" | sed "s|$W/pw|$W/kitpw|" >"$W/c.yml"
+run "$R" config check -c "$W/c.yml"
+[ "$rc" = 0 ] || fail "the kit's account: exit $rc ($(cat "$W/err"))"
+
 step "binlog_format MIXED: exit 2"
 mariadb_sql "SET GLOBAL binlog_format=MIXED"
 run "$R" config check -c "$W/ok.yml"
