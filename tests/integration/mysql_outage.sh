@@ -69,14 +69,7 @@ step "replicate into s3rver while the writer runs"
 "$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 100 2>>"$W/w.err" &
 WP=$!
 sleep 0.5
-"$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
-RP=$!
-for _ in $(seq 1 300); do
-	grep -q 'content generation started' "$W/r.log" && break
-	kill -0 "$RP" 2>/dev/null || fail "replicate exited during start-up"
-	sleep 0.05
-done
-grep -q 'content generation started' "$W/r.log" || fail "replicate started no generation within 15 s"
+mariadb_replicate "$W/r.yml" "$W/r.log" || fail "replicate did not start"
 sleep 3
 p0=$(metric revenant_db_position_frames)
 [ "${p0:-0}" -gt 100 ] || fail "replicate shipped only '${p0:-0}' transactions in 3 s"

@@ -53,13 +53,7 @@ sleep 0.2
 "$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 150 200 2>>"$W/w.err" &
 WP=$!
 sleep 0.5
-"$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
-RP=$!
-for _ in $(seq 1 300); do
-	grep -q 'content generation started' "$W/r.log" && break
-	kill -0 "$RP" 2>/dev/null || fail "replicate exited during start-up"
-	sleep 0.05
-done
+mariadb_replicate "$W/r.yml" "$W/r.log" || fail "replicate did not start"
 ats=()
 for i in $(seq 1 10); do
 	sleep "0.$((RANDOM % 9 + 1))"

@@ -79,12 +79,7 @@ check_follows() { # WHAT
 "$RV_MYSQL_TOOL" write "$W/r.yml" "$W/ack" 100 400 2>>"$W/w.err" &
 WP=$!
 sleep 0.5
-"$REVENANT" -c "$W/r.yml" replicate >>"$W/r.log" 2>&1 &
-RP=$!
-for _ in $(seq 1 300); do
-	grep -q 'content generation started' "$W/r.log" && break
-	sleep 0.05
-done
+mariadb_replicate "$W/r.yml" "$W/r.log" || fail "replicate did not start"
 # Killed inside a DDL statement (the writer's, at transaction 400, after
 # the first restore): the state row names no point; the restart restores
 # the database whole, saying why, rather than run the statement twice.

@@ -14,6 +14,7 @@
 #   mariadb_restart [OPTION…]       # stop, then start on the same datadir and port
 #                                   # with other server options (e.g. --skip-log-bin)
 #   mariadb_rv_config FILE DIR SYNC [SNAP]  # a revenant.yml replicating its database "ghost"
+#   mariadb_replicate CONFIG LOG    # revenant replicate in the background (RP), started
 #                                   # (MARIADB_RV_STORE…: another store)
 #   mariadb_stop / mariadb_cleanup
 #
@@ -160,6 +161,20 @@ database:
     database: ghost
 ${4:+  snapshot_interval: $4}
 YML
+}
+
+# mariadb_replicate CONFIG LOG: `revenant replicate -c CONFIG` in the
+# background (RP its pid, its output appended to LOG), back once its first
+# generation started; 1 if it exited or took more than 15 s.
+mariadb_replicate() {
+	"$REVENANT" -c "$1" replicate >>"$2" 2>&1 &
+	RP=$!
+	for _ in $(seq 1 300); do
+		grep -q 'content generation started' "$2" && return 0
+		kill -0 "$RP" 2>/dev/null || { mariadb_die "replicate exited during start-up"; return 1; }
+		sleep 0.05
+	done
+	mariadb_die "replicate started no generation within 15 s"
 }
 
 mariadb_cleanup() {

@@ -426,6 +426,52 @@ static bool fatal_position(unsigned err)
 	return err == ER_MASTER_FATAL_ERROR_READING_BINLOG || err == 1236;
 }
 
+/* Ask for the dump on `m` (its session set up, `rc` the set-up's result)
+ * from `file` at `fpos` ("" and 4: from the GTID state the session
+ * carries); on success `*mo` and `*ro` hold the connection and the
+ * replica handle, on failure both are closed. */
+static int start_dump(struct rv_mysql_stream *s, MYSQL *m, const char *file, uint64_t fpos, int rc,
+		      MYSQL **mo, MARIADB_RPL **ro)
+{
+	MARIADB_RPL *rpl = NULL;
+	char where[300];
+
+	if (!rc && !(rpl = mariadb_rpl_init(m)))
+		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
+	if (!rc) {
+		unsigned int one = 1;
+
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, s->server_id);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, file, strlen(file));
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)fpos);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS,
+				     (unsigned int)MARIADB_RPL_IGNORE_HEARTBEAT);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
+		if (mariadb_rpl_open(rpl)) {
+			rv_mysql_where(s->c, where, sizeof(where));
+			rc = fatal_position(mysql_errno(m)) ? RV_EPRECOND
+							    : rv_mysql_result(mysql_errno(m));
+			rc = *file
+				 ? rv_error(rc, "mysql binlog stream from %s at %s:%" PRIu64 ": %s",
+					    where, file, fpos, mysql_error(m))
+				 : rv_error(rc, "mysql binlog stream from %s: %s", where,
+					    mysql_error(m));
+		}
+	}
+	if (rc) {
+		if (rpl)
+			mariadb_rpl_close(rpl);
+		mysql_close(m);
+		return rc;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->sock = (int)mysql_get_socket(m);
+	pthread_mutex_unlock(&s->mu);
+	*mo = m;
+	*ro = rpl;
+	return 0;
+}
+
 /* MySQL 8: COM_BINLOG_DUMP from a file and offset (Connector/C 3.3 has no
  * GTID dump for MySQL; the file/offset is exact and survives a
  * reconnect).  The server's identity is checked on every connect: a
@@ -434,7 +480,6 @@ static int open_mysql(struct rv_mysql_stream *s, MYSQL *m, const char *file, uin
 		      MYSQL **mo, MARIADB_RPL **ro)
 {
 	struct rv_buf uuid = RV_BUF_INIT(63);
-	MARIADB_RPL *rpl = NULL;
 	char where[300];
 	int rc;
 
@@ -471,45 +516,14 @@ static int open_mysql(struct rv_mysql_stream *s, MYSQL *m, const char *file, uin
 		: rv_mysql_exec(m, "mysql binlog stream",
 				"SET @master_heartbeat_period=1000000000, "
 				"@source_heartbeat_period=1000000000");
-	if (!rc && !(rpl = mariadb_rpl_init(m)))
-		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
-	if (!rc) {
-		unsigned int one = 1;
-
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, s->server_id);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, file, strlen(file));
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)fpos);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS,
-				     (unsigned int)MARIADB_RPL_IGNORE_HEARTBEAT);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
-		if (mariadb_rpl_open(rpl))
-			rc = rv_error(fatal_position(mysql_errno(m))
-					  ? RV_EPRECOND
-					  : rv_mysql_result(mysql_errno(m)),
-				      "mysql binlog stream from %s at %s:%" PRIu64 ": %s", where,
-				      file, fpos, mysql_error(m));
-	}
-	if (rc) {
-		if (rpl)
-			mariadb_rpl_close(rpl);
-		mysql_close(m);
-		return rc;
-	}
-	pthread_mutex_lock(&s->mu);
-	s->sock = (int)mysql_get_socket(m);
-	pthread_mutex_unlock(&s->mu);
-	*mo = m;
-	*ro = rpl;
-	return 0;
+	return start_dump(s, m, file, fpos, rc, mo, ro);
 }
 
 static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 {
-	char state[DOMAINS * 48], q[DOMAINS * 48 + 64], where[300], file[256];
+	char state[DOMAINS * 48], q[DOMAINS * 48 + 64], file[256];
 	uint64_t fpos;
 	MYSQL *m = NULL;
-	MARIADB_RPL *rpl = NULL;
-	unsigned int flags = MARIADB_RPL_IGNORE_HEARTBEAT;
 	int rc;
 
 	*mo = NULL;
@@ -537,35 +551,8 @@ static int open_stream(struct rv_mysql_stream *s, MYSQL **mo, MARIADB_RPL **ro)
 	    rc ? rc
 	       : rv_mysql_exec(m, "mysql binlog stream", "SET @master_heartbeat_period=1000000000");
 	rc = rc ? rc : rv_mysql_exec(m, "mysql binlog stream", q);
-	if (!rc && !(rpl = mariadb_rpl_init(m)))
-		rc = rv_error(RV_EFAIL, "mysql binlog stream: cannot set up the replica protocol");
-	if (!rc) {
-		unsigned int one = 1;
-
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, s->server_id);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)4);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, flags);
-		mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, one);
-		if (mariadb_rpl_open(rpl))
-			rc = rv_error(fatal_position(mysql_errno(m))
-					  ? RV_EPRECOND
-					  : rv_mysql_result(mysql_errno(m)),
-				      "mysql binlog stream from %s: %s",
-				      rv_mysql_where(s->c, where, sizeof(where)), mysql_error(m));
-	}
-	if (rc) {
-		if (rpl)
-			mariadb_rpl_close(rpl);
-		mysql_close(m);
-		return rc;
-	}
-	pthread_mutex_lock(&s->mu);
-	s->sock = (int)mysql_get_socket(m);
-	pthread_mutex_unlock(&s->mu);
-	*mo = m;
-	*ro = rpl;
-	return 0;
+	/* From the GTID state: the file and offset the server picks. */
+	return start_dump(s, m, "", 4, rc, mo, ro);
 }
 
 static void close_stream(struct rv_mysql_stream *s, MYSQL *m, MARIADB_RPL *rpl)
