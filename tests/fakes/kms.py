@@ -20,14 +20,16 @@ blob opens only with the same key id and encryption context
 (InvalidCiphertextException otherwise, as KMS answers).  Key ids other than
 --key-id: NotFoundException.  Aliases ("alias/x") resolve to the first key.
 
-Every request is checked the way AWS would check it, with botocore, so the
-fake cannot agree with a wrong request:
+Every request is checked the way AWS would check it, with botocore (through
+awscheck.py, shared with route53.py and s3_versions.py), so the fake cannot
+agree with a wrong request:
   - the SigV4 signature is recomputed with botocore.auth.SigV4Auth over the
     headers the request says it signed (credentials from the command line,
     --region, service kms, the request's X-Amz-Date) and must equal the
     Authorization header, X-Amz-Target among the signed headers: else 400
     with __type IncompleteSignatureException / InvalidSignatureException
-    (a wrong access key: UnrecognizedClientException);
+    (a wrong access key: UnrecognizedClientException; an X-Amz-Date that
+    does not parse: no answer, the connection drops);
   - the body is validated against the operation's input shape in botocore's
     KMS service model (validate_parameters): else ValidationException.
 
@@ -36,55 +38,28 @@ GET /_ctl/stats (unsigned) -> {"requests": {op: n}, "bad_signature": n,
 """
 import argparse
 import base64
-import datetime
 import hashlib
 import json
 import os
-import sys
 import threading
-import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-try:
-    import botocore
-    import botocore.auth
-    import botocore.session
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    from botocore.exceptions import ParamValidationError
-    from botocore.validate import validate_parameters
-except ImportError as e:
-    sys.exit(f"kms.py: cannot import botocore ({e}); apt-get install python3-botocore")
+from awscheck import Fail, Model, SigV4
 
-MODEL = botocore.session.get_session().get_service_model("kms")
-
-
-class _Clock(datetime.datetime):
-    when = None
-
-    @classmethod
-    def utcnow(cls):
-        return cls.when
-
-
-botocore.auth.datetime = types.SimpleNamespace(datetime=_Clock)
-SIGN_LOCK = threading.Lock()
-
-
-class Fail(Exception):
-    def __init__(self, kind, message, status=400):
-        super().__init__(message)
-        self.kind, self.message, self.status = kind, message, status
+MODEL = Model("kms", bad_value="ValidationException")
 
 
 class State:
     def __init__(self, a):
         self.keys = a.key_id
-        self.access_key, self.secret_key, self.region = a.access_key, a.secret_key, a.region
         self.lock = threading.Lock()
         self.stats = {"requests": {}, "bad_signature": 0, "bad_body": 0}
         self.log = open(a.log, "a", buffering=1) if a.log else None
+        self.sigv4 = SigV4(
+            "kms", a.region, a.access_key, a.secret_key, incomplete="IncompleteSignatureException",
+            invalid="InvalidSignatureException", required=("host", "x-amz-date", "x-amz-target"),
+            errors={"access_key": ("UnrecognizedClientException", None),
+                    "date": None})  # a malformed X-Amz-Date: no answer (as it always was)
 
 
 def pad(key_id, ctx, n):
@@ -113,57 +88,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def error(self, f):
-        self.send(f.status, {"__type": f.kind, "message": f.message})
+        self.send(400, {"__type": f.code, "message": f.message})
 
     def do_GET(self):
         if self.path == "/_ctl/stats":
             with self.state.lock:
                 return self.send(200, self.state.stats)
         self.send(404, {"__type": "UnknownOperationException"})
-
-    def verify(self, body):
-        z = self.state
-        auth = self.headers.get("Authorization", "")
-        date = self.headers.get("X-Amz-Date")
-        if not auth.startswith("AWS4-HMAC-SHA256 ") or not date:
-            raise Fail("IncompleteSignatureException", "Authorization header or X-Amz-Date missing")
-        parts = dict(p.strip().split("=", 1) for p in auth[17:].split(",") if "=" in p)
-        try:
-            akid, day, region, service, term = parts["Credential"].split("/")
-            signed = parts["SignedHeaders"].split(";")
-        except (KeyError, ValueError):
-            raise Fail("IncompleteSignatureException", "malformed Authorization header")
-        if akid != z.access_key:
-            raise Fail("UnrecognizedClientException", "The security token included in the request is invalid.")
-        if region != z.region or service != "kms" or term != "aws4_request":
-            raise Fail("InvalidSignatureException", f"Credential should be scoped to {z.region}/kms, "
-                       f"not '{region}/{service}'")
-        for h in ("host", "x-amz-date", "x-amz-target"):
-            if h not in signed:
-                raise Fail("InvalidSignatureException", f"{h} must be signed")
-        for h in self.headers.keys():
-            if h.lower().startswith("x-amz-") and h.lower() not in signed:
-                raise Fail("InvalidSignatureException", f"header {h} is not signed")
-        when = datetime.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
-        if abs((datetime.datetime.utcnow() - when).total_seconds()) > 300:
-            raise Fail("InvalidSignatureException", "Signature expired")
-        headers = {}
-        for h in signed:
-            v = self.headers.get(h)
-            if v is None:
-                raise Fail("InvalidSignatureException", f"signed header {h} is missing")
-            headers[h] = v
-        token = self.headers.get("X-Amz-Security-Token")
-        req = AWSRequest(method=self.command, url="http://" + headers["host"] + self.path,
-                         headers={k: v for k, v in headers.items()
-                                  if k not in ("x-amz-date", "x-amz-security-token")},
-                         data=body)
-        with SIGN_LOCK:
-            _Clock.when = when
-            SigV4Auth(Credentials(z.access_key, z.secret_key, token), "kms", z.region).add_auth(req)
-        if req.headers["Authorization"] != auth:
-            raise Fail("InvalidSignatureException", "The request signature we calculated does not "
-                       "match the signature you provided.")
 
     def resolve(self, key_id):
         if key_id.startswith("alias/"):
@@ -181,10 +112,8 @@ class Handler(BaseHTTPRequestHandler):
         with z.lock:
             z.stats["requests"][op] = z.stats["requests"].get(op, 0) + 1
         try:
-            self.verify(body)
+            z.sigv4.verify_counted(self, body, z.lock, z.stats)
         except Fail as f:
-            with z.lock:
-                z.stats["bad_signature"] += 1
             return self.error(f)
         try:
             if not target.startswith("TrentService.") or op not in ("GenerateDataKey", "Decrypt"):
@@ -192,14 +121,18 @@ class Handler(BaseHTTPRequestHandler):
             if self.headers.get("Content-Type") != "application/x-amz-json-1.1":
                 raise Fail("SerializationException", "Content-Type must be application/x-amz-json-1.1")
             try:
-                params = json.loads(body)
-                if "CiphertextBlob" in params:  # a blob member: base64 on the wire
-                    params["CiphertextBlob"] = base64.b64decode(params["CiphertextBlob"], validate=True)
-                validate_parameters(params, MODEL.operation_model(op).input_shape)
-            except (ValueError, ParamValidationError) as e:
+                try:
+                    params = json.loads(body)
+                    if "CiphertextBlob" in params:  # a blob member: base64 on the wire
+                        params["CiphertextBlob"] = base64.b64decode(params["CiphertextBlob"],
+                                                                    validate=True)
+                    MODEL.validate(op, params)
+                except ValueError as e:
+                    raise Fail("ValidationException", str(e).replace("\n", " "))
+            except Fail:
                 with z.lock:
                     z.stats["bad_body"] += 1
-                raise Fail("ValidationException", str(e).replace("\n", " "))
+                raise
             ctx = params.get("EncryptionContext", {})
             if op == "GenerateDataKey":
                 key = self.resolve(params["KeyId"])

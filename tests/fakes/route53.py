@@ -24,8 +24,9 @@ ErrorResponse/Error/{Type,Code,Message} + RequestId (InvalidChangeBatch's
 messages bracketed in its Message, as botocore shows them) with Route 53's
 HTTP statuses.
 
-Every request is checked the way AWS would check it, with botocore, so the
-fake cannot agree with a wrong request:
+Every request is checked the way AWS would check it, with botocore (through
+awscheck.py, shared with kms.py and s3_versions.py), so the fake cannot
+agree with a wrong request:
   - the SigV4 signature is recomputed with botocore.auth.SigV4Auth over the
     headers the request says it signed (credentials from the command line,
     region us-east-1, service route53, the request's X-Amz-Date) and must
@@ -52,34 +53,21 @@ Control (unsigned, not counted):
 """
 import argparse
 import copy
-import datetime
-import hashlib
 import json
 import os
 import secrets
-import sys
 import threading
 import time
-import types
 import urllib.parse
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-try:
-    import botocore
-    import botocore.auth
-    import botocore.session
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    from botocore.exceptions import ParamValidationError
-    from botocore.validate import validate_parameters
-except ImportError as e:  # pragma: no cover
-    sys.exit(f"route53.py: cannot import botocore ({e}); apt-get install python3-botocore")
+from awscheck import Fail, Model, SigV4
 
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
-MODEL = botocore.session.get_session().get_service_model("route53")
+# Route 53 answers every bad element, value or parameter with InvalidInput.
+MODEL = Model("route53", NS, bad_xml="InvalidInput", bad_value="InvalidInput")
 STATUS = {
     "Throttling": 400, "PriorRequestNotComplete": 400, "InvalidInput": 400,
     "InvalidChangeBatch": 400, "AccessDenied": 403, "ExpiredToken": 403,
@@ -87,26 +75,6 @@ STATUS = {
     "NoSuchHostedZone": 404, "NoSuchChange": 404, "ServiceUnavailable": 503,
     "InternalError": 500,
 }
-
-
-class Fail(Exception):
-    def __init__(self, code, message, messages=None):
-        super().__init__(message)
-        self.code, self.message, self.messages = code, message, messages
-
-
-# botocore reads the clock as datetime.datetime.utcnow() in botocore.auth;
-# the fake signs at the request's own X-Amz-Date (under SIGN_LOCK).
-class _Clock(datetime.datetime):
-    when = None
-
-    @classmethod
-    def utcnow(cls):
-        return cls.when
-
-
-botocore.auth.datetime = types.SimpleNamespace(datetime=_Clock)
-SIGN_LOCK = threading.Lock()
 
 
 def norm_name(n):
@@ -129,63 +97,6 @@ def canon_set(s):
         a["DNSName"] = norm_name(a["DNSName"])
         c["AliasTarget"] = a
     return c
-
-
-def xml_to_params(elem, shape, where):
-    """An XML element read against a botocore shape; Fail on anything the
-    model does not have."""
-    tag = elem.tag
-    if not tag.startswith("{" + NS + "}"):
-        raise Fail("InvalidInput", f"{where}: element {tag} is not in namespace {NS}")
-    t = shape.type_name
-    if t == "structure":
-        if elem.text and elem.text.strip():
-            raise Fail("InvalidInput", f"{where}: text inside a structure")
-        known = {}
-        for mname, mshape in shape.members.items():
-            if mshape.serialization.get("location"):
-                continue
-            known[mshape.serialization.get("name", mname)] = (mname, mshape)
-        out = {}
-        for c in elem:
-            local = c.tag.split("}", 1)[-1]
-            if local not in known:
-                raise Fail("InvalidInput", f"{where}: unknown element {local}")
-            mname, mshape = known[local]
-            if mname in out:
-                raise Fail("InvalidInput", f"{where}: {local} twice")
-            out[mname] = xml_to_params(c, mshape, where + "/" + local)
-        return out
-    if t == "list":
-        mname = shape.member.serialization.get("name", "member")
-        res = []
-        for c in elem:
-            if c.tag.split("}", 1)[-1] != mname:
-                raise Fail("InvalidInput", f"{where}: {c.tag} where {mname} belongs")
-            res.append(xml_to_params(c, shape.member, where + "/" + mname))
-        return res
-    text = elem.text or ""
-    if t in ("integer", "long"):
-        try:
-            return int(text)
-        except ValueError:
-            raise Fail("InvalidInput", f"{where}: '{text}' is not an integer")
-    if t == "boolean":
-        if text not in ("true", "false"):
-            raise Fail("InvalidInput", f"{where}: '{text}' is not true or false")
-        return text == "true"
-    # validate_parameters does not check enums (Action, Type, Failover...):
-    # the model's list of values does.
-    if getattr(shape, "enum", None) and text not in shape.enum:
-        raise Fail("InvalidInput", f"{where}: '{text}' is not one of {', '.join(shape.enum)}")
-    return text
-
-
-def validate(op, params):
-    try:
-        validate_parameters(params, MODEL.operation_model(op).input_shape)
-    except ParamValidationError as e:
-        raise Fail("InvalidInput", str(e).replace("\n", " "))
 
 
 def set_xml(s):
@@ -230,6 +141,13 @@ class Zone:
         self.delay = args.insync_delay
         self.stats = {"requests": {}, "bad_signature": 0, "bad_body": 0, "faults": 0,
                       "getchange": [], "actions": {}}
+        self.sigv4 = SigV4(
+            "route53", "us-east-1", args.access_key, args.secret_key,
+            incomplete="IncompleteSignature", invalid="SignatureDoesNotMatch", errors={
+                "access_key": ("InvalidClientTokenId", None),
+                "scope": (None, "Credential should be scoped to a valid region and service "
+                          "{want_service} in {want_region}, not '{region}/{service}'"),
+                "required": (None, "host and x-amz-date must be signed")})
         apex = [{"Name": self.zone, "Type": "SOA", "TTL": 900, "ResourceRecords": [
                     {"Value": "ns-1.awsdns-01.org. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"}]},
                 {"Name": self.zone, "Type": "NS", "TTL": 172800, "ResourceRecords": [
@@ -372,54 +290,6 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    # ---- signature, the way AWS checks it ----
-    def verify(self, body):
-        z = self.zone.args
-        auth = self.headers.get("Authorization", "")
-        date = self.headers.get("X-Amz-Date", "")
-        if not auth.startswith("AWS4-HMAC-SHA256 ") or not date:
-            raise Fail("IncompleteSignature", "Authorization header or X-Amz-Date missing")
-        parts = dict(p.strip().split("=", 1) for p in auth[17:].split(",") if "=" in p)
-        try:
-            akid, day, region, service, term = parts["Credential"].split("/")
-            signed = parts["SignedHeaders"].split(";")
-        except (KeyError, ValueError):
-            raise Fail("IncompleteSignature", "malformed Authorization header")
-        if akid != z.access_key:
-            raise Fail("InvalidClientTokenId", "The security token included in the request is invalid.")
-        if region != "us-east-1" or service != "route53" or term != "aws4_request":
-            raise Fail("SignatureDoesNotMatch", f"Credential should be scoped to a valid region "
-                       f"and service route53 in us-east-1, not '{region}/{service}'")
-        if "host" not in signed or "x-amz-date" not in signed:
-            raise Fail("SignatureDoesNotMatch", "host and x-amz-date must be signed")
-        for h in self.headers.keys():
-            if h.lower().startswith("x-amz-") and h.lower() not in signed:
-                raise Fail("SignatureDoesNotMatch", f"header {h} is not signed")
-        try:
-            when = datetime.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
-        except ValueError:
-            raise Fail("IncompleteSignature", f"X-Amz-Date '{date}' is malformed")
-        if abs((datetime.datetime.utcnow() - when).total_seconds()) > 300:
-            raise Fail("SignatureDoesNotMatch", "Signature expired")
-        headers = {}
-        for h in signed:
-            v = self.headers.get(h)
-            if v is None:
-                raise Fail("SignatureDoesNotMatch", f"signed header {h} is missing")
-            headers[h] = v
-        token = self.headers.get("X-Amz-Security-Token")
-        req = AWSRequest(method=self.command, url="http://" + headers["host"] + self.path,
-                         headers={k: v for k, v in headers.items()
-                                  if k not in ("x-amz-date", "x-amz-security-token")},
-                         data=body)
-        with SIGN_LOCK:
-            _Clock.when = when
-            SigV4Auth(Credentials(z.access_key, z.secret_key, token), "route53",
-                      "us-east-1").add_auth(req)
-        if req.headers["Authorization"] != auth:
-            raise Fail("SignatureDoesNotMatch", "The request signature we calculated does not "
-                       "match the signature you provided.")
-
     def handle_api(self):
         z = self.zone
         u = urllib.parse.urlsplit(self.path)
@@ -435,10 +305,8 @@ class Handler(BaseHTTPRequestHandler):
         with z.lock:
             z.stats["requests"][op] = z.stats["requests"].get(op, 0) + 1
         try:
-            self.verify(body)
+            z.sigv4.verify_counted(self, body, z.lock, z.stats)
         except Fail as f:
-            with z.lock:
-                z.stats["bad_signature"] += 1
             return self.error(f)
         with z.lock:
             for fault in z.faults:
@@ -467,7 +335,7 @@ class Handler(BaseHTTPRequestHandler):
                         if k not in names or len(v) != 1:
                             raise Fail("InvalidInput", f"unknown or repeated query parameter {k}")
                         params[names[k]] = v[0]
-                    validate(op, params)
+                    MODEL.validate(op, params)
                     if "StartRecordType" in params and "StartRecordName" not in params:
                         raise Fail("InvalidInput", "The input is not valid: type without name")
                     if "StartRecordIdentifier" in params and "StartRecordType" not in params:
@@ -482,7 +350,7 @@ class Handler(BaseHTTPRequestHandler):
                                                     params.get("StartRecordType"),
                                                     params.get("StartRecordIdentifier"), mi))
                 # ChangeResourceRecordSets
-                shape = MODEL.operation_model(op).input_shape
+                shape = MODEL.operation(op).input_shape
                 try:
                     root = ET.fromstring(body)
                 except ET.ParseError as e:
@@ -493,9 +361,9 @@ class Handler(BaseHTTPRequestHandler):
                     raise Fail("InvalidInput", f"root element {root.tag} is not "
                                f"{{{NS}}}{shape.serialization['name']}")
                 try:
-                    params = xml_to_params(root, shape, shape.serialization["name"])
+                    params = MODEL.xml_to_params(root, shape, shape.serialization["name"])
                     params["HostedZoneId"] = seg[3]
-                    validate(op, params)
+                    MODEL.validate(op, params)
                 except Fail:
                     z.stats["bad_body"] += 1
                     raise

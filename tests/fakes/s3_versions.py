@@ -35,8 +35,9 @@ starts after key-marker (and version-id-marker); with a delimiter the keys
 below a prefix roll up into one <CommonPrefixes>.  Errors are
 <Error><Code/><Message/><RequestId/></Error> with S3's statuses.
 
-Every request is checked the way S3 would, with botocore, so that the fake
-cannot agree with a wrong request:
+Every request is checked the way S3 would, with botocore (the signature
+check and the XML reading through awscheck.py, shared with route53.py and
+kms.py), so that the fake cannot agree with a wrong request:
   - the SigV4 signature is recomputed with botocore.auth.S3SigV4Auth over
     the headers the request says it signed (the body hashed again: a wrong
     x-amz-content-sha256 fails too) and must equal the Authorization
@@ -69,36 +70,26 @@ Control (unsigned, not counted):
 """
 import argparse
 import base64
-import datetime
 import email.utils
 import fnmatch
 import hashlib
 import json
 import os
 import secrets
-import sys
 import threading
 import time
-import types
 import urllib.parse
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-try:
-    import botocore
-    import botocore.auth
-    import botocore.session
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    from botocore.exceptions import ParamValidationError
-    from botocore.validate import validate_parameters
-except ImportError as e:  # pragma: no cover
-    sys.exit(f"s3_versions.py: cannot import botocore ({e}); apt-get install python3-botocore")
+from awscheck import Fail, Model, S3SigV4Auth, SigV4
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-MODEL = botocore.session.get_session().get_service_model("s3")
+# An element the shape lacks: MalformedXML; a value of the wrong type or
+# outside its enum, or what validate_parameters refuses: InvalidArgument.
+MODEL = Model("s3", NS, bad_xml="MalformedXML", bad_value="InvalidArgument",
+              tag_in_message="local")
 STATUS = {
     "AccessDenied": 403, "InvalidAccessKeyId": 403, "SignatureDoesNotMatch": 403,
     "NoSuchBucket": 404, "NoSuchKey": 404, "NoSuchVersion": 404, "NoSuchUpload": 404,
@@ -113,24 +104,6 @@ GET_OPS_WITHOUT_KEY = {"versioning": "GetBucketVersioning", "object-lock": "GetO
 # Headers every signed request carries that are not operation members.
 SIGNING_HEADERS = {"x-amz-date", "x-amz-content-sha256", "x-amz-security-token",
                    "x-amz-user-agent"}
-
-
-class Fail(Exception):
-    def __init__(self, code, message, headers=None):
-        super().__init__(message)
-        self.code, self.message, self.headers = code, message, headers or {}
-
-
-class _Clock(datetime.datetime):
-    when = None
-
-    @classmethod
-    def utcnow(cls):
-        return cls.when
-
-
-botocore.auth.datetime = types.SimpleNamespace(datetime=_Clock)
-SIGN_LOCK = threading.Lock()
 
 
 def iso(t):
@@ -151,65 +124,9 @@ def request_uri_fixed(op_model):
     return dict(urllib.parse.parse_qsl(uri.split("?", 1)[1], keep_blank_values=True))
 
 
-def xml_to_params(elem, shape, where):
-    local = elem.tag.split("}", 1)[-1]
-    if not elem.tag.startswith("{" + NS + "}"):
-        raise Fail("MalformedXML", f"{where}: element {local} is not in namespace {NS}")
-    t = shape.type_name
-    if t == "structure":
-        if elem.text and elem.text.strip():
-            raise Fail("MalformedXML", f"{where}: text inside a structure")
-        known = {}
-        for mname, mshape in shape.members.items():
-            if mshape.serialization.get("location"):
-                continue
-            if mshape.type_name == "list" and mshape.serialization.get("flattened"):
-                known[mshape.serialization.get("name", mname)] = (mname, mshape, True)
-            else:
-                known[mshape.serialization.get("name", mname)] = (mname, mshape, False)
-        out = {}
-        for c in elem:
-            cl = c.tag.split("}", 1)[-1]
-            if cl not in known:
-                raise Fail("MalformedXML", f"{where}: unknown element {cl}")
-            mname, mshape, flat = known[cl]
-            if flat:
-                out.setdefault(mname, []).append(xml_to_params(c, mshape.member, where + "/" + cl))
-                continue
-            if mname in out:
-                raise Fail("MalformedXML", f"{where}: {cl} twice")
-            out[mname] = xml_to_params(c, mshape, where + "/" + cl)
-        return out
-    if t == "list":
-        mname = shape.member.serialization.get("name", "member")
-        res = []
-        for c in elem:
-            if c.tag.split("}", 1)[-1] != mname:
-                raise Fail("MalformedXML", f"{where}: {c.tag} where {mname} belongs")
-            res.append(xml_to_params(c, shape.member, where + "/" + mname))
-        return res
-    return scalar(elem.text or "", shape, where)
-
-
-def scalar(text, shape, where):
-    t = shape.type_name
-    if t in ("integer", "long"):
-        try:
-            return int(text)
-        except ValueError:
-            raise Fail("InvalidArgument", f"{where}: '{text}' is not an integer")
-    if t == "boolean":
-        if text not in ("true", "false"):
-            raise Fail("InvalidArgument", f"{where}: '{text}' is not true or false")
-        return text == "true"
-    if getattr(shape, "enum", None) and text not in shape.enum:
-        raise Fail("InvalidArgument", f"{where}: '{text}' is not one of {', '.join(shape.enum)}")
-    return text
-
-
 def model_check(op, query, headers, body):
     """The request against the operation's input shape; returns the params."""
-    om = MODEL.operation_model(op)
+    om = MODEL.operation(op)
     shape = om.input_shape
     fixed = request_uri_fixed(om)
     for k, v in fixed.items():
@@ -230,7 +147,7 @@ def model_check(op, query, headers, body):
         if k not in qmembers:
             raise Fail("InvalidArgument", f"{op} has no query parameter '{k}'")
         mname, m = qmembers[k]
-        params[mname] = scalar(v, m, k)
+        params[mname] = MODEL.scalar(v, m, k)
     for k, v in headers.items():
         lk = k.lower()
         if lk in hmembers:
@@ -238,7 +155,7 @@ def model_check(op, query, headers, body):
             if m.type_name == "timestamp":
                 params[mname] = v
             else:
-                params[mname] = scalar(v, m, k)
+                params[mname] = MODEL.scalar(v, m, k)
         elif lk.startswith("x-amz-") and lk not in SIGNING_HEADERS and not (
                 lk.startswith("x-amz-meta-") and "Metadata" in shape.members):
             raise Fail("InvalidArgument", f"{op} has no header '{k}'")
@@ -253,7 +170,7 @@ def model_check(op, query, headers, body):
                 want = pm.serialization.get("name", pname)
                 if root.tag.split("}", 1)[-1] != want:
                     raise Fail("MalformedXML", f"{op}: the body is <{root.tag}>, not <{want}>")
-                params[pname] = xml_to_params(root, pm, want)
+                params[pname] = MODEL.xml_to_params(root, pm, want)
         else:
             params[pname] = body
     elif body:
@@ -267,13 +184,6 @@ def model_check(op, query, headers, body):
         if md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
             raise Fail("BadDigest", "The Content-MD5 you specified did not match what we received.")
     return params
-
-
-def validate(op, params):
-    try:
-        validate_parameters(params, MODEL.operation_model(op).input_shape)
-    except ParamValidationError as e:
-        raise Fail("InvalidArgument", str(e).replace("\n", " "))
 
 
 # ---- IAM: the one identity's policy, evaluated as AWS would (Allow only) ----
@@ -352,6 +262,25 @@ class S3:
         self.stuck = False
         self.log = []
         self.stats = {"requests": {}, "bad_signature": 0, "bad_request": 0}
+        self.sigv4 = SigV4(
+            "s3", args.region, args.access_key, args.secret_key, signer=S3SigV4Auth,
+            incomplete="AccessDenied", invalid="AccessDenied", content_sha256=True,
+            required=("host", "x-amz-date", "x-amz-content-sha256"), max_skew=900, errors={
+                "anonymous": ("AccessDenied", "Anonymous access is not allowed"),
+                "missing": (None, "Authorization header or X-Amz-Date malformed"),
+                "access_key": ("InvalidAccessKeyId", "The AWS Access Key Id you provided does "
+                               "not exist in our records."),
+                "scope": ("AuthorizationHeaderMalformed", "the region '{region}' is wrong; "
+                          "expecting '{want_region}'"),
+                "required": (None, "host, x-amz-date and x-amz-content-sha256 must be signed"),
+                "unsigned": (None, "There were headers present in the request which were not "
+                             "signed: {h}"),
+                "content_sha256": ("XAmzContentSHA256Mismatch", None),
+                "expired": ("RequestTimeTooSkewed", "The difference between the request time "
+                            "and the current time is too large."),
+                "signature": ("SignatureDoesNotMatch", "The request signature we calculated "
+                              "does not match the signature you provided. Check your key and "
+                              "signing method.")})
 
     def new_vid(self, b):
         if b.versioning == "Enabled":
@@ -415,68 +344,6 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    # ---- signature, the way S3 checks it ----
-    def verify(self, body):
-        a = self.s3.args
-        auth = self.headers.get("Authorization", "")
-        date = self.headers.get("X-Amz-Date", "")
-        if not auth:
-            raise Fail("AccessDenied", "Anonymous access is not allowed")
-        if not auth.startswith("AWS4-HMAC-SHA256 ") or not date:
-            raise Fail("AccessDenied", "Authorization header or X-Amz-Date malformed")
-        parts = dict(p.strip().split("=", 1) for p in auth[17:].split(",") if "=" in p)
-        try:
-            akid, day, region, service, term = parts["Credential"].split("/")
-            signed = parts["SignedHeaders"].split(";")
-        except (KeyError, ValueError):
-            raise Fail("AccessDenied", "malformed Authorization header")
-        if akid != a.access_key:
-            raise Fail("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist "
-                       "in our records.")
-        if region != a.region or service != "s3" or term != "aws4_request":
-            raise Fail("AuthorizationHeaderMalformed", f"the region '{region}' is wrong; "
-                       f"expecting '{a.region}'")
-        if "host" not in signed or "x-amz-date" not in signed or \
-                "x-amz-content-sha256" not in signed:
-            raise Fail("AccessDenied", "host, x-amz-date and x-amz-content-sha256 must be signed")
-        for h in self.headers.keys():
-            if h.lower().startswith("x-amz-") and h.lower() not in signed:
-                raise Fail("AccessDenied", f"There were headers present in the request which "
-                           f"were not signed: {h}")
-        sha = self.headers.get("x-amz-content-sha256", "")
-        if sha != "UNSIGNED-PAYLOAD" and sha != hashlib.sha256(body).hexdigest():
-            raise Fail("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header "
-                       "does not match what was computed.")
-        try:
-            when = datetime.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
-        except ValueError:
-            raise Fail("AccessDenied", f"X-Amz-Date '{date}' is malformed")
-        if abs((datetime.datetime.utcnow() - when).total_seconds()) > 900:
-            raise Fail("RequestTimeTooSkewed", "The difference between the request time and "
-                       "the current time is too large.")
-        headers = {}
-        for h in signed:
-            v = self.headers.get(h)
-            if v is None:
-                raise Fail("AccessDenied", f"signed header {h} is missing")
-            headers[h] = v
-        token = self.headers.get("X-Amz-Security-Token")
-        req = AWSRequest(method=self.command, url="http://" + headers["host"] + self.path,
-                         headers={k: v for k, v in headers.items()
-                                  if k not in ("x-amz-date", "x-amz-security-token",
-                                               "x-amz-content-sha256")},
-                         data=body)
-        if sha == "UNSIGNED-PAYLOAD":
-            req.context["client_config"] = types.SimpleNamespace(
-                s3={"payload_signing_enabled": False})
-        with SIGN_LOCK:
-            _Clock.when = when
-            S3SigV4Auth(Credentials(a.access_key, a.secret_key, token), "s3",
-                        a.region).add_auth(req)
-        if req.headers["Authorization"] != auth:
-            raise Fail("SignatureDoesNotMatch", "The request signature we calculated does not "
-                       "match the signature you provided. Check your key and signing method.")
-
     def route(self, key, q):
         m = self.command
         if key is None:
@@ -515,12 +382,7 @@ class Handler(BaseHTTPRequestHandler):
         op = self.route(key, q)
         hdrs = {k: v for k, v in self.headers.items()}
         try:
-            try:
-                self.verify(body)
-            except Fail:
-                with s3.lock:
-                    s3.stats["bad_signature"] += 1
-                raise
+            s3.sigv4.verify_counted(self, body, s3.lock, s3.stats)
             with s3.lock:
                 s3.stats["requests"][op] = s3.stats["requests"].get(op, 0) + 1
                 s3.log.append({"op": op, "query": q, "headers": hdrs,
@@ -535,7 +397,7 @@ class Handler(BaseHTTPRequestHandler):
                     params["Key"] = key
                 if op in ("PutObject", "UploadPart"):
                     params["Body"] = body
-                validate(op, params)
+                MODEL.validate(op, params)
             except Fail:
                 with s3.lock:
                     s3.stats["bad_request"] += 1
@@ -799,14 +661,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise Fail("NoSuchKey", "The specified key does not exist.")
             if vs[0].marker:
                 raise Fail("NoSuchKey", "The specified key does not exist.",
-                           {"x-amz-delete-marker": "true", "x-amz-version-id": vs[0].vid})
+                           headers={"x-amz-delete-marker": "true",
+                                    "x-amz-version-id": vs[0].vid})
             return vs[0]
         for v in vs or []:
             if v.vid == vid:
                 if v.marker:
                     raise Fail("MethodNotAllowed", "The specified method is not allowed "
                                "against this resource.",
-                               {"x-amz-delete-marker": "true", "x-amz-version-id": vid,
+                               headers={"x-amz-delete-marker": "true", "x-amz-version-id": vid,
                                 "Allow": "DELETE"})
                 return v
         raise Fail("NoSuchVersion", "The specified version does not exist.")
@@ -837,7 +700,7 @@ class Handler(BaseHTTPRequestHandler):
                 last = min(int(z), size - 1) if z else size - 1
             if first >= size or first > last:
                 h["Content-Range"] = f"bytes */{size}"
-                raise Fail("InvalidRange", "The requested range is not satisfiable", h)
+                raise Fail("InvalidRange", "The requested range is not satisfiable", headers=h)
             data, code = data[first:last + 1], 206
             h["Content-Range"] = f"bytes {first}-{last}/{size}"
         h["Content-Length"] = str(len(data))
