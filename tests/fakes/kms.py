@@ -29,7 +29,7 @@ agree with a wrong request:
     Authorization header, X-Amz-Target among the signed headers: else 400
     with __type IncompleteSignatureException / InvalidSignatureException
     (a wrong access key: UnrecognizedClientException; an X-Amz-Date that
-    does not parse: no answer, the connection drops);
+    does not parse: IncompleteSignatureException);
   - the body is validated against the operation's input shape in botocore's
     KMS service model (validate_parameters): else ValidationException.
 
@@ -58,8 +58,7 @@ class State:
         self.sigv4 = SigV4(
             "kms", a.region, a.access_key, a.secret_key, incomplete="IncompleteSignatureException",
             invalid="InvalidSignatureException", required=("host", "x-amz-date", "x-amz-target"),
-            errors={"access_key": ("UnrecognizedClientException", None),
-                    "date": None})  # a malformed X-Amz-Date: no answer (as it always was)
+            errors={"access_key": ("UnrecognizedClientException", None)})
 
 
 def pad(key_id, ctx, n):
