@@ -119,6 +119,36 @@ static int guard(struct promote *p)
 	    p->lease.site, a, d);
 }
 
+/* Just before the lease is taken: the primary judged dead at the start
+ * may have come back during the catch-up (its store outage ended, its
+ * heartbeat lands again, and it starts Ghost once a second one does:
+ * engine/replicate.c).  A heartbeat of the lease's epoch newer than the
+ * one judged, and younger than dead_after, refuses (--force takes over
+ * all the same: the old primary is fenced at its next lease check). */
+static int still_gone(struct promote *p)
+{
+	const struct rv_promote_opts *o = p->o;
+	struct rv_heartbeat hb;
+	bool back;
+	char a[32];
+
+	if (o->force || !p->res->have_hb || rv_heartbeat_read(o->store, &hb)) {
+		rv_error_clear();
+		return 0; /* unreadable now: the guard's judgement stands */
+	}
+	back = hb.epoch == p->lease.epoch && hb.time_ms > p->hb.time_ms &&
+	       rv_now_ms() - hb.time_ms < o->dead_after_ms;
+	secs(a, rv_now_ms() - hb.time_ms);
+	rv_heartbeat_release(&hb);
+	if (back)
+		return rv_error(RV_EREFUSED,
+				"promote refuses: site '%s' is back — its heartbeat landed %s ago, "
+				"during the catch-up (its store outage ended); nothing was taken "
+				"over. Promote again once it is really gone, or --force",
+				p->lease.site, a);
+	return 0;
+}
+
 /* The catch-up reached `pt`: judge the loss, then take the lease. */
 static int before_promote(void *ud, const struct rv_standby_point *pt)
 {
@@ -179,6 +209,8 @@ static int before_promote(void *ud, const struct rv_standby_point *pt)
 	}
 	if (res->resumed)
 		return 0; /* ours already: replicate's start takes it on */
+	if ((rc = still_gone(p)))
+		return rc;
 	rc = rv_lease_acquire(o->store, &lo, &got);
 	if (rc)
 		return rc;

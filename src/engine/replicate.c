@@ -102,8 +102,12 @@ struct rv_replicate {
 		pthread_mutex_t mu;
 		pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 		bool inited, started, stop;
-		bool cut_off;	 /* self-fenced, until a heartbeat lands */
-		bool paused;	 /* a switchover stops Ghost itself */
+		bool cut_off; /* self-fenced, until a heartbeat lands */
+		bool paused;  /* a switchover stops Ghost itself */
+		/* after a self-fence: 1 the first heartbeat landed again, 2 a
+		 * second one did (the lease checked again one interval later):
+		 * Ghost may write again */
+		int resume;
 		int64_t ok_mono; /* when the last heartbeat that landed was taken */
 		uint64_t epoch, seq;
 		int64_t commit_ms;
@@ -1405,7 +1409,13 @@ static void run_fenced_hook(const struct rv_replicate *r, const struct rv_hook_i
  * (docs/ARCHITECTURE.md, "Failover timing").  A thread of its own that
  * sleeps until the deadline, because the loop may sit in a store call that
  * only its deadline ends.  Replication goes on trying: if the store comes
- * back with the lease still this site's, what Ghost wrote is shipped. */
+ * back with the lease still this site's, what Ghost wrote is shipped, and
+ * once a second heartbeat lands (its lease check one interval after the
+ * first) Ghost is started again (hooks.promote, the gate).  A standby
+ * that judged this site dead before the store came back checks the
+ * heartbeat again just before it takes the lease (engine/promote.c), so
+ * from the first landing on it refuses; one that took the lease before
+ * is seen by that second check, and this site stays fenced. */
 
 static void wd_landed(struct rv_replicate *r, int64_t taken, const struct rv_heartbeat *h)
 {
@@ -1418,17 +1428,44 @@ static void wd_landed(struct rv_replicate *r, int64_t taken, const struct rv_hea
 	r->wd.commit_ms = h->commit_ms;
 	memcpy(r->wd.gen, h->gen, RV_GEN_ID_LEN);
 	was_cut = r->wd.cut_off;
+	if (was_cut && rv_mono_ms() + r->o.heartbeat_interval_ms >= taken + r->o.fence_after_ms) {
+		/* It hung through the outage and landed late: its time in the
+		 * store leaves less than one interval before fence_after.
+		 * Still cut off until one taken after the store came back
+		 * lands (else the watchdog would fence again at once). */
+		pthread_mutex_unlock(&r->wd.mu);
+		return;
+	}
 	r->wd.cut_off = false;
+	if (was_cut)
+		r->wd.resume = 1;
+	else if (r->wd.resume == 1)
+		r->wd.resume = 2;
 	pthread_cond_signal(&r->wd.cv);
 	pthread_mutex_unlock(&r->wd.mu);
 	if (was_cut) {
 		atomic_store(&r->health_reason, H_OK);
 		rv_log(RV_LOG_WARN,
 		       "the store answers again and this site still holds the lease: replication "
-		       "goes on; Ghost was stopped by hooks.fenced — start it again once you know "
-		       "the other site did not promote",
+		       "goes on; Ghost starts again once the next heartbeat confirms the lease",
 		       NULL);
 	}
+}
+
+/* Ghost stopped by the self-fence may write again (the lease confirmed
+ * twice since the store came back). */
+static void resume_ghost(struct rv_replicate *r, const struct rv_hook_info *hi)
+{
+	if (!rv_hooks_stop_ghost(r->o.hooks, RV_HOOK_FENCED))
+		return; /* nothing stopped it */
+	rv_log(RV_LOG_WARN,
+	       "the lease held through two heartbeats since the store came back: starting "
+	       "Ghost again (hooks.promote / hooks.gate)",
+	       NULL);
+	if (rv_hook_run(r->o.hooks, RV_HOOK_PROMOTE, hi))
+		rv_log(RV_LOG_ERROR, "starting Ghost again failed: start it by hand", "error",
+		       rv_errmsg(), NULL);
+	rv_error_clear();
 }
 
 static void *watchdog(void *arg)
@@ -1442,6 +1479,18 @@ static void *watchdog(void *arg)
 		char gen[RV_GEN_ID_LEN], secs[32];
 		struct timespec ts;
 
+		hi.epoch = r->wd.epoch;
+		memcpy(gen, r->wd.gen, RV_GEN_ID_LEN);
+		hi.gen = gen[0] ? gen : NULL;
+		hi.seq = r->wd.seq;
+		hi.point_ms = r->wd.commit_ms;
+		if (r->wd.resume == 2 && !r->wd.cut_off && !r->wd.paused) {
+			r->wd.resume = 0;
+			pthread_mutex_unlock(&r->wd.mu);
+			resume_ghost(r, &hi);
+			pthread_mutex_lock(&r->wd.mu);
+			continue;
+		}
 		if (r->wd.cut_off || r->wd.paused) {
 			pthread_cond_wait(&r->wd.cv, &r->wd.mu);
 			continue;
@@ -1453,11 +1502,7 @@ static void *watchdog(void *arg)
 			continue;
 		}
 		r->wd.cut_off = true;
-		hi.epoch = r->wd.epoch;
-		memcpy(gen, r->wd.gen, RV_GEN_ID_LEN);
-		hi.gen = gen[0] ? gen : NULL;
-		hi.seq = r->wd.seq;
-		hi.point_ms = r->wd.commit_ms;
+		r->wd.resume = 0;
 		snprintf(secs, sizeof(secs), "%.1f", (double)(now - r->wd.ok_mono) / 1000.0);
 		pthread_mutex_unlock(&r->wd.mu);
 		atomic_store(&r->health_reason, H_CUT_OFF);
@@ -1513,6 +1558,8 @@ static void wd_pause(struct rv_replicate *r, bool pause)
 		return;
 	pthread_mutex_lock(&r->wd.mu);
 	r->wd.paused = pause;
+	if (pause)
+		r->wd.resume = 0; /* the switchover decides about Ghost now */
 	if (!pause)
 		r->wd.ok_mono = rv_mono_ms();
 	pthread_cond_signal(&r->wd.cv);

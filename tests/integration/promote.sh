@@ -8,6 +8,9 @@
 #   - dc killed (writer and replicate, SIGKILL);
 #   - a heartbeat that names a commit the store does not hold (forged):
 #     refused, exit 10, the figure and failover.max_loss named;
+#   - dc's heartbeat landing again while the promote catches up (stopped
+#     at the test point promote.caught_up): refused just before the lease,
+#     exit 10, "is back", the lease untouched;
 #   - a promote hook that fails: exit 1 naming the hook, its exit status and
 #     its stderr line, and saying the lease is held and to run it again;
 #     one that hangs: killed at hooks.timeout, exit 3, said where;
@@ -131,6 +134,30 @@ rc=$?
 grep -q "failover.max_loss" "$T/loss.log" && grep -q "would be lost" "$T/loss.log" ||
 	fail "the refusal does not give the figure and the limit: $(cat "$T/loss.log")"
 [ "$(j "$T/store/lease.json" site)" = dc ] || fail "a refused promote took the lease"
+cp "$T/hb.real" "$T/store/heartbeat.json"
+
+# --- dc comes back during the catch-up (its heartbeat lands again): the
+# promote judged it dead at the start, and refuses just before the lease -
+. "$RV_SRCDIR/tests/lib/testpoint.sh"
+REVENANT_TESTPOINT=promote.caught_up "$REVENANT" -c "$T/dr.yml" promote --no-replicate >"$T/back.out" 2>"$T/back.log" &
+PR=$!
+tp_wait_stopped "$PR" || fail "promote never reached promote.caught_up"
+python3 - "$T/store/heartbeat.json" <<'PY' || fail "cannot write dc's new heartbeat"
+import json, sys, time
+p = sys.argv[1]
+h = json.load(open(p))
+h["time_ms"] = int(time.time() * 1000)
+json.dump(h, open(p, "w"))
+PY
+kill -CONT "$PR"
+wait "$PR"
+rc=$?
+PR=
+[ "$rc" = 10 ] || fail "promote over a primary that came back exited $rc, not 10: $(cat "$T/back.log")"
+grep -q "site 'dc' is back" "$T/back.log" || fail "the refusal does not say dc is back: $(cat "$T/back.log")"
+[ "$(j "$T/store/lease.json" site)" = dc ] && [ "$(j "$T/store/lease.json" epoch)" = "$EPOCH" ] ||
+	fail "a promote refused at the lease took it"
+[ ! -s "$RV_HOOK_LOG" ] || fail "a refused promote ran the hook"
 cp "$T/hb.real" "$T/store/heartbeat.json"
 
 # --- the hook fails: stopped, said where ----------------------------------

@@ -11,7 +11,10 @@
 #   - /healthz says it is cut off, revenant_self_fenced_total is 1;
 #   - thawed, the heartbeat lands again, replicate logs it and goes on: a
 #     file written while frozen reaches the store, /healthz is ok again,
-#     and the hook did not run a second time.
+#     and the hook did not run a second time;
+#   - Ghost is started again (hooks.promote, once) only after a second
+#     heartbeat confirmed the lease, at least one heartbeat interval after
+#     the store answered.
 set -u
 . "$RV_SRCDIR/tests/lib/s3rver.sh"
 . "$RV_SRCDIR/tests/lib/content_replicate.sh"
@@ -58,6 +61,7 @@ failover:
   dead_after: 12s
 hooks:
   fenced: $RV_SRCDIR/tests/fixtures/hooks/record_hook.sh
+  promote: $RV_SRCDIR/tests/fixtures/hooks/record_hook.sh
   timeout: 5s
 YML
 health() { curl -s "http://127.0.0.1:$PORT/healthz"; }
@@ -85,10 +89,18 @@ kill -0 "$CR_PID" || fail "replicate exited while cut off"
 
 kill -CONT "$S3RVER_PID"
 until_ok 30 grep -q 'the store answers again' "$T/r.log" || fail "replicate never saw the store back"
+BACK=$(now_ms)
+grep -q '^event=promote' "$RV_HOOK_LOG" && fail "Ghost was started again at the first heartbeat"
+until_ok 10 grep -q '^event=promote' "$RV_HOOK_LOG" || fail "Ghost was never started again (hooks.promote)"
+AFTER=$(($(now_ms) - BACK))
+echo "hooks.promote ran ${AFTER} ms after the store answered again"
+((AFTER >= 700)) || fail "Ghost started again ${AFTER} ms after the store came back: before a second heartbeat"
+grep -q 'the lease held through two heartbeats' "$T/r.log" || fail "no log line says why Ghost starts again"
 until_ok 15 sh -c "\"$REVENANT\" -c \"$T/r.yml\" status --manifest 2>/dev/null | grep -q ' b.txt '" ||
 	fail "b.txt, written while cut off, never reached the store"
 until_ok 10 sh -c "curl -sf http://127.0.0.1:$PORT/healthz >/dev/null" || fail "/healthz not ok again: $(health)"
 [ "$(grep -c '^event=fenced' "$RV_HOOK_LOG")" = 1 ] || fail "the hook ran more than once"
+[ "$(grep -c '^event=promote' "$RV_HOOK_LOG")" = 1 ] || fail "hooks.promote ran more than once"
 cr_stop
 [ "$CR_RC" = 0 ] || fail "replicate exited $CR_RC on SIGTERM"
 echo "PASS"
