@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,12 +102,30 @@ static void put_be64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)v;
 }
 
+/* The algorithms, fetched once: OpenSSL 3 looks an algorithm up (locks,
+ * property matching) at every EVP_aes_256_gcm() init and every
+ * EVP_KDF_fetch, which costs more than sealing a small object. */
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *alg_gcm;
+static EVP_KDF *alg_hkdf;
+
+static void algs_fetch(void)
+{
+	alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	alg_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
+
+static const EVP_CIPHER *gcm(void)
+{
+	pthread_once(&algs_once, algs_fetch);
+	return alg_gcm;
+}
+
 /* subkey = HKDF-SHA256(key, salt, info) */
 static int derive(unsigned char out[RV_SEAL_KEY], const unsigned char key[RV_SEAL_KEY],
 		  const unsigned char salt[RV_SEAL_SALT])
 {
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF_CTX *kctx;
 	OSSL_PARAM params[5], *p = params;
 	int ok;
 
@@ -116,9 +135,10 @@ static int derive(unsigned char out[RV_SEAL_KEY], const unsigned char key[RV_SEA
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)kdf_info,
 						 sizeof(kdf_info) - 1);
 	*p = OSSL_PARAM_construct_end();
+	pthread_once(&algs_once, algs_fetch);
+	kctx = alg_hkdf ? EVP_KDF_CTX_new(alg_hkdf) : NULL;
 	ok = kctx && EVP_KDF_derive(kctx, out, RV_SEAL_KEY, params) > 0;
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return ok ? 0 : rv_error(RV_EFAIL, "HKDF-SHA256 failed in OpenSSL");
 }
 
@@ -135,8 +155,9 @@ static int start(struct rv_seal *s, const unsigned char key[RV_SEAL_KEY], const 
 	if ((rc = derive(sub, key, s->hdr + 16)))
 		return rc;
 	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || !(enc ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, sub, NULL)
-			  : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, sub, NULL))) {
+	if (!ctx || !gcm() ||
+	    !(enc ? EVP_EncryptInit_ex(ctx, gcm(), NULL, sub, NULL)
+		  : EVP_DecryptInit_ex(ctx, gcm(), NULL, sub, NULL))) {
 		OPENSSL_cleanse(sub, sizeof(sub));
 		EVP_CIPHER_CTX_free(ctx);
 		return rv_error(RV_EFAIL, "AES-256-GCM is not available in OpenSSL");
@@ -273,28 +294,39 @@ void rv_seal_release(struct rv_seal *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int rv_seal_buf(const struct rv_seal_key *k, const char *name, const void *in, size_t n,
-		struct rv_buf *out)
+int rv_seal_mem(const struct rv_seal_key *k, const char *name, const void *in, size_t n,
+		unsigned char *out)
 {
 	const unsigned char *p = in;
 	uint64_t chunks = rv_seal_chunks(n);
-	unsigned char *frame = NULL;
 	struct rv_seal s;
 	int rc;
 
-	if ((rc = rv_seal_begin(&s, k, name)) || (rc = rv_buf_add(out, s.hdr, RV_SEAL_HDR)))
+	if ((rc = rv_seal_begin(&s, k, name)))
 		goto out;
-	frame = rv_malloc(RV_SEAL_FRAME);
+	memcpy(out, s.hdr, RV_SEAL_HDR);
+	out += RV_SEAL_HDR;
 	for (uint64_t i = 0; !rc && i < chunks; i++) {
 		size_t len = i + 1 < chunks ? RV_SEAL_CHUNK : n - (size_t)i * RV_SEAL_CHUNK;
 
-		rc = rv_seal_chunk(&s, i, p + i * RV_SEAL_CHUNK, len, i + 1 == chunks, frame);
-		if (!rc)
-			rc = rv_buf_add(out, frame, len + RV_SEAL_TAG);
+		rc = rv_seal_chunk(&s, i, p + i * RV_SEAL_CHUNK, len, i + 1 == chunks,
+				   out + i * RV_SEAL_FRAME);
 	}
 out:
-	free(frame);
 	rv_seal_release(&s);
+	return rc;
+}
+
+int rv_seal_buf(const struct rv_seal_key *k, const char *name, const void *in, size_t n,
+		struct rv_buf *out)
+{
+	size_t size = (size_t)rv_seal_size(n);
+	unsigned char *sealed = rv_malloc(size);
+	int rc = rv_seal_mem(k, name, in, n, sealed);
+
+	if (!rc)
+		rc = rv_buf_add(out, sealed, size);
+	free(sealed);
 	return rc;
 }
 

@@ -86,7 +86,8 @@ struct rv_seal {
  * to write first is in s->hdr. */
 int rv_seal_begin(struct rv_seal *s, const struct rv_seal_key *k, const char *name) RV_WARN_UNUSED;
 /* Seal chunk `index` (`n` <= RV_SEAL_CHUNK bytes; only the last may be
- * shorter) into `out` (n + RV_SEAL_TAG bytes). */
+ * shorter) into `out` (n + RV_SEAL_TAG bytes; `out` may be `in`: sealed
+ * in place). */
 int rv_seal_chunk(struct rv_seal *s, uint64_t index, const void *in, size_t n, bool last,
 		  unsigned char *out) RV_WARN_UNUSED;
 
@@ -110,6 +111,9 @@ void rv_seal_release(struct rv_seal *s);
  * rv_unseal_buf adds nothing to it unless the whole object opens. */
 int rv_seal_buf(const struct rv_seal_key *k, const char *name, const void *in, size_t n,
 		struct rv_buf *out) RV_WARN_UNUSED;
+/* The same straight into `out`, which holds rv_seal_size(n) bytes. */
+int rv_seal_mem(const struct rv_seal_key *k, const char *name, const void *in, size_t n,
+		unsigned char *out) RV_WARN_UNUSED;
 int rv_unseal_buf(const struct rv_seal_keyring *kr, const char *name, const void *in, size_t n,
 		  struct rv_buf *out) RV_WARN_UNUSED;
 

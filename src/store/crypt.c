@@ -741,21 +741,14 @@ static bool refresh_keys(struct crypt *c)
 	return grew;
 }
 
-/* ---- streaming through a pipe ----------------------------------------------- */
+/* ---- streaming a get through a pipe ---------------------------------------- */
 
-/* The helper thread's side of a put (it seals the source into the pipe)
- * or of a get (it runs the inner get into the pipe).  Its error comes
- * back to the caller's thread in rc/msg. */
+/* The helper thread's side of a get: it runs the inner get into the pipe.
+ * Its error comes back to the caller's thread in rc/msg. */
 struct pump {
 	struct crypt *c;
 	const char *key;
 	int sock; /* the helper's end: it writes */
-	/* put */
-	int src;
-	bool regular;
-	uint64_t plain; /* bytes to read; UINT64_MAX: to the end of a stream */
-	bool wfail;	/* a write to the pipe failed: the reader stopped */
-	/* get */
 	uint64_t coff, clen;
 	struct rv_obj_info info;
 	int rc;
@@ -777,112 +770,6 @@ static void block_sigpipe(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-/* Read up to `want` bytes of the source (at `*off` for a regular file). */
-static int src_fill(struct pump *p, unsigned char *buf, size_t want, uint64_t *off, size_t *got)
-{
-	*got = 0;
-	while (*got < want) {
-		ssize_t n = p->regular ? pread(p->src, buf + *got, want - *got, (off_t)*off)
-				       : read(p->src, buf + *got, want - *got);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return rv_error_errno(RV_EFAIL, errno, "put '%s': read the input", p->key);
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-		*off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int sock_send(struct pump *p, const void *buf, size_t n)
-{
-	const char *q = buf;
-
-	while (n) {
-		ssize_t w = write(p->sock, q, n); /* SIGPIPE is blocked here */
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1) {
-			p->wfail = true;
-			return rv_error_errno(RV_EFAIL, errno, "put '%s': hand over to the store",
-					      p->key);
-		}
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int seal_stream(struct pump *p)
-{
-	const struct rv_seal_key *k = &p->c->cur;
-	unsigned char *cur = rv_malloc(RV_SEAL_CHUNK), *nxt = rv_malloc(RV_SEAL_CHUNK);
-	unsigned char *frame = rv_malloc(RV_SEAL_FRAME);
-	uint64_t off = 0, left = p->plain, idx = 0;
-	size_t cur_n, nxt_n;
-	struct rv_seal s;
-	int rc;
-
-	memset(&s, 0, sizeof(s));
-	if ((rc = rv_seal_begin(&s, k, p->key)) || (rc = sock_send(p, s.hdr, RV_SEAL_HDR)))
-		goto out;
-	rc = src_fill(p, cur, left < RV_SEAL_CHUNK ? (size_t)left : RV_SEAL_CHUNK, &off, &cur_n);
-	left -= p->plain == UINT64_MAX ? 0 : cur_n;
-	for (;;) {
-		bool last;
-		unsigned char *t;
-
-		if (rc)
-			goto out;
-		nxt_n = 0;
-		if (cur_n == RV_SEAL_CHUNK && left) {
-			rc = src_fill(p, nxt, left < RV_SEAL_CHUNK ? (size_t)left : RV_SEAL_CHUNK,
-				      &off, &nxt_n);
-			if (rc)
-				goto out;
-			left -= p->plain == UINT64_MAX ? 0 : nxt_n;
-		}
-		last = nxt_n == 0;
-		if (last && p->plain != UINT64_MAX && left) {
-			rc = rv_error(
-			    RV_EFAIL, "put '%s': the input ended at %llu bytes, %llu expected",
-			    p->key, (unsigned long long)off, (unsigned long long)p->plain);
-			goto out;
-		}
-		if ((rc = rv_seal_chunk(&s, idx, cur, cur_n, last, frame)) ||
-		    (rc = sock_send(p, frame, cur_n + RV_SEAL_TAG)) || last)
-			goto out;
-		idx++;
-		t = cur, cur = nxt, nxt = t;
-		cur_n = nxt_n;
-	}
-out:
-	OPENSSL_cleanse(cur, RV_SEAL_CHUNK);
-	OPENSSL_cleanse(nxt, RV_SEAL_CHUNK);
-	free(cur);
-	free(nxt);
-	free(frame);
-	rv_seal_release(&s);
-	return rc;
-}
-
-static void *put_helper(void *arg)
-{
-	struct pump *p = arg;
-	int rc;
-
-	block_sigpipe();
-	rc = seal_stream(p);
-	if (rc)
-		pump_fail(p, rc);
-	close(p->sock);
-	return NULL;
 }
 
 static void *get_helper(void *arg)
@@ -921,55 +808,194 @@ static int start_helper(struct pump *p, void *(*fn)(void *), pthread_t *t, int *
 	return 0;
 }
 
+/* ---- put: sealed on the thread that uploads --------------------------------- */
+
+/* One put_fd being sealed as the inner store reads it (struct rv_put_src,
+ * store.h): the header, then each chunk when its turn comes, sealed
+ * straight into the reader's buffer when a whole frame fits there, else
+ * into `frame` and handed out from there.  No pipe and no thread: every
+ * byte is read once from the input and written once by the store. */
+struct sealer {
+	struct crypt *c;
+	const char *key;
+	int src;
+	bool regular;	/* pread from offset 0 */
+	uint64_t plain; /* bytes to read; UINT64_MAX: to the end of a stream */
+	uint64_t off;	/* plaintext read so far */
+	uint64_t idx;	/* the next chunk */
+	struct rv_seal s;
+	bool begun, done;
+	unsigned char *cur, *nxt; /* plaintext; nxt: the read-ahead of a stream */
+	size_t cur_n;		  /* a stream: bytes in cur, read ahead */
+	unsigned char *frame;	  /* being handed out: [fpos, flen) */
+	size_t fpos, flen;
+	int rc; /* the first failure, kept: the store reports its own */
+	char msg[512];
+};
+
+/* Read up to `want` bytes of the input. */
+static int src_fill(struct sealer *z, unsigned char *buf, size_t want, size_t *got)
+{
+	*got = 0;
+	while (*got < want) {
+		ssize_t n = z->regular ? pread(z->src, buf + *got, want - *got, (off_t)z->off)
+				       : read(z->src, buf + *got, want - *got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return rv_error_errno(RV_EFAIL, errno, "put '%s': read the input", z->key);
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+		z->off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Seal the next chunk into `out` (room for RV_SEAL_FRAME); `*len` its
+ * frame's size. */
+static int seal_next(struct sealer *z, unsigned char *out, size_t *len)
+{
+	size_t n, nn = 0;
+	bool last;
+	int rc;
+
+	if (z->plain != UINT64_MAX) {
+		uint64_t left = z->plain - z->off;
+		size_t want = left < RV_SEAL_CHUNK ? (size_t)left : RV_SEAL_CHUNK;
+
+		if ((rc = src_fill(z, z->cur, want, &n)))
+			return rc;
+		if (n < want)
+			return rv_error(
+			    RV_EFAIL, "put '%s': the input ended at %llu bytes, %llu expected",
+			    z->key, (unsigned long long)z->off, (unsigned long long)z->plain);
+		last = z->off == z->plain;
+	} else {
+		/* A stream of unknown length: a chunk is the last when the
+		 * input ends before the next one begins. */
+		n = z->cur_n;
+		if (n == RV_SEAL_CHUNK && (rc = src_fill(z, z->nxt, RV_SEAL_CHUNK, &nn)))
+			return rc;
+		last = nn == 0;
+	}
+	if ((rc = rv_seal_chunk(&z->s, z->idx, z->cur, n, last, out)))
+		return rc;
+	if (z->plain == UINT64_MAX) {
+		unsigned char *t = z->cur;
+
+		z->cur = z->nxt, z->nxt = t;
+		z->cur_n = nn;
+	}
+	z->idx++;
+	z->done = last;
+	*len = n + RV_SEAL_TAG;
+	return 0;
+}
+
+static ssize_t sealer_read(void *ud, void *buf, size_t n)
+{
+	struct sealer *z = ud;
+	unsigned char *out = buf;
+	size_t done = 0, len;
+	int rc = z->rc;
+
+	while (!rc && done < n) {
+		if (z->fpos < z->flen) {
+			size_t take = z->flen - z->fpos < n - done ? z->flen - z->fpos : n - done;
+
+			memcpy(out + done, z->frame + z->fpos, take);
+			z->fpos += take;
+			done += take;
+		} else if (z->done) {
+			break;
+		} else if (!z->begun) {
+			if ((rc = rv_seal_begin(&z->s, &z->c->cur, z->key)))
+				break;
+			z->begun = true;
+			memcpy(z->frame, z->s.hdr, RV_SEAL_HDR);
+			z->fpos = 0;
+			z->flen = RV_SEAL_HDR;
+			if (z->plain == UINT64_MAX)
+				rc = src_fill(z, z->cur, RV_SEAL_CHUNK, &z->cur_n);
+		} else if (n - done >= RV_SEAL_FRAME) {
+			if (!(rc = seal_next(z, out + done, &len)))
+				done += len;
+		} else if (done) {
+			break; /* whole frames only while something is handed out */
+		} else {
+			z->fpos = 0;
+			z->flen = 0;
+			rc = seal_next(z, z->frame, &z->flen);
+		}
+	}
+	if (rc) {
+		if (!z->rc) {
+			z->rc = rc;
+			snprintf(z->msg, sizeof(z->msg), "%s", rv_errmsg());
+		}
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)done;
+}
+
 /* ---- put ------------------------------------------------------------------ */
 
 static int crypt_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 			struct rv_put_opts *po)
 {
 	struct crypt *c = cr_of(s);
-	struct pump p = {.c = c, .key = key, .src = fd};
+	struct sealer z = {.c = c, .key = key, .src = fd};
+	struct rv_put_src src = {.read = sealer_read, .ud = &z};
 	uint64_t csize;
 	struct stat st;
-	pthread_t t;
-	int mine, rc;
+	int rc;
 
 	if (is_marker(key))
 		return rv_error(RV_EUSAGE,
 				"'%s' is the store's encryption marker: revenant "
 				"writes it, nothing else may",
 				key);
+	if (!c->inner->ops->put_src)
+		return rv_error(RV_ENOTSUP, "the %s store cannot be written through encryption",
+				c->inner->ops->name);
 	if ((rc = registered(c)))
 		return rc;
 	if (fstat(fd, &st) == -1)
 		return rv_error_errno(RV_EFAIL, errno, "put '%s': stat the input", key);
-	p.regular = S_ISREG(st.st_mode);
-	if (p.regular) {
-		p.plain = size == UINT64_MAX ? (uint64_t)st.st_size : size;
-		if (p.plain > (uint64_t)st.st_size)
+	z.regular = S_ISREG(st.st_mode);
+	if (z.regular) {
+		z.plain = size == UINT64_MAX ? (uint64_t)st.st_size : size;
+		if (z.plain > (uint64_t)st.st_size)
 			return rv_error(
 			    RV_EFAIL, "put '%s': the input has %llu bytes, %llu expected", key,
-			    (unsigned long long)st.st_size, (unsigned long long)p.plain);
+			    (unsigned long long)st.st_size, (unsigned long long)z.plain);
 	} else {
-		p.plain = size;
+		z.plain = size;
 	}
 	/* The exact sealed size whenever the plain size is known: an input
 	 * that fails half-way then leaves the inner put short, and it fails
 	 * without storing anything. */
-	csize = p.plain == UINT64_MAX ? UINT64_MAX : rv_seal_size(p.plain);
-	if ((rc = start_helper(&p, put_helper, &t, &mine)))
-		return rc;
-	rc = c->inner->ops->put_fd(c->inner, key, mine, csize, po);
-	close(mine);
-	pthread_join(t, NULL);
-	if (p.rc && !p.wfail) {
-		/* Our side failed first: that is the cause.  A stream of unknown
-		 * length may have gone in whole but for its last chunk (it never
-		 * opens); it is removed. */
-		if (!rc && c->inner->ops->del(c->inner, key))
-			rv_log(RV_LOG_WARN, "cannot remove an incomplete object", "key", key,
-			       "error", rv_errmsg(), NULL);
-		return rv_error(p.rc, "%s", p.msg);
+	csize = z.plain == UINT64_MAX ? UINT64_MAX : rv_seal_size(z.plain);
+	z.cur = rv_malloc(RV_SEAL_CHUNK);
+	z.frame = rv_malloc(RV_SEAL_FRAME);
+	if (z.plain == UINT64_MAX)
+		z.nxt = rv_malloc(RV_SEAL_CHUNK);
+	rc = c->inner->ops->put_src(c->inner, key, &src, csize, po);
+	/* Our side failed first: that is the cause, not the store's
+	 * "read the input".  (A failed read fails the put: nothing stored.) */
+	if (z.rc)
+		rc = rv_error(z.rc, "%s", z.msg);
+	OPENSSL_cleanse(z.cur, RV_SEAL_CHUNK);
+	free(z.cur);
+	if (z.nxt) {
+		OPENSSL_cleanse(z.nxt, RV_SEAL_CHUNK);
+		free(z.nxt);
 	}
+	free(z.frame);
+	rv_seal_release(&z.s);
 	return rc;
 }
 
@@ -977,7 +1003,7 @@ static int crypt_put_buf(struct rv_store *s, const char *key, const void *data, 
 			 struct rv_put_opts *po)
 {
 	struct crypt *c = cr_of(s);
-	struct rv_buf b = RV_BUF_INIT(SIZE_MAX / 2);
+	unsigned char *sealed;
 	int rc;
 
 	if (is_marker(key))
@@ -987,10 +1013,13 @@ static int crypt_put_buf(struct rv_store *s, const char *key, const void *data, 
 				key);
 	if ((rc = registered(c)))
 		return rc;
-	rc = rv_seal_buf(&c->cur, key, data, len, &b);
+	/* Sealed straight into one buffer of the final size (most content
+	 * blobs are one to four chunks), then one plain put. */
+	sealed = rv_malloc((size_t)rv_seal_size(len));
+	rc = rv_seal_mem(&c->cur, key, data, len, sealed);
 	if (!rc)
-		rc = c->inner->ops->put_buf(c->inner, key, b.data, b.len, po);
-	rv_buf_release(&b);
+		rc = c->inner->ops->put_buf(c->inner, key, sealed, (size_t)rv_seal_size(len), po);
+	free(sealed);
 	return rc;
 }
 
@@ -1229,7 +1258,7 @@ static int get_once(struct crypt *c, const char *key, int fd, uint64_t off, uint
 	uint64_t first = 0;
 	bool joined = false, cached = false;
 	pthread_t t;
-	int mine, rc = 0;
+	int mine = -1, rc = 0;
 
 	*retry = false;
 	o.end = len && off + len > off ? off + len : UINT64_MAX;

@@ -312,8 +312,9 @@ static int copy_regular(int in, uint64_t want, int out, const char *key)
 	return rc;
 }
 
-/* Copy a stream (pipe, socket) from its current offset. */
-static int copy_stream(int in, uint64_t want, int out, const char *key)
+/* Copy a stream (pipe, socket) from its current offset, or a put_src. */
+static int copy_stream(int in, const struct rv_put_src *src, uint64_t want, int out,
+		       const char *key)
 {
 	char *buf = rv_malloc(COPY_CHUNK);
 	uint64_t got = 0;
@@ -321,7 +322,7 @@ static int copy_stream(int in, uint64_t want, int out, const char *key)
 
 	while (!rc && got < want) {
 		size_t chunk = want - got > COPY_CHUNK ? COPY_CHUNK : (size_t)(want - got);
-		ssize_t n = read(in, buf, chunk);
+		ssize_t n = src ? src->read(src->ud, buf, chunk) : read(in, buf, chunk);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -434,9 +435,27 @@ static int file_put_fd(struct rv_store *s, const char *key, int fd, uint64_t siz
 			uint64_t want = size == UINT64_MAX ? (uint64_t)st.st_size : size;
 			rc = copy_regular(fd, want, t.fd, key);
 		} else {
-			rc = copy_stream(fd, size, t.fd, key);
+			rc = copy_stream(fd, NULL, size, t.fd, key);
 		}
 	}
+	if (!rc)
+		rc = commit(fs, key, &t, po, s->opts.fsync);
+	tmpfile_release(&t, true);
+	return rc;
+}
+
+static int file_put_src(struct rv_store *s, const char *key, const struct rv_put_src *src,
+			uint64_t size, struct rv_put_opts *po)
+{
+	struct file_store *fs = fs_of(s);
+	struct tmpfile t = {NULL, NULL, NULL, -1};
+	int rc = check_key(key);
+
+	if (rc)
+		return rc;
+	rc = tmpfile_open(fs, key, s->opts.fsync, &t);
+	if (!rc)
+		rc = copy_stream(-1, src, size, t.fd, key);
 	if (!rc)
 		rc = commit(fs, key, &t, po, s->opts.fsync);
 	tmpfile_release(&t, true);
@@ -894,6 +913,7 @@ static void file_free(struct rv_store *s)
 static const struct rv_store_ops file_ops = {
     .name = "file",
     .put_fd = file_put_fd,
+    .put_src = file_put_src,
     .put_buf = file_put_buf,
     .get_fd = file_get_fd,
     .head = file_head,

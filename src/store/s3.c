@@ -679,7 +679,8 @@ struct src {
 	uint64_t total;	  /* regular/mem: the size; pipe: bytes read so far */
 	uint64_t mem_pos; /* pipe: consumed part of the read-ahead */
 	uint64_t mem_len;
-	uint64_t pipe_limit; /* pipe: bytes the caller allows (UINT64_MAX = EOF) */
+	uint64_t pipe_limit;	     /* pipe: bytes the caller allows (UINT64_MAX = EOF) */
+	const struct rv_put_src *rd; /* pipe: read this instead of fd (put_src) */
 	bool pipe;
 	bool eof;
 };
@@ -735,6 +736,11 @@ struct mp_part {
 	char *buf;
 };
 
+static ssize_t src_read(struct src *in, void *buf, size_t n)
+{
+	return in->rd ? in->rd->read(in->rd->ud, buf, n) : read(in->fd, buf, n);
+}
+
 /* Pipe: fill `buf` with the next part (read-ahead first).  Pipe reads are
  * sequential: only the submitter makes them; the uploads still overlap. */
 static int pipe_fill(struct mp *m, char *buf, uint64_t *len)
@@ -759,7 +765,7 @@ static int pipe_fill(struct mp *m, char *buf, uint64_t *len)
 			in->eof = true;
 			break;
 		}
-		got = read(in->fd, buf + n, (size_t)want);
+		got = src_read(in, buf + n, (size_t)want);
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1)
@@ -1079,15 +1085,59 @@ static int s3_put_buf(struct rv_store *s, const char *key, const void *data, siz
 	return multipart_put(s, key, &in, po);
 }
 
+/* A pipe or a put_src (`in` has fd or rd): read ahead one threshold's
+ * worth (+1) to choose the method. */
+static int put_stream(struct rv_store *s, const char *key, struct src *in, uint64_t size,
+		      struct rv_put_opts *po)
+{
+	uint64_t thr = threshold_of(s), cap;
+	char *ahead;
+	int rc;
+
+	in->pipe = true;
+	in->pipe_limit = size;
+	cap = size < thr + 1 ? size : thr + 1;
+	ahead = rv_malloc((size_t)(cap ? cap : 1));
+	while (in->mem_len < cap) {
+		ssize_t n = src_read(in, ahead + in->mem_len, (size_t)(cap - in->mem_len));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			free(ahead);
+			return rv_error_errno(RV_EFAIL, errno, "s3 put '%s': read the input", key);
+		}
+		if (n == 0) {
+			in->eof = true;
+			break;
+		}
+		in->mem_len += (uint64_t)n;
+	}
+	in->total = in->mem_len;
+	in->mem = ahead;
+	if (size != UINT64_MAX && in->total == size)
+		in->eof = true;
+	if (in->eof && size != UINT64_MAX && in->total < size) {
+		free(ahead);
+		return rv_error(RV_EFAIL,
+				"s3 put '%s': the input ended at %llu bytes, %llu expected", key,
+				(unsigned long long)in->total, (unsigned long long)size);
+	}
+	if (in->eof && in->mem_len <= thr) {
+		in->pipe = false;
+		rc = single_put(s, key, in, po);
+	} else {
+		rc = multipart_put(s, key, in, po);
+	}
+	free(ahead);
+	return rc;
+}
+
 static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 		     struct rv_put_opts *po)
 {
 	uint64_t thr = threshold_of(s);
 	struct src in = {.fd = fd};
 	struct stat stt;
-	char *ahead;
-	uint64_t cap;
-	int rc;
 
 	if (fstat(fd, &stt) == -1)
 		return rv_error_errno(RV_EFAIL, errno, "s3 put '%s': stat the input", key);
@@ -1101,44 +1151,15 @@ static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 		return in.total <= thr ? single_put(s, key, &in, po)
 				       : multipart_put(s, key, &in, po);
 	}
+	return put_stream(s, key, &in, size, po);
+}
 
-	/* A pipe: read ahead one threshold's worth (+1) to choose the method. */
-	in.pipe = true;
-	in.pipe_limit = size;
-	cap = size < thr + 1 ? size : thr + 1;
-	ahead = rv_malloc((size_t)(cap ? cap : 1));
-	while (in.mem_len < cap) {
-		ssize_t n = read(fd, ahead + in.mem_len, (size_t)(cap - in.mem_len));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			free(ahead);
-			return rv_error_errno(RV_EFAIL, errno, "s3 put '%s': read the input", key);
-		}
-		if (n == 0) {
-			in.eof = true;
-			break;
-		}
-		in.mem_len += (uint64_t)n;
-	}
-	in.total = in.mem_len;
-	in.mem = ahead;
-	if (size != UINT64_MAX && in.total == size)
-		in.eof = true;
-	if (in.eof && size != UINT64_MAX && in.total < size) {
-		free(ahead);
-		return rv_error(RV_EFAIL,
-				"s3 put '%s': the input ended at %llu bytes, %llu expected", key,
-				(unsigned long long)in.total, (unsigned long long)size);
-	}
-	if (in.eof && in.mem_len <= thr) {
-		in.pipe = false;
-		rc = single_put(s, key, &in, po);
-	} else {
-		rc = multipart_put(s, key, &in, po);
-	}
-	free(ahead);
-	return rc;
+static int s3_put_src(struct rv_store *s, const char *key, const struct rv_put_src *src,
+		      uint64_t size, struct rv_put_opts *po)
+{
+	struct src in = {.fd = -1, .rd = src};
+
+	return put_stream(s, key, &in, size, po);
 }
 
 /* ---- get, head, list, delete ------------------------------------------------ */
@@ -1537,6 +1558,7 @@ static void s3_free(struct rv_store *s)
 static const struct rv_store_ops s3_ops = {
     .name = "s3",
     .put_fd = s3_put_fd,
+    .put_src = s3_put_src,
     .put_buf = s3_put_buf,
     .get_fd = s3_get_fd,
     .head = s3_head,

@@ -414,6 +414,15 @@ static int vv_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 	return refuse(s, "put", key);
 }
 
+static int vv_put_src(struct rv_store *s, const char *key, const struct rv_put_src *src,
+		      uint64_t size, struct rv_put_opts *po)
+{
+	(void)src;
+	(void)size;
+	(void)po;
+	return refuse(s, "put", key);
+}
+
 static int vv_put_buf(struct rv_store *s, const char *key, const void *data, size_t len,
 		      struct rv_put_opts *po)
 {
@@ -449,6 +458,7 @@ static const struct rv_store_ops versions_ops = {
     .name = "s3 versions",
     .put_fd = vv_put_fd,
     .put_buf = vv_put_buf,
+    .put_src = vv_put_src,
     .get_fd = vv_get_fd,
     .head = vv_head,
     .list_page = vv_list_page,

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -169,6 +170,16 @@ int rv_store_delete(struct rv_store *s, const char *key) RV_WARN_UNUSED;
 int rv_store_delete_many(struct rv_store *s, char *const *keys, size_t n,
 			 unsigned jobs) RV_WARN_UNUSED;
 
+/* Bytes made on demand for a put (store-internal: the encrypting layer
+ * seals an object chunk by chunk in the thread that uploads it, with no
+ * pipe and no helper thread).  read(2)-like: up to `n` bytes into `buf`,
+ * the count (short counts are fine), 0 at the end, -1 on failure (the
+ * source keeps its own error; the put then fails). */
+struct rv_put_src {
+	ssize_t (*read)(void *ud, void *buf, size_t n);
+	void *ud;
+};
+
 /* Backend vtable (store-t internal, used by file.c, s3.c and the
  * encrypting layer crypt.c, which implements it over another store). */
 struct rv_store_ops {
@@ -191,6 +202,10 @@ struct rv_store_ops {
 	int (*probe)(struct rv_store *);
 	/* rv_store_name_key; NULL: a plain store. */
 	int (*name_key)(struct rv_store *, const unsigned char **);
+	/* Put `size` bytes (UINT64_MAX: until the source ends) from `src`,
+	 * read in order on the calling thread; as put_fd with a pipe. */
+	int (*put_src)(struct rv_store *, const char *, const struct rv_put_src *, uint64_t,
+		       struct rv_put_opts *);
 };
 
 struct rv_store {
