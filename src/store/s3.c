@@ -682,6 +682,7 @@ struct src {
 	uint64_t mem_pos; /* pipe: consumed part of the read-ahead */
 	uint64_t mem_len;
 	uint64_t pipe_limit; /* pipe: bytes the caller allows (UINT64_MAX = EOF) */
+	char *ahead;	     /* pipe: the read-ahead's allocation, freed once consumed */
 	bool pipe;
 	bool eof;
 };
@@ -756,6 +757,12 @@ static int pipe_fill(struct mp *m, char *buf, uint64_t cap, uint64_t *len)
 		memcpy(buf + n, in->mem + in->mem_pos, (size_t)take);
 		in->mem_pos += take;
 		n += take;
+	}
+	if (in->ahead && in->mem_pos >= in->mem_len) { /* a part's worth, held no longer */
+		free(in->ahead);
+		in->ahead = NULL;
+		in->mem = NULL;
+		in->mem_pos = in->mem_len = 0;
 	}
 	while (n < cap && !in->eof) {
 		uint64_t want = cap - n;
@@ -1163,7 +1170,7 @@ static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 		in.mem_len += (uint64_t)n;
 	}
 	in.total = in.mem_len;
-	in.mem = ahead;
+	in.mem = in.ahead = ahead;
 	if (size != UINT64_MAX && in.total == size)
 		in.eof = true;
 	if (in.eof && size != UINT64_MAX && in.total < size) {
@@ -1178,7 +1185,7 @@ static int s3_put_fd(struct rv_store *s, const char *key, int fd, uint64_t size,
 	} else {
 		rc = multipart_put(s, key, &in, po);
 	}
-	free(ahead);
+	free(in.ahead);
 	return rc;
 }
 
