@@ -10,19 +10,45 @@
 #   bash bench/mysql_snapshot.sh BUILD_DIR          # needs BUILD_DIR/tests/mysql_tool
 #   MIB=1024 bash bench/mysql_snapshot.sh build     # database size (default 256)
 #
-# The issue's targets (≥ 2× mariadb-dump | zstd + aws s3 cp, ≥ 1× mydumper
-# with the same threads) are for snapshots straight to S3, measured once
-# replicate ships them; this measures the snapshot into a file store.
+# STORE=s3 runs the same into a local s3rver (tests/lib/s3rver.sh) instead:
+# revenant's snapshot streamed into the store against
+# `mariadb-dump --single-transaction | zstd | aws s3 cp -` (streamed), the
+# same into a file followed by `aws s3 cp` (two passes), and `mydumper
+# -t 2 -c` (the same thread count as snapshot_jobs: 2; gzip, its only
+# compression in Debian 12's 0.10.1) followed by `aws s3 cp --recursive`.
+# RESTORE=1 (with STORE=s3) then adds the restore benchmark (see
+# bench/mysql_restore.sh, sourced from here).
+#
+#   STORE=s3 MIB=256 bash bench/mysql_snapshot.sh build-rel
+#   STORE=s3 RESTORE=1 MIB=256 bash bench/mysql_snapshot.sh build-rel
+#   RUNS=2 RESTORE_RUNS=3 …   # repetitions of the snapshots, of the restores
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 tool=$build/tests/mysql_tool
 [ -x "$tool" ] || { echo "no $tool: build first (make build)" >&2; exit 2; }
 MIB=${MIB:-256}
+STORE=${STORE:-file}
+RESTORE=${RESTORE:-0}
+RUNS=${RUNS:-2}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-bench.XXXXXX")
 # shellcheck source=/dev/null
 . "$top/tests/lib/mariadb.sh"
-trap 'mariadb_stop; rm -rf "$W"' EXIT
+cleanup_pids=""
+trap 'for p in $cleanup_pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; mariadb_stop; [ "$STORE" = s3 ] && s3rver_cleanup; rm -rf "$W"' EXIT
+if [ "$STORE" = s3 ]; then
+	# shellcheck source=/dev/null
+	. "$top/tests/lib/s3rver.sh"
+	command -v mydumper >/dev/null || { echo "no mydumper: scripts/deps.sh installs it" >&2; exit 2; }
+	s3rver_start "$W/s3" >/dev/null
+	s3rver_mkbucket bench
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+	export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+	STORE_URL="s3://bench/rv?endpoint=$S3RVER_URL&region=us-east-1"
+	AWS="$S3RVER_AWS --endpoint-url $S3RVER_URL"
+else
+	STORE_URL="file://$W/store"
+fi
 mariadb_start "$W/db" --innodb-buffer-pool-size=512M >/dev/null
 echo "mariadb started in ${MARIADB_START_MS} ms"
 
@@ -75,26 +101,61 @@ YML
 sed 's/^    database: ghost$/    database: ghost\n    snapshot_jobs: 2/' "$W/rv.yml" >"$W/rv2.yml"
 mkdir -p "$W/store"
 sync
-measure() { # name cmd…  → wall CPU RSS on stdout
+srvcpu() { # CPU ticks of mariadbd (and s3rver)
+	local p t=0
+	for p in $MARIADB_PID ${S3RVER_PID:-}; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+measure() { # cmd…  → "wall CPU RSS server-CPU" on stdout (CPU and RSS of the whole process tree;
+	local s0 # server CPU: mariadbd's and s3rver's over the same time)
+	s0=$(srvcpu)
 	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
 	read -r wall u s rss <"$W/time"
-	printf '%s %s %s\n' "$wall" "$(echo "$u + $s" | bc)" "$((rss / 1024))"
+	printf '%s %s %s %s\n' "$wall" "$(echo "$u + $s" | bc)" "$((rss / 1024))" "$(echo "scale=2; ($(srvcpu) - $s0) / 100" | bc)"
 }
+s3bytes() { # prefix → bytes stored under s3://bench/prefix
+	$AWS s3 ls --recursive --summarize "s3://bench/$1" | sed -n 's/.*Total Size: //p'
+}
+s3clear() { $AWS s3 rm --quiet --recursive s3://bench/ >/dev/null; }
+dump="mariadb-dump --no-defaults -S '$MARIADB_SOCK' -uroot --single-transaction --default-character-set=utf8mb4 ghost | zstd -q -c"
 declare -A R
-for run in 1 2; do
-	rm -rf "$W/store/generations" "$W/dump.sql.zst"
-	R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "file://$W/store")
-	R[rvjb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
-	rm -rf "$W/store/generations"
-	R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "file://$W/store")
-	R[rvb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
-	R[md$run]=$(measure bash -c "set -o pipefail; mariadb-dump --no-defaults -S '$MARIADB_SOCK' -uroot --single-transaction --default-character-set=utf8mb4 ghost | zstd -q -c > '$W/dump.sql.zst' && sync '$W/dump.sql.zst'")
-	R[mdb$run]=$(stat -c %s "$W/dump.sql.zst")
+for run in $(seq 1 "$RUNS"); do
+	echo "run $run (load average $(cut -d' ' -f1-3 /proc/loadavg)) …"
+	if [ "$STORE" = s3 ]; then
+		s3clear
+		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
+		R[rvjb$run]=$(s3bytes rv/)
+		s3clear
+		R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "$STORE_URL")
+		R[rvb$run]=$(s3bytes rv/)
+		R[md$run]=$(measure bash -c "set -o pipefail; $dump | $AWS s3 cp --quiet - s3://bench/dump.sql.zst")
+		R[mdb$run]=$(s3bytes dump.sql.zst)
+		rm -f "$W/dump.sql.zst"
+		R[mf$run]=$(measure bash -c "set -o pipefail; $dump > '$W/dump.sql.zst' && $AWS s3 cp --quiet '$W/dump.sql.zst' s3://bench/dump2.sql.zst")
+		R[mfb$run]=$(s3bytes dump2.sql.zst)
+		rm -rf "$W/mydumper"
+		R[my$run]=$(measure bash -c "mydumper -S '$MARIADB_SOCK' -u root -B ghost -t 2 -c --trx-consistency-only -v 1 -o '$W/mydumper' && $AWS s3 cp --quiet --recursive '$W/mydumper' s3://bench/mydumper/")
+		R[myb$run]=$(s3bytes mydumper/)
+	else
+		rm -rf "$W/store/generations" "$W/dump.sql.zst"
+		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
+		R[rvjb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
+		rm -rf "$W/store/generations"
+		R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "$STORE_URL")
+		R[rvb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
+		R[md$run]=$(measure bash -c "set -o pipefail; $dump > '$W/dump.sql.zst' && sync '$W/dump.sql.zst'")
+		R[mdb$run]=$(stat -c %s "$W/dump.sql.zst")
+	fi
 done
 
 echo "checking both outputs load to the same tables …"
-gen=$(ls "$W/store/generations")
-"$tool" restore "$W/rv.yml" "file://$W/store" "$gen" from_rv >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
+if [ "$STORE" = s3 ]; then
+	gen=$($AWS s3 ls --recursive s3://bench/rv/generations/ | sed -n 's|.*rv/generations/\([^/]*\)/db/snapshot/.*|\1|p' | head -1)
+	$AWS s3 cp --quiet s3://bench/dump.sql.zst "$W/dump.sql.zst"
+else
+	gen=$(ls "$W/store/generations")
+fi
+"$tool" restore "$W/rv.yml" "$STORE_URL" "$gen" from_rv >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
 mariadb_sql "CREATE DATABASE from_dump"
 zstdcat "$W/dump.sql.zst" | mariadb --no-defaults -S "$MARIADB_SOCK" -uroot from_dump
 for t in posts members posts_tags media; do
@@ -103,18 +164,44 @@ for t in posts members posts_tags media; do
 	c=$(mariadb_sql "CHECKSUM TABLE from_dump.$t" | cut -f2)
 	[ "$a" = "$b" ] && [ "$a" = "$c" ] || { echo "CHECKSUM TABLE $t differs: $a $b $c" >&2; exit 1; }
 done
+mariadb_sql "DROP DATABASE from_rv; DROP DATABASE from_dump"
 
 mib() { echo "scale=1; $1 / 1048576" | bc; }
+row() { # run label key
+	local w c r v
+	read -r w c r v <<<"${R[$3$1]}"
+	echo "| $1 | $2 | $w | $c | $v | $r | $(mib "${R[$3b$1]}") |"
+}
+ratio() { # run label peer-key rv-key
+	local w1 c1 w2 c2 r v1 v2
+	read -r w1 c1 r v1 <<<"${R[$3$1]}"
+	read -r w2 c2 r v2 <<<"${R[$4$1]}"
+	echo "| $1 | $2 | $(echo "scale=2; $w1 / $w2" | bc)× | $(echo "scale=2; $c1 / $c2" | bc)× | $(echo "scale=2; $v1 / $v2" | bc)× | | $(echo "scale=3; ${R[$3b$1]} / ${R[$4b$1]}" | bc)× |"
+}
 echo
-echo "| run | tool | wall s | CPU s | peak RSS MiB | output MiB |"
-echo "|---|---|---:|---:|---:|---:|"
-for run in 1 2; do
-	read -r w c r <<<"${R[rv$run]}"
-	echo "| $run | revenant snapshot (mysql_tool) | $w | $c | $r | $(mib "${R[rvb$run]}") |"
-	read -r wj cj rj <<<"${R[rvj$run]}"
-	echo "| $run | revenant snapshot, snapshot_jobs: 2 | $wj | $cj | $rj | $(mib "${R[rvjb$run]}") |"
-	read -r w2 c2 r2 <<<"${R[md$run]}"
-	echo "| $run | mariadb-dump --single-transaction \\| zstd | $w2 | $c2 | $r2 | $(mib "${R[mdb$run]}") |"
-	echo "| $run | ratio (dump / revenant) | $(echo "scale=2; $w2 / $w" | bc)× | | | $(echo "scale=3; ${R[mdb$run]} / ${R[rvb$run]}" | bc)× |"
-	echo "| $run | ratio (dump / revenant, 2 connections) | $(echo "scale=2; $w2 / $wj" | bc)× | | | $(echo "scale=3; ${R[mdb$run]} / ${R[rvjb$run]}" | bc)× |"
+echo "| run | tool | wall s | CPU s | server CPU s | peak RSS MiB | output MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for run in $(seq 1 "$RUNS"); do
+	if [ "$STORE" = s3 ]; then
+		row "$run" "revenant snapshot → s3rver" rv
+		row "$run" "revenant snapshot → s3rver, snapshot_jobs: 2" rvj
+		row "$run" "mariadb-dump \\| zstd \\| aws s3 cp -" md
+		row "$run" "mariadb-dump \\| zstd > file; aws s3 cp file" mf
+		row "$run" "mydumper -t 2 -c; aws s3 cp --recursive" my
+		ratio "$run" "ratio dump\\|zstd\\|cp - ÷ revenant" md rv
+		ratio "$run" "ratio dump\\|zstd; cp ÷ revenant" mf rv
+		ratio "$run" "ratio dump\\|zstd; cp ÷ revenant (2 conn.)" mf rvj
+		ratio "$run" "ratio mydumper -t 2 ÷ revenant (2 conn.)" my rvj
+	else
+		row "$run" "revenant snapshot (mysql_tool)" rv
+		row "$run" "revenant snapshot, snapshot_jobs: 2" rvj
+		row "$run" "mariadb-dump --single-transaction \\| zstd" md
+		ratio "$run" "ratio (dump / revenant)" md rv
+		ratio "$run" "ratio (dump / revenant, 2 connections)" md rvj
+	fi
 done
+if [ "$RESTORE" = 1 ]; then
+	[ "$STORE" = s3 ] || { echo "RESTORE=1 needs STORE=s3" >&2; exit 2; }
+	# shellcheck source=/dev/null
+	. "$top/bench/mysql_restore.sh"
+fi

@@ -32,8 +32,9 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       # Debian's prometheus) checks and unit-tests the alert rules.
       python3-yaml prometheus
       # Benchmarks compare against these.
-      # lsyncd + rsync: bench/content_bench.sh; wrk: bench/load_bench.sh.
-      rclone hyperfine lsyncd rsync wrk)
+      # lsyncd + rsync: bench/content_bench.sh; wrk: bench/load_bench.sh;
+      # mydumper (and its myloader): bench/mysql_snapshot.sh STORE=s3.
+      rclone hyperfine lsyncd rsync wrk mydumper)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,9 @@
  * object operations are thin layers on it.  Bodies stream: uploads of a
  * regular file are hashed and then sent with pread, part by part, and
  * downloads are written straight to the caller's fd.  Only pipes are
- * buffered, one part per upload thread and the one being read.
+ * buffered, one part per upload thread and the one being read, each in an
+ * unlinked temporary file ($TMPDIR) so that the heap stays flat whatever
+ * the size (a database snapshot is a pipe).
  *
  * Threads: the store is shared.  curl easy handles come from a mutex-
  * protected pool of idle handles so that connections are reused and each
@@ -681,6 +683,7 @@ struct src {
 	uint64_t mem_len;
 	uint64_t pipe_limit;	     /* pipe: bytes the caller allows (UINT64_MAX = EOF) */
 	const struct rv_put_src *rd; /* pipe: read this instead of fd (put_src) */
+	char *ahead;		     /* pipe: the read-ahead's allocation, freed once consumed */
 	bool pipe;
 	bool eof;
 };
@@ -728,12 +731,13 @@ struct mp {
 	unsigned etags_alloc;
 };
 
-/* One part for the queue: a pipe's bytes in `buf` (owned), else the range
- * [off, off + len) of the file or buffer. */
+/* One part for the queue: a pipe's bytes in the temporary file `fd`
+ * (owned; -1 otherwise), else the range [off, off + len) of the file or
+ * buffer. */
 struct mp_part {
 	unsigned pn;
 	uint64_t off, len;
-	char *buf;
+	int fd;
 };
 
 static ssize_t src_read(struct src *in, void *buf, size_t n)
@@ -741,23 +745,33 @@ static ssize_t src_read(struct src *in, void *buf, size_t n)
 	return in->rd ? in->rd->read(in->rd->ud, buf, n) : read(in->fd, buf, n);
 }
 
-/* Pipe: fill `buf` with the next part (read-ahead first).  Pipe reads are
- * sequential: only the submitter makes them; the uploads still overlap. */
-static int pipe_fill(struct mp *m, char *buf, uint64_t *len)
+/* The chunk a pipe's part is copied through into its temporary file. */
+#define MP_SPOOL_CHUNK (256u << 10)
+
+/* Pipe: up to `cap` bytes of the input into `buf` (read-ahead first); less
+ * only at its end.  Pipe reads are sequential: only the submitter makes
+ * them; the uploads still overlap. */
+static int pipe_fill(struct mp *m, char *buf, uint64_t cap, uint64_t *len)
 {
 	struct src *in = m->in;
 	uint64_t n = 0;
 
-	while (n < m->part_size && in->mem_pos < in->mem_len) {
+	while (n < cap && in->mem_pos < in->mem_len) {
 		uint64_t take = in->mem_len - in->mem_pos;
-		if (take > m->part_size - n)
-			take = m->part_size - n;
+		if (take > cap - n)
+			take = cap - n;
 		memcpy(buf + n, in->mem + in->mem_pos, (size_t)take);
 		in->mem_pos += take;
 		n += take;
 	}
-	while (n < m->part_size && !in->eof) {
-		uint64_t want = m->part_size - n;
+	if (in->ahead && in->mem_pos >= in->mem_len) { /* a part's worth, held no longer */
+		free(in->ahead);
+		in->ahead = NULL;
+		in->mem = NULL;
+		in->mem_pos = in->mem_len = 0;
+	}
+	while (n < cap && !in->eof) {
+		uint64_t want = cap - n;
 		ssize_t got;
 		if (in->pipe_limit != UINT64_MAX && want > in->pipe_limit - in->total)
 			want = in->pipe_limit - in->total;
@@ -786,6 +800,37 @@ static int pipe_fill(struct mp *m, char *buf, uint64_t *len)
 	}
 	*len = n;
 	return 0;
+}
+
+/* Pipe: the next part into a new temporary file (*fd, -1 when the input
+ * had ended), through `chunk`.  A part waiting for its upload lies in the
+ * page cache, not the heap: a piped upload of any size (a database
+ * snapshot) holds one chunk of memory, not (parts_in_flight + 1) parts. */
+static int pipe_spool(struct mp *m, char *chunk, int *fd, uint64_t *len)
+{
+	uint64_t n = 0, got = 0;
+	int rc;
+
+	*fd = -1;
+	*len = 0;
+	do {
+		uint64_t want =
+		    m->part_size - n < MP_SPOOL_CHUNK ? m->part_size - n : MP_SPOOL_CHUNK;
+
+		if ((rc = pipe_fill(m, chunk, want, &got)) || !got)
+			break;
+		if (*fd == -1 && (rc = rv_tmpfile(fd)))
+			break;
+		if ((rc = rv_write_all(*fd, chunk, (size_t)got))) /* "write: <why>" */
+			break;
+		n += got;
+	} while (n < m->part_size && got);
+	*len = n;
+	if (rc && *fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
 }
 
 static int upload_part(struct mp *m, unsigned pn, const char *mem, int fd, uint64_t off,
@@ -840,8 +885,8 @@ static int mp_job(void *ctx, void *arg)
 
 	/* After a failure or a shutdown, the parts still queued are dropped. */
 	if (!rv_workq_failed(&m->q) && !rv_shutdown_requested()) {
-		if (p->buf)
-			rc = upload_part(m, p->pn, p->buf, -1, 0, p->len, &etag);
+		if (p->fd != -1)
+			rc = upload_part(m, p->pn, NULL, p->fd, 0, p->len, &etag);
 		else if (m->in->regular)
 			rc = upload_part(m, p->pn, NULL, m->in->fd, p->off, p->len, &etag);
 		else
@@ -852,7 +897,8 @@ static int mp_job(void *ctx, void *arg)
 		m->etags[p->pn - 1] = etag;
 		pthread_mutex_unlock(&m->mu);
 	}
-	free(p->buf);
+	if (p->fd != -1)
+		close(p->fd);
 	free(p);
 	return rc;
 }
@@ -863,6 +909,7 @@ static int mp_job(void *ctx, void *arg)
 static void submit_parts(struct mp *m, unsigned *sent)
 {
 	struct src *in = m->in;
+	char *chunk = in->pipe ? rv_malloc(MP_SPOOL_CHUNK) : NULL;
 
 	*sent = 0;
 	for (unsigned pn = 1;; pn++) {
@@ -870,22 +917,21 @@ static void submit_parts(struct mp *m, unsigned *sent)
 		int rc = 0;
 
 		if (rv_workq_failed(&m->q) || rv_shutdown_requested())
-			return;
+			break;
 		if (in->pipe ? in->eof && in->mem_pos >= in->mem_len : pn > m->nparts)
-			return;
+			break;
 		p = rv_calloc(1, sizeof(*p));
 		p->pn = pn;
+		p->fd = -1;
 		if (!in->pipe) {
 			p->off = (uint64_t)(pn - 1) * m->part_size;
 			p->len =
 			    in->total - p->off < m->part_size ? in->total - p->off : m->part_size;
 		} else {
-			p->buf = rv_malloc((size_t)m->part_size);
-			rc = pipe_fill(m, p->buf, &p->len);
+			rc = pipe_spool(m, chunk, &p->fd, &p->len);
 			if (!rc && !p->len) {
-				free(p->buf);
 				free(p);
-				return;
+				break;
 			}
 			if (!rc && pn > S3_MAX_PARTS)
 				rc = rv_error(RV_EUSAGE,
@@ -906,12 +952,14 @@ static void submit_parts(struct mp *m, unsigned *sent)
 		if (rc)
 			rv_workq_fail(&m->q, rc);
 		if (rc || rv_workq_submit(&m->q, p)) {
-			free(p->buf); /* refused: still ours */
+			if (p->fd != -1) /* refused: still ours */
+				close(p->fd);
 			free(p);
-			return;
+			break;
 		}
 		(*sent)++;
 	}
+	free(chunk);
 }
 
 static char *upload_query(const char *upload_id, const char *key)
@@ -1049,7 +1097,7 @@ static int multipart_put(struct rv_store *s, const char *key, struct src *in,
 	if (!in->pipe && nth > m.nparts)
 		nth = m.nparts;
 	/* No part waits for a thread: `nth` in flight (a pipe's next part is
-	 * read meanwhile, so it holds nth + 1 part buffers). */
+	 * read meanwhile into a temporary file, so nth + 1 part files). */
 	rv_workq_init(&m.q, nth, 0, mp_job, &m);
 	submit_parts(&m, &nparts);
 	rc = rv_workq_wait(&m.q);
@@ -1113,7 +1161,7 @@ static int put_stream(struct rv_store *s, const char *key, struct src *in, uint6
 		in->mem_len += (uint64_t)n;
 	}
 	in->total = in->mem_len;
-	in->mem = ahead;
+	in->mem = in->ahead = ahead;
 	if (size != UINT64_MAX && in->total == size)
 		in->eof = true;
 	if (in->eof && size != UINT64_MAX && in->total < size) {
@@ -1128,7 +1176,7 @@ static int put_stream(struct rv_store *s, const char *key, struct src *in, uint6
 	} else {
 		rc = multipart_put(s, key, in, po);
 	}
-	free(ahead);
+	free(in->ahead);
 	return rc;
 }
 

@@ -443,6 +443,7 @@ struct after {
 	uint64_t reached;
 	int64_t last_ms;
 	unsigned segments;
+	int64_t log_ms; /* the time the segments took: download, verify, apply */
 };
 
 /* Between the snapshot's load and the marker's drop: the binlog
@@ -468,8 +469,14 @@ static int after_load(void *ud, MYSQL *m, const struct rv_mysql_snap_pos *snap)
 		if (rc)
 			return rc;
 	}
-	return rv_mysql_apply_log(m, af->st, af->o->gen, af->from, af->o->pos, af->o->out,
-				  af->standby, &af->reached, &af->last_ms, &af->segments);
+	{
+		int64_t t0 = rv_mono_ms();
+		int rc = rv_mysql_apply_log(m, af->st, af->o->gen, af->from, af->o->pos, af->o->out,
+					    af->standby, &af->reached, &af->last_ms, &af->segments);
+
+		af->log_ms = rv_mono_ms() - t0;
+		return rc;
+	}
 }
 
 static int tgt_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
@@ -483,7 +490,7 @@ int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 {
 	struct pick p = {.o = o};
 	struct after af = {.o = o, .st = st, .standby = standby};
-	char *prefix, n1[24], n2[24];
+	char *prefix, n1[24], n2[24], n3[24];
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -509,8 +516,9 @@ int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
 		res->segments = af.segments;
 		snprintf(n1, sizeof(n1), "%" PRIu64, af.reached);
 		snprintf(n2, sizeof(n2), "%u", af.segments);
+		snprintf(n3, sizeof(n3), "%" PRId64, af.log_ms);
 		rv_log(RV_LOG_INFO, "mysql: database restored", "snapshot", p.best.key, "database",
-		       o->out, "position", n1, "segments", n2, NULL);
+		       o->out, "position", n1, "segments", n2, "segments_ms", n3, NULL);
 	}
 	free(p.best.key);
 	return rc;
