@@ -45,22 +45,8 @@ else
 fi
 mariadb_sql "CREATE DATABASE ghost"
 mkdir -p "$W/content" "$W/store"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: $SYNC
-store:
-  url: "$URL"
-$([ "$STORE" = s3 ] || echo "  fsync: true")
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-YML
+MARIADB_RV_STORE=$URL MARIADB_RV_STORE_OPTS=$([ "$STORE" = s3 ] || echo "  fsync: true") \
+	mariadb_rv_config "$W/r.yml" "$W" "$SYNC"
 run_writer() { # → transactions in SECS
 	: >"$W/ack"
 	"$B/tests/mysql_tool" write "$W/r.yml" "$W/ack" 0 0 2>/dev/null &

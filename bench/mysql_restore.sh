@@ -27,22 +27,8 @@ sleep 0.5
 kill "$wp"
 wait "$wp" || true
 mkdir -p "$W/content"
-cat >"$W/r.yml" <<YML
-site: dc
-sync_interval: 1s
-store:
-  url: "s3://bench/repl?endpoint=$S3RVER_URL&region=us-east-1"
-metrics:
-  listen: off
-content:
-  path: $W/content
-database:
-  mysql:
-    socket: $MARIADB_SOCK
-    user: root
-    database: ghost
-    snapshot_jobs: 2
-YML
+MARIADB_RV_STORE="s3://bench/repl?endpoint=$S3RVER_URL&region=us-east-1" \
+	MARIADB_RV_DB_OPTS="    snapshot_jobs: 2" mariadb_rv_config "$W/r.yml" "$W" 1s
 "$build/revenant" -c "$W/r.yml" replicate >"$W/r.log" 2>&1 &
 rp=$!
 cleanup_pids="$cleanup_pids $rp"

@@ -142,7 +142,8 @@ mariadb_stop() {
 # mariadb_start started (root over its socket) and DIR/content into the
 # folder store DIR/store.  MARIADB_RV_STORE (a store URL) and
 # MARIADB_RV_STORE_OPTS (YAML lines under store:, e.g. its s3: block)
-# point it elsewhere; MARIADB_RV_METRICS is metrics.listen (default off).
+# point it elsewhere; MARIADB_RV_METRICS is metrics.listen (default off);
+# MARIADB_RV_DB_OPTS, YAML lines under database.mysql.
 mariadb_rv_config() {
 	cat >"$1" <<YML
 site: dc
@@ -159,6 +160,7 @@ database:
     socket: $MARIADB_SOCK
     user: root
     database: ghost
+${MARIADB_RV_DB_OPTS:-}
 ${4:+  snapshot_interval: $4}
 YML
 }
