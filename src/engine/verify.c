@@ -275,6 +275,7 @@ static int restore_point(struct vctx *v, const struct rv_restore_point *p)
 	const struct rv_mysql_conf *my = v->db == &rv_dbtgt_mysql ? v->o->scratch_mysql : NULL;
 	const struct rv_dbtgt_follow_opts fo = {.target = my ? my->database : db, .mysql = my};
 	int64_t t0 = rv_mono_ms();
+	bool restored;
 	int rc = 0;
 
 	so.to = to;
@@ -295,13 +296,16 @@ static int restore_point(struct vctx *v, const struct rv_restore_point *p)
 		goto out;
 	}
 	rc = rv_site_restore(v->s, &so, &r);
+	/* Only a database this restore made is dropped below: a failed one
+	 * removed its own (or refused one that was there). */
+	restored = !rc && vp->has_db;
 	vp->restore_seconds = (double)(rv_mono_ms() - t0) / 1000.0;
 	vp->bytes_read += r.content.bytes_downloaded + r.content.bytes_objects;
 	if (r.db)
 		vp->bytes_read += v->dbsize.download;
 	if (!rc && vp->has_db)
 		rc = check_db(v, &fo, to);
-	if (vp->has_db && v->db->drop) {
+	if (restored && v->db->drop) {
 		char *msg = rc ? rv_strdup(rv_errmsg()) : NULL;
 
 		if (v->db->drop(&fo))
