@@ -430,7 +430,7 @@ PY
 		if json.loads(l)["kind"] == "image"][1]["rel"])' "$W/acks.jsonl")
 	if /usr/bin/python3 "$here/drill.py" check --url "$DR_URL" --key-file "$KEY" \
 		--acks "$W/acks.bad" --kill-ms "$KILL_MS" --dc-content "$DC_CONTENT" \
-		--sync-ms "$sync_ms" >"$W/selftest.out" 2>&1; then
+		--sync-ms "$sync_ms" --all-problems >"$W/selftest.out" 2>&1; then
 		cat "$W/selftest.out"
 		fail "self-test: the checker passed a tampered ack log"
 	fi

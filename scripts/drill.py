@@ -299,10 +299,11 @@ def cmd_check(a):
     else:
         rpo_ms = 0
         print("  RPO: 0 acknowledged writes lost")
-    for p in problems[:20]:
+    shown = problems if a.all_problems else problems[:20]
+    for p in shown:
         print("  FAIL: " + p)
-    if len(problems) > 20:
-        print("  FAIL: ... and %d more" % (len(problems) - 20))
+    if len(problems) > len(shown):
+        print("  FAIL: ... and %d more" % (len(problems) - len(shown)))
     if a.summary:
         with open(a.summary, "w") as f:
             json.dump({"posts": n_posts, "images": n_images, "lost": len(lost),
@@ -332,6 +333,8 @@ def main():
     ap.add_argument("--min-posts", type=int, default=20)
     ap.add_argument("--min-images", type=int, default=5)
     ap.add_argument("--summary")
+    ap.add_argument("--all-problems", action="store_true",
+                    help="check: print every problem, not the first 20")
     a = ap.parse_args()
     if a.command == "write":
         cmd_write(a)
