@@ -21,11 +21,7 @@ W=$(mktemp -d /tmp/rv-mysql-impact.XXXXXX)
 . "$SRC/tests/lib/mariadb.sh"
 WP='' RP=''
 cleanup() {
-	local p
-	for p in $WP $RP; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mariadb_reap $WP $RP
 	mariadb_stop
 	[ "$STORE" = s3 ] && s3rver_cleanup
 	rm -rf "$W"

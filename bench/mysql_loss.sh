@@ -32,11 +32,7 @@ W=$(mktemp -d /tmp/rv-mysql-loss.XXXXXX)
 . "$SRC/tests/lib/mariadb.sh"
 WP= RP= BP=
 cleanup() {
-	local p
-	for p in $WP $RP $BP; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mariadb_reap $WP $RP $BP
 	mariadb_stop
 	[ "$STORE" = s3 ] && s3rver_cleanup
 	rm -rf "$W"

@@ -27,11 +27,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-agent.XXXXXX")
 DC= DR= WP=
 cleanup() {
 	local p
-	for p in $DC $DR $WP; do
-		kill -CONT "$p" 2>/dev/null
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	for p in $DC $DR $WP; do kill -CONT "$p" 2>/dev/null; done
+	mariadb_reap $DC $DR $WP
 	mariadb_stop
 	[ -f "$W/drdb/env" ] && bash "$RV_TESTDIR/lib/mariadb.sh" stop "$W/drdb" >/dev/null 2>&1
 	[ -n "${RV_KEEP:-}" ] || rm -rf "$W"
@@ -49,19 +46,14 @@ mkdir -p "$W/drdb"
 bash "$RV_TESTDIR/lib/mariadb.sh" start "$W/drdb" || fail "cannot start dr's MariaDB"
 DR_SOCK=$(sed -n 's/^MARIADB_SOCK=//p' "$W/drdb/env")
 dcsql() { mariadb_sql "$@"; }
-drsql() {
-	local db=()
-	if [ "$1" = -D ]; then db=(-D "$2"); shift 2; fi
-	mariadb --no-defaults -S "$DR_SOCK" -uroot --batch --skip-column-names "${db[@]}" -e "$1"
-}
+drsql() { MARIADB_SOCK=$DR_SOCK mariadb_sql "$@"; }
 # Ghost's databases exist before Ghost starts (as the demo and the
 # Bitnami chart make them); dr's stays empty until the standby fills it.
 dcsql "CREATE DATABASE ghost CHARACTER SET utf8mb4" || fail "create dc's database"
 drsql "CREATE DATABASE ghost CHARACTER SET utf8mb4" || fail "create dr's database"
 
 HOOK="$RV_TESTDIR/fixtures/hooks/record_hook.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-PORT_DC=$(free_port) PORT_DR=$(free_port)
+PORT_DC=$(mariadb_free_port) PORT_DR=$(mariadb_free_port)
 config() { # config SITE PORT SOCKET
 	mkdir -p "$W/$1/c"
 	cat >"$W/$1.yml" <<YML
@@ -161,8 +153,7 @@ SAVED=$(sed -n 's/^event=standby .*REVENANT_SAVED=\([^ ]*\).*/\1/p' "$W/dc.hooks
 ASIDE=$(dcsql "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'ghost\\_saved\\_%'")
 [ -n "$ASIDE" ] || fail "no ghost_saved_* database at dc"
 grep -qF "'$ASIDE'" "$SAVED/database.txt" || fail "database.txt does not name $ASIDE: $(cat "$SAVED/database.txt")"
-grep -q "saved aside.*database=\"\?database '$ASIDE'" "$W/dc.log" ||
-	grep -q "saved aside.*$ASIDE" "$W/dc.log" || fail "the log does not name $ASIDE"
+grep -q "saved aside.*$ASIDE" "$W/dc.log" || fail "the log does not name $ASIDE"
 [ "$(dcsql -D "$ASIDE" "SELECT v FROM counters")" = "$DC_MAX" ] ||
 	fail "the tables kept aside do not hold dc's last transaction ($DC_MAX)"
 echo "fenced: dc's tables kept in $ASIDE ($DC_MAX transactions, $((DC_MAX - got)) dr never got)"

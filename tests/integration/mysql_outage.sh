@@ -28,11 +28,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-outage.XXXXXX")
 . "$RV_TESTDIR/lib/s3rver.sh"
 WP= RP=
 cleanup() {
-	local p
-	for p in $WP $RP; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mariadb_reap $WP $RP
 	mariadb_stop
 	s3rver_cleanup
 	rm -rf "$W"

@@ -18,11 +18,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-pitr.XXXXXX")
 WP= RP=
 cleanup() {
 	local p
-	for p in $WP $RP; do
-		kill -CONT "$p" 2>/dev/null
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	for p in $WP $RP; do kill -CONT "$p" 2>/dev/null; done
+	mariadb_reap $WP $RP
 	mariadb_stop
 	rm -rf "$W"
 }

@@ -38,11 +38,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-repl.XXXXXX")
 WP= RP=
 cleanup() {
 	local p
-	for p in $WP $RP; do
-		kill -CONT "$p" 2>/dev/null
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	for p in $WP $RP; do kill -CONT "$p" 2>/dev/null; done
+	mariadb_reap $WP $RP
 	mariadb_stop
 	[ -f "$W/tgt/env" ] && bash "$RV_TESTDIR/lib/mariadb.sh" stop "$W/tgt" >/dev/null 2>&1
 	rm -rf "$W"

@@ -24,11 +24,7 @@ checked=0
 SLACK=2000 # sync_interval (1 s) + 1 s
 WP= RP=
 cleanup() {
-	local p
-	for p in $WP $RP; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mariadb_reap $WP $RP
 	mariadb_stop
 	rm -rf "$W"
 }

@@ -24,11 +24,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-sb.XXXXXX")
 . "$RV_TESTDIR/lib/testpoint.sh"
 WP= RP= SP=
 cleanup() {
-	local p
-	for p in $WP $RP $SP; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	mariadb_reap $WP $RP $SP
 	mariadb_stop
 	[ -f "$W/tgt/env" ] && bash "$RV_TESTDIR/lib/mariadb.sh" stop "$W/tgt" >/dev/null 2>&1
 	[ -n "${RV_KEEP:-}" ] || rm -rf "$W"

@@ -15,6 +15,7 @@
 #                                   # with other server options (e.g. --skip-log-bin)
 #   mariadb_rv_config FILE DIR SYNC [SNAP]  # a revenant.yml replicating its database "ghost"
 #   mariadb_replicate CONFIG LOG    # revenant replicate in the background (RP), started
+#   mariadb_reap PID…               # kill -9 and reap (cleanups)
 #                                   # (MARIADB_RV_STORE…: another store)
 #   mariadb_stop / mariadb_cleanup
 #
@@ -163,6 +164,17 @@ database:
 ${MARIADB_RV_DB_OPTS:-}
 ${4:+  snapshot_interval: $4}
 YML
+}
+
+# mariadb_reap PID…: SIGKILL each process still there and reap it (a
+# test's cleanup: its writer, replicate, standby).
+mariadb_reap() {
+	local p
+	for p in "$@"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
 }
 
 # mariadb_replicate CONFIG LOG: `revenant replicate -c CONFIG` in the

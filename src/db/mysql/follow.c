@@ -78,28 +78,46 @@ static int read_state(struct mysql_follow *f)
 	return 0;
 }
 
+/* One number about `db` from information_schema: `fmt` has one %s, the
+ * name (-1: cannot tell). */
+static long long schema_count(MYSQL *m, const char *fmt, const char *db)
+{
+	struct rv_buf v = RV_BUF_INIT(32);
+	char e[600], *q;
+	long long n = -1;
+
+	mysql_real_escape_string(m, e, db, (unsigned long)strnlen(db, 290));
+	q = rv_asprintf(fmt, e);
+	if (!rv_mysql_value(m, q, &v))
+		n = strtoll(rv_buf_str(&v), NULL, 10);
+	free(q);
+	rv_buf_release(&v);
+	return n;
+}
+
+#define Q_SCHEMA "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'"
+#define Q_MARKED                                                                                   \
+	"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='%s' AND TABLE_NAME "   \
+	"IN ('" RV_MYSQL_STANDBY_TABLE "', 'revenant_restore_incomplete')"
+#define Q_TABLES "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='%s'"
+
 /* Whether the database at the name may be restored over: absent, empty
  * (created for Ghost, which has not started yet), or the standby's (its
  * row) or an unfinished restore's (the marker). */
 static int ours(struct mysql_follow *f, bool *yes)
 {
-	struct rv_buf v = RV_BUF_INIT(64);
-	char e[600], *q;
-	int rc;
+	const char *db = f->c->database;
+	long long schema = schema_count(f->m, Q_SCHEMA, db), marked = 0, tables = 0;
 
-	mysql_real_escape_string(f->m, e, f->c->database,
-				 (unsigned long)strnlen(f->c->database, 290));
-	q = rv_asprintf("SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE "
-			"SCHEMA_NAME='%s') = 0 OR (SELECT COUNT(*) FROM information_schema.TABLES "
-			"WHERE TABLE_SCHEMA='%s' AND TABLE_NAME IN ('" RV_MYSQL_STANDBY_TABLE
-			"', 'revenant_restore_incomplete')) > 0 OR (SELECT COUNT(*) FROM "
-			"information_schema.TABLES WHERE TABLE_SCHEMA='%s') = 0",
-			e, e, e);
-	rc = rv_mysql_value(f->m, q, &v);
-	*yes = !rc && !strcmp(rv_buf_str(&v), "1");
-	free(q);
-	rv_buf_release(&v);
-	return rc;
+	if (schema > 0)
+		marked = schema_count(f->m, Q_MARKED, db);
+	if (schema > 0 && !marked)
+		tables = schema_count(f->m, Q_TABLES, db);
+	if (schema < 0 || marked < 0 || tables < 0)
+		return rv_error(rv_mysql_result(mysql_errno(f->m)),
+				"mysql standby: look at database '%s': %s", db, mysql_error(f->m));
+	*yes = !schema || marked > 0 || !tables;
+	return 0;
 }
 
 int rv_mysql_follow_open(void **h, struct rv_store *st, const struct rv_dbtgt_follow_opts *o)
@@ -242,28 +260,6 @@ int rv_mysql_follow_promote(void *h)
 }
 
 /* ---- the database as Ghost's: promotion resumed, fenced, first start ---- */
-
-/* One number about `db` from information_schema: `fmt` has one %s, the
- * name (-1: cannot tell). */
-static long long schema_count(MYSQL *m, const char *fmt, const char *db)
-{
-	struct rv_buf v = RV_BUF_INIT(32);
-	char e[600], *q;
-	long long n = -1;
-
-	mysql_real_escape_string(m, e, db, (unsigned long)strnlen(db, 290));
-	q = rv_asprintf(fmt, e);
-	if (!rv_mysql_value(m, q, &v))
-		n = strtoll(rv_buf_str(&v), NULL, 10);
-	free(q);
-	rv_buf_release(&v);
-	return n;
-}
-
-#define Q_SCHEMA "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'"
-#define Q_MARKED                                                                                   \
-	"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='%s' AND TABLE_NAME "   \
-	"IN ('" RV_MYSQL_STANDBY_TABLE "', 'revenant_restore_incomplete')"
 
 bool rv_mysql_exists(const struct rv_dbtgt_follow_opts *o)
 {
