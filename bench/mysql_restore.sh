@@ -4,7 +4,7 @@
 # a snapshot plus LOG_SECS (30) seconds of log written by the Ghost-shaped
 # writer (tests/tools/mysql_tool write) at RATE (200) txn/s, from s3rver.
 #
-# revenant: `replicate` (snapshot_jobs: 2, sync_interval 1s) into s3rver
+# revenant: `replicate` (snapshot_jobs: JOBS, default 4, sync_interval 1s) into s3rver
 # while the writer runs, then `revenant restore --db-only --db mysql://…`.
 # The peer, taken at the same moment: `mydumper -t 2 -c` plus the server's
 # binlog files after its position (the writer's load, closed with FLUSH
@@ -28,7 +28,7 @@ kill "$wp"
 wait "$wp" || true
 mkdir -p "$W/content"
 MARIADB_RV_STORE="s3://bench/repl?endpoint=$S3RVER_URL&region=us-east-1" \
-	MARIADB_RV_DB_OPTS="    snapshot_jobs: 2" mariadb_rv_config "$W/r.yml" "$W" 1s
+	MARIADB_RV_DB_OPTS="    snapshot_jobs: ${JOBS:-4}" mariadb_rv_config "$W/r.yml" "$W" 1s
 "$build/revenant" -c "$W/r.yml" replicate >"$W/r.log" 2>&1 &
 rp=$!
 cleanup_pids="$cleanup_pids $rp"
@@ -112,7 +112,7 @@ for run in $(seq 1 "${RESTORE_RUNS:-$RUNS}"); do
 	fi
 done
 echo
-echo "replicate: snapshot of the database in $snap_ms ms (snapshot_jobs: 2), then $txns transactions in ${LOG_SECS} s;"
+echo "replicate: snapshot of the database in $snap_ms ms (snapshot_jobs: ${JOBS:-4}), then $txns transactions in ${LOG_SECS} s;"
 echo "replicate peak RSS $((hwm / 1024)) MiB (VmHWM), CPU $(echo "scale=2; ($c1 - $c0) / 100" | bc) s over the ${LOG_SECS} s of log"
 echo "peer: $(du -sm "$W/peer/dump" | cut -f1) MiB mydumper dump, $(du -cb "$W"/peer/binlog/* | tail -1 | cut -f1) bytes of binlog after $blog:$bpos"
 echo

@@ -14,14 +14,18 @@
 # revenant's snapshot streamed into the store against
 # `mariadb-dump --single-transaction | zstd | aws s3 cp -` (streamed), the
 # same into a file followed by `aws s3 cp` (two passes), and `mydumper
-# -t 2 -c` (the same thread count as snapshot_jobs: 2; gzip, its only
-# compression in Debian 12's 0.10.1) followed by `aws s3 cp --recursive`.
+# -t JOBS -c` (the same thread count as revenant's snapshot_jobs: JOBS,
+# default 4, mydumper's own default; gzip, its only compression in Debian
+# 12's 0.10.1) followed by `aws s3 cp --recursive`.  revenant runs with one
+# connection and with JOBS; the JOBS snapshot is the one restored and
+# compared.
 # RESTORE=1 (with STORE=s3) then adds the restore benchmark (see
 # bench/mysql_restore.sh, sourced from here).
 #
 #   STORE=s3 MIB=256 bash bench/mysql_snapshot.sh build-rel
 #   STORE=s3 RESTORE=1 MIB=256 bash bench/mysql_snapshot.sh build-rel
 #   RUNS=2 RESTORE_RUNS=3 …   # repetitions of the snapshots, of the restores
+#   JOBS=4                    # revenant's snapshot_jobs and mydumper's -t
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -31,6 +35,7 @@ MIB=${MIB:-256}
 STORE=${STORE:-file}
 RESTORE=${RESTORE:-0}
 RUNS=${RUNS:-2}
+JOBS=${JOBS:-4}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rv-mysql-bench.XXXXXX")
 # shellcheck source=/dev/null
 . "$top/tests/lib/mariadb.sh"
@@ -98,7 +103,7 @@ database:
     user: root
     database: ghost
 YML
-sed 's/^    database: ghost$/    database: ghost\n    snapshot_jobs: 2/' "$W/rv.yml" >"$W/rv2.yml"
+sed "s/^    database: ghost\$/    database: ghost\n    snapshot_jobs: $JOBS/" "$W/rv.yml" >"$W/rv2.yml"
 mkdir -p "$W/store"
 sync
 srvcpu() { # CPU ticks of mariadbd (and s3rver)
@@ -123,26 +128,26 @@ for run in $(seq 1 "$RUNS"); do
 	echo "run $run (load average $(cut -d' ' -f1-3 /proc/loadavg)) …"
 	if [ "$STORE" = s3 ]; then
 		s3clear
-		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
-		R[rvjb$run]=$(s3bytes rv/)
-		s3clear
 		R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "$STORE_URL")
 		R[rvb$run]=$(s3bytes rv/)
+		s3clear
+		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
+		R[rvjb$run]=$(s3bytes rv/)
 		R[md$run]=$(measure bash -c "set -o pipefail; $dump | $AWS s3 cp --quiet - s3://bench/dump.sql.zst")
 		R[mdb$run]=$(s3bytes dump.sql.zst)
 		rm -f "$W/dump.sql.zst"
 		R[mf$run]=$(measure bash -c "set -o pipefail; $dump > '$W/dump.sql.zst' && $AWS s3 cp --quiet '$W/dump.sql.zst' s3://bench/dump2.sql.zst")
 		R[mfb$run]=$(s3bytes dump2.sql.zst)
 		rm -rf "$W/mydumper"
-		R[my$run]=$(measure bash -c "mydumper -S '$MARIADB_SOCK' -u root -B ghost -t 2 -c --trx-consistency-only -v 1 -o '$W/mydumper' && $AWS s3 cp --quiet --recursive '$W/mydumper' s3://bench/mydumper/")
+		R[my$run]=$(measure bash -c "mydumper -S '$MARIADB_SOCK' -u root -B ghost -t $JOBS -c --trx-consistency-only -v 1 -o '$W/mydumper' && $AWS s3 cp --quiet --recursive '$W/mydumper' s3://bench/mydumper/")
 		R[myb$run]=$(s3bytes mydumper/)
 	else
 		rm -rf "$W/store/generations" "$W/dump.sql.zst"
-		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
-		R[rvjb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
-		rm -rf "$W/store/generations"
 		R[rv$run]=$(measure "$tool" snapshot "$W/rv.yml" "$STORE_URL")
 		R[rvb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
+		rm -rf "$W/store/generations"
+		R[rvj$run]=$(measure "$tool" snapshot "$W/rv2.yml" "$STORE_URL")
+		R[rvjb$run]=$(find "$W/store/generations" -name '*.db.zst' -printf '%s')
 		R[md$run]=$(measure bash -c "set -o pipefail; $dump > '$W/dump.sql.zst' && sync '$W/dump.sql.zst'")
 		R[mdb$run]=$(stat -c %s "$W/dump.sql.zst")
 	fi
@@ -184,20 +189,21 @@ echo "|---|---|---:|---:|---:|---:|---:|"
 for run in $(seq 1 "$RUNS"); do
 	if [ "$STORE" = s3 ]; then
 		row "$run" "revenant snapshot → s3rver" rv
-		row "$run" "revenant snapshot → s3rver, snapshot_jobs: 2" rvj
+		row "$run" "revenant snapshot → s3rver, snapshot_jobs: $JOBS" rvj
 		row "$run" "mariadb-dump \\| zstd \\| aws s3 cp -" md
 		row "$run" "mariadb-dump \\| zstd > file; aws s3 cp file" mf
-		row "$run" "mydumper -t 2 -c; aws s3 cp --recursive" my
+		row "$run" "mydumper -t $JOBS -c; aws s3 cp --recursive" my
 		ratio "$run" "ratio dump\\|zstd\\|cp - ÷ revenant" md rv
 		ratio "$run" "ratio dump\\|zstd; cp ÷ revenant" mf rv
-		ratio "$run" "ratio dump\\|zstd; cp ÷ revenant (2 conn.)" mf rvj
-		ratio "$run" "ratio mydumper -t 2 ÷ revenant (2 conn.)" my rvj
+		ratio "$run" "ratio dump\\|zstd\\|cp - ÷ revenant ($JOBS conn.)" md rvj
+		ratio "$run" "ratio dump\\|zstd; cp ÷ revenant ($JOBS conn.)" mf rvj
+		ratio "$run" "ratio mydumper -t $JOBS ÷ revenant ($JOBS conn.)" my rvj
 	else
 		row "$run" "revenant snapshot (mysql_tool)" rv
-		row "$run" "revenant snapshot, snapshot_jobs: 2" rvj
+		row "$run" "revenant snapshot, snapshot_jobs: $JOBS" rvj
 		row "$run" "mariadb-dump --single-transaction \\| zstd" md
 		ratio "$run" "ratio (dump / revenant)" md rv
-		ratio "$run" "ratio (dump / revenant, 2 connections)" md rvj
+		ratio "$run" "ratio (dump / revenant, $JOBS connections)" md rvj
 	fi
 done
 if [ "$RESTORE" = 1 ]; then

@@ -45,6 +45,20 @@ int rv_buf_add(struct rv_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int rv_buf_room(struct rv_buf *b, size_t n, char **at)
+{
+	int rc = buf_grow(b, n);
+
+	*at = rc ? NULL : b->data + b->len;
+	return rc;
+}
+
+void rv_buf_grew(struct rv_buf *b, size_t k)
+{
+	b->len += k;
+	b->data[b->len] = '\0';
+}
+
 int rv_buf_addstr(struct rv_buf *b, const char *s)
 {
 	return rv_buf_add(b, s, strlen(s));

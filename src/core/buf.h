@@ -26,6 +26,11 @@ struct rv_buf {
 void rv_buf_init(struct rv_buf *b, size_t max);
 int rv_buf_add(struct rv_buf *b, const void *p, size_t n) RV_WARN_UNUSED;
 int rv_buf_addstr(struct rv_buf *b, const char *s) RV_WARN_UNUSED;
+/* Room for up to `n` more bytes, for a writer that knows only their bound
+ * (an escaper): `*at` is where they go; rv_buf_grew(b, k) then makes the
+ * first k <= n of them part of the contents.  The cap applies to `n`. */
+int rv_buf_room(struct rv_buf *b, size_t n, char **at) RV_WARN_UNUSED;
+void rv_buf_grew(struct rv_buf *b, size_t k);
 int rv_buf_addf(struct rv_buf *b, const char *fmt, ...) RV_PRINTF(2, 3) RV_WARN_UNUSED;
 int rv_buf_vaddf(struct rv_buf *b, const char *fmt, va_list ap) RV_PRINTF(2, 0) RV_WARN_UNUSED;
 /* The contents as a C string ("" when empty); borrowed. */

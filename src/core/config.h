@@ -41,17 +41,18 @@
  * database to replicate.  Set when `database` is not NULL. */
 enum rv_mysql_tls { RV_MYSQL_TLS_OFF, RV_MYSQL_TLS_ON };
 struct rv_mysql_conf {
-	char *host;	       /* NULL: the socket */
-	int64_t port;	       /* with host */
-	char *socket;	       /* a unix socket path; NULL: host */
-	char *user;	       /* required */
-	char *password;	       /* secret; NULL: none */
-	char *database;	       /* Ghost's database (e.g. "ghost"); NULL: not configured */
-	int tls;	       /* enum rv_mysql_tls */
-	bool tls_verify;       /* the server's certificate and name, when tls is on */
-	char *tls_ca;	       /* a CA file; NULL: the system's */
-	int64_t server_id;     /* revenant's replica server_id; 0: derived (rv_mysql_server_id) */
-	int64_t snapshot_jobs; /* connections dumping tables in parallel */
+	char *host;		 /* NULL: the socket */
+	int64_t port;		 /* with host */
+	char *socket;		 /* a unix socket path; NULL: host */
+	char *user;		 /* required */
+	char *password;		 /* secret; NULL: none */
+	char *database;		 /* Ghost's database (e.g. "ghost"); NULL: not configured */
+	int tls;		 /* enum rv_mysql_tls */
+	bool tls_verify;	 /* the server's certificate and name, when tls is on */
+	char *tls_ca;		 /* a CA file; NULL: the system's */
+	int64_t server_id;	 /* revenant's replica server_id; 0: derived (rv_mysql_server_id) */
+	int64_t snapshot_jobs;	 /* connections dumping tables in parallel */
+	uint64_t snapshot_chunk; /* with several: the bytes of a table's range */
 	int64_t connect_timeout_ms;
 };
 

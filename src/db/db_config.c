@@ -62,6 +62,16 @@ static const struct rv_config_entry entries[] = {
      .def = "1",
      .min = 1,
      .max = 16},
+    /* With snapshot_jobs > 1, a table of at least twice this size (the
+     * server's DATA_LENGTH) is read as ranges of its primary key of about
+     * this size, spread over the connections: one large table (Ghost's
+     * posts) is then read in parallel too. */
+    {.name = MY("snapshot_chunk"),
+     .type = RV_CONFIG_SIZE,
+     .off = RV_CONFIG_FIELD(database.mysql.snapshot_chunk),
+     .def = "64MiB",
+     .min = 1ull << 20,
+     .max = 1ull << 40},
     {.name = MY("connect_timeout"),
      .type = RV_CONFIG_DURATION,
      .off = RV_CONFIG_FIELD(database.mysql.connect_timeout_ms),

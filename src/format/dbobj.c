@@ -86,7 +86,8 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 	 * while this one hashes and writes.  A dump's SQL text is worth level
 	 * 3, still on a thread of its own beside the one reading the server. */
 	if (!rc)
-		rc = rv_zstream_writer_tune(w->zs, w->records ? 3 : 1,
+		rc = rv_zstream_writer_tune(w->zs,
+					    w->records && h->kind != RV_DBOBJ_SNAPSHOT ? 3 : 1,
 					    h->kind == RV_DBOBJ_SNAPSHOT ? 1 : 0);
 	if (!rc && w->records)
 		rc = rv_zstream_writer_job_size(w->zs, 1u << 20);

@@ -444,6 +444,7 @@ static void test_show_format(void **state)
 				   "    tls_ca: null\n"
 				   "    server_id: 0\n"
 				   "    snapshot_jobs: 1\n"
+				   "    snapshot_chunk: 64MiB\n"
 				   "    connect_timeout: 10s\n"
 				   "  snapshot_interval: 6h\n"
 				   "  snapshot_log_ratio: 2\n"
@@ -529,6 +530,7 @@ static void test_mysql(void **state)
 	assert_true(c->database.mysql.tls_verify);
 	assert_string_equal(c->database.mysql.tls_ca, "/etc/ssl/certs/db-ca.pem");
 	assert_int_equal(c->database.mysql.snapshot_jobs, 1);
+	assert_int_equal(c->database.mysql.snapshot_chunk, 64u << 20);
 	assert_int_equal(rv_mysql_server_id(&c->database.mysql, "dc"), 4242);
 	out = show(c);
 	assert_no_secret(out);
