@@ -21,6 +21,9 @@
 #   - the static tables: CHECKSUM TABLE and an ordered dump, equal;
 #   - a restore into an existing database: exit 6, nothing touched; a
 #     corrupt or truncated object: exit 7 and no database left behind;
+#   - the dumping connections killed on the server mid-snapshot (three
+#     connections, ranges): the snapshot fails saying so, leaves no
+#     object, and does not hang;
 #   - killed at a test point: a snapshot leaves no object; a restore
 #     leaves its marker table, and the next restore into that name drops
 #     it and finishes.
@@ -290,6 +293,30 @@ tp_wait_stopped "$pid" || fail "the snapshot never reached mysql.dumped"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 [ "$(find "$W/store" -name '*.db.zst' | wc -l)" = 2 ] || fail "a killed snapshot left an object: $(find "$W/store" -name '*.db.zst')"
+
+step "connections lost mid-snapshot (three connections, ranges): the snapshot fails and says so, no object, no hang"
+REVENANT_TESTPOINT=mysql.range@2 "$T" snapshot "$W/rv3.yml" "file://$W/store" >/dev/null 2>"$W/err" &
+pid=$!
+tp_wait_stopped "$pid" || fail "the snapshot never reached mysql.range"
+# Its dumping connections, killed on the server while it is stopped at the
+# start of its second range: one may be mid-result, one scanning a key,
+# one waiting for ranges; the first to notice fails the snapshot, and the
+# others must stop too (not the binlog connection mysql_tool keeps open).
+ids=$(mariadb_sql "SELECT ID FROM information_schema.PROCESSLIST WHERE USER='rv' AND COMMAND <> 'Binlog Dump'")
+[ "$(wc -w <<<"$ids")" = 3 ] || fail "not three dumping connections: $(mariadb_sql "SELECT ID, COMMAND, STATE, LEFT(INFO, 90) FROM information_schema.PROCESSLIST WHERE USER='rv'")"
+for id in $ids; do mariadb_sql "KILL CONNECTION $id" || fail "KILL CONNECTION $id"; done
+t0=$(date +%s%N)
+(sleep 60 && kill -9 "$pid") >/dev/null 2>&1 &
+watchdog=$!
+kill -CONT "$pid"
+wait "$pid"
+rc=$?
+pkill -P "$watchdog" sleep 2>/dev/null
+kill "$watchdog" 2>/dev/null
+[ "$rc" != 0 ] && [ "$rc" != 137 ] || fail "a snapshot that lost its connections: exit $rc (137: hung for 60 s): $(cat "$W/err")"
+grep -q "^error: mysql snapshot: .*\(Lost connection\|gone away\)" "$W/err" || fail "no word of the lost connections: $(cat "$W/err")"
+[ "$(find "$W/store" -name '*.db.zst' | wc -l)" = 2 ] || fail "a failed snapshot left an object: $(find "$W/store" -name '*.db.zst')"
+echo "exit $rc after $((($(date +%s%N) - t0) / 1000000)) ms: $(grep '^error' "$W/err")"
 
 step "a restore killed half-way (test point mysql.loaded) is marked, and the next one redoes it"
 REVENANT_TESTPOINT=mysql.loaded@5 "$T" restore "$W/rv.yml" "file://$W/store" "$gen" ghost_killed >/dev/null 2>"$W/err" &

@@ -519,6 +519,8 @@ static int dump_rows(struct dump *d, const char *table, const char *where)
 		rv_buf_release(&head);
 		return rc;
 	}
+	if (where)
+		rv_testpoint("mysql.range"); /* a range's rows on their way */
 	f = mysql_fetch_fields(r);
 	nf = mysql_num_fields(r);
 	while (!rc && (row = mysql_fetch_row(r))) {
@@ -717,9 +719,10 @@ static int split_column(struct dump *d, const char *table, struct rv_buf *col)
 
 /* Queue the range [lo, hi) of `table` by `col` (NULL: unbounded) after
  * the ones this split queued before it (`*at`: where the next goes), ahead
- * of the tables not yet taken, and wake a connection waiting for work. */
-static void queue_range(struct shared *sh, const char *table, const char *col, const char *lo,
-			const char *hi, size_t *at)
+ * of the tables not yet taken, and wake a connection waiting for work.
+ * RV_EINTR when another connection failed: the split stops. */
+static int queue_range(struct shared *sh, const char *table, const char *col, const char *lo,
+		       const char *hi, size_t *at)
 {
 	struct item it = {.table = rv_strdup(table), .range = true};
 
@@ -728,6 +731,12 @@ static void queue_range(struct shared *sh, const char *table, const char *col, c
 	else if (lo || hi)
 		it.where = rv_asprintf("%s %s %s", col, lo ? ">=" : "<", lo ? lo : hi);
 	pthread_mutex_lock(&sh->mu);
+	if (sh->rc) {
+		pthread_mutex_unlock(&sh->mu);
+		free(it.table);
+		free(it.where);
+		return RV_EINTR;
+	}
 	if (*at < sh->next) /* taken meanwhile: the next goes where they resume */
 		*at = sh->next;
 	sh->items = rv_realloc(sh->items, (sh->nitems + 1) * sizeof(*sh->items));
@@ -736,6 +745,7 @@ static void queue_range(struct shared *sh, const char *table, const char *col, c
 	sh->nitems++;
 	pthread_cond_signal(&sh->cv);
 	pthread_mutex_unlock(&sh->mu);
+	return 0;
 }
 
 /* Split the table of `it` into ranges of its primary key: its CREATE
@@ -777,7 +787,9 @@ static int split(struct dump *d, const struct item *it)
 			       mysql_fetch_lengths(r)[0]);
 		if (rc)
 			break;
-		queue_range(sh, it->table, col.data, ranges ? lo.data : NULL, hi.data, &at);
+		rc = queue_range(sh, it->table, col.data, ranges ? lo.data : NULL, hi.data, &at);
+		if (rc)
+			break;
 		if (++ranges % RANGES_PER_STEP == 0)
 			step *= 2;
 		rv_buf_reset(&lo);
@@ -788,10 +800,10 @@ static int split(struct dump *d, const struct item *it)
 		rc = my_err(d->m, "reading the key of", it->table);
 	if (r)
 		mysql_free_result(r);
+	rc = rc ? rc : queue_range(sh, it->table, col.data, ranges ? lo.data : NULL, NULL, &at);
 	if (!rc) {
 		char nr[24];
 
-		queue_range(sh, it->table, col.data, ranges ? lo.data : NULL, NULL, &at);
 		table_done(d);
 		snprintf(nr, sizeof(nr), "%" PRIu64, ranges + 1);
 		if (col.len)
@@ -1034,20 +1046,29 @@ static int put_finish(struct putter *pt, pthread_t th, int rc)
 	/* A failed dump ends the pipe early and the put may have stored what
 	 * came: never leave a partial snapshot under its name (a reader would
 	 * refuse it, but it must not even look like one). */
-	if (rc && !pt->rc && rv_store_delete(pt->st, pt->key) != 0)
-		rv_log(RV_LOG_WARN, "mysql snapshot: a failed snapshot could not be removed", "key",
-		       pt->key, "error", rv_errmsg(), NULL);
+	if (rc && !pt->rc) {
+		char why[1024];
+
+		/* The delete's own messages must not replace the failure's. */
+		snprintf(why, sizeof(why), "%s", rv_errmsg());
+		if (rv_store_delete(pt->st, pt->key) != 0)
+			rv_log(RV_LOG_WARN,
+			       "mysql snapshot: a failed snapshot could not be removed", "key",
+			       pt->key, "error", rv_errmsg(), NULL);
+		rc = rv_error(rc, "%s", why);
+	}
 	return rc;
 }
 
-/* Commit (read-only: ends the snapshot) and close every connection. */
+/* Commit (read-only: ends the snapshot) and close every connection.  After
+ * a failure only close: closing ends the transaction too, and a COMMIT on
+ * a lost connection would put its own message over the failure's. */
 static int dumps_close(struct dump *d, unsigned n, int rc)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (d[i].m) {
-			int rc2 = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
-
-			rc = rc ? rc : rc2;
+			if (!rc)
+				rc = rv_mysql_exec(d[i].m, "mysql snapshot: commit", "COMMIT");
 			mysql_close(d[i].m);
 		}
 		rv_buf_release(&d[i].stmt);
