@@ -20,6 +20,31 @@ static void test_cap_enforced(void **state)
 	rv_buf_release(&b);
 }
 
+/* rv_buf_room: room for a bound, of which rv_buf_grew keeps what was
+ * written; the cap applies to the bound; the contents stay a C string. */
+static void test_room(void **state)
+{
+	struct rv_buf b = RV_BUF_INIT(10);
+	char *at;
+
+	(void)state;
+	assert_int_equal(rv_buf_addstr(&b, "ab"), 0);
+	assert_int_equal(rv_buf_room(&b, 8, &at), 0);
+	at[0] = 'c';
+	at[1] = 'd';
+	rv_buf_grew(&b, 2);
+	assert_string_equal(rv_buf_str(&b), "abcd");
+	assert_int_equal(b.len, 4);
+	/* 4 + 7 > 10: refused although 2 of the 7 would have been used */
+	assert_int_equal(rv_buf_room(&b, 7, &at), RV_ECORRUPT);
+	assert_null(at);
+	assert_string_equal(rv_buf_str(&b), "abcd");
+	assert_int_equal(rv_buf_room(&b, 6, &at), 0);
+	rv_buf_grew(&b, 0);
+	assert_string_equal(rv_buf_str(&b), "abcd");
+	rv_buf_release(&b);
+}
+
 static void test_sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -70,6 +95,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cap_enforced),
+	    cmocka_unit_test(test_room),
 	    cmocka_unit_test(test_sizes_and_durations),
 	    cmocka_unit_test(test_hex),
 	};
