@@ -116,13 +116,22 @@ rc=$?
 grep -q "database 'vscratch' already exists" "$W/verify.out" || fail "verify into an existing database: $(cat "$W/verify.out")"
 [ -n "$(mariadb_sql "SHOW DATABASES LIKE 'vscratch'")" ] || fail "verify dropped a database it did not create"
 mariadb_sql "DROP DATABASE vscratch"
-seg=$(find "$W"/store/generations/*/db/log -type f | sort | tail -1)
+# Damage an object the newest point needs: its last segment, or its
+# snapshot when the point sits right on one (no segment after it).
+seg=$(sed -n 's/.*mysql: database restored" snapshot=\([^ ]*\) .* segments=0 .*/\1/p' "$W/verify.ok")
+if [ -n "$seg" ]; then
+	seg=$W/store/$seg
+else
+	seg=$(find "$W"/store/generations/*/db/log -type f | sort | tail -1)
+fi
+[ -f "$seg" ] || fail "no object to damage ($seg): $(cat "$W/verify.ok")"
+echo "damaging $(basename "$seg")"
 python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x40; open(p,"wb").write(b)' "$seg"
 "$REVENANT" -c "$W/r.yml" verify --scratch-db "$SCRATCH" >"$W/verify.out" 2>&1
 rc=$?
-[ "$rc" = 9 ] || fail "verify of a damaged segment: exit $rc, not 9 ($(cat "$W/verify.out"))"
-grep -qF "$(basename "$seg")" "$W/verify.out" || fail "verify does not name the damaged segment: $(cat "$W/verify.out")"
+[ "$rc" = 9 ] || fail "verify of a damaged object: exit $rc, not 9 ($(cat "$W/verify.out"))"
+grep -qF "$(basename "$seg")" "$W/verify.out" || fail "verify does not name the damaged object: $(cat "$W/verify.out")"
 [ -z "$(mariadb_sql "SHOW DATABASES LIKE 'vscratch'")" ] || fail "a failed verify left its scratch database"
 grep -h "CHECK TABLE\|posts:\|restored in" "$W/verify.ok"
-echo "verify: ok, then the damaged segment found"
+echo "verify: ok, then the damaged object found"
 echo "PASS ($(($(date +%s) - T0)) s)"
