@@ -83,8 +83,9 @@ int rv_dbobj_writer_new(struct rv_dbobj_writer **out, const struct rv_dbobj_hdr 
 	rc = rv_zstream_writer_new(&w->zs, true, w_sink, w);
 	/* Pages are dense; speed matters more than the last percent (see
 	 * rv_zstream_writer_tune).  A snapshot is compressed on its own thread
-	 * while this one hashes and writes.  A dump's SQL text is worth level
-	 * 3, still on a thread of its own beside the one reading the server. */
+	 * while this one hashes and writes.  A MySQL snapshot's SQL text too
+	 * at level 1, which was both faster and smaller than 3 on a dump
+	 * (bench/README.md); a MySQL log segment's binlog events at 3. */
 	if (!rc)
 		rc = rv_zstream_writer_tune(w->zs,
 					    w->records && h->kind != RV_DBOBJ_SNAPSHOT ? 3 : 1,

@@ -246,7 +246,7 @@ int rv_mysql_url_parse(const char *url, const char *password, struct rv_mysql_co
 	}
 	out->password = password ? rv_strdup(password) : NULL;
 	out->snapshot_jobs = 1;
-	out->snapshot_chunk = 64u << 20;
+	out->snapshot_chunk = RV_MYSQL_SNAPSHOT_CHUNK;
 	out->connect_timeout_ms = 10000;
 	return 0;
 }

@@ -257,6 +257,10 @@ int rv_mysql_restore(struct rv_store *st, const struct rv_dbtgt_restore_opts *o,
  * gen, pos, time_ms, moved in the same transaction as each transaction
  * applied (`standby` above). */
 #define RV_MYSQL_STANDBY_TABLE "revenant_standby"
+
+/* database.mysql.snapshot_chunk's default (db/db_config.c says "64MiB"),
+ * also for a configuration made from a URL. */
+#define RV_MYSQL_SNAPSHOT_CHUNK (64u << 20)
 /* db/target.h's follower functions for rv_dbtgt_mysql (follow.c). */
 struct rv_dbtgt_follow_opts;
 int rv_mysql_follow_open(void **h, struct rv_store *st,

@@ -48,12 +48,29 @@
 /* A piece of the dump: a whole table; a table to split into ranges of its
  * primary key (its CREATE TABLE, then the ranges go to the front of the
  * queue); or one such range. */
+enum item_kind { ITEM_TABLE, ITEM_SPLIT, ITEM_RANGE };
 struct item {
+	enum item_kind kind;
 	char *table;
 	char *where;	      /* a range's condition; NULL: every row */
-	uint64_t bytes, rows; /* the server's estimates, for the split */
-	bool split, range;
+	uint64_t bytes, rows; /* list(): the server's estimates, for the split */
 };
+
+struct items {
+	struct item *v;
+	size_t n;
+};
+
+static void items_free(struct items *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].table);
+		free(l->v[i].where);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
 
 /* What the dumping connections share (snapshot_jobs > 1: one thread
  * each), under `mu`: the object writer, the counters, the queue of items
@@ -64,8 +81,8 @@ struct shared {
 	pthread_cond_t cv;
 	struct rv_dbobj_writer *w;
 	struct rv_mysql_snap_pos *res;
-	struct item *items;
-	size_t nitems, next;
+	struct items q;
+	size_t next;
 	unsigned splitting;
 	uint64_t chunk; /* snapshot_chunk: the bytes of a range */
 	int rc;		/* the first failure, its message in err */
@@ -325,24 +342,6 @@ static bool is_number(const MYSQL_FIELD *f)
 	}
 }
 
-static int add_string_runs(struct rv_buf *b, const char *v, size_t n, const char map[256])
-{
-	size_t run = 0;
-	int rc = rv_buf_add(b, "'", 1);
-
-	for (size_t i = 0; !rc && i < n; i++) {
-		char pair[2] = {'\\', map[(unsigned char)v[i]]};
-
-		if (!pair[1])
-			continue;
-		rc = rv_buf_add(b, v + run, i - run);
-		rc = rc ? rc : rv_buf_add(b, pair, 2);
-		run = i + 1;
-	}
-	rc = rc ? rc : rv_buf_add(b, v + run, n - run);
-	return rc ? rc : rv_buf_add(b, "'", 1);
-}
-
 /* A string literal of `v` for the utf8mb4 connection, with backslash
  * escapes (the load's sql_mode keeps them): what mysql_real_escape_string
  * writes for utf8mb4, whose multi-byte sequences never hold an ASCII byte,
@@ -354,14 +353,18 @@ static int add_string(struct rv_buf *b, const char *v, size_t n)
 {
 	static const char map[256] = {[0] = '0',     ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\',
 				      ['\''] = '\'', ['"'] = '"',  [26] = 'Z'};
+	size_t need = 2 + 2 * n;
 	char *o, *start;
 	int rc;
 
 	/* Near the statement's cap, room for the worst case may not be
-	 * there although the value fits: escape it run by run. */
-	if (n > (b->max - b->len - 2) / 2)
-		return add_string_runs(b, v, n, map);
-	if ((rc = rv_buf_room(b, 2 + 2 * n, &o)))
+	 * there although the value fits: count what it needs. */
+	if (need > b->max - b->len) {
+		need = 2 + n;
+		for (size_t i = 0; i < n; i++)
+			need += map[(unsigned char)v[i]] != 0;
+	}
+	if ((rc = rv_buf_room(b, need, &o)))
 		return rc;
 	start = o;
 	*o++ = '\'';
@@ -555,7 +558,6 @@ static int dump_rows(struct dump *d, const char *table, const char *where)
 
 struct names {
 	char **v;
-	uint64_t *bytes, *rows; /* list(): the server's estimates */
 	size_t n;
 };
 
@@ -564,14 +566,13 @@ static void names_free(struct names *n)
 	for (size_t i = 0; i < n->n; i++)
 		free(n->v[i]);
 	free(n->v);
-	free(n->bytes);
-	free(n->rows);
-	memset(n, 0, sizeof(*n));
+	n->v = NULL;
+	n->n = 0;
 }
 
 /* The database's tables or views (TABLE_TYPE), the largest first (the
  * connections of a parallel dump take them in this order). */
-static int list(struct dump *d, const char *type, struct names *out)
+static int list(struct dump *d, const char *type, struct items *out)
 {
 	struct rv_buf q = RV_BUF_INIT(2048);
 	char ed[600];
@@ -592,20 +593,20 @@ static int list(struct dump *d, const char *type, struct names *out)
 	rv_buf_release(&q);
 	if (rc)
 		return rc;
-	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
-	out->bytes = rv_calloc(mysql_num_rows(r) + 1, sizeof(uint64_t));
-	out->rows = rv_calloc(mysql_num_rows(r) + 1, sizeof(uint64_t));
+	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(*out->v));
 	while ((row = mysql_fetch_row(r))) {
+		struct item *it = &out->v[out->n++];
+
 		if (row[1] && strcasecmp(row[1], "InnoDB"))
 			rv_log(RV_LOG_WARN,
 			       "mysql snapshot: a table outside InnoDB is not in the consistent "
 			       "snapshot (writes to it during the dump may be half in)",
 			       "table", row[0], "engine", row[1], NULL);
-		if (!row[2] || rv_parse_u64(row[2], &out->bytes[out->n]))
-			out->bytes[out->n] = 0;
-		if (!row[3] || rv_parse_u64(row[3], &out->rows[out->n]))
-			out->rows[out->n] = 0;
-		out->v[out->n++] = rv_strdup(row[0]);
+		it->table = rv_strdup(row[0]);
+		if (!row[2] || rv_parse_u64(row[2], &it->bytes))
+			it->bytes = 0;
+		if (!row[3] || rv_parse_u64(row[3], &it->rows))
+			it->rows = 0;
 	}
 	mysql_free_result(r);
 	return 0;
@@ -652,7 +653,7 @@ static int dump_triggers(struct dump *d)
  * that nobody learns it from a restore.  Routines are visible only to an
  * account that may read their bodies (MariaDB: SELECT on mysql.proc), so
  * silence is not proof there are none. */
-static int warn_unsaved(struct dump *d)
+static void warn_unsaved(struct dump *d)
 {
 	char ed[600], q[1600];
 	struct rv_buf v = RV_BUF_INIT(4096);
@@ -679,7 +680,6 @@ static int warn_unsaved(struct dump *d)
 		       "SHOW CREATE output)",
 		       "database", d->db, "missing", rv_buf_str(&v), NULL);
 	rv_buf_release(&v);
-	return 0;
 }
 
 /* The session a load needs, as the dump's first record. */
@@ -687,15 +687,11 @@ static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_k
 			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
 static const char postamble[] = "SET foreign_key_checks=1, unique_checks=1";
 
-static void items_free(struct shared *sh)
+static int create_table(struct dump *d, const char *table)
 {
-	for (size_t i = 0; i < sh->nitems; i++) {
-		free(sh->items[i].table);
-		free(sh->items[i].where);
-	}
-	free(sh->items);
-	sh->items = NULL;
-	sh->nitems = sh->next = 0;
+	int rc = show_create(d, "TABLE", table, 1, &d->stmt);
+
+	return rc ? rc : record(d, "sql", "table:", table);
 }
 
 static void table_done(struct dump *d)
@@ -711,11 +707,20 @@ static void table_done(struct dump *d)
  * the values the ORDER BY yields hold every row exactly once, whatever the
  * boundaries are.  Not ENUM or SET (sorted by their index, compared as
  * strings), floats, or a key prefix.  `*col` empty: none. */
-static int split_column(struct dump *d, const char *table, struct rv_buf *col)
+static bool orderable(const char *type)
 {
 	static const char *const ok[] = {"tinyint",   "smallint", "mediumint", "int",
 					 "bigint",    "char",	  "varchar",   "binary",
-					 "varbinary", "date",	  "datetime",  NULL};
+					 "varbinary", "date",	  "datetime"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcasecmp(type, ok[i]))
+			return true;
+	return false;
+}
+
+static int split_column(struct dump *d, const char *table, struct rv_buf *col)
+{
 	struct rv_buf q = RV_BUF_INIT(4096);
 	char et[600], ed[600];
 	MYSQL_RES *r = NULL;
@@ -739,11 +744,9 @@ static int split_column(struct dump *d, const char *table, struct rv_buf *col)
 	if (rc)
 		return rc;
 	while ((row = mysql_fetch_row(r))) {
-		parts++;
-		usable = false;
-		for (size_t i = 0; row[0] && row[1] && !row[2] && ok[i]; i++)
-			usable = usable || !strcasecmp(row[1], ok[i]);
-		if (usable && parts == 1)
+		/* COLUMN_NAME, DATA_TYPE, SUB_PART (NULL: the whole column) */
+		usable = ++parts == 1 && row[0] && row[1] && !row[2] && orderable(row[1]);
+		if (usable)
 			rc = rv_mysql_ident(col, row[0]);
 	}
 	mysql_free_result(r);
@@ -759,7 +762,7 @@ static int split_column(struct dump *d, const char *table, struct rv_buf *col)
 static int queue_range(struct shared *sh, const char *table, const char *col, const char *lo,
 		       const char *hi, size_t *at)
 {
-	struct item it = {.table = rv_strdup(table), .range = true};
+	struct item it = {.kind = ITEM_RANGE, .table = rv_strdup(table)};
 
 	if (lo && hi)
 		it.where = rv_asprintf("%s >= %s AND %s < %s", col, lo, col, hi);
@@ -774,10 +777,10 @@ static int queue_range(struct shared *sh, const char *table, const char *col, co
 	}
 	if (*at < sh->next) /* taken meanwhile: the next goes where they resume */
 		*at = sh->next;
-	sh->items = rv_realloc(sh->items, (sh->nitems + 1) * sizeof(*sh->items));
-	memmove(sh->items + *at + 1, sh->items + *at, (sh->nitems - *at) * sizeof(*sh->items));
-	sh->items[(*at)++] = it;
-	sh->nitems++;
+	sh->q.v = rv_realloc(sh->q.v, (sh->q.n + 1) * sizeof(*sh->q.v));
+	memmove(sh->q.v + *at + 1, sh->q.v + *at, (sh->q.n - *at) * sizeof(*sh->q.v));
+	sh->q.v[(*at)++] = it;
+	sh->q.n++;
 	pthread_cond_signal(&sh->cv);
 	pthread_mutex_unlock(&sh->mu);
 	return 0;
@@ -787,26 +790,22 @@ static int queue_range(struct shared *sh, const char *table, const char *col, co
  * TABLE first (every range comes after it in the object), then a scan of
  * the key in order, in this connection's snapshot (the ranges are read in
  * the same one), queueing a range every k-th value — k from the server's
- * row estimate, doubled after every RANGES_PER_STEP ranges — so that the other connections start
- * on the first ranges while the scan goes on.  A table that cannot be
- * split is one range. */
+ * row estimate, doubled after every RANGES_PER_STEP ranges — so that the
+ * other connections start on the first ranges while the scan goes on.  A
+ * table that cannot be split is one range. */
 static int split(struct dump *d, const struct item *it)
 {
 	struct shared *sh = d->sh;
 	struct rv_buf col = RV_BUF_INIT(1024), lo = RV_BUF_INIT(64u << 10),
-		      hi = RV_BUF_INIT(64u << 10), q = RV_BUF_INIT(4096);
+		      hi = RV_BUF_INIT(64u << 10), q = RV_BUF_INIT(4096), swap;
 	uint64_t want = it->bytes / sh->chunk, step, seen = 0, ranges = 0;
 	MYSQL_RES *r = NULL;
 	MYSQL_ROW row;
-	size_t at;
+	size_t at = 0; /* queue_range() starts at the queue's head */
 	int rc;
 
-	pthread_mutex_lock(&sh->mu);
-	at = sh->next;
-	pthread_mutex_unlock(&sh->mu);
 	step = want && it->rows / want ? it->rows / want : 1;
-	rc = show_create(d, "TABLE", it->table, 1, &d->stmt);
-	rc = rc ? rc : record(d, "sql", "table:", it->table);
+	rc = create_table(d, it->table);
 	rc = rc ? rc : split_column(d, it->table, &col);
 	if (!rc && col.len) {
 		rc = rv_buf_addf(&q, "SELECT %s FROM ", col.data);
@@ -827,8 +826,9 @@ static int split(struct dump *d, const struct item *it)
 			break;
 		if (++ranges % RANGES_PER_STEP == 0)
 			step *= 2;
-		rv_buf_reset(&lo);
-		rc = rv_buf_add(&lo, hi.data, hi.len);
+		swap = lo; /* this range's end is the next one's start */
+		lo = hi;
+		hi = swap;
 		rv_buf_reset(&hi);
 	}
 	if (r && !rc && mysql_errno(d->m))
@@ -868,12 +868,11 @@ static int dump_item(struct dump *d, const struct item *it)
 {
 	int rc;
 
-	if (it->split)
+	if (it->kind == ITEM_SPLIT)
 		return split(d, it);
-	if (it->range) /* its CREATE TABLE came with the split */
+	if (it->kind == ITEM_RANGE) /* its CREATE TABLE came with the split */
 		return dump_rows(d, it->table, it->where);
-	rc = show_create(d, "TABLE", it->table, 1, &d->stmt);
-	rc = rc ? rc : record(d, "sql", "table:", it->table);
+	rc = create_table(d, it->table);
 	rc = rc ? rc : dump_rows(d, it->table, NULL);
 	if (!rc)
 		table_done(d);
@@ -889,9 +888,9 @@ static bool take(struct shared *sh, struct item *out)
 
 	pthread_mutex_lock(&sh->mu);
 	while (!sh->rc) {
-		if (sh->next < sh->nitems) {
-			*out = sh->items[sh->next++];
-			sh->splitting += out->split;
+		if (sh->next < sh->q.n) {
+			*out = sh->q.v[sh->next++];
+			sh->splitting += out->kind == ITEM_SPLIT;
 			got = true;
 			break;
 		}
@@ -925,24 +924,17 @@ static void *worker_main(void *p)
 static int dump_all(struct dump *d, unsigned n)
 {
 	struct shared *sh = d[0].sh;
-	struct names tables = {0}, views = {0};
+	struct items views = {0};
 	int rc;
 
-	rc = list(&d[0], "BASE TABLE", &tables);
+	rc = list(&d[0], "BASE TABLE", &sh->q);
 	rc = rc ? rc : list(&d[0], "VIEW", &views);
 	rc = rc ? rc : rv_buf_add(&d[0].stmt, preamble, sizeof(preamble) - 1);
 	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
 	if (!rc) {
-		sh->items = rv_calloc(tables.n + 1, sizeof(*sh->items));
-		for (size_t i = 0; i < tables.n; i++) {
-			struct item *it = &sh->items[sh->nitems++];
-
-			it->table = tables.v[i];
-			tables.v[i] = NULL;
-			it->bytes = tables.bytes[i];
-			it->rows = tables.rows[i];
-			it->split = n > 1 && it->bytes / 2 >= sh->chunk;
-		}
+		for (size_t i = 0; n > 1 && i < sh->q.n; i++)
+			if (sh->q.v[i].bytes / 2 >= sh->chunk)
+				sh->q.v[i].kind = ITEM_SPLIT;
 		for (unsigned i = 1; i < n; i++)
 			d[i].started = !pthread_create(&d[i].th, NULL, worker_main, &d[i]);
 		worker_main(&d[0]);
@@ -953,21 +945,21 @@ static int dump_all(struct dump *d, unsigned n)
 		 * others; only a failure counts. */
 		if (sh->rc)
 			rc = rv_error(sh->rc, "%s", sh->err);
-		items_free(sh);
 	}
+	items_free(&sh->q);
 	for (size_t i = 0; !rc && i < views.n; i++) {
-		rc = show_create(&d[0], "VIEW", views.v[i], 1, &d[0].stmt);
+		rc = show_create(&d[0], "VIEW", views.v[i].table, 1, &d[0].stmt);
 		if (!rc)
 			strip_definer(&d[0].stmt);
-		rc = rc ? rc : record(&d[0], "sql", "view:", views.v[i]);
+		rc = rc ? rc : record(&d[0], "sql", "view:", views.v[i].table);
 		sh->res->views++;
 	}
 	rc = rc ? rc : dump_triggers(&d[0]);
-	rc = rc ? rc : warn_unsaved(&d[0]);
+	if (!rc)
+		warn_unsaved(&d[0]);
 	rc = rc ? rc : rv_buf_add(&d[0].stmt, postamble, sizeof(postamble) - 1);
 	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
-	names_free(&tables);
-	names_free(&views);
+	items_free(&views);
 	return rc;
 }
 
@@ -1150,7 +1142,8 @@ int rv_mysql_snapshot_at(const struct rv_mysql_conf *c, struct rv_store *st, con
 {
 	uint64_t at = 0;
 	unsigned n = c->snapshot_jobs > 1 ? (unsigned)c->snapshot_jobs : 1;
-	struct shared sh = {.res = res, .chunk = c->snapshot_chunk ? c->snapshot_chunk : 64u << 20};
+	struct shared sh = {
+	    .res = res, .chunk = c->snapshot_chunk ? c->snapshot_chunk : RV_MYSQL_SNAPSHOT_CHUNK};
 	struct dump *d = rv_calloc(n, sizeof(*d));
 	struct rv_dbobj_hdr h = {.kind = RV_DBOBJ_SNAPSHOT};
 	struct putter pt = {.st = st, .fd = -1};
