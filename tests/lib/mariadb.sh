@@ -15,8 +15,8 @@
 #                                   # with other server options (e.g. --skip-log-bin)
 #   mariadb_rv_config FILE DIR SYNC [SNAP]  # a revenant.yml replicating its database "ghost"
 #   mariadb_replicate CONFIG LOG    # revenant replicate in the background (RP), started
-#   mariadb_reap PID…               # kill -9 and reap (cleanups)
 #                                   # (MARIADB_RV_STORE…: another store)
+#   mariadb_reap PID…               # kill -9 and reap (cleanups)
 #   mariadb_stop / mariadb_cleanup
 #
 # Server options given to start/restart are added to the defaults (the last
