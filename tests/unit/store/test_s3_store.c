@@ -249,8 +249,16 @@ static void test_pipes(void **state)
 	o.multipart_threshold = 5u << 20;
 	o.parts_in_flight = 3;
 	s = open_store("pipes", &o);
+	/* The read-ahead that chooses the method: on the heap up to 1 MiB,
+	 * past it in a temporary file (both ends of each). */
+	parts = s3srv_log_count(&srv, "partNumber=");
 	put_from_pipe(s, "small", 1000, UINT64_MAX);
+	put_from_pipe(s, "one-mib", 1u << 20, UINT64_MAX);
+	put_from_pipe(s, "one-mib-and-one", (1u << 20) + 1, UINT64_MAX);
 	put_from_pipe(s, "exact-threshold", 5u << 20, UINT64_MAX);
+	assert_int_equal(s3srv_log_count(&srv, "partNumber=") - parts, 0);
+	put_from_pipe(s, "threshold-and-one", (5u << 20) + 1, UINT64_MAX);
+	assert_int_equal(s3srv_log_count(&srv, "partNumber=") - parts, 2);
 	parts = s3srv_log_count(&srv, "partNumber=");
 	put_from_pipe(s, "multi", (12u << 20) + 5, UINT64_MAX);
 	assert_int_equal(s3srv_log_count(&srv, "partNumber=") - parts, 3);
