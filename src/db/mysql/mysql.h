@@ -56,6 +56,14 @@ int rv_mysql_value(MYSQL *m, const char *sql, struct rv_buf *out) RV_WARN_UNUSED
 int rv_mysql_result(unsigned err);
 /* `name` quoted as an identifier (`a``b`) appended to `b`. */
 int rv_mysql_ident(struct rv_buf *b, const char *name) RV_WARN_UNUSED;
+/* The body of a string literal holding the `n` bytes at `v` (text in
+ * utf8mb4, or a binary string after `_binary`), backslash-escaped for a
+ * load that keeps backslash escapes: NUL, ', \, newline, CR and ^Z
+ * (escape.c); into `out`, which has room for rv_mysql_escaped_len(v, n)
+ * bytes (2 * n always suffice); nothing is written past them.  Returns
+ * the bytes written. */
+size_t rv_mysql_escape(char *out, const char *v, size_t n);
+size_t rv_mysql_escaped_len(const char *v, size_t n);
 bool rv_mysql_is_mariadb(MYSQL *m);
 
 /* config check: connect, then one line on `out` for each problem, each

@@ -352,53 +352,28 @@ static bool is_number(const MYSQL_FIELD *f)
 	}
 }
 
-/* A string literal of `v` for the utf8mb4 connection, with backslash
- * escapes (the load's sql_mode keeps them), after `intro` (`_binary` for a
- * binary string: its bytes then load as they are).  Escaped: NUL, the
- * quote and the backslash, which a literal needs, and newline, CR and ^Z,
- * as mysqldump does (a statement stays one line in a pager) — not `"`,
- * which needs nothing inside '…' and fills Ghost's JSON and HTML.
- * utf8mb4's multi-byte sequences never hold an ASCII byte, so escaping
- * byte by byte is exact — and several times faster than
- * mysql_real_escape_string's per-character checks, which were 40 % of a
- * dump's CPU; the lexer reads a binary string's bytes the same way.
- * Written straight into room for the worst case (every byte escaped): a
- * call per escape had been another 20 %.  Blobs were hex before
- * (`0x…`, twice their size), which cost zstd five times as much on
- * random bytes. */
+/* A string literal of `v`, escaped (rv_mysql_escape), after `intro`
+ * (`_binary` for a binary string: its bytes then load as they are; blobs
+ * were hex before, `0x…`, twice their size, which cost zstd five times as
+ * much on random bytes).  Written straight into room for the worst case
+ * (every byte escaped): a call per escape had been 20 % of a dump's CPU. */
 static int add_string(struct rv_buf *b, const char *intro, const char *v, size_t n)
 {
-	static const char map[256] = {
-	    [0] = '0', ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\', ['\''] = '\'', [26] = 'Z'};
 	size_t il = strlen(intro), need = il + 2 + 2 * n;
-	char *o, *start;
+	char *o;
 	int rc;
 
 	/* Near the statement's cap, room for the worst case may not be
 	 * there although the value fits: count what it needs. */
-	if (need > b->max - b->len) {
-		need = il + 2 + n;
-		for (size_t i = 0; i < n; i++)
-			need += map[(unsigned char)v[i]] != 0;
-	}
+	if (need > b->max - b->len)
+		need = il + 2 + rv_mysql_escaped_len(v, n);
 	if ((rc = rv_buf_room(b, need, &o)))
 		return rc;
-	start = o;
 	memcpy(o, intro, il);
-	o += il;
-	*o++ = '\'';
-	for (size_t i = 0; i < n; i++) {
-		char e = map[(unsigned char)v[i]];
-
-		if (e) {
-			*o++ = '\\';
-			*o++ = e;
-		} else {
-			*o++ = v[i];
-		}
-	}
-	*o++ = '\'';
-	rv_buf_grew(b, (size_t)(o - start));
+	o[il] = '\'';
+	need = il + 1 + rv_mysql_escape(o + il + 1, v, n);
+	o[need++] = '\'';
+	rv_buf_grew(b, need);
 	return 0;
 }
 

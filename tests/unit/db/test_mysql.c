@@ -382,11 +382,109 @@ static void test_mariadb_gtid(void **state)
 	assert_int_equal(feed(&t, p, n, RV_MYSQL_CRC_ON).step, RV_MYSTEP_END);
 }
 
+/* rv_mysql_escape against a plain byte-by-byte reference: every length up
+ * to 80 with a byte to escape at every position (the SSE2 blocks, the
+ * bytes after them, both ends), random buffers over all 256 byte values,
+ * and nothing written past the length rv_mysql_escaped_len counts. */
+static size_t ref_escape(char *out, const unsigned char *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e = NULL;
+
+		switch (v[i]) {
+		case 0:
+			e = "\\0";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\'':
+			e = "\\'";
+			break;
+		case 26:
+			e = "\\Z";
+			break;
+		}
+		if (e) {
+			memcpy(out + k, e, 2);
+			k += 2;
+		} else {
+			out[k++] = (char)v[i];
+		}
+	}
+	return k;
+}
+
+static void escape_one(const unsigned char *v, size_t n)
+{
+	static char want[2 * 4096 + 16], have[2 * 4096 + 16];
+	size_t wn = ref_escape(want, v, n), hn;
+
+	memset(have, 0x55, sizeof(have));
+	assert_int_equal(rv_mysql_escaped_len((const char *)v, n), wn);
+	hn = rv_mysql_escape(have, (const char *)v, n);
+	assert_int_equal(hn, wn);
+	assert_memory_equal(have, want, wn);
+	for (size_t i = wn; i < wn + 16; i++)
+		assert_int_equal((unsigned char)have[i], 0x55);
+}
+
+static void test_escape(void **state)
+{
+	static const unsigned char special[] = {0, '\n', '\r', '\\', '\'', 26, '"', 0xff};
+	unsigned char v[4096];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (size_t n = 0; n <= 80; n++) {
+		memset(v, 'a', n);
+		escape_one(v, n);
+		for (size_t at = 0; at < n; at++)
+			for (size_t s = 0; s < sizeof(special); s++) {
+				memset(v, 'a', n);
+				v[at] = special[s];
+				escape_one(v, n);
+			}
+	}
+	for (int round = 0; round < 200; round++) {
+		size_t n = (size_t)(x % sizeof(v));
+
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			/* every 256 values, and runs of text between them */
+			v[i] = (unsigned char)(x % 7 ? 'a' + x % 26 : x >> 8);
+		}
+		escape_one(v, n);
+	}
+	/* a value in text: the quote escaped, `"` and UTF-8 as they are */
+	{
+		static const char t[] = "Zoë's \"post\" — 🎉 \\ line\nnext";
+		char o[128];
+		size_t k = rv_mysql_escape(o, t, sizeof(t) - 1);
+
+		assert_int_equal(k, sizeof(t) - 1 + 3);
+		assert_memory_equal(o, "Zoë\\'s \"post\" — 🎉 \\\\ line\\nnext", k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_url),		  cmocka_unit_test(test_crc32),
-	    cmocka_unit_test(test_mysql8_stream), cmocka_unit_test(test_mysql8_refusals),
+	    cmocka_unit_test(test_url),
+	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_crc32),
+	    cmocka_unit_test(test_mysql8_stream),
+	    cmocka_unit_test(test_mysql8_refusals),
 	    cmocka_unit_test(test_mariadb_gtid),
 	};
 
