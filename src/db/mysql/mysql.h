@@ -82,7 +82,7 @@ struct rv_mysql_snap_pos {
 	uint64_t pos;	  /* and the offset in it */
 	char gtid[1024];  /* MariaDB: BINLOG_GTID_POS(file,pos); MySQL: gtid_executed */
 	char server[128]; /* @@version */
-	uint64_t tables, views, triggers, rows;
+	uint64_t tables, views, triggers, routines, rows;
 	uint64_t bytes; /* body bytes, before compression */
 	bool locked;	/* the position needed FLUSH TABLES WITH READ LOCK */
 };

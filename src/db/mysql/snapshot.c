@@ -460,13 +460,18 @@ static int show_create(struct dump *d, const char *what, const char *name, unsig
  * accounts need not exist where a database is restored). */
 static void strip_definer(struct rv_buf *b)
 {
+	static const char *const kinds[] = {" VIEW ", " TRIGGER ", " PROCEDURE ", " FUNCTION "};
 	char *p = b->data ? strcasestr(b->data, " DEFINER=") : NULL, *e;
-	const char *v = b->data ? strcasestr(b->data, " VIEW ") : NULL,
-		   *t = b->data ? strcasestr(b->data, " TRIGGER ") : NULL;
 
 	/* Only in the clauses before the object's name: "DEFINER=" in a
-	 * view's query or a trigger's body is someone's data. */
-	if (!p || (v && p > v) || (t && p > t))
+	 * view's query or a trigger's or routine's body is someone's data. */
+	for (size_t i = 0; p && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *k = strcasestr(b->data, kinds[i]);
+
+		if (k && p > k)
+			return;
+	}
+	if (!p)
 		return;
 	p++;
 	e = p + 8;
@@ -644,12 +649,96 @@ static int dump_triggers(struct dump *d)
 	return rc;
 }
 
-/* Stored routines and events are not in the snapshot (docs/FORMAT.md):
- * say so, by name, when the database has any this account can see, so
- * that nobody learns it from a restore.  Routines are visible only to an
- * account that may read their bodies (MariaDB: SELECT on mysql.proc), so
- * silence is not proof there are none. */
-static void warn_unsaved(struct dump *d)
+/* The session a load needs, as the dump's first record; its sql_mode
+ * again after records that set their own. */
+static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, "
+			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
+static const char load_mode[] = "SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO'";
+
+/* Stored procedures and functions, each under its own sql_mode (a `mode:`
+ * record, as a trigger's), without DEFINER; before the views, which may
+ * call functions, and followed by the load's sql_mode again.  Only what
+ * this account may see: information_schema.ROUTINES lists a routine to an
+ * account with a privilege on it, and SHOW CREATE gives its body only to
+ * one that may read it (MariaDB: its definer, or SELECT on mysql.proc);
+ * one listed without a body is added to `unread` for warn_unsaved(). */
+static int dump_routines(struct dump *d, struct rv_buf *unread)
+{
+	struct rv_buf q = RV_BUF_INIT(2048);
+	struct names t = {0};
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	char ed[600];
+	int rc, n = 0;
+
+	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
+	rc = rv_buf_addf(&q,
+			 "SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME) FROM "
+			 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA='%s' AND ROUTINE_TYPE "
+			 "IN ('PROCEDURE', 'FUNCTION') ORDER BY ROUTINE_NAME, ROUTINE_TYPE",
+			 ed);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+		rc = my_err(d->m, "listing the stored routines of", d->db);
+	if (rc) {
+		rv_buf_release(&q);
+		return rc;
+	}
+	t.v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r)))
+		if (row[0])
+			t.v[t.n++] = rv_strdup(row[0]);
+	mysql_free_result(r);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		char *name = strchr(t.v[i], ' ') + 1, kind[24];
+		unsigned long *len;
+
+		snprintf(kind, sizeof(kind), "%.*s", (int)(name - 1 - t.v[i]), t.v[i]);
+		rv_buf_reset(&q);
+		rc = rv_buf_addf(&q, "SHOW CREATE %s ", kind);
+		rc = rc ? rc : rv_mysql_ident(&q, name);
+		if (!rc &&
+		    (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
+			rc = my_err(d->m, "SHOW CREATE of", name);
+		if (rc)
+			break;
+		/* name, sql_mode, the statement (NULL: not ours to read), … */
+		row = mysql_fetch_row(r);
+		len = mysql_fetch_lengths(r);
+		if (!row || mysql_num_fields(r) < 3 || !row[1] || !row[2]) {
+			int full =
+			    rv_buf_addf(unread, "%s%s %s", unread->len ? ", " : "",
+					strcmp(kind, "FUNCTION") ? "procedure" : "function", name);
+
+			(void)full; /* past the list's 64 KiB, the names that fit */
+		} else {
+			rc = rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", row[1]);
+			rc = rc ? rc : record(d, "sql", "mode:", name);
+			rc = rc ? rc : rv_buf_add(&d->stmt, row[2], len[2]);
+			if (!rc)
+				strip_definer(&d->stmt);
+			rc = rc ? rc
+				: record(
+				      d, "sql",
+				      strcmp(kind, "FUNCTION") ? "procedure:" : "function:", name);
+			n++;
+		}
+		mysql_free_result(r);
+	}
+	if (!rc && n) {
+		rc = rv_buf_add(&d->stmt, load_mode, sizeof(load_mode) - 1);
+		rc = rc ? rc : record(d, "sql", "session", NULL);
+	}
+	d->sh->res->routines += (unsigned)n;
+	rv_buf_release(&q);
+	names_free(&t);
+	return rc;
+}
+
+/* Events are not in the snapshot (docs/FORMAT.md), nor routines this
+ * account cannot read (`unread`): say so, by name, so that nobody learns
+ * it from a restore.  A routine this account has no privilege on is not
+ * even listed to it, so silence is not proof there are none. */
+static void warn_unsaved(struct dump *d, struct rv_buf *unread)
 {
 	char ed[600], q[1600];
 	struct rv_buf v = RV_BUF_INIT(4096);
@@ -657,30 +746,29 @@ static void warn_unsaved(struct dump *d)
 
 	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
 	snprintf(q, sizeof(q),
-		 "SELECT GROUP_CONCAT(n ORDER BY n SEPARATOR ', ') FROM ("
-		 "SELECT CONCAT(LOWER(ROUTINE_TYPE), ' ', ROUTINE_NAME) AS n FROM "
-		 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA='%s' UNION ALL "
-		 "SELECT CONCAT('event ', EVENT_NAME) FROM information_schema.EVENTS WHERE "
-		 "EVENT_SCHEMA='%s') AS x",
-		 ed, ed);
+		 "SELECT GROUP_CONCAT(CONCAT('event ', EVENT_NAME) ORDER BY EVENT_NAME SEPARATOR "
+		 "', ') FROM information_schema.EVENTS WHERE EVENT_SCHEMA='%s'",
+		 ed);
 	rc = rv_mysql_value(d->m, q, &v);
 	if (rc && rc != RV_ENOTFOUND) /* only a warning's worth: go on */
 		rv_log(RV_LOG_WARN,
-		       "mysql snapshot: cannot tell whether the database has stored "
-		       "routines or events (they would not be in the snapshot)",
+		       "mysql snapshot: cannot tell whether the database has events (they "
+		       "would not be in the snapshot)",
 		       "error", rv_errmsg(), NULL);
-	else if (v.len)
+	if (v.len) {
+		int full = rv_buf_addf(unread, "%s%s", unread->len ? ", " : "", rv_buf_str(&v));
+
+		(void)full; /* past the list's 64 KiB, the names that fit */
+	}
+	if (unread->len)
 		rv_log(RV_LOG_WARN,
-		       "mysql snapshot: stored routines and events are not in the snapshot: "
-		       "recreate them after a restore (their definitions are in the server's "
-		       "SHOW CREATE output)",
-		       "database", d->db, "missing", rv_buf_str(&v), NULL);
+		       "mysql snapshot: events, and stored routines this account may not read, "
+		       "are not in the snapshot: recreate them after a restore (their "
+		       "definitions are in the server's SHOW CREATE output)",
+		       "database", d->db, "missing", rv_buf_str(unread), NULL);
 	rv_buf_release(&v);
 }
 
-/* The session a load needs, as the dump's first record. */
-static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, "
-			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
 static const char postamble[] = "SET foreign_key_checks=1, unique_checks=1";
 
 static int create_table(struct dump *d, const char *table)
@@ -951,6 +1039,7 @@ static int dump_all(struct dump *d, unsigned n)
 {
 	struct shared *sh = d[0].sh;
 	struct items views = {0};
+	struct rv_buf unread = RV_BUF_INIT(64u << 10);
 	int rc;
 
 	rc = list(&d[0], "BASE TABLE", &sh->q);
@@ -973,6 +1062,7 @@ static int dump_all(struct dump *d, unsigned n)
 			rc = rv_error(sh->rc, "%s", sh->err);
 	}
 	items_free(&sh->q);
+	rc = rc ? rc : dump_routines(&d[0], &unread);
 	for (size_t i = 0; !rc && i < views.n; i++) {
 		rc = show_create(&d[0], "VIEW", views.v[i].table, 1, &d[0].stmt);
 		if (!rc)
@@ -982,10 +1072,11 @@ static int dump_all(struct dump *d, unsigned n)
 	}
 	rc = rc ? rc : dump_triggers(&d[0]);
 	if (!rc)
-		warn_unsaved(&d[0]);
+		warn_unsaved(&d[0], &unread);
 	rc = rc ? rc : rv_buf_add(&d[0].stmt, postamble, sizeof(postamble) - 1);
 	rc = rc ? rc : record(&d[0], "sql", "session", NULL);
 	items_free(&views);
+	rv_buf_release(&unread);
 	return rc;
 }
 
