@@ -687,8 +687,7 @@ struct src {
 	bool pipe;
 	bool eof;
 	/* pipe: a read-ahead of more than AHEAD_MEM, in a temporary file
-	 * instead (ahead_fd, ahead_len bytes, ahead_pos consumed) */
-	bool spilled;
+	 * instead (-1: none; ahead_len bytes, ahead_pos consumed) */
 	int ahead_fd;
 	uint64_t ahead_len, ahead_pos;
 };
@@ -775,7 +774,7 @@ static int pipe_fill(struct mp *m, char *buf, uint64_t cap, uint64_t *len)
 		in->mem = NULL;
 		in->mem_pos = in->mem_len = 0;
 	}
-	while (in->spilled && n < cap && in->ahead_pos < in->ahead_len) {
+	while (in->ahead_fd >= 0 && n < cap && in->ahead_pos < in->ahead_len) {
 		uint64_t take = in->ahead_len - in->ahead_pos;
 		ssize_t got;
 
@@ -790,9 +789,9 @@ static int pipe_fill(struct mp *m, char *buf, uint64_t cap, uint64_t *len)
 		in->ahead_pos += (uint64_t)got;
 		n += (uint64_t)got;
 	}
-	if (in->spilled && in->ahead_pos >= in->ahead_len) {
+	if (in->ahead_fd >= 0 && in->ahead_pos >= in->ahead_len) {
 		close(in->ahead_fd);
-		in->spilled = false;
+		in->ahead_fd = -1;
 	}
 	while (n < cap && !in->eof) {
 		uint64_t want = cap - n;
@@ -942,7 +941,7 @@ static void submit_parts(struct mp *m, unsigned *sent)
 
 		if (rv_workq_failed(&m->q) || rv_shutdown_requested())
 			break;
-		if (in->pipe ? in->eof && in->mem_pos >= in->mem_len && !in->spilled
+		if (in->pipe ? in->eof && in->mem_pos >= in->mem_len && in->ahead_fd < 0
 			     : pn > m->nparts)
 			break;
 		p = rv_calloc(1, sizeof(*p));
@@ -1212,7 +1211,6 @@ static int ahead_spill(struct src *in, const char *key, uint64_t cap)
 	in->ahead = NULL;
 	in->mem_len = 0;
 	in->ahead_fd = fd;
-	in->spilled = true;
 	return 0;
 }
 
@@ -1226,13 +1224,14 @@ static int put_stream(struct rv_store *s, const char *key, struct src *in, uint6
 
 	in->pipe = true;
 	in->pipe_limit = size;
+	in->ahead_fd = -1;
 	cap = size < thr + 1 ? size : thr + 1;
 	mcap = cap < AHEAD_MEM ? cap : AHEAD_MEM;
 	in->ahead = rv_malloc((size_t)(mcap ? mcap : 1));
 	rc = ahead_read(in, key, in->ahead, mcap, &in->mem_len);
 	if (!rc && !in->eof && in->mem_len < cap)
 		rc = ahead_spill(in, key, cap);
-	in->total = in->spilled ? in->ahead_len : in->mem_len;
+	in->total = in->ahead_fd >= 0 ? in->ahead_len : in->mem_len;
 	in->mem = in->ahead;
 	if (!rc && size != UINT64_MAX && in->total == size)
 		in->eof = true;
@@ -1243,12 +1242,12 @@ static int put_stream(struct rv_store *s, const char *key, struct src *in, uint6
 		struct src f = {.fd = in->ahead_fd, .regular = true, .total = in->ahead_len};
 
 		in->pipe = false;
-		rc = single_put(s, key, in->spilled ? &f : in, po);
+		rc = single_put(s, key, in->ahead_fd >= 0 ? &f : in, po);
 	} else if (!rc) {
 		rc = multipart_put(s, key, in, po);
 	}
 	free(in->ahead);
-	if (in->spilled)
+	if (in->ahead_fd >= 0)
 		close(in->ahead_fd);
 	return rc;
 }

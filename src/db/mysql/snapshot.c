@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,6 +128,35 @@ static int my_err(MYSQL *m, const char *what, const char *name)
 {
 	return rv_error(rv_mysql_result(mysql_errno(m)), "mysql snapshot: %s '%s': %s", what, name,
 			mysql_error(m));
+}
+
+/* `s` escaped for a '…' literal on this connection: a name (at most 290
+ * bytes of it, more than any name has). */
+static const char *esc(struct dump *d, char out[600], const char *s)
+{
+	mysql_real_escape_string(d->m, out, s, (unsigned long)strnlen(s, 290));
+	return out;
+}
+
+/* The query `fmt` run and its whole result in *r (the caller frees it);
+ * a failure says "mysql snapshot: <what> '<name>': <the server's words>". */
+static int query_store(struct dump *d, MYSQL_RES **r, const char *what, const char *name,
+		       const char *fmt, ...) RV_PRINTF(5, 6);
+static int query_store(struct dump *d, MYSQL_RES **r, const char *what, const char *name,
+		       const char *fmt, ...)
+{
+	struct rv_buf q = RV_BUF_INIT(16u << 10);
+	va_list ap;
+	int rc;
+
+	*r = NULL;
+	va_start(ap, fmt);
+	rc = rv_buf_vaddf(&q, fmt, ap);
+	va_end(ap);
+	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(*r = mysql_store_result(d->m))))
+		rc = my_err(d->m, what, name);
+	rv_buf_release(&q);
+	return rc;
 }
 
 static int record(struct dump *d, const char *type, const char *kind, const char *name)
@@ -397,24 +427,16 @@ static int add_value(struct rv_buf *b, const MYSQL_FIELD *f, const char *v, unsi
  * with an expression default). */
 static int columns(struct dump *d, const char *table, struct rv_buf *cols)
 {
-	struct rv_buf q = RV_BUF_INIT(4096);
 	char et[600], ed[600];
 	MYSQL_RES *r;
 	MYSQL_ROW row;
 	int rc, n = 0;
 
-	mysql_real_escape_string(d->m, et, table, (unsigned long)strnlen(table, 290));
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc = rv_buf_addf(
-	    &q,
-	    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
-	    "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND (GENERATION_EXPRESSION IS NULL OR "
-	    "GENERATION_EXPRESSION = '') "
-	    "ORDER BY ORDINAL_POSITION",
-	    ed, et);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "reading the columns of", table);
-	rv_buf_release(&q);
+	rc = query_store(d, &r, "reading the columns of", table,
+			 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+			 "TABLE_SCHEMA='%s' AND TABLE_NAME='%s' AND (GENERATION_EXPRESSION IS "
+			 "NULL OR GENERATION_EXPRESSION = '') ORDER BY ORDINAL_POSITION",
+			 esc(d, ed, d->db), esc(d, et, table));
 	if (rc)
 		return rc;
 	while (!rc && (row = mysql_fetch_row(r))) {
@@ -428,29 +450,33 @@ static int columns(struct dump *d, const char *table, struct rv_buf *cols)
 	return rc;
 }
 
+/* SHOW CREATE `what` `name`: its row in *r (the caller frees it). */
+static int show_create_row(struct dump *d, const char *what, const char *name, MYSQL_RES **r)
+{
+	struct rv_buf id = RV_BUF_INIT(1024);
+	int rc = rv_mysql_ident(&id, name);
+
+	rc =
+	    rc ? rc : query_store(d, r, "SHOW CREATE of", name, "SHOW CREATE %s %s", what, id.data);
+	rv_buf_release(&id);
+	return rc;
+}
+
 static int show_create(struct dump *d, const char *what, const char *name, unsigned col,
 		       struct rv_buf *out)
 {
-	struct rv_buf q = RV_BUF_INIT(1024);
-	MYSQL_RES *r = NULL;
+	MYSQL_RES *r;
 	MYSQL_ROW row;
-	unsigned long *len;
 	int rc;
 
-	rc = rv_buf_addf(&q, "SHOW CREATE %s ", what);
-	rc = rc ? rc : rv_mysql_ident(&q, name);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "SHOW CREATE of", name);
-	rv_buf_release(&q);
-	if (rc)
+	if ((rc = show_create_row(d, what, name, &r)))
 		return rc;
 	row = mysql_fetch_row(r);
-	len = mysql_fetch_lengths(r);
 	if (!row || mysql_num_fields(r) <= col || !row[col])
 		rc = rv_error(RV_EFAIL, "mysql snapshot: SHOW CREATE %s '%s' gave nothing", what,
 			      name);
 	else
-		rc = rv_buf_add(out, row[col], len[col]);
+		rc = rv_buf_add(out, row[col], mysql_fetch_lengths(r)[col]);
 	mysql_free_result(r);
 	return rc;
 }
@@ -575,23 +601,17 @@ static void names_free(struct names *n)
  * connections of a parallel dump take them in this order). */
 static int list(struct dump *d, const char *type, struct items *out)
 {
-	struct rv_buf q = RV_BUF_INIT(2048);
 	char ed[600];
-	MYSQL_RES *r = NULL;
+	MYSQL_RES *r;
 	MYSQL_ROW row;
 	int rc;
 
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc =
-	    rv_buf_addf(&q,
-			"SELECT TABLE_NAME, ENGINE, DATA_LENGTH, TABLE_ROWS FROM "
-			"information_schema.TABLES WHERE "
-			"TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' ORDER BY COALESCE(DATA_LENGTH, 0) + "
-			"COALESCE(INDEX_LENGTH, 0) DESC, TABLE_NAME",
-			ed, type);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "listing the tables of", d->db);
-	rv_buf_release(&q);
+	rc = query_store(d, &r, "listing the tables of", d->db,
+			 "SELECT TABLE_NAME, ENGINE, DATA_LENGTH, TABLE_ROWS FROM "
+			 "information_schema.TABLES WHERE TABLE_SCHEMA='%s' AND TABLE_TYPE='%s' "
+			 "ORDER BY COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) DESC, "
+			 "TABLE_NAME",
+			 esc(d, ed, d->db), type);
 	if (rc)
 		return rc;
 	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(*out->v));
@@ -613,38 +633,77 @@ static int list(struct dump *d, const char *type, struct items *out)
 	return 0;
 }
 
-static int dump_triggers(struct dump *d)
+/* A stored program's two records, from one SHOW CREATE (a trigger's and
+ * a routine's rows both hold the name, the sql_mode it was created under
+ * and the statement): a `mode:<name>` record setting that sql_mode, then
+ * the statement without DEFINER as `<tag><name>`.  A statement the server
+ * withholds (NULL: this account may not read it) is named in `unread`
+ * (*written false); without `unread` it is an error. */
+static int program(struct dump *d, const char *what, const char *name, const char *tag,
+		   struct rv_buf *unread, bool *written)
 {
-	struct rv_buf q = RV_BUF_INIT(2048), mode = RV_BUF_INIT(4096);
-	struct names t = {0};
-	MYSQL_RES *r = NULL;
+	MYSQL_RES *r;
 	MYSQL_ROW row;
 	int rc;
 
-	rc = rv_buf_add(&q, "SHOW TRIGGERS FROM ", 19);
-	rc = rc ? rc : rv_mysql_ident(&q, d->db);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "listing the triggers of", d->db);
-	rv_buf_release(&q);
-	if (rc)
+	*written = false;
+	if ((rc = show_create_row(d, what, name, &r)))
 		return rc;
-	t.v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
-	while ((row = mysql_fetch_row(r)))
-		t.v[t.n++] = rv_strdup(row[0]);
-	mysql_free_result(r);
-	for (size_t i = 0; !rc && i < t.n; i++) {
-		/* SHOW CREATE TRIGGER: name, sql_mode, statement, … */
-		rc = show_create(d, "TRIGGER", t.v[i], 1, &mode);
-		rc = rc ? rc : rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", mode.data);
-		rc = rc ? rc : record(d, "sql", "mode:", t.v[i]);
-		rc = rc ? rc : show_create(d, "TRIGGER", t.v[i], 2, &d->stmt);
+	row = mysql_fetch_row(r);
+	if (!row || mysql_num_fields(r) < 3 || !row[1] || !row[2]) {
+		if (!unread) {
+			rc = rv_error(RV_EFAIL, "mysql snapshot: SHOW CREATE %s '%s' gave nothing",
+				      what, name);
+		} else {
+			int full = rv_buf_addf(unread, "%s%.*s %s", unread->len ? ", " : "",
+					       (int)strlen(tag) - 1, tag, name);
+
+			(void)full; /* past the list's 64 KiB, the names that fit */
+		}
+	} else {
+		rc = rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", row[1]);
+		rc = rc ? rc : record(d, "sql", "mode:", name);
+		rc = rc ? rc : rv_buf_add(&d->stmt, row[2], mysql_fetch_lengths(r)[2]);
 		if (!rc)
 			strip_definer(&d->stmt);
-		rc = rc ? rc : record(d, "sql", "trigger:", t.v[i]);
-		rv_buf_reset(&mode);
+		rc = rc ? rc : record(d, "sql", tag, name);
+		*written = !rc;
+	}
+	mysql_free_result(r);
+	return rc;
+}
+
+/* The first column of every row of `r`, which it frees. */
+static void first_column(MYSQL_RES *r, struct names *out)
+{
+	MYSQL_ROW row;
+
+	out->v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
+	while ((row = mysql_fetch_row(r)))
+		if (row[0])
+			out->v[out->n++] = rv_strdup(row[0]);
+	mysql_free_result(r);
+}
+
+static int dump_triggers(struct dump *d)
+{
+	struct rv_buf id = RV_BUF_INIT(1024);
+	struct names t = {0};
+	MYSQL_RES *r;
+	bool written;
+	int rc = rv_mysql_ident(&id, d->db);
+
+	rc = rc ? rc
+		: query_store(d, &r, "listing the triggers of", d->db, "SHOW TRIGGERS FROM %s",
+			      id.data);
+	rv_buf_release(&id);
+	if (rc)
+		return rc;
+	first_column(r, &t);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		rc = program(d, "TRIGGER", t.v[i], "trigger:", NULL, &written);
 		d->sh->res->triggers++;
 	}
-	rv_buf_release(&mode);
 	names_free(&t);
 	return rc;
 }
@@ -655,81 +714,41 @@ static const char preamble[] = "SET NAMES utf8mb4, time_zone='+00:00', foreign_k
 			       "unique_checks=0, sql_mode='NO_AUTO_VALUE_ON_ZERO'";
 static const char load_mode[] = "SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO'";
 
-/* Stored procedures and functions, each under its own sql_mode (a `mode:`
- * record, as a trigger's), without DEFINER; before the views, which may
- * call functions, and followed by the load's sql_mode again.  Only what
- * this account may see: information_schema.ROUTINES lists a routine to an
- * account with a privilege on it, and SHOW CREATE gives its body only to
- * one that may read it (MariaDB: its definer, or SELECT on mysql.proc);
- * one listed without a body is added to `unread` for warn_unsaved(). */
+/* Stored procedures and functions, each as program() writes it; before
+ * the views, which may call functions, and followed by the load's
+ * sql_mode again.  Only what this account may see: information_schema.
+ * ROUTINES lists a routine to an account with a privilege on it, and SHOW
+ * CREATE gives its body only to one that may read it (MariaDB: its
+ * definer, or SELECT on mysql.proc); one listed without a body is named
+ * in `unread` for warn_unsaved(). */
 static int dump_routines(struct dump *d, struct rv_buf *unread)
 {
-	struct rv_buf q = RV_BUF_INIT(2048);
 	struct names t = {0};
-	MYSQL_RES *r = NULL;
-	MYSQL_ROW row;
+	MYSQL_RES *r;
 	char ed[600];
+	bool written;
 	int rc, n = 0;
 
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc = rv_buf_addf(&q,
+	rc = query_store(d, &r, "listing the stored routines of", d->db,
 			 "SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME) FROM "
 			 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA='%s' AND ROUTINE_TYPE "
 			 "IN ('PROCEDURE', 'FUNCTION') ORDER BY ROUTINE_NAME, ROUTINE_TYPE",
-			 ed);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "listing the stored routines of", d->db);
-	if (rc) {
-		rv_buf_release(&q);
+			 esc(d, ed, d->db));
+	if (rc)
 		return rc;
-	}
-	t.v = rv_calloc(mysql_num_rows(r) + 1, sizeof(char *));
-	while ((row = mysql_fetch_row(r)))
-		if (row[0])
-			t.v[t.n++] = rv_strdup(row[0]);
-	mysql_free_result(r);
+	first_column(r, &t);
 	for (size_t i = 0; !rc && i < t.n; i++) {
-		char *name = strchr(t.v[i], ' ') + 1, kind[24];
-		unsigned long *len;
+		bool fn = !strncmp(t.v[i], "FUNCTION ", 9);
 
-		snprintf(kind, sizeof(kind), "%.*s", (int)(name - 1 - t.v[i]), t.v[i]);
-		rv_buf_reset(&q);
-		rc = rv_buf_addf(&q, "SHOW CREATE %s ", kind);
-		rc = rc ? rc : rv_mysql_ident(&q, name);
-		if (!rc &&
-		    (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-			rc = my_err(d->m, "SHOW CREATE of", name);
-		if (rc)
-			break;
-		/* name, sql_mode, the statement (NULL: not ours to read), … */
-		row = mysql_fetch_row(r);
-		len = mysql_fetch_lengths(r);
-		if (!row || mysql_num_fields(r) < 3 || !row[1] || !row[2]) {
-			int full =
-			    rv_buf_addf(unread, "%s%s %s", unread->len ? ", " : "",
-					strcmp(kind, "FUNCTION") ? "procedure" : "function", name);
-
-			(void)full; /* past the list's 64 KiB, the names that fit */
-		} else {
-			rc = rv_buf_addf(&d->stmt, "SET SESSION sql_mode='%s'", row[1]);
-			rc = rc ? rc : record(d, "sql", "mode:", name);
-			rc = rc ? rc : rv_buf_add(&d->stmt, row[2], len[2]);
-			if (!rc)
-				strip_definer(&d->stmt);
-			rc = rc ? rc
-				: record(
-				      d, "sql",
-				      strcmp(kind, "FUNCTION") ? "procedure:" : "function:", name);
-			n++;
-		}
-		mysql_free_result(r);
+		rc = program(d, fn ? "FUNCTION" : "PROCEDURE", strchr(t.v[i], ' ') + 1,
+			     fn ? "function:" : "procedure:", unread, &written);
+		n += written;
 	}
 	if (!rc && n) {
 		rc = rv_buf_add(&d->stmt, load_mode, sizeof(load_mode) - 1);
 		rc = rc ? rc : record(d, "sql", "session", NULL);
 	}
 	d->sh->res->routines += (unsigned)n;
-	rv_buf_release(&q);
 	names_free(&t);
 	return rc;
 }
@@ -744,11 +763,10 @@ static void warn_unsaved(struct dump *d, struct rv_buf *unread)
 	struct rv_buf v = RV_BUF_INIT(4096);
 	int rc;
 
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
 	snprintf(q, sizeof(q),
 		 "SELECT GROUP_CONCAT(CONCAT('event ', EVENT_NAME) ORDER BY EVENT_NAME SEPARATOR "
 		 "', ') FROM information_schema.EVENTS WHERE EVENT_SCHEMA='%s'",
-		 ed);
+		 esc(d, ed, d->db));
 	rc = rv_mysql_value(d->m, q, &v);
 	if (rc && rc != RV_ENOTFOUND) /* only a warning's worth: go on */
 		rv_log(RV_LOG_WARN,
@@ -805,26 +823,20 @@ static bool orderable(const char *type)
 
 static int split_column(struct dump *d, const char *table, struct rv_buf *col)
 {
-	struct rv_buf q = RV_BUF_INIT(4096);
 	char et[600], ed[600];
-	MYSQL_RES *r = NULL;
+	MYSQL_RES *r;
 	MYSQL_ROW row;
 	unsigned parts = 0;
 	bool usable = false;
 	int rc;
 
-	mysql_real_escape_string(d->m, et, table, (unsigned long)strnlen(table, 290));
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	rc = rv_buf_addf(&q,
+	rc = query_store(d, &r, "reading the primary key of", table,
 			 "SELECT s.COLUMN_NAME, c.DATA_TYPE, s.SUB_PART FROM "
 			 "information_schema.STATISTICS s JOIN information_schema.COLUMNS c ON "
 			 "c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND "
 			 "c.COLUMN_NAME = s.COLUMN_NAME WHERE s.TABLE_SCHEMA='%s' AND "
 			 "s.TABLE_NAME='%s' AND s.INDEX_NAME='PRIMARY'",
-			 ed, et);
-	if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_store_result(d->m))))
-		rc = my_err(d->m, "reading the primary key of", table);
-	rv_buf_release(&q);
+			 esc(d, ed, d->db), esc(d, et, table));
 	if (rc)
 		return rc;
 	while ((row = mysql_fetch_row(r))) {
@@ -871,32 +883,27 @@ static int queue_range(struct shared *sh, const char *table, const char *col, co
 }
 
 /* The query for a split's boundaries, every `step`-th value of key `col`
- * in order: the whole key in order (each row then counted out by the
- * caller: *step_out = step), or, for fat rows, the server's own count
- * (*sorted; every value it returns is a boundary: *step_out = 1). */
-static int key_query(const struct item *it, const char *col, uint64_t step, struct rv_buf *q,
-		     uint64_t *step_out, bool *sorted)
+ * in order: for fat rows (`sorted`) counted by the server, each value it
+ * returns a boundary; otherwise the whole key in order, its rows counted
+ * out by the caller. */
+static int key_query(const struct item *it, const char *col, uint64_t step, bool sorted,
+		     struct rv_buf *q)
 {
 	int rc;
 
-	*sorted = it->rows && it->rows <= SORTED_ROWS_MAX && it->bytes / it->rows >= SORTED_ROW_MIN;
-	if (*sorted) {
+	if (sorted) {
 		rc = rv_buf_addf(q,
 				 "SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS "
 				 "rv_n FROM ",
 				 col, col, col);
 		rc = rc ? rc : rv_mysql_ident(q, it->table);
-		rc = rc ? rc
-			: rv_buf_addf(q, ") AS rv_k WHERE rv_n %% %" PRIu64 " = 0 ORDER BY rv_n",
-				      step);
-		*step_out = 1;
-		return rc;
+		return rc ? rc
+			  : rv_buf_addf(q, ") AS rv_k WHERE rv_n %% %" PRIu64 " = 0 ORDER BY rv_n",
+					step);
 	}
 	rc = rv_buf_addf(q, "SELECT %s FROM ", col);
 	rc = rc ? rc : rv_mysql_ident(q, it->table);
-	rc = rc ? rc : rv_buf_addf(q, " ORDER BY %s", col);
-	*step_out = step;
-	return rc;
+	return rc ? rc : rv_buf_addf(q, " ORDER BY %s", col);
 }
 
 /* Split the table of `it` into ranges of its primary key: its CREATE
@@ -916,14 +923,16 @@ static int split(struct dump *d, const struct item *it)
 	MYSQL_RES *r = NULL;
 	MYSQL_ROW row;
 	size_t at = 0; /* queue_range() starts at the queue's head */
-	bool sorted = false;
+	bool sorted =
+	    it->rows && it->rows <= SORTED_ROWS_MAX && it->bytes / it->rows >= SORTED_ROW_MIN;
 	int rc;
 
 	step = want && it->rows / want ? it->rows / want : 1;
 	rc = create_table(d, it->table);
 	rc = rc ? rc : split_column(d, it->table, &col);
 	if (!rc && col.len) {
-		rc = key_query(it, col.data, step, &q, &step, &sorted);
+		rc = key_query(it, col.data, step, sorted, &q);
+		step = sorted ? 1 : step; /* the server counted */
 		if (!rc && (mysql_real_query(d->m, q.data, q.len) || !(r = mysql_use_result(d->m))))
 			rc = my_err(d->m, "reading the key of", it->table);
 	}
@@ -1105,17 +1114,17 @@ static void *put_main(void *p)
 /* The charset and collation of the database: the restore creates it so. */
 static int db_charset(struct dump *d, char *meta, size_t n)
 {
-	char ed[600], q[800];
+	char ed[600];
 	MYSQL_RES *r;
 	MYSQL_ROW row;
+	int rc;
 
-	mysql_real_escape_string(d->m, ed, d->db, (unsigned long)strnlen(d->db, 290));
-	snprintf(q, sizeof(q),
-		 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
-		 "information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'",
-		 ed);
-	if (mysql_query(d->m, q) || !(r = mysql_store_result(d->m)))
-		return my_err(d->m, "reading the charset of", d->db);
+	rc = query_store(d, &r, "reading the charset of", d->db,
+			 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM "
+			 "information_schema.SCHEMATA WHERE SCHEMA_NAME='%s'",
+			 esc(d, ed, d->db));
+	if (rc)
+		return rc;
 	row = mysql_fetch_row(r);
 	if (row && row[0] && row[1])
 		snprintf(meta, n, "charset=%s collation=%s", row[0], row[1]);
